@@ -1,0 +1,131 @@
+namespace Trellis.Api.Snapshots;
+
+// The compiled configuration the control plane pushes to one proxy (see docs/protocol.md).
+// Plain immutable records, serialized as camelCase JSON on the wire. A proxy validates a snapshot
+// before it swaps it in; an invalid one is NACKed and the proxy keeps its last good snapshot.
+
+/// <summary>Everything one proxy needs. <see cref="Version"/> is what the proxy ACKs or NACKs.</summary>
+public sealed record ProxySnapshot(
+    string Version,
+    IReadOnlyList<ListenerConfig> Listeners,
+    IReadOnlyList<RouteTableConfig> RouteTables,
+    IReadOnlyList<ClusterConfig> Clusters)
+{
+    public static readonly ProxySnapshot Empty = new("0", [], [], []);
+}
+
+public enum ListenerKind
+{
+    /// <summary>Traffic leaving a workload: usable as its <c>HTTP_PROXY</c>; routes by Host to services.</summary>
+    Outbound,
+    /// <summary>Traffic arriving at a workload instance; forwards to the instance's local port.</summary>
+    Inbound,
+    /// <summary>Ingress gateway: traffic entering the mesh from outside.</summary>
+    Gateway,
+}
+
+/// <param name="Name">Unique within the snapshot, e.g. <c>reviews-v1-abc12/outbound</c>.</param>
+/// <param name="Address">IP to bind, normally 127.0.0.1.</param>
+/// <param name="RouteTable">Name of the <see cref="RouteTableConfig"/> this listener serves.</param>
+/// <param name="Workload">Name of the workload instance the listener belongs to (empty for gateways); shown in telemetry.</param>
+public sealed record ListenerConfig(
+    string Name,
+    string Address,
+    int Port,
+    ListenerKind Kind,
+    string RouteTable,
+    string Workload = "",
+    HttpProtocols Protocols = HttpProtocols.Http1AndHttp2);
+
+[Flags]
+public enum HttpProtocols
+{
+    Http1 = 1,
+    Http2 = 2,
+    Http1AndHttp2 = Http1 | Http2,
+}
+
+/// <summary>Virtual hosts a listener serves; shared by all listeners whose routes are identical.</summary>
+public sealed record RouteTableConfig(string Name, IReadOnlyList<VirtualHostConfig> VirtualHosts);
+
+/// <summary>
+/// Requests whose authority (Host without port, or host:port) matches one of <see cref="Domains"/> use <see cref="Routes"/>,
+/// first match wins. A domain is an exact name (<c>reviews</c>, <c>reviews.default.svc.cluster.local</c>,
+/// <c>reviews:9080</c>), a suffix wildcard (<c>*.example.com</c>) or <c>*</c>.
+/// </summary>
+public sealed record VirtualHostConfig(string Name, IReadOnlyList<string> Domains, IReadOnlyList<RouteConfig> Routes);
+
+/// <summary>
+/// One route: if any of <see cref="Matches"/> matches (all when empty), the request is redirected,
+/// or forwarded to one of <see cref="Clusters"/> chosen by weight.
+/// </summary>
+public sealed record RouteConfig(
+    string Name,
+    IReadOnlyList<RouteMatchConfig> Matches,
+    IReadOnlyList<WeightedClusterConfig> Clusters,
+    RedirectConfig? Redirect = null,
+    RewriteConfig? Rewrite = null,
+    HeaderOperationsConfig? RequestHeaders = null,
+    HeaderOperationsConfig? ResponseHeaders = null,
+    TimeSpan? Timeout = null);
+
+/// <summary>All present conditions must hold (AND). Istio's <c>HTTPMatchRequest</c>.</summary>
+public sealed record RouteMatchConfig(
+    StringMatchConfig? Uri = null,
+    StringMatchConfig? Method = null,
+    StringMatchConfig? Authority = null,
+    IReadOnlyDictionary<string, StringMatchConfig>? Headers = null,
+    IReadOnlyDictionary<string, StringMatchConfig>? QueryParams = null,
+    IReadOnlyDictionary<string, StringMatchConfig>? WithoutHeaders = null,
+    bool IgnoreUriCase = false,
+    int? Port = null);
+
+public enum StringMatchKind
+{
+    Exact,
+    Prefix,
+    Regex,
+    /// <summary>Header present with any value (Istio: an empty match object).</summary>
+    Present,
+}
+
+public sealed record StringMatchConfig(StringMatchKind Kind, string Value);
+
+public sealed record WeightedClusterConfig(string Cluster, int Weight);
+
+/// <summary>HTTP redirect (Istio <c>HTTPRedirect</c>); null parts keep the request's value.</summary>
+public sealed record RedirectConfig(string? Uri = null, string? Authority = null, string? Scheme = null, int? Port = null, int StatusCode = 301);
+
+/// <summary>Rewrite before forwarding: <see cref="UriPrefix"/> replaces the matched prefix (or whole path for exact matches).</summary>
+public sealed record RewriteConfig(string? UriPrefix = null, string? Authority = null);
+
+public sealed record HeaderOperationsConfig(
+    IReadOnlyDictionary<string, string>? Set = null,
+    IReadOnlyDictionary<string, string>? Add = null,
+    IReadOnlyList<string>? Remove = null);
+
+public enum LoadBalancerKind
+{
+    RoundRobin,
+    LeastRequest,
+    Random,
+}
+
+/// <summary>
+/// An upstream: a set of endpoints and how to talk to them. Names follow Envoy/Istio:
+/// <c>outbound|9080|v1|reviews.default.svc.cluster.local</c>, <c>inbound|9080||reviews-v1-abc12</c>.
+/// </summary>
+public sealed record ClusterConfig(
+    string Name,
+    IReadOnlyList<EndpointConfig> Endpoints,
+    LoadBalancerKind LoadBalancer = LoadBalancerKind.RoundRobin,
+    UpstreamProtocol Protocol = UpstreamProtocol.Http1);
+
+public enum UpstreamProtocol
+{
+    Http1,
+    /// <summary>HTTP/2 with prior knowledge (h2c), as for gRPC upstreams.</summary>
+    Http2,
+}
+
+public sealed record EndpointConfig(string Address, int Port, IReadOnlyDictionary<string, string>? Labels = null);
