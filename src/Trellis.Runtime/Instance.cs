@@ -1,0 +1,337 @@
+namespace Trellis.Runtime;
+
+/// <summary>
+/// One instance: keeps a process running (restart policy Always), probes its readiness and stops it
+/// gracefully. Its loop is
+/// (1) start the process, or record why it could not start;
+/// (2) probe readiness until the process exits;
+/// (3) kill what the process left in its group;
+/// (4) unless stopping, wait the crash backoff (phase CrashLoopBackOff) and go to 1.
+/// All mutable state is guarded by <see cref="InstanceContext.Gate"/>.
+/// </summary>
+internal sealed class Instance : IDisposable
+{
+    private readonly InstanceContext context;
+    private readonly CancellationTokenSource stopping = new();
+
+    private InstancePhase phase = InstancePhase.Pending;
+    private bool ready;
+    private int restarts;
+    private DateTimeOffset? startedAt;
+    private int? lastExitCode;
+    private string? message;
+    private ChildProcess? child;
+    private Task? run;
+    private Task? stop;
+
+    public Instance(InstanceContext context, string id, long sequence, WorkloadSpec spec, string revision, int port, IReadOnlyDictionary<string, int> ports)
+    {
+        this.context = context;
+        Id = id;
+        Sequence = sequence;
+        Spec = spec;
+        Revision = revision;
+        Port = port;
+        Ports = ports;
+        LogPath = Path.Combine(context.Options.DataDirectory, "logs", id + ".log");
+    }
+
+    public string Id { get; }
+
+    /// <summary>Creation order within the supervisor; scale-down removes the highest first.</summary>
+    public long Sequence { get; }
+
+    public WorkloadSpec Spec { get; }
+
+    public string Revision { get; }
+
+    public int Port { get; }
+
+    public IReadOnlyDictionary<string, int> Ports { get; }
+
+    public string LogPath { get; }
+
+    /// <summary>True once a stop was requested; such an instance no longer counts as a replica. Read under the gate.</summary>
+    public bool IsStopping => stop is not null;
+
+    /// <summary>Read under the gate.</summary>
+    public bool IsReady => ready;
+
+    /// <summary>True when the instance was stopped on purpose and should disappear once exited.</summary>
+    public bool RemoveWhenExited { get; private set; }
+
+    /// <summary>Read under the gate.</summary>
+    public bool HasExited => phase == InstancePhase.Exited;
+
+    /// <summary>Must be called under the gate.</summary>
+    public InstanceStatus Snapshot() => new(
+        Id, Spec.Name, Spec.Namespace, Spec.Labels, phase, ready, child?.Pid, Port, Ports,
+        restarts, startedAt, lastExitCode, message, LogPath);
+
+    public void Start() => run = Task.Run(RunAsync);
+
+    /// <summary>Called by the supervisor once the instance has exited and is forgotten.</summary>
+    public void Dispose() => stopping.Dispose();
+
+    /// <summary>
+    /// Stops the instance for good: SIGTERM to its process group, SIGKILL after the grace period.
+    /// Idempotent; completes when the process is gone. May be called under the gate.
+    /// </summary>
+    public Task StopAsync(bool remove)
+    {
+        lock (context.Gate)
+        {
+            RemoveWhenExited |= remove;
+            return stop ??= Task.Run(StopCoreAsync);
+        }
+    }
+
+    private async Task StopCoreAsync()
+    {
+        // Ends a backoff wait and the probe loop; a process, if any, is signalled below.
+        await stopping.CancelAsync();
+        ChildProcess? process;
+        lock (context.Gate)
+        {
+            process = child;
+            if (process is not null)
+            {
+                phase = InstancePhase.Terminating;
+                ready = false;
+                message = "stopping";
+            }
+        }
+
+        if (process is not null)
+        {
+            context.Changed(this);
+            context.Logger.InstanceStopping(Id, Spec.TerminationGracePeriod);
+            process.Terminate();
+            using var graceOver = new CancellationTokenSource();
+            var grace = Task.Delay(Spec.TerminationGracePeriod, context.Time, graceOver.Token);
+            if (await Task.WhenAny(process.Exited, grace) != process.Exited)
+            {
+                context.Logger.InstanceKilled(Id);
+                process.Kill();
+            }
+
+            await graceOver.CancelAsync();
+        }
+
+        if (run is not null)
+        {
+            await run;
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        TimeSpan? backoff = null;
+        while (true)
+        {
+            var started = TryStart(out var failure);
+            var startTime = context.Time.GetUtcNow();
+            var stopRequested = false;
+            lock (context.Gate)
+            {
+                child = started;
+                stopRequested = stop is not null;
+                if (started is not null)
+                {
+                    phase = stopRequested ? InstancePhase.Terminating : InstancePhase.Starting;
+                    startedAt = startTime;
+                    message = null;
+                }
+                else
+                {
+                    message = failure;
+                    lastExitCode = null;
+                }
+            }
+
+            var ranFor = TimeSpan.Zero;
+            if (started is not null)
+            {
+                context.Logger.InstanceStarted(Id, started.Pid, Port, Spec.Command);
+                if (stopRequested)
+                {
+                    // The stop came while the process was being started and found nothing to signal.
+                    started.Kill();
+                }
+
+                context.Changed(this);
+                await SuperviseAsync(started);
+                ranFor = context.Time.GetUtcNow() - startTime;
+            }
+            else
+            {
+                context.Logger.InstanceStartFailed(Id, failure!);
+            }
+
+            lock (context.Gate)
+            {
+                if (stop is not null)
+                {
+                    phase = InstancePhase.Exited;
+                    message = "stopped";
+                    break;
+                }
+
+                backoff = CrashBackoff.Next(backoff, ranFor, context.Options.InitialBackoff, context.Options.MaxBackoff);
+                phase = InstancePhase.CrashLoopBackOff;
+                message ??= $"back-off {backoff} restarting exited process (exit code {lastExitCode})";
+            }
+
+            context.Logger.InstanceCrashed(Id, lastExitCode, backoff.Value, restarts);
+            context.Changed(this);
+            try
+            {
+                await Task.Delay(backoff.Value, context.Time, stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                lock (context.Gate)
+                {
+                    phase = InstancePhase.Exited;
+                    message = "stopped";
+                }
+
+                break;
+            }
+
+            lock (context.Gate)
+            {
+                restarts++;
+            }
+        }
+
+        context.Logger.InstanceStopped(Id, lastExitCode);
+        context.Changed(this);
+    }
+
+    // Steps 2 and 3 of the loop.
+    private async Task SuperviseAsync(ChildProcess process)
+    {
+        using var probing = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+        var probe = ProbeAsync(process, probing.Token);
+        await process.Exited;
+        await probing.CancelAsync();
+        await probe;
+        process.KillLeftovers();
+        lock (context.Gate)
+        {
+            child = null;
+            ready = false;
+            lastExitCode = process.ExitCode;
+        }
+
+        process.Dispose();
+    }
+
+    private async Task ProbeAsync(ChildProcess process, CancellationToken ct)
+    {
+        var probe = Spec.Readiness ?? ProbeSpec.DefaultTcp;
+        var tracker = new ProbeTracker(probe);
+        try
+        {
+            if (probe.InitialDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(probe.InitialDelay, context.Time, ct);
+            }
+
+            while (true)
+            {
+                var success = await context.Prober.ProbeAsync(probe, Port, ct);
+                ct.ThrowIfCancellationRequested();
+                if (tracker.Record(success))
+                {
+                    lock (context.Gate)
+                    {
+                        if (child != process || stop is not null)
+                        {
+                            return;
+                        }
+
+                        ready = tracker.Ready;
+                        phase = ready ? InstancePhase.Ready : InstancePhase.Running;
+                        message = ready ? null : "readiness probe failed";
+                    }
+
+                    if (tracker.Ready)
+                    {
+                        context.Logger.InstanceReady(Id);
+                    }
+                    else
+                    {
+                        context.Logger.InstanceNotReady(Id);
+                    }
+
+                    context.Changed(this);
+                }
+
+                await Task.Delay(tracker.NextDelay, context.Time, ct);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The process exited or the instance is stopping.
+        }
+    }
+
+    private ChildProcess? TryStart(out string? failure)
+    {
+        failure = null;
+        try
+        {
+            var workingDirectory = Path.GetFullPath(Spec.WorkingDirectory ?? ".");
+            if (!Directory.Exists(workingDirectory))
+            {
+                failure = $"working directory '{workingDirectory}' does not exist";
+                return null;
+            }
+
+            var env = BuildEnvironment();
+            var path = env.TryGetValue("PATH", out var p) ? p : Environment.GetEnvironmentVariable("PATH");
+            var executable = CommandResolver.Resolve(Spec.Command, workingDirectory, path);
+            if (executable is null)
+            {
+                failure = $"executable '{Spec.Command}' not found" + (Spec.Command.Contains('/', StringComparison.Ordinal) ? "" : " on PATH");
+                return null;
+            }
+
+            Directory.CreateDirectory(Path.GetDirectoryName(LogPath)!);
+            return ChildProcess.Start(executable, Spec.Args, workingDirectory, env, LogPath);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A throwing ExtraEnv hook or a failed fork is the instance's problem, reported on it.
+            failure = e.Message;
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The process inherits the supervisor's environment, then gets, each overriding the previous:
+    /// HOSTNAME = instance id (as a pod's hostname is its name), the workload's Env, PORT, and the
+    /// ExtraEnv hook (the agent's word is final, e.g. HTTP_PROXY).
+    /// </summary>
+    private Dictionary<string, string> BuildEnvironment()
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal) { ["HOSTNAME"] = Id };
+        foreach (var (key, value) in Spec.Env)
+        {
+            env[key] = value;
+        }
+
+        env["PORT"] = Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (context.ExtraEnv is { } hook)
+        {
+            foreach (var (key, value) in hook(Spec, Ports))
+            {
+                env[key] = value;
+            }
+        }
+
+        return env;
+    }
+}

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Logging;
+
+namespace Trellis.Runtime;
+
+/// <summary>Source-generated log messages of the runtime; event ids are stable and never reused.</summary>
+internal static partial class RuntimeLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Instance {Instance} started: pid {Pid}, port {Port}, command {Command}")]
+    public static partial void InstanceStarted(this ILogger logger, string instance, int pid, int port, string command);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Instance {Instance} could not start: {Reason}")]
+    public static partial void InstanceStartFailed(this ILogger logger, string instance, string reason);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Instance {Instance} exited with code {ExitCode}; restarting in {Backoff} (restarts so far: {Restarts})")]
+    public static partial void InstanceCrashed(this ILogger logger, string instance, int? exitCode, TimeSpan backoff, int restarts);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Instance {Instance} is ready")]
+    public static partial void InstanceReady(this ILogger logger, string instance);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Instance {Instance} is no longer ready")]
+    public static partial void InstanceNotReady(this ILogger logger, string instance);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Stopping instance {Instance}: SIGTERM, grace period {Grace}")]
+    public static partial void InstanceStopping(this ILogger logger, string instance, TimeSpan grace);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "Instance {Instance} outlived its grace period; sending SIGKILL")]
+    public static partial void InstanceKilled(this ILogger logger, string instance);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Instance {Instance} stopped with exit code {ExitCode}")]
+    public static partial void InstanceStopped(this ILogger logger, string instance, int? exitCode);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "A handler of Supervisor.Changed threw")]
+    public static partial void ChangedHandlerFailed(this ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Workload {Namespace}/{Workload}: creating instance {Instance} (revision {Revision})")]
+    public static partial void InstanceCreated(this ILogger logger, string @namespace, string workload, string instance, string revision);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Workload {Namespace}/{Workload}: removing instance {Instance} ({Reason})")]
+    public static partial void InstanceRemoving(this ILogger logger, string @namespace, string workload, string instance, string reason);
+}
