@@ -16,6 +16,7 @@ public class SupervisorTests
         var instance = (await h.WaitAsync(i => i.Count == 1 && i[0].Pid is not null && File.Exists(i[0].LogPath) && new FileInfo(i[0].LogPath).Length > 0, what: "log line"))[0];
 
         Assert.Matches("^envy-[a-z0-9]{5}$", instance.Id);
+        Assert.Equal(instance.Pid, ProcessInfo.ProcessGroup(instance.Pid!.Value));
         Assert.Equal(["inbound", "outbound"], instance.Ports.Keys.Order());
         Assert.Equal(3, new HashSet<int>([instance.Port, .. instance.Ports.Values]).Count);
         Assert.Equal("envy", instance.Labels["app"]);
