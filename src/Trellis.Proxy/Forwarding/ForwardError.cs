@@ -1,0 +1,29 @@
+namespace Trellis.Proxy.Forwarding;
+
+/// <summary>Why a request was not forwarded completely. Data-path failures are values, not exceptions.</summary>
+public enum ForwardError
+{
+    None,
+    /// <summary>No virtual host or no route matched.</summary>
+    NoRoute,
+    /// <summary>The picked cluster has no endpoints.</summary>
+    NoHealthyUpstream,
+    /// <summary>Could not connect to the upstream endpoint.</summary>
+    UpstreamConnect,
+    /// <summary>The upstream failed after the connection was made, before response headers arrived.</summary>
+    UpstreamRequest,
+    /// <summary>The route's timeout elapsed.</summary>
+    UpstreamTimeout,
+    /// <summary>Reading the request body from the client failed.</summary>
+    RequestBodyClient,
+    /// <summary>Writing the request body to the upstream failed.</summary>
+    RequestBodyUpstream,
+    /// <summary>Reading the response body from the upstream failed.</summary>
+    ResponseBodyUpstream,
+    /// <summary>Writing the response body to the client failed.</summary>
+    ResponseBodyClient,
+    /// <summary>The client went away before the exchange finished.</summary>
+    RequestCanceled,
+    /// <summary>An upgraded (WebSocket) connection ended with an error on one side.</summary>
+    UpgradeStream,
+}

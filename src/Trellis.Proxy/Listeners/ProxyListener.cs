@@ -1,0 +1,130 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Trellis.Api.Snapshots;
+using Trellis.Proxy.Telemetry;
+
+namespace Trellis.Proxy.Listeners;
+
+/// <summary>
+/// One listener = one Kestrel server, because Kestrel cannot add or remove endpoints while it
+/// runs; a listener that changes is replaced while the others keep serving untouched. Built from
+/// KestrelServer directly (no generic host, DI container or middleware pipeline) to keep a
+/// listener's start cheap.
+/// </summary>
+internal sealed class ProxyListener : IAsyncDisposable
+{
+    private static readonly IServiceProvider NoServices = new ServiceCollection().BuildServiceProvider();
+
+    private readonly KestrelServer _server;
+    private readonly ILogger _logger;
+    private readonly TimeSpan _drainTimeout;
+    private int _stopped;
+
+    private ProxyListener(ListenerConfig config, KestrelServer server, IPEndPoint boundEndPoint, ListenerStats stats, ILogger logger, TimeSpan drainTimeout)
+    {
+        Config = config;
+        _server = server;
+        BoundEndPoint = boundEndPoint;
+        Stats = stats;
+        _logger = logger;
+        _drainTimeout = drainTimeout;
+    }
+
+    public ListenerConfig Config { get; }
+
+    /// <summary>The address actually bound; differs from the config when it asked for port 0.</summary>
+    public IPEndPoint BoundEndPoint { get; }
+
+    public ListenerStats Stats { get; }
+
+    /// <summary>Whether <paramref name="next"/> can be served by this listener without rebinding.</summary>
+    public bool CanServe(ListenerConfig next) =>
+        next.Address == Config.Address && next.Port == Config.Port && next.Protocols == Config.Protocols;
+
+    public static async Task<ProxyListener> StartAsync(
+        ListenerConfig config,
+        ProxyServerOptions options,
+        ILoggerFactory loggerFactory,
+        Func<ListenerStats, RequestDelegate> createHandler,
+        CancellationToken cancellationToken)
+    {
+        var kestrel = new KestrelServerOptions
+        {
+            AddServerHeader = false,
+            ApplicationServices = NoServices,
+            // Absolute-form targets (HTTP_PROXY use) route by the target's authority even if a client
+            // sent a Host header that disagrees, as RFC 9112 §3.2.2 says a server must.
+            AllowHostHeaderOverride = true,
+        };
+        // Bodies are streamed, never held, so there is nothing for a size limit to protect.
+        kestrel.Limits.MaxRequestBodySize = null;
+        kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxHttp2StreamsPerConnection;
+        // Proxied streams carry whole bodies; windows larger than the defaults keep fast links busy.
+        kestrel.Limits.Http2.InitialConnectionWindowSize = 2 * 1024 * 1024;
+        kestrel.Limits.Http2.InitialStreamWindowSize = 1024 * 1024;
+
+        ListenOptions? listen = null;
+        kestrel.Listen(IPAddress.Parse(config.Address), config.Port, l =>
+        {
+            listen = l;
+            ListenerTransport.Configure(l, config.Protocols);
+        });
+
+        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), loggerFactory);
+        var server = new KestrelServer(Options.Create(kestrel), transport, loggerFactory);
+        var stats = new ListenerStats();
+        try
+        {
+            await server.StartAsync(new ProxyApplication(createHandler(stats)), cancellationToken);
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+
+        var bound = listen?.IPEndPoint is { Port: > 0 } endPoint ? endPoint : ParseBoundAddress(server);
+        var logger = loggerFactory.CreateLogger<ProxyListener>();
+        ProxyLog.ListenerStarted(logger, config.Name, bound, config.Protocols.ToString());
+        return new ProxyListener(config, server, bound, stats, logger, options.ListenerDrainTimeout);
+    }
+
+    /// <summary>Stops accepting, lets in-flight requests finish within the drain timeout, then aborts the rest.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            using var drain = new CancellationTokenSource(_drainTimeout);
+            await _server.StopAsync(drain.Token);
+            ProxyLog.ListenerStopped(_logger, Config.Name, BoundEndPoint);
+        }
+        catch (Exception ex)
+        {
+            ProxyLog.ListenerStopFailed(_logger, Config.Name, ex);
+        }
+        finally
+        {
+            _server.Dispose();
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    private static IPEndPoint ParseBoundAddress(KestrelServer server)
+    {
+        var address = server.Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var uri = new Uri(address);
+        return new IPEndPoint(IPAddress.Parse(uri.Host.Trim('[', ']')), uri.Port);
+    }
+}

@@ -1,0 +1,36 @@
+using System.Net.Sockets;
+
+namespace Trellis.Proxy.LoadBalancing;
+
+/// <summary>
+/// Live state of one upstream endpoint. Kept across snapshots while the endpoint stays in its
+/// cluster, so least-request counts are not reset by unrelated config pushes.
+/// </summary>
+internal sealed class EndpointState
+{
+    private int _activeRequests;
+
+    public EndpointState(string address, int port)
+    {
+        Address = address;
+        Port = port;
+        // IPv6 literals need brackets in a URI; computed once so each request only concatenates.
+        var host = System.Net.IPAddress.TryParse(address, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6
+            ? "[" + address + "]"
+            : address;
+        Origin = "http://" + host + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public string Address { get; }
+
+    public int Port { get; }
+
+    /// <summary><c>http://host:port</c>, the prefix of every upstream request URI.</summary>
+    public string Origin { get; }
+
+    public int ActiveRequests => Volatile.Read(ref _activeRequests);
+
+    public void RequestStarted() => Interlocked.Increment(ref _activeRequests);
+
+    public void RequestEnded() => Interlocked.Decrement(ref _activeRequests);
+}

@@ -1,0 +1,33 @@
+using System.Collections.Frozen;
+using Trellis.Api.Snapshots;
+using Trellis.Proxy.LoadBalancing;
+
+namespace Trellis.Proxy.Routing;
+
+/// <summary>
+/// Everything a request needs, built from one accepted snapshot and never changed afterwards. The
+/// server swaps the whole object; a request reads the reference once and uses it to the end.
+/// </summary>
+internal sealed class CompiledSnapshot
+{
+    public static readonly CompiledSnapshot Empty = new(
+        ProxySnapshot.Empty,
+        FrozenDictionary<string, CompiledRouteTable>.Empty,
+        FrozenDictionary<string, ClusterState>.Empty);
+
+    public CompiledSnapshot(
+        ProxySnapshot source,
+        FrozenDictionary<string, CompiledRouteTable> routeTablesByListener,
+        FrozenDictionary<string, ClusterState> clusters)
+    {
+        Source = source;
+        RouteTablesByListener = routeTablesByListener;
+        Clusters = clusters;
+    }
+
+    public ProxySnapshot Source { get; }
+
+    public FrozenDictionary<string, CompiledRouteTable> RouteTablesByListener { get; }
+
+    public FrozenDictionary<string, ClusterState> Clusters { get; }
+}
