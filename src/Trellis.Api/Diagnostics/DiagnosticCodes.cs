@@ -34,6 +34,9 @@ public static class DiagnosticCodes
     /// <summary>Warning: a DestinationRule subset whose labels select no workload of its host.</summary>
     public const string SubsetSelectsNoWorkload = "TRL0101";
 
+    /// <summary>Warning: the analyzer hit an unexpected problem and skipped a resource; the other findings stand.</summary>
+    public const string AnalysisSkipped = "TRL0100";
+
     /// <summary>A resource refers to another (host, subset, gateway) that is not in the set (istioctl's ReferencedResourceNotFound).</summary>
     public const string ReferencedResourceNotFound = "IST0101";
 }

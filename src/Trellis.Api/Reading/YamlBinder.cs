@@ -205,7 +205,7 @@ internal sealed class YamlBinder(BindContext context)
                     return null;
                 }
 
-                return shape == ValueShape.Int ? (int)l : l;
+                return shape == ValueShape.Int ? (object)(int)l : l;
             case ValueShape.Double:
                 return kind is ScalarKind.Int or ScalarKind.Float && Scalars.TryParseFloat(text, out var d)
                     ? d
