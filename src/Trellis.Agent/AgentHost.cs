@@ -1,0 +1,159 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Trellis.Api;
+using Trellis.Api.Registry;
+using Trellis.Api.Snapshots;
+using Trellis.Proxy;
+using Trellis.Proxy.Discovery;
+using Trellis.Runtime;
+
+namespace Trellis.Agent;
+
+/// <summary>
+/// The agent of one host: runs the Deployments the control plane holds as local processes, reports
+/// their instances to the registry, serves their logs, and hosts the node proxy that gives each
+/// instance its inbound and outbound listeners (pushed by the control plane).
+/// </summary>
+public sealed partial class AgentHost : IAsyncDisposable
+{
+    private readonly Supervisor _supervisor;
+    private readonly ProxyServer _proxy;
+    private readonly PushClient _push;
+    private readonly WebApplication _logs;
+    private readonly HttpClient _http;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+    private readonly ILogger _log;
+    private RegistryReporter? _reporter;
+
+    private AgentHost(Supervisor supervisor, ProxyServer proxy, PushClient push, WebApplication logs, HttpClient http, ILogger log)
+    {
+        _supervisor = supervisor;
+        _proxy = proxy;
+        _push = push;
+        _logs = logs;
+        _http = http;
+        _log = log;
+    }
+
+    public Supervisor Supervisor => _supervisor;
+
+    public ProxyServer Proxy => _proxy;
+
+    public static async Task<AgentHost> StartAsync(AgentOptions options, ILoggerFactory loggers, CancellationToken cancellationToken = default)
+    {
+        var log = loggers.CreateLogger<AgentHost>();
+        var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = options.ControlPlane, Timeout = Timeout.InfiniteTimeSpan };
+        var supervisor = new Supervisor(new SupervisorOptions { DataDirectory = options.DataDirectory }, loggers);
+        supervisor.ExtraEnv = (_, ports) => MeshEnv(ports);
+        var proxy = new ProxyServer(new ProxyServerOptions { NodeName = "node/" + options.Node }, loggers);
+        var push = new PushClient(options.Push, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, new Dictionary<string, string>()),
+            proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
+        var logs = await StartLogsServerAsync(supervisor, cancellationToken);
+        var agentUrl = logs.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+        var host = new AgentHost(supervisor, proxy, push, logs, http, log);
+        var reporter = new RegistryReporter(http, options, () => agentUrl, log);
+        host._reporter = reporter;
+        supervisor.Changed += reporter.Update;
+        var watcher = new ResourceWatcher(http, "/apis/apps/v1/deployments", host.Reconcile, log);
+        push.Start();
+        host._loops.Add(reporter.RunAsync(host._stop.Token));
+        host._loops.Add(watcher.RunAsync(host._stop.Token));
+        reporter.Update([]);
+        return host;
+    }
+
+    /// <summary>Graceful stop: instances get SIGTERM and their grace period, then the proxy closes.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _supervisor.StopAllAsync();
+        await Task.WhenAll(_loops);
+        await _supervisor.DisposeAsync();
+        await _push.DisposeAsync();
+        await _proxy.DisposeAsync();
+        await _logs.StopAsync();
+        await _logs.DisposeAsync();
+        _reporter?.Dispose();
+        _http.Dispose();
+        _stop.Dispose();
+    }
+
+    /// <summary>Workloads reach the mesh through their instance's outbound listener, as an HTTP proxy.</summary>
+    private static Dictionary<string, string> MeshEnv(IReadOnlyDictionary<string, int> ports)
+    {
+        var proxy = $"http://127.0.0.1:{ports[WorkloadInstance.OutboundPort]}";
+        return new Dictionary<string, string>
+        {
+            ["HTTP_PROXY"] = proxy,
+            ["http_proxy"] = proxy,
+            ["NO_PROXY"] = "localhost,127.0.0.1",
+            ["no_proxy"] = "localhost,127.0.0.1",
+        };
+    }
+
+    private void Reconcile(IReadOnlyList<Resource> deployments)
+    {
+        var desired = new List<WorkloadSpec>();
+        foreach (var d in deployments)
+        {
+            var (workload, error) = DeploymentTranslator.Translate(d);
+            if (workload is null)
+            {
+                LogCannotRun(_log, d.Key.ToString(), error ?? "");
+                continue;
+            }
+
+            desired.Add(workload);
+        }
+
+        _supervisor.Reconcile(desired);
+    }
+
+    private static async Task<WebApplication> StartLogsServerAsync(Supervisor supervisor, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var app = builder.Build();
+        app.MapGet("/logs/{instance}", async (HttpContext c, string instance) =>
+        {
+            var status = supervisor.Instances.FirstOrDefault(i => i.Id == instance);
+            if (status is null)
+            {
+                c.Response.StatusCode = 404;
+                await c.Response.WriteAsync($"no instance {instance} on this node\n");
+                return;
+            }
+
+            c.Response.ContentType = "text/plain; charset=utf-8";
+            var follow = c.Request.Query.ContainsKey("follow");
+            try
+            {
+                await foreach (var line in LogReader.ReadAsync(status.LogPath, follow, c.RequestAborted))
+                {
+                    await c.Response.WriteAsync(line + "\n", c.RequestAborted);
+                    if (follow)
+                    {
+                        await c.Response.Body.FlushAsync(c.RequestAborted);
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+        await app.StartAsync(cancellationToken);
+        return app;
+    }
+
+    [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "Cannot run {Deployment}: {Reason}")]
+    private static partial void LogCannotRun(ILogger log, string deployment, string reason);
+}

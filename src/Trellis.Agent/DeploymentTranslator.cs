@@ -1,0 +1,56 @@
+using Trellis.Api;
+using Trellis.Api.Registry;
+using Trellis.Api.Workloads;
+using Trellis.Runtime;
+
+namespace Trellis.Agent;
+
+/// <summary>
+/// Turns a <c>Deployment</c> into what the local runtime runs: the first container's command and args
+/// as a process, its env, working directory and readiness probe, with two extra ports for the
+/// instance's proxy listeners. Returns an error instead when the Deployment cannot run locally.
+/// </summary>
+public static class DeploymentTranslator
+{
+    public static readonly IReadOnlyList<string> ProxyPorts = [WorkloadInstance.InboundPort, WorkloadInstance.OutboundPort];
+
+    public static (WorkloadSpec? Workload, string? Error) Translate(Resource deployment)
+    {
+        if (deployment.Spec is not DeploymentSpec spec)
+        {
+            return (null, "not a Deployment");
+        }
+
+        var container = spec.Template.Spec.Containers[0];
+        var argv = container.Command.Concat(container.Args).ToList();
+        if (container.Command.Count == 0)
+        {
+            return (null, $"containers[0] ({container.Name}) has no command: the local runtime runs processes, not images");
+        }
+
+        var env = container.Env.Where(e => e.Value is not null).ToDictionary(e => e.Name, e => e.Value!);
+        var labels = spec.Template.Metadata?.Labels ?? new Dictionary<string, string>();
+        return (new WorkloadSpec(
+            Name: deployment.Metadata.Name,
+            Namespace: deployment.Key.Namespace,
+            Labels: labels,
+            Replicas: spec.Replicas ?? 1,
+            Command: argv[0],
+            Args: argv.Skip(1).ToList(),
+            Env: env,
+            WorkingDirectory: container.WorkingDir,
+            Readiness: Probe(container.ReadinessProbe),
+            TerminationGracePeriod: TimeSpan.FromSeconds(spec.Template.Spec.TerminationGracePeriodSeconds ?? 30),
+            ExtraPortNames: ProxyPorts), null);
+    }
+
+    /// <summary>Kubernetes' probe defaults: period 10 s, timeout 1 s, failure threshold 3, success threshold 1. The port is always the instance's PORT.</summary>
+    private static ProbeSpec? Probe(Trellis.Api.Workloads.Probe? probe) => probe switch
+    {
+        null => null,
+        { HttpGet: { } get } => new ProbeSpec(ProbeKind.Http, get.Path ?? "/", Seconds(probe.InitialDelaySeconds, 0), Seconds(probe.PeriodSeconds, 10), Seconds(probe.TimeoutSeconds, 1), probe.FailureThreshold ?? 3, probe.SuccessThreshold ?? 1),
+        _ => new ProbeSpec(ProbeKind.Tcp, null, Seconds(probe.InitialDelaySeconds, 0), Seconds(probe.PeriodSeconds, 10), Seconds(probe.TimeoutSeconds, 1), probe.FailureThreshold ?? 3, probe.SuccessThreshold ?? 1),
+    };
+
+    private static TimeSpan Seconds(int? value, int fallback) => TimeSpan.FromSeconds(value ?? fallback);
+}

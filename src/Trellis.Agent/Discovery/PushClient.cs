@@ -1,0 +1,158 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Trellis.Api.Snapshots;
+
+namespace Trellis.Proxy.Discovery;
+
+/// <summary>
+/// The proxy's end of the push stream (docs/protocol.md): one HTTP/2 request to the control plane whose
+/// body carries the hello and then an ACK or NACK per snapshot, and whose response carries snapshots.
+/// When the stream breaks the proxy keeps serving its last good snapshot and reconnects with backoff.
+/// </summary>
+public sealed partial class PushClient : IAsyncDisposable
+{
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+    private readonly Uri _pushUrl;
+    private readonly ProxyHello _hello;
+    private readonly Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> _apply;
+    private readonly ILogger _log;
+    private readonly HttpMessageInvoker _http = new(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _firstSnapshot = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task _loop = Task.CompletedTask;
+
+    public PushClient(Uri pushUrl, ProxyHello hello, Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> apply, ILogger<PushClient> log)
+    {
+        _pushUrl = new Uri(pushUrl, "/push/v1/stream");
+        _hello = hello;
+        _apply = apply;
+        _log = log;
+    }
+
+    /// <summary>Completes once the first snapshot has been applied (or rejected).</summary>
+    public Task FirstSnapshot => _firstSnapshot.Task;
+
+    public void Start() => _loop = RunAsync(_stop.Token);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop;
+        _http.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                if (await StreamOnceAsync(stop))
+                {
+                    backoff = TimeSpan.FromMilliseconds(100);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException or JsonException or OperationCanceledException)
+            {
+                LogStreamFailed(_log, _hello.Name, e.Message);
+            }
+
+            try
+            {
+                await Task.Delay(backoff, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+        }
+    }
+
+    /// <summary>One connection's life. Returns true when at least one snapshot arrived (a healthy stream).</summary>
+    private async Task<bool> StreamOnceAsync(CancellationToken stop)
+    {
+        var acks = Channel.CreateUnbounded<ProxyAck>(new UnboundedChannelOptions { SingleReader = true });
+        using var request = new HttpRequestMessage(HttpMethod.Post, _pushUrl)
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new AckStreamContent(_hello, acks.Reader),
+        };
+        using var response = await _http.SendAsync(request, stop);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            throw new HttpRequestException($"push stream answered {(int)response.StatusCode}");
+        }
+
+        var any = false;
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(stop), Encoding.UTF8);
+        while (await reader.ReadLineAsync(stop) is { } line)
+        {
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            var snapshot = JsonSerializer.Deserialize<ProxySnapshot>(line, WireJson.Options)
+                ?? throw new JsonException("empty snapshot");
+            var result = await _apply(snapshot, stop);
+            if (!result.Accepted)
+            {
+                LogRejected(_log, _hello.Name, snapshot.Version, string.Join("; ", result.Errors));
+            }
+
+            acks.Writer.TryWrite(new ProxyAck(snapshot.Version, result.Accepted, result.Errors));
+            _firstSnapshot.TrySetResult();
+            any = true;
+        }
+
+        acks.Writer.TryComplete();
+        return any;
+    }
+
+    /// <summary>The request body: the hello line, then ACK lines as they are produced, flushed one by one.</summary>
+    private sealed class AckStreamContent(ProxyHello hello, ChannelReader<ProxyAck> acks) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            await WriteLineAsync(stream, JsonSerializer.SerializeToUtf8Bytes(hello, WireJson.Options), cancellationToken);
+            await foreach (var ack in acks.ReadAllAsync(cancellationToken))
+            {
+                await WriteLineAsync(stream, JsonSerializer.SerializeToUtf8Bytes(ack, WireJson.Options), cancellationToken);
+            }
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+            SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = -1;
+            return false;
+        }
+
+        private static async Task WriteLineAsync(Stream stream, byte[] json, CancellationToken ct)
+        {
+            await stream.WriteAsync(json, ct);
+            await stream.WriteAsync("\n"u8.ToArray(), ct);
+            await stream.FlushAsync(ct);
+        }
+    }
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Proxy {Name}: push stream failed ({Reason}); serving the last snapshot and reconnecting")]
+    private static partial void LogStreamFailed(ILogger log, string name, string reason);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Proxy {Name} rejected snapshot {Version}: {Errors}")]
+    private static partial void LogRejected(ILogger log, string name, string version, string errors);
+}

@@ -1,0 +1,61 @@
+using System.Net.Http.Json;
+using Microsoft.Extensions.Logging;
+using Trellis.Api.Registry;
+using Trellis.Api.Snapshots;
+using Trellis.Runtime;
+
+namespace Trellis.Agent;
+
+/// <summary>Sends the node's instances to the control plane's registry on every change and as a heartbeat.</summary>
+public sealed partial class RegistryReporter(HttpClient http, AgentOptions options, Func<string?> agentUrl, ILogger log) : IDisposable
+{
+    private readonly SemaphoreSlim _changed = new(0);
+    private volatile IReadOnlyList<InstanceStatus> _instances = [];
+
+    public void Update(IReadOnlyList<InstanceStatus> instances)
+    {
+        _instances = instances;
+        _changed.Release();
+    }
+
+    public async Task RunAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await _changed.WaitAsync(options.Heartbeat, stop);
+                while (_changed.CurrentCount > 0)
+                {
+                    await _changed.WaitAsync(stop); // coalesce a burst of changes into one report
+                }
+
+                var status = new NodeStatus(options.Node, agentUrl(), _instances.Select(ToInstance).ToList());
+                using var response = await http.PutAsJsonAsync($"/registry/v1/nodes/{Uri.EscapeDataString(options.Node)}", status, WireJson.Options, stop);
+                response.EnsureSuccessStatusCode();
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+            {
+                LogReportFailed(log, e.Message);
+                _changed.Release(); // try again at the next turn
+                await Task.Delay(TimeSpan.FromMilliseconds(500), stop).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    public void Dispose() => _changed.Dispose();
+
+    private WorkloadInstance ToInstance(InstanceStatus s)
+    {
+        var ports = new Dictionary<string, int>(s.Ports) { [WorkloadInstance.AppPort] = s.Port };
+        return new WorkloadInstance(s.Id, options.Node, s.Workload, s.Namespace, s.Labels, "127.0.0.1", ports,
+            s.Phase.ToString(), s.Ready, s.Restarts, s.StartedAt, s.Pid, s.Message);
+    }
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Debug, Message = "Reporting to the registry failed: {Reason}")]
+    private static partial void LogReportFailed(ILogger log, string reason);
+}

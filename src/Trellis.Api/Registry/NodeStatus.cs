@@ -1,0 +1,32 @@
+namespace Trellis.Api.Registry;
+
+/// <summary>
+/// What an agent reports about its host: every workload instance it runs. Sent whole on every change
+/// and as a heartbeat, so the control plane's registry is soft state that a restart rebuilds.
+/// </summary>
+/// <param name="AgentUrl">Base URL of the agent's own API (logs), reachable from the control plane.</param>
+public sealed record NodeStatus(string Node, string? AgentUrl, IReadOnlyList<WorkloadInstance> Instances);
+
+/// <summary>
+/// One running (or failing) instance of a workload: a "pod" in kubectl terms.
+/// <see cref="Ports"/> holds the app port under <c>app</c> and the proxy listeners under <c>inbound</c> and <c>outbound</c>.
+/// </summary>
+public sealed record WorkloadInstance(
+    string Id,
+    string Node,
+    string Workload,
+    string Namespace,
+    IReadOnlyDictionary<string, string> Labels,
+    string Host,
+    IReadOnlyDictionary<string, int> Ports,
+    string Phase,
+    bool Ready,
+    int Restarts,
+    DateTimeOffset? StartedAt,
+    int? Pid,
+    string? Message)
+{
+    public const string AppPort = "app";
+    public const string InboundPort = "inbound";
+    public const string OutboundPort = "outbound";
+}

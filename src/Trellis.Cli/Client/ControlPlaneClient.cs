@@ -1,0 +1,91 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Trellis.Cli.Client;
+
+/// <summary>The client verbs' only way to the control plane: its HTTP API.</summary>
+public sealed class ControlPlaneClient(Uri server) : IDisposable
+{
+    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = server, Timeout = Timeout.InfiniteTimeSpan };
+
+    public Uri Server => server;
+
+    public async Task<ApiResponse> SendAsync(HttpMethod method, string path, string? body = null, CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/yaml");
+        }
+
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(60));
+            using var response = await _http.SendAsync(request, timeout.Token);
+            var text = await response.Content.ReadAsStringAsync(timeout.Token);
+            JsonNode? json = null;
+            if (response.Content.Headers.ContentType?.MediaType == "application/json" && text.Length > 0)
+            {
+                json = JsonNode.Parse(text);
+            }
+
+            return new ApiResponse(response.StatusCode, text, json);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new UnreachableException(server, e);
+        }
+        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new UnreachableException(server, e);
+        }
+    }
+
+    /// <summary>Streams a text response line by line (logs -f, watch).</summary>
+    public async IAsyncEnumerable<string> StreamLinesAsync(string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new UnreachableException(server, e);
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new ApiException(response.StatusCode, (await response.Content.ReadAsStringAsync(ct)).Trim());
+            }
+
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
+            while (await reader.ReadLineAsync(ct) is { } line)
+            {
+                yield return line;
+            }
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+}
+
+public sealed record ApiResponse(HttpStatusCode Status, string Text, JsonNode? Json)
+{
+    public bool Ok => (int)Status is >= 200 and < 300;
+
+    /// <summary>The message of a Kubernetes-style Status failure, or the raw text.</summary>
+    public string Message => Json?["message"]?.GetValue<string>() ?? Text.Trim();
+}
+
+public sealed class UnreachableException(Uri server, Exception inner)
+    : Exception($"cannot reach the control plane at {server} ({inner.Message}); is `trellis up` running? (use --server or TRELLIS_SERVER)", inner);
+
+public sealed class ApiException(HttpStatusCode status, string message) : Exception(message)
+{
+    public HttpStatusCode Status { get; } = status;
+}

@@ -1,0 +1,13 @@
+namespace Trellis.Cli;
+
+/// <summary>Exit codes scripts can rely on (README, "Exit codes").</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+    /// <summary>The control plane refused the request: invalid input, not found, conflict; or analyze found errors.</summary>
+    public const int Rejected = 1;
+    /// <summary>Wrong command line.</summary>
+    public const int Usage = 2;
+    /// <summary>The control plane could not be reached.</summary>
+    public const int Unreachable = 3;
+}

@@ -1,0 +1,61 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace Trellis.Cli.Output;
+
+/// <summary>The columns `trellis get` shows per kind, as kubectl (with Istio's CRD printer columns) would.</summary>
+public static class Columns
+{
+    public sealed record Column(string Header, Func<JsonNode, string> Value, bool WideOnly = false);
+
+    public static IReadOnlyList<Column> For(string kind, DateTimeOffset now, IReadOnlyList<JsonNode> pods) => kind switch
+    {
+        "VirtualService" => [Name, new("GATEWAYS", o => List(o["spec"]?["gateways"])), new("HOSTS", o => List(o["spec"]?["hosts"])), AgeOf(now)],
+        "DestinationRule" => [Name, new("HOST", o => Str(o["spec"]?["host"])), AgeOf(now)],
+        "Deployment" => [Name, new("READY", o => Ready(o, pods)), new("AVAILABLE", o => Available(o, pods)), AgeOf(now)],
+        "Service" => [Name, new("TYPE", o => Str(o["spec"]?["type"]) is { Length: > 0 } t ? t : "ClusterIP"), new("PORT(S)", Ports), new("SELECTOR", o => Map(o["spec"]?["selector"]), WideOnly: true), AgeOf(now)],
+        "Pod" => [Name, new("READY", o => o["status"]?["ready"]?.GetValue<bool>() == true ? "1/1" : "0/1"), new("STATUS", o => Str(o["status"]?["phase"])),
+            new("RESTARTS", o => Str(o["status"]?["restartCount"])), new("AGE", o => Age.Since(Str(o["status"]?["startTime"]), now)),
+            new("IP", o => Str(o["status"]?["podIP"]), WideOnly: true), new("PORTS", o => Map(o["status"]?["ports"]), WideOnly: true), new("NODE", o => Str(o["spec"]?["nodeName"]), WideOnly: true)],
+        "Endpoints" => [Name, new("ENDPOINTS", o => List(o["endpoints"]) is { Length: > 0 } e ? e : "<none>")],
+        "Proxy" => [new("NAME", o => Str(o["name"])), new("ROLE", o => Str(o["role"])), new("SYNCED", o => o["synced"]?.GetValue<bool>() == true ? "SYNCED" : o["nacked"] is null ? "STALE" : "NACKED"), new("VERSION", o => Str(o["acked"]))],
+        _ => [Name, AgeOf(now)],
+    };
+
+    private static readonly Column Name = new("NAME", o => Str(o["metadata"]?["name"]));
+
+    public static readonly Column Namespace = new("NAMESPACE", o => Str(o["metadata"]?["namespace"]));
+
+    private static Column AgeOf(DateTimeOffset now) => new("AGE", o => Age.Since(Str(o["metadata"]?["creationTimestamp"]), now));
+
+    private static string Ready(JsonNode deployment, IReadOnlyList<JsonNode> pods)
+    {
+        var mine = Owned(deployment, pods);
+        var replicas = deployment["spec"]?["replicas"]?.GetValue<int>() ?? 1;
+        return $"{mine.Count(p => p["status"]?["ready"]?.GetValue<bool>() == true)}/{replicas}";
+    }
+
+    private static string Available(JsonNode deployment, IReadOnlyList<JsonNode> pods) =>
+        Owned(deployment, pods).Count(p => p["status"]?["ready"]?.GetValue<bool>() == true).ToString(CultureInfo.InvariantCulture);
+
+    private static List<JsonNode> Owned(JsonNode deployment, IReadOnlyList<JsonNode> pods)
+    {
+        var name = Str(deployment["metadata"]?["name"]);
+        var ns = Str(deployment["metadata"]?["namespace"]);
+        return pods.Where(p => Str(p["metadata"]?["namespace"]) == ns && p["metadata"]?["ownerReferences"]?[0]?["name"]?.GetValue<string>() == name).ToList();
+    }
+
+    private static string Ports(JsonNode o) =>
+        o["spec"]?["ports"] is JsonArray ports ? string.Join(",", ports.Select(p => $"{Str(p?["port"])}/{(Str(p?["protocol"]) is { Length: > 0 } pr ? pr : "TCP")}")) : "<none>";
+
+    public static string Str(JsonNode? n) => n switch
+    {
+        null => "",
+        JsonValue v => v.ToString(),
+        _ => n.ToJsonString(),
+    };
+
+    private static string List(JsonNode? n) => n is JsonArray a ? "[" + string.Join(",", a.Select(Str)) + "]" : "";
+
+    private static string Map(JsonNode? n) => n is JsonObject o ? string.Join(",", o.Select(kv => $"{kv.Key}={Str(kv.Value)}")) : "<none>";
+}

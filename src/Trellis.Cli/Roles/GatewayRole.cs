@@ -1,0 +1,43 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Trellis.Api.Snapshots;
+using Trellis.Proxy;
+using Trellis.Proxy.Discovery;
+
+namespace Trellis.Cli.Roles;
+
+/// <summary><c>trellis proxy</c>: a standalone proxy process, an ingress gateway by default, fed by the control plane's push stream.</summary>
+public static class GatewayRole
+{
+    public static readonly IReadOnlyDictionary<string, string> DefaultLabels = new Dictionary<string, string> { ["istio"] = "ingressgateway" };
+
+    public static ProxyHello Hello(string name, IReadOnlyDictionary<string, string> labels) => new(name, ProxyRole.Gateway, null, labels);
+
+    public static Command Create()
+    {
+        var name = new Option<string>("--name") { Description = "Proxy name", DefaultValueFactory = _ => "gateway/" + Environment.MachineName.ToLowerInvariant() };
+        var labels = new Option<string[]>("--label", "-l") { Description = "Gateway labels k=v (Gateway selectors match them); default istio=ingressgateway" };
+        var push = RoleOptions.Push();
+        var logLevel = RoleOptions.LogLevel();
+        var command = new Command("proxy", "Run an ingress gateway proxy fed by the control plane") { name, labels, push, logLevel };
+        command.SetAction(async (parse, ct) =>
+        {
+            using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
+            var shutdown = RoleOptions.ShutdownRequested();
+            var given = (parse.GetValue(labels) ?? []).Select(l => l.Split('=', 2)).ToList();
+            if (given.Any(p => p.Length != 2))
+            {
+                Console.Error.WriteLine("error: --label must be key=value");
+                return ExitCodes.Usage;
+            }
+
+            var map = given.Count == 0 ? DefaultLabels : given.ToDictionary(p => p[0], p => p[1]);
+            await using var proxy = new ProxyServer(new ProxyServerOptions { NodeName = parse.GetValue(name)! }, loggers);
+            await using var client = new PushClient(new Uri(parse.GetValue(push)!), Hello(parse.GetValue(name)!, map), proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
+            client.Start();
+            await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

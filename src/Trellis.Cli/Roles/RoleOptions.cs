@@ -1,0 +1,49 @@
+using System.CommandLine;
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Trellis.Cli.Roles;
+
+/// <summary>Options and helpers the long-running roles share.</summary>
+public static class RoleOptions
+{
+    public static Option<string> DataDir() => new("--data-dir") { Description = "Where state and logs are kept", DefaultValueFactory = _ => ".trellis" };
+
+    public static Option<string> Push() => new("--push") { Description = "Control plane push endpoint (HTTP/2)", DefaultValueFactory = _ => "http://127.0.0.1:15010" };
+
+    public static Option<string> LogLevel() => new("--log-level") { Description = "trace, debug, information, warning, error", DefaultValueFactory = _ => "information" };
+
+    public static ILoggerFactory Loggers(string level)
+    {
+        var min = Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(level, ignoreCase: true, out var l) ? l : Microsoft.Extensions.Logging.LogLevel.Information;
+        return LoggerFactory.Create(b => b
+            .SetMinimumLevel(min)
+            .AddFilter("Microsoft", Microsoft.Extensions.Logging.LogLevel.Warning)
+            .AddFilter("System", Microsoft.Extensions.Logging.LogLevel.Warning)
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            }));
+    }
+
+    public static IPEndPoint Endpoint(string value, string option) =>
+        IPEndPoint.TryParse(value, out var endpoint) ? endpoint : throw new ArgumentException($"{option}: {value} is not an address:port");
+
+    /// <summary>Completes on Ctrl-C or SIGTERM, so a role can shut down in order and leave no process behind.</summary>
+    public static Task ShutdownRequested()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            done.TrySetResult();
+        };
+        System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            done.TrySetResult();
+        });
+        return done.Task;
+    }
+}

@@ -1,0 +1,151 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Trellis.Api;
+using Trellis.Cli.Client;
+using Trellis.Cli.Output;
+
+namespace Trellis.Cli.Verbs;
+
+/// <summary><c>get</c> and <c>describe</c>: tables, YAML or JSON of what the control plane holds.</summary>
+public static class GetVerbs
+{
+    public static Command Get()
+    {
+        var types = new Argument<string>("type") { Description = "Resource type(s), comma separated: vs, dr, gw, deploy, svc, pods, endpoints, proxies, ..." };
+        var name = new Argument<string?>("name") { Arity = ArgumentArity.ZeroOrOne };
+        var ns = Common.Namespace();
+        var all = new Option<bool>("--all-namespaces", "-A") { Description = "List across all namespaces" };
+        var output = new Option<string>("--output", "-o") { Description = "table (default), wide, yaml, json, name" };
+        var command = new Command("get", "Display resources") { types, name, ns, all, output };
+        command.SetAction((parse, ct) => Common.RunAsync(parse, async client =>
+        {
+            var format = parse.GetValue(output) ?? "";
+            if (format is not ("" or "wide" or "yaml" or "json" or "name"))
+            {
+                throw new InputException($"unknown output format {format}");
+            }
+
+            var scope = parse.GetValue(all) ? null : parse.GetValue(ns);
+            var first = true;
+            foreach (var type in parse.GetValue(types)!.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var items = await ListAsync(client, type, scope, parse.GetValue(name), ct);
+                if (!first && format is "" or "wide")
+                {
+                    Console.WriteLine();
+                }
+
+                first = false;
+                await PrintAsync(client, items.Kind, items.Items, format, scope is null, ct);
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    public static Command Describe()
+    {
+        var type = new Argument<string>("type");
+        var name = new Argument<string>("name");
+        var ns = Common.Namespace();
+        var command = new Command("describe", "Show a resource in detail, with what the mesh derived from it") { type, name, ns };
+        command.SetAction((parse, ct) => Common.RunAsync(parse, async client =>
+        {
+            var (kind, items) = await ListAsync(client, parse.GetValue(type)!, parse.GetValue(ns), parse.GetValue(name), ct);
+            var item = items[0];
+            Console.Write(Yaml(item));
+            if (kind == "Service" || kind == "Deployment")
+            {
+                var related = await ListAsync(client, kind == "Service" ? "endpoints" : "pods", parse.GetValue(ns), null, ct);
+                var mine = related.Items.Where(r => kind == "Service"
+                    ? Columns.Str(r["metadata"]?["name"]) == parse.GetValue(name)
+                    : r["metadata"]?["ownerReferences"]?[0]?["name"]?.GetValue<string>() == parse.GetValue(name)).ToList();
+                Console.WriteLine(kind == "Service" ? "Endpoints:" : "Pods:");
+                await PrintAsync(client, related.Kind, mine, "wide", false, ct);
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static async Task<(string Kind, List<JsonNode> Items)> ListAsync(ControlPlaneClient client, string type, string? ns, string? name, CancellationToken ct)
+    {
+        string kind;
+        string path;
+        if (Kinds.View(type) is { } view)
+        {
+            (kind, path) = (view, Kinds.ViewPath(view, ns));
+        }
+        else
+        {
+            var info = Kinds.Resolve(type);
+            (kind, path) = (info.Kind, Kinds.Path(info, info.Namespaced ? ns : null, name is not null && ns is not null ? name : null));
+        }
+
+        var response = await client.SendAsync(HttpMethod.Get, path, null, ct);
+        if (!response.Ok)
+        {
+            throw new ApiException(response.Status, response.Message);
+        }
+
+        var items = response.Json?["items"] is JsonArray array ? array.Where(i => i is not null).Select(i => i!).ToList()
+            : response.Json is JsonArray plain ? plain.Where(i => i is not null).Select(i => i!).ToList()
+            : response.Json is { } single ? [single] : [];
+        if (name is not null)
+        {
+            items = items.Where(i => Columns.Str(i["metadata"]?["name"] ?? i["name"]) == name).ToList();
+            if (items.Count == 0)
+            {
+                throw new ApiException(System.Net.HttpStatusCode.NotFound, $"{type} \"{name}\" not found");
+            }
+        }
+
+        return (kind, items);
+    }
+
+    private static async Task PrintAsync(ControlPlaneClient client, string kind, List<JsonNode> items, string format, bool allNamespaces, CancellationToken ct)
+    {
+        switch (format)
+        {
+            case "yaml":
+                Console.Write(string.Join("---\n", items.Select(Yaml)));
+                return;
+            case "json":
+                Console.WriteLine(items.Count == 1 ? items[0].ToJsonString(Indented) : new JsonObject { ["apiVersion"] = "v1", ["kind"] = "List", ["items"] = new JsonArray(items.Select(i => i.DeepClone()).ToArray()) }.ToJsonString(Indented));
+                return;
+            case "name":
+                foreach (var i in items)
+                {
+                    Console.WriteLine($"{kind.ToLowerInvariant()}/{Columns.Str(i["metadata"]?["name"] ?? i["name"])}");
+                }
+
+                return;
+        }
+
+        if (items.Count == 0)
+        {
+            Console.WriteLine("No resources found.");
+            return;
+        }
+
+        var pods = kind == "Deployment" ? (await ListAsync(client, "pods", null, null, ct)).Items : [];
+        var columns = Columns.For(kind, DateTimeOffset.UtcNow, pods).Where(c => format == "wide" || !c.WideOnly).ToList();
+        if (allNamespaces && kind != "Proxy")
+        {
+            columns.Insert(0, Columns.Namespace);
+        }
+
+        Console.Write(Table.Render(columns.Select(c => c.Header).ToList(), items.Select(i => (IReadOnlyList<string>)columns.Select(c => c.Value(i)).ToList())));
+    }
+
+    /// <summary>Stored resources print through the API library's writer; computed views (pods) as plain YAML of their JSON.</summary>
+    private static string Yaml(JsonNode item)
+    {
+        var read = ResourceReader.Read(item.ToJsonString(), "server");
+        return !read.HasErrors && read.Resources.Count == 1 ? ResourceWriter.ToYaml(read.Resources[0]) : JsonYaml.Write(item);
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions Indented = new() { WriteIndented = true };
+}

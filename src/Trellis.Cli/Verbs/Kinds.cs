@@ -1,0 +1,33 @@
+using Trellis.Api;
+
+namespace Trellis.Cli.Verbs;
+
+/// <summary>Maps what a user types (<c>vs</c>, <c>virtualservices</c>, <c>gw</c>) to API paths.</summary>
+public static class Kinds
+{
+    /// <summary>Views the control plane computes rather than stores: the registry's pods, endpoints, connected proxies.</summary>
+    public static string? View(string name) => name.ToLowerInvariant() switch
+    {
+        "po" or "pod" or "pods" => "Pod",
+        "ep" or "endpoint" or "endpoints" => "Endpoints",
+        "proxy" or "proxies" => "Proxy",
+        _ => null,
+    };
+
+    public static KindInfo Resolve(string name) =>
+        ResourceKinds.Resolve(name) ?? throw new InputException($"the server doesn't have a resource type \"{name}\"");
+
+    public static string Path(KindInfo kind, string? ns, string? name = null)
+    {
+        var root = kind.Group.Length == 0 ? $"/api/{kind.Versions[0]}" : $"/apis/{kind.Group}/{kind.Versions[0]}";
+        var scope = ns is null ? "" : $"/namespaces/{ns}";
+        return $"{root}{scope}/{kind.Plural}{(name is null ? "" : "/" + name)}";
+    }
+
+    public static string ViewPath(string view, string? ns) => view switch
+    {
+        "Pod" => ns is null ? "/api/v1/pods" : $"/api/v1/namespaces/{ns}/pods",
+        "Endpoints" => ns is null ? "/api/v1/endpoints" : $"/api/v1/namespaces/{ns}/endpoints",
+        _ => "/debug/proxies",
+    };
+}

@@ -1,0 +1,85 @@
+using Trellis.Api;
+using Trellis.Api.Networking;
+using Trellis.Api.Registry;
+using Trellis.Api.Snapshots;
+
+namespace Trellis.ControlPlane.Compiler;
+
+/// <summary>
+/// Collects the clusters one snapshot refers to and builds each once: a service port, optionally narrowed
+/// to a DestinationRule subset, with the ready instances it selects as endpoints. A destination whose host
+/// or subset is unknown still gets an (empty) cluster, so the proxy answers 503 "no healthy upstream",
+/// as Envoy does, instead of rejecting the whole snapshot.
+/// </summary>
+internal sealed class ClusterSet(MeshIndex index)
+{
+    private readonly Dictionary<string, ClusterConfig> _clusters = new(StringComparer.Ordinal);
+
+    public IReadOnlyList<ClusterConfig> Clusters => _clusters.Values.OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
+
+    /// <summary>The cluster for a route destination written in namespace <paramref name="ns"/>.</summary>
+    public string Reference(Destination destination, string ns, int? contextPort)
+    {
+        var fqdn = HostNames.Qualify(destination.Host, ns);
+        index.Services.TryGetValue(fqdn, out var service);
+        var port = destination.Port?.Number
+            ?? (service is { Ports.Count: 1 } ? service.Ports[0] : (int?)null)
+            ?? contextPort
+            ?? (service is { Ports.Count: > 0 } ? service.Ports[0] : 80);
+        return Outbound(fqdn, port, destination.Subset);
+    }
+
+    public string Outbound(string fqdn, int port, string? subset)
+    {
+        var name = ClusterNames.Outbound(port, subset, fqdn);
+        if (!_clusters.ContainsKey(name))
+        {
+            _clusters[name] = BuildOutbound(name, fqdn, subset);
+        }
+
+        return name;
+    }
+
+    public string Inbound(WorkloadInstance instance, int appPort)
+    {
+        var name = ClusterNames.Inbound(appPort, instance.Id);
+        _clusters[name] = new ClusterConfig(name, [new EndpointConfig("127.0.0.1", appPort)]);
+        return name;
+    }
+
+    private ClusterConfig BuildOutbound(string name, string fqdn, string? subsetName)
+    {
+        index.Services.TryGetValue(fqdn, out var service);
+        index.DestinationRules.TryGetValue(fqdn, out var rule);
+        var subset = subsetName is null ? null : rule?.Spec.Subsets.FirstOrDefault(s => s.Name == subsetName);
+        if (service is null || (subsetName is not null && subset is null))
+        {
+            return new ClusterConfig(name, []);
+        }
+
+        var endpoints = service.Instances
+            .Where(i => i.Ready && (subset is null || Labels.Selects(subset.Labels, i.Labels)))
+            .Select(Endpoint)
+            .Where(e => e is not null)
+            .Select(e => e!)
+            .ToList();
+        var policy = subset?.TrafficPolicy?.LoadBalancer?.Simple ?? rule?.Spec.TrafficPolicy?.LoadBalancer?.Simple;
+        return new ClusterConfig(name, endpoints, LoadBalancerOf(policy));
+    }
+
+    /// <summary>Instances are reached through their proxy's inbound listener; one without a proxy directly.</summary>
+    private static EndpointConfig? Endpoint(WorkloadInstance i)
+    {
+        var port = i.Ports.TryGetValue(WorkloadInstance.InboundPort, out var inbound) ? inbound
+            : i.Ports.TryGetValue(WorkloadInstance.AppPort, out var app) ? app
+            : 0;
+        return port == 0 ? null : new EndpointConfig(i.Host, port, i.Labels);
+    }
+
+    private static LoadBalancerKind LoadBalancerOf(SimpleLoadBalancer? simple) => simple switch
+    {
+        SimpleLoadBalancer.LeastConn or SimpleLoadBalancer.LeastRequest => LoadBalancerKind.LeastRequest,
+        SimpleLoadBalancer.Random => LoadBalancerKind.Random,
+        _ => LoadBalancerKind.RoundRobin,
+    };
+}

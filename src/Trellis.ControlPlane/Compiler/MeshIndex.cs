@@ -1,0 +1,66 @@
+using Trellis.Api;
+using Trellis.Api.Networking;
+using Trellis.Api.Registry;
+using Trellis.Api.Workloads;
+
+namespace Trellis.ControlPlane.Compiler;
+
+/// <summary>A service the mesh routes to: a Kubernetes Service with its selected instances.</summary>
+internal sealed record MeshService(string Name, string Namespace, string Fqdn, IReadOnlyList<int> Ports, IReadOnlyList<WorkloadInstance> Instances);
+
+/// <summary>A resource's spec together with the namespace it was written in, which qualifies its short host names.</summary>
+internal sealed record Scoped<T>(string Name, string Namespace, T Spec);
+
+/// <summary>
+/// Lookups over one <see cref="MeshState"/>, built once per compile: services by FQDN, destination
+/// rules by host, virtual services and gateways in a stable (namespace, name) order.
+/// </summary>
+internal sealed class MeshIndex
+{
+    private const string IstioNetworking = "networking.istio.io";
+
+    public MeshIndex(MeshState state)
+    {
+        var services = new Dictionary<string, MeshService>(StringComparer.OrdinalIgnoreCase);
+        foreach (var stored in state.Store.List("", "Service"))
+        {
+            var r = stored.Resource;
+            var spec = r.Spec as ServiceSpec;
+            var ns = r.Key.Namespace;
+            var fqdn = HostNames.Qualify(r.Metadata.Name, ns);
+            var ports = spec?.Ports.Select(p => p.Port).ToList() ?? [];
+            var instances = spec is null || spec.Selector.Count == 0
+                ? []
+                : state.Instances.Where(i => i.Namespace == ns && Labels.Selects(spec.Selector, i.Labels)).ToList();
+            services[fqdn] = new MeshService(r.Metadata.Name, ns, fqdn, ports, instances);
+        }
+
+        Services = services;
+        DestinationRules = Scope<DestinationRuleSpec>(state, "DestinationRule")
+            .GroupBy(d => HostNames.Qualify(d.Spec.Host, d.Namespace), StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
+        VirtualServices = Scope<VirtualServiceSpec>(state, "VirtualService");
+        Gateways = Scope<GatewaySpec>(state, "Gateway");
+    }
+
+    public IReadOnlyDictionary<string, MeshService> Services { get; }
+
+    public IReadOnlyDictionary<string, Scoped<DestinationRuleSpec>> DestinationRules { get; }
+
+    public IReadOnlyList<Scoped<VirtualServiceSpec>> VirtualServices { get; }
+
+    public IReadOnlyList<Scoped<GatewaySpec>> Gateways { get; }
+
+    private static List<Scoped<T>> Scope<T>(MeshState state, string kind) where T : class =>
+        state.Store.List(IstioNetworking, kind)
+            .Where(o => o.Resource.Spec is T)
+            .Select(o => new Scoped<T>(o.Resource.Metadata.Name, o.Resource.Key.Namespace, (T)o.Resource.Spec!))
+            .ToList();
+}
+
+internal static class Labels
+{
+    /// <summary>True when every selector label is present with the same value (an empty selector selects all).</summary>
+    public static bool Selects(IReadOnlyDictionary<string, string> selector, IReadOnlyDictionary<string, string> labels) =>
+        selector.All(kv => labels.TryGetValue(kv.Key, out var v) && v == kv.Value);
+}

@@ -1,0 +1,10 @@
+using Trellis.Api.Registry;
+using Trellis.ControlPlane.Store;
+
+namespace Trellis.ControlPlane.Compiler;
+
+/// <summary>Everything the config compiler reads: one store revision plus the registry's instances.</summary>
+public sealed record MeshState(long Generation, StoreSnapshot Store, IReadOnlyList<WorkloadInstance> Instances)
+{
+    public static readonly MeshState Empty = new(0, StoreSnapshot.Empty, []);
+}

@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Trellis.Api;
+using Trellis.Api.Registry;
+using Trellis.Api.Snapshots;
+
+namespace Trellis.ControlPlane.Compiler;
+
+/// <summary>
+/// The config compiler: a pure function from (proxy, mesh state) to the proxy's snapshot.
+/// The snapshot version is a hash of its content, so a change elsewhere in the mesh that does not
+/// alter what this proxy sees produces the same version and no push.
+/// </summary>
+public static class SnapshotCompiler
+{
+    private static readonly IReadOnlySet<string> Mesh = new HashSet<string>();
+
+    public static ProxySnapshot Compile(ProxyHello proxy, MeshState state)
+    {
+        var index = new MeshIndex(state);
+        var clusters = new ClusterSet(index);
+        var tables = new Dictionary<string, RouteTableConfig>(StringComparer.Ordinal);
+        var listeners = proxy.Role == ProxyRole.Node
+            ? NodeListeners(proxy, state, index, clusters, tables)
+            : GatewayListeners(proxy, index, clusters, tables);
+        var unversioned = new ProxySnapshot("", listeners, tables.Values.OrderBy(t => t.Name, StringComparer.Ordinal).ToList(), clusters.Clusters);
+        return unversioned with { Version = Hash(unversioned) };
+    }
+
+    private static List<ListenerConfig> NodeListeners(ProxyHello proxy, MeshState state, MeshIndex index, ClusterSet clusters, Dictionary<string, RouteTableConfig> tables)
+    {
+        var listeners = new List<ListenerConfig>();
+        foreach (var instance in state.Instances.Where(i => i.Node == proxy.Node))
+        {
+            if (instance.Ports.TryGetValue(WorkloadInstance.InboundPort, out var inbound) && instance.Ports.TryGetValue(WorkloadInstance.AppPort, out var app))
+            {
+                var cluster = clusters.Inbound(instance, app);
+                var table = Add(tables, "inbound/" + instance.Id, [new VirtualHostConfig("inbound", ["*"], [new RouteConfig("default", [], [new WeightedClusterConfig(cluster, 100)])])]);
+                listeners.Add(new ListenerConfig($"{instance.Id}/inbound", instance.Host, inbound, ListenerKind.Inbound, table, instance.Id));
+            }
+
+            if (instance.Ports.TryGetValue(WorkloadInstance.OutboundPort, out var outbound))
+            {
+                var source = new TrafficSource(instance.Labels, instance.Namespace, Mesh);
+                var table = AddShared(tables, "outbound", OutboundHosts(source, index, clusters));
+                listeners.Add(new ListenerConfig($"{instance.Id}/outbound", "127.0.0.1", outbound, ListenerKind.Outbound, table, instance.Id));
+            }
+        }
+
+        return listeners;
+    }
+
+    /// <summary>One virtual host per service port, reachable by every name a client in the mesh may use for it.</summary>
+    private static List<VirtualHostConfig> OutboundHosts(TrafficSource source, MeshIndex index, ClusterSet clusters)
+    {
+        var hosts = new List<VirtualHostConfig>();
+        foreach (var service in index.Services.Values.OrderBy(s => s.Fqdn, StringComparer.Ordinal))
+        {
+            var vs = index.VirtualServices.FirstOrDefault(v =>
+                (v.Spec.Gateways.Count == 0 || v.Spec.Gateways.Contains("mesh"))
+                && v.Spec.Hosts.Any(h => HostNames.Matches(HostNames.Qualify(h, v.Namespace), service.Fqdn)));
+            for (var p = 0; p < service.Ports.Count; p++)
+            {
+                var port = service.Ports[p];
+                var routes = vs is null ? [] : RouteTranslator.Translate(vs, source, clusters, port);
+                if (routes.Count == 0)
+                {
+                    routes = [new RouteConfig("default", [], [new WeightedClusterConfig(clusters.Outbound(service.Fqdn, port, null), 100)])];
+                }
+
+                hosts.Add(new VirtualHostConfig($"{service.Fqdn}:{port}", Domains(service, port, source.Namespace, firstPort: p == 0), routes));
+            }
+        }
+
+        return hosts;
+    }
+
+    private static List<string> Domains(MeshService service, int port, string sourceNamespace, bool firstPort)
+    {
+        var names = new List<string> { service.Fqdn, $"{service.Name}.{service.Namespace}", $"{service.Name}.{service.Namespace}.svc" };
+        if (service.Namespace == sourceNamespace)
+        {
+            names.Add(service.Name);
+        }
+
+        var domains = names.Select(n => string.Create(CultureInfo.InvariantCulture, $"{n}:{port}")).ToList();
+        if (firstPort || port == 80)
+        {
+            domains.AddRange(names); // a Host header without a port means the service's main port
+        }
+
+        return domains;
+    }
+
+    private static List<ListenerConfig> GatewayListeners(ProxyHello proxy, MeshIndex index, ClusterSet clusters, Dictionary<string, RouteTableConfig> tables)
+    {
+        var listeners = new List<ListenerConfig>();
+        var gateways = index.Gateways.Where(g => g.Spec.Selector.Count > 0 && Labels.Selects(g.Spec.Selector, proxy.Labels)).ToList();
+        foreach (var byPort in gateways.SelectMany(g => g.Spec.Servers.Select(s => (Gateway: g, Server: s))).GroupBy(x => x.Server.Port.Number).OrderBy(g => g.Key))
+        {
+            var port = byPort.Key;
+            var names = byPort.Select(x => $"{x.Gateway.Namespace}/{x.Gateway.Name}").ToHashSet(StringComparer.Ordinal);
+            var source = new TrafficSource(proxy.Labels, "", names);
+            var hosts = new Dictionary<string, List<RouteConfig>>(StringComparer.OrdinalIgnoreCase);
+            foreach (var vs in index.VirtualServices.Where(v => v.Spec.Gateways.Any(g => names.Contains(RouteTranslator.Qualify(g, v.Namespace)))))
+            {
+                var routes = RouteTranslator.Translate(vs, source, clusters, contextPort: null);
+                foreach (var host in vs.Spec.Hosts)
+                {
+                    var domain = host.ToLowerInvariant();
+                    if (!hosts.TryGetValue(domain, out var list))
+                    {
+                        hosts[domain] = list = [];
+                    }
+
+                    list.AddRange(routes); // VirtualServices for one host on a gateway merge, in order
+                }
+            }
+
+            var vhosts = hosts.OrderBy(h => h.Key == "*" ? 1 : 0).ThenBy(h => h.Key, StringComparer.Ordinal)
+                .Select(h => new VirtualHostConfig(h.Key, [h.Key], h.Value)).ToList();
+            var table = Add(tables, string.Create(CultureInfo.InvariantCulture, $"gateway/{port}"), vhosts);
+            var listenerName = string.Create(CultureInfo.InvariantCulture, $"gateway/{port}");
+            listeners.Add(new ListenerConfig(listenerName, "127.0.0.1", port, ListenerKind.Gateway, table));
+        }
+
+        return listeners;
+    }
+
+    private static string Add(Dictionary<string, RouteTableConfig> tables, string name, IReadOnlyList<VirtualHostConfig> hosts)
+    {
+        tables[name] = new RouteTableConfig(name, hosts);
+        return name;
+    }
+
+    /// <summary>Identical tables (instances with the same view) are sent once, named by their content.</summary>
+    private static string AddShared(Dictionary<string, RouteTableConfig> tables, string prefix, IReadOnlyList<VirtualHostConfig> hosts)
+    {
+        var name = $"{prefix}/{Hash(hosts)[..8]}";
+        tables.TryAdd(name, new RouteTableConfig(name, hosts));
+        return name;
+    }
+
+    private static string Hash<T>(T value) =>
+        Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(value, WireJson.Options)), 0, 8).ToLowerInvariant();
+}

@@ -1,0 +1,102 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Trellis.ControlPlane.ApiServer;
+using Trellis.ControlPlane.Push;
+using Trellis.ControlPlane.Registry;
+using Trellis.ControlPlane.Store;
+
+namespace Trellis.ControlPlane;
+
+/// <summary>
+/// The control plane process: the store, the registry, the API server and the push server, on two
+/// Kestrel endpoints. Hosts (the <c>controlplane</c> and <c>up</c> roles) start and dispose it.
+/// </summary>
+public sealed class ControlPlaneHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly FileResourceStore _store;
+    private readonly MeshStateSource _states;
+    private readonly ITimer _expiry;
+
+    private ControlPlaneHost(WebApplication app, FileResourceStore store, MeshStateSource states, ITimer expiry)
+    {
+        _app = app;
+        _store = store;
+        _states = states;
+        _expiry = expiry;
+    }
+
+    public IResourceStore Store => _store;
+
+    public Uri ApiUrl { get; private set; } = null!;
+
+    public Uri PushUrl { get; private set; } = null!;
+
+    public static async Task<ControlPlaneHost> StartAsync(ControlPlaneOptions options, ILoggerFactory loggers, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        time ??= TimeProvider.System;
+        var store = FileResourceStore.Open(options.DataDirectory, time);
+        var registry = new ServiceRegistry(time);
+        var states = new MeshStateSource(store, registry, loggers.CreateLogger<MeshStateSource>());
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggers);
+        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        builder.Services.AddSingleton<IResourceStore>(store);
+        builder.Services.AddSingleton(registry);
+        builder.Services.AddSingleton(states);
+        builder.Services.AddSingleton(time);
+        builder.Services.AddSingleton<SnapshotCache>();
+        builder.Services.AddSingleton<PushServer>();
+        builder.Services.AddSingleton<ApplyService>();
+        builder.Services.AddHttpClient("agent");
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Listen(options.ApiEndpoint, l => l.Protocols = HttpProtocols.Http1);
+            k.Listen(options.PushEndpoint, l => l.Protocols = HttpProtocols.Http2);
+            k.Limits.MaxRequestBodySize = 16 * 1024 * 1024;
+        });
+
+        var app = builder.Build();
+        ResourceEndpoints.Map(app);
+        MeshEndpoints.Map(app);
+        app.MapPost("/push/v1/stream", (HttpContext c, PushServer push) => push.HandleAsync(c));
+        await app.StartAsync(cancellationToken);
+
+        var expiry = time.CreateTimer(_ => registry.ExpireStale(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        var host = new ControlPlaneHost(app, store, states, expiry);
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
+        host.ApiUrl = new Uri(Resolve(addresses, options.ApiEndpoint, first: true));
+        host.PushUrl = new Uri(Resolve(addresses, options.PushEndpoint, first: false));
+        return host;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _expiry.DisposeAsync();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await _states.DisposeAsync();
+        await _store.DisposeAsync();
+    }
+
+    /// <summary>Kestrel reports bound addresses in listen order; port 0 endpoints get their real port there.</summary>
+    private static string Resolve(List<string> addresses, IPEndPoint requested, bool first)
+    {
+        if (requested.Port != 0)
+        {
+            return $"http://{requested}";
+        }
+
+        return first ? addresses[0] : addresses[^1];
+    }
+}

@@ -1,0 +1,107 @@
+using Microsoft.Extensions.Logging;
+using Trellis.ControlPlane.Compiler;
+using Trellis.ControlPlane.Registry;
+using Trellis.ControlPlane.Store;
+
+namespace Trellis.ControlPlane.Push;
+
+/// <summary>
+/// Follows the store and the registry and publishes a new <see cref="MeshState"/> after each change,
+/// debounced so that a burst (an apply of many documents, a node reporting many instances) costs one push.
+/// </summary>
+public sealed partial class MeshStateSource : IAsyncDisposable
+{
+    private readonly IResourceStore _store;
+    private readonly ServiceRegistry _registry;
+    private readonly TimeSpan _debounce;
+    private readonly ILogger _log;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _dirty = new(0);
+    private readonly Task _storeWatch;
+    private readonly Task _publisher;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private MeshState _current;
+
+    public MeshStateSource(IResourceStore store, ServiceRegistry registry, ILogger<MeshStateSource> log, TimeSpan? debounce = null)
+    {
+        _store = store;
+        _registry = registry;
+        _log = log;
+        _debounce = debounce ?? TimeSpan.FromMilliseconds(20);
+        _current = Build(1);
+        _registry.Changed += MarkDirty;
+        _storeWatch = FollowStoreAsync(store.Snapshot.Revision);
+        _publisher = PublishAsync();
+    }
+
+    public MeshState Current => Volatile.Read(ref _current);
+
+    /// <summary>Completes when a state newer than <paramref name="generation"/> is published (or at once if it already is).</summary>
+    public Task WaitForNewerAsync(long generation, CancellationToken cancellationToken)
+    {
+        var signal = Volatile.Read(ref _changed).Task;
+        return Current.Generation > generation ? Task.CompletedTask : signal.WaitAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _registry.Changed -= MarkDirty;
+        await _stop.CancelAsync();
+        try
+        {
+            await Task.WhenAll(_storeWatch, _publisher);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stop.Dispose();
+    }
+
+    private void MarkDirty() => _dirty.Release();
+
+    private async Task FollowStoreAsync(long fromRevision)
+    {
+        try
+        {
+            await foreach (var _ in _store.WatchAsync(fromRevision, _stop.Token))
+            {
+                MarkDirty();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task PublishAsync()
+    {
+        var token = _stop.Token;
+        try
+        {
+            while (true)
+            {
+                await _dirty.WaitAsync(token);
+                await Task.Delay(_debounce, token);
+                while (_dirty.CurrentCount > 0)
+                {
+                    await _dirty.WaitAsync(token);
+                }
+
+                var next = Build(Current.Generation + 1);
+                Volatile.Write(ref _current, next);
+                LogPublished(_log, next.Generation, next.Store.Revision, next.Instances.Count);
+                var old = Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                old.TrySetResult();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private MeshState Build(long generation) => new(generation, _store.Snapshot, _registry.Instances);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Mesh state {Generation}: store revision {Revision}, {Instances} instances")]
+    private static partial void LogPublished(ILogger log, long generation, long revision, int instances);
+}

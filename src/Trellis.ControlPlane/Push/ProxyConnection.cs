@@ -1,0 +1,59 @@
+using Trellis.Api.Snapshots;
+
+namespace Trellis.ControlPlane.Push;
+
+/// <summary>Live bookkeeping of one connected proxy, shown by <c>/debug/proxies</c> and <c>trellis get proxies</c>.</summary>
+public sealed class ProxyConnection(ProxyHello hello, DateTimeOffset connectedAt)
+{
+    private readonly object _gate = new();
+
+    public ProxyHello Hello { get; } = hello;
+
+    public DateTimeOffset ConnectedAt { get; } = connectedAt;
+
+    public string? SentVersion { get; private set; }
+
+    public string? AckedVersion { get; private set; }
+
+    public string? NackedVersion { get; private set; }
+
+    public IReadOnlyList<string> LastErrors { get; private set; } = [];
+
+    public void Sent(string version)
+    {
+        lock (_gate)
+        {
+            SentVersion = version;
+        }
+    }
+
+    public void Received(ProxyAck ack)
+    {
+        lock (_gate)
+        {
+            if (ack.Accepted)
+            {
+                AckedVersion = ack.Version;
+                LastErrors = [];
+            }
+            else
+            {
+                NackedVersion = ack.Version;
+                LastErrors = ack.Errors;
+            }
+        }
+    }
+
+    public object Describe() => new
+    {
+        name = Hello.Name,
+        role = Hello.Role.ToString(),
+        node = Hello.Node,
+        connectedAt = ConnectedAt,
+        sent = SentVersion,
+        acked = AckedVersion,
+        nacked = NackedVersion,
+        errors = LastErrors,
+        synced = SentVersion is not null && SentVersion == AckedVersion,
+    };
+}

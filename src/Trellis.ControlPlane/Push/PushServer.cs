@@ -1,0 +1,126 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Trellis.Api.Snapshots;
+
+namespace Trellis.ControlPlane.Push;
+
+/// <summary>
+/// Serves the push stream of docs/protocol.md: one long-lived HTTP/2 request per proxy. The request
+/// body carries the proxy's hello and then its ACK/NACKs (NDJSON); the response body carries snapshots
+/// (NDJSON), one whenever the proxy's compiled view changes.
+/// </summary>
+public sealed partial class PushServer(MeshStateSource states, SnapshotCache cache, ILogger<PushServer> log, TimeProvider time)
+{
+    private readonly ConcurrentDictionary<ProxyConnection, byte> _connections = new();
+
+    public IReadOnlyList<ProxyConnection> Connections => _connections.Keys.OrderBy(c => c.Hello.Name, StringComparer.Ordinal).ToList();
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var aborted = context.RequestAborted;
+        using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+        var helloLine = await reader.ReadLineAsync(aborted);
+        ProxyHello? hello = null;
+        try
+        {
+            hello = helloLine is null ? null : JsonSerializer.Deserialize<ProxyHello>(helloLine, WireJson.Options);
+        }
+        catch (JsonException)
+        {
+        }
+
+        if (hello is null || string.IsNullOrEmpty(hello.Name) || (hello.Role == ProxyRole.Node && string.IsNullOrEmpty(hello.Node)))
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("first line must be a ProxyHello with name (and node for role node)\n", aborted);
+            return;
+        }
+
+        var connection = new ProxyConnection(hello, time.GetUtcNow());
+        _connections[connection] = 0;
+        LogConnected(log, hello.Name, hello.Role);
+        context.Response.ContentType = "application/x-ndjson";
+        await context.Response.StartAsync(aborted);
+        var acks = ReadAcksAsync(reader, connection, aborted);
+        try
+        {
+            long seen = -1;
+            while (!aborted.IsCancellationRequested)
+            {
+                var state = states.Current;
+                seen = state.Generation;
+                var snapshot = cache.Get(hello, state);
+                if (snapshot.Version != connection.SentVersion)
+                {
+                    var line = JsonSerializer.SerializeToUtf8Bytes(snapshot, WireJson.Options);
+                    await context.Response.Body.WriteAsync(line, aborted);
+                    await context.Response.Body.WriteAsync("\n"u8.ToArray(), aborted);
+                    await context.Response.Body.FlushAsync(aborted);
+                    connection.Sent(snapshot.Version);
+                    LogPushed(log, hello.Name, snapshot.Version, snapshot.Listeners.Count);
+                }
+
+                await Task.WhenAny(states.WaitForNewerAsync(seen, aborted), acks);
+                if (acks.IsCompleted)
+                {
+                    break; // the proxy closed its side: it is going away
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (IOException)
+        {
+        }
+        finally
+        {
+            _connections.TryRemove(connection, out _);
+            LogDisconnected(log, hello.Name);
+        }
+    }
+
+    private async Task ReadAcksAsync(StreamReader reader, ProxyConnection connection, CancellationToken aborted)
+    {
+        try
+        {
+            while (await reader.ReadLineAsync(aborted) is { } line)
+            {
+                if (line.Length == 0)
+                {
+                    continue;
+                }
+
+                var ack = JsonSerializer.Deserialize<ProxyAck>(line, WireJson.Options);
+                if (ack is null)
+                {
+                    continue;
+                }
+
+                connection.Received(ack);
+                if (!ack.Accepted)
+                {
+                    LogNack(log, connection.Hello.Name, ack.Version, string.Join("; ", ack.Errors));
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or JsonException)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Proxy {Name} ({Role}) connected")]
+    private static partial void LogConnected(ILogger log, string name, ProxyRole role);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Debug, Message = "Pushed {Version} to {Name}: {Listeners} listeners")]
+    private static partial void LogPushed(ILogger log, string name, string version, int listeners);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "Proxy {Name} rejected {Version}: {Errors}")]
+    private static partial void LogNack(ILogger log, string name, string version, string errors);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Information, Message = "Proxy {Name} disconnected")]
+    private static partial void LogDisconnected(ILogger log, string name);
+}

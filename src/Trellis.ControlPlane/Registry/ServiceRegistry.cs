@@ -1,0 +1,100 @@
+using System.Collections.Immutable;
+using Trellis.Api.Registry;
+
+namespace Trellis.ControlPlane.Registry;
+
+/// <summary>
+/// The instances agents report, by node. Soft state: an agent resends its whole node on every change
+/// and as a heartbeat; a node not heard from within <see cref="NodeTimeout"/> is dropped so its
+/// endpoints leave the mesh.
+/// </summary>
+public sealed class ServiceRegistry
+{
+    private readonly TimeProvider _time;
+    private readonly object _gate = new();
+    private ImmutableDictionary<string, (NodeStatus Status, DateTimeOffset Seen)> _nodes =
+        ImmutableDictionary<string, (NodeStatus, DateTimeOffset)>.Empty;
+    private long _generation;
+
+    public ServiceRegistry(TimeProvider? time = null) => _time = time ?? TimeProvider.System;
+
+    public TimeSpan NodeTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Bumped on every change that can alter what proxies see.</summary>
+    public long Generation => Interlocked.Read(ref _generation);
+
+    /// <summary>Raised after a change; handlers must be quick (they only signal).</summary>
+    public event Action? Changed;
+
+    public IReadOnlyList<WorkloadInstance> Instances =>
+        _nodes.Values.SelectMany(n => n.Status.Instances).OrderBy(i => i.Namespace, StringComparer.Ordinal).ThenBy(i => i.Id, StringComparer.Ordinal).ToList();
+
+    public IReadOnlyList<NodeStatus> Nodes => _nodes.Values.Select(n => n.Status).ToList();
+
+    public void Report(NodeStatus status)
+    {
+        bool changed;
+        lock (_gate)
+        {
+            var had = _nodes.TryGetValue(status.Node, out var old);
+            changed = !had || !SameInstances(old.Status, status);
+            _nodes = _nodes.SetItem(status.Node, (status, _time.GetUtcNow()));
+            if (changed)
+            {
+                Interlocked.Increment(ref _generation);
+            }
+        }
+
+        if (changed)
+        {
+            Changed?.Invoke();
+        }
+    }
+
+    /// <summary>Drops nodes whose agent has gone quiet. Called periodically by the control plane host.</summary>
+    public void ExpireStale()
+    {
+        bool changed;
+        lock (_gate)
+        {
+            var cutoff = _time.GetUtcNow() - NodeTimeout;
+            var stale = _nodes.Where(n => n.Value.Seen < cutoff).Select(n => n.Key).ToList();
+            changed = stale.Count > 0;
+            _nodes = _nodes.RemoveRange(stale);
+            if (changed)
+            {
+                Interlocked.Increment(ref _generation);
+            }
+        }
+
+        if (changed)
+        {
+            Changed?.Invoke();
+        }
+    }
+
+    public string? AgentUrlOf(string node) => _nodes.TryGetValue(node, out var n) ? n.Status.AgentUrl : null;
+
+    private static bool SameInstances(NodeStatus a, NodeStatus b)
+    {
+        if (a.AgentUrl != b.AgentUrl || a.Instances.Count != b.Instances.Count)
+        {
+            return false;
+        }
+
+        // Restart counts and phases matter to `get pods`; compare the whole records field by field.
+        for (var i = 0; i < a.Instances.Count; i++)
+        {
+            var x = a.Instances[i];
+            var y = b.Instances[i];
+            if (x.Id != y.Id || x.Phase != y.Phase || x.Ready != y.Ready || x.Restarts != y.Restarts || x.Pid != y.Pid
+                || x.Message != y.Message || !x.Ports.OrderBy(p => p.Key).SequenceEqual(y.Ports.OrderBy(p => p.Key))
+                || !x.Labels.OrderBy(p => p.Key).SequenceEqual(y.Labels.OrderBy(p => p.Key)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,102 @@
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace Trellis.EndToEnd.Tests;
+
+/// <summary>
+/// One <c>trellis up</c> with bookinfo for the routing tests: free ports for the API, the push stream
+/// and the gateway (a copy of the sample's Gateway with the port changed), a fresh data directory.
+/// </summary>
+public sealed partial class MeshFixture : IAsyncLifetime
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-e2e-" + Guid.NewGuid().ToString("N"));
+
+    public TrellisProcess Up { get; private set; } = null!;
+
+    public string Server { get; private set; } = "";
+
+    public int GatewayPort { get; private set; }
+
+    public HttpClient Http { get; } = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false }) { Timeout = TimeSpan.FromSeconds(10) };
+
+    public string DataDirectory => _dir;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_dir);
+        GatewayPort = TrellisProcess.FreePort();
+        var gateway = Path.Combine(_dir, "gateway.yaml");
+        var sample = await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "samples", "bookinfo", "gateway.yaml"));
+        await File.WriteAllTextAsync(gateway, sample.Replace("number: 8080", $"number: {GatewayPort}", StringComparison.Ordinal));
+        var api = TrellisProcess.FreePort();
+        Server = $"http://127.0.0.1:{api}";
+        Up = TrellisProcess.Start("up", "samples/bookinfo/bookinfo.yaml", gateway, "--data-dir", Path.Combine(_dir, "data"),
+            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
+        await WaitForAsync(async () => ReviewsVersion(await ProductPageAsync()) is "v1" or "v2" or "v3", TimeSpan.FromSeconds(90), "productpage through the gateway");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Up.DisposeAsync();
+        Http.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    public async Task<string> ProductPageAsync(string? user = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{GatewayPort}/productpage");
+        if (user is not null)
+        {
+            request.Headers.Add("Cookie", "user=" + user);
+        }
+
+        try
+        {
+            using var response = await Http.SendAsync(request);
+            return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadAsStringAsync() : $"status {(int)response.StatusCode}";
+        }
+        catch (HttpRequestException e)
+        {
+            return "error " + e.Message;
+        }
+        catch (TaskCanceledException)
+        {
+            return "timeout";
+        }
+    }
+
+    /// <summary>Which reviews version composed the page: v1, v2, v3, "unavailable", or the failure.</summary>
+    public static string ReviewsVersion(string page) =>
+        VersionMarker().Match(page) is { Success: true } m ? m.Groups[1].Value : page.Length > 200 ? page[..200] : page;
+
+    public async Task<Dictionary<string, int>> SampleAsync(int requests, string? user = null)
+    {
+        var counts = new Dictionary<string, int>();
+        for (var i = 0; i < requests; i++)
+        {
+            var v = ReviewsVersion(await ProductPageAsync(user));
+            counts[v] = counts.GetValueOrDefault(v) + 1;
+        }
+
+        return counts;
+    }
+
+    public Task<(int Exit, string Stdout, string Stderr)> TrellisAsync(params string[] args) => TrellisProcess.RunAsync(Server, args);
+
+    public async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline || Up.HasExited)
+            {
+                throw new TimeoutException($"{what} not reached within {limit}. trellis up printed:\n{Up.Output}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    [GeneratedRegex("data-version=\"([^\"]*)\"")]
+    private static partial Regex VersionMarker();
+}
