@@ -22,9 +22,10 @@ public static partial class ResourceReader
     public static ReadResult Read(string text, string source = "<input>")
     {
         var stream = new YamlStream();
+        var scanner = new Scanner(new StringReader(text));
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(new Parser(scanner));
         }
         catch (YamlException ex)
         {
@@ -32,6 +33,12 @@ public static partial class ResourceReader
             var message = LocationPrefix().Replace(ex.InnerException is ArgumentException && ex.Message.Contains("Duplicate key", StringComparison.Ordinal) ? "duplicate key" : ex.Message, "");
             var code = message.Contains("duplicate key", StringComparison.OrdinalIgnoreCase) ? DiagnosticCodes.DuplicateKey : DiagnosticCodes.YamlSyntax;
             return new ReadResult([], [new Diagnostic(code, Severity.Error, message, "", source, (int)ex.Start.Line, (int)ex.Start.Column)]);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // YamlDotNet's scanner throws this instead of a YamlException on some malformed flow collections.
+            var at = scanner.CurrentPosition;
+            return new ReadResult([], [new Diagnostic(DiagnosticCodes.YamlSyntax, Severity.Error, $"malformed YAML: {ex.Message}", "", source, (int)at.Line, (int)at.Column)]);
         }
 
         var resources = new List<Resource>();
@@ -45,7 +52,8 @@ public static partial class ResourceReader
 
             var context = new BindContext(source);
             var resource = ReadDocument(document.RootNode, context);
-            diagnostics.AddRange(context.Diagnostics);
+            // Binding and validation find problems in different orders; the reader reports them in text order.
+            diagnostics.AddRange(context.Diagnostics.OrderBy(d => d.Line).ThenBy(d => d.Column));
             if (resource is not null && context.ErrorCount == 0)
             {
                 resources.Add(resource);
