@@ -8,9 +8,10 @@ public class SupervisorTests
     public async Task Reconcile_NewWorkload_StartsInstanceWithEnvPortAndExtraEnv()
     {
         await using var h = new Harness();
-        h.Supervisor.ExtraEnv = (spec, ports) => new Dictionary<string, string> { ["HTTP_PROXY"] = $"http://127.0.0.1:{ports["outbound"]}", ["FOO"] = "hook-wins" };
+        h.Supervisor.ExtraEnv = (_, ports) => new Dictionary<string, string> { ["HTTP_PROXY"] = $"http://127.0.0.1:{ports["outbound"]}", ["FOO"] = "hook-wins" };
         var spec = Harness.Shell("envy", "echo \"PORT=$PORT FOO=$FOO BAR=$BAR PROXY=$HTTP_PROXY HOST=$HOSTNAME\"; exec sleep 30",
-            env: new Dictionary<string, string> { ["FOO"] = "user", ["BAR"] = "user-bar", ["PORT"] = "1" }) with { ExtraPortNames = ["inbound", "outbound"] };
+            env: new Dictionary<string, string> { ["FOO"] = "user", ["BAR"] = "user-bar", ["PORT"] = "1" });
+        spec = spec with { ExtraPortNames = ["inbound", "outbound"] };
 
         h.Supervisor.Reconcile([spec]);
         var instance = (await h.WaitAsync(i => i.Count == 1 && i[0].Pid is not null && File.Exists(i[0].LogPath) && new FileInfo(i[0].LogPath).Length > 0, what: "log line"))[0];
