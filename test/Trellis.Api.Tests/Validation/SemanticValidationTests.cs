@@ -1,0 +1,99 @@
+using Trellis.Api.Diagnostics;
+
+namespace Trellis.Api.Tests.Validation;
+
+/// <summary>Each row: a document that binds cleanly but breaks one of its kind's rules, and the path the error must name.</summary>
+public sealed class SemanticValidationTests
+{
+    private const string Vs = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\nspec:\n  hosts: [reviews]\n";
+    private const string Dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r}\nspec:\n  host: reviews\n";
+    private const string Gw = "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec:\n";
+    private const string Deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n";
+    private const string Svc = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n";
+    private const string Ksvc = "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: hello}\nspec:\n  template:\n    spec:\n      containers: [{name: user, image: hello}]\n";
+    private const string Route = "  http:\n  - route:\n    - destination: {host: reviews}\n";
+
+    public static TheoryData<string, string, string> Cases => new()
+    {
+        { "StringMatchTwoFields", Vs + "  http:\n  - match:\n    - uri: {exact: /a, prefix: /b}\n    route:\n    - destination: {host: reviews}\n", "spec.http[0].match[0].uri" },
+        { "StringMatchEmpty", Vs + "  http:\n  - match:\n    - uri: {}\n    route:\n    - destination: {host: reviews}\n", "spec.http[0].match[0].uri" },
+        { "RegexDoesNotCompile", Vs + "  http:\n  - match:\n    - uri: {regex: '/a(b'}\n    route:\n    - destination: {host: reviews}\n", "spec.http[0].match[0].uri.regex" },
+        { "WeightsDoNotSum", Vs + "  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n      weight: 60\n    - destination: {host: reviews, subset: v2}\n      weight: 30\n", "spec.http[0].route" },
+        { "WeightOutOfRange", Vs + "  http:\n  - route:\n    - destination: {host: reviews}\n      weight: 120\n", "spec.http[0].route[0].weight" },
+        { "BadTimeout", Vs + Route + "    timeout: 10 seconds\n", "spec.http[0].timeout" },
+        { "BadFixedDelay", Vs + Route + "    fault:\n      delay: {fixedDelay: 7x, percentage: {value: 100}}\n", "spec.http[0].fault.delay.fixedDelay" },
+        { "AbortPercentageOver100", Vs + Route + "    fault:\n      abort: {httpStatus: 500, percentage: {value: 101}}\n", "spec.http[0].fault.abort.percentage.value" },
+        { "DestinationPortOutOfRange", Vs + "  http:\n  - route:\n    - destination: {host: reviews, port: {number: 70000}}\n", "spec.http[0].route[0].destination.port.number" },
+        { "RouteWithoutAction", Vs + "  http:\n  - timeout: 1s\n", "spec.http[0]" },
+        { "RedirectAndRoute", Vs + Route + "    redirect: {uri: /x}\n", "spec.http[0]" },
+        { "DuplicateSubset", Dr + "  subsets:\n  - name: v1\n  - name: v1\n", "spec.subsets[1]" },
+        { "EmptySubsetName", Dr + "  subsets:\n  - name: ''\n", "spec.subsets[0].name" },
+        { "OutlierIntervalNotDuration", Dr + "  trafficPolicy:\n    outlierDetection: {interval: often}\n", "spec.trafficPolicy.outlierDetection.interval" },
+        { "SimpleAndConsistentHash", Dr + "  trafficPolicy:\n    loadBalancer: {simple: RANDOM, consistentHash: {httpHeaderName: x}}\n", "spec.trafficPolicy.loadBalancer" },
+        { "GatewayNoServers", Gw + "  servers: []\n", "spec.servers" },
+        { "GatewayNoHosts", Gw + "  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: []\n", "spec.servers[0].hosts" },
+        { "GatewayPortZero", Gw + "  servers:\n  - port: {number: 0, name: http, protocol: HTTP}\n    hosts: ['*']\n", "spec.servers[0].port.number" },
+        { "BadObjectName", "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: Reviews_V1}\nspec: {host: reviews}\n", "metadata.name" },
+        { "ServiceNameStartsWithDigit", "apiVersion: v1\nkind: Service\nmetadata: {name: 1web}\nspec: {ports: [{port: 80}]}\n", "metadata.name" },
+        { "BadLabelValue", "apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {app: 'not valid!'}}\n", "metadata.labels[app]" },
+        { "NegativeReplicas", Deploy + "  replicas: -1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web}]}\n", "spec.replicas" },
+        { "SelectorDoesNotMatchTemplate", Deploy + "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: api}}\n    spec: {containers: [{name: web}]}\n", "spec.template.metadata.labels" },
+        { "DuplicateContainerName", Deploy + "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web}, {name: web}]}\n", "spec.template.spec.containers[1]" },
+        { "ProbeWithTwoHandlers", Deploy + "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n        readinessProbe: {httpGet: {port: 80}, tcpSocket: {port: 80}}\n", "spec.template.spec.containers[0].readinessProbe" },
+        { "DuplicateServicePort", Svc + "  ports:\n  - {name: a, port: 80}\n  - {name: b, port: 80}\n", "spec.ports[1]" },
+        { "UnnamedPortsInMultiPortService", Svc + "  ports:\n  - {port: 80}\n  - {name: b, port: 81}\n", "spec.ports[0].name" },
+        { "KnativeTrafficNotHundred", Ksvc + "  traffic:\n  - {latestRevision: true, percent: 50}\n  - {revisionName: hello-1, percent: 20}\n", "spec.traffic" },
+        { "KnativeLatestWithRevisionName", Ksvc + "  traffic:\n  - {latestRevision: true, revisionName: hello-1, percent: 100}\n", "spec.traffic[0].revisionName" },
+        { "KnativeConcurrencyTooHigh", "apiVersion: serving.knative.dev/v1\nkind: Configuration\nmetadata: {name: c}\nspec:\n  template:\n    spec:\n      containerConcurrency: 5000\n      containers: [{name: user}]\n", "spec.template.spec.containerConcurrency" },
+        { "HttpRouteRedirectCode", "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - filters:\n    - type: RequestRedirect\n      requestRedirect: {statusCode: 305}\n", "spec.rules[0].filters[0].requestRedirect.statusCode" },
+        { "HttpRoutePathWithoutSlash", "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - matches: [{path: {type: PathPrefix, value: api}}]\n", "spec.rules[0].matches[0].path.value" },
+        { "HttpRouteFilterWithoutConfig", "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - filters: [{type: URLRewrite}]\n", "spec.rules[0].filters[0]" },
+        { "PingSourceBadCron", "apiVersion: sources.knative.dev/v1\nkind: PingSource\nmetadata: {name: p}\nspec:\n  schedule: every minute\n  sink: {uri: 'http://x'}\n", "spec.schedule" },
+        { "TriggerWithoutSubscriberTarget", "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: t}\nspec:\n  broker: default\n  subscriber: {}\n", "spec.subscriber" },
+        { "BrokerBadBackoffDelay", "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: b}\nspec:\n  delivery: {backoffDelay: 2s}\n", "spec.delivery.backoffDelay" },
+        { "AuthorizationCustomWithoutProvider", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a}\nspec: {action: CUSTOM}\n", "spec.provider" },
+        { "ServiceEntryStaticWithoutEndpoints", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nspec:\n  hosts: [db.example.com]\n  resolution: STATIC\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n", "spec.endpoints" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Read_BreaksKindRule_ReportsInvalidValueAtPath(string name, string text, string path)
+    {
+        var result = ResourceReader.Read(text, name);
+
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal(path, d.Path);
+        Assert.Contains(d.Code, new[] { DiagnosticCodes.InvalidValue, DiagnosticCodes.DuplicateEntry });
+        Assert.Equal(Severity.Error, d.Severity);
+        Assert.True(d.Line > 0);
+        Assert.Empty(result.Resources);
+    }
+
+    [Fact]
+    public void Read_SemanticErrors_PointAtTheirLine()
+    {
+        var text = Vs + "  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n      weight: 60\n    - destination: {host: reviews, subset: v2}\n      weight: 130\n";
+
+        var result = ResourceReader.Read(text);
+
+        Assert.Equal([("spec.http[0].route", 7), ("spec.http[0].route[1].weight", 11)], result.Diagnostics.Select(d => (d.Path, d.Line)).ToArray());
+    }
+
+    [Theory]
+    [InlineData("weight: 100\n")]
+    [InlineData("")]
+    public void Read_SingleDestination_MayOmitWeight(string weight)
+    {
+        var result = ResourceReader.Read(Vs + Route + (weight.Length > 0 ? "      " + weight : ""));
+
+        Assert.Empty(result.Diagnostics);
+    }
+
+    [Fact]
+    public void Read_HeaderPresenceMatch_EmptyStringMatchIsAllowed()
+    {
+        var result = ResourceReader.Read(Vs + "  http:\n  - match:\n    - headers:\n        x-canary: {}\n    route:\n    - destination: {host: reviews}\n");
+
+        Assert.Empty(result.Diagnostics);
+    }
+}

@@ -1,0 +1,118 @@
+using System.Text.Json.Nodes;
+using Trellis.Api.Networking;
+
+namespace Trellis.Api.Tests.Writing;
+
+public sealed class ResourceWriterTests
+{
+    public static TheoryData<string> AllConformance => Conformance.Files("istio-bookinfo", "gateway-api");
+
+    [Theory]
+    [MemberData(nameof(AllConformance))]
+    public void ToJson_ThenRead_GivesEqualResources(string file)
+    {
+        var first = Conformance.Read(file).Resources;
+
+        foreach (var resource in first)
+        {
+            var json = ResourceWriter.ToJson(resource);
+            var again = ResourceReader.Read(json, "roundtrip.json");
+
+            Assert.True(again.Diagnostics.Count == 0, string.Join("\n", again.Diagnostics));
+            var copy = Assert.Single(again.Resources);
+            Assert.Equal(json, ResourceWriter.ToJson(copy));
+            Assert.Equal(resource.Metadata, copy.Metadata with { Labels = resource.Metadata.Labels, Annotations = resource.Metadata.Annotations });
+            Assert.True(JsonNode.DeepEquals(ResourceWriter.ToJsonObject(resource), ResourceWriter.ToJsonObject(copy)));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(AllConformance))]
+    public void ToYaml_ThenRead_GivesEqualResources(string file)
+    {
+        foreach (var resource in Conformance.Read(file).Resources)
+        {
+            var yaml = ResourceWriter.ToYaml(resource);
+            var again = ResourceReader.Read(yaml, "roundtrip.yaml");
+
+            Assert.True(again.Diagnostics.Count == 0, yaml + "\n" + string.Join("\n", again.Diagnostics));
+            Assert.Equal(ResourceWriter.ToJson(resource), ResourceWriter.ToJson(Assert.Single(again.Resources)));
+        }
+    }
+
+    [Fact]
+    public void ToJsonObject_VirtualService_UsesUpstreamNamesAndOmitsNulls()
+    {
+        var resource = new Resource(
+            "networking.istio.io/v1",
+            "VirtualService",
+            new ObjectMeta { Name = "reviews" },
+            new VirtualServiceSpec
+            {
+                Hosts = ["reviews"],
+                Http =
+                [
+                    new HttpRoute
+                    {
+                        Match = [new HttpMatchRequest { Headers = new Dictionary<string, StringMatch> { ["end-user"] = new() { Exact = "jason" } } }],
+                        Route = [new HttpRouteDestination { Destination = new Destination { Host = "reviews", Subset = "v2" } }],
+                        Timeout = "0.5s",
+                    },
+                ],
+            });
+
+        var json = ResourceWriter.ToJson(resource);
+
+        Assert.Equal(
+            """{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"reviews"},"spec":{"hosts":["reviews"],"http":[{"match":[{"headers":{"end-user":{"exact":"jason"}}}],"route":[{"destination":{"host":"reviews","subset":"v2"}}],"timeout":"0.5s"}]}}""",
+            json);
+    }
+
+    [Fact]
+    public void ToYaml_StringsThatLookLikeOtherTypes_AreQuoted()
+    {
+        var resource = new Resource("v1", "ConfigMap", new ObjectMeta { Name = "c" }, new Workloads.ConfigMapData
+        {
+            Data = new Dictionary<string, string> { ["port"] = "8080", ["flag"] = "true", ["empty"] = "", ["text"] = "plain", ["multi"] = "a\nb\n" },
+        });
+
+        var yaml = ResourceWriter.ToYaml(resource);
+
+        Assert.Contains("port: \"8080\"", yaml, StringComparison.Ordinal);
+        Assert.Contains("flag: \"true\"", yaml, StringComparison.Ordinal);
+        Assert.Contains("text: plain", yaml, StringComparison.Ordinal);
+        Assert.DoesNotContain("apiVersion: \"v1\"", yaml, StringComparison.Ordinal);
+        var back = Assert.Single(ResourceReader.Read(yaml).Resources).GetSpec<Workloads.ConfigMapData>();
+        Assert.Equal(resource.GetSpec<Workloads.ConfigMapData>().Data, back.Data);
+    }
+
+    [Fact]
+    public void ToJsonObject_KnativeService_WritesPodSpecInline()
+    {
+        const string text = """
+            apiVersion: serving.knative.dev/v1
+            kind: Service
+            metadata: {name: hello}
+            spec:
+              template:
+                spec:
+                  containerConcurrency: 1
+                  containers: [{name: user, image: hello}]
+            """;
+
+        var json = ResourceWriter.ToJsonObject(Assert.Single(ResourceReader.Read(text).Resources));
+
+        var spec = json["spec"]!["template"]!["spec"]!.AsObject();
+        Assert.Equal(["containers", "containerConcurrency"], spec.Select(kv => kv.Key).ToArray());
+    }
+
+    [Fact]
+    public void ToJsonObject_EmptyAuthorizationPolicySpec_KeepsEmptySpec()
+    {
+        var result = ResourceReader.Read("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-nothing}\nspec: {}\n");
+
+        var json = ResourceWriter.ToJsonObject(Assert.Single(result.Resources));
+
+        Assert.Equal("{}", json["spec"]!.ToJsonString());
+    }
+}
