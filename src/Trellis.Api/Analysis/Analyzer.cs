@@ -1,6 +1,5 @@
 using Trellis.Api.Diagnostics;
 using Trellis.Api.Networking;
-using Trellis.Api.Serving;
 using Trellis.Api.Workloads;
 
 namespace Trellis.Api;

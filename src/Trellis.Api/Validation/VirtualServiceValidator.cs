@@ -22,7 +22,6 @@ internal static class VirtualServiceValidator
             GatewayReference(spec.Gateways[i], $"spec.gateways[{i}]", ctx);
         }
 
-        Checks.Unique(spec.Http, r => r.Name, "spec.http", "route name", ctx);
         for (var i = 0; i < spec.Http.Count; i++)
         {
             HttpRoute(spec.Http[i], $"spec.http[{i}]", ctx);
