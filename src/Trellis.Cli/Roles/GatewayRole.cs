@@ -18,8 +18,9 @@ public static class GatewayRole
         var name = new Option<string>("--name") { Description = "Proxy name", DefaultValueFactory = _ => "gateway/" + Environment.MachineName.ToLowerInvariant() };
         var labels = new Option<string[]>("--label", "-l") { Description = "Gateway labels k=v (Gateway selectors match them); default istio=ingressgateway" };
         var push = RoleOptions.Push();
+        var snapshot = new Option<string?>("--snapshot") { Description = "Serve this ProxySnapshot JSON file instead of connecting to a control plane (static mode, as Envoy's static bootstrap)" };
         var logLevel = RoleOptions.LogLevel();
-        var command = new Command("proxy", "Run an ingress gateway proxy fed by the control plane") { name, labels, push, logLevel };
+        var command = new Command("proxy", "Run an ingress gateway proxy fed by the control plane, or a static one from --snapshot") { name, labels, push, snapshot, logLevel };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -33,11 +34,46 @@ public static class GatewayRole
 
             var map = given.Count == 0 ? DefaultLabels : given.ToDictionary(p => p[0], p => p[1]);
             await using var proxy = new ProxyServer(new ProxyServerOptions { NodeName = parse.GetValue(name)! }, loggers);
+            if (parse.GetValue(snapshot) is { } file)
+            {
+                return await ServeStaticAsync(proxy, file, shutdown, ct);
+            }
+
             await using var client = new PushClient(new Uri(parse.GetValue(push)!), Hello(parse.GetValue(name)!, map), proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
             client.Start();
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    private static async Task<int> ServeStaticAsync(ProxyServer proxy, string file, Task shutdown, CancellationToken ct)
+    {
+        ProxySnapshot? config;
+        try
+        {
+            config = System.Text.Json.JsonSerializer.Deserialize<ProxySnapshot>(await File.ReadAllTextAsync(file, ct), WireJson.Options);
+        }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException)
+        {
+            Console.Error.WriteLine($"error: {file}: {e.Message}");
+            return ExitCodes.Usage;
+        }
+
+        var result = config is null ? new SnapshotApplyResult(false, ["empty snapshot"]) : await proxy.ApplyAsync(config, ct);
+        if (!result.Accepted)
+        {
+            Console.Error.WriteLine($"error: {file}: snapshot rejected:");
+            foreach (var e in result.Errors)
+            {
+                Console.Error.WriteLine("  " + e);
+            }
+
+            return ExitCodes.Rejected;
+        }
+
+        Console.WriteLine($"proxy serving {file} on {string.Join(", ", proxy.BoundEndpoints)}");
+        await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
+        return ExitCodes.Ok;
     }
 }

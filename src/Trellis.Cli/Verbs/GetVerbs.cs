@@ -90,9 +90,13 @@ public static class GetVerbs
             throw new ApiException(response.Status, response.Message);
         }
 
-        var items = response.Json?["items"] is JsonArray array ? array.Where(i => i is not null).Select(i => i!).ToList()
-            : response.Json is JsonArray plain ? plain.Where(i => i is not null).Select(i => i!).ToList()
-            : response.Json is { } single ? [single] : [];
+        var items = response.Json switch
+        {
+            JsonArray plain => plain.Where(i => i is not null).Select(i => i!).ToList(),
+            JsonObject { } list when list["items"] is JsonArray array => array.Where(i => i is not null).Select(i => i!).ToList(),
+            { } single => [single],
+            null => [],
+        };
         if (name is not null)
         {
             items = items.Where(i => Columns.Str(i["metadata"]?["name"] ?? i["name"]) == name).ToList();

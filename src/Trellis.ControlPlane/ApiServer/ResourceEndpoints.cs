@@ -68,6 +68,7 @@ internal static class ResourceEndpoints
         {
             var events = store.WatchAsync(from, c.RequestAborted);
             await c.Response.StartAsync(c.RequestAborted);
+            await c.Response.Body.FlushAsync(c.RequestAborted); // headers now: a watcher must see the stream open before any event
             await foreach (var e in events)
             {
                 var r = e.Object.Resource;
