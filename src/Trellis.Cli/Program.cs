@@ -16,4 +16,6 @@ var root = new RootCommand("Trellis: a service mesh and serverless platform in o
     ApplyVerbs.Analyze(),
 };
 root.Options.Add(Common.Server);
-return await root.Parse(args).InvokeAsync();
+// The long-running roles shut down in order on SIGINT/SIGTERM themselves (workloads get their grace
+// period); System.CommandLine's own handler would end the process after 2 s, leaving children behind.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
