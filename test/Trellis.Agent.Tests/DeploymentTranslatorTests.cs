@@ -1,0 +1,77 @@
+using Trellis.Api;
+using Trellis.Runtime;
+
+namespace Trellis.Agent.Tests;
+
+public sealed class DeploymentTranslatorTests
+{
+    private static Resource Deployment(string container, string extra = "") => Read($$$"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: reviews-v2, namespace: books}
+        spec:
+          replicas: 2
+          selector: {matchLabels: {app: reviews, version: v2}}
+          template:
+            metadata: {labels: {app: reviews, version: v2}}
+            spec:
+              {{{extra}}}
+              containers:
+              - {{{container}}}
+        """);
+
+    [Fact]
+    public void Translate_CommandArgsEnvWorkingDir_BecomeTheProcess()
+    {
+        var (workload, error) = DeploymentTranslator.Translate(Deployment(
+            "{name: reviews, command: [dotnet, bin/bookinfo.dll], args: [reviews], workingDir: samples/bookinfo, env: [{name: SERVICE_VERSION, value: v2}]}",
+            "terminationGracePeriodSeconds: 7"));
+
+        Assert.Null(error);
+        Assert.NotNull(workload);
+        Assert.Equal(("reviews-v2", "books", 2), (workload.Name, workload.Namespace, workload.Replicas));
+        Assert.Equal("dotnet", workload.Command);
+        Assert.Equal(["bin/bookinfo.dll", "reviews"], workload.Args);
+        Assert.Equal("v2", workload.Env["SERVICE_VERSION"]);
+        Assert.Equal("samples/bookinfo", workload.WorkingDirectory);
+        Assert.Equal("v2", workload.Labels["version"]);
+        Assert.Equal(TimeSpan.FromSeconds(7), workload.TerminationGracePeriod);
+        Assert.Equal(["inbound", "outbound"], workload.ExtraPortNames);
+        Assert.Null(workload.Readiness);
+    }
+
+    [Fact]
+    public void Translate_HttpReadinessProbe_KeepsPathAndKubernetesDefaults()
+    {
+        var (workload, _) = DeploymentTranslator.Translate(Deployment(
+            "{name: r, command: [x], readinessProbe: {httpGet: {path: /health, port: 9080}, periodSeconds: 2}}"));
+
+        Assert.Equal(new ProbeSpec(ProbeKind.Http, "/health", TimeSpan.Zero, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), 3, 1), workload!.Readiness);
+    }
+
+    [Fact]
+    public void Translate_ImageOnly_IsAnErrorNamingTheContainer()
+    {
+        var (workload, error) = DeploymentTranslator.Translate(Deployment("{name: details, image: docker.io/istio/examples-bookinfo-details-v1:1.20.3}"));
+
+        Assert.Null(workload);
+        Assert.Contains("details", error, StringComparison.Ordinal);
+        Assert.Contains("no command", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Translate_NoReplicas_DefaultsToOne()
+    {
+        var r = Deployment("{name: r, command: [x]}");
+        var spec = (Trellis.Api.Workloads.DeploymentSpec)r.Spec!;
+        var (workload, _) = DeploymentTranslator.Translate(r with { Spec = spec with { Replicas = null } });
+        Assert.Equal(1, workload!.Replicas);
+    }
+
+    private static Resource Read(string yaml)
+    {
+        var read = ResourceReader.Read(yaml, "test.yaml");
+        Assert.False(read.HasErrors, string.Join("\n", read.Diagnostics));
+        return read.Resources.Single();
+    }
+}
