@@ -39,7 +39,9 @@ public static class Autoscaler
         var applied = apply ? want : state.AppliedScale;
 
         // Step 3: activator mode (decided on the phase before this tick, as Knative does), then the Active condition.
-        var activatorInPath = want == 0 || ebc < 0 || (want < 0 && state.Phase == ActivityPhase.Inactive);
+        // With no ready instance the activator stays in the path whatever the burst capacity, as Knative's
+        // ServerlessService falls back to proxy mode while it has no ready endpoints.
+        var activatorInPath = want == 0 || ebc < 0 || (want < 0 && state.Phase == ActivityPhase.Inactive) || metrics.ReadyPods <= 0;
         var minReady = Math.Max(1, metrics.Reachable ? settings.MinScale : 0);
         var phase = NextPhase(state.Phase, want, metrics.ReadyPods, minReady);
         next = next with
