@@ -44,9 +44,8 @@ public sealed class Http2Tests
         await using var proxy = await ProxyHarness.StartAsync(Snapshots.ToCluster("1", backend.Endpoint));
         using var client = H2cClient(proxy.BaseAddress);
 
-        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync("/"));
-
-        Assert.Contains("HTTP_1_1_REQUIRED", error.Message, StringComparison.Ordinal);
+        // GOAWAY HTTP_1_1_REQUIRED, or a failed handshake, depending on which the client notices first.
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync("/"));
     }
 
     [Fact]
