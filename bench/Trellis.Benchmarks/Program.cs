@@ -1,0 +1,12 @@
+using BenchmarkDotNet.Running;
+using Trellis.Benchmarks;
+
+// `--budget`: the allocation budget check (fast, deterministic, CI-friendly); anything else goes
+// to BenchmarkDotNet (`bench/run micro`, e.g. `-- --filter '*RouteMatch*'`).
+if (args.Length > 0 && args[0] == "--budget")
+{
+    return AllocationBudget.Run(Console.Out);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(Fixtures).Assembly).Run(args);
+return 0;

@@ -1,0 +1,212 @@
+# Sourced by run-proxy.sh. Generates configs into $WORK and starts the backend and each path.
+# Every path sets H1_PORT[path] (HTTP/1.1 entry), H2_PORT[path] (h2c prior-knowledge entry) and
+# PATH_PROXIES[path] (labels of its proxy instances; PROXY_PID[label] is the process whose tree
+# is measured). Hops between proxies and to the backend are HTTP/1.1 with keep-alive for every
+# product, so the HTTP/2 rows differ only in the client-facing protocol.
+# shellcheck shell=bash
+
+declare -A H1_PORT H2_PORT PATH_PROXIES PROXY_PID
+BACKEND_H1=18080 BACKEND_H2=18081
+NEXT_BASE=18100
+HOST_HEADER=backend
+
+# nginx 1.25.1 replaced `listen ... http2` by the `http2 on` directive.
+nginx_h2_listen() {
+  local port=$1 version
+  version=$("$NGINX" -v 2>&1 | sed -n 's|.*nginx/\([0-9.]*\).*|\1|p')
+  if printf '%s\n1.25.1\n' "$version" | sort -V -C; then
+    echo "listen 127.0.0.1:$port http2 backlog=4096;"
+  else
+    echo "listen 127.0.0.1:$port backlog=4096; http2 on;"
+  fi
+}
+
+allocate_ports() { BASE=$NEXT_BASE; NEXT_BASE=$((NEXT_BASE + 100)); }
+
+start_bg() { # label, command...: starts a process in the background and records its pid
+  local label=$1; shift
+  "$@" >"$WORK/$label.out" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  PROXY_PID[$label]=$pid
+}
+
+wait_port() {
+  local port=$1 i
+  for i in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  die "nothing listens on 127.0.0.1:$port"
+}
+
+make_backend_content() {
+  mkdir -p "$WORK/www/upload" "$WORK/tmp"
+  chmod 777 "$WORK/www/upload" "$WORK/tmp"
+  chmod 755 "$WORK/www"
+  head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 >"$WORK/www/1k"
+  head -c $((BIG_MIB * 1024 * 1024)) /dev/urandom >"$WORK/www/big"
+  cp "$WORK/www/big" "$WORK/upload-source"
+  chmod 644 "$WORK/www/1k" "$WORK/www/big"
+}
+
+nginx_common() { # label
+  cat <<EOF
+worker_processes $CORES;
+daemon off;
+pid $WORK/$1.pid;
+error_log $WORK/$1.error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 65;
+  keepalive_requests 100000;
+  client_max_body_size 0;
+  client_body_temp_path $WORK/tmp/$1-body;
+  proxy_temp_path $WORK/tmp/$1-proxy;
+  fastcgi_temp_path $WORK/tmp/$1-fastcgi;
+  uwsgi_temp_path $WORK/tmp/$1-uwsgi;
+  scgi_temp_path $WORK/tmp/$1-scgi;
+EOF
+}
+
+start_backend() {
+  { nginx_common backend; cat <<EOF
+  server {
+    listen 127.0.0.1:$BACKEND_H1 backlog=4096;
+    $(nginx_h2_listen $BACKEND_H2)
+    root $WORK/www;
+    location = /1k { }
+    location = /big { }
+    # PUT stores the whole body before answering, so an upload is complete when the answer comes.
+    location /upload/ { dav_methods PUT; create_full_put_path on; }
+  }
+}
+EOF
+  } >"$WORK/backend.conf"
+  start_bg backend "$NGINX" -c "$WORK/backend.conf" -p "$WORK"
+  wait_port $BACKEND_H1
+}
+
+start_direct() {
+  H1_PORT[$1]=$BACKEND_H1 H2_PORT[$1]=$BACKEND_H2 PATH_PROXIES[$1]=""
+}
+
+# An nginx reverse proxy: entry ports h1/h2 -> upstream port, keep-alive both sides; production
+# settings: workers = cores, streaming bodies (no request buffering, no response temp files).
+nginx_proxy() { # label h1port h2port(or 0) upstream-port
+  local label=$1 h1=$2 h2=$3 up=$4
+  { nginx_common "$label"; cat <<EOF
+  upstream next { server 127.0.0.1:$up; keepalive 256; keepalive_requests 100000; }
+  server {
+    listen 127.0.0.1:$h1 backlog=4096;
+    $( [ "$h2" != 0 ] && nginx_h2_listen "$h2" )
+    location / {
+      proxy_pass http://next;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_request_buffering off;
+      proxy_max_temp_file_size 0;
+    }
+  }
+}
+EOF
+  } >"$WORK/$label.conf"
+  start_bg "$label" "$NGINX" -c "$WORK/$label.conf" -p "$WORK"
+  wait_port "$h1"
+}
+
+start_nginx_pair() {
+  allocate_ports
+  nginx_proxy "$1-b" $((BASE + 2)) 0 $BACKEND_H1
+  nginx_proxy "$1-a" "$BASE" $((BASE + 1)) $((BASE + 2))
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
+}
+
+start_nginx_single() {
+  allocate_ports
+  nginx_proxy "$1" "$BASE" $((BASE + 1)) $BACKEND_H1
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1"
+}
+
+# HAProxy 2.x: one process, one thread per core; `http-reuse always` keeps upstream connections
+# shared and alive.
+haproxy_proxy() { # label h1port h2port(or 0) upstream-port
+  local label=$1 h1=$2 h2=$3 up=$4
+  cat >"$WORK/$label.cfg" <<EOF
+global
+  nbthread $CORES
+  maxconn 8000
+  pidfile $WORK/$label.pid
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 60s
+frontend fe
+  bind 127.0.0.1:$h1
+  $( [ "$h2" != 0 ] && echo "bind 127.0.0.1:$h2 proto h2" )
+  default_backend be
+backend be
+  server next 127.0.0.1:$up maxconn 10000
+EOF
+  start_bg "$label" "$HAPROXY" -f "$WORK/$label.cfg"
+  wait_port "$h1"
+}
+
+start_haproxy_pair() {
+  allocate_ports
+  haproxy_proxy "$1-b" $((BASE + 2)) 0 $BACKEND_H1
+  haproxy_proxy "$1-a" "$BASE" $((BASE + 1)) $((BASE + 2))
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
+}
+
+# A Trellis snapshot with one route table (domains -> one cluster) and the given listeners.
+trellis_snapshot() { # kind domains-json upstream-port h1port h2port(or 0)
+  local kind=$1 domains=$2 up=$3 h1=$4 h2=$5 listeners
+  listeners="{\"name\":\"$kind-h1\",\"address\":\"127.0.0.1\",\"port\":$h1,\"kind\":\"$kind\",\"routeTable\":\"routes\",\"protocols\":\"http1\"}"
+  if [ "$h2" != 0 ]; then
+    listeners="$listeners,{\"name\":\"$kind-h2\",\"address\":\"127.0.0.1\",\"port\":$h2,\"kind\":\"$kind\",\"routeTable\":\"routes\",\"protocols\":\"http2\"}"
+  fi
+  cat <<EOF
+{
+  "version": "bench-1",
+  "listeners": [$listeners],
+  "routeTables": [{"name": "routes", "virtualHosts": [{"name": "backend", "domains": $domains,
+    "routes": [{"name": "default", "matches": [], "clusters": [{"cluster": "next", "weight": 100}]}]}]}],
+  "clusters": [{"name": "next", "endpoints": [{"address": "127.0.0.1", "port": $up}], "loadBalancer": "roundRobin", "protocol": "http1"}]
+}
+EOF
+}
+
+# The proxies run as the product ships them: the Release build, default runtime settings.
+trellis_proxy() { # label snapshot-file
+  start_bg "$1" dotnet "$TRELLIS_DLL" proxy --snapshot "$2" --name "$1" --log-level warning
+}
+
+start_trellis_pair() {
+  allocate_ports
+  # B: the inbound sidecar in front of the workload; A: the caller's outbound sidecar, routing by Host.
+  trellis_snapshot inbound '["*"]' $BACKEND_H1 $((BASE + 2)) 0 >"$WORK/$1-b.json"
+  trellis_snapshot outbound "[\"$HOST_HEADER\"]" $((BASE + 2)) "$BASE" $((BASE + 1)) >"$WORK/$1-a.json"
+  trellis_proxy "$1-b" "$WORK/$1-b.json"
+  trellis_proxy "$1-a" "$WORK/$1-a.json"
+  wait_port $((BASE + 2)); wait_port "$BASE"
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
+}
+
+start_trellis_gateway() {
+  allocate_ports
+  trellis_snapshot gateway '["*"]' $BACKEND_H1 "$BASE" $((BASE + 1)) >"$WORK/$1.json"
+  trellis_proxy "$1" "$WORK/$1.json"
+  wait_port "$BASE"
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1"
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The data-plane benchmark behind `bench/run proxy`. Table-driven: PATHS below lists every path;
+# each has a start function in configs.sh that brings its proxies up and names its entry ports and
+# proxy processes. Adding the mTLS rows later = adding start functions and PATHS lines.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH="$ROOT/bench/proxy"
+cd "$ROOT"
+
+QUICK=0 REPS=3 INSTALL=1 BUILD=1 OUT="" ONLY=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --reps) REPS="$2"; shift ;;
+    --no-install) INSTALL=0 ;;
+    --no-build) BUILD=0 ;;
+    --out) OUT="$2"; shift ;;
+    --only) ONLY="$2"; shift ;;   # comma-separated path names, for development
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# Durations (seconds) and loads. Quick mode keeps the whole run under two minutes: it proves every
+# path works and prints indicative numbers; its speed figures are not meant to be compared.
+if [ "$QUICK" = 1 ]; then
+  REPS=1 DUR=2 LAT_DUR=3 RATES="1000" BIG_MIB=16
+else
+  DUR=10 LAT_DUR=10 RATES="1000 5000" BIG_MIB=100
+fi
+CORES=$(nproc)
+H1_CONNECTIONS=64           # wrk: fixed connection count, keep-alive
+H2_CLIENTS=8 H2_STREAMS=16  # h2load: connections x concurrent streams
+RPS_PER_CLIENT=100          # fixed-rate runs: clients = rate / 100, each sending 100 req/s
+
+# name | start function | what it is
+PATHS=(
+  "direct|start_direct|client -> backend"
+  "trellis-pair|start_trellis_pair|client -> trellis outbound -> trellis inbound -> backend (two processes)"
+  "nginx-pair|start_nginx_pair|client -> nginx -> nginx -> backend"
+  "haproxy-pair|start_haproxy_pair|client -> haproxy -> haproxy -> backend"
+  "trellis-gateway|start_trellis_gateway|client -> trellis gateway -> backend"
+  "nginx-single|start_nginx_single|client -> nginx -> backend"
+)
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_tools() {
+  local missing=()
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v h2load >/dev/null || missing+=(nghttp2-client)
+  command -v hey >/dev/null || missing+=(hey)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v python3 >/dev/null || missing+=(python3)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  command -v dotnet >/dev/null || die "the .NET SDK (see global.json) is required to build Trellis"
+}
+
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+
+[ "$INSTALL" = 1 ] && install_tools
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+
+if [ "$BUILD" = 1 ]; then
+  log "building Trellis (Release)"
+  for attempt in 1 2 3; do
+    if dotnet build src/Trellis.Cli -c Release -o artifacts/trellis -v q -nologo >"${TMPDIR:-/tmp}/trellis-bench-build.log" 2>&1; then break; fi
+    # Parallel builds on a shared machine can collide on file locks; try again before giving up.
+    [ "$attempt" = 3 ] && { cat "${TMPDIR:-/tmp}/trellis-bench-build.log" >&2; die "build failed"; }
+    sleep 5
+  done
+fi
+TRELLIS_DLL="$ROOT/artifacts/trellis/trellis.dll"
+[ -f "$TRELLIS_DLL" ] || die "$TRELLIS_DLL missing (run without --no-build)"
+
+ulimit -n 65536 2>/dev/null || true
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/trellis-bench.XXXXXX")
+chmod 755 "$WORK"
+STARTED_PIDS=()
+cleanup() {
+  trap - EXIT INT TERM
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# shellcheck source=bench/proxy/configs.sh
+. "$BENCH/configs.sh"
+# shellcheck source=bench/proxy/measure.sh
+. "$BENCH/measure.sh"
+
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }   # rep path metric value
+
+selected_paths=()
+for line in "${PATHS[@]}"; do
+  name=${line%%|*}
+  if [ -z "$ONLY" ] || [[ ",$ONLY," == *",$name,"* ]] || [ "$name" = direct ]; then selected_paths+=("$line"); fi
+done
+
+make_backend_content
+start_backend
+for line in "${selected_paths[@]}"; do
+  IFS='|' read -r name start _ <<<"$line"
+  "$start" "$name"
+done
+FAILED=0
+for line in "${selected_paths[@]}"; do
+  IFS='|' read -r name _ _ <<<"$line"
+  check_path "$name" || FAILED=1
+done
+[ "$FAILED" = 0 ] || die "a path does not work (see above)"
+
+sleep 2
+for line in "${selected_paths[@]}"; do
+  IFS='|' read -r name _ _ <<<"$line"
+  for proxy in ${PATH_PROXIES[$name]}; do record 0 "$name" "rss_idle_mb:$proxy" "$(rss_mb "$proxy" VmRSS)"; done
+done
+
+# Repetitions are interleaved (every path once per round) so that drift on a shared machine
+# spreads over all paths instead of landing on one.
+for rep in $(seq 1 "$REPS"); do
+  for line in "${selected_paths[@]}"; do
+    IFS='|' read -r name _ _ <<<"$line"
+    log "round $rep/$REPS: $name"
+    measure_path "$rep" "$name" || FAILED=1
+  done
+done
+
+for line in "${selected_paths[@]}"; do
+  IFS='|' read -r name _ _ <<<"$line"
+  for proxy in ${PATH_PROXIES[$name]}; do record 0 "$name" "rss_peak_mb:$proxy" "$(rss_mb "$proxy" VmHWM)"; done
+done
+
+machine_description >"$WORK/machine.md"
+args=(--results "$RESULTS" --machine "$WORK/machine.md" --paths "$(printf '%s\n' "${selected_paths[@]}")"
+      --rates "$RATES" --reps "$REPS" --dur "$DUR" --lat-dur "$LAT_DUR" --big-mib "$BIG_MIB"
+      --h1-connections "$H1_CONNECTIONS" --h2 "$H2_CLIENTS x $H2_STREAMS")
+[ "$QUICK" = 1 ] && args+=(--quick)
+python3 "$BENCH/report.py" "${args[@]}" >"$WORK/table.md"
+cat "$WORK/table.md"
+if [ -n "$OUT" ]; then cp "$WORK/table.md" "$OUT"; fi
+if [ "$QUICK" = 0 ] && [ -z "$ONLY" ]; then
+  python3 "$BENCH/report.py" --update-doc "$ROOT/docs/benchmarks.md" --table "$WORK/table.md"
+  log "wrote docs/benchmarks.md"
+fi
+[ "$FAILED" = 0 ] || die "a path stopped working under load (see above)"
