@@ -109,7 +109,8 @@ public sealed class Http2Tests
         var snapshot = Http2Listener(Snapshots.ToCluster("1", UpstreamProtocol.Http2, backend.Endpoint));
         await using var proxy = await ProxyHarness.StartAsync(snapshot);
         using var client = H2cClient(proxy.BaseAddress);
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/pkg.Service/Method")         {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/pkg.Service/Method")
+        {
             Content = new ByteArrayContent([0, 0, 0, 0, 0]),
             Version = HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,

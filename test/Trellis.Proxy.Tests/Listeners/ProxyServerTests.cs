@@ -24,7 +24,8 @@ public sealed class ProxyServerTests
         await using var a = await TestBackend.StartNamedAsync("a");
         await using var proxy = await ProxyHarness.StartAsync(Snapshots.ToCluster("1", a.Endpoint));
         var invalid = Snapshots.With("2", [Snapshots.Route("r", "missing")], new ClusterConfig("other", [a.Endpoint]))
-            with { Listeners = [Snapshots.Listener("in"), Snapshots.Listener("second")] };
+            with
+        { Listeners = [Snapshots.Listener("in"), Snapshots.Listener("second")] };
 
         var result = await proxy.Server.ApplyAsync(invalid);
 
