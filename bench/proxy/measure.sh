@@ -20,6 +20,31 @@ rss_mb() { # label field(VmRSS|VmHWM): summed over the instance's processes
   awk -v kb="$total" 'BEGIN { printf "%.1f", kb / 1024 }'
 }
 
+mem_mb() { # label field: a field of /proc/<pid>/smaps_rollup (Pss, Pss_Anon, Rss, ...) summed over the instance
+  local total=0 pid kb
+  for pid in $(proxy_pids "$1"); do
+    kb=$(awk -v f="$2:" '$1 == f { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)
+    total=$((total + ${kb:-0}))
+  done
+  awk -v kb="$total" 'BEGIN { printf "%.1f", kb / 1024 }'
+}
+
+record_memory() { # rep name when(idle|load)
+  local proxy
+  for proxy in ${PATH_PROXIES[$2]}; do
+    if [ "$3" = idle ]; then record "$1" "$2" "rss_idle_mb:$proxy" "$(rss_mb "$proxy" VmRSS)"; fi
+    if [ "$3" = load ]; then record "$1" "$2" "rss_peak_mb:$proxy" "$(rss_mb "$proxy" VmHWM)"; fi
+    record "$1" "$2" "pss_${3}_mb:$proxy" "$(mem_mb "$proxy" Pss)"
+    record "$1" "$2" "anon_${3}_mb:$proxy" "$(rss_mb "$proxy" RssAnon)"
+  done
+}
+
+warm_up() { # name: not measured; gets JIT tiering, connection pools and worker caches to steady state
+  local h1=${H1_PORT[$1]} h2=${H2_PORT[$1]}
+  wrk -t"$CORES" -c"$H1_CONNECTIONS" -d"${WARM}s" -H "Host: $HOST_HEADER" "http://127.0.0.1:$h1/1k" >/dev/null
+  h2load -t"$CORES" -c"$H2_CLIENTS" -m"$H2_STREAMS" -D "$WARM" -H ":authority: $HOST_HEADER" "http://127.0.0.1:$h2/1k" >/dev/null 2>&1
+}
+
 cpu_ticks() { # label: utime + stime of the instance's processes
   local total=0 pid t
   for pid in $(proxy_pids "$1"); do

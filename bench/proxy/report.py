@@ -91,6 +91,8 @@ def table(args):
     rows.append(("CPU-s per 1000 req, each proxy (HTTP/1.1 run)", [per_proxy(p, "cpu_per_1k", 3) for p in paths]))
     rows.append(("RSS idle, each proxy (MB)", [per_proxy(p, "rss_idle_mb", 1) for p in paths]))
     rows.append(("RSS peak under load, each proxy (MB)", [per_proxy(p, "rss_peak_mb", 1) for p in paths]))
+    rows.append(("  PSS idle / after load (MB)", [per_proxy(p, "pss_idle_mb", 1) + " → " + per_proxy(p, "pss_load_mb", 1) for p in paths]))
+    rows.append(("  private (RssAnon) idle / after load (MB)", [per_proxy(p, "anon_idle_mb", 1) + " → " + per_proxy(p, "anon_load_mb", 1) for p in paths]))
     rows.append((f"download {args.big_mib} MiB (MiB/s)", [fmt(get(p, "download_mbs"), 0) for p in paths]))
     rows.append((f"upload {args.big_mib} MiB (MiB/s)", [fmt(get(p, "upload_mbs"), 0) for p in paths]))
 

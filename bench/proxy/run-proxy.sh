@@ -25,9 +25,9 @@ done
 # Durations (seconds) and loads. Quick mode keeps the whole run under two minutes: it proves every
 # path works and prints indicative numbers; its speed figures are not meant to be compared.
 if [ "$QUICK" = 1 ]; then
-  REPS=1 DUR=2 LAT_DUR=3 RATES="1000" BIG_MIB=16
+  REPS=1 DUR=2 LAT_DUR=3 RATES="1000" BIG_MIB=16 WARM=1
 else
-  DUR=10 LAT_DUR=10 RATES="1000 5000" BIG_MIB=100
+  DUR=10 LAT_DUR=10 RATES="1000 5000" BIG_MIB=100 WARM=5
 fi
 CORES=$(nproc)
 H1_CONNECTIONS=64           # wrk: fixed connection count, keep-alive
@@ -130,7 +130,15 @@ done
 sleep 2
 for line in "${selected_paths[@]}"; do
   IFS='|' read -r name _ _ <<<"$line"
-  for proxy in ${PATH_PROXIES[$name]}; do record 0 "$name" "rss_idle_mb:$proxy" "$(rss_mb "$proxy" VmRSS)"; done
+  record_memory 0 "$name" idle
+done
+
+# Steady state is what is compared: every path gets the same unmeasured warm-up first (for
+# Trellis that is JIT tiering; start-up cost is a separate question, not this table's).
+for line in "${selected_paths[@]}"; do
+  IFS='|' read -r name _ _ <<<"$line"
+  log "warm-up: $name"
+  warm_up "$name"
 done
 
 # Repetitions are interleaved (every path once per round) so that drift on a shared machine
@@ -145,7 +153,7 @@ done
 
 for line in "${selected_paths[@]}"; do
   IFS='|' read -r name _ _ <<<"$line"
-  for proxy in ${PATH_PROXIES[$name]}; do record 0 "$name" "rss_peak_mb:$proxy" "$(rss_mb "$proxy" VmHWM)"; done
+  record_memory 0 "$name" load
 done
 
 machine_description >"$WORK/machine.md"
