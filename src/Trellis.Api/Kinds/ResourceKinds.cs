@@ -32,6 +32,7 @@ public static class ResourceKinds
         new(Core, V1, "Service", "services", ["svc"], true, typeof(ServiceSpec)),
         new(Core, V1, "ServiceAccount", "serviceaccounts", ["sa"], true, null),
         new(Core, V1, "ConfigMap", "configmaps", ["cm"], true, typeof(ConfigMapData)) { SpecAtTopLevel = true },
+        new(Core, V1, "Secret", "secrets", [], true, typeof(SecretData)) { SpecAtTopLevel = true },
         new(Core, V1, "Namespace", "namespaces", ["ns"], false, typeof(NamespaceSpec)),
         new(Core, V1, "Pod", "pods", ["po"], true, typeof(PodSpec)),
         new(Apps, V1, "Deployment", "deployments", ["deploy"], true, typeof(DeploymentSpec)),

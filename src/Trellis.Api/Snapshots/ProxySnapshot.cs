@@ -28,6 +28,10 @@ public enum ListenerKind
 /// <param name="Address">IP to bind, normally 127.0.0.1.</param>
 /// <param name="RouteTable">Name of the <see cref="RouteTableConfig"/> this listener serves.</param>
 /// <param name="Workload">Name of the workload instance the listener belongs to (empty for gateways); shown in telemetry.</param>
+/// <param name="Protocols">With <paramref name="Tls"/>, ALPN picks among these. Without TLS, Kestrel cannot tell HTTP/1.1 from
+/// h2c prior knowledge on one port, so <c>Http1AndHttp2</c> serves HTTP/1.1 and h2c needs an <c>Http2</c> listener.</param>
+/// <param name="Tls">Terminate TLS with this certificate (a gateway server with <c>tls.mode: SIMPLE</c>); null for cleartext.</param>
+/// <param name="Serving">Queue-proxy limits of a revision instance (on its inbound listener); null for none.</param>
 public sealed record ListenerConfig(
     string Name,
     string Address,
@@ -35,7 +39,15 @@ public sealed record ListenerConfig(
     ListenerKind Kind,
     string RouteTable,
     string Workload = "",
-    HttpProtocols Protocols = HttpProtocols.Http1AndHttp2);
+    HttpProtocols Protocols = HttpProtocols.Http1AndHttp2,
+    ListenerTlsConfig? Tls = null,
+    InstanceServingConfig? Serving = null);
+
+/// <summary>
+/// A server certificate carried in the snapshot itself (PEM), as Envoy's SDS does, so a proxy on
+/// another host needs no files of its own. Client-certificate settings arrive with mTLS.
+/// </summary>
+public sealed record ListenerTlsConfig(string CertificatePem, string PrivateKeyPem);
 
 [Flags]
 public enum HttpProtocols
@@ -114,12 +126,14 @@ public enum LoadBalancerKind
 /// <summary>
 /// An upstream: a set of endpoints and how to talk to them. Names follow Envoy/Istio:
 /// <c>outbound|9080|v1|reviews.default.svc.cluster.local</c>, <c>inbound|9080||reviews-v1-abc12</c>.
+/// With <see cref="Activation"/>, a request that finds no endpoints waits for one instead of failing.
 /// </summary>
 public sealed record ClusterConfig(
     string Name,
     IReadOnlyList<EndpointConfig> Endpoints,
     LoadBalancerKind LoadBalancer = LoadBalancerKind.RoundRobin,
-    UpstreamProtocol Protocol = UpstreamProtocol.Http1);
+    UpstreamProtocol Protocol = UpstreamProtocol.Http1,
+    ActivationConfig? Activation = null);
 
 public enum UpstreamProtocol
 {

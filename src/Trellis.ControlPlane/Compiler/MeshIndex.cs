@@ -41,7 +41,12 @@ internal sealed class MeshIndex
             .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
         VirtualServices = Scope<VirtualServiceSpec>(state, "VirtualService");
         Gateways = Scope<GatewaySpec>(state, "Gateway");
+        Secrets = state.Store.List("", "Secret")
+            .Where(o => o.Resource.Spec is SecretData)
+            .ToDictionary(o => (o.Resource.Key.Namespace, o.Resource.Metadata.Name), o => (SecretData)o.Resource.Spec!);
     }
+
+    public IReadOnlyDictionary<(string Namespace, string Name), SecretData> Secrets { get; }
 
     public IReadOnlyDictionary<string, MeshService> Services { get; }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Trellis.Api;
+using Trellis.Api.Networking;
 using Trellis.Api.Registry;
 using Trellis.Api.Snapshots;
 
@@ -120,12 +121,53 @@ public static class SnapshotCompiler
 
             var vhosts = hosts.OrderBy(h => h.Key == "*" ? 1 : 0).ThenBy(h => h.Key, StringComparer.Ordinal)
                 .Select(h => new VirtualHostConfig(h.Key, [h.Key], h.Value)).ToList();
+            if (byPort.Any(x => x.Server.Tls?.HttpsRedirect == true))
+            {
+                // Istio: an HTTP server with httpsRedirect answers every request with a 301 to https.
+                vhosts = [new VirtualHostConfig("https-redirect", ["*"], [new RouteConfig("https-redirect", [], [], new RedirectConfig(Scheme: "https"))])];
+            }
+
+            var tls = ServerTls(byPort.Select(x => (x.Gateway.Namespace, x.Server)), index, out var unusable);
+            if (unusable)
+            {
+                continue; // a TLS server whose credential is missing is not served at all, never in cleartext
+            }
+
             var table = Add(tables, string.Create(CultureInfo.InvariantCulture, $"gateway/{port}"), vhosts);
             var listenerName = string.Create(CultureInfo.InvariantCulture, $"gateway/{port}");
-            listeners.Add(new ListenerConfig(listenerName, "127.0.0.1", port, ListenerKind.Gateway, table));
+            listeners.Add(new ListenerConfig(listenerName, "127.0.0.1", port, ListenerKind.Gateway, table, Tls: tls));
         }
 
         return listeners;
+    }
+
+    /// <summary>
+    /// The certificate of the port's TLS server (<c>mode: SIMPLE</c>, <c>credentialName</c> naming a
+    /// <c>kubernetes.io/tls</c> Secret in the Gateway's namespace). One certificate per port: SNI
+    /// selection among several comes later.
+    /// </summary>
+    private static ListenerTlsConfig? ServerTls(IEnumerable<(string Namespace, Server Server)> servers, MeshIndex index, out bool unusable)
+    {
+        unusable = false;
+        foreach (var (ns, server) in servers)
+        {
+            if (server.Tls is not { } tls || (tls.Mode is null && tls.CredentialName is null))
+            {
+                continue; // cleartext server (possibly with httpsRedirect)
+            }
+
+            if (tls.Mode is (null or ServerTlsMode.Simple) && tls.CredentialName is { } name
+                && index.Secrets.TryGetValue((ns, name), out var secret)
+                && secret.Get("tls.crt") is { } cert && secret.Get("tls.key") is { } key)
+            {
+                return new ListenerTlsConfig(cert, key);
+            }
+
+            unusable = true; // MUTUAL and PASSTHROUGH come with mTLS; a missing Secret is a configuration error
+            return null;
+        }
+
+        return null;
     }
 
     private static string Add(Dictionary<string, RouteTableConfig> tables, string name, IReadOnlyList<VirtualHostConfig> hosts)

@@ -1,22 +1,54 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Trellis.Api.Snapshots;
 using KestrelProtocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols;
 using SnapshotProtocols = Trellis.Api.Snapshots.HttpProtocols;
 
 namespace Trellis.Proxy.Listeners;
 
 /// <summary>
-/// How a listener's connections are set up before HTTP runs on them. Today: cleartext with the
-/// configured HTTP versions. This is where TLS and mTLS plug in: <c>listen.UseHttps(options =>
-/// { options.ServerCertificateSelector = …; options.ClientCertificateMode = RequireCertificate;
-/// options.ClientCertificateValidation = …SPIFFE check… })</c>, fed by the certificates a snapshot
-/// carries. With TLS, ALPN chooses between HTTP/1.1 and HTTP/2.
+/// How a listener's connections are set up before HTTP runs on them: cleartext with the configured
+/// HTTP versions, or TLS with the snapshot's certificate, where ALPN chooses between HTTP/1.1 and
+/// HTTP/2. mTLS plugs in here too: <c>ClientCertificateMode = RequireCertificate</c> and a
+/// validation callback checking the peer's SPIFFE identity.
 /// </summary>
 internal static class ListenerTransport
 {
-    public static void Configure(ListenOptions listen, SnapshotProtocols protocols)
+    public static void Configure(ListenOptions listen, ListenerConfig config)
     {
-        listen.Protocols = Map(protocols);
+        if (config.Tls is { } tls)
+        {
+            listen.Protocols = Map(config.Protocols);
+            listen.UseHttps(LoadCertificate(tls));
+            return;
+        }
+
+        // Cleartext: Kestrel cannot detect h2c prior knowledge beside HTTP/1.1 on one endpoint, and
+        // warns when asked to; state the HTTP/1.1 it would fall back to.
+        listen.Protocols = config.Protocols == SnapshotProtocols.Http2 ? KestrelProtocols.Http2 : KestrelProtocols.Http1;
     }
+
+    /// <summary>
+    /// What Kestrel's <c>UseHttps</c> resolves from the listener's services. Our listeners are bare
+    /// KestrelServers without a host, so TLS listeners get a service provider made once, by the one
+    /// public way to register Kestrel's HTTPS configuration (<c>UseKestrelHttpsConfiguration</c>).
+    /// </summary>
+    public static IServiceProvider HttpsServices => LazyHttpsServices.Value;
+
+    private static readonly Lazy<IServiceProvider> LazyHttpsServices = new(() =>
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrelHttpsConfiguration();
+#pragma warning disable ASP0000 // a provider for Kestrel's HTTPS services only, not a second application container
+        return builder.Services.BuildServiceProvider();
+#pragma warning restore ASP0000
+    });
 
     public static KestrelProtocols Map(SnapshotProtocols protocols) => protocols switch
     {
@@ -24,4 +56,30 @@ internal static class ListenerTransport
         SnapshotProtocols.Http2 => KestrelProtocols.Http2,
         _ => KestrelProtocols.Http1AndHttp2,
     };
+
+    /// <summary>Why the certificate cannot be used, or null when it can (snapshot validation, so a bad one is NACKed).</summary>
+    public static string? CheckCertificate(ListenerTlsConfig tls)
+    {
+        try
+        {
+            using var certificate = LoadCertificate(tls);
+            if (!certificate.HasPrivateKey)
+            {
+                return "the private key does not belong to the certificate";
+            }
+
+            return null;
+        }
+        catch (CryptographicException e)
+        {
+            return "the certificate or private key is not valid PEM: " + e.Message;
+        }
+        catch (ArgumentException e)
+        {
+            return "the certificate or private key is not valid PEM: " + e.Message;
+        }
+    }
+
+    private static X509Certificate2 LoadCertificate(ListenerTlsConfig tls) =>
+        X509Certificate2.CreateFromPem(tls.CertificatePem, tls.PrivateKeyPem);
 }

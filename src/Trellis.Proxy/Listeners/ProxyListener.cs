@@ -45,7 +45,7 @@ internal sealed class ProxyListener : IAsyncDisposable
 
     /// <summary>Whether <paramref name="next"/> can be served by this listener without rebinding.</summary>
     public bool CanServe(ListenerConfig next) =>
-        next.Address == Config.Address && next.Port == Config.Port && next.Protocols == Config.Protocols;
+        next.Address == Config.Address && next.Port == Config.Port && next.Protocols == Config.Protocols && next.Tls == Config.Tls;
 
     public static async Task<ProxyListener> StartAsync(
         ListenerConfig config,
@@ -57,7 +57,7 @@ internal sealed class ProxyListener : IAsyncDisposable
         var kestrel = new KestrelServerOptions
         {
             AddServerHeader = false,
-            ApplicationServices = NoServices,
+            ApplicationServices = config.Tls is null ? NoServices : ListenerTransport.HttpsServices,
             // Absolute-form targets (HTTP_PROXY use) route by the target's authority even if a client
             // sent a Host header that disagrees, as RFC 9112 §3.2.2 says a server must.
             AllowHostHeaderOverride = true,
@@ -73,7 +73,7 @@ internal sealed class ProxyListener : IAsyncDisposable
         kestrel.Listen(IPAddress.Parse(config.Address), config.Port, l =>
         {
             listen = l;
-            ListenerTransport.Configure(l, config.Protocols);
+            ListenerTransport.Configure(l, config);
         });
 
         var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), loggerFactory);

@@ -303,6 +303,11 @@ internal static class SnapshotValidator
             {
                 errors.Add($"{path}.kind: unknown value {(int)listener.Kind}");
             }
+
+            if (listener.Tls is { } tls && Listeners.ListenerTransport.CheckCertificate(tls) is { } problem)
+            {
+                errors.Add($"{path}.tls: {problem}");
+            }
         }
     }
 

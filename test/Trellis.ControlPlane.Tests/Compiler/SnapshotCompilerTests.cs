@@ -108,6 +108,59 @@ public sealed class SnapshotCompilerTests
         Assert.Empty(SnapshotCompiler.Compile(other, State([.. gateway])).Listeners);
     }
 
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    public void Compile_GatewayTlsServer_UsesSecretOrIsNotServed(bool secretExists, bool listens)
+    {
+        var gateway = R("""
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: secure}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 8443, name: https, protocol: HTTPS}
+                hosts: ["*"]
+                tls: {mode: SIMPLE, credentialName: books-cert}
+            """);
+        var secret = R("""
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: books-cert}
+            type: kubernetes.io/tls
+            stringData: {tls.crt: CERT, tls.key: KEY}
+            """);
+        var snapshot = SnapshotCompiler.Compile(Gateway, State(secretExists ? [gateway, secret] : [gateway]));
+
+        Assert.Equal(listens, snapshot.Listeners.Count == 1);
+        if (listens)
+        {
+            Assert.Equal(new ListenerTlsConfig("CERT", "KEY"), snapshot.Listeners[0].Tls);
+        }
+    }
+
+    [Fact]
+    public void Compile_HttpsRedirectServer_RedirectsEverything()
+    {
+        var gateway = R("""
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: web}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 8080, name: http, protocol: HTTP}
+                hosts: ["*"]
+                tls: {httpsRedirect: true}
+            """);
+        var snapshot = SnapshotCompiler.Compile(Gateway, State([gateway]));
+
+        var route = snapshot.RouteTables.Single().VirtualHosts.Single().Routes.Single();
+        Assert.Equal("https", route.Redirect!.Scheme);
+        Assert.Null(snapshot.Listeners.Single().Tls);
+    }
+
     [Fact]
     public void Compile_SameInputs_SameVersion_AndChangeAltersVersion()
     {
