@@ -4,6 +4,7 @@ using Trellis.Api.Snapshots;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.Listeners;
 using Trellis.Proxy.Routing;
+using Trellis.Proxy.Serving;
 using Trellis.Proxy.Telemetry;
 
 namespace Trellis.Proxy;
@@ -19,15 +20,20 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ILogger _accessLog;
+    private readonly ILogger _servingLog;
     private readonly SnapshotHolder _snapshots = new();
     private readonly UpstreamClients _clients;
     private readonly HttpForwarder _forwarder;
     private readonly SemaphoreSlim _applyLock = new(1, 1);
+    private readonly ActivationQueues _activation;
+    // Serializes SampleLoad callers; requests never take it.
+    private readonly object _sampleLock = new();
     // Guarded by _applyLock; requests never touch it.
     private readonly Dictionary<string, ProxyListener> _listeners = new(StringComparer.Ordinal);
     private readonly List<Task> _draining = [];
     private IReadOnlyList<IPEndPoint> _boundEndpoints = [];
     private IReadOnlyDictionary<string, ListenerStats> _stats = new Dictionary<string, ListenerStats>();
+    private (ListenerConfig Config, ListenerStats Stats)[] _loads = [];
     private bool _disposed;
 
     public ProxyServer(ProxyServerOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null)
@@ -39,6 +45,8 @@ public sealed class ProxyServer : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _logger = loggerFactory.CreateLogger<ProxyServer>();
         _accessLog = loggerFactory.CreateLogger("Trellis.Proxy.AccessLog");
+        _servingLog = loggerFactory.CreateLogger("Trellis.Proxy.Serving");
+        _activation = new ActivationQueues(_snapshots, _time, RaiseDemand);
         _clients = new UpstreamClients(options);
         _forwarder = new HttpForwarder(options, _time, loggerFactory.CreateLogger<HttpForwarder>());
     }
@@ -48,6 +56,43 @@ public sealed class ProxyServer : IAsyncDisposable
 
     /// <summary>The endpoints the listeners of <see cref="Current"/> are bound to, in snapshot order.</summary>
     public IReadOnlyList<IPEndPoint> BoundEndpoints => Volatile.Read(ref _boundEndpoints);
+
+    /// <summary>
+    /// Requests wait for an endpoint of an activation cluster (<see cref="ClusterConfig.Activation"/>)
+    /// that has none: raised when the first one starts waiting and then at most once a second while
+    /// any wait, with the cluster's name and how many wait, so the control plane can scale it from
+    /// zero. Handlers run on the request or timer thread and should return quickly; their exceptions
+    /// are logged and otherwise ignored.
+    /// </summary>
+    public event Action<string, int>? DemandRaised;
+
+    /// <summary>Requests currently waiting for an endpoint of activation cluster <paramref name="cluster"/>.</summary>
+    public int Waiting(string cluster) => _activation.Waiting(cluster);
+
+    /// <summary>
+    /// The load of each listener of <see cref="Current"/> since the previous call (or since the
+    /// listener started): time-weighted average in-flight requests and requests started, what
+    /// Knative's queue-proxy reports to the autoscaler each second. Requests never wait for it.
+    /// </summary>
+    public IReadOnlyList<ListenerLoad> SampleLoad()
+    {
+        lock (_sampleLock)
+        {
+            var listeners = Volatile.Read(ref _loads);
+            var now = ConcurrencyTracker.ToMicros(_time, _time.GetTimestamp());
+            var to = _time.GetUtcNow();
+            var result = new ListenerLoad[listeners.Length];
+            for (var i = 0; i < listeners.Length; i++)
+            {
+                var (config, stats) = listeners[i];
+                var (average, requests) = stats.Load.Sample(now);
+                result[i] = new ListenerLoad(config.Name, config.Workload, average, requests, stats.SampledUntil, to);
+                stats.SampledUntil = to;
+            }
+
+            return result;
+        }
+    }
 
     /// <summary>
     /// Validates <paramref name="snapshot"/>; if it is invalid, returns every error and changes
@@ -128,6 +173,10 @@ public sealed class ProxyServer : IAsyncDisposable
             _draining.RemoveAll(t => t.IsCompleted);
             Volatile.Write(ref _stats, _listeners.ToDictionary(l => l.Key, l => l.Value.Stats, StringComparer.Ordinal));
             Volatile.Write(ref _boundEndpoints, wanted.Select(w => _listeners[w.Name].BoundEndPoint).ToArray());
+            Volatile.Write(ref _loads, wanted.Select(w => (w, _listeners[w.Name].Stats)).ToArray());
+
+            // Only now that the snapshot stays: held requests go to the clusters that have endpoints.
+            _activation.OnSnapshotSwapped(next);
             ProxyLog.SnapshotAccepted(_logger, _options.NodeName, snapshot.Version, wanted.Count, snapshot.Clusters.Count);
             return SnapshotApplyResult.Ack;
         }
@@ -142,6 +191,10 @@ public sealed class ProxyServer : IAsyncDisposable
     {
         return Volatile.Read(ref _stats).TryGetValue(listenerName, out var stats) ? stats.Requests : 0;
     }
+
+    /// <summary>The concurrency breaker of a listener of the current snapshot, if it has one; telemetry and tests.</summary>
+    internal InstanceBreaker? GetBreaker(string listenerName) =>
+        _snapshots.Current.ServingByListener.TryGetValue(listenerName, out var serving) ? serving.Breaker : null;
 
     public async ValueTask DisposeAsync()
     {
@@ -165,5 +218,31 @@ public sealed class ProxyServer : IAsyncDisposable
     }
 
     private Func<ListenerStats, Microsoft.AspNetCore.Http.RequestDelegate> CreateHandler(string listenerName) =>
-        stats => new ListenerRequestHandler(listenerName, _snapshots, _forwarder, stats, _accessLog, _time, _options.Random).HandleAsync;
+        stats =>
+        {
+            // Runs before the listener accepts its first request: the origin of its first load sample.
+            stats.SampledUntil = _time.GetUtcNow();
+            stats.Load.Start(ConcurrencyTracker.ToMicros(_time, _time.GetTimestamp()));
+            return new ListenerRequestHandler(
+                listenerName, _snapshots, _forwarder, stats, _accessLog, _time, _options.Random, _activation, _servingLog).HandleAsync;
+        };
+
+    private void RaiseDemand(string cluster, int waiting)
+    {
+        ProxyLog.DemandRaised(_servingLog, cluster, waiting);
+        var handler = DemandRaised;
+        if (handler is null)
+        {
+            return;
+        }
+
+        try
+        {
+            handler(cluster, waiting);
+        }
+        catch (Exception ex)
+        {
+            ProxyLog.DemandHandlerFailed(_servingLog, cluster, ex);
+        }
+    }
 }

@@ -26,4 +26,16 @@ public enum ForwardError
     RequestCanceled,
     /// <summary>An upgraded (WebSocket) connection ended with an error on one side.</summary>
     UpgradeStream,
+    /// <summary>A revision instance's concurrency slots and queue were all taken (Knative queue-proxy overload).</summary>
+    InstanceOverloaded,
+    /// <summary>A revision instance's <c>timeoutSeconds</c> elapsed before the response started.</summary>
+    InstanceTimeout,
+    /// <summary>A revision instance's <c>responseStartTimeoutSeconds</c> elapsed before the response started.</summary>
+    InstanceResponseStartTimeout,
+    /// <summary>No bytes went to the client for a revision instance's <c>idleTimeoutSeconds</c>.</summary>
+    InstanceIdleTimeout,
+    /// <summary>An activation cluster had no endpoint and its wait queue was full.</summary>
+    ActivationQueueFull,
+    /// <summary>An activation cluster got no endpoint within its activation timeout.</summary>
+    ActivationTimeout,
 }

@@ -16,6 +16,10 @@ internal static class ForwardErrorResponses
     private static readonly byte[] Timeout = Encoding.ASCII.GetBytes("upstream request timeout");
     private static readonly byte[] BadRequestBody = Encoding.ASCII.GetBytes("request body error");
     private static readonly byte[] UpstreamBody = Encoding.ASCII.GetBytes("upstream response body error");
+    private static readonly byte[] InstanceOverloaded = Encoding.ASCII.GetBytes("overload: revision instance queue full");
+    private static readonly byte[] InstanceTimeout = Encoding.ASCII.GetBytes("request timeout: no response within the revision's timeoutSeconds");
+    private static readonly byte[] InstanceResponseStartTimeout = Encoding.ASCII.GetBytes("request timeout: no response within the revision's responseStartTimeoutSeconds");
+    private static readonly byte[] InstanceIdleTimeout = Encoding.ASCII.GetBytes("request timeout: no bytes within the revision's idleTimeoutSeconds");
 
     public static (int Status, byte[] Body) Describe(ForwardError error) => error switch
     {
@@ -25,6 +29,10 @@ internal static class ForwardErrorResponses
         ForwardError.UpstreamTimeout => (StatusCodes.Status504GatewayTimeout, Timeout),
         ForwardError.RequestBodyClient => (StatusCodes.Status400BadRequest, BadRequestBody),
         ForwardError.ResponseBodyUpstream => (StatusCodes.Status502BadGateway, UpstreamBody),
+        ForwardError.InstanceOverloaded => (StatusCodes.Status503ServiceUnavailable, InstanceOverloaded),
+        ForwardError.InstanceTimeout => (StatusCodes.Status504GatewayTimeout, InstanceTimeout),
+        ForwardError.InstanceResponseStartTimeout => (StatusCodes.Status504GatewayTimeout, InstanceResponseStartTimeout),
+        ForwardError.InstanceIdleTimeout => (StatusCodes.Status504GatewayTimeout, InstanceIdleTimeout),
         _ => (StatusCodes.Status502BadGateway, ResetBeforeHeaders),
     };
 
@@ -34,6 +42,13 @@ internal static class ForwardErrorResponses
     /// </summary>
     public static Task WriteAsync(HttpContext context, ForwardError error)
     {
+        var (status, body) = Describe(error);
+        return WriteAsync(context, error, status, body);
+    }
+
+    /// <summary>As above with a body built for the occasion (activation errors name their cluster).</summary>
+    public static Task WriteAsync(HttpContext context, ForwardError error, int status, byte[] body)
+    {
         var response = context.Response;
         if (error == ForwardError.RequestCanceled || response.HasStarted)
         {
@@ -41,7 +56,6 @@ internal static class ForwardErrorResponses
             return Task.CompletedTask;
         }
 
-        var (status, body) = Describe(error);
         response.Clear();
         response.StatusCode = status;
         response.ContentType = "text/plain";

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Trellis.Proxy.LoadBalancing;
 using Trellis.Proxy.Routing;
+using Trellis.Proxy.Serving;
 using Trellis.Proxy.Telemetry;
 
 namespace Trellis.Proxy.Forwarding;
@@ -17,6 +18,8 @@ namespace Trellis.Proxy.Forwarding;
 /// (4) copy status and headers, then the body with a pooled buffer, then trailers;
 /// (5) any failure is a <see cref="ForwardError"/>: an error response if nothing was sent yet,
 ///     otherwise an aborted connection/stream so a truncated body never looks complete.
+/// A revision instance's <see cref="RequestDeadline"/>, when given, cancels like the route timeout
+/// and is told when the response starts and when bytes go out.
 /// </summary>
 internal sealed class HttpForwarder
 {
@@ -34,7 +37,8 @@ internal sealed class HttpForwarder
     }
 
     public async Task<ForwardError> ForwardAsync(
-        HttpContext context, CompiledRoute route, CompiledMatch? matched, ClusterState cluster, EndpointState endpoint)
+        HttpContext context, CompiledRoute route, CompiledMatch? matched, ClusterState cluster, EndpointState endpoint,
+        RequestDeadline? deadline = null)
     {
         var upgrade = context.Features.Get<IHttpUpgradeFeature>();
         var isUpgrade = upgrade is { IsUpgradableRequest: true };
@@ -42,6 +46,7 @@ internal sealed class HttpForwarder
         // (1) The timeout runs on the injected TimeProvider; aborting the client cancels the upstream call.
         using var cts = route.Timeout is { } timeout ? new CancellationTokenSource(timeout, _time) : new CancellationTokenSource();
         using var abortRegistration = context.RequestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
+        using var deadlineRegistration = deadline is null ? default : deadline.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
 
         endpoint.RequestStarted();
         HttpResponseMessage? response = null;
@@ -56,17 +61,19 @@ internal sealed class HttpForwarder
             }
             catch (Exception ex)
             {
-                var error = await ClassifySendFailureAsync(ex, content, context, cts);
+                var error = await ClassifySendFailureAsync(ex, content, context, cts, deadline);
                 return await FailAsync(context, endpoint, error, ex);
             }
 
             // (3)
             if (isUpgrade && response.StatusCode == HttpStatusCode.SwitchingProtocols)
             {
+                deadline?.Disarm();
                 return await TunnelAsync(context, upgrade!, response, route, cts);
             }
 
             // (4)
+            deadline?.ResponseStarted();
             ResponseCopier.CopyHeaders(response, context.Response, isUpgrade: false);
             route.ResponseHeaders?.ApplyTo(context.Response.Headers);
 
@@ -77,13 +84,14 @@ internal sealed class HttpForwarder
             }
             catch (Exception ex)
             {
-                return await FailAsync(context, endpoint, BodyFailure(StreamCopyResult.InputError, context, cts), ex);
+                return await FailAsync(context, endpoint, BodyFailure(StreamCopyResult.InputError, context, cts, deadline), ex);
             }
 
-            var (result, copyError) = await StreamCopier.CopyAsync(upstreamBody, context.Response.Body, _options.CopyBufferSize, cts.Token);
+            var output = deadline is { HasIdleTimeout: true } ? new ActivityTrackingStream(context.Response.Body, deadline) : context.Response.Body;
+            var (result, copyError) = await StreamCopier.CopyAsync(upstreamBody, output, _options.CopyBufferSize, cts.Token);
             if (result != StreamCopyResult.Success)
             {
-                return await FailAsync(context, endpoint, BodyFailure(result, context, cts), copyError);
+                return await FailAsync(context, endpoint, BodyFailure(result, context, cts, deadline), copyError);
             }
 
             ResponseCopier.CopyTrailers(response, context.Response);
@@ -151,17 +159,21 @@ internal sealed class HttpForwarder
     }
 
     /// <summary>Which side broke while the response body was copied.</summary>
-    private static ForwardError BodyFailure(StreamCopyResult result, HttpContext context, CancellationTokenSource cts) => result switch
+    private static ForwardError BodyFailure(StreamCopyResult result, HttpContext context, CancellationTokenSource cts, RequestDeadline? deadline) => result switch
     {
         _ when context.RequestAborted.IsCancellationRequested => ForwardError.RequestCanceled,
-        StreamCopyResult.Canceled when cts.IsCancellationRequested => ForwardError.UpstreamTimeout,
+        StreamCopyResult.Canceled when cts.IsCancellationRequested => TimeoutReason(deadline),
         StreamCopyResult.OutputError => ForwardError.ResponseBodyClient,
         _ => ForwardError.ResponseBodyUpstream,
     };
 
+    /// <summary>Our token fired without the client leaving: the instance deadline if it fired, else the route timeout.</summary>
+    private static ForwardError TimeoutReason(RequestDeadline? deadline) =>
+        deadline?.Reason is { } reason && reason != ForwardError.None ? reason : ForwardError.UpstreamTimeout;
+
     /// <summary>Turns the exception SendAsync threw into the error it stands for.</summary>
     private async Task<ForwardError> ClassifySendFailureAsync(
-        Exception exception, StreamingRequestContent? content, HttpContext context, CancellationTokenSource cts)
+        Exception exception, StreamingRequestContent? content, HttpContext context, CancellationTokenSource cts, RequestDeadline? deadline)
     {
         if (context.RequestAborted.IsCancellationRequested)
         {
@@ -181,7 +193,7 @@ internal sealed class HttpForwarder
 
         if (cts.IsCancellationRequested)
         {
-            return ForwardError.UpstreamTimeout;
+            return TimeoutReason(deadline);
         }
 
         return exception switch

@@ -14,7 +14,8 @@ internal sealed class ClusterState
         ILoadBalancingPolicy policy,
         UpstreamProtocol protocol,
         HttpMessageInvoker invoker,
-        Func<int, int> random)
+        Func<int, int> random,
+        ActivationConfig? activation = null)
     {
         Name = name;
         Endpoints = endpoints;
@@ -22,6 +23,7 @@ internal sealed class ClusterState
         Protocol = protocol;
         Invoker = invoker;
         Random = random;
+        Activation = activation;
     }
 
     public string Name { get; }
@@ -35,6 +37,9 @@ internal sealed class ClusterState
     public HttpMessageInvoker Invoker { get; }
 
     public Func<int, int> Random { get; }
+
+    /// <summary>Set when requests wait for an endpoint instead of failing while the cluster has none.</summary>
+    public ActivationConfig? Activation { get; }
 
     /// <summary>The endpoint for the next request, or null when the cluster has none.</summary>
     public EndpointState? PickEndpoint() => Endpoints.Length switch

@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Serving;
 
 namespace Trellis.Proxy.Routing;
 
@@ -18,11 +19,13 @@ internal sealed class CompiledSnapshot
     public CompiledSnapshot(
         ProxySnapshot source,
         FrozenDictionary<string, CompiledRouteTable> routeTablesByListener,
-        FrozenDictionary<string, ClusterState> clusters)
+        FrozenDictionary<string, ClusterState> clusters,
+        FrozenDictionary<string, InstanceServing>? servingByListener = null)
     {
         Source = source;
         RouteTablesByListener = routeTablesByListener;
         Clusters = clusters;
+        ServingByListener = servingByListener ?? FrozenDictionary<string, InstanceServing>.Empty;
     }
 
     public ProxySnapshot Source { get; }
@@ -30,4 +33,7 @@ internal sealed class CompiledSnapshot
     public FrozenDictionary<string, CompiledRouteTable> RouteTablesByListener { get; }
 
     public FrozenDictionary<string, ClusterState> Clusters { get; }
+
+    /// <summary>Only the listeners that have <see cref="ListenerConfig.Serving"/>.</summary>
+    public FrozenDictionary<string, InstanceServing> ServingByListener { get; }
 }

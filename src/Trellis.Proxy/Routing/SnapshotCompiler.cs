@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Serving;
 
 namespace Trellis.Proxy.Routing;
 
@@ -22,7 +23,7 @@ internal static class SnapshotCompiler
             var endpoints = (cluster.Endpoints ?? []).Select(e => ReuseOrCreate(old, e)).ToArray();
             LoadBalancingPolicies.TryGet(cluster.LoadBalancer, out var policy);
             clusters[cluster.Name] = new ClusterState(
-                cluster.Name, endpoints, policy, cluster.Protocol, clients.For(cluster.Protocol), options.Random);
+                cluster.Name, endpoints, policy, cluster.Protocol, clients.For(cluster.Protocol), options.Random, cluster.Activation);
         }
 
         var tables = new Dictionary<string, CompiledRouteTable>(StringComparer.Ordinal);
@@ -32,7 +33,13 @@ internal static class SnapshotCompiler
         }
 
         var byListener = (snapshot.Listeners ?? []).ToFrozenDictionary(l => l.Name, l => tables[l.RouteTable], StringComparer.Ordinal);
-        return new CompiledSnapshot(snapshot, byListener, clusters.ToFrozenDictionary(StringComparer.Ordinal));
+        var serving = (snapshot.Listeners ?? [])
+            .Where(l => l.Serving is not null)
+            .ToFrozenDictionary(
+                l => l.Name,
+                l => InstanceServing.Create(l.Serving!, previous.ServingByListener.GetValueOrDefault(l.Name)),
+                StringComparer.Ordinal);
+        return new CompiledSnapshot(snapshot, byListener, clusters.ToFrozenDictionary(StringComparer.Ordinal), serving);
     }
 
     public static CompiledRouteTable CompileTable(RouteTableConfig table, IReadOnlyDictionary<string, ClusterState> clusters, TimeSpan regexTimeout)

@@ -44,6 +44,8 @@ internal static class SnapshotValidator
                 errors.Add($"{path}.protocol: unknown value {(int)cluster.Protocol}");
             }
 
+            ServingValidator.ValidateActivation(cluster.Activation, $"{path}.activation", errors);
+
             var endpoints = cluster.Endpoints ?? [];
             for (var e = 0; e < endpoints.Count; e++)
             {
@@ -293,6 +295,8 @@ internal static class SnapshotValidator
             {
                 errors.Add($"{path}.routeTable: route table '{listener.RouteTable}' not found");
             }
+
+            ServingValidator.ValidateInstance(listener.Serving, $"{path}.serving", errors);
 
             if (listener.Protocols is not (HttpProtocols.Http1 or HttpProtocols.Http2 or HttpProtocols.Http1AndHttp2))
             {

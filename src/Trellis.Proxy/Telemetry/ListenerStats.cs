@@ -1,11 +1,20 @@
 namespace Trellis.Proxy.Telemetry;
 
-/// <summary>Live counters of one listener; increments are lock-free.</summary>
+/// <summary>Live counters of one listener; updates are lock-free.</summary>
 internal sealed class ListenerStats
 {
-    private long _requests;
+    /// <summary>In-flight requests over time and requests started, for <see cref="ProxyServer.SampleLoad"/>.</summary>
+    public ConcurrencyTracker Load { get; } = new();
 
-    public long Requests => Interlocked.Read(ref _requests);
+    /// <summary>End of the last load sample (the listener's start before the first); written by the sampler only.</summary>
+    public DateTimeOffset SampledUntil { get; set; }
 
-    public void RequestReceived() => Interlocked.Increment(ref _requests);
+    public long Requests => Load.Requests;
+
+    /// <summary>The per-request bookkeeping of a request that takes no time (what the counter benchmark measures).</summary>
+    public void RequestReceived()
+    {
+        Load.RequestStarted(0);
+        Load.RequestEnded(0);
+    }
 }

@@ -6,7 +6,7 @@ namespace Trellis.Proxy.Telemetry;
 
 /// <summary>
 /// All log events of the proxy. Ids are stable and never reused: 1xx snapshots, 2xx listeners,
-/// 3xx requests. The generated methods check the level first, so a disabled access log costs a
+/// 3xx requests, 4xx serving (queue-proxy limits, activation). The generated methods check the level first, so a disabled access log costs a
 /// branch, not a formatted string.
 /// </summary>
 internal static partial class ProxyLog
@@ -33,4 +33,19 @@ internal static partial class ProxyLog
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Debug, Message = "Forwarding to {Upstream} failed with {Error}")]
     public static partial void ForwardFailed(ILogger logger, string upstream, ForwardError error, Exception? exception);
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Debug, Message = "Listener {Listener}: revision instance queue full ({Capacity} running, {QueueDepth} queued); answered 503")]
+    public static partial void InstanceOverloaded(ILogger logger, string listener, int capacity, int queueDepth);
+
+    [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Demand for cluster {Cluster}: {Waiting} requests waiting for an endpoint")]
+    public static partial void DemandRaised(ILogger logger, string cluster, int waiting);
+
+    [LoggerMessage(EventId = 402, Level = LogLevel.Error, Message = "A DemandRaised handler failed for cluster {Cluster}")]
+    public static partial void DemandHandlerFailed(ILogger logger, string cluster, Exception exception);
+
+    [LoggerMessage(EventId = 403, Level = LogLevel.Warning, Message = "Cluster {Cluster}: activation queue full ({Capacity}); answered 503")]
+    public static partial void ActivationQueueFull(ILogger logger, string cluster, int capacity);
+
+    [LoggerMessage(EventId = 404, Level = LogLevel.Warning, Message = "Cluster {Cluster}: no endpoint within {Timeout}; answered 503")]
+    public static partial void ActivationTimedOut(ILogger logger, string cluster, TimeSpan timeout);
 }

@@ -1,0 +1,57 @@
+using System.Collections.Concurrent;
+using Trellis.Proxy.Routing;
+
+namespace Trellis.Proxy.Serving;
+
+/// <summary>
+/// The <see cref="ActivationQueue"/> of each activation cluster, by name, so that waiters outlive
+/// the snapshot they arrived under. Queues are made on first use (the slow path only).
+/// </summary>
+internal sealed class ActivationQueues
+{
+    private readonly ConcurrentDictionary<string, ActivationQueue> _queues = new(StringComparer.Ordinal);
+    private readonly SnapshotHolder _snapshots;
+    private readonly TimeProvider _time;
+    private readonly Action<string, int> _raiseDemand;
+
+    public ActivationQueues(SnapshotHolder snapshots, TimeProvider time, Action<string, int> raiseDemand)
+    {
+        _snapshots = snapshots;
+        _time = time;
+        _raiseDemand = raiseDemand;
+    }
+
+    public ActivationQueue For(string cluster) =>
+        _queues.GetOrAdd(cluster, static (name, self) => new ActivationQueue(name, self._time, () => self.HasEndpoints(name), self._raiseDemand), this);
+
+    public int Waiting(string cluster) => _queues.TryGetValue(cluster, out var queue) ? queue.Waiting : 0;
+
+    /// <summary>
+    /// After <paramref name="current"/> was swapped in: releases the waiters of every cluster that now
+    /// has endpoints; they re-resolve their cluster in the current snapshot. Forgets idle queues of
+    /// clusters that are gone.
+    /// </summary>
+    public void OnSnapshotSwapped(CompiledSnapshot current)
+    {
+        foreach (var (name, queue) in _queues)
+        {
+            if (!current.Clusters.TryGetValue(name, out var cluster))
+            {
+                if (queue.Waiting == 0)
+                {
+                    _queues.TryRemove(name, out _);
+                }
+
+                continue;
+            }
+
+            if (cluster.Endpoints.Length > 0)
+            {
+                queue.ReleaseAll();
+            }
+        }
+    }
+
+    private bool HasEndpoints(string cluster) =>
+        _snapshots.Current.Clusters.TryGetValue(cluster, out var state) && state.Endpoints.Length > 0;
+}
