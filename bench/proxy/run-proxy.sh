@@ -120,18 +120,23 @@ for line in "${selected_paths[@]}"; do
   IFS='|' read -r name start _ <<<"$line"
   "$start" "$name"
 done
+# Idle = started and one small request served, before the large-body checks grow any buffers.
+for line in "${selected_paths[@]}"; do
+  IFS='|' read -r name _ _ <<<"$line"
+  curl -s -o /dev/null -H "Host: $HOST_HEADER" "http://127.0.0.1:${H1_PORT[$name]}/1k" || true
+done
+sleep 2
+for line in "${selected_paths[@]}"; do
+  IFS='|' read -r name _ _ <<<"$line"
+  record_memory 0 "$name" idle
+done
+
 FAILED=0
 for line in "${selected_paths[@]}"; do
   IFS='|' read -r name _ _ <<<"$line"
   check_path "$name" || FAILED=1
 done
 [ "$FAILED" = 0 ] || die "a path does not work (see above)"
-
-sleep 2
-for line in "${selected_paths[@]}"; do
-  IFS='|' read -r name _ _ <<<"$line"
-  record_memory 0 "$name" idle
-done
 
 # Steady state is what is compared: every path gets the same unmeasured warm-up first (for
 # Trellis that is JIT tiering; start-up cost is a separate question, not this table's).
