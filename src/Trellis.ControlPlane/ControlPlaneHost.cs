@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using Trellis.ControlPlane.ApiServer;
 using Trellis.ControlPlane.Push;
 using Trellis.ControlPlane.Registry;
+using Trellis.ControlPlane.Serving;
 using Trellis.ControlPlane.Store;
 
 namespace Trellis.ControlPlane;
@@ -25,8 +26,11 @@ public sealed class ControlPlaneHost : IAsyncDisposable
     private readonly MeshStateSource _states;
     private readonly ITimer _expiry;
 
-    private ControlPlaneHost(WebApplication app, FileResourceStore store, MeshStateSource states, ITimer expiry)
+    private readonly ServingController _serving;
+
+    private ControlPlaneHost(WebApplication app, FileResourceStore store, MeshStateSource states, ITimer expiry, ServingController serving)
     {
+        _serving = serving;
         _app = app;
         _store = store;
         _states = states;
@@ -57,6 +61,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         builder.Services.AddSingleton<SnapshotCache>();
         builder.Services.AddSingleton<PushServer>();
         builder.Services.AddSingleton<ApplyService>();
+        builder.Services.AddSingleton(new RevisionScalers(time));
         builder.Services.AddHttpClient("agent");
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -69,11 +74,13 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         var app = builder.Build();
         ResourceEndpoints.Map(app);
         MeshEndpoints.Map(app);
+        ServingEndpoints.Map(app);
         app.MapPost("/push/v1/stream", (HttpContext c, PushServer push) => push.HandleAsync(c));
         await app.StartAsync(cancellationToken);
 
         var expiry = time.CreateTimer(_ => registry.ExpireStale(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
-        var host = new ControlPlaneHost(app, store, states, expiry);
+        var serving = new ServingController(store, registry, app.Services.GetRequiredService<RevisionScalers>(), time, loggers.CreateLogger<ServingController>(), options.ServingTick);
+        var host = new ControlPlaneHost(app, store, states, expiry, serving);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
         host.ApiUrl = new Uri(Resolve(addresses, options.ApiEndpoint, first: true));
         host.PushUrl = new Uri(Resolve(addresses, options.PushEndpoint, first: false));
@@ -83,6 +90,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _expiry.DisposeAsync();
+        await _serving.DisposeAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
         await _states.DisposeAsync();

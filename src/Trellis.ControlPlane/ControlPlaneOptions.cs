@@ -15,4 +15,7 @@ public sealed record ControlPlaneOptions
 
     /// <summary>The push stream to proxies: HTTP/2 cleartext with prior knowledge (Kestrel cannot offer h2c beside HTTP/1.1 on one port).</summary>
     public IPEndPoint PushEndpoint { get; init; } = new(IPAddress.Loopback, 15010);
+
+    /// <summary>How often Knative objects are reconciled and revisions autoscaled (Knative ticks every 2 s).</summary>
+    public TimeSpan ServingTick { get; init; } = TimeSpan.FromSeconds(1);
 }

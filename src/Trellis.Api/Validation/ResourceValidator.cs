@@ -47,7 +47,7 @@ public static class ResourceValidator
             case TriggerSpec s: EventingValidator.Validate(s, ctx); break;
             case PingSourceSpec s: EventingValidator.Validate(s, ctx); break;
             case DeploymentSpec s: WorkloadValidator.Validate(s, ctx); break;
-            case PodSpec s: WorkloadValidator.PodSpec(s, "spec", ctx); break;
+            case PodSpec s: WorkloadValidator.PodSpec(s, "spec", ctx, containerNamesRequired: true); break;
             case ServiceSpec s: ServiceValidator.Validate(s, ctx); break;
         }
 

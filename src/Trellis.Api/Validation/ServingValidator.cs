@@ -17,7 +17,7 @@ internal static class ServingValidator
 
     public static void Revision(RevisionSpec spec, string path, ValidationContext ctx)
     {
-        WorkloadValidator.PodSpec(spec.PodSpec, path, ctx);
+        WorkloadValidator.PodSpec(spec.PodSpec, path, ctx, containerNamesRequired: false);
 
         // Knative serves one container per revision unless the others are sidecars; exactly one may expose a port.
         var withPorts = spec.PodSpec.Containers.Count(c => c.Ports.Count > 0);

@@ -48,10 +48,10 @@ internal static class WorkloadValidator
             ctx.Error("spec.strategy.type", $"\"{type}\" is not RollingUpdate or Recreate");
         }
 
-        PodSpec(spec.Template.Spec, "spec.template.spec", ctx);
+        PodSpec(spec.Template.Spec, "spec.template.spec", ctx, containerNamesRequired: true);
     }
 
-    public static void PodSpec(PodSpec spec, string path, ValidationContext ctx)
+    public static void PodSpec(PodSpec spec, string path, ValidationContext ctx, bool containerNamesRequired)
     {
         if (spec.Containers.Count == 0)
         {
@@ -68,15 +68,15 @@ internal static class WorkloadValidator
             ctx.Error($"{path}.restartPolicy", $"\"{restart}\" is not Always, OnFailure or Never");
         }
 
-        Checks.Unique(spec.Containers, c => c.Name, $"{path}.containers", "container name", ctx);
+        Checks.Unique(spec.Containers.Where(c => c.Name is not null).ToList(), c => c.Name!, $"{path}.containers", "container name", ctx);
         for (var i = 0; i < spec.Containers.Count; i++)
         {
-            Container(spec.Containers[i], $"{path}.containers[{i}]", ctx);
+            Container(spec.Containers[i], $"{path}.containers[{i}]", ctx, containerNamesRequired);
         }
 
         for (var i = 0; i < spec.InitContainers.Count; i++)
         {
-            Container(spec.InitContainers[i], $"{path}.initContainers[{i}]", ctx);
+            Container(spec.InitContainers[i], $"{path}.initContainers[{i}]", ctx, containerNamesRequired);
             if (spec.Containers.Any(c => c.Name == spec.InitContainers[i].Name))
             {
                 ctx.Error($"{path}.initContainers[{i}].name", $"duplicate container name \"{spec.InitContainers[i].Name}\"", Diagnostics.DiagnosticCodes.DuplicateEntry);
@@ -85,9 +85,16 @@ internal static class WorkloadValidator
 
     }
 
-    private static void Container(Container container, string path, ValidationContext ctx)
+    private static void Container(Container container, string path, ValidationContext ctx, bool nameRequired)
     {
-        if (!Names.IsDns1123Label(container.Name))
+        if (container.Name is null)
+        {
+            if (nameRequired)
+            {
+                ctx.Error($"{path}.name", "missing required field \"name\"", Diagnostics.DiagnosticCodes.MissingField);
+            }
+        }
+        else if (!Names.IsDns1123Label(container.Name))
         {
             ctx.Error($"{path}.name", $"\"{container.Name}\" must be an RFC 1123 label");
         }

@@ -9,7 +9,8 @@ namespace Trellis.Api.Workloads;
 /// </summary>
 public sealed record Container
 {
-    public required string Name { get; init; }
+    /// <summary>Required in Deployments and Pods; optional in Knative revisions, as upstream.</summary>
+    public string? Name { get; init; }
 
     public string? Image { get; init; }
 

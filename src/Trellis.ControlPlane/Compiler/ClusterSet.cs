@@ -40,6 +40,21 @@ internal sealed class ClusterSet(MeshIndex index)
         return name;
     }
 
+    /// <summary>One Knative revision: its ready instances, found by the revision label the serving controller puts on its Deployment.</summary>
+    public string Revision(string ns, string serviceFqdn, string revision)
+    {
+        var name = ClusterNames.Outbound(80, revision, serviceFqdn);
+        if (!_clusters.ContainsKey(name))
+        {
+            var endpoints = index.Instances
+                .Where(i => i.Ready && i.Namespace == ns && i.Labels.GetValueOrDefault(KnativeRoutes.Label) == revision)
+                .Select(Endpoint).Where(e => e is not null).Select(e => e!).ToList();
+            _clusters[name] = new ClusterConfig(name, endpoints);
+        }
+
+        return name;
+    }
+
     public string Inbound(WorkloadInstance instance, int appPort)
     {
         var name = ClusterNames.Inbound(appPort, instance.Id);

@@ -41,12 +41,19 @@ internal sealed class MeshIndex
             .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
         VirtualServices = Scope<VirtualServiceSpec>(state, "VirtualService");
         Gateways = Scope<GatewaySpec>(state, "Gateway");
+        Instances = state.Instances;
+        KnativeRoutes = state.Store.List("serving.knative.dev", "Route").Select(o => (o.Resource.Metadata.Name, o.Resource.Key.Namespace, o.Resource.Status)).ToList();
         Secrets = state.Store.List("", "Secret")
             .Where(o => o.Resource.Spec is SecretData)
             .ToDictionary(o => (o.Resource.Key.Namespace, o.Resource.Metadata.Name), o => (SecretData)o.Resource.Spec!);
     }
 
     public IReadOnlyDictionary<(string Namespace, string Name), SecretData> Secrets { get; }
+
+    /// <summary>Knative Routes with the status the serving controller resolved.</summary>
+    public IReadOnlyList<(string Name, string Namespace, System.Text.Json.Nodes.JsonObject? Status)> KnativeRoutes { get; }
+
+    public IReadOnlyList<WorkloadInstance> Instances { get; }
 
     public IReadOnlyDictionary<string, MeshService> Services { get; }
 

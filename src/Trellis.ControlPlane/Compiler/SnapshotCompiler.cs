@@ -74,6 +74,8 @@ public static class SnapshotCompiler
             }
         }
 
+        var taken = hosts.SelectMany(h => h.Domains).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        hosts.AddRange(KnativeRoutes.Hosts(index, clusters, mesh: true, taken));
         return hosts;
     }
 
@@ -121,6 +123,8 @@ public static class SnapshotCompiler
 
             var vhosts = hosts.OrderBy(h => h.Key == "*" ? 1 : 0).ThenBy(h => h.Key, StringComparer.Ordinal)
                 .Select(h => new VirtualHostConfig(h.Key, [h.Key], h.Value)).ToList();
+            var taken = hosts.Keys.ToHashSet(StringComparer.OrdinalIgnoreCase);
+            vhosts.InsertRange(0, KnativeRoutes.Hosts(index, clusters, mesh: false, taken)); // every gateway serves Knative's external hosts
             if (byPort.Any(x => x.Server.Tls?.HttpsRedirect == true))
             {
                 // Istio: an HTTP server with httpsRedirect answers every request with a 301 to https.

@@ -316,17 +316,35 @@ public sealed class ResourceReaderTests
                 tag: old
             """;
 
+        // Knative containers may omit their name (Kubernetes Deployments may not).
         var result = ResourceReader.Read(text);
 
-        Assert.Equal(
-            [("spec.template.spec.containers[0].name", DiagnosticCodes.MissingField)],
-            result.Diagnostics.Select(d => (d.Path, d.Code)).ToArray());
-        var fixedResult = ResourceReader.Read(text.Replace("- image:", "- name: user\n        image:", StringComparison.Ordinal));
-        Assert.Empty(fixedResult.Diagnostics);
-        var spec = Assert.Single(fixedResult.Resources).GetSpec<Serving.KnativeServiceSpec>();
+        Assert.Empty(result.Diagnostics);
+        var spec = Assert.Single(result.Resources).GetSpec<Serving.KnativeServiceSpec>();
         Assert.Equal(5, spec.Template.Spec.ContainerConcurrency);
         Assert.Equal(["./hello"], spec.Template.Spec.PodSpec.Containers[0].Command);
         Assert.Equal(80, spec.Traffic[0].Percent);
+    }
+
+    [Fact]
+    public void Read_DeploymentContainerWithoutName_IsMissingField()
+    {
+        const string text = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: d}
+            spec:
+              selector: {matchLabels: {app: d}}
+              template:
+                metadata: {labels: {app: d}}
+                spec:
+                  containers:
+                  - command: [x]
+            """;
+
+        var result = ResourceReader.Read(text);
+
+        Assert.Equal([("spec.template.spec.containers[0].name", DiagnosticCodes.MissingField)], result.Diagnostics.Select(d => (d.Path, d.Code)).ToArray());
     }
 
     [Fact]

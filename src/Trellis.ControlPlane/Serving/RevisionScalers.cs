@@ -1,0 +1,67 @@
+using Trellis.Serving.Autoscaling;
+
+namespace Trellis.ControlPlane.Serving;
+
+/// <summary>
+/// The autoscaler's live state per revision: the metric window fed by proxies' load reports and the
+/// activator's demand, and the KPA state carried from tick to tick. The decisions themselves are the
+/// pure <see cref="Autoscaler.Scale"/>.
+/// </summary>
+public sealed class RevisionScalers(TimeProvider time)
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<string, (AutoscalerState? State, MetricWindow Window, ScaleDecision? Last)> _revisions = new(StringComparer.Ordinal);
+
+    /// <summary>One observation for a revision: summed in-flight requests (concurrency) or requests per second (rps).</summary>
+    public void Record(string revision, DateTimeOffset at, double value)
+    {
+        lock (_gate)
+        {
+            var entry = Entry(revision);
+            _revisions[revision] = entry with { Window = entry.Window.Record(at, value) };
+        }
+    }
+
+    public ScaleDecision Tick(string revision, AutoscalerSettings settings, int readyPods)
+    {
+        var now = time.GetUtcNow();
+        lock (_gate)
+        {
+            var entry = Entry(revision);
+            var state = entry.State ?? AutoscalerState.Create(settings, readyPods, now);
+            var (decision, next) = Autoscaler.Scale(settings, state, new ScalingMetrics(entry.Window, readyPods), now);
+            _revisions[revision] = (next, entry.Window, decision);
+            return decision;
+        }
+    }
+
+    public ScaleDecision? Last(string revision)
+    {
+        lock (_gate)
+        {
+            return _revisions.TryGetValue(revision, out var e) ? e.Last : null;
+        }
+    }
+
+    public void Forget(IEnumerable<string> gone)
+    {
+        lock (_gate)
+        {
+            foreach (var revision in gone)
+            {
+                _revisions.Remove(revision);
+            }
+        }
+    }
+
+    public IReadOnlyList<string> Known()
+    {
+        lock (_gate)
+        {
+            return _revisions.Keys.ToList();
+        }
+    }
+
+    private (AutoscalerState? State, MetricWindow Window, ScaleDecision? Last) Entry(string revision) =>
+        _revisions.TryGetValue(revision, out var e) ? e : (null, MetricWindow.Empty(TimeSpan.FromMinutes(10)), null);
+}
