@@ -94,6 +94,9 @@ public sealed class ErrorTests
     [InlineData(false)]
     public async Task Forward_UpstreamDiesMidResponse_ClientSeesTruncation(bool withContentLength)
     {
+        // The upstream dies only once the client has the headers: dying earlier races the client's
+        // read of them against the reset of its connection, which may discard them unread.
+        var clientHasHeaders = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var backend = await TestBackend.StartAsync(async c =>
         {
             if (withContentLength)
@@ -103,13 +106,14 @@ public sealed class ErrorTests
 
             await c.Response.Body.WriteAsync(new byte[10_000]);
             await c.Response.Body.FlushAsync();
-            await Task.Delay(50);
+            await clientHasHeaders.Task;
             c.Abort();
         });
         await using var proxy = await ProxyHarness.StartAsync(Snapshots.ToCluster("1", backend.Endpoint));
 
         using var response = await proxy.Client.GetAsync("/", HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        clientHasHeaders.SetResult();
         var read = response.Content.ReadAsByteArrayAsync();
 
         var error = await Record.ExceptionAsync(() => read.WaitAsync(TimeSpan.FromSeconds(10)));
