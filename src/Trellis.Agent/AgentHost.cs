@@ -31,6 +31,7 @@ public sealed partial class AgentHost : IAsyncDisposable
     private readonly List<Task> _loops = [];
     private readonly ILogger _log;
     private RegistryReporter? _reporter;
+    private ServingReporter? _serving;
 
     private AgentHost(Supervisor supervisor, ProxyServer proxy, PushClient push, WebApplication logs, HttpClient http, ILogger log)
     {
@@ -61,6 +62,7 @@ public sealed partial class AgentHost : IAsyncDisposable
         var host = new AgentHost(supervisor, proxy, push, logs, http, log);
         var reporter = new RegistryReporter(http, options, () => agentUrl, log);
         host._reporter = reporter;
+        host._serving = new ServingReporter(proxy, options.ControlPlane, reportLoad: true, log);
         supervisor.Changed += reporter.Update;
         var watcher = new ResourceWatcher(http, "/apis/apps/v1/deployments", host.Reconcile, log);
         push.Start();
@@ -77,6 +79,11 @@ public sealed partial class AgentHost : IAsyncDisposable
         await _supervisor.StopAllAsync();
         await Task.WhenAll(_loops);
         await _supervisor.DisposeAsync();
+        if (_serving is not null)
+        {
+            await _serving.DisposeAsync();
+        }
+
         await _push.DisposeAsync();
         await _proxy.DisposeAsync();
         await _logs.StopAsync();

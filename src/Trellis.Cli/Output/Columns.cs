@@ -18,6 +18,14 @@ public static class Columns
             new("RESTARTS", o => Str(o["status"]?["restartCount"])), new("AGE", o => Age.Since(Str(o["status"]?["startTime"]), now)),
             new("IP", o => Str(o["status"]?["podIP"]), WideOnly: true), new("PORTS", o => Map(o["status"]?["ports"]), WideOnly: true), new("NODE", o => Str(o["spec"]?["nodeName"]), WideOnly: true)],
         "Endpoints" => [Name, new("ENDPOINTS", o => List(o["endpoints"]) is { Length: > 0 } e ? e : "<none>")],
+        "KnativeService" => [Name, new("URL", o => Str(o["status"]?["url"])), new("LATESTCREATED", o => Str(o["status"]?["latestCreatedRevisionName"])),
+            new("LATESTREADY", o => Str(o["status"]?["latestReadyRevisionName"])), new("READY", o => Condition(o, "Ready")), new("REASON", o => Reason(o, "Ready")),
+            new("TRAFFIC", o => Traffic(o), WideOnly: true)],
+        "Revision" => [Name, new("CONFIG NAME", o => Str(o["metadata"]?["labels"]?["serving.knative.dev/configuration"])),
+            new("GENERATION", o => Str(o["metadata"]?["labels"]?["serving.knative.dev/configurationGeneration"])), new("READY", o => Condition(o, "Ready")),
+            new("REASON", o => Reason(o, "Ready")), new("ACTUAL REPLICAS", o => Str(o["status"]?["actualReplicas"])), new("DESIRED REPLICAS", o => Str(o["status"]?["desiredReplicas"]))],
+        "Route" => [Name, new("URL", o => Str(o["status"]?["url"])), new("READY", o => Condition(o, "Ready")), new("TRAFFIC", o => Traffic(o))],
+        "Configuration" => [Name, new("LATESTCREATED", o => Str(o["status"]?["latestCreatedRevisionName"])), new("LATESTREADY", o => Str(o["status"]?["latestReadyRevisionName"])), new("READY", o => Condition(o, "Ready"))],
         "Proxy" => [new("NAME", o => Str(o["name"])), new("ROLE", o => Str(o["role"])), new("SYNCED", o => o["synced"]?.GetValue<bool>() == true ? "SYNCED" : o["nacked"] is null ? "STALE" : "NACKED"), new("VERSION", o => Str(o["acked"]))],
         _ => [Name, AgeOf(now)],
     };
@@ -27,6 +35,17 @@ public static class Columns
     public static readonly Column Namespace = new("NAMESPACE", o => Str(o["metadata"]?["namespace"]));
 
     private static Column AgeOf(DateTimeOffset now) => new("AGE", o => Age.Since(Str(o["metadata"]?["creationTimestamp"]), now));
+
+    private static JsonNode? ConditionOf(JsonNode o, string type) =>
+        (o["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == type);
+
+    private static string Condition(JsonNode o, string type) => Str(ConditionOf(o, type)?["status"]) is { Length: > 0 } s ? s : "Unknown";
+
+    private static string Reason(JsonNode o, string type) => Str(ConditionOf(o, type)?["reason"]);
+
+    private static string Traffic(JsonNode o) => o["status"]?["traffic"] is JsonArray t
+        ? string.Join(",", t.Select(x => $"{Str(x?["revisionName"])}={Str(x?["percent"])}%{(Str(x?["tag"]) is { Length: > 0 } tag ? "#" + tag : "")}"))
+        : "";
 
     private static string Ready(JsonNode deployment, IReadOnlyList<JsonNode> pods)
     {

@@ -135,7 +135,8 @@ public static class GetVerbs
         }
 
         var pods = kind == "Deployment" ? (await ListAsync(client, "pods", null, null, ct)).Items : [];
-        var columns = Columns.For(kind, DateTimeOffset.UtcNow, pods).Where(c => format == "wide" || !c.WideOnly).ToList();
+        var columnKind = kind == "Service" && items.FirstOrDefault()?["apiVersion"]?.GetValue<string>()?.StartsWith("serving.knative.dev", StringComparison.Ordinal) == true ? "KnativeService" : kind;
+        var columns = Columns.For(columnKind, DateTimeOffset.UtcNow, pods).Where(c => format == "wide" || !c.WideOnly).ToList();
         if (allNamespaces && kind != "Proxy")
         {
             columns.Insert(0, Columns.Namespace);

@@ -49,11 +49,16 @@ internal sealed class ClusterSet(MeshIndex index)
             var endpoints = index.Instances
                 .Where(i => i.Ready && i.Namespace == ns && i.Labels.GetValueOrDefault(KnativeRoutes.Label) == revision)
                 .Select(Endpoint).Where(e => e is not null).Select(e => e!).ToList();
-            _clusters[name] = new ClusterConfig(name, endpoints);
+            // The in-proxy activator: at zero instances requests wait (up to the revision's timeout) instead of failing.
+            var timeout = index.Revisions.TryGetValue((ns, revision), out var spec) ? spec.TimeoutSeconds ?? 300 : 300;
+            _clusters[name] = new ClusterConfig(name, endpoints, Activation: new ActivationConfig(ActivationQueueCapacity, TimeSpan.FromSeconds(timeout)));
         }
 
         return name;
     }
+
+    /// <summary>Requests one proxy holds per revision at zero; beyond it, 503 (Knative's activator bounds its queue too).</summary>
+    public const int ActivationQueueCapacity = 1000;
 
     public string Inbound(WorkloadInstance instance, int appPort)
     {

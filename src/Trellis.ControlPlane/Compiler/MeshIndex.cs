@@ -42,6 +42,9 @@ internal sealed class MeshIndex
         VirtualServices = Scope<VirtualServiceSpec>(state, "VirtualService");
         Gateways = Scope<GatewaySpec>(state, "Gateway");
         Instances = state.Instances;
+        Revisions = state.Store.List("serving.knative.dev", "Revision")
+            .Where(o => o.Resource.Spec is Trellis.Api.Serving.RevisionSpec)
+            .ToDictionary(o => (o.Resource.Key.Namespace, o.Resource.Metadata.Name), o => (Trellis.Api.Serving.RevisionSpec)o.Resource.Spec!);
         KnativeRoutes = state.Store.List("serving.knative.dev", "Route").Select(o => (o.Resource.Metadata.Name, o.Resource.Key.Namespace, o.Resource.Status)).ToList();
         Secrets = state.Store.List("", "Secret")
             .Where(o => o.Resource.Spec is SecretData)
@@ -54,6 +57,8 @@ internal sealed class MeshIndex
     public IReadOnlyList<(string Name, string Namespace, System.Text.Json.Nodes.JsonObject? Status)> KnativeRoutes { get; }
 
     public IReadOnlyList<WorkloadInstance> Instances { get; }
+
+    public IReadOnlyDictionary<(string Namespace, string Name), Trellis.Api.Serving.RevisionSpec> Revisions { get; }
 
     public IReadOnlyDictionary<string, MeshService> Services { get; }
 

@@ -38,7 +38,7 @@ public static class SnapshotCompiler
             {
                 var cluster = clusters.Inbound(instance, app);
                 var table = Add(tables, "inbound/" + instance.Id, [new VirtualHostConfig("inbound", ["*"], [new RouteConfig("default", [], [new WeightedClusterConfig(cluster, 100)])])]);
-                listeners.Add(new ListenerConfig($"{instance.Id}/inbound", instance.Host, inbound, ListenerKind.Inbound, table, instance.Id));
+                listeners.Add(new ListenerConfig($"{instance.Id}/inbound", instance.Host, inbound, ListenerKind.Inbound, table, instance.Id, Serving: InstanceServing(instance, index)));
             }
 
             if (instance.Ports.TryGetValue(WorkloadInstance.OutboundPort, out var outbound))
@@ -50,6 +50,26 @@ public static class SnapshotCompiler
         }
 
         return listeners;
+    }
+
+    /// <summary>
+    /// A Knative revision instance's inbound listener does queue-proxy's work: containerConcurrency as a
+    /// hard limit with a queue of 10 × containerConcurrency (Knative's breaker), and the revision's timeouts.
+    /// </summary>
+    private static InstanceServingConfig? InstanceServing(WorkloadInstance instance, MeshIndex index)
+    {
+        if (!instance.Labels.TryGetValue(KnativeRoutes.Label, out var revision) || !index.Revisions.TryGetValue((instance.Namespace, revision), out var spec))
+        {
+            return null;
+        }
+
+        var concurrency = (int)(spec.ContainerConcurrency ?? 0);
+        return new InstanceServingConfig(
+            ContainerConcurrency: concurrency,
+            QueueDepth: concurrency == 0 ? 0 : 10 * concurrency,
+            Timeout: TimeSpan.FromSeconds(spec.TimeoutSeconds ?? 300),
+            ResponseStartTimeout: spec.ResponseStartTimeoutSeconds is { } start ? TimeSpan.FromSeconds(start) : null,
+            IdleTimeout: spec.IdleTimeoutSeconds is { } idle ? TimeSpan.FromSeconds(idle) : null);
     }
 
     /// <summary>One virtual host per service port, reachable by every name a client in the mesh may use for it.</summary>

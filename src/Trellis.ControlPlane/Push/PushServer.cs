@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Logging;
 using Trellis.Api.Snapshots;
 
@@ -21,6 +22,13 @@ public sealed partial class PushServer(MeshStateSource states, SnapshotCache cac
     public async Task HandleAsync(HttpContext context)
     {
         var aborted = context.RequestAborted;
+        // The request body carries only ACKs, seconds or hours apart: Kestrel's minimum body data rate
+        // (240 B/s after 5 s) would abort every stream, so the stream opts out of it.
+        if (context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } minRate)
+        {
+            minRate.MinDataRate = null;
+        }
+
         using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
         var helloLine = await reader.ReadLineAsync(aborted);
         ProxyHello? hello = null;

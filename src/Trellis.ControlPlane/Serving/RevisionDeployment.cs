@@ -21,8 +21,9 @@ public static class RevisionDeployment
         var podLabels = new Dictionary<string, string>(labels) { [ServingLabels.Revision] = revision.Metadata.Name };
         var service = labels.GetValueOrDefault(ServingLabels.Service, "");
         var configuration = labels.GetValueOrDefault(ServingLabels.Configuration, "");
-        var containers = spec.PodSpec.Containers.Select((c, i) => i > 0 ? c : c with
+        var containers = spec.PodSpec.Containers.Select((c, i) => i > 0 ? c with { Name = c.Name ?? $"container-{i}" } : c with
         {
+            Name = c.Name ?? "user-container", // Knative's name for an unnamed container
             Env =
             [
                 .. c.Env,

@@ -51,6 +51,12 @@ public sealed partial class ServingController : IAsyncDisposable
         var ops = new List<StoreOperation>();
         var services = snapshot.List(Group, "Service").Select(s => s.Resource).ToList();
         var revisions = snapshot.List(Group, "Revision").Select(s => s.Resource).ToList();
+        var configMap = snapshot.Get(new ResourceKey("", "ConfigMap", AutoscalerConfigMap.Namespace, AutoscalerConfigMap.Name))?.Resource.Spec as Trellis.Api.Workloads.ConfigMapData;
+        var (autoscaler, configErrors) = AutoscalerConfigMap.Parse(configMap?.Data);
+        foreach (var error in configErrors)
+        {
+            LogBadConfig(_log, error);
+        }
         var readiness = revisions.ToDictionary(r => r.Metadata.Name, r => Readiness(r, instances));
 
         foreach (var service in services)
@@ -60,7 +66,7 @@ public sealed partial class ServingController : IAsyncDisposable
 
         foreach (var revision in revisions)
         {
-            ScaleRevision(revision, instances, readiness[revision.Metadata.Name], snapshot, ops);
+            ScaleRevision(revision, instances, readiness[revision.Metadata.Name], snapshot, ops, autoscaler);
         }
 
         CollectGarbage(snapshot, services, revisions, ops);
@@ -100,13 +106,13 @@ public sealed partial class ServingController : IAsyncDisposable
         ops.Add(Put(service with { Status = result.Status.ToJson() }, snapshot));
     }
 
-    private void ScaleRevision(Resource revision, IReadOnlyList<WorkloadInstance> instances, RevisionReadiness readiness, StoreSnapshot snapshot, List<StoreOperation> ops)
+    private void ScaleRevision(Resource revision, IReadOnlyList<WorkloadInstance> instances, RevisionReadiness readiness, StoreSnapshot snapshot, List<StoreOperation> ops, AutoscalerConfig autoscaler)
     {
         var spec = revision.GetSpec<RevisionSpec>();
         var deployment = RevisionDeployment.NameOf(revision.Metadata.Name);
         var mine = instances.Where(i => i.Namespace == revision.Key.Namespace && i.Workload == deployment).ToList();
         var ready = mine.Count(i => i.Ready);
-        var settings = AutoscalerSettings.Parse(revision.Metadata.Annotations, spec.ContainerConcurrency ?? 0);
+        var settings = AutoscalerSettings.Parse(revision.Metadata.Annotations, spec.ContainerConcurrency ?? 0, autoscaler);
         JsonObject status;
         if (settings.Settings is not { } valid)
         {
@@ -214,6 +220,9 @@ public sealed partial class ServingController : IAsyncDisposable
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Serving: writing {Key} failed: {Reason}")]
     private static partial void LogWriteFailed(ILogger log, string key, string reason);
+
+    [LoggerMessage(EventId = 2203, Level = LogLevel.Warning, Message = "Serving: {Error}; the default is used")]
+    private static partial void LogBadConfig(ILogger log, string error);
 
     [LoggerMessage(EventId = 2202, Level = LogLevel.Error, Message = "Serving: reconcile pass failed")]
     private static partial void LogPassFailed(ILogger log, Exception e);

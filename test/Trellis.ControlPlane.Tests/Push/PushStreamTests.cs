@@ -52,6 +52,20 @@ public sealed class PushStreamTests
     }
 
     [Fact]
+    public async Task Stream_QuietForLongerThanKestrelsDataRateGrace_StaysConnected()
+    {
+        await using var cp = await ControlPlaneFixture.StartAsync();
+        await using var stream = await PushStream.OpenAsync(cp.Host.PushUrl, new ProxyHello("node/quiet", ProxyRole.Node, "quiet", new Dictionary<string, string>()));
+        await stream.NextAsync();
+        var connectedAt = (string?)(await WaitForAsync(cp, p => (string?)p["name"] == "node/quiet"))["connectedAt"];
+
+        await Task.Delay(TimeSpan.FromSeconds(7)); // Kestrel's minimum request body rate applies after a 5 s grace
+
+        var proxy = await WaitForAsync(cp, p => (string?)p["name"] == "node/quiet");
+        Assert.Equal(connectedAt, (string?)proxy["connectedAt"]);
+    }
+
+    [Fact]
     public async Task Stream_BadHello_Is400()
     {
         await using var cp = await ControlPlaneFixture.StartAsync();

@@ -1,0 +1,94 @@
+using System.Net.Http.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Trellis.Api.Snapshots;
+using Trellis.Proxy;
+
+namespace Trellis.Agent;
+
+/// <summary>
+/// Tells the control plane's autoscaler what a proxy sees: every second the load on its inbound
+/// listeners (Knative's queue-proxy metrics), and at once any demand for a revision at zero (the
+/// activator's poke), so a scale from zero starts while the first request waits.
+/// </summary>
+public sealed partial class ServingReporter : IAsyncDisposable
+{
+    private readonly ProxyServer _proxy;
+    private readonly HttpClient _http;
+    private readonly ILogger _log;
+    private readonly bool _reportLoad;
+    private readonly Channel<(string Cluster, int Waiting)> _demand = Channel.CreateBounded<(string, int)>(new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropOldest });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+
+    /// <param name="reportLoad">True for a node proxy (it holds instances' inbound listeners); a gateway only reports demand.</param>
+    public ServingReporter(ProxyServer proxy, Uri controlPlane, bool reportLoad, ILogger log)
+    {
+        _proxy = proxy;
+        _reportLoad = reportLoad;
+        _log = log;
+        _http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = controlPlane, Timeout = TimeSpan.FromSeconds(5) };
+        proxy.DemandRaised += OnDemand;
+        _loop = Task.WhenAll(SendDemandAsync(_stop.Token), reportLoad ? SendLoadAsync(_stop.Token) : Task.CompletedTask);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _proxy.DemandRaised -= OnDemand;
+        await _stop.CancelAsync();
+        _demand.Writer.TryComplete();
+        await _loop;
+        _http.Dispose();
+        _stop.Dispose();
+    }
+
+    private void OnDemand(string cluster, int waiting) => _demand.Writer.TryWrite((cluster, waiting));
+
+    private async Task SendDemandAsync(CancellationToken stop)
+    {
+        try
+        {
+            await foreach (var (cluster, waiting) in _demand.Reader.ReadAllAsync(stop))
+            {
+                await PostAsync("/serving/v1/demand", new { cluster, waiting }, stop);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task SendLoadAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                var loads = _proxy.SampleLoad().Where(l => l.Listener.EndsWith("/inbound", StringComparison.Ordinal)).ToList();
+                if (loads.Count > 0)
+                {
+                    await PostAsync("/serving/v1/load", loads, stop);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task PostAsync<T>(string path, T body, CancellationToken stop)
+    {
+        try
+        {
+            using var response = await _http.PostAsJsonAsync(path, body, WireJson.Options, stop);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !stop.IsCancellationRequested)
+        {
+            LogReportFailed(_log, path, e.Message);
+        }
+    }
+
+    [LoggerMessage(EventId = 4301, Level = LogLevel.Debug, Message = "Reporting {Path} to the control plane failed: {Reason}")]
+    private static partial void LogReportFailed(ILogger log, string path, string reason);
+}
