@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Trellis.Cli;
 using Trellis.Cli.Roles;
 using Trellis.Cli.Verbs;
 
@@ -19,4 +20,13 @@ var root = new RootCommand("Trellis: a service mesh and serverless platform in o
 root.Options.Add(Common.Server);
 // The long-running roles shut down in order on SIGINT/SIGTERM themselves (workloads get their grace
 // period); System.CommandLine's own handler would end the process after 2 s, leaving children behind.
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+try
+{
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
+}
+catch (IOException e)
+{
+    // Most often a port already in use: say so in one line, not with a stack trace.
+    await Console.Error.WriteLineAsync("error: " + e.Message);
+    return ExitCodes.Rejected;
+}

@@ -71,6 +71,8 @@ public sealed class ControlPlaneHost : IAsyncDisposable
             k.Limits.MaxRequestBodySize = 16 * 1024 * 1024;
         });
 
+        ServingController? serving = null;
+        builder.Services.AddSingleton(_ => serving!);
         var app = builder.Build();
         ResourceEndpoints.Map(app);
         MeshEndpoints.Map(app);
@@ -79,7 +81,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         await app.StartAsync(cancellationToken);
 
         var expiry = time.CreateTimer(_ => registry.ExpireStale(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
-        var serving = new ServingController(store, registry, app.Services.GetRequiredService<RevisionScalers>(), time, loggers.CreateLogger<ServingController>(), options.ServingTick);
+        serving = new ServingController(store, registry, app.Services.GetRequiredService<RevisionScalers>(), time, loggers.CreateLogger<ServingController>(), options.ServingTick);
         var host = new ControlPlaneHost(app, store, states, expiry, serving);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
         host.ApiUrl = new Uri(Resolve(addresses, options.ApiEndpoint, first: true));

@@ -25,6 +25,7 @@ public sealed partial class ServingController : IAsyncDisposable
     private readonly RevisionScalers _scalers;
     private readonly ILogger _log;
     private readonly CancellationTokenSource _stop = new();
+    private TaskCompletionSource _poke = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _loop;
 
     public ServingController(IResourceStore store, ServiceRegistry registry, RevisionScalers scalers, TimeProvider time, ILogger<ServingController> log, TimeSpan? tick = null)
@@ -42,6 +43,9 @@ public sealed partial class ServingController : IAsyncDisposable
         await _loop;
         _stop.Dispose();
     }
+
+    /// <summary>Run a pass now rather than at the next tick: demand for a revision at zero should not wait a second.</summary>
+    public void Poke() => Volatile.Read(ref _poke).TrySetResult();
 
     /// <summary>One pass; public so tests can drive it without waiting for the timer.</summary>
     public async Task ReconcileOnceAsync(CancellationToken cancellationToken = default)
@@ -198,11 +202,13 @@ public sealed partial class ServingController : IAsyncDisposable
 
     private async Task RunAsync(TimeProvider time, TimeSpan tick)
     {
-        using var timer = new PeriodicTimer(tick, time);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token))
+            while (!_stop.IsCancellationRequested)
             {
+                await Task.WhenAny(Volatile.Read(ref _poke).Task, Task.Delay(tick, time, _stop.Token));
+                _stop.Token.ThrowIfCancellationRequested();
+                Interlocked.Exchange(ref _poke, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
                 try
                 {
                     await ReconcileOnceAsync(_stop.Token);

@@ -42,7 +42,7 @@ internal static class ServingEndpoints
 
             return Results.NoContent();
         });
-        app.MapPost("/serving/v1/demand", async (HttpContext c, RevisionScalers scalers, TimeProvider time) =>
+        app.MapPost("/serving/v1/demand", async (HttpContext c, RevisionScalers scalers, TimeProvider time, ServingController controller) =>
         {
             var demand = await ReadAsync<DemandReport>(c);
             if (demand is null || RevisionOfCluster(demand.Cluster) is not { } revision)
@@ -52,6 +52,7 @@ internal static class ServingEndpoints
 
             // Held requests count as load, so the autoscaler wants at least one instance at once.
             scalers.Record(revision, time.GetUtcNow(), Math.Max(1, demand.Waiting));
+            controller.Poke();
             return Results.NoContent();
         });
     }
