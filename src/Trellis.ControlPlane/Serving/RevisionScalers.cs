@@ -10,15 +10,15 @@ namespace Trellis.ControlPlane.Serving;
 public sealed class RevisionScalers(TimeProvider time)
 {
     private readonly object _gate = new();
-    private readonly Dictionary<string, (AutoscalerState? State, MetricWindow Window, ScaleDecision? Last)> _revisions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (AutoscalerState? State, MetricWindow Concurrency, MetricWindow Rps, ScaleDecision? Last)> _revisions = new(StringComparer.Ordinal);
 
-    /// <summary>One observation for a revision: summed in-flight requests (concurrency) or requests per second (rps).</summary>
-    public void Record(string revision, DateTimeOffset at, double value)
+    /// <summary>One observation for a revision: in-flight requests and requests per second; an instance's samples in one second add up.</summary>
+    public void Record(string revision, DateTimeOffset at, double concurrency, double rps)
     {
         lock (_gate)
         {
             var entry = Entry(revision);
-            _revisions[revision] = entry with { Window = entry.Window.Record(at, value) };
+            _revisions[revision] = entry with { Concurrency = entry.Concurrency.Record(at, concurrency), Rps = entry.Rps.Record(at, rps) };
         }
     }
 
@@ -29,8 +29,9 @@ public sealed class RevisionScalers(TimeProvider time)
         {
             var entry = Entry(revision);
             var state = entry.State ?? AutoscalerState.Create(settings, readyPods, now);
-            var (decision, next) = Autoscaler.Scale(settings, state, new ScalingMetrics(entry.Window, readyPods), now);
-            _revisions[revision] = (next, entry.Window, decision);
+            var window = settings.Metric == AutoscalingAnnotations.Rps ? entry.Rps : entry.Concurrency;
+            var (decision, next) = Autoscaler.Scale(settings, state, new ScalingMetrics(window, readyPods), now);
+            _revisions[revision] = (next, entry.Concurrency, entry.Rps, decision);
             return decision;
         }
     }
@@ -62,6 +63,6 @@ public sealed class RevisionScalers(TimeProvider time)
         }
     }
 
-    private (AutoscalerState? State, MetricWindow Window, ScaleDecision? Last) Entry(string revision) =>
-        _revisions.TryGetValue(revision, out var e) ? e : (null, MetricWindow.Empty(TimeSpan.FromMinutes(10)), null);
+    private (AutoscalerState? State, MetricWindow Concurrency, MetricWindow Rps, ScaleDecision? Last) Entry(string revision) =>
+        _revisions.TryGetValue(revision, out var e) ? e : (null, MetricWindow.Empty(TimeSpan.FromMinutes(10)), MetricWindow.Empty(TimeSpan.FromMinutes(10)), null);
 }

@@ -36,7 +36,8 @@ internal static class ServingEndpoints
             {
                 if (instances.TryGetValue(report.Workload, out var instance) && RevisionOf(instance) is { } revision)
                 {
-                    scalers.Record(revision, report.To, report.AverageConcurrency);
+                    var seconds = Math.Max(0.001, (report.To - report.From).TotalSeconds);
+                    scalers.Record(revision, report.To, report.AverageConcurrency, report.Requests / seconds);
                 }
             }
 
@@ -51,7 +52,7 @@ internal static class ServingEndpoints
             }
 
             // Held requests count as load, so the autoscaler wants at least one instance at once.
-            scalers.Record(revision, time.GetUtcNow(), Math.Max(1, demand.Waiting));
+            scalers.Record(revision, time.GetUtcNow(), Math.Max(1, demand.Waiting), Math.Max(1, demand.Waiting));
             controller.Poke();
             return Results.NoContent();
         });
