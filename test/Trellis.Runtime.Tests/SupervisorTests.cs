@@ -237,6 +237,12 @@ public class SupervisorTests
         await h.WaitAsync(i => i.Count == 1 && i[0].Phase == InstancePhase.CrashLoopBackOff, what: "crashed");
         var childPid = int.Parse((await File.ReadAllTextAsync(childPidFile)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
+        // SIGKILL is delivered asynchronously: give the kernel a moment before calling it a survivor.
+        for (var i = 0; i < 100 && ProcessInfo.IsAlive(childPid); i++)
+        {
+            await Task.Delay(20);
+        }
+
         Assert.False(ProcessInfo.IsAlive(childPid), "the orphaned child survived its instance");
     }
 
