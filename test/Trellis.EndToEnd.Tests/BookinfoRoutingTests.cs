@@ -31,6 +31,15 @@ public sealed class BookinfoRoutingTests(MeshFixture mesh) : IClassFixture<MeshF
         var tolerance = 4 * Math.Sqrt(n * 0.1 * 0.9);
         Assert.True(Math.Abs(v2 - (n * 0.1)) <= tolerance && split.GetValueOrDefault("v1") + v2 == n, $"90/10 over {n}: {Describe(split)} (±{tolerance:F0})");
 
+        // 50/50 between v1 and v3.
+        await ApplyAsync("virtual-service-reviews-50-v3.yaml");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        const int half = 200;
+        var fifty = await mesh.SampleAsync(half);
+        var v3 = fifty.GetValueOrDefault("v3");
+        var halfTolerance = 4 * Math.Sqrt(half * 0.25);
+        Assert.True(Math.Abs(v3 - (half / 2)) <= halfTolerance && fifty.GetValueOrDefault("v1") + v3 == half, $"50/50 over {half}: {Describe(fifty)} (±{halfTolerance:F0})");
+
         // Header routing: end-user jason (the productpage login cookie) goes to v2, everyone else to v3.
         await ApplyAsync("virtual-service-reviews-jason-v2-v3.yaml");
         await WaitForOnlyAsync("v3");
