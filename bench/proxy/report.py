@@ -72,12 +72,14 @@ def table(args):
         vals = [get(path, f"{metric}:{x}") for x in proxies.get(path, [])]
         return " / ".join(fmt(v, digits) for v in vals) if vals else "–"
 
+    # An A/B run (--baseline) also gets ratios to the baseline build.
+    bases = ("nginx-pair", "haproxy-pair") + (("trellis-pair-base",) if "trellis-pair-base" in paths else ())
     rows = []
     rows.append((f"HTTP/1.1 req/s (wrk, {args.h1_connections} connections)", [fmt(get(p, "rps_h1")) for p in paths]))
-    for base in ("nginx-pair", "haproxy-pair"):
+    for base in bases:
         rows.append((f"  × {base}", [fmt(ratio(p, "rps_h1", base), 2) for p in paths]))
     rows.append((f"HTTP/2 req/s (h2load, {args.h2} streams)", [fmt(get(p, "rps_h2")) for p in paths]))
-    for base in ("nginx-pair", "haproxy-pair"):
+    for base in bases:
         rows.append((f"  × {base}", [fmt(ratio(p, "rps_h2", base), 2) for p in paths]))
     for rate in rates:
         rows.append((f"latency @{rate} rps p50 / p90 / p99 / max (ms)",

@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BENCH="$ROOT/bench/proxy"
 cd "$ROOT"
 
-QUICK=0 REPS=3 INSTALL=1 BUILD=1 OUT="" ONLY=""
+QUICK=0 REPS=3 INSTALL=1 BUILD=1 OUT="" ONLY="" BASELINE="" DUR_OVERRIDE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -17,6 +17,10 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0 ;;
     --out) OUT="$2"; shift ;;
     --only) ONLY="$2"; shift ;;   # comma-separated path names, for development
+    # A/B: another trellis build (its trellis.dll, or the folder holding it) as path trellis-pair-base,
+    # measured in the same interleaved rounds as trellis-pair.
+    --baseline) BASELINE="$2"; shift ;;
+    --dur) DUR_OVERRIDE="$2"; shift ;;   # seconds per throughput and fixed-rate run, for development
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
@@ -29,6 +33,7 @@ if [ "$QUICK" = 1 ]; then
 else
   DUR=10 LAT_DUR=10 RATES="1000 5000" BIG_MIB=100 WARM=5
 fi
+if [ -n "$DUR_OVERRIDE" ]; then DUR=$DUR_OVERRIDE LAT_DUR=$DUR_OVERRIDE; fi
 CORES=$(nproc)
 H1_CONNECTIONS=64           # wrk: fixed connection count, keep-alive
 H2_CLIENTS=8 H2_STREAMS=16  # h2load: connections x concurrent streams
@@ -38,6 +43,7 @@ RPS_PER_CLIENT=100          # fixed-rate runs: clients = rate / 100, each sendin
 PATHS=(
   "direct|start_direct|client -> backend"
   "trellis-pair|start_trellis_pair|client -> trellis outbound -> trellis inbound -> backend (two processes)"
+  "trellis-pair-base|start_trellis_pair_base|trellis-pair with the --baseline build (A/B)"
   "nginx-pair|start_nginx_pair|client -> nginx -> nginx -> backend"
   "haproxy-pair|start_haproxy_pair|client -> haproxy -> haproxy -> backend"
   "trellis-gateway|start_trellis_gateway|client -> trellis gateway -> backend"
@@ -84,6 +90,11 @@ if [ "$BUILD" = 1 ]; then
 fi
 TRELLIS_DLL="$ROOT/artifacts/trellis/trellis.dll"
 [ -f "$TRELLIS_DLL" ] || die "$TRELLIS_DLL missing (run without --no-build)"
+TRELLIS_BASE_DLL=""
+if [ -n "$BASELINE" ]; then
+  TRELLIS_BASE_DLL=$BASELINE; [ -d "$BASELINE" ] && TRELLIS_BASE_DLL="$BASELINE/trellis.dll"
+  [ -f "$TRELLIS_BASE_DLL" ] || die "--baseline: $TRELLIS_BASE_DLL missing"
+fi
 
 ulimit -n 65536 2>/dev/null || true
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/trellis-bench.XXXXXX")
@@ -111,6 +122,7 @@ record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }   # rep
 selected_paths=()
 for line in "${PATHS[@]}"; do
   name=${line%%|*}
+  if [ "$name" = trellis-pair-base ]; then [ -n "$BASELINE" ] && selected_paths+=("$line"); continue; fi
   if [ -z "$ONLY" ] || [[ ",$ONLY," == *",$name,"* ]] || [ "$name" = direct ]; then selected_paths+=("$line"); fi
 done
 
@@ -169,7 +181,7 @@ args=(--results "$RESULTS" --machine "$WORK/machine.md" --paths "$(printf '%s\n'
 python3 "$BENCH/report.py" "${args[@]}" >"$WORK/table.md"
 cat "$WORK/table.md"
 if [ -n "$OUT" ]; then cp "$WORK/table.md" "$OUT"; fi
-if [ "$QUICK" = 0 ] && [ -z "$ONLY" ]; then
+if [ "$QUICK" = 0 ] && [ -z "$ONLY" ] && [ -z "$BASELINE" ] && [ -z "$DUR_OVERRIDE" ]; then
   python3 "$BENCH/report.py" --update-doc "$ROOT/docs/benchmarks.md" --table "$WORK/table.md"
   log "wrote docs/benchmarks.md"
 fi
