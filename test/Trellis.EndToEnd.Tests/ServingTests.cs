@@ -83,6 +83,33 @@ public sealed class ServingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Serving_FunctionExceedsTimeout_Gets504NamingTheTimeout()
+    {
+        var slow = Path.Combine(_dir, "slow.yaml");
+        await File.WriteAllTextAsync(slow, """
+            apiVersion: serving.knative.dev/v1
+            kind: Service
+            metadata: {name: slow}
+            spec:
+              template:
+                metadata:
+                  annotations: {autoscaling.knative.dev/min-scale: "1"}
+                spec:
+                  timeoutSeconds: 1
+                  containers:
+                  - command: ["dotnet", "samples/functions/bin/functions.dll", "slow"]
+            """);
+        var apply = await TrellisProcess.RunAsync(_server, "apply", "-f", slow);
+        Assert.True(apply.Exit == 0, apply.Stderr);
+        await WaitForAsync(async () => (await CallAsync("slow.default.example.com", "/?ms=10")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(60), "slow ready");
+
+        var (status, body) = await CallAsync("slow.default.example.com", "/?ms=3000");
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, status);
+        Assert.Contains("timeout", body, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task Serving_FunctionCrashesAtStart_ServiceNotReadyWithReason()
     {
         var crash = Path.Combine(_dir, "crash.yaml");
@@ -109,9 +136,9 @@ public sealed class ServingTests : IAsyncLifetime
         Assert.False(string.IsNullOrEmpty((string?)ready!["reason"]));
     }
 
-    private async Task<(HttpStatusCode Status, string Body)> CallAsync(string host)
+    private async Task<(HttpStatusCode Status, string Body)> CallAsync(string host, string path = "/")
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{_gateway}/");
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{_gateway}{path}");
         request.Headers.Host = host;
         try
         {
