@@ -2,6 +2,7 @@ using Trellis.Api;
 using Trellis.Api.Networking;
 using Trellis.Api.Registry;
 using Trellis.Api.Snapshots;
+using Trellis.Serving.Revisions;
 
 namespace Trellis.ControlPlane.Compiler;
 
@@ -47,7 +48,7 @@ internal sealed class ClusterSet(MeshIndex index)
         if (!_clusters.ContainsKey(name))
         {
             var endpoints = index.Instances
-                .Where(i => i.Ready && i.Namespace == ns && i.Labels.GetValueOrDefault(KnativeRoutes.Label) == revision)
+                .Where(i => i.Ready && i.Namespace == ns && i.Labels.GetValueOrDefault(ServingLabels.Revision) == revision)
                 .Select(Endpoint).Where(e => e is not null).Select(e => e!).ToList();
             // The in-proxy activator: at zero instances requests wait (up to the revision's timeout) instead of failing.
             var timeout = index.Revisions.TryGetValue((ns, revision), out var spec) ? spec.TimeoutSeconds ?? 300 : 300;

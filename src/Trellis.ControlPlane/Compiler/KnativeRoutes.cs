@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Trellis.Api.Snapshots;
-using Trellis.Serving.Revisions;
 
 namespace Trellis.ControlPlane.Compiler;
 
@@ -73,6 +72,4 @@ internal static class KnativeRoutes
     private static List<string> Claim(List<string> domains, ISet<string> taken) => domains.Where(taken.Add).ToList();
 
     private static string? HostOf(string? url) => Uri.TryCreate(url, UriKind.Absolute, out var u) ? u.Host : null;
-
-    public static string Label => ServingLabels.Revision;
 }

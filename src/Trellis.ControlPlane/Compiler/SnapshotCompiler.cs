@@ -5,6 +5,7 @@ using Trellis.Api;
 using Trellis.Api.Networking;
 using Trellis.Api.Registry;
 using Trellis.Api.Snapshots;
+using Trellis.Serving.Revisions;
 
 namespace Trellis.ControlPlane.Compiler;
 
@@ -58,7 +59,7 @@ public static class SnapshotCompiler
     /// </summary>
     private static InstanceServingConfig? InstanceServing(WorkloadInstance instance, MeshIndex index)
     {
-        if (!instance.Labels.TryGetValue(KnativeRoutes.Label, out var revision) || !index.Revisions.TryGetValue((instance.Namespace, revision), out var spec))
+        if (!instance.Labels.TryGetValue(ServingLabels.Revision, out var revision) || !index.Revisions.TryGetValue((instance.Namespace, revision), out var spec))
         {
             return null;
         }
