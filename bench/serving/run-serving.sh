@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# The serving benchmark behind `bench/run serving`: one `trellis up` with three Knative Services
+# of samples/functions, then
+#   1. added latency: a warm instance (min-scale 1, activator out of the path) called directly on
+#      its app port, through its inbound proxy only, and through the gateway, at a fixed rate;
+#   2. min-scale 1 "cold start": new connection → first byte on the warm instance;
+#   3. cold start: at zero instances (status desired = actual = 0, no process left), one request,
+#      time to its first response byte, repeated;
+#   4. burst: 200 concurrent requests against a function at zero; errors (must be 0), the revision
+#      status polled every 100 ms, the time until the desired scale is met, a text chart.
+# Prints one table; the full mode also writes it to docs/benchmarks.md (Serving section).
+# Exits non-zero when a request of the burst fails or a path stops answering 200.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH="$ROOT/bench/serving"
+cd "$ROOT"
+
+QUICK=0 TRIALS="" INSTALL=1 BUILD=1 OUT="" MAX_SCALE=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --trials) TRIALS="$2"; shift ;;
+    --no-install) INSTALL=0 ;;
+    --no-build) BUILD=0 ;;
+    --out) OUT="$2"; shift ;;
+    --max-scale) MAX_SCALE="$2"; shift ;;   # cap of the burst function (default: 4 x cores, at most 32)
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# Quick mode (CI smoke, under ~2 minutes): 3 cold-start trials, 3 s fixed-rate runs, one round.
+if [ "$QUICK" = 1 ]; then
+  TRIALS=${TRIALS:-3} REPS=1 LAT_DUR=3 WARM=2
+else
+  TRIALS=${TRIALS:-20} REPS=3 LAT_DUR=10 WARM=5
+fi
+WARM_TRIALS=$(( TRIALS > 20 ? TRIALS : 20 ))   # min-scale 1 requests are cheap: always at least 20
+RATE=1000 RPS_PER_CLIENT=100                    # fixed rate: RATE/100 connections x 100 req/s each
+BURST_C=200 BURST_N=2000 BURST_MS=200           # hey -c 200 -n 2000 against slow?ms=200
+CORES=$(nproc)
+if [ -z "$MAX_SCALE" ]; then MAX_SCALE=$(( CORES * 4 > 32 ? 32 : CORES * 4 )); fi
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+now_ms() { date +%s%3N; }
+
+install_tools() {
+  local missing=()
+  command -v h2load >/dev/null || missing+=(nghttp2-client)
+  command -v hey >/dev/null || missing+=(hey)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v python3 >/dev/null || missing+=(python3)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  command -v dotnet >/dev/null || die "the .NET SDK (see global.json) is required to build Trellis"
+}
+[ "$INSTALL" = 1 ] && install_tools
+
+TRELLIS_DLL="$ROOT/artifacts/trellis/trellis.dll"
+FUNCTIONS_DLL="$ROOT/samples/functions/bin/functions.dll"
+build() { # project output-args...: retried, parallel builds on a shared machine collide on file locks
+  local attempt
+  for attempt in 1 2 3; do
+    if dotnet build "$@" -c Release -v q -nologo >"${TMPDIR:-/tmp}/trellis-bench-serving-build.log" 2>&1; then return 0; fi
+    [ "$attempt" = 3 ] && { cat "${TMPDIR:-/tmp}/trellis-bench-serving-build.log" >&2; die "build of $1 failed"; }
+    sleep 5
+  done
+}
+newer_sources() { [ ! -f "$1" ] || [ -n "$(find "${@:2}" \( -name '*.cs' -o -name '*.csproj' \) -newer "$1" -print -quit)" ]; }
+if [ "$BUILD" = 1 ]; then
+  # Like ./trellis: only when a source file is newer than the last build (keeps --quick short).
+  if newer_sources "$TRELLIS_DLL" src; then log "building Trellis (Release)"; build src/Trellis.Cli -o artifacts/trellis; fi
+  if newer_sources "$FUNCTIONS_DLL" samples/functions/src; then log "building samples/functions (Release)"; build samples/functions/src; fi
+fi
+[ -f "$TRELLIS_DLL" ] || die "$TRELLIS_DLL missing (run without --no-build)"
+[ -f "$FUNCTIONS_DLL" ] || die "$FUNCTIONS_DLL missing (run without --no-build)"
+
+ulimit -n 65536 2>/dev/null || true
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/trellis-bench-serving.XXXXXX")
+PY="python3 $BENCH/serving.py"
+TRELLIS_PID="" STARTED_PIDS=()
+: >"$WORK/function-pids"
+
+remember_function_pids() { [ -z "${API:-}" ] || $PY pids --api "$API" >>"$WORK/function-pids" 2>/dev/null || true; }
+
+cleanup() {
+  trap - EXIT INT TERM
+  local pid i
+  for pid in "${STARTED_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$TRELLIS_PID" ] && kill -0 "$TRELLIS_PID" 2>/dev/null; then
+    remember_function_pids
+    # SIGINT = Ctrl-C: workloads get SIGTERM and their grace period, then trellis exits.
+    # (`trellis up` did not react to SIGTERM in this tree; see docs/benchmarks.md, Serving.)
+    kill -INT "$TRELLIS_PID" 2>/dev/null || true
+    for i in $(seq 1 150); do kill -0 "$TRELLIS_PID" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$TRELLIS_PID" 2>/dev/null; then
+      log "trellis up still running 30 s after SIGINT: SIGKILL to its process group"
+      kill -KILL -- "-$TRELLIS_PID" 2>/dev/null || true
+    fi
+    wait "$TRELLIS_PID" 2>/dev/null || true
+  fi
+  # Function instances run in process groups of their own; any still alive now is a stray of ours.
+  for pid in $(sort -u "$WORK/function-pids" 2>/dev/null); do
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "functions.dll"; then
+      log "killing stray function instance $pid"; kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+GW=$(free_port) API_PORT=$(free_port) PUSH=$(free_port)
+API="http://127.0.0.1:$API_PORT"
+
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+record() { printf '%s\t%s\n' "$1" "$2" >>"$RESULTS"; }
+
+# ---- configuration ------------------------------------------------------------------------------
+sed "s/number: 8080/number: $GW/" samples/functions/gateway.yaml >"$WORK/gateway.yaml"
+cat >"$WORK/autoscaler.yaml" <<'EOF'
+# Short windows so that a revision is back at zero ~8 s after its last request (Knative: 60 s + 30 s).
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: config-autoscaler, namespace: knative-serving}
+data: {stable-window: "6s", scale-to-zero-grace-period: "1s"}
+EOF
+ksvc() { # name function annotations(yaml flow map) containerConcurrency
+  cat <<EOF
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: $1}
+spec:
+  template:
+    metadata:
+      annotations: $3
+    spec:
+      containerConcurrency: $4
+      timeoutSeconds: 30
+      containers:
+      - command: ["dotnet", "samples/functions/bin/functions.dll", "$2"]
+        env: [{name: TARGET, value: bench}]
+EOF
+}
+{
+  # cold: the plain process function, as samples/functions/hello.yaml (scales to zero).
+  ksvc cold hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10"}' 20
+  # warm: one instance kept; target-burst-capacity 0 takes the activator out of the path.
+  ksvc warm hello '{autoscaling.knative.dev/min-scale: "1", autoscaling.knative.dev/target-burst-capacity: "0"}' 0
+  # burst: waits 200 ms per request, so concurrency decides the scale: target 10 (x 70 %) per instance.
+  ksvc burst slow "{autoscaling.knative.dev/min-scale: \"0\", autoscaling.knative.dev/target: \"10\", autoscaling.knative.dev/max-scale: \"$MAX_SCALE\"}" 20
+} >"$WORK/services.yaml"
+
+# ---- start --------------------------------------------------------------------------------------
+log "starting trellis up (gateway :$GW, API :$API_PORT)"
+# Job control on for this one start: the job gets a process group of its own and SIGINT is not
+# ignored (a non-interactive shell starts background jobs with SIGINT ignored, and .NET keeps that).
+set -m
+dotnet "$TRELLIS_DLL" up "$WORK/gateway.yaml" "$WORK/autoscaler.yaml" "$WORK/services.yaml" --data-dir "$WORK/data" \
+  --api-address "127.0.0.1:$API_PORT" --push-address "127.0.0.1:$PUSH" >"$WORK/up.log" 2>&1 &
+TRELLIS_PID=$!
+set +m
+
+call() { # host [path]: prints "code ttfb_seconds", body in $WORK/body
+  curl -s -o "$WORK/body" -w '%{http_code} %{time_starttransfer}\n' --max-time 30 -H "Host: $1" "http://127.0.0.1:$GW${2:-/}" || echo "000 0"
+}
+wait_answer() { # host: until 200 (the revision became ready and the route exists), 120 s
+  local i code
+  for i in $(seq 1 600); do
+    kill -0 "$TRELLIS_PID" 2>/dev/null || { tail -20 "$WORK/up.log" >&2; die "trellis up exited"; }
+    read -r code _ < <(call "$1")
+    [ "$code" = 200 ] && return 0
+    sleep 0.2
+  done
+  tail -20 "$WORK/up.log" >&2; die "$1 did not answer 200 within 120 s"
+}
+for h in cold warm burst; do wait_answer "$h.default.example.com"; done
+log "all three services answer"
+remember_function_pids
+
+# Cold and burst scale down to zero now; the latency runs wait for that, so that stopping
+# processes does not disturb them.
+$PY wait-zero --api "$API" --rev cold-00001 --timeout 90 || die "cold did not scale to zero"
+$PY wait-zero --api "$API" --rev burst-00001 --timeout 90 || die "burst did not scale to zero"
+
+# ---- 1. added latency (warm instance) -----------------------------------------------------------
+$PY wait-scale --api "$API" --rev warm-00001 --n 1 --timeout 30 || die "warm has no ready instance"
+read -r APP_PORT INBOUND_PORT AIP < <($PY ports --api "$API" --rev warm-00001) || die "warm: no ports"
+record activator_in_path "$AIP"
+WARM_HOST=warm.default.example.com
+declare -A TARGET_PORT=([direct]=$APP_PORT [inbound]=$INBOUND_PORT [gateway]=$GW)
+FAILED=0
+for t in direct inbound gateway; do
+  code=$(curl -s -o "$WORK/body" -w '%{http_code}' -H "Host: $WARM_HOST" "http://127.0.0.1:${TARGET_PORT[$t]}/" || true)
+  { [ "$code" = 200 ] && grep -q '^Hello bench! (warm-00001)' "$WORK/body"; } || die "$t (port ${TARGET_PORT[$t]}): $code $(head -c 200 "$WORK/body")"
+done
+fixed_rate() { # target seconds logfile
+  local clients=$((RATE / RPS_PER_CLIENT))
+  rm -f "$3"
+  # -n, not -D: h2load 1.52 with --rps and -D never exits (as in bench/proxy).
+  timeout $(($2 * 3 + 10)) h2load --h1 -c"$clients" --rps "$RPS_PER_CLIENT" -n $((RATE * $2)) --log-file "$3" \
+    -H ":authority: $WARM_HOST" "http://127.0.0.1:${TARGET_PORT[$1]}/" >"$WORK/h2load.out" 2>&1 \
+    || { log "$1: h2load: $(tail -3 "$WORK/h2load.out" | tr '\n' ' ')"; return 1; }
+}
+for t in direct inbound gateway; do log "warm-up: $t"; fixed_rate "$t" "$WARM" "$WORK/warm.log" || FAILED=1; done
+for rep in $(seq 1 "$REPS"); do
+  for t in direct inbound gateway; do
+    log "latency @$RATE rps, round $rep/$REPS: $t"
+    fixed_rate "$t" "$LAT_DUR" "$WORK/lat.log" || { FAILED=1; continue; }
+    while read -r metric value; do
+      case "$metric" in
+        p50_ms|p99_ms) record "${t}_${metric%_ms}" "$value" ;;
+        count) record "${t}_achieved_rps" "$(awk -v n="$value" -v d="$LAT_DUR" 'BEGIN { printf "%.0f", n / d }')" ;;
+        non2xx) [ "$value" = 0 ] || { log "$t: $value non-2xx answers at $RATE rps"; FAILED=1; } ;;
+      esac
+    done < <($PY pct "$WORK/lat.log")
+  done
+done
+
+# ---- 2. min-scale 1: new connection -> first byte -----------------------------------------------
+log "min-scale 1: $WARM_TRIALS requests"
+for i in $(seq 1 "$WARM_TRIALS"); do
+  read -r code ttfb < <(call "$WARM_HOST")
+  [ "$code" = 200 ] || { log "warm request $i -> $code"; FAILED=1; continue; }
+  record warm_ms "$(awk -v s="$ttfb" 'BEGIN { printf "%.1f", s * 1000 }')"
+  sleep 0.05
+done
+
+# ---- 3. cold start ------------------------------------------------------------------------------
+for i in $(seq 1 "$TRIALS"); do
+  $PY wait-zero --api "$API" --rev cold-00001 --timeout 60 || die "cold did not return to zero (trial $i)"
+  sleep 0.5   # the agent finishes removing the stopped instance's listeners
+  read -r code ttfb < <(call cold.default.example.com)
+  { [ "$code" = 200 ] && grep -q '^Hello bench! (cold-00001)' "$WORK/body"; } || { log "cold trial $i -> $code $(head -c 200 "$WORK/body")"; FAILED=1; continue; }
+  ms=$(awk -v s="$ttfb" 'BEGIN { printf "%.1f", s * 1000 }')
+  record cold_ms "$ms"
+  log "cold start $i/$TRIALS: $ms ms"
+  remember_function_pids
+done
+
+# ---- 4. burst from zero -------------------------------------------------------------------------
+$PY wait-zero --api "$API" --rev burst-00001 --timeout 60 || die "burst did not return to zero"
+$PY poll --api "$API" --rev burst-00001 --out "$WORK/timeline.tsv" --stop-file "$WORK/burst-done" --linger 30 --min-after 2 &
+STARTED_PIDS+=($!)
+POLLER=$!
+sleep 0.5
+log "burst: hey -c $BURST_C -n $BURST_N against burst (slow?ms=$BURST_MS, max-scale $MAX_SCALE)"
+record burst_start_ms "$(now_ms)"
+hey -c "$BURST_C" -n "$BURST_N" -t 60 -host burst.default.example.com "http://127.0.0.1:$GW/?ms=$BURST_MS" >"$WORK/hey.out" 2>&1 || true
+record burst_end_ms "$(now_ms)"
+touch "$WORK/burst-done"
+remember_function_pids
+BURST_OK=$(awk '/^\s*\[200\]/ { n += $2 } END { print n + 0 }' "$WORK/hey.out")
+BURST_ERRORS=$((BURST_N - BURST_OK))
+record burst_n "$BURST_N"; record burst_c "$BURST_C"; record burst_ms "$BURST_MS"; record burst_max_scale "$MAX_SCALE"
+record burst_ok "$BURST_OK"; record burst_errors "$BURST_ERRORS"
+record burst_p50_ms "$(awk '/ 50% in/ { printf "%.1f", $3 * 1000 }' "$WORK/hey.out")"
+record burst_p99_ms "$(awk '/ 99% in/ { printf "%.1f", $3 * 1000 }' "$WORK/hey.out")"
+if [ "$BURST_ERRORS" != 0 ]; then
+  log "burst: $BURST_ERRORS of $BURST_N requests failed:"; sed -n '/Status code distribution/,$p' "$WORK/hey.out" >&2
+fi
+log "burst: $BURST_OK/$BURST_N answered 200; waiting for the scale to settle"
+wait "$POLLER" || true
+STARTED_PIDS=()
+
+# ---- report -------------------------------------------------------------------------------------
+{
+  echo "- machine: $CORES cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, kernel $(uname -r), load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- os: $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
+  echo "- versions: .NET $(dotnet --version), $(h2load --version | head -1 | awk '{ print $2 }'), hey $(dpkg-query -W -f '${Version}' hey 2>/dev/null || echo '?'), curl $(curl -V | head -1 | awk '{ print $2 }')"
+  echo "- trellis: HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet -- src 2>/dev/null || echo ' (src has uncommitted changes)'), binary built $(date -u -r "$TRELLIS_DLL" '+%Y-%m-%d %H:%M UTC')$( [ "$BUILD" = 0 ] && echo ' (--no-build: may predate HEAD)')"
+  echo "- settings: config-autoscaler stable-window 6s, scale-to-zero-grace-period 1s; burst max-scale $MAX_SCALE ($CORES cores: 4 per core, at most 32), containerConcurrency 20, target 10"
+} >"$WORK/machine.md"
+args=(--results "$RESULTS" --timeline "$WORK/timeline.tsv" --machine "$WORK/machine.md" --trials "$TRIALS" --reps "$REPS" --rate "$RATE")
+[ "$QUICK" = 1 ] && args+=(--quick)
+$PY report "${args[@]}" >"$WORK/table.md"
+cat "$WORK/table.md"
+if [ -n "$OUT" ]; then cp "$WORK/table.md" "$OUT"; fi
+if [ "$QUICK" = 0 ] && [ "$TRIALS" -ge 20 ]; then
+  $PY update-doc --doc "$ROOT/docs/benchmarks.md" --table "$WORK/table.md"
+  log "wrote docs/benchmarks.md (Serving)"
+fi
+[ "$BURST_ERRORS" = 0 ] || die "$BURST_ERRORS of $BURST_N burst requests failed"
+[ "$FAILED" = 0 ] || die "a path stopped answering 200 (see above)"
