@@ -24,6 +24,14 @@ public sealed record ProxyServerOptions
     /// <summary>Concurrent HTTP/2 streams a downstream client may open on one connection.</summary>
     public int MaxHttp2StreamsPerConnection { get; init; } = 256;
 
+    /// <summary>
+    /// Run requests on the socket-completion thread (Kestrel's <c>UnsafePreferInlineScheduling</c>)
+    /// rather than dispatching them to another thread-pool thread. The proxy never blocks on the
+    /// request path, which is what would make this safe. Off: an A/B on the 2-core bench machine
+    /// showed no gain outside the noise (docs/benchmarks.md, history).
+    /// </summary>
+    public bool InlineScheduling { get; init; }
+
     /// <summary>Size of the pooled buffer used to copy each body direction.</summary>
     public int CopyBufferSize { get; init; } = 64 * 1024;
 
@@ -37,5 +45,5 @@ public sealed record ProxyServerOptions
     public Func<int, int> Random { get; init; } = System.Random.Shared.Next;
 
     /// <summary>Generates an <c>x-request-id</c> for requests that arrive without one.</summary>
-    public Func<string> RequestIdGenerator { get; init; } = static () => Guid.NewGuid().ToString();
+    public Func<string> RequestIdGenerator { get; init; } = Forwarding.RequestIds.NewId;
 }

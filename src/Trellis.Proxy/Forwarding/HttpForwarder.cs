@@ -88,7 +88,8 @@ internal sealed class HttpForwarder
             }
 
             var output = deadline is { HasIdleTimeout: true } ? new ActivityTrackingStream(context.Response.Body, deadline) : context.Response.Body;
-            var (result, copyError) = await StreamCopier.CopyAsync(upstreamBody, output, _options.CopyBufferSize, cts.Token);
+            var bufferSize = StreamCopier.BufferSizeFor(response.Content.Headers.ContentLength, _options.CopyBufferSize);
+            var (result, copyError) = await StreamCopier.CopyAsync(upstreamBody, output, bufferSize, cts.Token);
             if (result != StreamCopyResult.Success)
             {
                 return await FailAsync(context, endpoint, BodyFailure(result, context, cts, deadline), copyError);

@@ -45,7 +45,8 @@ internal sealed class RequestMessageFactory
         content = null;
         if (!isUpgrade && context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
         {
-            content = new StreamingRequestContent(request.Body, request.ContentLength, _options.CopyBufferSize);
+            content = new StreamingRequestContent(
+                request.Body, request.ContentLength, StreamCopier.BufferSizeFor(request.ContentLength, _options.CopyBufferSize));
             message.Content = content;
         }
 

@@ -16,8 +16,10 @@ internal static class ResponseCopier
             response.StatusCode = (int)upstream.StatusCode;
         }
 
-        upstream.Headers.TryGetValues(HeaderNames.Connection, out var connectionValues);
-        var connection = connectionValues is null ? StringValues.Empty : new StringValues(connectionValues.ToArray());
+        // Non-validated access: no parsing and no enumerator allocated when the upstream sent no Connection header.
+        var connection = upstream.Headers.NonValidated.TryGetValues(HeaderNames.Connection, out var connectionValues)
+            ? ToStringValues(connectionValues)
+            : StringValues.Empty;
         Copy(upstream.Headers.NonValidated, response.Headers, connection, isUpgrade);
         Copy(upstream.Content.Headers.NonValidated, response.Headers, connection, isUpgrade);
     }

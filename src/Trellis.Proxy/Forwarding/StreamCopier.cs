@@ -16,6 +16,14 @@ internal enum StreamCopyResult
 /// </summary>
 internal static class StreamCopier
 {
+    /// <summary>
+    /// The buffer for a body of <paramref name="length"/> bytes (null: unknown): no larger than the
+    /// body, so a 1 KiB answer does not rent (and dirty the cache with) 64 KiB, and one read takes
+    /// it all. Bodies of unknown length get the full size.
+    /// </summary>
+    public static int BufferSizeFor(long? length, int maxBufferSize) =>
+        length is { } known && known < maxBufferSize ? (int)Math.Max(known, 1) : maxBufferSize;
+
     public static async ValueTask<(StreamCopyResult Result, Exception? Error)> CopyAsync(
         Stream input, Stream output, int bufferSize, CancellationToken cancellationToken)
     {
@@ -39,7 +47,9 @@ internal static class StreamCopier
                         buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
                     }
 
-                    read = await input.ReadAsync(buffer.AsMemory(), cancellationToken);
+                    // Read at most bufferSize (the pool may hand out more): a body that fills it has
+                    // been read whole, and the loop ends on the next read without a flush in between.
+                    read = await input.ReadAsync(buffer.AsMemory(0, bufferSize), cancellationToken);
                 }
                 catch (Exception ex)
                 {
@@ -51,7 +61,7 @@ internal static class StreamCopier
                     return (StreamCopyResult.Success, null);
                 }
 
-                lastReadWasPartial = read < buffer.Length;
+                lastReadWasPartial = read < bufferSize;
                 try
                 {
                     await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
