@@ -5,7 +5,8 @@
 #      its app port, through its inbound proxy only, and through the gateway, at a fixed rate;
 #   2. min-scale 1 "cold start": new connection → first byte on the warm instance;
 #   3. cold start: at zero instances (status desired = actual = 0, no process left), one request,
-#      time to its first response byte, repeated;
+#      time to its first response byte, repeated; interleaved with the floor: the same function
+#      started by hand without Trellis, spawn -> first byte;
 #   4. burst: 200 concurrent requests against a function at zero; errors (must be 0), the revision
 #      status polled every 100 ms, the time until the desired scale is met, a text chart.
 # Prints one table; the full mode also writes it to docs/benchmarks.md (Serving section).
@@ -83,6 +84,7 @@ fi
 
 ulimit -n 65536 2>/dev/null || true
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/trellis-bench-serving.XXXXXX")
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 PY="python3 $BENCH/serving.py"
 TRELLIS_PID="" STARTED_PIDS=()
 : >"$WORK/function-pids"
@@ -97,18 +99,22 @@ cleanup() {
   if [ -n "$TRELLIS_PID" ] && kill -0 "$TRELLIS_PID" 2>/dev/null; then
     remember_function_pids
     # SIGINT = Ctrl-C: workloads get SIGTERM and their grace period, then trellis exits.
-    # (`trellis up` did not react to SIGTERM in this tree; see docs/benchmarks.md, Serving.)
+    # (`trellis up` did not react to SIGTERM when this was written.)
     kill -INT "$TRELLIS_PID" 2>/dev/null || true
     for i in $(seq 1 150); do kill -0 "$TRELLIS_PID" 2>/dev/null || break; sleep 0.2; done
     if kill -0 "$TRELLIS_PID" 2>/dev/null; then
       log "trellis up still running 30 s after SIGINT: SIGKILL to its process group"
       kill -KILL -- "-$TRELLIS_PID" 2>/dev/null || true
     fi
-    wait "$TRELLIS_PID" 2>/dev/null || true
+    local rc=0
+    wait "$TRELLIS_PID" 2>/dev/null || rc=$?
+    if [ "$rc" != 0 ] && [ "$rc" != 130 ]; then
+      log "trellis up exited with status $rc on shutdown; its last lines:"; tail -4 "$WORK/up.log" | cut -c1-200 >&2
+    fi
   fi
   # Function instances run in process groups of their own; any still alive now is a stray of ours.
   for pid in $(sort -u "$WORK/function-pids" 2>/dev/null); do
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "functions.dll"; then
+    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "functions.dll"; then
       log "killing stray function instance $pid"; kill -KILL "$pid" 2>/dev/null || true
     fi
   done
@@ -244,8 +250,11 @@ for i in $(seq 1 "$TRIALS"); do
   { [ "$code" = 200 ] && grep -q '^Hello bench! (cold-00001)' "$WORK/body"; } || { log "cold trial $i -> $code $(head -c 200 "$WORK/body")"; FAILED=1; continue; }
   ms=$(awk -v s="$ttfb" 'BEGIN { printf "%.1f", s * 1000 }')
   record cold_ms "$ms"
-  log "cold start $i/$TRIALS: $ms ms"
   remember_function_pids
+  # The floor, interleaved with the trials: the same function started by hand, no Trellis.
+  bare=$($PY bare-start --trials 1 -- dotnet "$FUNCTIONS_DLL" hello) || die "the function does not start by hand"
+  record bare_ms "$bare"
+  log "cold start $i/$TRIALS: $ms ms (by hand, no Trellis: $bare ms)"
 done
 
 # ---- 4. burst from zero -------------------------------------------------------------------------
@@ -260,7 +269,7 @@ hey -c "$BURST_C" -n "$BURST_N" -t 60 -host burst.default.example.com "http://12
 record burst_end_ms "$(now_ms)"
 touch "$WORK/burst-done"
 remember_function_pids
-BURST_OK=$(awk '/^\s*\[200\]/ { n += $2 } END { print n + 0 }' "$WORK/hey.out")
+BURST_OK=$(awk '/^[ \t]*\[200\]/ { n += $2 } END { print n + 0 }' "$WORK/hey.out")
 BURST_ERRORS=$((BURST_N - BURST_OK))
 record burst_n "$BURST_N"; record burst_c "$BURST_C"; record burst_ms "$BURST_MS"; record burst_max_scale "$MAX_SCALE"
 record burst_ok "$BURST_OK"; record burst_errors "$BURST_ERRORS"
@@ -275,7 +284,7 @@ STARTED_PIDS=()
 
 # ---- report -------------------------------------------------------------------------------------
 {
-  echo "- machine: $CORES cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, kernel $(uname -r), load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- machine: $CORES cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, kernel $(uname -r), load average at start $LOAD_AT_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- os: $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
   echo "- versions: .NET $(dotnet --version), $(h2load --version | head -1 | awk '{ print $2 }'), hey $(dpkg-query -W -f '${Version}' hey 2>/dev/null || echo '?'), curl $(curl -V | head -1 | awk '{ print $2 }')"
   echo "- trellis: HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet -- src 2>/dev/null || echo ' (src has uncommitted changes)'), binary built $(date -u -r "$TRELLIS_DLL" '+%Y-%m-%d %H:%M UTC')$( [ "$BUILD" = 0 ] && echo ' (--no-build: may predate HEAD)')"

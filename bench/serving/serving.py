@@ -109,6 +109,49 @@ def cmd_poll(a):
             time.sleep(max(0.0, a.interval - (time.time() - t)))
 
 
+def cmd_bare_start(a):
+    """The floor of a cold start: the function process started by hand (no Trellis), time from
+    spawn to the first byte of its first answer, connecting every 2 ms until the port opens.
+    Prints one line per trial (ms)."""
+    import socket
+    import subprocess
+    for _ in range(a.trials):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        env = dict(os.environ, PORT=str(port), K_REVISION="bare", TARGET="bench")
+        t0 = time.monotonic()
+        proc = subprocess.Popen(a.command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            first = None
+            while first is None and time.monotonic() - t0 < 30:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                        c.sendall(b"GET / HTTP/1.1\r\nHost: bare\r\nConnection: close\r\n\r\n")
+                        if c.recv(1):
+                            first = time.monotonic()
+                except OSError:
+                    if proc.poll() is not None:
+                        print("function exited before answering", file=sys.stderr)
+                        return 1
+                    time.sleep(0.002)
+            if first is None:
+                print("function did not answer within 30 s", file=sys.stderr)
+                return 1
+            print(f"{(first - t0) * 1000:.1f}")
+            sys.stdout.flush()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        time.sleep(0.3)
+    return 0
+
+
 def cmd_pct(a):
     """Percentiles (ms) of an h2load --log-file (start us, status, duration us); non-2xx counted."""
     values, bad = [], 0
@@ -249,6 +292,8 @@ def cmd_report(a):
 
     ttfb_row("cold start, plain process (min-scale 0): request at zero instances → first byte", "cold_ms", 400,
              "≤ 400 ms p50; Lambda .NET ≈ 430 ms, Knative ≥ 2 s")
+    ttfb_row("  floor: the same function started by hand, no Trellis: spawn → first byte", "bare_ms", None,
+             "what process start + JIT cost alone")
     out.append("| cold start, pre-warmed pool | not built | not built | ≤ 50 ms p50 | not built (no pool yet) |")
     ttfb_row("min-scale 1 (warm instance): request → first byte, new connection", "warm_ms", None, "—")
 
@@ -327,6 +372,8 @@ def main():
     p.add_argument("--stop-file"); p.add_argument("--interval", type=float, default=0.1)
     p.add_argument("--linger", type=float, default=30); p.add_argument("--min-after", type=float, default=2)
     p.set_defaults(fn=cmd_poll)
+    p = sub.add_parser("bare-start"); p.add_argument("--trials", type=int, default=3); p.add_argument("command", nargs="+")
+    p.set_defaults(fn=cmd_bare_start)
     p = sub.add_parser("pct"); p.add_argument("log"); p.set_defaults(fn=cmd_pct)
     p = sub.add_parser("report"); p.add_argument("--results"); p.add_argument("--timeline"); p.add_argument("--machine")
     p.add_argument("--trials", default="0"); p.add_argument("--reps", default="1"); p.add_argument("--rate", default="1000")
