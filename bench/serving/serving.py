@@ -294,6 +294,11 @@ def cmd_report(a):
              "≤ 400 ms p50; Lambda .NET ≈ 430 ms, Knative ≥ 2 s")
     ttfb_row("  floor: the same function started by hand, no Trellis: spawn → first byte", "bare_ms", None,
              "what process start + JIT cost alone")
+    cold, bare = nums(data, "cold_ms"), nums(data, "bare_ms")
+    diffs = sorted(c - b for c, b in zip(cold, bare))
+    if diffs:
+        out.append(f"|   added by Trellis: cold start − floor, paired per trial (n={len(diffs)}) | {percentile(diffs, 50):.0f} ms | "
+                   f"{percentile(diffs, 99):.0f} ms | activation, scale decision, spawn, readiness probe, endpoint push | |")
     out.append("| cold start, pre-warmed pool | not built | not built | ≤ 50 ms p50 | not built (no pool yet) |")
     ttfb_row("min-scale 1 (warm instance): request → first byte, new connection", "warm_ms", None, "—")
 
