@@ -315,7 +315,8 @@ def cmd_report(a):
     aip = one(data, "activator_in_path", "?")
     out.append(f"| latency @{rate} rps, serving path: gateway → inbound proxy → instance (activatorInPath={aip}) | {fmt(g50, 3, ' ms')} | {fmt(g99, 3, ' ms')} | | |")
     a99 = added(g99, d99)
-    verdict = "–" if a99 is None else ("✓ met" if a99 <= 1.0 else "✗ over target")
+    verdict = ("–" if a99 is None else "inconclusive: negative, load noise" if a99 < 0
+               else "✓ met" if a99 <= 1.0 else "✗ over target")
     out.append(f"|   added by the serving path over direct | {fmt(added(g50, d50), 3, ' ms')} | {fmt(a99, 3, ' ms')} | ≤ 1 ms p99 added | {verdict} |")
     ach = med(data, "gateway_achieved_rps")
     if ach is not None:
