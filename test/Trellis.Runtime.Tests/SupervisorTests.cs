@@ -36,8 +36,9 @@ public class SupervisorTests
 
         Assert.Equal(3, instance.LastExitCode);
         var lines = await LogReader.ReadAsync(instance.LogPath, follow: false).ToListAsync();
-        Assert.True(lines.Count(l => l == "out") >= 3, string.Join("|", lines));
-        Assert.True(lines.Count(l => l == "err") >= 3, string.Join("|", lines));
+        // Two restarts seen in back-off means at least two runs have exited (the third may not have started): both logged.
+        Assert.True(lines.Count(l => l == "out") >= 2, string.Join("|", lines));
+        Assert.True(lines.Count(l => l == "err") >= 2, string.Join("|", lines));
     }
 
     [Fact]
