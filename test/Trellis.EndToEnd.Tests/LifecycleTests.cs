@@ -42,6 +42,7 @@ public sealed class LifecycleTests : IDisposable
         }
 
         Assert.True(await up.InterruptAsync(TimeSpan.FromSeconds(40)), "trellis up did not exit after Ctrl-C:\n" + up.Output);
+        Assert.True(up.ExitCode == 0, $"exit code {up.ExitCode}:\n{up.Output}");
         var alive = pids.Where(IsAlive).ToList();
         Assert.True(alive.Count == 0, $"processes left behind: {string.Join(",", alive)}");
     }
@@ -95,6 +96,18 @@ public sealed class LifecycleTests : IDisposable
         var lost = acknowledged.Where(a => !names.Contains(a)).ToList();
         Assert.True(lost.Count == 0, $"{lost.Count} acknowledged writes lost of {acknowledged.Count}: {string.Join(",", lost.Take(5))}");
         Assert.True(names.Count <= acknowledged.Count + 1, "more objects than writes: at most the one in flight may have landed unacknowledged");
+    }
+
+    [Fact]
+    public async Task ControlPlane_Sigterm_ExitsCleanly()
+    {
+        var api = TrellisProcess.FreePort();
+        await using var cp = TrellisProcess.Start("controlplane", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{api}") };
+        await WaitHealthyAsync(http, cp);
+
+        Assert.True(await cp.InterruptAsync(TimeSpan.FromSeconds(20), "-TERM"), "controlplane ignored SIGTERM:\n" + cp.Output);
+        Assert.True(cp.ExitCode == 0, $"exit code {cp.ExitCode}:\n{cp.Output}");
     }
 
     private static async Task WaitHealthyAsync(HttpClient http, TrellisProcess process)

@@ -24,6 +24,8 @@ public sealed class TrellisProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ExitCode => _process.ExitCode;
+
     public string Output
     {
         get
@@ -76,10 +78,10 @@ public sealed class TrellisProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>Sends SIGINT (Ctrl-C) and waits for a clean exit.</summary>
-    public async Task<bool> InterruptAsync(TimeSpan wait)
+    /// <summary>Sends SIGINT (Ctrl-C), or another signal, and waits for the process to exit.</summary>
+    public async Task<bool> InterruptAsync(TimeSpan wait, string signal = "-INT")
     {
-        using (var kill = Process.Start("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        using (var kill = Process.Start("kill", [signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
             await kill.WaitForExitAsync();
         }

@@ -30,20 +30,22 @@ public static class RoleOptions
     public static IPEndPoint Endpoint(string value, string option) =>
         IPEndPoint.TryParse(value, out var endpoint) ? endpoint : throw new ArgumentException($"{option}: {value} is not an address:port");
 
-    /// <summary>Completes on Ctrl-C or SIGTERM, so a role can shut down in order and leave no process behind.</summary>
+    // Held for the life of the process: a registration that is garbage-collected unregisters its handler.
+    private static readonly List<System.Runtime.InteropServices.PosixSignalRegistration> SignalRegistrations = [];
+
+    /// <summary>Completes on Ctrl-C (SIGINT) or SIGTERM, so a role can shut down in order and leave no process behind.</summary>
     public static Task ShutdownRequested()
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Console.CancelKeyPress += (_, e) =>
+        foreach (var signal in new[] { System.Runtime.InteropServices.PosixSignal.SIGINT, System.Runtime.InteropServices.PosixSignal.SIGTERM })
         {
-            e.Cancel = true;
-            done.TrySetResult();
-        };
-        System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
-        {
-            c.Cancel = true;
-            done.TrySetResult();
-        });
+            SignalRegistrations.Add(System.Runtime.InteropServices.PosixSignalRegistration.Create(signal, c =>
+            {
+                c.Cancel = true;
+                done.TrySetResult();
+            }));
+        }
+
         return done.Task;
     }
 }

@@ -37,8 +37,16 @@ public sealed partial class ServingController : IAsyncDisposable
         _loop = RunAsync(time, tick ?? TimeSpan.FromSeconds(1));
     }
 
+    private int _disposed;
+
+    /// <summary>Idempotent: the host's service container and the host itself may both dispose it.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         await _loop;
         _stop.Dispose();
