@@ -32,7 +32,15 @@ public sealed partial class MeshFixture : IAsyncLifetime
         Server = $"http://127.0.0.1:{api}";
         Up = TrellisProcess.Start("up", "samples/bookinfo/bookinfo.yaml", gateway, "--data-dir", Path.Combine(_dir, "data"),
             "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
-        await WaitForAsync(async () => ReviewsVersion(await ProductPageAsync()) is "v1" or "v2" or "v3", TimeSpan.FromSeconds(90), "productpage through the gateway");
+        try
+        {
+            await WaitForAsync(async () => ReviewsVersion(await ProductPageAsync()) is "v1" or "v2" or "v3", TimeSpan.FromSeconds(90), "productpage through the gateway");
+        }
+        catch
+        {
+            await Up.DisposeAsync(); // xunit does not call DisposeAsync when InitializeAsync fails
+            throw;
+        }
     }
 
     public async Task DisposeAsync()

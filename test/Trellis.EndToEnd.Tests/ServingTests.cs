@@ -33,7 +33,15 @@ public sealed class ServingTests : IAsyncLifetime
             """);
         _up = TrellisProcess.Start("up", Path.Combine(_dir, "gateway.yaml"), Path.Combine(_dir, "autoscaler.yaml"), "--data-dir", Path.Combine(_dir, "data"),
             "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
-        await WaitForAsync(async () => (await TryGetAsync("/healthz")) is not null, TimeSpan.FromSeconds(30), "control plane");
+        try
+        {
+            await WaitForAsync(async () => (await TryGetAsync("/healthz")) is not null, TimeSpan.FromSeconds(30), "control plane");
+        }
+        catch
+        {
+            await _up.DisposeAsync(); // xunit does not call DisposeAsync when InitializeAsync fails
+            throw;
+        }
     }
 
     public async Task DisposeAsync()
