@@ -100,8 +100,15 @@ public sealed class TrellisProcess : IAsyncDisposable
 
     public void KillHard() => _process.Kill(entireProcessTree: true);
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return; // a fixture whose start-up failed has already stopped it
+        }
+
         if (!_process.HasExited)
         {
             if (!await InterruptAsync(TimeSpan.FromSeconds(15)))
