@@ -110,27 +110,18 @@ public sealed class LifecycleTests : IDisposable
         Assert.True(cp.ExitCode == 0, $"exit code {cp.ExitCode}:\n{cp.Output}");
     }
 
-    private static async Task WaitHealthyAsync(HttpClient http, TrellisProcess process)
+    private static Task WaitHealthyAsync(HttpClient http, TrellisProcess process) => Eventually.WaitAsync(async () =>
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
+        try
         {
-            try
-            {
-                using var response = await http.GetAsync("/healthz");
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            Assert.True(DateTime.UtcNow < deadline && !process.HasExited, "control plane did not start:\n" + process.Output);
-            await Task.Delay(100);
+            using var response = await http.GetAsync("/healthz");
+            return response.IsSuccessStatusCode;
         }
-    }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }, TimeSpan.FromSeconds(30), "control plane healthy", process);
 
     /// <summary>Running, not a zombie: an orphan that exited may wait for a PID 1 that never reaps it.</summary>
     private static bool IsAlive(int pid)

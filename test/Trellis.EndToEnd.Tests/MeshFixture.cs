@@ -91,19 +91,7 @@ public sealed partial class MeshFixture : IAsyncLifetime
 
     public Task<(int Exit, string Stdout, string Stderr)> TrellisAsync(params string[] args) => TrellisProcess.RunAsync(Server, args);
 
-    public async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
-    {
-        var deadline = DateTime.UtcNow + limit;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline || Up.HasExited)
-            {
-                throw new TimeoutException($"{what} not reached within {limit}. trellis up printed:\n{Up.Output}");
-            }
-
-            await Task.Delay(100);
-        }
-    }
+    public Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what) => Eventually.WaitAsync(condition, limit, what, Up);
 
     [GeneratedRegex("data-version=\"([^\"]*)\"")]
     private static partial Regex VersionMarker();

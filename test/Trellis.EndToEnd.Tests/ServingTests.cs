@@ -88,6 +88,10 @@ public sealed class ServingTests : IAsyncLifetime
 
         var ksvc = await TrellisProcess.RunAsync(_server, "get", "ksvc");
         Assert.Contains("hello-00002", ksvc.Stdout, StringComparison.Ordinal);
+
+        var invoke = await TrellisProcess.RunAsync(_server, "invoke", "hello", "--tag", "latest", "--gateway", $"http://127.0.0.1:{_gateway}");
+        Assert.True(invoke.Exit == 0, invoke.Stderr);
+        Assert.Equal("Hello mars! (hello-00002)\n", invoke.Stdout);
     }
 
     [Fact]
@@ -179,17 +183,5 @@ public sealed class ServingTests : IAsyncLifetime
         }
     }
 
-    private async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
-    {
-        var deadline = DateTime.UtcNow + limit;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline || _up.HasExited)
-            {
-                throw new TimeoutException($"{what} not reached within {limit}. trellis up printed:\n{_up.Output}");
-            }
-
-            await Task.Delay(200);
-        }
-    }
+    private Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what) => Eventually.WaitAsync(condition, limit, what, _up, TimeSpan.FromMilliseconds(200));
 }

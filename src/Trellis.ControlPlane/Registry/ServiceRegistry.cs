@@ -29,8 +29,6 @@ public sealed class ServiceRegistry
     public IReadOnlyList<WorkloadInstance> Instances =>
         _nodes.Values.SelectMany(n => n.Status.Instances).OrderBy(i => i.Namespace, StringComparer.Ordinal).ThenBy(i => i.Id, StringComparer.Ordinal).ToList();
 
-    public IReadOnlyList<NodeStatus> Nodes => _nodes.Values.Select(n => n.Status).ToList();
-
     public void Report(NodeStatus status)
     {
         bool changed;

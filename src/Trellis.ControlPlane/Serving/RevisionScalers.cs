@@ -10,7 +10,7 @@ namespace Trellis.ControlPlane.Serving;
 public sealed class RevisionScalers(TimeProvider time)
 {
     private readonly object _gate = new();
-    private readonly Dictionary<string, (AutoscalerState? State, MetricWindow Concurrency, MetricWindow Rps, ScaleDecision? Last)> _revisions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (AutoscalerState? State, MetricWindow Concurrency, MetricWindow Rps)> _revisions = new(StringComparer.Ordinal);
 
     /// <summary>One observation for a revision: in-flight requests and requests per second; an instance's samples in one second add up.</summary>
     public void Record(string revision, DateTimeOffset at, double concurrency, double rps)
@@ -31,16 +31,8 @@ public sealed class RevisionScalers(TimeProvider time)
             var state = entry.State ?? AutoscalerState.Create(settings, readyPods, now);
             var window = settings.Metric == AutoscalingAnnotations.Rps ? entry.Rps : entry.Concurrency;
             var (decision, next) = Autoscaler.Scale(settings, state, new ScalingMetrics(window, readyPods), now);
-            _revisions[revision] = (next, entry.Concurrency, entry.Rps, decision);
+            _revisions[revision] = (next, entry.Concurrency, entry.Rps);
             return decision;
-        }
-    }
-
-    public ScaleDecision? Last(string revision)
-    {
-        lock (_gate)
-        {
-            return _revisions.TryGetValue(revision, out var e) ? e.Last : null;
         }
     }
 
@@ -63,6 +55,6 @@ public sealed class RevisionScalers(TimeProvider time)
         }
     }
 
-    private (AutoscalerState? State, MetricWindow Concurrency, MetricWindow Rps, ScaleDecision? Last) Entry(string revision) =>
-        _revisions.TryGetValue(revision, out var e) ? e : (null, MetricWindow.Empty(TimeSpan.FromMinutes(10)), MetricWindow.Empty(TimeSpan.FromMinutes(10)), null);
+    private (AutoscalerState? State, MetricWindow Concurrency, MetricWindow Rps) Entry(string revision) =>
+        _revisions.TryGetValue(revision, out var e) ? e : (null, MetricWindow.Empty(TimeSpan.FromMinutes(10)), MetricWindow.Empty(TimeSpan.FromMinutes(10)));
 }

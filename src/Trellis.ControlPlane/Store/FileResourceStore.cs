@@ -20,7 +20,6 @@ public sealed class FileResourceStore : IResourceStore
     private const int CompactAfterRecords = 500;
     private const int HistoryLimit = 10_000;
 
-    private readonly string _path;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly List<WatchEvent> _history = [];
@@ -31,9 +30,8 @@ public sealed class FileResourceStore : IResourceStore
     private volatile StoreSnapshot _snapshot;
     private ImmutableDictionary<ResourceKey, StoredResource> _objects;
 
-    private FileResourceStore(string path, FileStream log, ImmutableDictionary<ResourceKey, StoredResource> objects, long revision, TimeProvider time)
+    private FileResourceStore(FileStream log, ImmutableDictionary<ResourceKey, StoredResource> objects, long revision, TimeProvider time)
     {
-        _path = path;
         _log = log;
         _objects = objects;
         _time = time;
@@ -62,7 +60,7 @@ public sealed class FileResourceStore : IResourceStore
         }
 
         var log = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.None);
-        return new FileResourceStore(path, log, objects, revision, time ?? TimeProvider.System);
+        return new FileResourceStore(log, objects, revision, time ?? TimeProvider.System);
     }
 
     public async Task<StoreWriteResult> WriteAsync(IReadOnlyList<StoreOperation> operations, CancellationToken cancellationToken = default)

@@ -39,6 +39,4 @@ public sealed class StoreSnapshot(long revision, IReadOnlyDictionary<ResourceKey
             .Where(o => o.Resource.Group == group && o.Resource.Kind == kind && (ns is null || o.Resource.Key.Namespace == ns))
             .OrderBy(o => o.Resource.Key.Namespace, StringComparer.Ordinal)
             .ThenBy(o => o.Resource.Metadata.Name, StringComparer.Ordinal);
-
-    public IReadOnlyList<Resource> AllResources() => Objects.Values.Select(o => o.Resource).ToList();
 }
