@@ -51,7 +51,7 @@ public sealed partial class AgentHost : IAsyncDisposable
     {
         var log = loggers.CreateLogger<AgentHost>();
         var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = options.ControlPlane, Timeout = Timeout.InfiniteTimeSpan };
-        var supervisor = new Supervisor(new SupervisorOptions { DataDirectory = options.DataDirectory }, loggers);
+        var supervisor = new Supervisor(new SupervisorOptions { DataDirectory = options.DataDirectory, DrainDelay = options.DrainDelay }, loggers);
         supervisor.ExtraEnv = (_, ports) => MeshEnv(ports);
         var proxy = new ProxyServer(new ProxyServerOptions { NodeName = "node/" + options.Node }, loggers);
         var push = new PushClient(options.Push, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, new Dictionary<string, string>()),

@@ -16,4 +16,11 @@ public sealed record AgentOptions
 
     /// <summary>How often the agent re-reports its instances when nothing changed, so the registry knows it is alive.</summary>
     public TimeSpan Heartbeat { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a removed instance stays up, out of endpoint sets, before its SIGTERM (see
+    /// <see cref="Trellis.Runtime.SupervisorOptions.DrainDelay"/>). On one host a registry change
+    /// reaches every proxy in tens of milliseconds; a second leaves room for a loaded machine.
+    /// </summary>
+    public TimeSpan DrainDelay { get; init; } = TimeSpan.FromSeconds(1);
 }

@@ -14,6 +14,10 @@ internal sealed class Instance : IDisposable
     private readonly InstanceContext context;
     private readonly CancellationTokenSource stopping = new();
 
+    // Cancelled when a node-wide stop (Ctrl-C) comes in while the instance drains: no point waiting
+    // for proxies to forget an instance when every proxy is going away too.
+    private readonly CancellationTokenSource drainCut = new();
+
     private InstancePhase phase = InstancePhase.Pending;
     private bool ready;
     private int restarts;
@@ -71,29 +75,45 @@ internal sealed class Instance : IDisposable
     public void Start() => run = Task.Run(RunAsync);
 
     /// <summary>Called by the supervisor once the instance has exited and is forgotten.</summary>
-    public void Dispose() => stopping.Dispose();
+    public void Dispose()
+    {
+        stopping.Dispose();
+        drainCut.Dispose();
+    }
 
     /// <summary>
     /// Stops the instance for good: SIGTERM to its process group, SIGKILL after the grace period.
-    /// Idempotent; completes when the process is gone. May be called under the gate.
+    /// An instance that is removed while the node keeps running (<paramref name="remove"/>: scale-down,
+    /// replacement, deletion) first drains: it turns not ready, so the registry takes it out of every
+    /// endpoint set, and gets SIGTERM only after <see cref="SupervisorOptions.DrainDelay"/>, when no
+    /// proxy sends it new requests any more (Knative's queue-proxy drain). Idempotent; a later call
+    /// without <paramref name="remove"/> (node shutdown) cuts a drain short. Completes when the
+    /// process is gone. May be called under the gate.
     /// </summary>
     public Task StopAsync(bool remove)
     {
         lock (context.Gate)
         {
             RemoveWhenExited |= remove;
-            return stop ??= Task.Run(StopCoreAsync);
+            if (!remove)
+            {
+                drainCut.Cancel();
+            }
+
+            return stop ??= Task.Run(() => StopCoreAsync(drain: remove));
         }
     }
 
-    private async Task StopCoreAsync()
+    private async Task StopCoreAsync(bool drain)
     {
         // Ends a backoff wait and the probe loop; a process, if any, is signalled below.
         await stopping.CancelAsync();
         ChildProcess? process;
+        bool wasReady;
         lock (context.Gate)
         {
             process = child;
+            wasReady = ready;
             if (process is not null)
             {
                 phase = InstancePhase.Terminating;
@@ -105,6 +125,13 @@ internal sealed class Instance : IDisposable
         if (process is not null)
         {
             context.Changed(this);
+            if (drain && wasReady && context.Options.DrainDelay > TimeSpan.Zero)
+            {
+                // Only a ready instance is in endpoint sets; one that never was needs no drain.
+                context.Logger.InstanceDraining(Id, context.Options.DrainDelay);
+                await Task.WhenAny(process.Exited, Task.Delay(context.Options.DrainDelay, context.Time, drainCut.Token));
+            }
+
             context.Logger.InstanceStopping(Id, Spec.TerminationGracePeriod);
             process.Terminate();
             using var graceOver = new CancellationTokenSource();

@@ -37,4 +37,7 @@ internal static partial class RuntimeLog
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Workload {Namespace}/{Workload}: removing instance {Instance} ({Reason})")]
     public static partial void InstanceRemoving(this ILogger logger, string @namespace, string workload, string instance, string reason);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Instance {Instance} is draining: out of endpoint sets, SIGTERM in {Delay}")]
+    public static partial void InstanceDraining(this ILogger logger, string instance, TimeSpan delay);
 }

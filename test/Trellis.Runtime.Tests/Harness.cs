@@ -11,7 +11,7 @@ internal sealed class Harness : IAsyncDisposable
 {
     private readonly HashSet<int> pids = [];
 
-    public Harness(TimeProvider? time = null, TimeSpan? initialBackoff = null, Random? random = null)
+    public Harness(TimeProvider? time = null, TimeSpan? initialBackoff = null, Random? random = null, TimeSpan? drainDelay = null)
     {
         DataDirectory = Path.Combine(Path.GetTempPath(), "trellis-runtime-tests", Guid.NewGuid().ToString("n"));
         Options = new SupervisorOptions
@@ -19,6 +19,7 @@ internal sealed class Harness : IAsyncDisposable
             DataDirectory = DataDirectory,
             InitialBackoff = initialBackoff ?? TimeSpan.FromMilliseconds(50),
             MaxBackoff = TimeSpan.FromSeconds(4),
+            DrainDelay = drainDelay ?? TimeSpan.Zero,
         };
         Supervisor = new Supervisor(Options, NullLoggerFactory.Instance, time ?? TimeProvider.System, random ?? new Random(7));
         Supervisor.Changed += Track;
