@@ -6,8 +6,8 @@ namespace Trellis.Benchmarks;
 /// <summary>
 /// The allocation budget of the per-request decisions, checked without BenchmarkDotNet so that it
 /// runs in seconds: each operation is warmed up (tiering, lazy statics), then called N times while
-/// <see cref="GC.GetAllocatedBytesForCurrentThread"/> counts. Route match and endpoint pick must
-/// allocate nothing; header copy is reported, not budgeted (it builds an HttpRequestMessage).
+/// <see cref="GC.GetAllocatedBytesForCurrentThread"/> counts. Route match, endpoint pick and the
+/// per-request metering update must allocate nothing; header copy is reported, not budgeted (it builds an HttpRequestMessage).
 /// </summary>
 internal static class AllocationBudget
 {
@@ -41,6 +41,8 @@ internal static class AllocationBudget
         }
 
         budgeted.Add(("cluster pick: weighted 90/10", () => split.PickCluster(next)));
+        var stats = new Trellis.Proxy.Telemetry.ListenerStats();
+        budgeted.Add(("listener stats: count + duration", () => stats.RequestCompleted(0, TimeSpan.FromMilliseconds(3))));
 
         var failed = false;
         output.WriteLine($"{"operation",-36} {"bytes/call",12} {"budget",8}");

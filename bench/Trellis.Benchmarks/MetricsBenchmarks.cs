@@ -4,8 +4,8 @@ using Trellis.Proxy.Telemetry;
 namespace Trellis.Benchmarks;
 
 /// <summary>
-/// The per-request metrics update. Today the proxy keeps one counter per listener; when the Istio
-/// request metrics (counts and duration histograms by labels) arrive, their update goes here.
+/// The per-request metrics update: the listener's concurrency tracker and its duration histogram
+/// (metering). When the Istio request metrics (counts and histograms by labels) arrive, their update goes here.
 /// </summary>
 [MemoryDiagnoser]
 public class MetricsBenchmarks

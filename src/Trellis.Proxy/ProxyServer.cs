@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Trellis.Api.Metering;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.Listeners;
@@ -26,6 +27,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly HttpForwarder _forwarder;
     private readonly SemaphoreSlim _applyLock = new(1, 1);
     private readonly ActivationQueues _activation;
+    private readonly ColdStartStats _coldStarts;
     // Serializes SampleLoad callers; requests never take it.
     private readonly object _sampleLock = new();
     // Guarded by _applyLock; requests never touch it.
@@ -47,6 +49,7 @@ public sealed class ProxyServer : IAsyncDisposable
         _accessLog = loggerFactory.CreateLogger("Trellis.Proxy.AccessLog");
         _servingLog = loggerFactory.CreateLogger("Trellis.Proxy.Serving");
         _activation = new ActivationQueues(_snapshots, _time, RaiseDemand);
+        _coldStarts = new ColdStartStats(_time);
         _clients = new UpstreamClients(options);
         _forwarder = new HttpForwarder(options, _time, loggerFactory.CreateLogger<HttpForwarder>());
     }
@@ -93,6 +96,33 @@ public sealed class ProxyServer : IAsyncDisposable
             return result;
         }
     }
+
+    /// <summary>
+    /// Requests each listener of <see cref="Current"/> completed since the previous call (or since
+    /// the listener started), by duration from request start to response end: per-instance
+    /// invocations for metering. Callers serialize calls; requests never wait for it.
+    /// </summary>
+    public IReadOnlyList<ListenerDurations> SampleDurations()
+    {
+        lock (_sampleLock)
+        {
+            var listeners = Volatile.Read(ref _loads);
+            var result = new ListenerDurations[listeners.Length];
+            for (var i = 0; i < listeners.Length; i++)
+            {
+                var (config, stats) = listeners[i];
+                var now = stats.Durations.Snapshot();
+                var previous = stats.DurationsSampled;
+                stats.DurationsSampled = now;
+                result[i] = new ListenerDurations(config.Name, config.Workload, previous is null ? now : Subtract(now, previous));
+            }
+
+            return result;
+        }
+    }
+
+    /// <summary>Cold starts this proxy's activator has seen since it started, per cluster (cumulative).</summary>
+    public IReadOnlyList<ColdStartUsage> ColdStarts() => _coldStarts.Snapshot();
 
     /// <summary>
     /// Validates <paramref name="snapshot"/>; if it is invalid, returns every error and changes
@@ -224,8 +254,11 @@ public sealed class ProxyServer : IAsyncDisposable
             stats.SampledUntil = _time.GetUtcNow();
             stats.Load.Start(ConcurrencyTracker.ToMicros(_time, _time.GetTimestamp()));
             return new ListenerRequestHandler(
-                listenerName, _snapshots, _forwarder, stats, _accessLog, _time, _options.Random, _activation, _servingLog).HandleAsync;
+                listenerName, _snapshots, _forwarder, stats, _accessLog, _time, _options.Random, _activation, _servingLog, _coldStarts).HandleAsync;
         };
+
+    private static HistogramCounts Subtract(HistogramCounts now, HistogramCounts before) =>
+        new(now.Counts.Select((c, i) => c - before.Counts[i]).ToArray(), now.SumSeconds - before.SumSeconds);
 
     private void RaiseDemand(string cluster, int waiting)
     {

@@ -29,11 +29,14 @@ internal sealed class ListenerRequestHandler
     private readonly Func<int, int> _random;
     private readonly ActivationQueues? _activation;
     private readonly ILogger? _servingLog;
+    private readonly ColdStartStats? _coldStarts;
 
     public ListenerRequestHandler(
         string listenerName, SnapshotHolder snapshots, HttpForwarder forwarder, ListenerStats stats,
-        ILogger accessLog, TimeProvider time, Func<int, int> random, ActivationQueues? activation = null, ILogger? servingLog = null)
+        ILogger accessLog, TimeProvider time, Func<int, int> random, ActivationQueues? activation = null, ILogger? servingLog = null,
+        ColdStartStats? coldStarts = null)
     {
+        _coldStarts = coldStarts;
         _listenerName = listenerName;
         _snapshots = snapshots;
         _forwarder = forwarder;
@@ -105,6 +108,10 @@ internal sealed class ListenerRequestHandler
                 if (endpoint is null && picked.Activation is { } activation && _activation is not null)
                 {
                     (picked, endpoint, error) = await ActivateAsync(context, picked, activation);
+                    if (endpoint is not null)
+                    {
+                        _coldStarts?.Track(context, picked.Name, started);
+                    }
                 }
 
                 cluster = picked.Name;
@@ -124,7 +131,8 @@ internal sealed class ListenerRequestHandler
         {
             heldSlot?.Release();
             deadline?.Dispose();
-            _stats.Load.RequestEnded(ConcurrencyTracker.ToMicros(_time, _time.GetTimestamp()));
+            var ended = _time.GetTimestamp();
+            _stats.RequestCompleted(ConcurrencyTracker.ToMicros(_time, ended), _time.GetElapsedTime(started, ended));
             if (_accessLog.IsEnabled(LogLevel.Debug))
             {
                 var request = context.Request;
