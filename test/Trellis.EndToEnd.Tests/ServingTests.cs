@@ -8,7 +8,7 @@ namespace Trellis.EndToEnd.Tests;
 /// zero after a short window (config-autoscaler), rolls out a new revision under a traffic split, and
 /// a function that crashes at start gets a clear status.
 /// </summary>
-public sealed class ServingTests : IAsyncLifetime
+public sealed partial class ServingTests : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-serving-" + Guid.NewGuid().ToString("N"));
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };

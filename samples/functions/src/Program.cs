@@ -3,18 +3,29 @@
 //   hello  "Hello <TARGET>!" from <K_REVISION>
 //   cpu    CPU-bound: counts primes below ?n= (default 200000)
 //   slow   waits ?ms= milliseconds (default 1000) before answering
+//   stubborn  answers like hello but ignores SIGTERM, breaking the contract on purpose: the platform
+//             must SIGKILL it after the grace period
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 var function = args.Length > 0 ? args[0] : "hello";
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
 var port = Environment.GetEnvironmentVariable("PORT") ?? "8080";
 builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-var app = builder.Build();
 var revision = Environment.GetEnvironmentVariable("K_REVISION") ?? "local";
+if (function == "stubborn")
+{
+    // Neither the host's lifetime nor the runtime's default action may end the process on SIGTERM.
+    builder.Services.AddSingleton<IHostLifetime, IgnoringLifetime>();
+}
 
+var app = builder.Build();
 switch (function)
 {
+    case "stubborn":
+        app.MapFallback(() => $"Hello, I ignore SIGTERM ({revision})\n");
+        break;
     case "hello":
         var target = Environment.GetEnvironmentVariable("TARGET") ?? "World";
         app.MapFallback(() => $"Hello {target}! ({revision})\n");
@@ -35,7 +46,7 @@ switch (function)
         });
         break;
     default:
-        Console.Error.WriteLine($"unknown function '{function}': use hello, cpu or slow");
+        Console.Error.WriteLine($"unknown function '{function}': use hello, cpu, slow or stubborn");
         return 2;
 }
 
@@ -61,4 +72,34 @@ static int CountPrimes(int below)
     }
 
     return count;
+}
+
+/// <summary>A host lifetime that swallows SIGTERM (and SIGINT), logging each one, and never stops the host.</summary>
+internal sealed class IgnoringLifetime : IHostLifetime, IDisposable
+{
+    private readonly List<PosixSignalRegistration> _registrations = [];
+
+    public Task WaitForStartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT })
+        {
+            _registrations.Add(PosixSignalRegistration.Create(signal, context =>
+            {
+                context.Cancel = true;
+                Console.Error.WriteLine($"stubborn: ignoring {context.Signal}");
+            }));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose()
+    {
+        foreach (var registration in _registrations)
+        {
+            registration.Dispose();
+        }
+    }
 }
