@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Trellis.Agent.Metering;
 using Trellis.Api;
 using Trellis.Api.Registry;
 using Trellis.Api.Snapshots;
@@ -32,6 +33,7 @@ public sealed partial class AgentHost : IAsyncDisposable
     private readonly ILogger _log;
     private RegistryReporter? _reporter;
     private ServingReporter? _serving;
+    private UsageCollector? _usage;
 
     private AgentHost(Supervisor supervisor, ProxyServer proxy, PushClient push, WebApplication logs, HttpClient http, ILogger log)
     {
@@ -51,7 +53,13 @@ public sealed partial class AgentHost : IAsyncDisposable
     {
         var log = loggers.CreateLogger<AgentHost>();
         var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = options.ControlPlane, Timeout = Timeout.InfiniteTimeSpan };
-        var supervisor = new Supervisor(new SupervisorOptions { DataDirectory = options.DataDirectory, DrainDelay = options.DrainDelay }, loggers);
+        var supervisor = new Supervisor(new SupervisorOptions
+        {
+            DataDirectory = options.DataDirectory,
+            DrainDelay = options.DrainDelay,
+            PoolSize = options.PoolSize,
+            PoolHostPath = options.PoolHostPath,
+        }, loggers);
         supervisor.ExtraEnv = (_, ports) => MeshEnv(ports);
         var proxy = new ProxyServer(new ProxyServerOptions { NodeName = "node/" + options.Node }, loggers);
         var push = new PushClient(options.Push, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, new Dictionary<string, string>()),
@@ -62,7 +70,11 @@ public sealed partial class AgentHost : IAsyncDisposable
         var host = new AgentHost(supervisor, proxy, push, logs, http, log);
         var reporter = new RegistryReporter(http, options, () => agentUrl, log);
         host._reporter = reporter;
-        host._serving = new ServingReporter(proxy, options.ControlPlane, reportLoad: true, log);
+        var meter = InstanceMeters.Create(options.Meter, out var meterNote);
+        LogMeter(log, meter.Kind, meterNote);
+        host._usage = new UsageCollector(meter, () => supervisor.Instances);
+        supervisor.Changed += host._usage.OnInstancesChanged;
+        host._serving = new ServingReporter(proxy, options.ControlPlane, reportLoad: true, log, "node/" + options.Node, host._usage);
         supervisor.Changed += reporter.Update;
         var watcher = new ResourceWatcher(http, "/apis/apps/v1/deployments", host.Reconcile, log);
         push.Start();
@@ -83,6 +95,8 @@ public sealed partial class AgentHost : IAsyncDisposable
         {
             await _serving.DisposeAsync();
         }
+
+        _usage?.Dispose();
 
         await _push.DisposeAsync();
         await _proxy.DisposeAsync();
@@ -160,6 +174,9 @@ public sealed partial class AgentHost : IAsyncDisposable
         await app.StartAsync(cancellationToken);
         return app;
     }
+
+    [LoggerMessage(EventId = 4202, Level = LogLevel.Information, Message = "Metering instances with {Meter} {Note}")]
+    private static partial void LogMeter(ILogger log, string meter, string note);
 
     [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "Cannot run {Deployment}: {Reason}")]
     private static partial void LogCannotRun(ILogger log, string deployment, string reason);

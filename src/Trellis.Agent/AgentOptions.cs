@@ -14,6 +14,16 @@ public sealed record AgentOptions
     /// <summary>Where instance logs are kept.</summary>
     public required string DataDirectory { get; init; }
 
+    /// <summary>
+    /// Idle pre-warmed .NET hosts kept for workloads that opt in (pod template annotation
+    /// <c>serving.trellis.dev/pool: "dotnet"</c>); 0 turns the pool off. Each idle host holds a
+    /// started runtime with ASP.NET Core loaded (about 60 MB). <c>trellis agent/up --pool-size</c>.
+    /// </summary>
+    public int PoolSize { get; init; } = 2;
+
+    /// <summary>The pool host, built next to the trellis CLI.</summary>
+    public string PoolHostPath { get; init; } = Path.Combine(AppContext.BaseDirectory, "trellis-poolhost.dll");
+
     /// <summary>How often the agent re-reports its instances when nothing changed, so the registry knows it is alive.</summary>
     public TimeSpan Heartbeat { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -23,4 +33,10 @@ public sealed record AgentOptions
     /// reaches every proxy in tens of milliseconds; a second leaves room for a loaded machine.
     /// </summary>
     public TimeSpan DrainDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How instances are metered (CPU-seconds, peak memory): <c>auto</c> uses cgroup v1 where the
+    /// agent may create cgroups and /proc otherwise; <c>cgroup-v1</c> or <c>proc</c> force one.
+    /// </summary>
+    public string Meter { get; init; } = "auto";
 }

@@ -1,6 +1,8 @@
 using System.Net.Http.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Trellis.Agent.Metering;
+using Trellis.Api.Metering;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy;
 
@@ -9,7 +11,9 @@ namespace Trellis.Agent;
 /// <summary>
 /// Tells the control plane's autoscaler what a proxy sees: every second the load on its inbound
 /// listeners (Knative's queue-proxy metrics), and at once any demand for a revision at zero (the
-/// activator's poke), so a scale from zero starts while the first request waits.
+/// activator's poke), so a scale from zero starts while the first request waits. In the same second
+/// it posts what it meters: the cold starts its activator saw and, on a node, each revision
+/// instance's invocations, durations, CPU and peak memory (<see cref="UsageCollector"/>).
 /// </summary>
 public sealed partial class ServingReporter : IAsyncDisposable
 {
@@ -17,19 +21,25 @@ public sealed partial class ServingReporter : IAsyncDisposable
     private readonly HttpClient _http;
     private readonly ILogger _log;
     private readonly bool _reportLoad;
+    private readonly UsageCollector? _usage;
+    private readonly string _reporter;
     private readonly Channel<(string Cluster, int Waiting)> _demand = Channel.CreateBounded<(string, int)>(new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
     /// <param name="reportLoad">True for a node proxy (it holds instances' inbound listeners); a gateway only reports demand.</param>
-    public ServingReporter(ProxyServer proxy, Uri controlPlane, bool reportLoad, ILogger log)
+    /// <param name="name">The proxy's name; with a random suffix per run it names this reporter's metering series.</param>
+    /// <param name="usage">A node's instance metering; a gateway has none and reports cold starts only.</param>
+    public ServingReporter(ProxyServer proxy, Uri controlPlane, bool reportLoad, ILogger log, string name = "proxy", UsageCollector? usage = null)
     {
         _proxy = proxy;
         _reportLoad = reportLoad;
+        _usage = usage;
+        _reporter = $"{name}#{Guid.NewGuid().ToString("N")[..12]}";
         _log = log;
         _http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = controlPlane, Timeout = TimeSpan.FromSeconds(5) };
         proxy.DemandRaised += OnDemand;
-        _loop = Task.WhenAll(SendDemandAsync(_stop.Token), reportLoad ? SendLoadAsync(_stop.Token) : Task.CompletedTask);
+        _loop = Task.WhenAll(SendDemandAsync(_stop.Token), reportLoad ? SendLoadAsync(_stop.Token) : Task.CompletedTask, SendMeteringAsync(_stop.Token));
     }
 
     public async ValueTask DisposeAsync()
@@ -77,15 +87,53 @@ public sealed partial class ServingReporter : IAsyncDisposable
         }
     }
 
-    private async Task PostAsync<T>(string path, T body, CancellationToken stop)
+    private async Task SendMeteringAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                await ReportMeteringAsync(stop);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        // A last report on the way out, so a clean stop loses nothing metered since the last tick.
+        using var last = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await ReportMeteringAsync(last.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task ReportMeteringAsync(CancellationToken stop)
+    {
+        var instances = _usage?.Collect(_proxy.SampleDurations()) ?? [];
+        var coldStarts = _proxy.ColdStarts();
+        if ((instances.Count > 0 || coldStarts.Count > 0)
+            && await PostAsync("/serving/v1/metering", new MeteringReport(_reporter, instances, coldStarts), stop))
+        {
+            _usage?.Delivered(instances);
+        }
+    }
+
+    private async Task<bool> PostAsync<T>(string path, T body, CancellationToken stop)
     {
         try
         {
             using var response = await _http.PostAsJsonAsync(path, body, WireJson.Options, stop);
+            return response.IsSuccessStatusCode;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !stop.IsCancellationRequested)
         {
             LogReportFailed(_log, path, e.Message);
+            return false;
         }
     }
 
