@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Trellis.ControlPlane.ApiServer;
+using Trellis.ControlPlane.Metering;
 using Trellis.ControlPlane.Push;
 using Trellis.ControlPlane.Registry;
 using Trellis.ControlPlane.Serving;
@@ -62,6 +63,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         builder.Services.AddSingleton<PushServer>();
         builder.Services.AddSingleton<ApplyService>();
         builder.Services.AddSingleton(new RevisionScalers(time));
+        builder.Services.AddSingleton<UsageLedger>();
         builder.Services.AddHttpClient("agent");
         builder.WebHost.ConfigureKestrel(k =>
         {

@@ -2,8 +2,10 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Trellis.Api.Metering;
 using Trellis.Api.Registry;
 using Trellis.Api.Snapshots;
+using Trellis.ControlPlane.Metering;
 using Trellis.ControlPlane.Registry;
 using Trellis.Serving.Revisions;
 
@@ -56,7 +58,30 @@ internal static class ServingEndpoints
             controller.Poke();
             return Results.NoContent();
         });
+
+        // Metering: proxies and agents post cumulative usage; the CLI and Prometheus read it.
+        app.MapPost("/serving/v1/metering", async (HttpContext c, UsageLedger ledger) =>
+        {
+            var report = await ReadAsync<MeteringReport>(c);
+            if (report is null || report.Reporter is null || report.Instances is null || report.ColdStarts is null)
+            {
+                return Results.BadRequest("expected {reporter, instances, coldStarts}");
+            }
+
+            ledger.Record(report, RevisionKeyOfCluster);
+            return Results.NoContent();
+        });
+        app.MapGet("/serving/v1/usage", (HttpContext c, UsageLedger ledger) =>
+        {
+            var ns = c.Request.Query["namespace"].FirstOrDefault();
+            var service = c.Request.Query["service"].FirstOrDefault();
+            return Results.Json(ledger.View(RevisionKeyOfCluster, string.IsNullOrEmpty(ns) ? null : ns, string.IsNullOrEmpty(service) ? null : service), WireJson.Options);
+        });
+        app.MapGet("/metrics", (UsageLedger ledger) => Results.Text(UsageMetrics.Render(ledger.View(RevisionKeyOfCluster)), PrometheusText.ContentType));
     }
+
+    private static (string Namespace, string Revision)? RevisionKeyOfCluster(string cluster) =>
+        RevisionOfCluster(cluster) is { } key && key.Split('/') is [var ns, var revision] ? (ns, revision) : null;
 
     private static string? RevisionOf(WorkloadInstance instance) =>
         instance.Labels.TryGetValue(ServingLabels.Revision, out var revision) ? $"{instance.Namespace}/{revision}" : null;
