@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BENCH="$ROOT/bench/proxy"
 cd "$ROOT"
 
-QUICK=0 REPS=3 INSTALL=1 BUILD=1 OUT="" ONLY="" BASELINE="" DUR_OVERRIDE=""
+QUICK=0 REPS=3 INSTALL=1 BUILD=1 OUT="" ONLY="" BASELINE="" DUR_OVERRIDE="" TRELLIS_ENV="" TRELLIS_BASE_ENV=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -21,6 +21,10 @@ while [ $# -gt 0 ]; do
     # measured in the same interleaved rounds as trellis-pair.
     --baseline) BASELINE="$2"; shift ;;
     --dur) DUR_OVERRIDE="$2"; shift ;;   # seconds per throughput and fixed-rate run, for development
+    # A/B of environment-only runtime knobs: extra VAR=value words for the trellis proxies
+    # (--env) and for trellis-pair-base (--base-env; --baseline defaults to the same build then).
+    --env) TRELLIS_ENV="$2"; shift ;;
+    --base-env) TRELLIS_BASE_ENV="$2"; shift ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
   shift
@@ -79,18 +83,22 @@ HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 
+# The benchmark's own build folder: artifacts/trellis belongs to ./trellis and other sessions'
+# builds, which could rewrite it under running proxies.
+TRELLIS_OUT="$ROOT/artifacts/bench-proxy"
 if [ "$BUILD" = 1 ]; then
-  log "building Trellis (Release)"
+  log "building Trellis (Release) into $TRELLIS_OUT"
   for attempt in 1 2 3; do
-    if dotnet build src/Trellis.Cli -c Release -o artifacts/trellis -v q -nologo >"${TMPDIR:-/tmp}/trellis-bench-build.log" 2>&1; then break; fi
+    if dotnet build src/Trellis.Cli -c Release -o "$TRELLIS_OUT" -v q -nologo >"${TMPDIR:-/tmp}/trellis-bench-build.log" 2>&1; then break; fi
     # Parallel builds on a shared machine can collide on file locks; try again before giving up.
     [ "$attempt" = 3 ] && { cat "${TMPDIR:-/tmp}/trellis-bench-build.log" >&2; die "build failed"; }
     sleep 5
   done
 fi
-TRELLIS_DLL="$ROOT/artifacts/trellis/trellis.dll"
+TRELLIS_DLL="$TRELLIS_OUT/trellis.dll"
 [ -f "$TRELLIS_DLL" ] || die "$TRELLIS_DLL missing (run without --no-build)"
 TRELLIS_BASE_DLL=""
+if [ -z "$BASELINE" ] && [ -n "$TRELLIS_BASE_ENV" ]; then BASELINE=$TRELLIS_DLL; fi
 if [ -n "$BASELINE" ]; then
   TRELLIS_BASE_DLL=$BASELINE; [ -d "$BASELINE" ] && TRELLIS_BASE_DLL="$BASELINE/trellis.dll"
   [ -f "$TRELLIS_BASE_DLL" ] || die "--baseline: $TRELLIS_BASE_DLL missing"
@@ -181,7 +189,7 @@ args=(--results "$RESULTS" --machine "$WORK/machine.md" --paths "$(printf '%s\n'
 python3 "$BENCH/report.py" "${args[@]}" >"$WORK/table.md"
 cat "$WORK/table.md"
 if [ -n "$OUT" ]; then cp "$WORK/table.md" "$OUT"; fi
-if [ "$QUICK" = 0 ] && [ -z "$ONLY" ] && [ -z "$BASELINE" ] && [ -z "$DUR_OVERRIDE" ]; then
+if [ "$QUICK" = 0 ] && [ -z "$ONLY" ] && [ -z "$BASELINE" ] && [ -z "$DUR_OVERRIDE" ] && [ -z "$TRELLIS_ENV" ]; then
   python3 "$BENCH/report.py" --update-doc "$ROOT/docs/benchmarks.md" --table "$WORK/table.md"
   log "wrote docs/benchmarks.md"
 fi

@@ -3,6 +3,9 @@ using Trellis.Cli;
 using Trellis.Cli.Roles;
 using Trellis.Cli.Verbs;
 
+// Before anything opens a socket: the server roles' runtime settings (inline socket completions).
+ServerRuntime.Apply(args);
+
 var root = new RootCommand("Trellis: a service mesh and serverless platform in one binary")
 {
     UpRole.Create(),

@@ -25,12 +25,13 @@ public sealed record ProxyServerOptions
     public int MaxHttp2StreamsPerConnection { get; init; } = 256;
 
     /// <summary>
-    /// Run requests on the socket-completion thread (Kestrel's <c>UnsafePreferInlineScheduling</c>)
-    /// rather than dispatching them to another thread-pool thread. The proxy never blocks on the
-    /// request path, which is what would make this safe. Off: an A/B on the 2-core bench machine
-    /// showed no gain outside the noise (docs/benchmarks.md, history).
+    /// Run requests on the thread that completed the socket read (Kestrel's <c>UnsafePreferInlineScheduling</c>)
+    /// rather than queueing them to another thread: no hand-off, no wake-up per request. "Unsafe" only
+    /// for a request delegate that blocks, which the proxy's never does. Pairs with inline socket
+    /// completions (set by the CLI for server roles), which makes the whole request run on the epoll
+    /// thread as in nginx. docs/benchmarks.md, history.
     /// </summary>
-    public bool InlineScheduling { get; init; }
+    public bool InlineScheduling { get; init; } = true;
 
     /// <summary>Size of the pooled buffer used to copy each body direction.</summary>
     public int CopyBufferSize { get; init; } = 64 * 1024;

@@ -76,9 +76,9 @@ internal sealed class ProxyListener : IAsyncDisposable
             ListenerTransport.Configure(l, config);
         });
 
-        // Inline scheduling (off by default, see ProxyServerOptions.InlineScheduling) would run the
-        // request on the thread that completed the socket read instead of hopping through Kestrel's
-        // IO queues; it is "unsafe" only for applications that block in the request delegate.
+        // Inline scheduling (on by default, see ProxyServerOptions.InlineScheduling) runs the request
+        // on the thread that completed the socket read instead of hopping through Kestrel's IO queues;
+        // it is "unsafe" only for applications that block in the request delegate.
         var transport = new SocketTransportFactory(
             Options.Create(new SocketTransportOptions { UnsafePreferInlineScheduling = options.InlineScheduling }), loggerFactory);
         var server = new KestrelServer(Options.Create(kestrel), transport, loggerFactory);
