@@ -14,6 +14,14 @@ public static class DeploymentTranslator
 {
     public static readonly IReadOnlyList<string> ProxyPorts = [WorkloadInstance.InboundPort, WorkloadInstance.OutboundPort];
 
+    /// <summary>
+    /// Pod template (Knative: revision template) annotation that starts instances in the node's
+    /// pre-warmed .NET hosts. Opt-in, because a pooled function shares a runtime that started before
+    /// it: the runtime settings (GC mode, <c>DOTNET_*</c> knobs) are the pool host's, and
+    /// <c>Environment.GetCommandLineArgs()</c> and /proc show the pool host's command line.
+    /// </summary>
+    public const string PoolAnnotation = "serving.trellis.dev/pool";
+
     public static (WorkloadSpec? Workload, string? Error) Translate(Resource deployment)
     {
         if (deployment.Spec is not DeploymentSpec spec)
@@ -30,6 +38,11 @@ public static class DeploymentTranslator
 
         var env = container.Env.Where(e => e.Value is not null).ToDictionary(e => e.Name, e => e.Value!);
         var labels = spec.Template.Metadata?.Labels ?? new Dictionary<string, string>();
+        var pool = spec.Template.Metadata?.Annotations.GetValueOrDefault(PoolAnnotation);
+        if (pool is not null and not "dotnet")
+        {
+            return (null, $"annotation {PoolAnnotation}: \"{pool}\" is not a pool (\"dotnet\")");
+        }
         return (new WorkloadSpec(
             Name: deployment.Metadata.Name,
             Namespace: deployment.Key.Namespace,
@@ -41,7 +54,10 @@ public static class DeploymentTranslator
             WorkingDirectory: container.WorkingDir,
             Readiness: Probe(container.ReadinessProbe),
             TerminationGracePeriod: TimeSpan.FromSeconds(spec.Template.Spec.TerminationGracePeriodSeconds ?? 30),
-            ExtraPortNames: ProxyPorts), null);
+            ExtraPortNames: ProxyPorts)
+        {
+            Pool = pool,
+        }, null);
     }
 
     /// <summary>Kubernetes' probe defaults: period 10 s, timeout 1 s, failure threshold 3, success threshold 1. The port is always the instance's PORT.</summary>

@@ -156,7 +156,7 @@ internal sealed class Instance : IDisposable
         TimeSpan? backoff = null;
         while (true)
         {
-            var started = TryStart(out var failure);
+            var (started, failure) = await StartProcessAsync(firstStart: backoff is null);
             var startTime = context.Time.GetUtcNow();
             var stopRequested = false;
             lock (context.Gate)
@@ -305,16 +305,16 @@ internal sealed class Instance : IDisposable
         }
     }
 
-    private ChildProcess? TryStart(out string? failure)
+    // Step 1: the first start may take a pre-warmed pool host (Pool/WarmPool.cs); restarts, and
+    // starts that do not qualify or find the pool empty, are plain process starts.
+    private async Task<(ChildProcess? Process, string? Failure)> StartProcessAsync(bool firstStart)
     {
-        failure = null;
         try
         {
             var workingDirectory = Path.GetFullPath(Spec.WorkingDirectory ?? ".");
             if (!Directory.Exists(workingDirectory))
             {
-                failure = $"working directory '{workingDirectory}' does not exist";
-                return null;
+                return (null, $"working directory '{workingDirectory}' does not exist");
             }
 
             var env = BuildEnvironment();
@@ -322,18 +322,29 @@ internal sealed class Instance : IDisposable
             var executable = CommandResolver.Resolve(Spec.Command, workingDirectory, path);
             if (executable is null)
             {
-                failure = $"executable '{Spec.Command}' not found" + (Spec.Command.Contains('/', StringComparison.Ordinal) ? "" : " on PATH");
-                return null;
+                return (null, $"executable '{Spec.Command}' not found" + (Spec.Command.Contains('/', StringComparison.Ordinal) ? "" : " on PATH"));
             }
 
             Directory.CreateDirectory(Path.GetDirectoryName(LogPath)!);
-            return ChildProcess.Start(executable, Spec.Args, workingDirectory, env, LogPath);
+            if (firstStart && Spec.Pool is not null && context.Pool is { } pool)
+            {
+                var (launch, reason) = Pool.PoolEligibility.Check(Spec, executable, workingDirectory, pool.Dotnet, Pool.WarmPool.RuntimeMajor);
+                if (launch is null)
+                {
+                    context.Logger.PoolNotEligible(Id, reason!);
+                }
+                else if (await pool.TryTakeAsync(Id, launch, env, workingDirectory, Path.GetFullPath(LogPath)) is { } pooled)
+                {
+                    return (pooled, null);
+                }
+            }
+
+            return (ChildProcess.Start(executable, Spec.Args, workingDirectory, env, LogPath), null);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A throwing ExtraEnv hook or a failed fork is the instance's problem, reported on it.
-            failure = e.Message;
-            return null;
+            return (null, e.Message);
         }
     }
 

@@ -24,6 +24,9 @@ internal sealed class InstanceContext(
 
     public ReadinessProber Prober => prober;
 
+    /// <summary>The node's pre-warmed hosts; null when the pool is off.</summary>
+    public Pool.WarmPool? Pool { get; init; }
+
     public Func<WorkloadSpec, IReadOnlyDictionary<string, int>, IReadOnlyDictionary<string, string>>? ExtraEnv => extraEnv();
 
     public void Changed(Instance instance) => changed(instance);

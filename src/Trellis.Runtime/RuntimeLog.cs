@@ -40,4 +40,28 @@ internal static partial class RuntimeLog
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "Instance {Instance} is draining: out of endpoint sets, SIGTERM in {Delay}")]
     public static partial void InstanceDraining(this ILogger logger, string instance, TimeSpan delay);
+
+    [LoggerMessage(EventId = 30, Level = LogLevel.Warning, Message = "Pre-warmed pool off: {Reason}")]
+    public static partial void PoolUnavailable(this ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 31, Level = LogLevel.Debug, Message = "Pool host {Host} is warm: pid {Pid}, after {Elapsed}")]
+    public static partial void PoolHostReady(this ILogger logger, string host, int pid, TimeSpan elapsed);
+
+    [LoggerMessage(EventId = 32, Level = LogLevel.Warning, Message = "Pool host {Host} failed: {Reason} (log {Log})")]
+    public static partial void PoolHostFailed(this ILogger logger, string host, string reason, string log);
+
+    [LoggerMessage(EventId = 33, Level = LogLevel.Warning, Message = "Pool host {Host} died idle with exit code {ExitCode} (log {Log}); replacing it")]
+    public static partial void PoolHostDied(this ILogger logger, string host, int exitCode, string log);
+
+    [LoggerMessage(EventId = 34, Level = LogLevel.Information, Message = "Instance {Instance} runs in pool host {Host} (pid {Pid})")]
+    public static partial void PoolHostTaken(this ILogger logger, string host, int pid, string instance);
+
+    [LoggerMessage(EventId = 35, Level = LogLevel.Warning, Message = "Pool host {Host} could not become instance {Instance}: {Reason} (log {Log}); starting a plain process")]
+    public static partial void PoolSpecializeFailed(this ILogger logger, string host, string instance, string reason, string log);
+
+    [LoggerMessage(EventId = 36, Level = LogLevel.Information, Message = "Instance {Instance}: the pre-warmed pool is empty; starting a plain process")]
+    public static partial void PoolEmpty(this ILogger logger, string instance);
+
+    [LoggerMessage(EventId = 37, Level = LogLevel.Information, Message = "Instance {Instance} asks for the pre-warmed pool but cannot use it: {Reason}; starting a plain process")]
+    public static partial void PoolNotEligible(this ILogger logger, string instance, string reason);
 }

@@ -39,7 +39,10 @@ public sealed class Supervisor : IAsyncDisposable
         prober = new ReadinessProber(options.Host, time);
         portAllocator = new PortAllocator(options.Host);
         this.random = random;
-        context = new InstanceContext(options, time, logger, prober, () => ExtraEnv, OnInstanceChanged);
+        context = new InstanceContext(options, time, logger, prober, () => ExtraEnv, OnInstanceChanged)
+        {
+            Pool = Pool.WarmPool.Start(options, logger, time),
+        };
         notifier = Task.Run(NotifyAsync);
     }
 
@@ -67,6 +70,9 @@ public sealed class Supervisor : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Pids of the idle pre-warmed hosts (tests); empty when the pool is off.</summary>
+    internal IReadOnlyList<int> IdlePoolHosts => context.Pool?.IdlePids ?? [];
 
     /// <summary>
     /// Sets the desired state of the whole node and starts converging to it: workloads missing from
@@ -130,6 +136,11 @@ public sealed class Supervisor : IAsyncDisposable
 
         changes.Writer.TryComplete();
         await notifier;
+        if (context.Pool is { } pool)
+        {
+            await pool.DisposeAsync();
+        }
+
         prober.Dispose();
     }
 

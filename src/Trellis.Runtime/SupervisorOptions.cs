@@ -19,6 +19,21 @@ public sealed record SupervisorOptions
     /// </summary>
     public TimeSpan DrainDelay { get; init; }
 
+    /// <summary>
+    /// Idle pre-warmed .NET hosts to keep (<c>trellis-poolhost</c>, <see cref="PoolHostPath"/>): an
+    /// instance of a workload with <see cref="WorkloadSpec.Pool"/> = "dotnet" starts in one of them on
+    /// its first start when it qualifies (Pool/PoolEligibility.cs). 0 (the default here) turns the
+    /// pool off.
+    /// </summary>
+    public int PoolSize { get; init; }
+
+    /// <summary>The pool host's dll (built to <c>trellis-poolhost.dll</c> next to the trellis CLI).</summary>
+    public string? PoolHostPath { get; init; }
+
+    /// <summary>Wait after a host was taken before warming its replacement, so the warm-up does not
+    /// compete for CPU with the start that took the host.</summary>
+    public TimeSpan PoolRefillDelay { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Address on which ports are allocated and probed.</summary>
     public string Host { get; init; } = "127.0.0.1";
 }

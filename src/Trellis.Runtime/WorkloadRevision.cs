@@ -36,6 +36,12 @@ internal static class WorkloadRevision
 
         Add(text, spec.TerminationGracePeriod.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture));
         AddList(text, spec.ExtraPortNames);
+        if (spec.Pool is { } pool)
+        {
+            // Only when set, so the revisions of workloads that do not use the pool stay as they were.
+            Add(text, "pool");
+            Add(text, pool);
+        }
 
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()));
         return Convert.ToHexStringLower(hash, 0, 5);

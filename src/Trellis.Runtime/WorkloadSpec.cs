@@ -34,4 +34,11 @@ public sealed record WorkloadSpec(
     /// copy a cached value along with the changed fields.
     /// </summary>
     public string Revision => WorkloadRevision.Compute(this);
+
+    /// <summary>
+    /// Null for a plain process start; "dotnet" to start in a pre-warmed .NET host of the node's pool
+    /// when the command qualifies (<c>dotnet APP.dll</c>, see <see cref="SupervisorOptions.PoolSize"/>),
+    /// with a plain start as the fallback. Restarts are always plain starts.
+    /// </summary>
+    public string? Pool { get; init; }
 }

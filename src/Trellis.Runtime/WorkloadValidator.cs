@@ -49,6 +49,11 @@ internal static partial class WorkloadValidator
                 errors.Add($"{where}: terminationGracePeriod: must be >= 0");
             }
 
+            if (spec.Pool is not null and not Pool.PoolEligibility.Dotnet)
+            {
+                errors.Add($"{where}: pool: must be \"{Pool.PoolEligibility.Dotnet}\" or unset, got \"{spec.Pool}\"");
+            }
+
             if (spec.Readiness is { } probe)
             {
                 CheckProbe(errors, where, probe);

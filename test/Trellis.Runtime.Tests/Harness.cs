@@ -11,7 +11,7 @@ internal sealed class Harness : IAsyncDisposable
 {
     private readonly HashSet<int> pids = [];
 
-    public Harness(TimeProvider? time = null, TimeSpan? initialBackoff = null, Random? random = null, TimeSpan? drainDelay = null)
+    public Harness(TimeProvider? time = null, TimeSpan? initialBackoff = null, Random? random = null, TimeSpan? drainDelay = null, int poolSize = 0, TimeSpan? poolRefillDelay = null)
     {
         DataDirectory = Path.Combine(Path.GetTempPath(), "trellis-runtime-tests", Guid.NewGuid().ToString("n"));
         Options = new SupervisorOptions
@@ -20,6 +20,9 @@ internal sealed class Harness : IAsyncDisposable
             InitialBackoff = initialBackoff ?? TimeSpan.FromMilliseconds(50),
             MaxBackoff = TimeSpan.FromSeconds(4),
             DrainDelay = drainDelay ?? TimeSpan.Zero,
+            PoolSize = poolSize,
+            PoolHostPath = poolSize > 0 ? PoolTestPaths.PoolHost : null,
+            PoolRefillDelay = poolRefillDelay ?? TimeSpan.Zero,
         };
         Supervisor = new Supervisor(Options, NullLoggerFactory.Instance, time ?? TimeProvider.System, random ?? new Random(7));
         Supervisor.Changed += Track;

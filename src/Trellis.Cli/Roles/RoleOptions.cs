@@ -11,6 +11,23 @@ public static class RoleOptions
 
     public static Option<string> Push() => new("--push") { Description = "Control plane push endpoint (HTTP/2)", DefaultValueFactory = _ => "http://127.0.0.1:15010" };
 
+    public static Option<int> PoolSize()
+    {
+        var option = new Option<int>("--pool-size")
+        {
+            Description = "Idle pre-warmed .NET hosts for workloads annotated serving.trellis.dev/pool: dotnet (0: off)",
+            DefaultValueFactory = _ => 2,
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 0)
+            {
+                r.AddError("--pool-size must be 0 or more");
+            }
+        });
+        return option;
+    }
+
     public static Option<string> LogLevel() => new("--log-level") { Description = "trace, debug, information, warning, error", DefaultValueFactory = _ => "information" };
 
     public static ILoggerFactory Loggers(string level)

@@ -37,7 +37,8 @@ public static class ServerRoles
         var node = new Option<string>("--node") { DefaultValueFactory = _ => Environment.MachineName.ToLowerInvariant(), Description = "This host's node name" };
         var push = RoleOptions.Push();
         var logLevel = RoleOptions.LogLevel();
-        var command = new Command("agent", "Run the node agent: workloads as processes, their proxies, registration") { dataDir, node, push, logLevel };
+        var poolSize = RoleOptions.PoolSize();
+        var command = new Command("agent", "Run the node agent: workloads as processes, their proxies, registration") { dataDir, node, push, logLevel, poolSize };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -48,6 +49,7 @@ public static class ServerRoles
                 ControlPlane = new Uri(parse.GetValue(Verbs.Common.Server)!),
                 Push = new Uri(parse.GetValue(push)!),
                 DataDirectory = Path.GetFullPath(Path.Combine(parse.GetValue(dataDir)!, "agent")),
+                PoolSize = parse.GetValue(poolSize),
             }, loggers, ct);
             Console.WriteLine($"Agent {parse.GetValue(node)} running");
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));

@@ -24,7 +24,8 @@ public static class UpRole
         var api = new Option<string>("--api-address") { Description = "Control plane API address", DefaultValueFactory = _ => "127.0.0.1:15000" };
         var push = new Option<string>("--push-address") { Description = "Control plane push address", DefaultValueFactory = _ => "127.0.0.1:15010" };
         var logLevel = RoleOptions.LogLevel();
-        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, logLevel };
+        var poolSize = RoleOptions.PoolSize();
+        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, logLevel, poolSize };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -48,6 +49,7 @@ public static class UpRole
                 ControlPlane = controlPlane.ApiUrl,
                 Push = controlPlane.PushUrl,
                 DataDirectory = Path.Combine(data, "agent"),
+                PoolSize = parse.GetValue(poolSize),
             }, loggers, ct);
 
             Console.WriteLine($"Trellis is up. API {controlPlane.ApiUrl} (data in {data})");
