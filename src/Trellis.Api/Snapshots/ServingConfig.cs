@@ -22,7 +22,12 @@ public sealed record InstanceServingConfig(
 /// <summary>
 /// Knative's activator for a cluster that can scale to zero: while the cluster has no endpoints,
 /// requests wait (bounded) for one instead of failing, and the proxy raises demand so that one is started.
+/// With <paramref name="EndpointCapacity"/> the activator is in the path: requests also wait while every
+/// endpoint already has that many requests from this proxy, and go to the least loaded one with room.
 /// </summary>
 /// <param name="QueueCapacity">Requests that may wait at once; the next one gets 503.</param>
 /// <param name="Timeout">How long a request may wait for an endpoint before it gets 503.</param>
-public sealed record ActivationConfig(int QueueCapacity, TimeSpan Timeout);
+/// <param name="EndpointCapacity">Requests this proxy sends to one endpoint at once (the revision's
+/// <c>containerConcurrency</c>, set while the autoscaler keeps the activator in the path because burst
+/// capacity is short); 0: no limit, requests wait only while there is no endpoint.</param>
+public sealed record ActivationConfig(int QueueCapacity, TimeSpan Timeout, int EndpointCapacity = 0);

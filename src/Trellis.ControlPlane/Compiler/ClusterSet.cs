@@ -50,9 +50,12 @@ internal sealed class ClusterSet(MeshIndex index)
             var endpoints = index.Instances
                 .Where(i => i.Ready && i.Namespace == ns && i.Labels.GetValueOrDefault(ServingLabels.Revision) == revision)
                 .Select(Endpoint).Where(e => e is not null).Select(e => e!).ToList();
-            // The in-proxy activator: at zero instances requests wait (up to the revision's timeout) instead of failing.
+            // The in-proxy activator: at zero instances requests wait (up to the revision's timeout) instead of
+            // failing. While the autoscaler keeps it in the path (too little burst capacity), it also caps each
+            // instance at containerConcurrency from this proxy and holds the rest, as Knative's activator does.
             var timeout = index.Revisions.TryGetValue((ns, revision), out var spec) ? spec.TimeoutSeconds ?? 300 : 300;
-            _clusters[name] = new ClusterConfig(name, endpoints, Activation: new ActivationConfig(ActivationQueueCapacity, TimeSpan.FromSeconds(timeout)));
+            var capacity = index.ActivatorInPath.Contains((ns, revision)) ? (int)Math.Clamp(spec?.ContainerConcurrency ?? 0, 0, int.MaxValue) : 0;
+            _clusters[name] = new ClusterConfig(name, endpoints, Activation: new ActivationConfig(ActivationQueueCapacity, TimeSpan.FromSeconds(timeout), capacity));
         }
 
         return name;

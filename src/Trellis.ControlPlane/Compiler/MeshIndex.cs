@@ -45,6 +45,10 @@ internal sealed class MeshIndex
         Revisions = state.Store.List("serving.knative.dev", "Revision")
             .Where(o => o.Resource.Spec is Trellis.Api.Serving.RevisionSpec)
             .ToDictionary(o => (o.Resource.Key.Namespace, o.Resource.Metadata.Name), o => (Trellis.Api.Serving.RevisionSpec)o.Resource.Spec!);
+        ActivatorInPath = state.Store.List("serving.knative.dev", "Revision")
+            .Where(o => o.Resource.Status?["activatorInPath"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<bool>(out var inPath) && inPath)
+            .Select(o => (o.Resource.Key.Namespace, o.Resource.Metadata.Name))
+            .ToHashSet();
         KnativeRoutes = state.Store.List("serving.knative.dev", "Route").Select(o => (o.Resource.Metadata.Name, o.Resource.Key.Namespace, o.Resource.Status)).ToList();
         Secrets = state.Store.List("", "Secret")
             .Where(o => o.Resource.Spec is SecretData)
@@ -59,6 +63,9 @@ internal sealed class MeshIndex
     public IReadOnlyList<WorkloadInstance> Instances { get; }
 
     public IReadOnlyDictionary<(string Namespace, string Name), Trellis.Api.Serving.RevisionSpec> Revisions { get; }
+
+    /// <summary>Revisions whose autoscaler keeps the activator in the path (status <c>activatorInPath</c>: too little burst capacity).</summary>
+    public IReadOnlySet<(string Namespace, string Name)> ActivatorInPath { get; }
 
     public IReadOnlyDictionary<string, MeshService> Services { get; }
 

@@ -59,6 +59,7 @@ internal sealed class ListenerRequestHandler
         CompiledRoute? route = null;
         RequestDeadline? deadline = null;
         InstanceBreaker? heldSlot = null;
+        EndpointState? activatorSlot = null;
         try
         {
             // Queue-proxy duties first: queueing counts toward the timeouts, as in Knative, whose
@@ -104,16 +105,19 @@ internal sealed class ListenerRequestHandler
             else
             {
                 var picked = route.PickCluster(_random);
-                var endpoint = picked.PickEndpoint();
+                var endpoint = picked.EndpointCapacity > 0 ? picked.TakeSlot() : picked.PickEndpoint();
                 if (endpoint is null && picked.Activation is { } activation && _activation is not null)
                 {
+                    // Waiting for an instance to start is a cold start; waiting for a free slot is not.
+                    var cold = picked.Endpoints.Length == 0;
                     (picked, endpoint, error) = await ActivateAsync(context, picked, activation);
-                    if (endpoint is not null)
+                    if (endpoint is not null && cold)
                     {
                         _coldStarts?.Track(context, picked.Name, started);
                     }
                 }
 
+                activatorSlot = endpoint is not null && picked.EndpointCapacity > 0 ? endpoint : null;
                 cluster = picked.Name;
                 if (endpoint is not null)
                 {
@@ -130,6 +134,12 @@ internal sealed class ListenerRequestHandler
         finally
         {
             heldSlot?.Release();
+            if (activatorSlot is not null)
+            {
+                activatorSlot.ReturnSlot();
+                _activation?.SlotReturned(cluster);
+            }
+
             deadline?.Dispose();
             var ended = _time.GetTimestamp();
             _stats.RequestCompleted(ConcurrencyTracker.ToMicros(_time, ended), _time.GetElapsedTime(started, ended));
@@ -163,12 +173,14 @@ internal sealed class ListenerRequestHandler
             switch (outcome)
             {
                 case ActivationOutcome.Ready:
-                    if (_snapshots.Current.Clusters.TryGetValue(cluster.Name, out var current) && current.PickEndpoint() is { } endpoint)
+                    if (_snapshots.Current.Clusters.TryGetValue(cluster.Name, out var current)
+                        && (current.EndpointCapacity > 0 ? current.TakeSlot() : current.PickEndpoint()) is { } endpoint)
                     {
                         return (current, endpoint, ForwardError.None);
                     }
 
-                    // The endpoints went away again before we looked (another push); wait on with the time left.
+                    // The endpoints went away again before we looked (another push), or another request took
+                    // the freed slot first; wait on with the time left.
                     continue;
                 case ActivationOutcome.QueueFull:
                     if (_servingLog is not null)
@@ -188,7 +200,9 @@ internal sealed class ListenerRequestHandler
 
                     await ForwardErrorResponses.WriteAsync(
                         context, ForwardError.ActivationTimeout, StatusCodes.Status503ServiceUnavailable,
-                        Encoding.UTF8.GetBytes($"activator: no instance became ready within {Format(activation.Timeout)} for {cluster.Name}"));
+                        Encoding.UTF8.GetBytes(_snapshots.Current.Clusters.TryGetValue(cluster.Name, out var now) && now.Endpoints.Length > 0
+                            ? $"activator: no instance had a free slot (containerConcurrency {now.EndpointCapacity}) within {Format(activation.Timeout)} for {cluster.Name}"
+                            : $"activator: no instance became ready within {Format(activation.Timeout)} for {cluster.Name}"));
                     return (cluster, null, ForwardError.ActivationTimeout);
                 default:
                     await ForwardErrorResponses.WriteAsync(context, ForwardError.RequestCanceled);

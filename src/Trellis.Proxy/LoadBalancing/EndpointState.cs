@@ -9,6 +9,7 @@ namespace Trellis.Proxy.LoadBalancing;
 internal sealed class EndpointState
 {
     private int _activeRequests;
+    private int _activatorSlots;
 
     public EndpointState(string address, int port)
     {
@@ -33,4 +34,27 @@ internal sealed class EndpointState
     public void RequestStarted() => Interlocked.Increment(ref _activeRequests);
 
     public void RequestEnded() => Interlocked.Decrement(ref _activeRequests);
+
+    /// <summary>Requests holding one of this endpoint's slots while the activator is in the path (see <see cref="TryTakeSlot"/>).</summary>
+    public int ActivatorSlots => Volatile.Read(ref _activatorSlots);
+
+    /// <summary>Takes a slot unless <paramref name="capacity"/> are taken; exact under races, unlike a read-then-increment.</summary>
+    public bool TryTakeSlot(int capacity)
+    {
+        var taken = Volatile.Read(ref _activatorSlots);
+        while (taken < capacity)
+        {
+            var seen = Interlocked.CompareExchange(ref _activatorSlots, taken + 1, taken);
+            if (seen == taken)
+            {
+                return true;
+            }
+
+            taken = seen;
+        }
+
+        return false;
+    }
+
+    public void ReturnSlot() => Interlocked.Decrement(ref _activatorSlots);
 }

@@ -39,6 +39,11 @@ internal static class ServingValidator
             errors.Add($"{path}.queueCapacity: {activation.QueueCapacity} must be at least 1");
         }
 
+        if (activation.EndpointCapacity < 0)
+        {
+            errors.Add($"{path}.endpointCapacity: {activation.EndpointCapacity} must not be negative");
+        }
+
         RequirePositive(activation.Timeout, $"{path}.timeout", errors);
     }
 

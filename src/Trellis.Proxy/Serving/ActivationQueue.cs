@@ -13,9 +13,10 @@ internal enum ActivationOutcome
 }
 
 /// <summary>
-/// Knative's activator for one cluster that can scale to zero: requests that find no endpoint wait
-/// here (bounded, each with a deadline), demand is raised at once and then every second while any
-/// wait, and the first snapshot that gives the cluster endpoints releases them all. A waiter leaves
+/// Knative's activator for one cluster that can scale to zero: requests that find no endpoint (or, with
+/// the activator in the path, no endpoint with a free slot) wait here (bounded, each with a deadline),
+/// demand is raised at once and then every second while any wait, the first snapshot that gives the
+/// cluster room releases them all, and each returned slot releases the longest waiting one. A waiter leaves
 /// the queue exactly once: released, timed out or cancelled, all decided under one lock, so a request
 /// is never both failed and forwarded. Lives across snapshots (keyed by cluster name), so a swap
 /// never drops a waiter.
@@ -36,7 +37,7 @@ internal sealed class ActivationQueue
     private bool _demandRaisedOnce;
     private int _waiting;
 
-    /// <param name="hasEndpoints">Whether the cluster has endpoints in the current snapshot; checked under the queue's lock.</param>
+    /// <param name="hasEndpoints">Whether the cluster has an endpoint with room in the current snapshot; checked under the queue's lock.</param>
     public ActivationQueue(string cluster, TimeProvider time, Func<bool> hasEndpoints, Action<string, int> raiseDemand)
     {
         Cluster = cluster;
@@ -90,6 +91,29 @@ internal sealed class ActivationQueue
         }
 
         return await waiter.Task;
+    }
+
+    /// <summary>
+    /// Releases the longest waiting request, if any; called when a request returns an endpoint slot
+    /// while the activator is in the path. The slot is returned before this takes the lock, and a
+    /// waiter checks for room under the lock before it queues, so a freed slot never goes unnoticed.
+    /// </summary>
+    public void ReleaseOne()
+    {
+        Waiter? first;
+        lock (_gate)
+        {
+            first = _waiters.First?.Value;
+            if (first is null)
+            {
+                return;
+            }
+
+            _waiters.RemoveFirst();
+            Volatile.Write(ref _waiting, _waiters.Count);
+        }
+
+        first.Complete(ActivationOutcome.Ready);
     }
 
     /// <summary>Releases every waiter; called after a snapshot that gives the cluster endpoints is swapped in.</summary>

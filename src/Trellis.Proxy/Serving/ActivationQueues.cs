@@ -22,9 +22,18 @@ internal sealed class ActivationQueues
     }
 
     public ActivationQueue For(string cluster) =>
-        _queues.GetOrAdd(cluster, static (name, self) => new ActivationQueue(name, self._time, () => self.HasEndpoints(name), self._raiseDemand), this);
+        _queues.GetOrAdd(cluster, static (name, self) => new ActivationQueue(name, self._time, () => self.HasRoom(name), self._raiseDemand), this);
 
     public int Waiting(string cluster) => _queues.TryGetValue(cluster, out var queue) ? queue.Waiting : 0;
+
+    /// <summary>A request gave back its endpoint slot (activator in the path): the next waiter may take it.</summary>
+    public void SlotReturned(string cluster)
+    {
+        if (_queues.TryGetValue(cluster, out var queue))
+        {
+            queue.ReleaseOne();
+        }
+    }
 
     /// <summary>
     /// After <paramref name="current"/> was swapped in: releases the waiters of every cluster that now
@@ -45,13 +54,13 @@ internal sealed class ActivationQueues
                 continue;
             }
 
-            if (cluster.Endpoints.Length > 0)
+            if (cluster.HasRoom())
             {
                 queue.ReleaseAll();
             }
         }
     }
 
-    private bool HasEndpoints(string cluster) =>
-        _snapshots.Current.Clusters.TryGetValue(cluster, out var state) && state.Endpoints.Length > 0;
+    private bool HasRoom(string cluster) =>
+        _snapshots.Current.Clusters.TryGetValue(cluster, out var state) && state.HasRoom();
 }

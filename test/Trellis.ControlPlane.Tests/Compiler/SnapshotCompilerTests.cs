@@ -191,6 +191,35 @@ public sealed class SnapshotCompilerTests
         Assert.Empty(snapshot.Clusters.Single(c => c.Name == cluster).Endpoints);
     }
 
+    [Theory]
+    [InlineData(true, 5)]
+    [InlineData(false, 0)]
+    public void Compile_RevisionActivatorInPath_ClusterCapsEachInstanceAtContainerConcurrency(bool inPath, int expected)
+    {
+        var revision = R("""
+            apiVersion: serving.knative.dev/v1
+            kind: Revision
+            metadata: {name: hello-00001}
+            spec:
+              containerConcurrency: 5
+              timeoutSeconds: 30
+              containers:
+              - command: [hello]
+            """) with { Status = new System.Text.Json.Nodes.JsonObject { ["activatorInPath"] = inPath } };
+        var route = R("""
+            apiVersion: serving.knative.dev/v1
+            kind: Route
+            metadata: {name: hello}
+            spec:
+              traffic: [{revisionName: hello-00001, percent: 100}]
+            """) with { Status = System.Text.Json.Nodes.JsonNode.Parse("""{"url": "http://hello.default.example.com", "traffic": [{"revisionName": "hello-00001", "percent": 100}]}""")!.AsObject() };
+
+        var snapshot = SnapshotCompiler.Compile(Node, State([revision, route], Instance("productpage-1", "productpage", "v1")));
+
+        var cluster = snapshot.Clusters.Single(c => c.Name == "outbound|80|hello-00001|hello.default.svc.cluster.local");
+        Assert.Equal(new ActivationConfig(1000, TimeSpan.FromSeconds(30), expected), cluster.Activation);
+    }
+
     private static VirtualHostConfig OutboundHost(ProxySnapshot snapshot, string fqdn, string instance = "productpage-1")
     {
         var listener = snapshot.Listeners.Single(l => l.Name == instance + "/outbound");
