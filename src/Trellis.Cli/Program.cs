@@ -19,6 +19,7 @@ var root = new RootCommand("Trellis: a service mesh and serverless platform in o
     LogsVerb.Create(),
     ApplyVerbs.Analyze(),
     InvokeVerb.Create(),
+    UsageVerb.Create(),
 };
 root.Options.Add(Common.Server);
 // The long-running roles shut down in order on SIGINT/SIGTERM themselves (workloads get their grace

@@ -41,7 +41,7 @@ public static class GatewayRole
 
             await using var client = new PushClient(new Uri(parse.GetValue(push)!), Hello(parse.GetValue(name)!, map), proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
             client.Start();
-            await using var demand = new Trellis.Agent.ServingReporter(proxy, new Uri(parse.GetValue(Verbs.Common.Server)!), reportLoad: false, loggers.CreateLogger("trellis.proxy"));
+            await using var demand = new Trellis.Agent.ServingReporter(proxy, new Uri(parse.GetValue(Verbs.Common.Server)!), reportLoad: false, loggers.CreateLogger("trellis.proxy"), parse.GetValue(name)!);
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });

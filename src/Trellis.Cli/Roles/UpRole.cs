@@ -42,7 +42,7 @@ public static class UpRole
             await using var gateway = new ProxyServer(new ProxyServerOptions { NodeName = "gateway/ingress" }, loggers);
             await using var gatewayPush = new PushClient(controlPlane.PushUrl, GatewayRole.Hello("gateway/ingress", GatewayRole.DefaultLabels), gateway.ApplyAsync, loggers.CreateLogger<PushClient>());
             gatewayPush.Start();
-            await using var gatewayDemand = new ServingReporter(gateway, controlPlane.ApiUrl, reportLoad: false, log);
+            await using var gatewayDemand = new ServingReporter(gateway, controlPlane.ApiUrl, reportLoad: false, log, "gateway/ingress");
             await using var agent = await AgentHost.StartAsync(new AgentOptions
             {
                 Node = "local",
