@@ -5,8 +5,9 @@
 #      its app port, through its inbound proxy only, and through the gateway, at a fixed rate;
 #   2. min-scale 1 "cold start": new connection → first byte on the warm instance;
 #   3. cold start: at zero instances (status desired = actual = 0, no process left), one request,
-#      time to its first response byte, repeated; interleaved with the floor: the same function
-#      started by hand without Trellis, spawn -> first byte;
+#      time to its first response byte, repeated, for the plain process, a ReadyToRun build of the
+#      same function and the pre-warmed pool (annotation serving.trellis.dev/pool: dotnet);
+#      interleaved with the floor: the same function started by hand without Trellis, spawn -> first byte;
 #   4. burst: 200 concurrent requests against a function at zero; errors (must be 0), the revision
 #      status polled every 100 ms, the time until the desired scale is met, a text chart.
 # Prints one table; the full mode also writes it to docs/benchmarks.md (Serving section).
@@ -80,6 +81,28 @@ fi
 
 ulimit -n 65536 2>/dev/null || true
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/trellis-bench-serving.XXXXXX")
+
+# A ReadyToRun build of the functions (crossgen2 from NuGet), built from a copy of the project so
+# that neither samples/functions/bin nor its obj/ (shared with ./trellis) is touched.
+R2R_DIR="$ROOT/artifacts/functions-r2r" R2R_ERROR=""
+case "$(uname -m)" in x86_64) RID=linux-x64 ;; aarch64) RID=linux-arm64 ;; *) RID="" ;; esac
+if [ "$QUICK" = 1 ]; then
+  R2R_ERROR="skipped in --quick (a one-time publish of ~1 min; the full run measures it)"
+elif [ -z "$RID" ]; then
+  R2R_ERROR="no ReadyToRun runtime identifier for $(uname -m)"
+elif [ ! -f "$R2R_DIR/functions.dll" ] || [ -n "$(find samples/functions/src -name '*.cs*' -newer "$R2R_DIR/functions.dll" -print -quit)" ]; then
+  log "building the ReadyToRun functions ($RID) into artifacts/functions-r2r"
+  mkdir -p "$WORK/r2r/samples/functions"
+  cp Directory.Build.props Directory.Packages.props global.json "$WORK/r2r/"
+  cp -r samples/functions/src "$WORK/r2r/samples/functions/"
+  rm -rf "$WORK/r2r/samples/functions/src/bin" "$WORK/r2r/samples/functions/src/obj"
+  if ! dotnet publish "$WORK/r2r/samples/functions/src/Functions.csproj" -c Release -r "$RID" --self-contained false \
+      -p:PublishReadyToRun=true -o "$R2R_DIR" -nologo >"$WORK/r2r.log" 2>&1; then
+    R2R_ERROR="dotnet publish -p:PublishReadyToRun=true failed: $(grep -m1 -E 'error' "$WORK/r2r.log" | cut -c1-300)"
+    rm -f "$R2R_DIR/functions.dll"
+  fi
+fi
+[ -z "$R2R_ERROR" ] || log "ReadyToRun row skipped: $R2R_ERROR"
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 PY="python3 $BENCH/serving.py"
 TRELLIS_PID="" STARTED_PIDS=()
@@ -110,7 +133,7 @@ cleanup() {
   fi
   # Function instances run in process groups of their own; any still alive now is a stray of ours.
   for pid in $(sort -u "$WORK/function-pids" 2>/dev/null); do
-    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "functions.dll"; then
+    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q -E "functions.dll|trellis-poolhost"; then
       log "killing stray function instance $pid"; kill -KILL "$pid" 2>/dev/null || true
     fi
   done
@@ -136,7 +159,7 @@ kind: ConfigMap
 metadata: {name: config-autoscaler, namespace: knative-serving}
 data: {stable-window: "6s", scale-to-zero-grace-period: "1s"}
 EOF
-ksvc() { # name function annotations(yaml flow map) containerConcurrency
+ksvc() { # name function annotations(yaml flow map) containerConcurrency [dll]
   cat <<EOF
 ---
 apiVersion: serving.knative.dev/v1
@@ -150,13 +173,17 @@ spec:
       containerConcurrency: $4
       timeoutSeconds: 30
       containers:
-      - command: ["dotnet", "samples/functions/bin/functions.dll", "$2"]
+      - command: ["dotnet", "${5:-samples/functions/bin/functions.dll}", "$2"]
         env: [{name: TARGET, value: bench}]
 EOF
 }
 {
   # cold: the plain process function, as samples/functions/hello.yaml (scales to zero).
   ksvc cold hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10"}' 20
+  # pool: the same, started in a pre-warmed .NET host of the agent's pool.
+  ksvc pool hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10", serving.trellis.dev/pool: "dotnet"}' 20
+  # r2r: the same function compiled ReadyToRun (plain process start).
+  [ -n "$R2R_ERROR" ] || ksvc r2r hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10"}' 20 "$R2R_DIR/functions.dll"
   # warm: one instance kept; target-burst-capacity 0 takes the activator out of the path.
   ksvc warm hello '{autoscaling.knative.dev/min-scale: "1", autoscaling.knative.dev/target-burst-capacity: "0"}' 0
   # burst: waits 200 ms per request, so concurrency decides the scale: target 10 (x 70 %) per instance.
@@ -188,13 +215,15 @@ wait_answer() { # host: until 200 (the revision became ready and the route exist
   done
   tail -20 "$WORK/up.log" >&2; die "$1 did not answer 200 within 120 s"
 }
-for h in cold warm burst; do wait_answer "$h.default.example.com"; done
-log "all three services answer"
+COLD_SERVICES="cold pool"
+[ -n "$R2R_ERROR" ] || COLD_SERVICES="cold r2r pool"
+for h in $COLD_SERVICES warm burst; do wait_answer "$h.default.example.com"; done
+log "all services answer"
 remember_function_pids
 
 # Cold and burst scale down to zero now; the latency runs wait for that, so that stopping
 # processes does not disturb them.
-$PY wait-zero --api "$API" --rev cold-00001 --timeout 90 || die "cold did not scale to zero"
+for svc in $COLD_SERVICES; do $PY wait-zero --api "$API" --rev "$svc-00001" --timeout 90 || die "$svc did not scale to zero"; done
 $PY wait-zero --api "$API" --rev burst-00001 --timeout 90 || die "burst did not scale to zero"
 
 # ---- 1. added latency (warm instance) -----------------------------------------------------------
@@ -241,19 +270,28 @@ for i in $(seq 1 "$WARM_TRIALS"); do
 done
 
 # ---- 3. cold start ------------------------------------------------------------------------------
-for i in $(seq 1 "$TRIALS"); do
-  $PY wait-zero --api "$API" --rev cold-00001 --timeout 60 || die "cold did not return to zero (trial $i)"
+# Per trial: plain, then the floor (by hand), then ReadyToRun, then the pool last, so that the
+# pool's refill (a new host warming up 1 s after a take) falls into the next trial's wait for zero.
+cold_trial() { # service key trial
+  $PY wait-zero --api "$API" --rev "$1-00001" --timeout 60 || die "$1 did not return to zero (trial $3)"
   sleep 0.5   # the agent finishes removing the stopped instance's listeners
-  read -r code ttfb < <(call cold.default.example.com)
-  { [ "$code" = 200 ] && grep -q '^Hello bench! (cold-00001)' "$WORK/body"; } || { log "cold trial $i -> $code $(head -c 200 "$WORK/body")"; FAILED=1; continue; }
+  read -r code ttfb < <(call "$1.default.example.com")
+  { [ "$code" = 200 ] && grep -q "^Hello bench! ($1-00001)" "$WORK/body"; } || { log "$1 trial $3 -> $code $(head -c 200 "$WORK/body")"; FAILED=1; return 0; }
   ms=$(awk -v s="$ttfb" 'BEGIN { printf "%.1f", s * 1000 }')
-  record cold_ms "$ms"
+  record "$2" "$ms"
   remember_function_pids
+}
+for i in $(seq 1 "$TRIALS"); do
+  cold_trial cold cold_ms "$i"
   # The floor, interleaved with the trials: the same function started by hand, no Trellis.
   bare=$($PY bare-start --trials 1 -- dotnet "$FUNCTIONS_DLL" hello) || die "the function does not start by hand"
   record bare_ms "$bare"
-  log "cold start $i/$TRIALS: $ms ms (by hand, no Trellis: $bare ms)"
+  line="plain $ms ms (by hand, no Trellis: $bare ms)"
+  if [ -z "$R2R_ERROR" ]; then cold_trial r2r r2r_ms "$i"; line="$line, ReadyToRun $ms ms"; fi
+  cold_trial pool pool_ms "$i"
+  log "cold start $i/$TRIALS: $line, pool $ms ms"
 done
+[ -z "$R2R_ERROR" ] || record r2r_error "$R2R_ERROR"
 
 # ---- 4. burst from zero -------------------------------------------------------------------------
 $PY wait-zero --api "$API" --rev burst-00001 --timeout 60 || die "burst did not return to zero"
