@@ -13,9 +13,9 @@ namespace Trellis.Agent.Metering;
 /// Processes join their cgroup when the agent first sees them running (within milliseconds of the
 /// start, from the supervisor's change event), not at fork: the Runtime starts them, and a
 /// pre-warmed process may be started before it belongs to any instance. So the CPU the group used
-/// before joining is read from /proc at that moment and added, and the memory cgroup is set to move
-/// the joining processes' charges along (<c>memory.move_charge_at_immigrate</c>), with the VmHWM
-/// seen at joining as a floor where the kernel no longer moves charges.
+/// before joining is read from /proc at that moment and added; the memory cgroup is asked to move the
+/// joining processes' charges along (<c>memory.move_charge_at_immigrate</c>), and since recent
+/// kernels ignore that, the peak is also never below the members' summed VmHWM.
 /// </para>
 /// </summary>
 internal sealed class CgroupV1Meter : IInstanceMeter
@@ -87,7 +87,7 @@ internal sealed class CgroupV1Meter : IInstanceMeter
             }
 
             var cpu = state.CpuBeforeJoining + (ReadLong(Path.Combine(state.Cpu, "cpuacct.usage")) / 1e9);
-            state.Peak = Math.Max(state.Peak, ReadLong(Path.Combine(state.Memory, "memory.max_usage_in_bytes")));
+            state.Peak = Math.Max(state.Peak, Math.Max(ReadLong(Path.Combine(state.Memory, "memory.max_usage_in_bytes")), MembersPeakResident(state)));
             result[instance] = new ResourceUsage(cpu, state.Peak);
         }
 
@@ -125,6 +125,31 @@ internal sealed class CgroupV1Meter : IInstanceMeter
         }
 
         state.Peak = Math.Max(state.Peak, resident);
+    }
+
+    /// <summary>
+    /// Σ VmHWM of the cgroup's processes: memory charged before a process joined stays with its old
+    /// cgroup where the kernel no longer moves charges (move_charge_at_immigrate is deprecated and
+    /// ignored by recent kernels), so max_usage_in_bytes alone would miss the runtime's start-up pages.
+    /// </summary>
+    private long MembersPeakResident(State state)
+    {
+        long sum = 0;
+        try
+        {
+            foreach (var line in File.ReadLines(Path.Combine(state.Memory, "cgroup.procs")))
+            {
+                if (int.TryParse(line, CultureInfo.InvariantCulture, out var pid))
+                {
+                    sum += ProcStat.PeakResidentBytes(_procRoot, pid);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return sum;
     }
 
     /// <summary>Empty cgroups are removed with rmdir; one still holding a straggler stays (and is reused if the name comes back).</summary>
