@@ -19,7 +19,7 @@ public static class TrellisBinary
     private static string Build()
     {
         var dll = Path.Combine(RepoRoot, "artifacts", "trellis", "trellis.dll");
-        if (!File.Exists(dll))
+        if (!File.Exists(dll) || !File.Exists(Path.Combine(RepoRoot, "artifacts", "trellis", "trellis-poolhost.dll")))
         {
             Run("build src/Trellis.Cli/Trellis.Cli.csproj -c Release -o artifacts/trellis -nologo -clp:ErrorsOnly");
         }
