@@ -68,6 +68,32 @@ public sealed class DeploymentTranslatorTests
         Assert.Equal(1, workload!.Replicas);
     }
 
+    [Theory]
+    [InlineData(null, null, null)]
+    [InlineData("dotnet", "dotnet", null)]
+    [InlineData("java", null, "serving.trellis.dev/pool: \"java\"")]
+    public void Translate_PoolAnnotation_OptsIntoThePool(string? annotation, string? pool, string? error)
+    {
+        var r = Deployment("{name: fn, command: [dotnet, fn.dll]}");
+        var spec = (Trellis.Api.Workloads.DeploymentSpec)r.Spec!;
+        var annotations = annotation is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [DeploymentTranslator.PoolAnnotation] = annotation };
+        var (workload, why) = DeploymentTranslator.Translate(r with
+        {
+            Spec = spec with { Template = spec.Template with { Metadata = spec.Template.Metadata! with { Annotations = annotations } } },
+        });
+
+        Assert.Equal(pool, workload?.Pool);
+        if (error is null)
+        {
+            Assert.Null(why);
+        }
+        else
+        {
+            Assert.Null(workload);
+            Assert.Contains(error, why, StringComparison.Ordinal);
+        }
+    }
+
     private static Resource Read(string yaml)
     {
         var read = ResourceReader.Read(yaml, "test.yaml");
