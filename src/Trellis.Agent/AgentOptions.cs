@@ -17,7 +17,7 @@ public sealed record AgentOptions
     /// <summary>
     /// Idle pre-warmed .NET hosts kept for workloads that opt in (pod template annotation
     /// <c>serving.trellis.dev/pool: "dotnet"</c>); 0 turns the pool off. Each idle host holds a
-    /// started runtime with ASP.NET Core loaded (about 60 MB). <c>trellis agent/up --pool-size</c>.
+    /// started runtime with ASP.NET Core loaded (about 70 MB resident). <c>trellis agent/up --pool-size</c>.
     /// </summary>
     public int PoolSize { get; init; } = 2;
 
