@@ -15,11 +15,16 @@ internal static class Warmup
     private const string SampleRequest =
         """{"assembly":"/f.dll","args":["a"],"env":{"A":"1"},"workingDirectory":"/","logPath":"/l","properties":{"p":"1"}}""";
 
+    private const string Address = "127.0.0.2";
+
     public static void Run()
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        // 127.0.0.2, not 127.0.0.1: the agent allocates instance ports by binding port 0 on
+        // 127.0.0.1 and releasing it, so a warm-up bound there could take an instance's port
+        // before the instance does (its probe would then find the warm-up listening).
+        builder.WebHost.UseUrls($"http://{Address}:0");
         var app = builder.Build();
         app.MapGet("/query", (HttpRequest r) => $"n={r.Query["n"]}\n");
         app.MapGet("/json", () => Results.Json(new WarmupAnswer("warm", 1)));
@@ -48,7 +53,7 @@ internal static class Warmup
     private static void Call(int port, string requestLine)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Connect("127.0.0.1", port);
+        socket.Connect(Address, port);
         socket.Send(Encoding.ASCII.GetBytes(requestLine + "HTTP/1.1\r\nHost: warmup\r\nContent-Length: 4\r\nConnection: close\r\n\r\nwarm"));
         var buffer = new byte[4096];
         while (socket.Receive(buffer) > 0)
