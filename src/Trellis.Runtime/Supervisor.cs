@@ -92,6 +92,11 @@ public sealed class Supervisor : IAsyncDisposable
         }
 
         var next = desired.ToDictionary(s => (s.Namespace, s.Name), s => (s, s.Revision));
+        if (desired.Any(s => s.Pool is not null))
+        {
+            context.Pool?.Want();
+        }
+
         lock (context.Gate)
         {
             this.desired = next;

@@ -8,6 +8,8 @@ namespace Trellis.Runtime.Pool;
 /// Fission's pool manager keeps generic pods: a scale from zero then pays for a connect and the
 /// function's own start instead of process start, runtime start and JIT of ASP.NET Core.
 /// <list type="number">
+/// <item>Wait: nothing is started until a workload opts in (<see cref="Want"/>), so a node that runs
+/// no pooled function pays nothing for the pool; from then on it stays filled.</item>
 /// <item>Fill: one host at a time (warm-ups compete for the same cores as the instances), each
 /// started like an instance (own process group, output to <c>pool/&lt;id&gt;.log</c>), idle once its
 /// control socket accepts a connection.</item>
@@ -39,6 +41,7 @@ internal sealed class WarmPool : IAsyncDisposable
     private readonly Channel<bool> wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource closing = new();
     private DateTimeOffset lastTake = DateTimeOffset.MinValue;
+    private volatile bool wanted;
     private Task? filler;
 
     private WarmPool(SupervisorOptions options, string hostAssembly, string dotnet, string directory, bool ownsDirectory, ILogger logger, TimeProvider time)
@@ -111,6 +114,16 @@ internal sealed class WarmPool : IAsyncDisposable
         var pool = new WarmPool(options, Path.GetFullPath(host), dotnet, directory, ownsDirectory, logger, time);
         pool.filler = Task.Run(pool.FillAsync);
         return pool;
+    }
+
+    /// <summary>Starts filling the pool (once a desired workload opts in); idempotent.</summary>
+    public void Want()
+    {
+        if (!wanted)
+        {
+            wanted = true;
+            wake.Writer.TryWrite(true);
+        }
     }
 
     /// <summary>
@@ -221,7 +234,7 @@ internal sealed class WarmPool : IAsyncDisposable
                     count = idle.Count;
                 }
 
-                if (count >= options.PoolSize)
+                if (!wanted || count >= options.PoolSize)
                 {
                     await wake.Reader.ReadAsync(closing.Token);
                     continue;

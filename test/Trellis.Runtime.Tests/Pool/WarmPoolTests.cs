@@ -18,6 +18,7 @@ public sealed class WarmPoolTests
         var workDir = Directory.CreateTempSubdirectory("trellis-pool-wd-").FullName;
         try
         {
+            Want(h);
             var idle = await WaitIdleAsync(h, 1);
             h.Supervisor.Reconcile([Function("fn", "hello", workDir, new() { ["TARGET"] = "pool", ["K_REVISION"] = "fn-00001" })]);
             var ready = await h.WaitAsync(s => s.Count == 1 && s[0].Ready, Warm, "ready");
@@ -40,6 +41,7 @@ public sealed class WarmPoolTests
     public async Task PooledFunction_WritesToTheInstanceLogAndExitsWithItsCode()
     {
         await using var h = new Harness(poolSize: 1, poolRefillDelay: TimeSpan.FromHours(1), initialBackoff: TimeSpan.FromHours(1));
+        Want(h);
         var idle = await WaitIdleAsync(h, 1);
 
         // An unknown function name: the sample writes to stderr and returns 2.
@@ -55,6 +57,7 @@ public sealed class WarmPoolTests
     public async Task Stop_PooledFunction_SigtermEndsItGracefully()
     {
         await using var h = new Harness(poolSize: 1, poolRefillDelay: TimeSpan.FromHours(1));
+        Want(h);
         var idle = await WaitIdleAsync(h, 1);
         h.Supervisor.Reconcile([Function("fn", "hello", null, [], graceSeconds: 30)]);
         var ready = await h.WaitAsync(s => s.Count == 1 && s[0].Ready, Warm, "ready");
@@ -74,6 +77,7 @@ public sealed class WarmPoolTests
     public async Task TakenHost_IsReplaced()
     {
         await using var h = new Harness(poolSize: 1);
+        Want(h);
         var idle = await WaitIdleAsync(h, 1);
         h.Supervisor.Reconcile([Function("fn", "hello", null, [])]);
         await h.WaitAsync(s => s.Count == 1 && s[0].Ready && s[0].Pid == idle[0], Warm, "ready in the pool host");
@@ -86,6 +90,7 @@ public sealed class WarmPoolTests
     public async Task EmptyPool_FallsBackToAPlainStart()
     {
         await using var h = new Harness(poolSize: 1, poolRefillDelay: TimeSpan.FromHours(1));
+        Want(h);
         var idle = await WaitIdleAsync(h, 1);
         h.Supervisor.Reconcile([Function("fn", "hello", null, [], replicas: 2)]);
         var ready = await h.WaitAsync(s => s.Count == 2 && s.All(i => i.Ready), Warm, "two ready");
@@ -104,6 +109,7 @@ public sealed class WarmPoolTests
     public async Task IdleHostThatDies_IsReplaced()
     {
         await using var h = new Harness(poolSize: 1);
+        Want(h);
         var idle = await WaitIdleAsync(h, 1);
 
         Signals.Send(idle[0], Signals.SigKill);
@@ -117,6 +123,7 @@ public sealed class WarmPoolTests
     public async Task NotEligibleWorkload_StartsPlainAndLeavesThePoolAlone()
     {
         await using var h = new Harness(poolSize: 1);
+        Want(h);
         var idle = await WaitIdleAsync(h, 1);
         h.Supervisor.Reconcile([Harness.Shell("sh", "exec sleep 30") with { Pool = "dotnet" }]);
         var running = await h.WaitAsync(s => s.Count == 1 && s[0].Pid is not null, Warm, "running");
@@ -126,9 +133,25 @@ public sealed class WarmPoolTests
     }
 
     [Fact]
+    public async Task NoWorkloadOptsIn_NoHostIsStarted()
+    {
+        await using var h = new Harness(poolSize: 1);
+        h.Supervisor.Reconcile([Harness.Shell("sh", "exec sleep 30")]);
+        await h.WaitAsync(s => s.Count == 1 && s[0].Pid is not null, Warm, "running");
+
+        // Absence cannot be awaited; a host would have logged its start within this second.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+
+        Assert.Empty(h.Supervisor.IdlePoolHosts);
+        var pool = Path.Combine(h.DataDirectory, "pool");
+        Assert.True(!Directory.Exists(pool) || Directory.GetFiles(pool, "*.log").Length == 0, "a pool host was started");
+    }
+
+    [Fact]
     public async Task Dispose_KillsIdleHosts()
     {
         var h = new Harness(poolSize: 2);
+        Want(h);
         var idle = await WaitIdleAsync(h, 2);
 
         await h.DisposeAsync();
@@ -140,6 +163,9 @@ public sealed class WarmPoolTests
         new(name, "default", new Dictionary<string, string> { ["app"] = name }, replicas, "dotnet", [PoolTestPaths.Functions, function],
             env, workDir, null, TimeSpan.FromSeconds(graceSeconds), [])
         { Pool = "dotnet" };
+
+    /// <summary>The pool fills only once a workload opts in: declare one at zero replicas, as a revision at zero is.</summary>
+    private static void Want(Harness h) => h.Supervisor.Reconcile([Function("wanted", "hello", null, [], replicas: 0)]);
 
     private static async Task<IReadOnlyList<int>> WaitIdleAsync(Harness h, int count, int except = 0)
     {
