@@ -107,8 +107,15 @@ measure_path() { # rep name
     clients=$((rate / RPS_PER_CLIENT))
     # -n, not -D: h2load 1.52 with --rps and -D never exits after the run.
     rm -f "$WORK/lat.log"
+    for proxy in ${PATH_PROXIES[$name]}; do before[$proxy]=$(cpu_ticks "$proxy"); done
     timeout $((LAT_DUR * 3 + 10)) h2load --h1 -c"$clients" --rps "$RPS_PER_CLIENT" -n $((rate * LAT_DUR)) --log-file "$WORK/lat.log" \
       -H ":authority: $HOST_HEADER" "http://127.0.0.1:$h1/1k" >"$WORK/lat.out" 2>&1 || { log "$name: h2load at $rate rps: $(tail -3 "$WORK/lat.out" | tr '\n' ' ')"; failed=1; }
+    # CPU per request at a fixed rate too: at saturation, work per wake-up is batched; at a
+    # moderate rate every request pays its own wake-ups, which is where most proxies run.
+    for proxy in ${PATH_PROXIES[$name]}; do
+      record "$rep" "$name" "cpu_per_1k@$rate:$proxy" \
+        "$(awk -v t=$(( $(cpu_ticks "$proxy") - before[$proxy] )) -v hz="$CLK_TCK" -v n=$((rate * LAT_DUR)) 'BEGIN { printf "%.4f", t / hz / n * 1000 }')"
+    done
     python3 "$BENCH/report.py" --latency-log "$WORK/lat.log" --duration "$LAT_DUR" | while read -r metric value; do
       record "$rep" "$name" "$metric@$rate" "$value"
     done

@@ -91,6 +91,8 @@ def table(args):
             rows.append((f"  added {q} over direct (ms)", [fmt(added(p), 3) for p in paths]))
         rows.append(("  achieved req/s", [fmt(get(p, f"achieved_rps@{rate}")) for p in paths]))
     rows.append(("CPU-s per 1000 req, each proxy (HTTP/1.1 run)", [per_proxy(p, "cpu_per_1k", 3) for p in paths]))
+    for rate in rates:
+        rows.append((f"  at {rate} req/s (fixed-rate run)", [per_proxy(p, f"cpu_per_1k@{rate}", 3) for p in paths]))
     rows.append(("RSS idle, each proxy (MB)", [per_proxy(p, "rss_idle_mb", 1) for p in paths]))
     rows.append(("RSS peak under load, each proxy (MB)", [per_proxy(p, "rss_peak_mb", 1) for p in paths]))
     rows.append(("  PSS idle / after load (MB)", [per_proxy(p, "pss_idle_mb", 1) + " → " + per_proxy(p, "pss_load_mb", 1) for p in paths]))
