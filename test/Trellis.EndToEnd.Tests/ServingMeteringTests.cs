@@ -8,50 +8,9 @@ namespace Trellis.EndToEnd.Tests;
 /// Metering through the real binary: invocations of a function, one of them a cold start from zero,
 /// show in <c>trellis usage</c> and in the control plane's <c>/metrics</c> with CPU and memory.
 /// </summary>
-public sealed class MeteringTests : IAsyncLifetime
+public sealed partial class ServingTests
 {
     private const int Invocations = 12;
-
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-metering-" + Guid.NewGuid().ToString("N"));
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(60) };
-    private TrellisProcess _up = null!;
-    private string _server = "";
-    private int _gateway;
-
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_dir);
-        _gateway = TrellisProcess.FreePort();
-        var api = TrellisProcess.FreePort();
-        _server = $"http://127.0.0.1:{api}";
-        var gateway = (await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "samples", "functions", "gateway.yaml")))
-            .Replace("number: 8080", $"number: {_gateway}", StringComparison.Ordinal);
-        await File.WriteAllTextAsync(Path.Combine(_dir, "gateway.yaml"), gateway);
-        await File.WriteAllTextAsync(Path.Combine(_dir, "autoscaler.yaml"), """
-            apiVersion: v1
-            kind: ConfigMap
-            metadata: {name: config-autoscaler, namespace: knative-serving}
-            data: {stable-window: "6s", scale-to-zero-grace-period: "1s"}
-            """);
-        _up = TrellisProcess.Start("up", Path.Combine(_dir, "gateway.yaml"), Path.Combine(_dir, "autoscaler.yaml"), "--data-dir", Path.Combine(_dir, "data"),
-            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
-        try
-        {
-            await WaitForAsync(async () => (await GetTextAsync("/healthz")) is not null, TimeSpan.FromSeconds(30), "control plane");
-        }
-        catch
-        {
-            await _up.DisposeAsync();
-            throw;
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _up.DisposeAsync();
-        _http.Dispose();
-        Directory.Delete(_dir, recursive: true);
-    }
 
     [Fact]
     public async Task Usage_InvocationsWithAColdStart_ShownByUsageAndMetrics()
@@ -105,28 +64,6 @@ public sealed class MeteringTests : IAsyncLifetime
         metrics.Split('\n').Where(l => l.StartsWith(series + " ", StringComparison.Ordinal))
             .Select(l => double.Parse(l[(series.Length + 1)..], CultureInfo.InvariantCulture)).DefaultIfEmpty(-1).First();
 
-    private async Task<(HttpStatusCode Status, string Body)> CallAsync(string host)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{_gateway}/");
-        request.Headers.Host = host;
-        try
-        {
-            using var response = await _http.SendAsync(request);
-            return (response.StatusCode, await response.Content.ReadAsStringAsync());
-        }
-        catch (HttpRequestException e)
-        {
-            return (0, e.Message);
-        }
-    }
-
-    private async Task<(int Desired, int Actual)> ScaleAsync(string revision)
-    {
-        var text = await GetTextAsync($"/apis/serving.knative.dev/v1/namespaces/default/revisions/{revision}");
-        var r = text is null ? null : JsonNode.Parse(text);
-        return ((int?)r?["status"]?["desiredReplicas"] ?? -1, (int?)r?["status"]?["actualReplicas"] ?? -1);
-    }
-
     private async Task<string?> GetTextAsync(string path)
     {
         try
@@ -139,6 +76,4 @@ public sealed class MeteringTests : IAsyncLifetime
             return null;
         }
     }
-
-    private Task WaitForAsync(Func<Task<bool>> condition, TimeSpan limit, string what) => Eventually.WaitAsync(condition, limit, what, _up, TimeSpan.FromMilliseconds(200));
 }
