@@ -4,9 +4,9 @@ using System.Net.Sockets;
 namespace Trellis.Cli.Roles;
 
 /// <summary>
-/// Runtime settings for the long-running roles (<c>up</c>, <c>proxy</c>, <c>agent</c>,
-/// <c>controlplane</c>), which all carry proxy traffic or the push stream. Client verbs start and
-/// exit in milliseconds and keep the defaults.
+/// Runtime settings for the roles that host proxy listeners (<c>up</c>, <c>proxy</c>, <c>agent</c>).
+/// Client verbs start and exit in milliseconds, and <c>controlplane</c> carries no proxy traffic;
+/// they keep the defaults.
 /// <para>
 /// Socket completions run inline on the epoll thread (<c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c>),
 /// together with Kestrel's inline scheduling (<see cref="Trellis.Proxy.ProxyServerOptions.InlineScheduling"/>):
@@ -17,12 +17,18 @@ namespace Trellis.Cli.Roles;
 /// workloads the agent starts do not inherit a setting they did not ask for. A value the user
 /// set is left alone (<c>=0</c> turns it off). docs/benchmarks.md, history.
 /// </para>
+/// <para>
+/// The price: any continuation after a socket await in the process runs on an epoll thread until
+/// it next waits, so code there must not block. In <c>up</c> and <c>agent</c> that includes the
+/// agent's own HTTP calls and the push stream; a snapshot being applied or a process being started
+/// there delays the other connections of that thread for as long as it takes.
+/// </para>
 /// </summary>
 public static class ServerRuntime
 {
     private const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
-    private static readonly HashSet<string> Roles = ["up", "proxy", "agent", "controlplane"];
+    private static readonly HashSet<string> Roles = ["up", "proxy", "agent"];
 
     /// <summary>Whether socket completions run inline in this process (what the proxy's inline scheduling pairs with).</summary>
     public static bool InlineSocketCompletions { get; private set; }
