@@ -24,8 +24,15 @@ internal static class StreamCopier
     public static int BufferSizeFor(long? length, int maxBufferSize) =>
         length is { } known && known < maxBufferSize ? (int)Math.Max(known, 1) : maxBufferSize;
 
+    /// <param name="batchAfterPause">
+    /// After a short read, once data is there again, let the rest of the burst arrive before
+    /// reading it (one hop to the thread pool). For a client's request body under inline scheduling:
+    /// Kestrel receives into 4 KiB blocks and, without this, would run this loop once per block on
+    /// the socket thread (recv 4 KiB, send 4 KiB, repeat), cutting large uploads to a third. With
+    /// it, the socket thread keeps receiving while the loop waits its turn, and reads come back full.
+    /// </param>
     public static async ValueTask<(StreamCopyResult Result, Exception? Error)> CopyAsync(
-        Stream input, Stream output, int bufferSize, CancellationToken cancellationToken)
+        Stream input, Stream output, int bufferSize, CancellationToken cancellationToken, bool batchAfterPause = false)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         var lastReadWasPartial = false;
@@ -44,6 +51,11 @@ internal static class StreamCopier
                         ArrayPool<byte>.Shared.Return(buffer);
                         buffer = [];
                         _ = await input.ReadAsync(Memory<byte>.Empty, cancellationToken);
+                        if (batchAfterPause)
+                        {
+                            await Task.Yield();
+                        }
+
                         buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
                     }
 

@@ -38,7 +38,7 @@ internal sealed class StreamingRequestContent : HttpContent
             throw new InvalidOperationException("The streamed request body was already sent.");
         }
 
-        var (result, error) = await StreamCopier.CopyAsync(_source, stream, _bufferSize, cancellationToken);
+        var (result, error) = await StreamCopier.CopyAsync(_source, stream, _bufferSize, cancellationToken, batchAfterPause: true);
         var outcome = result switch
         {
             StreamCopyResult.Success => ForwardError.None,
