@@ -7,7 +7,10 @@ namespace Trellis.ControlPlane.Push;
 
 /// <summary>
 /// Follows the store and the registry and publishes a new <see cref="MeshState"/> after each change,
-/// debounced so that a burst (an apply of many documents, a node reporting many instances) costs one push.
+/// at most one per debounce interval: a change after a quiet interval is published at once (an
+/// instance that just became ready for a request held at zero must not wait for a timer), and the
+/// changes that follow within the interval are published together at its end, so a burst (an
+/// apply of many documents, a node reporting many instances) costs two pushes, not one per change.
 /// </summary>
 public sealed partial class MeshStateSource : IAsyncDisposable
 {
@@ -15,6 +18,7 @@ public sealed partial class MeshStateSource : IAsyncDisposable
     private readonly ServiceRegistry _registry;
     private readonly TimeSpan _debounce;
     private readonly ILogger _log;
+    private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _dirty = new(0);
     private readonly Task _storeWatch;
@@ -22,8 +26,9 @@ public sealed partial class MeshStateSource : IAsyncDisposable
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MeshState _current;
 
-    public MeshStateSource(IResourceStore store, ServiceRegistry registry, ILogger<MeshStateSource> log, TimeSpan? debounce = null)
+    public MeshStateSource(IResourceStore store, ServiceRegistry registry, ILogger<MeshStateSource> log, TimeSpan? debounce = null, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _store = store;
         _registry = registry;
         _log = log;
@@ -77,17 +82,24 @@ public sealed partial class MeshStateSource : IAsyncDisposable
     private async Task PublishAsync()
     {
         var token = _stop.Token;
+        long? lastPublished = null;
         try
         {
             while (true)
             {
                 await _dirty.WaitAsync(token);
-                await Task.Delay(_debounce, token);
+                var quiet = lastPublished is { } last ? _time.GetElapsedTime(last) : TimeSpan.MaxValue;
+                if (quiet < _debounce)
+                {
+                    await Task.Delay(_debounce - quiet, _time, token);
+                }
+
                 while (_dirty.CurrentCount > 0)
                 {
                     await _dirty.WaitAsync(token);
                 }
 
+                lastPublished = _time.GetTimestamp();
                 var next = Build(Current.Generation + 1);
                 Volatile.Write(ref _current, next);
                 LogPublished(_log, next.Generation, next.Store.Revision, next.Instances.Count);
