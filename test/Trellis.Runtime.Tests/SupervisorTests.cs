@@ -191,8 +191,9 @@ public class SupervisorTests
     public async Task StopAllAsync_ProcessHandlesSigterm_ExitsPromptlyWithoutRestart()
     {
         await using var h = new Harness();
-        h.Supervisor.Reconcile([Harness.Shell("polite", "trap 'echo bye; exit 0' TERM; while true; do sleep 0.05; done", graceSeconds: 20)]);
-        await h.WaitAsync(i => i.Count == 1 && i[0].Pid is not null, what: "running");
+        h.Supervisor.Reconcile([Harness.Shell("polite", "trap 'echo bye; exit 0' TERM; echo armed; while true; do sleep 0.05; done", graceSeconds: 20)]);
+        // A SIGTERM before the shell has set its trap would kill it (143): wait until it is armed.
+        await h.WaitAsync(i => i.Count == 1 && i[0].Pid is not null && File.Exists(i[0].LogPath) && File.ReadAllText(i[0].LogPath).Contains("armed", StringComparison.Ordinal), what: "trap armed");
 
         var clock = Stopwatch.StartNew();
         await h.Supervisor.StopAllAsync();
