@@ -4,11 +4,9 @@ using System.Net.Sockets;
 namespace Trellis.Cli.Roles;
 
 /// <summary>
-/// Runtime settings for the dedicated proxy role (<c>trellis proxy</c>: a sidecar or gateway that does
-/// nothing but proxy). Client verbs start and exit in milliseconds and keep the defaults; so do
-/// <c>up</c>, <c>agent</c> and <c>controlplane</c>, which also run the store, the registry, the
-/// supervisor and its process starts, file and cgroup I/O: blocking work that must not run on the
-/// socket engine's few threads (in <c>up</c> it once stalled a Ctrl-C shutdown in the end-to-end tests).
+/// Runtime settings for the roles that host proxy listeners (<c>up</c>, <c>proxy</c>, <c>agent</c>).
+/// Client verbs start and exit in milliseconds, and <c>controlplane</c> carries no proxy traffic;
+/// they keep the defaults.
 /// <para>
 /// Socket completions run inline on the epoll thread (<c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c>),
 /// together with Kestrel's inline scheduling (<see cref="Trellis.Proxy.ProxyServerOptions.InlineScheduling"/>):
@@ -21,15 +19,16 @@ namespace Trellis.Cli.Roles;
 /// </para>
 /// <para>
 /// The price: any continuation after a socket await in the process runs on an epoll thread until
-/// it next waits, so code there must not block; in the proxy role that includes the push stream
-/// (a snapshot being applied delays the other connections of that thread while it compiles).
+/// it next waits, so code there must not block. In <c>up</c> and <c>agent</c> that includes the
+/// agent's own HTTP calls and the push stream; a snapshot being applied or a process being started
+/// there delays the other connections of that thread for as long as it takes.
 /// </para>
 /// </summary>
 public static class ServerRuntime
 {
     private const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
-    private static readonly HashSet<string> Roles = ["proxy"];
+    private static readonly HashSet<string> Roles = ["up", "proxy", "agent"];
 
     /// <summary>Whether socket completions run inline in this process (what the proxy's inline scheduling pairs with).</summary>
     public static bool InlineSocketCompletions { get; private set; }
