@@ -54,32 +54,9 @@ PATHS=(
   "nginx-single|start_nginx_single|client -> nginx -> backend"
 )
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
-
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
-install_tools() {
-  local missing=()
-  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
-  command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
-  command -v wrk >/dev/null || missing+=(wrk)
-  command -v h2load >/dev/null || missing+=(nghttp2-client)
-  command -v hey >/dev/null || missing+=(hey)
-  command -v curl >/dev/null || missing+=(curl)
-  command -v python3 >/dev/null || missing+=(python3)
-  if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-  command -v dotnet >/dev/null || die "the .NET SDK (see global.json) is required to build Trellis"
-}
-
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
-
-[ "$INSTALL" = 1 ] && install_tools
+# shellcheck source=../lib.sh
+. "$ROOT/bench/lib.sh"
+[ "$INSTALL" = 1 ] && install_missing nginx:nginx haproxy:haproxy wrk:wrk h2load:nghttp2-client hey:hey curl:curl python3:python3
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 

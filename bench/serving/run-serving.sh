@@ -44,25 +44,10 @@ BURST_C=200 BURST_N=2000 BURST_MS=200           # hey -c 200 -n 2000 against slo
 CORES=$(nproc)
 if [ -z "$MAX_SCALE" ]; then MAX_SCALE=$(( CORES * 4 > 32 ? 32 : CORES * 4 )); fi
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=../lib.sh
+. "$ROOT/bench/lib.sh"
 now_ms() { date +%s%3N; }
-
-install_tools() {
-  local missing=()
-  command -v h2load >/dev/null || missing+=(nghttp2-client)
-  command -v hey >/dev/null || missing+=(hey)
-  command -v curl >/dev/null || missing+=(curl)
-  command -v python3 >/dev/null || missing+=(python3)
-  if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-  command -v dotnet >/dev/null || die "the .NET SDK (see global.json) is required to build Trellis"
-}
-[ "$INSTALL" = 1 ] && install_tools
+[ "$INSTALL" = 1 ] && install_missing h2load:nghttp2-client hey:hey curl:curl python3:python3
 
 TRELLIS_DLL="$ROOT/artifacts/trellis/trellis.dll"
 FUNCTIONS_DLL="$ROOT/samples/functions/bin/functions.dll"

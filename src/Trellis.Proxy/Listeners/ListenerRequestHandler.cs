@@ -105,7 +105,7 @@ internal sealed class ListenerRequestHandler
             else
             {
                 var picked = route.PickCluster(_random);
-                var endpoint = picked.EndpointCapacity > 0 ? picked.TakeSlot() : picked.PickEndpoint();
+                var endpoint = picked.NextEndpoint();
                 if (endpoint is null && picked.Activation is { } activation && _activation is not null)
                 {
                     // Waiting for an instance to start is a cold start; waiting for a free slot is not.
@@ -174,7 +174,7 @@ internal sealed class ListenerRequestHandler
             {
                 case ActivationOutcome.Ready:
                     if (_snapshots.Current.Clusters.TryGetValue(cluster.Name, out var current)
-                        && (current.EndpointCapacity > 0 ? current.TakeSlot() : current.PickEndpoint()) is { } endpoint)
+                        && current.NextEndpoint() is { } endpoint)
                     {
                         return (current, endpoint, ForwardError.None);
                     }

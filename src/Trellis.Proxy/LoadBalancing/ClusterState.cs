@@ -83,6 +83,12 @@ internal sealed class ClusterState
         return null;
     }
 
+    /// <summary>
+    /// The endpoint for the next request: with <see cref="EndpointCapacity"/> one whose slot is now
+    /// taken (see <see cref="TakeSlot"/>), otherwise the policy's pick; null when there is none.
+    /// </summary>
+    public EndpointState? NextEndpoint() => EndpointCapacity > 0 ? TakeSlot() : PickEndpoint();
+
     /// <summary>Whether <see cref="TakeSlot"/> (or <see cref="PickEndpoint"/> without a capacity) could find an endpoint now.</summary>
     public bool HasRoom()
     {

@@ -39,22 +39,7 @@ internal sealed class EndpointState
     public int ActivatorSlots => Volatile.Read(ref _activatorSlots);
 
     /// <summary>Takes a slot unless <paramref name="capacity"/> are taken; exact under races, unlike a read-then-increment.</summary>
-    public bool TryTakeSlot(int capacity)
-    {
-        var taken = Volatile.Read(ref _activatorSlots);
-        while (taken < capacity)
-        {
-            var seen = Interlocked.CompareExchange(ref _activatorSlots, taken + 1, taken);
-            if (seen == taken)
-            {
-                return true;
-            }
-
-            taken = seen;
-        }
-
-        return false;
-    }
+    public bool TryTakeSlot(int capacity) => Serving.BoundedCounter.TryIncrement(ref _activatorSlots, capacity);
 
     public void ReturnSlot() => Interlocked.Decrement(ref _activatorSlots);
 }

@@ -114,22 +114,7 @@ internal sealed class InstanceBreaker
         }
     }
 
-    private bool TryTakeSlot()
-    {
-        var current = Volatile.Read(ref _inFlight);
-        while (current < Capacity)
-        {
-            var seen = Interlocked.CompareExchange(ref _inFlight, current + 1, current);
-            if (seen == current)
-            {
-                return true;
-            }
-
-            current = seen;
-        }
-
-        return false;
-    }
+    private bool TryTakeSlot() => BoundedCounter.TryIncrement(ref _inFlight, Capacity);
 
     // Caller holds _gate.
     private void GrantWhileFree()

@@ -1,0 +1,21 @@
+# Shared by the benchmark scripts (bench/proxy, bench/serving): logging and installing tools.
+# Source it after setting ROOT.
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# install_missing COMMAND:PACKAGE...: apt-installs the package of each command that is neither on
+# PATH nor in /usr/sbin (nginx and haproxy live there for non-root users), then checks for dotnet.
+install_missing() {
+  local missing=() pair
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null || [ -x "/usr/sbin/${pair%%:*}" ] || missing+=("${pair#*:}")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  command -v dotnet >/dev/null || die "the .NET SDK (see global.json) is required to build Trellis"
+}
