@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Trellis.Api.Metering;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.Forwarding;
+using Trellis.Proxy.Http1;
 using Trellis.Proxy.Listeners;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Serving;
@@ -25,6 +26,8 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly SnapshotHolder _snapshots = new();
     private readonly UpstreamClients _clients;
     private readonly HttpForwarder _forwarder;
+    private readonly UpstreamConnectionPool _pool;
+    private readonly Http1Services _fastPath;
     private readonly SemaphoreSlim _applyLock = new(1, 1);
     private readonly ActivationQueues _activation;
     private readonly ColdStartStats _coldStarts;
@@ -51,7 +54,10 @@ public sealed class ProxyServer : IAsyncDisposable
         _activation = new ActivationQueues(_snapshots, _time, RaiseDemand);
         _coldStarts = new ColdStartStats(_time);
         _clients = new UpstreamClients(options);
-        _forwarder = new HttpForwarder(options, _time, loggerFactory.CreateLogger<HttpForwarder>());
+        var forwardLog = loggerFactory.CreateLogger<HttpForwarder>();
+        _forwarder = new HttpForwarder(options, _time, forwardLog);
+        _pool = new UpstreamConnectionPool(options, _time);
+        _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog);
     }
 
     /// <summary>The last accepted snapshot (<see cref="ProxySnapshot.Empty"/> before the first).</summary>
@@ -171,7 +177,7 @@ public sealed class ProxyServer : IAsyncDisposable
 
                 try
                 {
-                    started.Add(await ProxyListener.StartAsync(config, _options, _loggerFactory, CreateHandler(config.Name), ct));
+                    started.Add(await ProxyListener.StartAsync(config, _options, _loggerFactory, CreateHandler(config.Name), _fastPath, ct));
                 }
                 catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException or InvalidOperationException)
                 {
@@ -240,6 +246,7 @@ public sealed class ProxyServer : IAsyncDisposable
             await Task.WhenAll(_listeners.Values.Select(l => l.StopAsync()).Concat(_draining));
             _listeners.Clear();
             _clients.Dispose();
+            _pool.Dispose();
         }
         finally
         {

@@ -33,6 +33,13 @@ public sealed record ProxyServerOptions
     /// </summary>
     public bool InlineScheduling { get; init; } = true;
 
+    /// <summary>
+    /// Cleartext HTTP/1.1 listeners serve plain exchanges on the fast path (<see cref="Http1.Http1Listener"/>):
+    /// requests and responses relayed as bytes over pooled upstream connections, with Kestrel taking
+    /// over any connection that needs more. docs/benchmarks.md, history.
+    /// </summary>
+    public bool FastHttp1 { get; init; } = true;
+
     /// <summary>Size of the pooled buffer used to copy each body direction.</summary>
     public int CopyBufferSize { get; init; } = 64 * 1024;
 

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -7,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Trellis.Api.Snapshots;
+using Trellis.Proxy.Http1;
 using Trellis.Proxy.Telemetry;
 
 namespace Trellis.Proxy.Listeners;
@@ -15,21 +17,25 @@ namespace Trellis.Proxy.Listeners;
 /// One listener = one Kestrel server, because Kestrel cannot add or remove endpoints while it
 /// runs; a listener that changes is replaced while the others keep serving untouched. Built from
 /// KestrelServer directly (no generic host, DI container or middleware pipeline) to keep a
-/// listener's start cheap.
+/// listener's start cheap. A cleartext HTTP/1.1 listener puts the fast path (<see cref="Http1Listener"/>)
+/// in front: it owns the socket and gives Kestrel only the connections it does not serve itself.
 /// </summary>
 internal sealed class ProxyListener : IAsyncDisposable
 {
     private static readonly IServiceProvider NoServices = new ServiceCollection().BuildServiceProvider();
 
     private readonly KestrelServer _server;
+    private readonly Http1Listener? _fast;
     private readonly ILogger _logger;
     private readonly TimeSpan _drainTimeout;
     private int _stopped;
 
-    private ProxyListener(ListenerConfig config, KestrelServer server, IPEndPoint boundEndPoint, ListenerStats stats, ILogger logger, TimeSpan drainTimeout)
+    private ProxyListener(
+        ListenerConfig config, KestrelServer server, Http1Listener? fast, IPEndPoint boundEndPoint, ListenerStats stats, ILogger logger, TimeSpan drainTimeout)
     {
         Config = config;
         _server = server;
+        _fast = fast;
         BoundEndPoint = boundEndPoint;
         Stats = stats;
         _logger = logger;
@@ -52,6 +58,7 @@ internal sealed class ProxyListener : IAsyncDisposable
         ProxyServerOptions options,
         ILoggerFactory loggerFactory,
         Func<ListenerStats, RequestDelegate> createHandler,
+        Http1Services? fastPath,
         CancellationToken cancellationToken)
     {
         var kestrel = new KestrelServerOptions
@@ -79,24 +86,44 @@ internal sealed class ProxyListener : IAsyncDisposable
         // Inline scheduling (on by default, see ProxyServerOptions.InlineScheduling) runs the request
         // on the thread that completed the socket read instead of hopping through Kestrel's IO queues;
         // it is "unsafe" only for applications that block in the request delegate.
-        var transport = new SocketTransportFactory(
-            Options.Create(new SocketTransportOptions { UnsafePreferInlineScheduling = options.InlineScheduling }), loggerFactory);
-        var server = new KestrelServer(Options.Create(kestrel), transport, loggerFactory);
+        var socketOptions = new SocketTransportOptions { UnsafePreferInlineScheduling = options.InlineScheduling };
         var stats = new ListenerStats();
+        // Made before either path accepts a connection: it starts the listener's load tracking.
+        var handler = createHandler(stats);
+        Http1Listener? fast = null;
+        IConnectionListenerFactory transport;
+        if (fastPath is not null && Http1Listener.Serves(config, options))
+        {
+            // Kestrel binds nothing here: its connections are the ones the fast path hands over.
+            var handoff = new HandoffTransport(socketOptions, loggerFactory);
+            fast = Http1Listener.Start(config, fastPath, stats, handoff);
+            transport = handoff;
+        }
+        else
+        {
+            transport = new SocketTransportFactory(Options.Create(socketOptions), loggerFactory);
+        }
+
+        var server = new KestrelServer(Options.Create(kestrel), transport, loggerFactory);
         try
         {
-            await server.StartAsync(new ProxyApplication(createHandler(stats)), cancellationToken);
+            await server.StartAsync(new ProxyApplication(handler), cancellationToken);
         }
         catch
         {
+            if (fast is not null)
+            {
+                await fast.StopAsync(TimeSpan.Zero);
+            }
+
             server.Dispose();
             throw;
         }
 
-        var bound = listen?.IPEndPoint is { Port: > 0 } endPoint ? endPoint : ParseBoundAddress(server);
+        var bound = fast?.BoundEndPoint ?? (listen?.IPEndPoint is { Port: > 0 } endPoint ? endPoint : ParseBoundAddress(server));
         var logger = loggerFactory.CreateLogger<ProxyListener>();
         ProxyLog.ListenerStarted(logger, config.Name, bound, config.Protocols.ToString());
-        return new ProxyListener(config, server, bound, stats, logger, options.ListenerDrainTimeout);
+        return new ProxyListener(config, server, fast, bound, stats, logger, options.ListenerDrainTimeout);
     }
 
     /// <summary>Stops accepting, lets in-flight requests finish within the drain timeout, then aborts the rest.</summary>
@@ -110,7 +137,9 @@ internal sealed class ProxyListener : IAsyncDisposable
         try
         {
             using var drain = new CancellationTokenSource(_drainTimeout);
+            var fastStopped = _fast?.StopAsync(_drainTimeout) ?? Task.CompletedTask;
             await _server.StopAsync(drain.Token);
+            await fastStopped;
             ProxyLog.ListenerStopped(_logger, Config.Name, BoundEndPoint);
         }
         catch (Exception ex)

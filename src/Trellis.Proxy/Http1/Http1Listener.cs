@@ -1,0 +1,134 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Trellis.Api.Snapshots;
+using Trellis.Proxy.Listeners;
+using Trellis.Proxy.Telemetry;
+
+namespace Trellis.Proxy.Http1;
+
+/// <summary>
+/// The fast path of a cleartext HTTP/1.1 listener: it owns the listening socket and serves each
+/// connection with an <see cref="Http1Connection"/>, which hands connections it does not serve
+/// itself to the listener's Kestrel server through <see cref="Handoff"/>.
+/// </summary>
+internal sealed class Http1Listener
+{
+    private const int Backlog = 512;
+
+    private readonly Socket _socket;
+    private readonly ConcurrentDictionary<Http1Connection, byte> _connections = new();
+    private readonly Task _accepting;
+    private int _stopping;
+
+    private Http1Listener(string name, Socket socket, Http1Services services, ListenerStats stats, HandoffTransport handoff)
+    {
+        Name = name;
+        _socket = socket;
+        Services = services;
+        Stats = stats;
+        Handoff = handoff;
+        BoundEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        _accepting = AcceptAsync();
+    }
+
+    public string Name { get; }
+
+    public Http1Services Services { get; }
+
+    public ListenerStats Stats { get; }
+
+    public HandoffTransport Handoff { get; }
+
+    public IPEndPoint BoundEndPoint { get; }
+
+    public bool Stopping => Volatile.Read(ref _stopping) != 0;
+
+    /// <summary>
+    /// Whether a listener can take the fast path: cleartext and not h2c-only, i.e. one that speaks
+    /// HTTP/1.1 (see <see cref="ListenerTransport.Configure"/>); TLS and h2c stay with Kestrel.
+    /// </summary>
+    public static bool Serves(ListenerConfig config, ProxyServerOptions options) =>
+        options.FastHttp1 && config.Tls is null && config.Protocols != HttpProtocols.Http2;
+
+    /// <summary>Binds and starts accepting; a bind failure throws <see cref="SocketException"/> before anything runs.</summary>
+    public static Http1Listener Start(ListenerConfig config, Http1Services services, ListenerStats stats, HandoffTransport handoff)
+    {
+        var address = IPAddress.Parse(config.Address);
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true; // as Kestrel does for [::]
+            }
+
+            socket.Bind(new IPEndPoint(address, config.Port));
+            socket.Listen(Backlog);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new Http1Listener(config.Name, socket, services, stats, handoff);
+    }
+
+    internal void Remove(Http1Connection connection) => _connections.TryRemove(connection, out _);
+
+    /// <summary>
+    /// Stops accepting, closes idle connections, lets busy ones finish their exchange within
+    /// <paramref name="drainTimeout"/>, then cuts off the rest.
+    /// </summary>
+    public async Task StopAsync(TimeSpan drainTimeout)
+    {
+        if (Interlocked.Exchange(ref _stopping, 1) != 0)
+        {
+            return;
+        }
+
+        _socket.Dispose();
+        await _accepting;
+        foreach (var connection in _connections.Keys)
+        {
+            connection.CloseIfIdle();
+        }
+
+        var running = Task.WhenAll(_connections.Keys.Select(c => c.Completion));
+        try
+        {
+            await running.WaitAsync(drainTimeout, Services.Time);
+        }
+        catch (TimeoutException)
+        {
+            foreach (var connection in _connections.Keys)
+            {
+                connection.Abort();
+            }
+
+            await running;
+        }
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (true)
+        {
+            Socket client;
+            try
+            {
+                client = await _socket.AcceptAsync();
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                return; // stopped
+            }
+
+            client.NoDelay = true;
+            var connection = new Http1Connection(client, this);
+            _connections.TryAdd(connection, 0);
+            connection.Start();
+        }
+    }
+}

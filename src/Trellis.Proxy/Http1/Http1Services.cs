@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+using Trellis.Proxy.Routing;
+
+namespace Trellis.Proxy.Http1;
+
+/// <summary>What every fast-path listener of one <see cref="ProxyServer"/> shares.</summary>
+internal sealed class Http1Services
+{
+    public Http1Services(
+        SnapshotHolder snapshots, UpstreamConnectionPool pool, ProxyServerOptions options, TimeProvider time, ILogger accessLog, ILogger forwardLog)
+    {
+        Snapshots = snapshots;
+        Pool = pool;
+        Options = options;
+        Time = time;
+        AccessLog = accessLog;
+        ForwardLog = forwardLog;
+    }
+
+    public SnapshotHolder Snapshots { get; }
+
+    public UpstreamConnectionPool Pool { get; }
+
+    public ProxyServerOptions Options { get; }
+
+    public TimeProvider Time { get; }
+
+    public ILogger AccessLog { get; }
+
+    /// <summary>Forwarding failures, under the same category as <see cref="Forwarding.HttpForwarder"/>'s.</summary>
+    public ILogger ForwardLog { get; }
+
+    public ResponseDate Date { get; } = new();
+}

@@ -1,0 +1,177 @@
+using System.Text;
+
+namespace Trellis.Proxy.Http1;
+
+/// <summary>What parsing a buffer's start as a message head found.</summary>
+internal enum HeadParse
+{
+    /// <summary>The head does not end in the buffer yet: read more.</summary>
+    Incomplete,
+    Complete,
+    /// <summary>Valid or not, not what the fast path handles: Kestrel takes the connection.</summary>
+    Unsupported,
+}
+
+/// <summary>
+/// An HTTP/1.1 request head parsed in place (RFC 9112 §3), limited to what the fast path forwards
+/// itself: origin-form targets whose path needs no decoding or normalization, one Host, no body or a
+/// small Content-Length body, no upgrade, no Expect. The rest of HTTP/1.1 (and every malformed
+/// request, whose 400 answers Kestrel owns) is <see cref="HeadParse.Unsupported"/>. Reused per connection.
+/// </summary>
+internal sealed class RequestHead
+{
+    /// <summary>
+    /// Larger bodies go to Kestrel, which streams them in both directions at once. Up to this size
+    /// the fast path sends the body before it reads the answer, and the upstream's receive buffer
+    /// holds the whole body even if the upstream answers without reading it, so that order cannot deadlock.
+    /// </summary>
+    public const int MaxBody = 64 * 1024;
+
+    public HeaderFields Fields { get; } = new();
+
+    /// <summary>Bytes of the head, including the empty line.</summary>
+    public int Length { get; private set; }
+
+    public int MethodLength { get; private set; }
+
+    public int TargetStart { get; private set; }
+
+    public int TargetLength { get; private set; }
+
+    /// <summary>The path is the target up to '?'.</summary>
+    public int PathLength { get; private set; }
+
+    /// <summary>Content-Length, 0 without one.</summary>
+    public int ContentLength { get; private set; }
+
+    /// <summary>The client asked to close the connection after this exchange.</summary>
+    public bool Close { get; private set; }
+
+    public int HostIndex { get; private set; }
+
+    public bool IsHead { get; private set; }
+
+    public HeadParse Parse(ReadOnlySpan<byte> buffer)
+    {
+        var lineEnd = buffer.IndexOf((byte)'\n');
+        if (lineEnd < 0)
+        {
+            return HeadParse.Incomplete;
+        }
+
+        if (lineEnd < 2 || buffer[lineEnd - 1] != '\r')
+        {
+            return HeadParse.Unsupported;
+        }
+
+        // method SP request-target SP HTTP-version
+        var line = buffer[..(lineEnd - 1)];
+        var space = line.IndexOf((byte)' ');
+        if (space <= 0 || line[..space].IndexOfAnyExcept(HeadSyntax.Token) >= 0)
+        {
+            return HeadParse.Unsupported;
+        }
+
+        MethodLength = space;
+        TargetStart = space + 1;
+        var afterMethod = line[TargetStart..];
+        var targetEnd = afterMethod.IndexOf((byte)' ');
+        if (targetEnd <= 0 || !afterMethod[(targetEnd + 1)..].SequenceEqual("HTTP/1.1"u8))
+        {
+            return HeadParse.Unsupported;
+        }
+
+        var target = afterMethod[..targetEnd];
+        if (target[0] != '/' || target.IndexOfAnyExcept(HeadSyntax.Target) >= 0)
+        {
+            return HeadParse.Unsupported; // absolute-form, asterisk-form, authority-form, or odd bytes
+        }
+
+        TargetLength = targetEnd;
+        var query = target.IndexOf((byte)'?');
+        PathLength = query >= 0 ? query : targetEnd;
+
+        // Kestrel decodes %-escapes and removes dot segments before routing sees the path; such
+        // paths are rare, so rather than repeat those rules here they take Kestrel's path.
+        var path = target[..PathLength];
+        if (path.Contains((byte)'%') || path.IndexOf("/."u8) >= 0)
+        {
+            return HeadParse.Unsupported;
+        }
+
+        var end = Fields.Parse(buffer, lineEnd + 1);
+        if (end <= 0)
+        {
+            return end == 0 ? HeadParse.Incomplete : HeadParse.Unsupported;
+        }
+
+        Length = end;
+        return CheckFields(buffer) ? HeadParse.Complete : HeadParse.Unsupported;
+    }
+
+    /// <summary>The method as a string; the common ones are interned.</summary>
+    public string Method(ReadOnlySpan<byte> buffer)
+    {
+        var method = buffer[..MethodLength];
+        return method switch
+        {
+            _ when method.SequenceEqual("GET"u8) => "GET",
+            _ when method.SequenceEqual("POST"u8) => "POST",
+            _ when method.SequenceEqual("PUT"u8) => "PUT",
+            _ when method.SequenceEqual("DELETE"u8) => "DELETE",
+            _ when method.SequenceEqual("HEAD"u8) => "HEAD",
+            _ when method.SequenceEqual("PATCH"u8) => "PATCH",
+            _ when method.SequenceEqual("OPTIONS"u8) => "OPTIONS",
+            _ => Encoding.ASCII.GetString(method),
+        };
+    }
+
+    public ReadOnlySpan<byte> Target(ReadOnlySpan<byte> buffer) => buffer.Slice(TargetStart, TargetLength);
+
+    public ReadOnlySpan<byte> Path(ReadOnlySpan<byte> buffer) => buffer.Slice(TargetStart, PathLength);
+
+    /// <summary>The query including its '?', empty without one.</summary>
+    public ReadOnlySpan<byte> Query(ReadOnlySpan<byte> buffer) => buffer.Slice(TargetStart + PathLength, TargetLength - PathLength);
+
+    public ReadOnlySpan<byte> Host(ReadOnlySpan<byte> buffer) => Fields[HostIndex].Value(buffer);
+
+    private bool CheckFields(ReadOnlySpan<byte> buffer)
+    {
+        HostIndex = -1;
+        ContentLength = 0;
+        Close = false;
+        var lengths = 0;
+        var fields = Fields.AsSpan();
+        for (var i = 0; i < fields.Length; i++)
+        {
+            var field = fields[i];
+            switch (field.Kind)
+            {
+                case FieldKind.Host:
+                    if (HostIndex >= 0)
+                    {
+                        return false; // RFC 9112 §3.2: a 400, Kestrel's to give
+                    }
+
+                    HostIndex = i;
+                    break;
+                case FieldKind.ContentLength:
+                    if (++lengths > 1 || !HeadSyntax.TryParseLength(field.Value(buffer), out var length) || length > MaxBody)
+                    {
+                        return false;
+                    }
+
+                    ContentLength = (int)length;
+                    break;
+                case FieldKind.TransferEncoding or FieldKind.Upgrade or FieldKind.Expect:
+                    return false;
+                case FieldKind.Connection:
+                    Close |= HeadSyntax.ListContains(field.Value(buffer), "close"u8);
+                    break;
+            }
+        }
+
+        IsHead = MethodLength == 4 && buffer[..4].SequenceEqual("HEAD"u8);
+        return HostIndex >= 0;
+    }
+}

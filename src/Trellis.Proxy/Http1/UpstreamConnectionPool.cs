@@ -1,0 +1,122 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Trellis.Proxy.Http1;
+
+/// <summary>
+/// Idle keep-alive connections per upstream endpoint, shared by every listener and kept across
+/// snapshots like <see cref="Forwarding.UpstreamClients"/>. Last in, first out, so that a burst's
+/// extra connections age out while the warm ones keep working; a connection older than the pooled
+/// lifetime or idle longer than the idle timeout is closed instead of reused.
+/// </summary>
+internal sealed class UpstreamConnectionPool : IDisposable
+{
+    private readonly ConcurrentDictionary<(string Address, int Port), Endpoint> _endpoints = new();
+    private readonly ProxyServerOptions _options;
+    private readonly TimeProvider _time;
+    private int _disposed;
+
+    public UpstreamConnectionPool(ProxyServerOptions options, TimeProvider time)
+    {
+        _options = options;
+        _time = time;
+    }
+
+    /// <summary>A pooled connection to the endpoint, or null when there is none to reuse.</summary>
+    public UpstreamConnection? TakeIdle(string address, int port)
+    {
+        if (!_endpoints.TryGetValue((address, port), out var endpoint))
+        {
+            return null;
+        }
+
+        var now = _time.GetTimestamp();
+        while (endpoint.TryPop(out var connection))
+        {
+            if (_time.GetElapsedTime(connection.IdleSince, now) < _options.PooledConnectionIdleTimeout
+                && _time.GetElapsedTime(connection.CreatedAt, now) < _options.PooledConnectionLifetime)
+            {
+                connection.Reused = true;
+                return connection;
+            }
+
+            connection.Dispose();
+        }
+
+        return null;
+    }
+
+    /// <summary>Opens a new connection, bounded by the connect timeout; null with the error when it fails.</summary>
+    public async ValueTask<(UpstreamConnection? Connection, Exception? Error)> ConnectAsync(string address, int port)
+    {
+        var endpoint = _endpoints.GetOrAdd((address, port), static key => new Endpoint(
+            IPAddress.TryParse(key.Address, out var ip) ? new IPEndPoint(ip, key.Port) : new DnsEndPoint(key.Address, key.Port)));
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _time);
+            await socket.ConnectAsync(endpoint.Address, timeout.Token);
+            return (new UpstreamConnection(socket, _time.GetTimestamp()), null);
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        {
+            socket.Dispose();
+            return (null, ex);
+        }
+    }
+
+    /// <summary>Returns a connection whose last exchange ended cleanly, for the next request to reuse.</summary>
+    public void Return(string address, int port, UpstreamConnection connection)
+    {
+        if (Volatile.Read(ref _disposed) != 0 || !_endpoints.TryGetValue((address, port), out var endpoint))
+        {
+            connection.Dispose();
+            return;
+        }
+
+        connection.IdleSince = _time.GetTimestamp();
+        connection.Start = connection.End = 0;
+        endpoint.Push(connection);
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (var endpoint in _endpoints.Values)
+        {
+            while (endpoint.TryPop(out var connection))
+            {
+                connection.Dispose();
+            }
+        }
+    }
+
+    /// <summary>A lock around a stack rather than a ConcurrentStack, which allocates a node per push, i.e. per request.</summary>
+    private sealed class Endpoint(EndPoint address)
+    {
+        private readonly Stack<UpstreamConnection> _idle = new();
+
+        public EndPoint Address { get; } = address;
+
+        public void Push(UpstreamConnection connection)
+        {
+            lock (_idle)
+            {
+                _idle.Push(connection);
+            }
+        }
+
+        public bool TryPop(out UpstreamConnection connection)
+        {
+            lock (_idle)
+            {
+                return _idle.TryPop(out connection!);
+            }
+        }
+    }
+}
