@@ -16,6 +16,7 @@ internal struct ChunkedScanner
     private enum State : byte
     {
         Size,
+        SizeWhitespace,
         Extension,
         SizeLf,
         Data,
@@ -23,6 +24,7 @@ internal struct ChunkedScanner
         DataLf,
         TrailerStart,
         TrailerLine,
+        TrailerLf,
         FinalLf,
         Done,
         Invalid,
@@ -85,7 +87,17 @@ internal struct ChunkedScanner
                 return b switch
                 {
                     (byte)'\r' => State.SizeLf,
-                    (byte)';' or (byte)' ' or (byte)'\t' => State.Extension,
+                    (byte)';' => State.Extension,
+                    (byte)' ' or (byte)'\t' => State.SizeWhitespace,
+                    _ => State.Invalid,
+                };
+            case State.SizeWhitespace:
+                // BWS is allowed before an extension's ';' (RFC 9112 §7.1.1), not before more digits.
+                return b switch
+                {
+                    (byte)'\r' => State.SizeLf,
+                    (byte)';' => State.Extension,
+                    (byte)' ' or (byte)'\t' => State.SizeWhitespace,
                     _ => State.Invalid,
                 };
             case State.Extension:
@@ -107,10 +119,24 @@ internal struct ChunkedScanner
                 return b == '\r' ? State.DataLf : State.Invalid;
             case State.DataLf:
                 return b == '\n' ? State.Size : State.Invalid;
+            // Trailer lines end in CRLF like every other line: a client that took a bare LF for the
+            // end of the body would otherwise disagree with us about where the next response starts.
             case State.TrailerStart:
-                return b == '\r' ? State.FinalLf : State.TrailerLine;
+                return b switch
+                {
+                    (byte)'\r' => State.FinalLf,
+                    (byte)'\n' => State.Invalid,
+                    _ => State.TrailerLine,
+                };
             case State.TrailerLine:
-                return b == '\n' ? State.TrailerStart : State.TrailerLine;
+                return b switch
+                {
+                    (byte)'\r' => State.TrailerLf,
+                    (byte)'\n' => State.Invalid,
+                    _ => State.TrailerLine,
+                };
+            case State.TrailerLf:
+                return b == '\n' ? State.TrailerStart : State.Invalid;
             case State.FinalLf:
                 return b == '\n' ? State.Done : State.Invalid;
             default:

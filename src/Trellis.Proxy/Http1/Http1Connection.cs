@@ -35,6 +35,12 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     /// <summary>An exchange running longer than this starts watching for the client going away.</summary>
     private static readonly TimeSpan ClientWatchDelay = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// A connection waiting this long for (the rest of) a request head is closed: Kestrel's keep-alive
+    /// timeout. Kestrel also bounds a started head by 30 s; here the one timer covers both.
+    /// </summary>
+    private static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(130);
+
     private readonly Socket _socket;
     private readonly Http1Listener _listener;
     private readonly Http1Services _services;
@@ -48,12 +54,21 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     private string _path = "/";
     private int _state;
 
+    // The request body: how much of it is in the input buffer, whether all of it is, how a chunked
+    // one is framed so far, and the copy of the rest while the exchange goes on.
+    private long _bodyInBuffer;
+    private bool _bodyBuffered;
+    private ChunkedScanner _bodyFraming;
+    private Task<ForwardError>? _bodyCopy;
+
     // The request being served: when it started, and whether its completion is yet to be counted.
     private long _started;
     private bool _uncounted;
 
-    // Noticing a client that leaves while its exchange waits on the upstream (see ArmClientWatch).
-    private ITimer? _watchTimer;
+    // One timer per connection: the keep-alive timeout while waiting for a head, and noticing a client
+    // that leaves while its exchange waits on the upstream (see ArmClientWatch) during an exchange.
+    private ITimer? _timer;
+    private volatile bool _waitingForHead;
     private UpstreamConnection? _upstream;
     private int _exchange;
     private int _watching;
@@ -134,6 +149,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
                 }
 
                 var parse = HeadParse.Incomplete;
+                ArmTimer(waitingForHead: true, KeepAliveTimeout);
                 while (_filled == 0 || (parse = _head.Parse(_in.AsSpan(0, _filled))) == HeadParse.Incomplete)
                 {
                     if (_filled == _in.Length && !GrowInput())
@@ -181,7 +197,12 @@ internal sealed class Http1Connection : IRequestHeaderLookup
                 _socket.Dispose();
             }
 
-            _watchTimer?.Dispose();
+            _timer?.Dispose();
+            if (_bodyCopy is { } copy)
+            {
+                await copy; // ends once both sockets are closed; it may still write into the input buffer until then
+            }
+
             _out.ReturnBuffer();
             ArrayPool<byte>.Shared.Return(_in);
             _in = [];
@@ -207,6 +228,24 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         _listener.Stats.RequestCompleted(ConcurrencyTracker.ToMicros(time, ended), time.GetElapsedTime(_started, ended));
     }
 
+    /// <summary>How much of the request body the buffer holds; false when chunked framing is already broken there.</summary>
+    private bool FrameBody()
+    {
+        var available = _filled - _head.Length;
+        if (!_head.Chunked)
+        {
+            _bodyInBuffer = Math.Min(available, _head.ContentLength);
+            _bodyBuffered = _bodyInBuffer == _head.ContentLength;
+            return true;
+        }
+
+        _bodyFraming = default;
+        var used = _bodyFraming.Scan(_in.AsSpan(_head.Length, available));
+        _bodyInBuffer = Math.Max(used, 0);
+        _bodyBuffered = _bodyFraming.IsDone;
+        return used >= 0;
+    }
+
     /// <summary>Idle → busy when a request's first bytes arrive; false when the listener has closed the connection.</summary>
     private bool MarkBusy() => Interlocked.CompareExchange(ref _state, States.Busy, States.Idle) != States.Closed;
 
@@ -217,6 +256,11 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         if (snapshot.ServingByListener.Count != 0 && snapshot.ServingByListener.ContainsKey(_listener.Name))
         {
             return Next.Handoff; // queue-proxy duties (breaker, revision timeouts) live on the Kestrel path
+        }
+
+        if (!FrameBody())
+        {
+            return Next.Handoff; // a malformed chunked body: Kestrel's 400
         }
 
         var buffer = _in.AsSpan(0, _filled);
@@ -288,15 +332,18 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     private async ValueTask<(ForwardError Error, int Status, bool KeepAlive)> ForwardAsync(
         CompiledRoute route, CompiledMatch? matched, EndpointState endpoint, string host, string path)
     {
-        var bodyInBuffer = Math.Min(_filled - _head.Length, _head.ContentLength);
-        var bodyBuffered = bodyInBuffer == _head.ContentLength;
+        var bodyBuffered = _bodyBuffered;
         WriteUpstreamHead(route, matched, host, path);
-        _out.Append(_in.AsSpan(_head.Length, bodyInBuffer));
+        _out.Append(_in.AsSpan(_head.Length, (int)_bodyInBuffer));
 
         using var timeout = route.Timeout is { } limit ? new CancellationTokenSource(limit, _services.Time) : null;
         var token = timeout?.Token ?? CancellationToken.None;
         var pool = _services.Pool;
-        ArmClientWatch();
+        if (bodyBuffered)
+        {
+            ArmClientWatch(); // a streamed body's own reads notice a client that leaves
+        }
+
         endpoint.RequestStarted();
         UpstreamConnection? upstream = null;
         var reusable = false;
@@ -317,7 +364,14 @@ internal sealed class Http1Connection : IRequestHeaderLookup
                 }
 
                 Volatile.Write(ref _upstream, upstream);
-                var sent = await SendRequestAsync(upstream, bodyBuffered ? 0 : _head.ContentLength - bodyInBuffer, token);
+                var sent = await SendHeadAsync(upstream, token);
+                if (sent == ForwardError.None && !bodyBuffered)
+                {
+                    // The rest of the body flows while the answer is awaited: an upstream may answer
+                    // before it has read everything (and with both sides writing, waiting could deadlock).
+                    _bodyCopy = CopyRequestBodyAsync(upstream, token);
+                }
+
                 var received = sent == ForwardError.None ? await ReadResponseHeadAsync(upstream, token) : sent;
                 if (received == ForwardError.None)
                 {
@@ -335,8 +389,27 @@ internal sealed class Http1Connection : IRequestHeaderLookup
                 }
             }
 
-            ConsumeRequest(bodyBuffered);
+            if (bodyBuffered)
+            {
+                ConsumeRequest();
+            }
+
             (var result, reusable) = await RelayResponseAsync(upstream, route, token);
+            if (_bodyCopy is { } copy)
+            {
+                // Answered before the whole body arrived: neither connection is at a message boundary.
+                var copied = copy.IsCompleted ? await copy : ForwardError.RequestBodyClient;
+                if (copied != ForwardError.None)
+                {
+                    reusable = false;
+                    result = result with { KeepAlive = false };
+                }
+                else
+                {
+                    _bodyCopy = null;
+                }
+            }
+
             return result;
         }
         finally
@@ -366,18 +439,33 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     private void ArmClientWatch()
     {
         Interlocked.Increment(ref _exchange);
-        _watchTimer ??= _services.Time.CreateTimer(
-            static state => ((Http1Connection)state!).StartClientWatch(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _watchTimer.Change(ClientWatchDelay, Timeout.InfiniteTimeSpan);
+        ArmTimer(waitingForHead: false, ClientWatchDelay);
     }
 
     private void DisarmClientWatch()
     {
-        _watchTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         Volatile.Write(ref _upstream, null);
     }
 
-    private void StartClientWatch() => _ = WatchClientAsync(Volatile.Read(ref _exchange));
+    private void ArmTimer(bool waitingForHead, TimeSpan due)
+    {
+        _waitingForHead = waitingForHead;
+        _timer ??= _services.Time.CreateTimer(
+            static state => ((Http1Connection)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _timer.Change(due, Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnTimer()
+    {
+        if (_waitingForHead)
+        {
+            _socket.Dispose(); // keep-alive timeout: the pending read ends and the loop with it
+            return;
+        }
+
+        _ = WatchClientAsync(Volatile.Read(ref _exchange));
+    }
 
     /// <summary>
     /// A zero-byte read completes when the client sends more (a pipelined request: still there) or
@@ -415,50 +503,89 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         }
     }
 
-    /// <summary>(3) Sends the head (and the body bytes already read), then the rest of the body from the client.</summary>
-    private async ValueTask<ForwardError> SendRequestAsync(UpstreamConnection upstream, int bodyToRelay, CancellationToken token)
+    /// <summary>(3) Sends the head and the body bytes already read.</summary>
+    private static async ValueTask<ForwardError> SendHeadAsync(UpstreamConnection upstream, HeadBuilder head, CancellationToken token)
     {
         try
         {
-            await SendAllAsync(upstream.Socket, _out.Written, token);
+            await SendAllAsync(upstream.Socket, head.Written, token);
+            return ForwardError.None;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
         {
             return ForwardError.UpstreamRequest;
         }
+    }
 
-        // The head and any pipelined bytes were consumed when the body did not fit: the buffer is free.
-        while (bodyToRelay > 0)
+    private ValueTask<ForwardError> SendHeadAsync(UpstreamConnection upstream, CancellationToken token) => SendHeadAsync(upstream, _out, token);
+
+    /// <summary>
+    /// (3) Copies the rest of the request body from the client, as framed (Content-Length bytes, or
+    /// chunks up to the end of the trailers), running beside the response. Bytes after a chunked body
+    /// are the next request's: they stay in the input buffer. A client that leaves or breaks the
+    /// framing ends the exchange: the upstream connection is closed, which ends its pending read.
+    /// </summary>
+    private async Task<ForwardError> CopyRequestBodyAsync(UpstreamConnection upstream, CancellationToken token)
+    {
+        await Task.Yield(); // the response head is read meanwhile
+        var remaining = _head.Chunked ? long.MaxValue : _head.ContentLength - _bodyInBuffer;
+        var buffer = ArrayPool<byte>.Shared.Rent(LargeCopyBufferSize);
+        try
         {
-            int read;
-            try
+            while (true)
             {
-                read = await _socket.ReceiveAsync(_in.AsMemory(0, Math.Min(bodyToRelay, _in.Length)), SocketFlags.None, CancellationToken.None);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-                read = 0;
-            }
+                int read;
+                try
+                {
+                    read = await _socket.ReceiveAsync(buffer.AsMemory(0, (int)Math.Min(remaining, buffer.Length)), SocketFlags.None, CancellationToken.None);
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                {
+                    read = 0;
+                }
 
-            if (read == 0)
-            {
-                return ForwardError.RequestBodyClient;
-            }
+                var used = read > 0 && _head.Chunked ? _bodyFraming.Scan(buffer.AsSpan(0, read)) : read;
+                if (used <= 0)
+                {
+                    _clientGone = true;
+                    upstream.Dispose();
+                    return ForwardError.RequestBodyClient;
+                }
 
-            try
-            {
-                await SendAllAsync(upstream.Socket, _in.AsMemory(0, read), token);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
-            {
-                return ForwardError.RequestBodyUpstream;
-            }
+                try
+                {
+                    await SendAllAsync(upstream.Socket, buffer.AsMemory(0, used), token);
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+                {
+                    return ForwardError.RequestBodyUpstream;
+                }
 
-            bodyToRelay -= read;
-            _filled = 0;
+                remaining -= used;
+                if (remaining == 0 || _bodyFraming.IsDone)
+                {
+                    KeepPipelined(buffer.AsSpan(used, read - used));
+                    return ForwardError.None;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>After a streamed body: what followed it becomes the start of the input buffer.</summary>
+    private void KeepPipelined(ReadOnlySpan<byte> rest)
+    {
+        if (rest.Length > _in.Length)
+        {
+            ArrayPool<byte>.Shared.Return(_in);
+            _in = ArrayPool<byte>.Shared.Rent(rest.Length);
         }
 
-        return ForwardError.None;
+        rest.CopyTo(_in);
+        _filled = rest.Length;
     }
 
     /// <summary>(4) Reads until a final (non-1xx) response head is in the upstream buffer.</summary>
@@ -526,7 +653,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         UpstreamConnection upstream, CompiledRoute route, CancellationToken token)
     {
         var head = upstream.Head;
-        var keepAlive = !_head.Close && Volatile.Read(ref _state) == States.Busy && !_listener.Stopping;
+        var keepAlive = !_head.Close && Volatile.Read(ref _state) == States.Busy && !_listener.Stopping && _bodyCopy is not { IsCompleted: false };
         var hasBody = head.HasBody(_head.IsHead);
         var untilClose = hasBody && !head.Chunked && head.ContentLength < 0;
         WriteResponseHead(head, upstream.Buffer.AsSpan(upstream.Start, head.Length), route, chunked: head.Chunked || untilClose, keepAlive);
@@ -815,6 +942,11 @@ internal sealed class Http1Connection : IRequestHeaderLookup
             _out.Append("TE: trailers\r\n"u8);
         }
 
+        if (_head.Chunked)
+        {
+            _out.Append("Transfer-Encoding: chunked\r\n"u8); // hop-by-hop, but the body is relayed as framed
+        }
+
         if (_clientIp.Length > 0)
         {
             _out.Append("X-Forwarded-For: "u8);
@@ -1027,11 +1159,10 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     /// </summary>
     private async ValueTask<(int Status, bool KeepAlive)> AnswerErrorAsync(ForwardError error)
     {
-        var bodyBuffered = _filled - _head.Length >= _head.ContentLength;
-        var keepAlive = bodyBuffered && !_head.Close && Volatile.Read(ref _state) == States.Busy && !_listener.Stopping;
-        if (bodyBuffered)
+        var keepAlive = _bodyBuffered && _bodyCopy is null && !_head.Close && Volatile.Read(ref _state) == States.Busy && !_listener.Stopping;
+        if (_bodyBuffered)
         {
-            ConsumeRequest(true);
+            ConsumeRequest();
         }
 
         var (status, body) = ForwardErrorResponses.Describe(error);
@@ -1053,16 +1184,10 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         return (status, keepAlive);
     }
 
-    /// <summary>Drops the request from the input buffer; pipelined bytes after it move to the front.</summary>
-    private void ConsumeRequest(bool bodyBuffered)
+    /// <summary>Drops a request whose body was all buffered from the input buffer; pipelined bytes after it move to the front.</summary>
+    private void ConsumeRequest()
     {
-        if (!bodyBuffered)
-        {
-            _filled = 0; // the body was read straight from the socket, exactly to its end
-            return;
-        }
-
-        var used = _head.Length + _head.ContentLength;
+        var used = _head.Length + (int)_bodyInBuffer;
         var rest = _filled - used;
         if (rest > 0)
         {

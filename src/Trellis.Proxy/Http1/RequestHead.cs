@@ -14,19 +14,14 @@ internal enum HeadParse
 
 /// <summary>
 /// An HTTP/1.1 request head parsed in place (RFC 9112 §3), limited to what the fast path forwards
-/// itself: origin-form targets whose path needs no decoding or normalization, one Host, no body or a
-/// small Content-Length body, no upgrade, no Expect. The rest of HTTP/1.1 (and every malformed
+/// itself: origin-form targets whose path needs no decoding or normalization and that both paths send
+/// upstream unchanged, one valid non-empty Host, a body framed by one Content-Length or by
+/// <c>Transfer-Encoding: chunked</c> alone (never both: RFC 9112 §6.1, the request-smuggling case)
+/// that no Connection field makes hop-by-hop, no upgrade, no Expect. The rest of HTTP/1.1 (and every malformed
 /// request, whose 400 answers Kestrel owns) is <see cref="HeadParse.Unsupported"/>. Reused per connection.
 /// </summary>
 internal sealed class RequestHead
 {
-    /// <summary>
-    /// Larger bodies go to Kestrel, which streams them in both directions at once. Up to this size
-    /// the fast path sends the body before it reads the answer, and the upstream's receive buffer
-    /// holds the whole body even if the upstream answers without reading it, so that order cannot deadlock.
-    /// </summary>
-    public const int MaxBody = 64 * 1024;
-
     public HeaderFields Fields { get; } = new();
 
     /// <summary>Bytes of the head, including the empty line.</summary>
@@ -41,8 +36,11 @@ internal sealed class RequestHead
     /// <summary>The path is the target up to '?'.</summary>
     public int PathLength { get; private set; }
 
-    /// <summary>Content-Length, 0 without one.</summary>
-    public int ContentLength { get; private set; }
+    /// <summary>Content-Length, 0 without one (and when chunked).</summary>
+    public long ContentLength { get; private set; }
+
+    /// <summary>The body is chunked (the only transfer coding the fast path relays).</summary>
+    public bool Chunked { get; private set; }
 
     /// <summary>The client asked to close the connection after this exchange.</summary>
     public bool Close { get; private set; }
@@ -91,10 +89,12 @@ internal sealed class RequestHead
         var query = target.IndexOf((byte)'?');
         PathLength = query >= 0 ? query : targetEnd;
 
-        // Kestrel decodes %-escapes and removes dot segments before routing sees the path; such
-        // paths are rare, so rather than repeat those rules here they take Kestrel's path.
+        // Kestrel decodes %-escapes and removes dot segments before routing sees the path, and the
+        // Kestrel path re-escapes what URIs do not allow raw (PathString, System.Uri) before sending
+        // it upstream; such targets are rare, so rather than repeat those rules here they take
+        // Kestrel's path, and the fast path forwards only targets both paths send unchanged.
         var path = target[..PathLength];
-        if (path.Contains((byte)'%') || path.IndexOf("/."u8) >= 0)
+        if (path.IndexOfAnyExcept(HeadSyntax.PlainPath) >= 0 || path.IndexOf("/."u8) >= 0 || !HeadSyntax.IsPlainQuery(target[PathLength..]))
         {
             return HeadParse.Unsupported;
         }
@@ -139,8 +139,10 @@ internal sealed class RequestHead
     {
         HostIndex = -1;
         ContentLength = 0;
+        Chunked = false;
         Close = false;
         var lengths = 0;
+        var codings = 0;
         var fields = Fields.AsSpan();
         for (var i = 0; i < fields.Length; i++)
         {
@@ -156,14 +158,22 @@ internal sealed class RequestHead
                     HostIndex = i;
                     break;
                 case FieldKind.ContentLength:
-                    if (++lengths > 1 || !HeadSyntax.TryParseLength(field.Value(buffer), out var length) || length > MaxBody)
+                    if (++lengths > 1 || !HeadSyntax.TryParseLength(field.Value(buffer), out var length))
                     {
                         return false;
                     }
 
-                    ContentLength = (int)length;
+                    ContentLength = length;
                     break;
-                case FieldKind.TransferEncoding or FieldKind.Upgrade or FieldKind.Expect:
+                case FieldKind.TransferEncoding:
+                    if (++codings > 1 || !Ascii.EqualsIgnoreCase(field.Value(buffer), "chunked"u8))
+                    {
+                        return false;
+                    }
+
+                    Chunked = true;
+                    break;
+                case FieldKind.Upgrade or FieldKind.Expect:
                     return false;
                 case FieldKind.Connection:
                     Close |= HeadSyntax.ListContains(field.Value(buffer), "close"u8);
@@ -172,6 +182,17 @@ internal sealed class RequestHead
         }
 
         IsHead = MethodLength == 4 && buffer[..4].SequenceEqual("HEAD"u8);
-        return HostIndex >= 0;
+
+        // An empty Host is valid, but the Kestrel path then sends the endpoint's authority, which
+        // the fast path does not; a Host Kestrel rejects is Kestrel's 400 to give.
+        return HostIndex >= 0 && !(Chunked && lengths > 0) && fields[HostIndex].ValueLength > 0 && HeadSyntax.IsValidHost(Host(buffer)) && !ConnectionNamesFraming(buffer);
     }
+
+    /// <summary>
+    /// Connection listing Content-Length (or Transfer-Encoding) would make the framing field
+    /// hop-by-hop: dropped from the upstream head while the body still follows it, the body would be
+    /// read upstream as the next request. Kestrel frames such a request itself.
+    /// </summary>
+    private bool ConnectionNamesFraming(ReadOnlySpan<byte> buffer) =>
+        Fields.IsNamedByConnection(buffer, "Content-Length"u8) || Fields.IsNamedByConnection(buffer, "Transfer-Encoding"u8);
 }

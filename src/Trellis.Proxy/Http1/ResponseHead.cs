@@ -42,6 +42,11 @@ internal sealed class ResponseHead
         }
 
         Status = ((line[9] - '0') * 100) + ((line[10] - '0') * 10) + (line[11] - '0');
+        if (Status < 100)
+        {
+            return HeadParse.Unsupported; // RFC 9110 §15: 100–599 (and clients accept up to 999); 0xx would pass as interim
+        }
+
         var end = Fields.Parse(buffer, lineEnd + 1);
         if (end <= 0)
         {
