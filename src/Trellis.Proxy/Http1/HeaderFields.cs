@@ -23,6 +23,7 @@ internal enum FieldKind : byte
     XForwardedHost,
     XRequestId,
     Date,
+    Cookie,
 }
 
 /// <summary>One header line of a head in a buffer: offsets, not strings, so forwarding it copies bytes.</summary>
@@ -169,6 +170,7 @@ internal sealed class HeaderFields
         4 when Ascii.EqualsIgnoreCase(name, "Host"u8) => FieldKind.Host,
         4 when Ascii.EqualsIgnoreCase(name, "Date"u8) => FieldKind.Date,
         6 when Ascii.EqualsIgnoreCase(name, "Expect"u8) => FieldKind.Expect,
+        6 when Ascii.EqualsIgnoreCase(name, "Cookie"u8) => FieldKind.Cookie,
         7 when Ascii.EqualsIgnoreCase(name, "Trailer"u8) => FieldKind.Trailer,
         7 when Ascii.EqualsIgnoreCase(name, "Upgrade"u8) => FieldKind.Upgrade,
         10 when Ascii.EqualsIgnoreCase(name, "Connection"u8) => FieldKind.Connection,

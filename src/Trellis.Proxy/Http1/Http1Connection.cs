@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -33,6 +34,8 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     private const int LargeCopyBufferSize = 64 * 1024;
 
     /// <summary>An exchange running longer than this starts watching for the client going away.</summary>
+    private static readonly byte[] ContinueHead = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
+
     private static readonly TimeSpan ClientWatchDelay = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
@@ -69,6 +72,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     // that leaves while its exchange waits on the upstream (see ArmClientWatch) during an exchange.
     private ITimer? _timer;
     private volatile bool _waitingForHead;
+    private long _timerDue;
     private UpstreamConnection? _upstream;
     private int _exchange;
     private int _watching;
@@ -250,6 +254,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     private bool MarkBusy() => Interlocked.CompareExchange(ref _state, States.Busy, States.Idle) != States.Closed;
 
     /// <summary>(2) Routes the parsed request and, unless it belongs to Kestrel, serves it. Leaves the input buffer at the next request.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Next> HandleAsync()
     {
         var snapshot = _services.Snapshots.Current;
@@ -329,6 +334,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     }
 
     /// <summary>(3)–(5) One exchange with the endpoint. Returns the error, the status sent, and whether the client connection goes on.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(ForwardError Error, int Status, bool KeepAlive)> ForwardAsync(
         CompiledRoute route, CompiledMatch? matched, EndpointState endpoint, string host, string path)
     {
@@ -442,15 +448,16 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         ArmTimer(waitingForHead: false, ClientWatchDelay);
     }
 
-    private void DisarmClientWatch()
-    {
-        _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        Volatile.Write(ref _upstream, null);
-    }
+    /// <summary>
+    /// The timer is not stopped here: the connection re-arms it for the keep-alive timeout next,
+    /// and a watch callback that fires in between finds no exchange to cancel.
+    /// </summary>
+    private void DisarmClientWatch() => Volatile.Write(ref _upstream, null);
 
     private void ArmTimer(bool waitingForHead, TimeSpan due)
     {
         _waitingForHead = waitingForHead;
+        Volatile.Write(ref _timerDue, _services.Time.GetTimestamp() + (long)(due.TotalSeconds * _services.Time.TimestampFrequency));
         _timer ??= _services.Time.CreateTimer(
             static state => ((Http1Connection)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _timer.Change(due, Timeout.InfiniteTimeSpan);
@@ -458,6 +465,14 @@ internal sealed class Http1Connection : IRequestHeaderLookup
 
     private void OnTimer()
     {
+        // A callback of an earlier arming, queued before the timer was re-armed, comes well before
+        // the current due time; the slack absorbs the timer's coarser clock.
+        var early = Volatile.Read(ref _timerDue) - _services.Time.GetTimestamp();
+        if (early > _services.Time.TimestampFrequency / 20)
+        {
+            return;
+        }
+
         if (_waitingForHead)
         {
             _socket.Dispose(); // keep-alive timeout: the pending read ends and the loop with it
@@ -504,6 +519,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     }
 
     /// <summary>(3) Sends the head and the body bytes already read.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<ForwardError> SendHeadAsync(UpstreamConnection upstream, HeadBuilder head, CancellationToken token)
     {
         try
@@ -589,7 +605,8 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     }
 
     /// <summary>(4) Reads until a final (non-1xx) response head is in the upstream buffer.</summary>
-    private static async ValueTask<ForwardError> ReadResponseHeadAsync(UpstreamConnection upstream, CancellationToken token)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ForwardError> ReadResponseHeadAsync(UpstreamConnection upstream, CancellationToken token)
     {
         var head = upstream.Head;
         while (true)
@@ -612,7 +629,20 @@ internal sealed class Http1Connection : IRequestHeaderLookup
                     return ForwardError.UpstreamRequest; // we never asked to switch protocols
                 }
 
-                // 1xx interim responses are dropped, as SocketsHttpHandler does on the Kestrel path.
+                // A 100 the client asked for lets its body come; other 1xx interim responses are dropped,
+                // as SocketsHttpHandler does on the Kestrel path.
+                if (head.Status == 100 && _head.ExpectContinue)
+                {
+                    try
+                    {
+                        await SendAllAsync(_socket, ContinueHead, CancellationToken.None);
+                    }
+                    catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                    {
+                        return ForwardError.RequestCanceled;
+                    }
+                }
+
                 upstream.Start += head.Length;
                 continue;
             }
@@ -649,6 +679,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     }
 
     /// <summary>(4) Relays the response head and body. Returns the outcome and whether the upstream connection can be reused.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<((ForwardError Error, int Status, bool KeepAlive) Result, bool Reusable)> RelayResponseAsync(
         UpstreamConnection upstream, CompiledRoute route, CancellationToken token)
     {
@@ -687,6 +718,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     }
 
     /// <summary>A Content-Length body: what is buffered goes out with the head when it fits, the rest is copied as it comes.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ForwardError> RelayLengthAsync(UpstreamConnection upstream, long length, CancellationToken token)
     {
         var buffered = (int)Math.Min(upstream.End - upstream.Start, length);
@@ -718,6 +750,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     }
 
     /// <summary>A chunked body, relayed as it is; the scanner finds its end (after the trailers, which HTTP/1.1 clients receive as sent).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ForwardError> RelayChunkedAsync(UpstreamConnection upstream, CancellationToken token)
     {
         var scanner = default(ChunkedScanner);
@@ -779,6 +812,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     }
 
     /// <summary>A body that ends when the upstream closes (no Content-Length, not chunked): re-framed as chunks for the client, as Kestrel does.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ForwardError> RelayUntilCloseAsync(UpstreamConnection upstream, CancellationToken token)
     {
         var buffered = upstream.End - upstream.Start;
@@ -793,6 +827,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     }
 
     /// <summary>Copies up to <paramref name="remaining"/> bytes (or until the upstream closes, when chunk-framing).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ForwardError> CopyAsync(UpstreamConnection upstream, long remaining, bool chunkFraming, CancellationToken token)
     {
         upstream.Start = upstream.End = 0; // all buffered bytes are sent; reads start over
@@ -844,6 +879,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     }
 
     /// <summary>Bytes read, 0 at the upstream's end of stream, -1 on an error or the route timeout.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<int> ReceiveUpstreamAsync(UpstreamConnection upstream, byte[] buffer, int count, CancellationToken token)
     {
         try
@@ -891,6 +927,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         var operations = route.RequestHeaders;
         Span<bool> merged = stackalloc bool[operations?.Add.Length ?? 0];
         var hasForwardedFor = false;
+        var cookieWritten = false;
         bool hasProto = false, hasForwardedHost = false, hasRequestId = false, acceptsTrailers = false;
         var fields = _head.Fields.AsSpan();
         foreach (var field in fields)
@@ -915,10 +952,28 @@ internal sealed class Http1Connection : IRequestHeaderLookup
                 case FieldKind.XRequestId:
                     hasRequestId = true;
                     break;
+                case FieldKind.ContentLength:
+                    // The framing of the body that follows: never dropped (the parser hands off a
+                    // Connection that names it; a route operation must not cut it either).
+                    _out.Append(buffer.Slice(field.LineStart, field.ValueStart + field.ValueLength - field.LineStart));
+                    _out.AppendCrLf();
+                    continue;
             }
 
             if (field.IsHopByHop || (operations is not null && Replaced(operations, name)) || _head.Fields.IsNamedByConnection(buffer, name))
             {
+                continue;
+            }
+
+            if (field.Kind == FieldKind.Cookie)
+            {
+                // Several Cookie fields go upstream as one, joined with "; " (RFC 6265 §5.4), as on the Kestrel path.
+                if (!cookieWritten)
+                {
+                    AppendCookies(buffer);
+                    cookieWritten = true;
+                }
+
                 continue;
             }
 
@@ -997,6 +1052,27 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         _out.AppendCrLf();
     }
 
+    private void AppendCookies(ReadOnlySpan<byte> buffer)
+    {
+        _out.Append("Cookie: "u8);
+        var separator = false;
+        foreach (var field in _head.Fields.AsSpan())
+        {
+            if (field.Kind == FieldKind.Cookie)
+            {
+                if (separator)
+                {
+                    _out.Append("; "u8);
+                }
+
+                _out.Append(field.Value(buffer));
+                separator = true;
+            }
+        }
+
+        _out.AppendCrLf();
+    }
+
     /// <summary>Whether an add operation names this field; <paramref name="first"/> when no field of the name was written yet.</summary>
     private static bool AddsTo(HeaderOperations operations, ReadOnlySpan<byte> name, Span<bool> merged, out bool first)
     {
@@ -1062,8 +1138,10 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         foreach (var field in head.Fields.AsSpan())
         {
             var name = field.Name(buffer);
-            if (field.IsHopByHop || (field.Kind == FieldKind.ContentLength && chunked) || head.Fields.IsNamedByConnection(buffer, name)
-                || (operations is not null && Replaced(operations, name)))
+            // A Content-Length that frames the relayed body stays whatever Connection or the route's operations say.
+            var framing = field.Kind == FieldKind.ContentLength && !chunked;
+            if (field.IsHopByHop || (field.Kind == FieldKind.ContentLength && chunked)
+                || (!framing && (head.Fields.IsNamedByConnection(buffer, name) || (operations is not null && Replaced(operations, name)))))
             {
                 continue;
             }
@@ -1136,6 +1214,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     }
 
     /// <summary>(5) An error answered before anything was sent; a client that left gets nothing.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(ForwardError Error, int Status, bool KeepAlive)> FailAsync(EndpointState endpoint, ForwardError error, Exception? exception)
     {
         if (_clientGone)
@@ -1157,6 +1236,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     /// Writes the error response of <paramref name="error"/> (as <see cref="ForwardErrorResponses"/> does) and consumes the
     /// request; the connection goes on only if the request's body is all in hand.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(int Status, bool KeepAlive)> AnswerErrorAsync(ForwardError error)
     {
         var keepAlive = _bodyBuffered && _bodyCopy is null && !_head.Close && Volatile.Read(ref _state) == States.Busy && !_listener.Stopping;
@@ -1231,7 +1311,28 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         return _path;
     }
 
-    private static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken token)
+    /// <summary>Sends everything; a send the kernel takes at once (the usual case) completes without an async state machine.</summary>
+    private static ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken token)
+    {
+        var send = socket.SendAsync(data, SocketFlags.None, token);
+        if (send.IsCompletedSuccessfully)
+        {
+            var sent = send.Result;
+            return sent == data.Length ? default : SendRestAsync(socket, data[sent..], token);
+        }
+
+        return AwaitSendAsync(socket, send, data, token);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask AwaitSendAsync(Socket socket, ValueTask<int> send, ReadOnlyMemory<byte> data, CancellationToken token)
+    {
+        var sent = await send;
+        await SendRestAsync(socket, data[sent..], token);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask SendRestAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken token)
     {
         while (!data.IsEmpty)
         {

@@ -120,6 +120,12 @@ internal sealed class Http1Listener
             {
                 client = await _socket.AcceptAsync();
             }
+            catch (SocketException) when (!Stopping)
+            {
+                // Out of file descriptors or a connection reset while queued: the listener goes on.
+                await Task.Delay(TimeSpan.FromMilliseconds(10), Services.Time);
+                continue;
+            }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
                 return; // stopped

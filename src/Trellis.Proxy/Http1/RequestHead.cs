@@ -17,7 +17,7 @@ internal enum HeadParse
 /// itself: origin-form targets whose path needs no decoding or normalization and that both paths send
 /// upstream unchanged, one valid non-empty Host, a body framed by one Content-Length or by
 /// <c>Transfer-Encoding: chunked</c> alone (never both: RFC 9112 §6.1, the request-smuggling case)
-/// that no Connection field makes hop-by-hop, no upgrade, no Expect. The rest of HTTP/1.1 (and every malformed
+/// that no Connection field makes hop-by-hop, no upgrade, no Expect but <c>100-continue</c>. The rest of HTTP/1.1 (and every malformed
 /// request, whose 400 answers Kestrel owns) is <see cref="HeadParse.Unsupported"/>. Reused per connection.
 /// </summary>
 internal sealed class RequestHead
@@ -41,6 +41,9 @@ internal sealed class RequestHead
 
     /// <summary>The body is chunked (the only transfer coding the fast path relays).</summary>
     public bool Chunked { get; private set; }
+
+    /// <summary><c>Expect: 100-continue</c>: the client waits for an interim 100 before it sends the body.</summary>
+    public bool ExpectContinue { get; private set; }
 
     /// <summary>The client asked to close the connection after this exchange.</summary>
     public bool Close { get; private set; }
@@ -140,6 +143,7 @@ internal sealed class RequestHead
         HostIndex = -1;
         ContentLength = 0;
         Chunked = false;
+        ExpectContinue = false;
         Close = false;
         var lengths = 0;
         var codings = 0;
@@ -173,7 +177,16 @@ internal sealed class RequestHead
 
                     Chunked = true;
                     break;
-                case FieldKind.Upgrade or FieldKind.Expect:
+                case FieldKind.Expect:
+                    // 100-continue is relayed (the upstream's 100 reaches the client); any other expectation is Kestrel's 417.
+                    if (ExpectContinue || !Ascii.EqualsIgnoreCase(field.Value(buffer), "100-continue"u8))
+                    {
+                        return false;
+                    }
+
+                    ExpectContinue = true;
+                    break;
+                case FieldKind.Upgrade:
                     return false;
                 case FieldKind.Connection:
                     Close |= HeadSyntax.ListContains(field.Value(buffer), "close"u8);

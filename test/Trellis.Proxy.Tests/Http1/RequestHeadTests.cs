@@ -108,7 +108,7 @@ public sealed class RequestHeadTests
     [InlineData("Content-Length empty", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n")]
     [InlineData("Content-Length overflowing", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n")]
     [InlineData("Upgrade", "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")]
-    [InlineData("Expect", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")]
+    [InlineData("Expect other than 100-continue", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: fly\r\n\r\n")]
     [InlineData("HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\n\r\n")]
     [InlineData("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")]
     [InlineData("lower-case version", "GET / http/1.1\r\nHost: a\r\n\r\n")]
