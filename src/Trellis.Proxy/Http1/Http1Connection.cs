@@ -33,14 +33,14 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     private const int MaxHeadSize = 32 * 1024;
     private const int LargeCopyBufferSize = 64 * 1024;
 
-    /// <summary>An exchange running longer than this starts watching for the client going away.</summary>
     private static readonly byte[] ContinueHead = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
 
+    /// <summary>An exchange running longer than this starts watching for the client going away (checked by the listener's sweep).</summary>
     private static readonly TimeSpan ClientWatchDelay = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
     /// A connection waiting this long for (the rest of) a request head is closed: Kestrel's keep-alive
-    /// timeout. Kestrel also bounds a started head by 30 s; here the one timer covers both.
+    /// timeout. Kestrel also bounds a started head by 30 s; here the one limit covers both.
     /// </summary>
     private static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(130);
 
@@ -68,11 +68,11 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     private long _started;
     private bool _uncounted;
 
-    // One timer per connection: the keep-alive timeout while waiting for a head, and noticing a client
-    // that leaves while its exchange waits on the upstream (see ArmClientWatch) during an exchange.
-    private ITimer? _timer;
-    private volatile bool _waitingForHead;
-    private long _timerDue;
+    // What the listener's sweep looks at (see Sweep): the keep-alive timeout while waiting for a head,
+    // and noticing a client that leaves while its exchange waits on the upstream (see WatchClientAsync).
+    private volatile bool _waitingForHead = true;
+    private volatile bool _watchable;
+    private long _phaseStarted;
     private UpstreamConnection? _upstream;
     private int _exchange;
     private int _watching;
@@ -85,6 +85,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         _services = listener.Services;
         _clientIp = (socket.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? string.Empty;
         _localPort = (socket.LocalEndPoint as IPEndPoint)?.Port ?? 0;
+        _phaseStarted = _services.Time.GetTimestamp();
     }
 
     private enum Next
@@ -153,7 +154,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
                 }
 
                 var parse = HeadParse.Incomplete;
-                ArmTimer(waitingForHead: true, KeepAliveTimeout);
+                _waitingForHead = true;
                 while (_filled == 0 || (parse = _head.Parse(_in.AsSpan(0, _filled))) == HeadParse.Incomplete)
                 {
                     if (_filled == _in.Length && !GrowInput())
@@ -201,7 +202,6 @@ internal sealed class Http1Connection : IRequestHeaderLookup
                 _socket.Dispose();
             }
 
-            _timer?.Dispose();
             if (_bodyCopy is { } copy)
             {
                 await copy; // ends once both sockets are closed; it may still write into the input buffer until then
@@ -230,6 +230,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         var time = _services.Time;
         var ended = time.GetTimestamp();
         _listener.Stats.RequestCompleted(ConcurrencyTracker.ToMicros(time, ended), time.GetElapsedTime(_started, ended));
+        Volatile.Write(ref _phaseStarted, ended); // the keep-alive wait starts about now
     }
 
     /// <summary>How much of the request body the buffer holds; false when chunked framing is already broken there.</summary>
@@ -302,6 +303,8 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         // From here on the request is ours.
         var time = _services.Time;
         var started = _started = time.GetTimestamp();
+        _waitingForHead = false;
+        Volatile.Write(ref _phaseStarted, started);
         _uncounted = true;
         _listener.Stats.Load.RequestStarted(ConcurrencyTracker.ToMicros(time, started));
         var error = ForwardError.None;
@@ -439,47 +442,39 @@ internal sealed class Http1Connection : IRequestHeaderLookup
     /// <summary>
     /// A client that goes away while its exchange waits on the upstream must cancel that exchange, as
     /// the Kestrel path's RequestAborted does. Watching costs a pending read on the client socket, so
-    /// it starts only once an exchange has run for <see cref="ClientWatchDelay"/>; quick exchanges pay
-    /// one timer update.
+    /// the listener's sweep starts it only for an exchange that has run <see cref="ClientWatchDelay"/>;
+    /// quick exchanges pay two field writes.
     /// </summary>
     private void ArmClientWatch()
     {
         Interlocked.Increment(ref _exchange);
-        ArmTimer(waitingForHead: false, ClientWatchDelay);
+        _watchable = true;
+    }
+
+    private void DisarmClientWatch()
+    {
+        _watchable = false;
+        Volatile.Write(ref _upstream, null);
     }
 
     /// <summary>
-    /// The timer is not stopped here: the connection re-arms it for the keep-alive timeout next,
-    /// and a watch callback that fires in between finds no exchange to cancel.
+    /// Called by the listener about once a second, off the request path: closes a connection that
+    /// waited too long for a head, and starts watching the client of an exchange that runs long.
     /// </summary>
-    private void DisarmClientWatch() => Volatile.Write(ref _upstream, null);
-
-    private void ArmTimer(bool waitingForHead, TimeSpan due)
+    public void Sweep(long now)
     {
-        _waitingForHead = waitingForHead;
-        Volatile.Write(ref _timerDue, _services.Time.GetTimestamp() + (long)(due.TotalSeconds * _services.Time.TimestampFrequency));
-        _timer ??= _services.Time.CreateTimer(
-            static state => ((Http1Connection)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _timer.Change(due, Timeout.InfiniteTimeSpan);
-    }
-
-    private void OnTimer()
-    {
-        // A callback of an earlier arming, queued before the timer was re-armed, comes well before
-        // the current due time; the slack absorbs the timer's coarser clock.
-        var early = Volatile.Read(ref _timerDue) - _services.Time.GetTimestamp();
-        if (early > _services.Time.TimestampFrequency / 20)
-        {
-            return;
-        }
-
+        var elapsed = _services.Time.GetElapsedTime(Volatile.Read(ref _phaseStarted), now);
         if (_waitingForHead)
         {
-            _socket.Dispose(); // keep-alive timeout: the pending read ends and the loop with it
-            return;
+            if (elapsed > KeepAliveTimeout)
+            {
+                Abort(); // idle too long, or a head that never completes (slowloris)
+            }
         }
-
-        _ = WatchClientAsync(Volatile.Read(ref _exchange));
+        else if (_watchable && elapsed > ClientWatchDelay && Volatile.Read(ref _watching) == 0)
+        {
+            _ = WatchClientAsync(Volatile.Read(ref _exchange));
+        }
     }
 
     /// <summary>
@@ -928,6 +923,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         Span<bool> merged = stackalloc bool[operations?.Add.Length ?? 0];
         var hasForwardedFor = false;
         var cookieWritten = false;
+        var namesHeaders = _head.Fields.IndexOf(FieldKind.Connection) >= 0; // rare: checked once, not per field
         bool hasProto = false, hasForwardedHost = false, hasRequestId = false, acceptsTrailers = false;
         var fields = _head.Fields.AsSpan();
         foreach (var field in fields)
@@ -960,7 +956,7 @@ internal sealed class Http1Connection : IRequestHeaderLookup
                     continue;
             }
 
-            if (field.IsHopByHop || (operations is not null && Replaced(operations, name)) || _head.Fields.IsNamedByConnection(buffer, name))
+            if (field.IsHopByHop || (operations is not null && Replaced(operations, name)) || (namesHeaders && _head.Fields.IsNamedByConnection(buffer, name)))
             {
                 continue;
             }
@@ -1135,13 +1131,14 @@ internal sealed class Http1Connection : IRequestHeaderLookup
         _out.Append(ResponseDate.StatusLine(head.Status));
         var operations = route.ResponseHeaders;
         var hasDate = false;
+        var namesHeaders = head.Fields.IndexOf(FieldKind.Connection) >= 0;
         foreach (var field in head.Fields.AsSpan())
         {
             var name = field.Name(buffer);
             // A Content-Length that frames the relayed body stays whatever Connection or the route's operations say.
             var framing = field.Kind == FieldKind.ContentLength && !chunked;
             if (field.IsHopByHop || (field.Kind == FieldKind.ContentLength && chunked)
-                || (!framing && (head.Fields.IsNamedByConnection(buffer, name) || (operations is not null && Replaced(operations, name)))))
+                || (!framing && ((namesHeaders && head.Fields.IsNamedByConnection(buffer, name)) || (operations is not null && Replaced(operations, name)))))
             {
                 continue;
             }

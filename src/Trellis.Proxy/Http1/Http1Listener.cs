@@ -16,9 +16,13 @@ internal sealed class Http1Listener
 {
     private const int Backlog = 512;
 
+    /// <summary>How often connections are checked for the keep-alive timeout and long exchanges (<see cref="Http1Connection.Sweep"/>).</summary>
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
+
     private readonly Socket _socket;
     private readonly ConcurrentDictionary<Http1Connection, byte> _connections = new();
     private readonly Task _accepting;
+    private readonly ITimer _sweep;
     private int _stopping;
 
     private Http1Listener(string name, Socket socket, Http1Services services, ListenerStats stats, HandoffTransport handoff)
@@ -29,6 +33,7 @@ internal sealed class Http1Listener
         Stats = stats;
         Handoff = handoff;
         BoundEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        _sweep = services.Time.CreateTimer(static state => ((Http1Listener)state!).Sweep(), this, SweepInterval, SweepInterval);
         _accepting = AcceptAsync();
     }
 
@@ -89,6 +94,7 @@ internal sealed class Http1Listener
         }
 
         _socket.Dispose();
+        _sweep.Dispose();
         await _accepting;
         foreach (var connection in _connections.Keys)
         {
@@ -108,6 +114,15 @@ internal sealed class Http1Listener
             }
 
             await running;
+        }
+    }
+
+    private void Sweep()
+    {
+        var now = Services.Time.GetTimestamp();
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Sweep(now);
         }
     }
 
