@@ -55,8 +55,8 @@ public sealed class ProxyServer : IAsyncDisposable
         _coldStarts = new ColdStartStats(_time);
         _clients = new UpstreamClients(options);
         var forwardLog = loggerFactory.CreateLogger<HttpForwarder>();
-        _forwarder = new HttpForwarder(options, _time, forwardLog);
         _pool = new UpstreamConnectionPool(options, _time);
+        _forwarder = new HttpForwarder(options, _time, forwardLog, _pool);
         _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog);
     }
 

@@ -3,6 +3,8 @@ using System.Net.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
+using Trellis.Api.Snapshots;
+using Trellis.Proxy.Http1;
 using Trellis.Proxy.LoadBalancing;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Serving;
@@ -24,13 +26,19 @@ namespace Trellis.Proxy.Forwarding;
 internal sealed class HttpForwarder
 {
     private readonly RequestMessageFactory _messages;
+    private readonly PooledHttp1Forwarder? _pooled;
     private readonly ProxyServerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    public HttpForwarder(ProxyServerOptions options, TimeProvider time, ILogger logger)
+    /// <param name="pool">
+    /// The fast path's upstream connections: with <see cref="ProxyServerOptions.FastHttp1"/> on,
+    /// exchanges with HTTP/1.1 clusters (upgrades apart) go over them (<see cref="PooledHttp1Forwarder"/>).
+    /// </param>
+    public HttpForwarder(ProxyServerOptions options, TimeProvider time, ILogger logger, UpstreamConnectionPool? pool = null)
     {
         _messages = new RequestMessageFactory(options);
+        _pooled = pool is not null && options.FastHttp1 ? new PooledHttp1Forwarder(options, pool, time, logger) : null;
         _options = options;
         _time = time;
         _logger = logger;
@@ -49,6 +57,18 @@ internal sealed class HttpForwarder
         using var deadlineRegistration = deadline is null ? default : deadline.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
 
         endpoint.RequestStarted();
+        if (_pooled is not null && !isUpgrade && cluster.Protocol == UpstreamProtocol.Http1)
+        {
+            try
+            {
+                return await _pooled.ForwardAsync(context, route, matched, endpoint, cts, deadline);
+            }
+            finally
+            {
+                endpoint.RequestEnded();
+            }
+        }
+
         HttpResponseMessage? response = null;
         StreamingRequestContent? content = null;
         try
@@ -160,7 +180,7 @@ internal sealed class HttpForwarder
     }
 
     /// <summary>Which side broke while the response body was copied.</summary>
-    private static ForwardError BodyFailure(StreamCopyResult result, HttpContext context, CancellationTokenSource cts, RequestDeadline? deadline) => result switch
+    internal static ForwardError BodyFailure(StreamCopyResult result, HttpContext context, CancellationTokenSource cts, RequestDeadline? deadline) => result switch
     {
         _ when context.RequestAborted.IsCancellationRequested => ForwardError.RequestCanceled,
         StreamCopyResult.Canceled when cts.IsCancellationRequested => TimeoutReason(deadline),
@@ -169,7 +189,7 @@ internal sealed class HttpForwarder
     };
 
     /// <summary>Our token fired without the client leaving: the instance deadline if it fired, else the route timeout.</summary>
-    private static ForwardError TimeoutReason(RequestDeadline? deadline) =>
+    internal static ForwardError TimeoutReason(RequestDeadline? deadline) =>
         deadline?.Reason is { } reason && reason != ForwardError.None ? reason : ForwardError.UpstreamTimeout;
 
     /// <summary>Turns the exception SendAsync threw into the error it stands for.</summary>

@@ -47,8 +47,12 @@ internal sealed class UpstreamConnectionPool : IDisposable
         return null;
     }
 
-    /// <summary>Opens a new connection, bounded by the connect timeout; null with the error when it fails.</summary>
-    public async ValueTask<(UpstreamConnection? Connection, Exception? Error)> ConnectAsync(string address, int port)
+    /// <summary>
+    /// Opens a new connection, bounded by the connect timeout and <paramref name="cancellationToken"/>
+    /// (a route timeout or a client that leaves); null with the error when it fails.
+    /// </summary>
+    public async ValueTask<(UpstreamConnection? Connection, Exception? Error)> ConnectAsync(
+        string address, int port, CancellationToken cancellationToken = default)
     {
         var endpoint = _endpoints.GetOrAdd((address, port), static key => new Endpoint(
             IPAddress.TryParse(key.Address, out var ip) ? new IPEndPoint(ip, key.Port) : new DnsEndPoint(key.Address, key.Port)));
@@ -56,6 +60,7 @@ internal sealed class UpstreamConnectionPool : IDisposable
         try
         {
             using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _time);
+            using var caller = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
             await socket.ConnectAsync(endpoint.Address, timeout.Token);
             return (new UpstreamConnection(socket, _time.GetTimestamp()), null);
         }
