@@ -7,7 +7,8 @@ namespace Trellis.Benchmarks;
 /// The allocation budget of the per-request decisions, checked without BenchmarkDotNet so that it
 /// runs in seconds: each operation is warmed up (tiering, lazy statics), then called N times while
 /// <see cref="GC.GetAllocatedBytesForCurrentThread"/> counts. Route match, endpoint pick and the
-/// per-request metering update must allocate nothing; header copy is reported, not budgeted (it builds an HttpRequestMessage).
+/// per-request metering update and the fast path's head parsing must allocate nothing; header copy on the
+/// Kestrel path is reported, not budgeted (it builds an HttpRequestMessage).
 /// </summary>
 internal static class AllocationBudget
 {
@@ -43,6 +44,16 @@ internal static class AllocationBudget
         budgeted.Add(("cluster pick: weighted 90/10", () => split.PickCluster(next)));
         var stats = new Trellis.Proxy.Telemetry.ListenerStats();
         budgeted.Add(("listener stats: count + duration", () => stats.RequestCompleted(0, TimeSpan.FromMilliseconds(3))));
+        var heads = new FastPathHeadBenchmarks();
+        if (heads.RequestHead() != (int)Trellis.Proxy.Http1.HeadParse.Complete || heads.ResponseHead() != (int)Trellis.Proxy.Http1.HeadParse.Complete
+            || heads.ChunkedScan() != FastPathHeadBenchmarks.ChunkedBody.Length)
+        {
+            throw new InvalidOperationException("the fast-path fixtures no longer parse whole; the budget would measure the wrong work");
+        }
+
+        budgeted.Add(("fast path: request head parse", () => heads.RequestHead()));
+        budgeted.Add(("fast path: response head parse", () => heads.ResponseHead()));
+        budgeted.Add(("fast path: chunked body scan", () => heads.ChunkedScan()));
 
         var failed = false;
         output.WriteLine($"{"operation",-36} {"bytes/call",12} {"budget",8}");
