@@ -80,7 +80,7 @@ internal sealed class PooledHttp1Forwarder
                 }
 
                 // (2)
-                var received = sent ? await ReadResponseHeadAsync(upstream, token) : ForwardError.UpstreamRequest;
+                var received = sent ? await upstream.ReadResponseHeadAsync(null, token) : ForwardError.UpstreamRequest;
                 if (received == ForwardError.None)
                 {
                     break;
@@ -198,68 +198,12 @@ internal sealed class PooledHttp1Forwarder
     {
         try
         {
-            while (!data.IsEmpty)
-            {
-                var sent = await socket.SendAsync(data, SocketFlags.None, token);
-                data = data[sent..];
-            }
-
+            await SocketSends.AllAsync(socket, data, token);
             return (true, null);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
         {
             return (false, ex);
-        }
-    }
-
-    /// <summary>(2) Reads until a final (non-1xx) response head is in the connection's buffer.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<ForwardError> ReadResponseHeadAsync(UpstreamConnection upstream, CancellationToken token)
-    {
-        var head = upstream.Head;
-        while (true)
-        {
-            var parse = upstream.End > upstream.Start ? head.Parse(upstream.Buffer.AsSpan(upstream.Start, upstream.End - upstream.Start)) : HeadParse.Incomplete;
-            if (parse == HeadParse.Unsupported)
-            {
-                return ForwardError.UpstreamRequest;
-            }
-
-            if (parse == HeadParse.Complete)
-            {
-                if (head.Status >= 200)
-                {
-                    return ForwardError.None;
-                }
-
-                if (head.Status == 101)
-                {
-                    return ForwardError.UpstreamRequest; // upgrades never come here
-                }
-
-                upstream.Start += head.Length; // 1xx interim responses are dropped, as the handler drops them
-                continue;
-            }
-
-            if (upstream.Start > 0)
-            {
-                upstream.Buffer.AsSpan(upstream.Start, upstream.End - upstream.Start).CopyTo(upstream.Buffer);
-                upstream.End -= upstream.Start;
-                upstream.Start = 0;
-            }
-
-            if (upstream.End == upstream.Buffer.Length)
-            {
-                return ForwardError.UpstreamRequest; // a head larger than the buffer
-            }
-
-            var read = await ReceiveAsync(upstream.Socket, upstream.Buffer.AsMemory(upstream.End), token);
-            if (read <= 0)
-            {
-                return ForwardError.UpstreamRequest;
-            }
-
-            upstream.End += read;
         }
     }
 

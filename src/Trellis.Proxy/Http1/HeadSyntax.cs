@@ -37,8 +37,6 @@ internal static class HeadSyntax
 
     private static readonly SearchValues<byte> Ipv6Literal = SearchValues.Create(":.0123456789ABCDEFabcdef"u8);
 
-    public static readonly byte[] CrLf = "\r\n"u8.ToArray();
-
     /// <summary>
     /// Whether <see cref="System.Uri"/> leaves a query (with its '?') as it is: only <see cref="PlainQuery"/>
     /// bytes, and every '%' starts a %XX escape of a byte that is not unreserved (Uri would escape a

@@ -120,18 +120,6 @@ internal sealed class HeaderFields
         return -1;
     }
 
-    /// <summary>How many fields of <paramref name="kind"/> there are.</summary>
-    public int CountOf(FieldKind kind)
-    {
-        var count = 0;
-        foreach (var field in AsSpan())
-        {
-            count += field.Kind == kind ? 1 : 0;
-        }
-
-        return count;
-    }
-
     /// <summary>Index of the first field named <paramref name="name"/> (ASCII, case-insensitive), or -1.</summary>
     public int IndexOf(ReadOnlySpan<byte> head, string name)
     {

@@ -33,7 +33,8 @@ internal sealed class Http1Listener
         Stats = stats;
         Handoff = handoff;
         BoundEndPoint = (IPEndPoint)socket.LocalEndPoint!;
-        _sweep = services.Time.CreateTimer(static state => ((Http1Listener)state!).Sweep(), this, SweepInterval, SweepInterval);
+        // One-shot, re-armed by each sweep: a sweep never overlaps the next, whatever the clock.
+        _sweep = services.Time.CreateTimer(static state => ((Http1Listener)state!).Sweep(), this, SweepInterval, Timeout.InfiniteTimeSpan);
         _accepting = AcceptAsync();
     }
 
@@ -123,6 +124,11 @@ internal sealed class Http1Listener
         foreach (var connection in _connections.Keys)
         {
             connection.Sweep(now);
+        }
+
+        if (!Stopping)
+        {
+            _sweep.Change(SweepInterval, Timeout.InfiniteTimeSpan);
         }
     }
 

@@ -1,4 +1,6 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Trellis.Proxy.Forwarding;
 
 namespace Trellis.Proxy.Http1;
 
@@ -35,4 +37,82 @@ internal sealed class UpstreamConnection : IDisposable
     public bool Reused { get; set; }
 
     public void Dispose() => Socket.Dispose();
+
+    private static readonly byte[] ContinueHead = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
+
+    /// <summary>
+    /// Reads until a final (non-1xx) response head is at <see cref="Start"/>, parsed into <see cref="Head"/>.
+    /// Interim responses are dropped, as SocketsHttpHandler drops them, except that a 100 goes to
+    /// <paramref name="continueTo"/> when given (the fast path's client that sent Expect: 100-continue).
+    /// A 101 is an error: neither path asks to switch protocols here.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<ForwardError> ReadResponseHeadAsync(Socket? continueTo, CancellationToken token)
+    {
+        while (true)
+        {
+            var parse = End > Start ? Head.Parse(Buffer.AsSpan(Start, End - Start)) : HeadParse.Incomplete;
+            if (parse == HeadParse.Unsupported)
+            {
+                return ForwardError.UpstreamRequest;
+            }
+
+            if (parse == HeadParse.Complete)
+            {
+                if (Head.Status >= 200)
+                {
+                    return ForwardError.None;
+                }
+
+                if (Head.Status == 101)
+                {
+                    return ForwardError.UpstreamRequest;
+                }
+
+                if (Head.Status == 100 && continueTo is not null)
+                {
+                    try
+                    {
+                        await SocketSends.AllAsync(continueTo, ContinueHead, CancellationToken.None);
+                    }
+                    catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                    {
+                        return ForwardError.RequestCanceled;
+                    }
+                }
+
+                Start += Head.Length;
+                continue;
+            }
+
+            if (Start > 0)
+            {
+                Buffer.AsSpan(Start, End - Start).CopyTo(Buffer);
+                End -= Start;
+                Start = 0;
+            }
+
+            if (End == Buffer.Length)
+            {
+                return ForwardError.UpstreamRequest; // a head larger than the buffer
+            }
+
+            int read;
+            try
+            {
+                read = await Socket.ReceiveAsync(Buffer.AsMemory(End), SocketFlags.None, token);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                return ForwardError.UpstreamRequest;
+            }
+
+            if (read == 0)
+            {
+                return ForwardError.UpstreamRequest;
+            }
+
+            End += read;
+        }
+    }
 }

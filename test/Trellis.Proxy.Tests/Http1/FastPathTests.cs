@@ -313,6 +313,35 @@ public sealed class FastPathTests
     }
 
     [Fact]
+    public async Task KeepAliveTimeout_IdleAndHalfSentHeads_ClosedAfter130SecondsOnly()
+    {
+        await using var backend = RawUpstream.Start((_, _) => new RawAnswer(Ok));
+        var time = new ManualTimeProvider();
+        await using var proxy = await ProxyHarness.StartAsync(Snapshots.ToCluster("1", backend.Endpoint), time: time);
+        using var idle = await RawClient.ConnectAsync(proxy.EndPoint.Port);
+        using var slow = await RawClient.ConnectAsync(proxy.EndPoint.Port);
+        await idle.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        Assert.Equal("ok", (await idle.ReadResponseAsync()).Body);
+        await slow.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n"); // a head that never ends (slowloris)
+
+        time.Advance(TimeSpan.FromSeconds(120)); // the listener sweeps once a second of the proxy's clock
+        await idle.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        Assert.Equal("ok", (await idle.ReadResponseAsync()).Body); // the request restarted its keep-alive clock
+        for (var i = 0; i < 12; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.True(await slow.ClosedAsync()); // 132 s after its head began
+        for (var i = 0; i < 120; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.True(await idle.ClosedAsync());
+    }
+
+    [Fact]
     public async Task RouteTimeout_UpstreamNeverAnswers_Returns504WithTheKestrelPathBody()
     {
         var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,0 +1,285 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Trellis.Api.Snapshots;
+using Trellis.Proxy.Forwarding;
+using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Routing;
+using Trellis.Proxy.Telemetry;
+
+namespace Trellis.Proxy.Http1;
+
+/// <summary>(3) One exchange with the upstream: connection, request head and body, the client watch, the response head.</summary>
+internal sealed partial class Http1Connection
+{
+    /// <summary>(3)–(5) One exchange with the endpoint. Returns the error, the status sent, and whether the client connection goes on.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<(ForwardError Error, int Status, bool KeepAlive)> ForwardAsync(
+        CompiledRoute route, CompiledMatch? matched, EndpointState endpoint, string host, string path)
+    {
+        var bodyBuffered = _bodyBuffered;
+        WriteUpstreamHead(route, matched, host, path);
+        _out.Append(_in.AsSpan(_head.Length, (int)_bodyInBuffer));
+
+        using var timeout = route.Timeout is { } limit ? new CancellationTokenSource(limit, _services.Time) : null;
+        var token = timeout?.Token ?? CancellationToken.None;
+        var pool = _services.Pool;
+        if (bodyBuffered)
+        {
+            ArmClientWatch(); // a streamed body's own reads notice a client that leaves
+        }
+
+        endpoint.RequestStarted();
+        UpstreamConnection? upstream = null;
+        var reusable = false;
+        try
+        {
+            // A reused connection the upstream has closed meanwhile fails before any answer; a request
+            // that is all in hand is then sent once more on a new connection, as SocketsHttpHandler does.
+            for (var attempt = 0; ; attempt++)
+            {
+                upstream = attempt == 0 ? pool.TakeIdle(endpoint.Address, endpoint.Port) : null;
+                if (upstream is null)
+                {
+                    (upstream, var connectError) = await pool.ConnectAsync(endpoint.Address, endpoint.Port);
+                    if (upstream is null)
+                    {
+                        return await FailAsync(endpoint, ForwardError.UpstreamConnect, connectError);
+                    }
+                }
+
+                Volatile.Write(ref _upstream, upstream);
+                var sent = await SendHeadAsync(upstream, token);
+                if (sent == ForwardError.None && !bodyBuffered)
+                {
+                    // The rest of the body flows while the answer is awaited: an upstream may answer
+                    // before it has read everything (and with both sides writing, waiting could deadlock).
+                    _bodyCopy = CopyRequestBodyAsync(upstream, token);
+                }
+
+                var received = sent == ForwardError.None ? await ReadResponseHeadAsync(upstream, token) : sent;
+                if (received == ForwardError.None)
+                {
+                    break;
+                }
+
+                var stale = upstream.Reused && upstream.End == 0 && bodyBuffered && attempt == 0 && !token.IsCancellationRequested
+                    && received is ForwardError.UpstreamRequest or ForwardError.RequestBodyUpstream;
+                upstream.Dispose();
+                upstream = null;
+                if (!stale)
+                {
+                    var error = token.IsCancellationRequested ? ForwardError.UpstreamTimeout : received;
+                    return await FailAsync(endpoint, error, null);
+                }
+            }
+
+            if (bodyBuffered)
+            {
+                ConsumeRequest();
+            }
+
+            (var result, reusable) = await RelayResponseAsync(upstream, route, token);
+            if (_bodyCopy is { } copy)
+            {
+                // Answered before the whole body arrived: neither connection is at a message boundary.
+                var copied = copy.IsCompleted ? await copy : ForwardError.RequestBodyClient;
+                if (copied != ForwardError.None)
+                {
+                    reusable = false;
+                    result = result with { KeepAlive = false };
+                }
+                else
+                {
+                    _bodyCopy = null;
+                }
+            }
+
+            return result;
+        }
+        finally
+        {
+            DisarmClientWatch();
+            endpoint.RequestEnded();
+            if (upstream is not null)
+            {
+                if (reusable)
+                {
+                    pool.Return(endpoint.Address, endpoint.Port, upstream);
+                }
+                else
+                {
+                    upstream.Dispose();
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A client that goes away while its exchange waits on the upstream must cancel that exchange, as
+    /// the Kestrel path's RequestAborted does. Watching costs a pending read on the client socket, so
+    /// the listener's sweep starts it only for an exchange that has run <see cref="ClientWatchDelay"/>;
+    /// quick exchanges pay two field writes.
+    /// </summary>
+    private void ArmClientWatch()
+    {
+        Interlocked.Increment(ref _exchange);
+        _watchable = true;
+    }
+
+    private void DisarmClientWatch()
+    {
+        _watchable = false;
+        Volatile.Write(ref _upstream, null);
+    }
+
+    /// <summary>
+    /// Called by the listener about once a second, off the request path: closes a connection that
+    /// waited too long for a head, and starts watching the client of an exchange that runs long.
+    /// </summary>
+    public void Sweep(long now)
+    {
+        var elapsed = _services.Time.GetElapsedTime(Volatile.Read(ref _phaseStarted), now);
+        if (_waitingForHead)
+        {
+            if (elapsed > KeepAliveTimeout)
+            {
+                Abort(); // idle too long, or a head that never completes (slowloris)
+            }
+        }
+        else if (_watchable && elapsed > ClientWatchDelay && Volatile.Read(ref _watching) == 0)
+        {
+            _ = WatchClientAsync(Volatile.Read(ref _exchange));
+        }
+    }
+
+    /// <summary>
+    /// A zero-byte read completes when the client sends more (a pipelined request: still there) or
+    /// closes (nothing to read): then the upstream connection of the same exchange is closed, which
+    /// ends its pending read, and the exchange ends as <see cref="ForwardError.RequestCanceled"/>.
+    /// </summary>
+    private async Task WatchClientAsync(int exchange)
+    {
+        if (Interlocked.Exchange(ref _watching, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, CancellationToken.None);
+            if (_socket.Available > 0)
+            {
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Reset or closed: gone all the same.
+        }
+        finally
+        {
+            Volatile.Write(ref _watching, 0);
+        }
+
+        if (Volatile.Read(ref _exchange) == exchange && Volatile.Read(ref _upstream) is { } upstream)
+        {
+            _clientGone = true;
+            upstream.Dispose();
+        }
+    }
+
+    /// <summary>(3) Sends the head and the body bytes already read.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<ForwardError> SendHeadAsync(UpstreamConnection upstream, HeadBuilder head, CancellationToken token)
+    {
+        try
+        {
+            await SocketSends.AllAsync(upstream.Socket, head.Written, token);
+            return ForwardError.None;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            return ForwardError.UpstreamRequest;
+        }
+    }
+
+    private ValueTask<ForwardError> SendHeadAsync(UpstreamConnection upstream, CancellationToken token) => SendHeadAsync(upstream, _out, token);
+
+    /// <summary>
+    /// (3) Copies the rest of the request body from the client, as framed (Content-Length bytes, or
+    /// chunks up to the end of the trailers), running beside the response. Bytes after a chunked body
+    /// are the next request's: they stay in the input buffer. A client that leaves or breaks the
+    /// framing ends the exchange: the upstream connection is closed, which ends its pending read.
+    /// </summary>
+    private async Task<ForwardError> CopyRequestBodyAsync(UpstreamConnection upstream, CancellationToken token)
+    {
+        await Task.Yield(); // the response head is read meanwhile
+        var remaining = _head.Chunked ? long.MaxValue : _head.ContentLength - _bodyInBuffer;
+        var buffer = ArrayPool<byte>.Shared.Rent(LargeCopyBufferSize);
+        try
+        {
+            while (true)
+            {
+                int read;
+                try
+                {
+                    read = await _socket.ReceiveAsync(buffer.AsMemory(0, (int)Math.Min(remaining, buffer.Length)), SocketFlags.None, CancellationToken.None);
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                {
+                    read = 0;
+                }
+
+                var used = read > 0 && _head.Chunked ? _bodyFraming.Scan(buffer.AsSpan(0, read)) : read;
+                if (used <= 0)
+                {
+                    _clientGone = true;
+                    upstream.Dispose();
+                    return ForwardError.RequestBodyClient;
+                }
+
+                try
+                {
+                    await SocketSends.AllAsync(upstream.Socket, buffer.AsMemory(0, used), token);
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+                {
+                    return ForwardError.RequestBodyUpstream;
+                }
+
+                remaining -= used;
+                if (remaining == 0 || _bodyFraming.IsDone)
+                {
+                    KeepPipelined(buffer.AsSpan(used, read - used));
+                    return ForwardError.None;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>After a streamed body: what followed it becomes the start of the input buffer.</summary>
+    private void KeepPipelined(ReadOnlySpan<byte> rest)
+    {
+        if (rest.Length > _in.Length)
+        {
+            ArrayPool<byte>.Shared.Return(_in);
+            _in = ArrayPool<byte>.Shared.Rent(rest.Length);
+        }
+
+        rest.CopyTo(_in);
+        _filled = rest.Length;
+    }
+
+    /// <summary>(4) Reads the final response head; a 100 the client asked for (Expect: 100-continue) is relayed to it.</summary>
+    private ValueTask<ForwardError> ReadResponseHeadAsync(UpstreamConnection upstream, CancellationToken token) =>
+        upstream.ReadResponseHeadAsync(_head.ExpectContinue ? _socket : null, token);
+}
