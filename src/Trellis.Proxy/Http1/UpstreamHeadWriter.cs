@@ -1,0 +1,281 @@
+using Microsoft.AspNetCore.Http;
+using Trellis.Proxy.Forwarding;
+using Trellis.Proxy.Routing;
+
+namespace Trellis.Proxy.Http1;
+
+/// <summary>
+/// Writes the HTTP/1.1 head a fast-path exchange sends upstream, from a parsed client head: the
+/// HTTP/1.1 fast path's own, and the one the HTTP/2 fast path assembles from a stream's fields.
+/// </summary>
+internal static class UpstreamHeadWriter
+{
+    /// <summary>The upstream request head for <paramref name="head"/> (parsed from <paramref name="buffer"/>): see <see cref="RequestMessageFactory"/> for the Kestrel path's rules, which this follows.</summary>
+    public static void Write(
+        HeadBuilder output, RequestHead head, ReadOnlySpan<byte> buffer, CompiledRoute route, CompiledMatch? matched, string host, string path,
+        string clientIp, Func<string> requestIds)
+    {
+        output.Clear();
+        output.Append(buffer[..head.MethodLength]);
+        output.Append(" "u8);
+        if (route.RewriteUriPrefix is null)
+        {
+            output.Append(head.Target(buffer));
+        }
+        else
+        {
+            output.Append(new PathString(route.RewritePath(path, matched)).ToUriComponent());
+            output.Append(head.Query(buffer));
+        }
+
+        output.Append(" HTTP/1.1\r\n"u8);
+        var upstreamHost = route.RewriteAuthority ?? host;
+        if (upstreamHost.Length > 0)
+        {
+            output.AppendHeader("Host", upstreamHost);
+        }
+
+        var operations = route.RequestHeaders;
+        Span<bool> merged = stackalloc bool[operations?.Add.Length ?? 0];
+        var hasForwardedFor = false;
+        var cookieWritten = false;
+        var namesHeaders = head.Fields.IndexOf(FieldKind.Connection) >= 0; // rare: checked once, not per field
+        bool hasProto = false, hasForwardedHost = false, hasRequestId = false, acceptsTrailers = false;
+        var fields = head.Fields.AsSpan();
+        foreach (var field in fields)
+        {
+            var name = field.Name(buffer);
+            switch (field.Kind)
+            {
+                case FieldKind.XForwardedFor:
+                    hasForwardedFor = true;
+                    continue;
+                case FieldKind.Te:
+                    acceptsTrailers |= HeadSyntax.ListContains(field.Value(buffer), "trailers"u8);
+                    continue;
+                case FieldKind.Host:
+                    continue;
+                case FieldKind.XForwardedProto:
+                    hasProto = true;
+                    break;
+                case FieldKind.XForwardedHost:
+                    hasForwardedHost = true;
+                    break;
+                case FieldKind.XRequestId:
+                    hasRequestId = true;
+                    break;
+                case FieldKind.ContentLength:
+                    // The framing of the body that follows: never dropped (the parser hands off a
+                    // Connection that names it; a route operation must not cut it either).
+                    output.Append(buffer.Slice(field.LineStart, field.ValueStart + field.ValueLength - field.LineStart));
+                    output.AppendCrLf();
+                    continue;
+            }
+
+            if (field.IsHopByHop || (operations is not null && Replaced(operations, name)) || (namesHeaders && head.Fields.IsNamedByConnection(buffer, name)))
+            {
+                continue;
+            }
+
+            if (field.Kind == FieldKind.Cookie)
+            {
+                // Several Cookie fields go upstream as one, joined with "; " (RFC 6265 §5.4), as on the Kestrel path.
+                if (!cookieWritten)
+                {
+                    AppendCookies(output, head, buffer);
+                    cookieWritten = true;
+                }
+
+                continue;
+            }
+
+            if (operations is not null && AddsTo(operations, name, merged, out var first))
+            {
+                // The Kestrel path's upstream request carries a header and its added values on one line ("first, second").
+                if (first)
+                {
+                    AppendMerged(output, head, operations, name, buffer, merged);
+                }
+
+                continue;
+            }
+
+            output.Append(buffer.Slice(field.LineStart, field.ValueStart + field.ValueLength - field.LineStart));
+            output.AppendCrLf();
+        }
+
+        if (acceptsTrailers)
+        {
+            output.Append("TE: trailers\r\n"u8);
+        }
+
+        if (head.Chunked)
+        {
+            output.Append("Transfer-Encoding: chunked\r\n"u8); // hop-by-hop, but the body is relayed as framed
+        }
+
+        if (clientIp.Length > 0)
+        {
+            output.Append("X-Forwarded-For: "u8);
+            if (hasForwardedFor)
+            {
+                var first = true;
+                foreach (var field in fields)
+                {
+                    if (field.Kind == FieldKind.XForwardedFor)
+                    {
+                        if (!first)
+                        {
+                            output.Append(","u8);
+                        }
+
+                        output.Append(field.Value(buffer));
+                        first = false;
+                    }
+                }
+
+                output.Append(", "u8);
+            }
+
+            output.Append(clientIp);
+            output.AppendCrLf();
+        }
+
+        if (!hasProto)
+        {
+            output.Append("X-Forwarded-Proto: http\r\n"u8);
+        }
+
+        if (!hasForwardedHost && host.Length > 0)
+        {
+            output.AppendHeader("X-Forwarded-Host", host);
+        }
+
+        if (!hasRequestId)
+        {
+            output.AppendHeader("X-Request-Id", requestIds());
+        }
+
+        if (operations is not null)
+        {
+            AppendOperations(output, operations, merged);
+        }
+
+        output.AppendCrLf();
+    }
+
+    private static void AppendCookies(HeadBuilder output, RequestHead head, ReadOnlySpan<byte> buffer)
+    {
+        output.Append("Cookie: "u8);
+        var separator = false;
+        foreach (var field in head.Fields.AsSpan())
+        {
+            if (field.Kind == FieldKind.Cookie)
+            {
+                if (separator)
+                {
+                    output.Append("; "u8);
+                }
+
+                output.Append(field.Value(buffer));
+                separator = true;
+            }
+        }
+
+        output.AppendCrLf();
+    }
+
+    /// <summary>Whether an add operation names this field; <paramref name="first"/> when no field of the name was written yet.</summary>
+    private static bool AddsTo(HeaderOperations operations, ReadOnlySpan<byte> name, Span<bool> merged, out bool first)
+    {
+        for (var i = 0; i < operations.Add.Length; i++)
+        {
+            if (HeaderFields.NameEquals(name, operations.Add[i].Key))
+            {
+                first = !merged[i];
+                return true;
+            }
+        }
+
+        first = false;
+        return false;
+    }
+
+    /// <summary>One line: every client field of the name, then every value added to it.</summary>
+    private static void AppendMerged(HeadBuilder output, RequestHead head, HeaderOperations operations, ReadOnlySpan<byte> name, ReadOnlySpan<byte> buffer, Span<bool> merged)
+    {
+        output.Append(name);
+        output.Append(": "u8);
+        var separator = false;
+        foreach (var field in head.Fields.AsSpan())
+        {
+            if (field.Name(buffer).Length == name.Length && System.Text.Ascii.EqualsIgnoreCase(field.Name(buffer), name))
+            {
+                AppendListItem(output, field.Value(buffer), ref separator);
+            }
+        }
+
+        for (var i = 0; i < operations.Add.Length; i++)
+        {
+            if (HeaderFields.NameEquals(name, operations.Add[i].Key))
+            {
+                merged[i] = true;
+                output.Append(separator ? ", " : string.Empty);
+                output.Append(operations.Add[i].Value);
+                separator = true;
+            }
+        }
+
+        output.AppendCrLf();
+    }
+
+    private static void AppendListItem(HeadBuilder output, ReadOnlySpan<byte> value, ref bool separator)
+    {
+        if (separator)
+        {
+            output.Append(", "u8);
+        }
+
+        output.Append(value);
+        separator = true;
+    }
+
+    /// <summary>Whether the route's header operations remove or set (and so replace) this field.</summary>
+    public static bool Replaced(HeaderOperations operations, ReadOnlySpan<byte> name)
+    {
+        foreach (var remove in operations.Remove)
+        {
+            if (HeaderFields.NameEquals(name, remove))
+            {
+                return true;
+            }
+        }
+
+        foreach (var (set, _) in operations.Set)
+        {
+            if (HeaderFields.NameEquals(name, set))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Set values, then added values not already merged into a field (<paramref name="merged"/>, empty for responses).</summary>
+    public static void AppendOperations(HeadBuilder output, HeaderOperations operations, ReadOnlySpan<bool> merged)
+    {
+        foreach (var (name, value) in operations.Set)
+        {
+            output.AppendHeader(name, value);
+        }
+
+        for (var i = 0; i < operations.Add.Length; i++)
+        {
+            if (merged.IsEmpty || !merged[i])
+            {
+                output.AppendHeader(operations.Add[i].Key, operations.Add[i].Value);
+            }
+        }
+    }
+}
