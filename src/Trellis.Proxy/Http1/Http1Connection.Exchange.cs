@@ -16,6 +16,9 @@ namespace Trellis.Proxy.Http1;
 /// <summary>(3) One exchange with the upstream: connection, request head and body, the client watch, the response head.</summary>
 internal sealed partial class Http1Connection
 {
+    /// <summary>The client of the watched exchange sent a FIN after its whole request (shutdown(SHUT_WR)): it still reads the response.</summary>
+    private volatile bool _clientHalfClosed;
+
     /// <summary>(3)–(5) One exchange with the endpoint. Returns the error, the status sent, and whether the client connection goes on.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<(ForwardError Error, int Status, bool KeepAlive)> ForwardAsync(
@@ -128,6 +131,7 @@ internal sealed partial class Http1Connection
     private void ArmClientWatch()
     {
         Interlocked.Increment(ref _exchange);
+        _clientHalfClosed = false;
         _watchable = true;
     }
 
@@ -139,7 +143,8 @@ internal sealed partial class Http1Connection
 
     /// <summary>
     /// Called by the listener about once a second, off the request path: closes a connection that
-    /// waited too long for a head, and starts watching the client of an exchange that runs long.
+    /// waited too long for a head, and starts watching the client of an exchange that runs long (or,
+    /// once that client has half-closed, checks it for a reset).
     /// </summary>
     public void Sweep(long now)
     {
@@ -151,16 +156,30 @@ internal sealed partial class Http1Connection
                 Abort(); // idle too long, or a head that never completes (slowloris)
             }
         }
-        else if (_watchable && elapsed > ClientWatchDelay && Volatile.Read(ref _watching) == 0)
+        else if (_watchable && elapsed > ClientWatchDelay)
         {
-            _ = WatchClientAsync(Volatile.Read(ref _exchange));
+            if (_clientHalfClosed)
+            {
+                // A zero-byte read only ever says "end of stream" again; a reset after the FIN shows as a socket error.
+                if (SocketError() != 0)
+                {
+                    ClientGone(Volatile.Read(ref _exchange));
+                }
+            }
+            else if (Volatile.Read(ref _watching) == 0)
+            {
+                _ = WatchClientAsync(Volatile.Read(ref _exchange));
+            }
         }
     }
 
     /// <summary>
-    /// A zero-byte read completes when the client sends more (a pipelined request: still there) or
-    /// closes (nothing to read): then the upstream connection of the same exchange is closed, which
-    /// ends its pending read, and the exchange ends as <see cref="ForwardError.RequestCanceled"/>.
+    /// A zero-byte read completes when the client sends more (a pipelined request: still there), sends
+    /// a FIN, or resets. Only the exchange of a whole request is watched, so a FIN is a half-close
+    /// (shutdown(SHUT_WR)), not a client gone: it still gets its response, then the connection closes
+    /// (HAProxy's default; Kestrel, and so the Kestrel path, aborts the request on a FIN). A reset, also
+    /// one after a FIN (see <see cref="Sweep"/>), is a client gone: the upstream connection of the same exchange is closed,
+    /// which ends its pending read, and the exchange ends as <see cref="ForwardError.RequestCanceled"/>.
     /// </summary>
     private async Task WatchClientAsync(int exchange)
     {
@@ -172,24 +191,44 @@ internal sealed partial class Http1Connection
         try
         {
             await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, CancellationToken.None);
-            if (_socket.Available > 0)
+            if (_socket.Available == 0 && Volatile.Read(ref _exchange) == exchange)
             {
-                return;
+                _clientHalfClosed = true; // nothing to read and no error: end of stream
             }
+
+            return;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
-            // Reset or closed: gone all the same.
+            // Reset or closed: gone.
         }
         finally
         {
             Volatile.Write(ref _watching, 0);
         }
 
+        ClientGone(exchange);
+    }
+
+    private void ClientGone(int exchange)
+    {
         if (Volatile.Read(ref _exchange) == exchange && Volatile.Read(ref _upstream) is { } upstream)
         {
             _clientGone = true;
             upstream.Dispose();
+        }
+    }
+
+    /// <summary>The client socket's pending error (SO_ERROR): non-zero once a reset arrived; -1 when the socket is closed.</summary>
+    private int SocketError()
+    {
+        try
+        {
+            return (int)_socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return -1;
         }
     }
 

@@ -22,7 +22,8 @@ internal sealed partial class Http1Connection
         UpstreamConnection upstream, CompiledRoute route, CancellationToken token)
     {
         var head = upstream.Head;
-        var keepAlive = !_head.Close && Volatile.Read(ref _state) == States.Busy && !_listener.Stopping && _bodyCopy is not { IsCompleted: false };
+        var keepAlive = !_head.Close && Volatile.Read(ref _state) == States.Busy && !_listener.Stopping && _bodyCopy is not { IsCompleted: false }
+            && !_clientHalfClosed; // a client that half-closed sends no further request
         var hasBody = head.HasBody(_head.IsHead);
         var untilClose = hasBody && !head.Chunked && head.ContentLength < 0;
         WriteResponseHead(head, upstream.Buffer.AsSpan(upstream.Start, head.Length), route, chunked: head.Chunked || untilClose, keepAlive);

@@ -111,6 +111,16 @@ internal sealed class RawClient : IDisposable
         return (_end - _start) + _socket.Available;
     }
 
+    /// <summary>Half-closes: shutdown(SHUT_WR), a FIN after the request; the client still reads.</summary>
+    public void ShutdownSend() => _socket.Shutdown(SocketShutdown.Send);
+
+    /// <summary>Closes with a reset (linger 0) instead of a FIN.</summary>
+    public void Reset()
+    {
+        _socket.LingerState = new LingerOption(true, 0);
+        _socket.Dispose();
+    }
+
     public void Dispose() => _socket.Dispose();
 
     private async Task<RawResponse> ReadChunkedAsync(RawResponse response, CancellationToken token)
