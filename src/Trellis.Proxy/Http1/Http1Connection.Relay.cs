@@ -22,7 +22,7 @@ internal sealed partial class Http1Connection
         UpstreamConnection upstream, CompiledRoute route, CancellationToken token)
     {
         var head = upstream.Head;
-        var keepAlive = !_head.Close && Volatile.Read(ref _state) == States.Busy && !_listener.Stopping && _bodyCopy is not { IsCompleted: false }
+        var keepAlive = !_head.Close && Volatile.Read(ref _state) == States.Busy && !_listener.Stopping && BodyConsumed(_bodyCopy)
             && !_clientHalfClosed; // a client that half-closed sends no further request
         var hasBody = head.HasBody(_head.IsHead);
         var untilClose = hasBody && !head.Chunked && head.ContentLength < 0;
@@ -55,6 +55,14 @@ internal sealed partial class Http1Connection
             return ((ForwardError.ResponseBodyClient, head.Status, false), false);
         }
     }
+
+    /// <summary>
+    /// Whether the client's request body is all read, so the client connection is at a message
+    /// boundary: no streamed body, or one copied whole. A copy still running, or one that failed (an
+    /// upstream that answered early and closed under it), leaves the rest unread: Connection: close.
+    /// </summary>
+    internal static bool BodyConsumed(Task<ForwardError>? bodyCopy) =>
+        bodyCopy is null || (bodyCopy.IsCompletedSuccessfully && bodyCopy.Result == ForwardError.None);
 
     /// <summary>A Content-Length body: what is buffered goes out with the head when it fits, the rest is copied as it comes.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
