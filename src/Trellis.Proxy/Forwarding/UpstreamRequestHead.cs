@@ -60,10 +60,12 @@ internal static class UpstreamRequestHead
         head.Append(" HTTP/1.1\r\n"u8);
 
         // (5) Host first, as the handler writes it; without one, the endpoint's authority, as the handler does.
+        // HTTP/1.1 requires a Host (RFC 9112 §3.2), so a route's remove cannot drop it (Envoy refuses Host
+        // in header operations; the authority rewrite is how a route changes it); a set replaces it below.
         var operations = route.RequestHeaders;
         var host = headers.Host.ToString();
         var upstreamHost = route.RewriteAuthority ?? host;
-        if (!Replaced(operations, HeaderNames.Host))
+        if (!IsSet(operations, HeaderNames.Host))
         {
             head.Append("Host: "u8);
             head.Append(upstreamHost.Length > 0 ? upstreamHost : DefaultAuthority(endpoint));
@@ -220,6 +222,23 @@ internal static class UpstreamRequestHead
     /// <summary>The framing is the body's, whatever a route's operations say (as on the fast path).</summary>
     private static bool IsFraming(string name) =>
         name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Whether the route's operations set (and so replace) this header.</summary>
+    private static bool IsSet(HeaderOperations? operations, string name)
+    {
+        if (operations is not null)
+        {
+            foreach (var (set, _) in operations.Set)
+            {
+                if (set.Equals(name, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Whether the route's operations remove or set (and so replace) this header.</summary>
     private static bool Replaced(HeaderOperations? operations, string name)
