@@ -16,8 +16,21 @@ namespace Trellis.Proxy.Http1;
 /// <summary>(3) One exchange with the upstream: connection, request head and body, the client watch, the response head.</summary>
 internal sealed partial class Http1Connection
 {
-    /// <summary>The client of the watched exchange sent a FIN after its whole request (shutdown(SHUT_WR)): it still reads the response.</summary>
+    /// <summary>Written to a client that sent a FIN, to tell a half-close from a close (see <see cref="WatchClientAsync"/>).</summary>
+    private static readonly byte[] ContinueProbe = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
+
+    /// <summary>The client of the watched exchange sent a FIN after its whole request: half-closed, or closed.</summary>
     private volatile bool _clientHalfClosed;
+
+    /// <summary>Who writes to the client during a watched exchange: <see cref="ClientWriter"/>.</summary>
+    private int _clientWriter;
+
+    private static class ClientWriter
+    {
+        public const int None = 0;
+        public const int Probe = 1;
+        public const int Response = 2;
+    }
 
     /// <summary>(3)–(5) One exchange with the endpoint. Returns the error, the status sent, and whether the client connection goes on.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -51,6 +64,7 @@ internal sealed partial class Http1Connection
                     (upstream, var connectError) = await pool.ConnectAsync(endpoint.Address, endpoint.Port);
                     if (upstream is null)
                     {
+                        ClaimClientWrites();
                         return await FailAsync(endpoint, ForwardError.UpstreamConnect, connectError);
                     }
                 }
@@ -77,6 +91,7 @@ internal sealed partial class Http1Connection
                 if (!stale)
                 {
                     var error = token.IsCancellationRequested ? ForwardError.UpstreamTimeout : received;
+                    ClaimClientWrites();
                     return await FailAsync(endpoint, error, null);
                 }
             }
@@ -132,7 +147,17 @@ internal sealed partial class Http1Connection
     {
         Interlocked.Increment(ref _exchange);
         _clientHalfClosed = false;
+        Volatile.Write(ref _clientWriter, ClientWriter.None);
         _watchable = true;
+    }
+
+    /// <summary>Before the exchange writes its answer: waits out a probe being sent, and keeps any later one off the socket.</summary>
+    private void ClaimClientWrites()
+    {
+        while (Interlocked.CompareExchange(ref _clientWriter, ClientWriter.Response, ClientWriter.None) == ClientWriter.Probe)
+        {
+            Thread.SpinWait(1); // a 25-byte send into an idle socket
+        }
     }
 
     private void DisarmClientWatch()
@@ -175,11 +200,14 @@ internal sealed partial class Http1Connection
 
     /// <summary>
     /// A zero-byte read completes when the client sends more (a pipelined request: still there), sends
-    /// a FIN, or resets. Only the exchange of a whole request is watched, so a FIN is a half-close
-    /// (shutdown(SHUT_WR)), not a client gone: it still gets its response, then the connection closes
-    /// (HAProxy's default; Kestrel, and so the Kestrel path, aborts the request on a FIN). A reset, also
-    /// one after a FIN (see <see cref="Sweep"/>), is a client gone: the upstream connection of the same exchange is closed,
-    /// which ends its pending read, and the exchange ends as <see cref="ForwardError.RequestCanceled"/>.
+    /// a FIN, or resets. A reset is a client gone: the upstream connection of the same exchange is
+    /// closed, which ends its pending read, and the exchange ends as <see cref="ForwardError.RequestCanceled"/>.
+    /// A FIN after a whole request (only such exchanges are watched) is either a close, a client gone
+    /// too, or a half-close (shutdown(SHUT_WR)) of a client that still reads its response. The two look
+    /// the same from here, so the client is asked: an interim <c>100 Continue</c>, which every HTTP/1.1
+    /// client must parse and may ignore (RFC 9110 §15.2), is ignored by a half-closed client, while a
+    /// closed socket answers it with a reset, which the next sweep finds (<see cref="Sweep"/>). Kestrel,
+    /// and so the Kestrel path, takes every FIN for a close.
     /// </summary>
     private async Task WatchClientAsync(int exchange)
     {
@@ -194,6 +222,7 @@ internal sealed partial class Http1Connection
             if (_socket.Available == 0 && Volatile.Read(ref _exchange) == exchange)
             {
                 _clientHalfClosed = true; // nothing to read and no error: end of stream
+                ProbeClient();
             }
 
             return;
@@ -208,6 +237,28 @@ internal sealed partial class Http1Connection
         }
 
         ClientGone(exchange);
+    }
+
+    /// <summary>Sends <see cref="ContinueProbe"/> unless the exchange has started its answer.</summary>
+    private void ProbeClient()
+    {
+        if (Interlocked.CompareExchange(ref _clientWriter, ClientWriter.Probe, ClientWriter.None) != ClientWriter.None)
+        {
+            return;
+        }
+
+        try
+        {
+            _socket.Send(ContinueProbe, SocketFlags.None);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Already reset or closed: the next sweep finds it.
+        }
+        finally
+        {
+            Volatile.Write(ref _clientWriter, ClientWriter.None);
+        }
     }
 
     private void ClientGone(int exchange)

@@ -21,6 +21,7 @@ internal sealed partial class Http1Connection
     private async ValueTask<((ForwardError Error, int Status, bool KeepAlive) Result, bool Reusable)> RelayResponseAsync(
         UpstreamConnection upstream, CompiledRoute route, CancellationToken token)
     {
+        ClaimClientWrites();
         var head = upstream.Head;
         var keepAlive = !_head.Close && Volatile.Read(ref _state) == States.Busy && !_listener.Stopping && BodyConsumed(_bodyCopy)
             && !_clientHalfClosed; // a client that half-closed sends no further request

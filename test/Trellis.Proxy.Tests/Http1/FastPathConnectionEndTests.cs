@@ -39,14 +39,45 @@ public sealed class FastPathConnectionEndTests
         await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         client.ShutdownSend(); // shutdown(SHUT_WR) after the whole request, as `nc -N` and some tunnels do
         await arrived.Task.WaitAsync(Limit);
-        await SweepsAsync(time); // the exchange is past the 200 ms watch delay: the sweep watches the client
+        await SweepsAsync(time); // the exchange is past the 200 ms watch delay: the sweep watches the client, sees the FIN, probes
         release.SetResult();
-        var response = await client.ReadResponseAsync();
+        var probe = await client.ReadResponseAsync(bodyless: true);
+        var response = await client.ReadFinalResponseAsync();
+
+        Assert.Equal("HTTP/1.1 100 Continue", probe.StatusLine); // an interim answer the client may ignore
 
         Assert.Equal(200, response.Status);
         Assert.Equal("slow", response.Body);
         Assert.Equal("close", response.Header("Connection"));
         Assert.True(await client.ClosedAsync());
+    }
+
+    /// <summary>A client that closes its socket sends a FIN too (as HttpClient does on a cancel): the probe's reset tells it from a half-close.</summary>
+    [Fact]
+    public async Task ClosedClient_DuringASlowExchange_UpstreamConnectionIsClosed()
+    {
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var closed = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = ScriptedUpstream.Start(async c =>
+        {
+            if (await c.ReadHeadAsync() is null)
+            {
+                return;
+            }
+
+            arrived.TrySetResult();
+            closed.TrySetResult(await c.ClosedAsync(Limit));
+        });
+        var time = new ManualTimeProvider();
+        await using var proxy = await ProxyHarness.StartAsync(Snapshots.ToCluster("1", backend.Endpoint), time: time);
+        var client = await RawClient.ConnectAsync(proxy.EndPoint.Port);
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        await arrived.Task.WaitAsync(Limit);
+        client.Dispose(); // close(): a FIN, and a reset for anything sent to it afterwards
+        await SweepsAsync(time); // sees the FIN, probes; sees the reset: gone
+
+        Assert.True(await closed.Task.WaitAsync(Limit));
     }
 
     [Fact]
@@ -98,7 +129,7 @@ public sealed class FastPathConnectionEndTests
         await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         client.ShutdownSend();
         await arrived.Task.WaitAsync(Limit);
-        await SweepsAsync(time); // sees the FIN: still there
+        await SweepsAsync(time); // sees the FIN, probes: still there
         client.Reset();
         await SweepsAsync(time); // sees the reset: gone
 

@@ -59,30 +59,21 @@ internal sealed class RawClient : IDisposable
             return (l[..colon], l[(colon + 1)..].Trim(' ', '\t'));
         }).ToList();
         var response = new RawResponse(lines[0], headers, string.Empty, string.Empty, []);
-        if (bodyless)
-        {
-            return response;
-        }
+        return bodyless ? response : await ReadBodyAsync(response, limit.Token);
+    }
 
-        if (response.Header("Transfer-Encoding") is { } coding && coding.Equals("chunked", StringComparison.OrdinalIgnoreCase))
+    /// <summary>Reads the final response, skipping interim (1xx) ones as an HTTP/1.1 client must.</summary>
+    public async Task<RawResponse> ReadFinalResponseAsync()
+    {
+        while (true)
         {
-            return await ReadChunkedAsync(response, limit.Token);
+            var response = await ReadResponseAsync(bodyless: true);
+            if (response.Status >= 200)
+            {
+                using var limit = new CancellationTokenSource(ReadLimit);
+                return await ReadBodyAsync(response, limit.Token);
+            }
         }
-
-        if (response.Header("Content-Length") is { } length)
-        {
-            var body = await ReadExactlyAsync(int.Parse(length, System.Globalization.CultureInfo.InvariantCulture), limit.Token);
-            return response with { Body = body, WireBody = body };
-        }
-
-        // Neither: the body runs to the end of the connection.
-        var rest = new StringBuilder();
-        while (await FillAsync(limit.Token))
-        {
-        }
-
-        rest.Append(Take(_end - _start));
-        return response with { Body = rest.ToString(), WireBody = rest.ToString() };
     }
 
     /// <summary>True when the server closes (or resets) the connection within the limit with nothing more to read.</summary>
@@ -122,6 +113,29 @@ internal sealed class RawClient : IDisposable
     }
 
     public void Dispose() => _socket.Dispose();
+
+    private async Task<RawResponse> ReadBodyAsync(RawResponse response, CancellationToken token)
+    {
+        if (response.Header("Transfer-Encoding") is { } coding && coding.Equals("chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            return await ReadChunkedAsync(response, token);
+        }
+
+        if (response.Header("Content-Length") is { } length)
+        {
+            var body = await ReadExactlyAsync(int.Parse(length, System.Globalization.CultureInfo.InvariantCulture), token);
+            return response with { Body = body, WireBody = body };
+        }
+
+        // Neither: the body runs to the end of the connection.
+        var rest = new StringBuilder();
+        while (await FillAsync(token))
+        {
+        }
+
+        rest.Append(Take(_end - _start));
+        return response with { Body = rest.ToString(), WireBody = rest.ToString() };
+    }
 
     private async Task<RawResponse> ReadChunkedAsync(RawResponse response, CancellationToken token)
     {
