@@ -18,7 +18,9 @@ namespace Trellis.Proxy.Forwarding;
 /// request, and one connection pool for both paths. Same semantics as <see cref="HttpForwarder"/>
 /// with the handler (the tests are shared). Steps:
 /// (1) write the head (<see cref="UpstreamRequestHead"/>) and send it on a pooled or new connection;
-///     the request body, if any, streams beside the response (Content-Length, else chunked);
+///     the request body, if any, streams beside the response (Content-Length, else chunked); under
+///     <c>Expect: 100-continue</c> only after the upstream's 100 or <see cref="ContinueTimeout"/>, and
+///     not at all after a final answer that came first (<see cref="AwaitContinueAsync"/>);
 /// (2) read the response head, dropping 1xx; a reused connection that fails before any answer to a
 ///     request without a body was stale: the request goes once more on a new connection;
 /// (3) status and headers onto the response (<see cref="UpstreamResponseHead"/>), then the body,
@@ -34,6 +36,9 @@ internal sealed class PooledHttp1Forwarder
     private const int ChunkPrefix = 10;
 
     private static readonly byte[] LastChunk = "0\r\n\r\n"u8.ToArray();
+
+    /// <summary>How long a body under <c>Expect: 100-continue</c> waits for the upstream's 100: SocketsHttpHandler's and curl's default.</summary>
+    internal static readonly TimeSpan ContinueTimeout = TimeSpan.FromSeconds(1);
 
     private readonly ProxyServerOptions _options;
     private readonly UpstreamConnectionPool _pool;
@@ -60,7 +65,7 @@ internal sealed class PooledHttp1Forwarder
         try
         {
             // (1)
-            var framing = UpstreamRequestHead.Write(head, context, route, matched, endpoint, _options);
+            var framing = UpstreamRequestHead.Write(head, context, route, matched, endpoint, _options, out var expectsContinue);
             for (var attempt = 0; ; attempt++)
             {
                 upstream = attempt == 0 ? _pool.TakeIdle(endpoint.Address, endpoint.Port) : null;
@@ -74,13 +79,26 @@ internal sealed class PooledHttp1Forwarder
                 }
 
                 var (sent, sendError) = await SendAsync(upstream.Socket, head.Written, token);
-                if (sent && framing != UpstreamRequestHead.Framing.None)
+                ForwardError received;
+                if (!sent)
                 {
-                    bodyCopy = CopyRequestBodyAsync(context.Request.Body, upstream, context.Request.ContentLength, token);
+                    received = ForwardError.UpstreamRequest;
+                }
+                else if (framing != UpstreamRequestHead.Framing.None && expectsContinue)
+                {
+                    (bodyCopy, received) = await AwaitContinueAsync(context, upstream, token);
+                }
+                else
+                {
+                    if (framing != UpstreamRequestHead.Framing.None)
+                    {
+                        bodyCopy = CopyRequestBodyAsync(context.Request.Body, upstream, context.Request.ContentLength, token);
+                    }
+
+                    // (2)
+                    received = await upstream.ReadResponseHeadAsync(null, token);
                 }
 
-                // (2)
-                var received = sent ? await upstream.ReadResponseHeadAsync(null, token) : ForwardError.UpstreamRequest;
                 if (received == ForwardError.None)
                 {
                     break;
@@ -134,7 +152,10 @@ internal sealed class PooledHttp1Forwarder
                 bodyDone = bodyCopy.IsCompleted && await bodyCopy == ForwardError.None;
             }
 
-            reusable = bodyDone && !responseHead.Close && !untilClose && upstream.Start == upstream.End;
+            // A body announced but never sent (a final answer to Expect: 100-continue) leaves the
+            // upstream expecting it: not at a message boundary.
+            var bodySent = framing == UpstreamRequestHead.Framing.None || bodyCopy is not null;
+            reusable = bodyDone && bodySent && !responseHead.Close && !untilClose && upstream.Start == upstream.End;
             return ForwardError.None;
         }
         finally
@@ -160,6 +181,28 @@ internal sealed class PooledHttp1Forwarder
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// (1)(2) The request carries <c>Expect: 100-continue</c>: its body waits, as curl and SocketsHttpHandler
+    /// wait, for the upstream's 100 (then it goes), a final response (then it is never read, so Kestrel
+    /// never sends the client its own 100, and the client gets that answer), or <see cref="ContinueTimeout"/>
+    /// on the injected clock (then it goes anyway; a late 100 is dropped). The fast path gets the same
+    /// order by relaying the upstream's 100 to its client (<see cref="UpstreamConnection.ReadResponseHeadAsync(System.Net.Sockets.Socket?, TaskCompletionSource?, CancellationToken)"/>).
+    /// </summary>
+    private async Task<(Task<ForwardError>? BodyCopy, ForwardError Received)> AwaitContinueAsync(
+        HttpContext context, UpstreamConnection upstream, CancellationToken token)
+    {
+        var continued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var received = upstream.ReadResponseHeadAsync(null, continued, token).AsTask();
+        using (var wait = CancellationTokenSource.CreateLinkedTokenSource(token))
+        {
+            await Task.WhenAny(continued.Task, received, Task.Delay(ContinueTimeout, _time, wait.Token));
+            await wait.CancelAsync(); // the timer, when it has not fired
+        }
+
+        var bodyCopy = received.IsCompleted ? null : CopyRequestBodyAsync(context.Request.Body, upstream, context.Request.ContentLength, token);
+        return (bodyCopy, await received);
     }
 
     private async Task<ForwardError> FailAsync(HttpContext context, EndpointState endpoint, ForwardError error, Exception? exception)

@@ -33,9 +33,12 @@ internal static class UpstreamRequestHead
         Chunked,
     }
 
+    /// <summary>Writes the head; <paramref name="expectsContinue"/>: it carries <c>Expect: 100-continue</c>, so the upstream may answer 100 before the body.</summary>
     public static Framing Write(
-        HeadBuilder head, HttpContext context, CompiledRoute route, CompiledMatch? matched, EndpointState endpoint, ProxyServerOptions options)
+        HeadBuilder head, HttpContext context, CompiledRoute route, CompiledMatch? matched, EndpointState endpoint, ProxyServerOptions options,
+        out bool expectsContinue)
     {
+        expectsContinue = false;
         var request = context.Request;
         var headers = request.Headers;
         head.Clear();
@@ -119,6 +122,7 @@ internal static class UpstreamRequestHead
                 }
 
                 head.Append(values[i] ?? string.Empty);
+                expectsContinue |= IsContinue(name, values[i]);
             }
 
             if (operations is not null)
@@ -186,6 +190,7 @@ internal static class UpstreamRequestHead
                 if (!IsFraming(name))
                 {
                     head.AppendHeader(name, value);
+                    expectsContinue |= IsContinue(name, value);
                 }
             }
 
@@ -194,13 +199,18 @@ internal static class UpstreamRequestHead
                 if (!merged[i] && !IsFraming(operations.Add[i].Key))
                 {
                     head.AppendHeader(operations.Add[i].Key, operations.Add[i].Value);
+                    expectsContinue |= IsContinue(operations.Add[i].Key, operations.Add[i].Value);
                 }
             }
         }
 
         head.AppendCrLf();
+        expectsContinue &= framing != Framing.None;
         return framing;
     }
+
+    private static bool IsContinue(string name, string? value) =>
+        name.Equals(HeaderNames.Expect, StringComparison.OrdinalIgnoreCase) && value is not null && value.Contains("100-continue", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>What the handler writes without a Host header: the endpoint's host, and its port unless it is 80.</summary>
     private static string DefaultAuthority(EndpointState endpoint)

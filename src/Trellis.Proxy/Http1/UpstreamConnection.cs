@@ -40,14 +40,18 @@ internal sealed class UpstreamConnection : IDisposable
 
     private static readonly byte[] ContinueHead = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
 
+    /// <inheritdoc cref="ReadResponseHeadAsync(Socket?, TaskCompletionSource?, CancellationToken)"/>
+    public ValueTask<ForwardError> ReadResponseHeadAsync(Socket? continueTo, CancellationToken token) => ReadResponseHeadAsync(continueTo, null, token);
+
     /// <summary>
     /// Reads until a final (non-1xx) response head is at <see cref="Start"/>, parsed into <see cref="Head"/>.
     /// Interim responses are dropped, as SocketsHttpHandler drops them, except that a 100 goes to
-    /// <paramref name="continueTo"/> when given (the fast path's client that sent Expect: 100-continue).
-    /// A 101 is an error: neither path asks to switch protocols here.
+    /// <paramref name="continueTo"/> when given (the fast path's client that sent Expect: 100-continue)
+    /// and completes <paramref name="continued"/> when given (the pooled forwarder, which holds the body
+    /// back until then). A 101 is an error: neither path asks to switch protocols here.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<ForwardError> ReadResponseHeadAsync(Socket? continueTo, CancellationToken token)
+    public async ValueTask<ForwardError> ReadResponseHeadAsync(Socket? continueTo, TaskCompletionSource? continued, CancellationToken token)
     {
         while (true)
         {
@@ -67,6 +71,11 @@ internal sealed class UpstreamConnection : IDisposable
                 if (Head.Status == 101)
                 {
                     return ForwardError.UpstreamRequest;
+                }
+
+                if (Head.Status == 100)
+                {
+                    continued?.TrySetResult();
                 }
 
                 if (Head.Status == 100 && continueTo is not null)
