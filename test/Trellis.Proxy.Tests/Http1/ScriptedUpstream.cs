@@ -130,15 +130,22 @@ internal sealed class ScriptedConnection(Socket socket)
         return text;
     }
 
-    /// <summary>Reads and drops whatever arrives until the proxy closes; how many bytes that was.</summary>
+    /// <summary>Reads and drops whatever arrives until the proxy closes or resets; how many bytes that was.</summary>
     public async Task<long> DiscardAsync()
     {
         long total = _filled;
         _filled = 0;
-        int read;
-        while ((read = await socket.ReceiveAsync(_buffer, SocketFlags.None)) > 0)
+        try
         {
-            total += read;
+            int read;
+            while ((read = await socket.ReceiveAsync(_buffer, SocketFlags.None)) > 0)
+            {
+                total += read;
+            }
+        }
+        catch (SocketException)
+        {
+            // A close with a send still pending is a reset.
         }
 
         return total;
