@@ -40,6 +40,13 @@ public sealed record ProxyServerOptions
     /// </summary>
     public bool FastHttp1 { get; init; } = true;
 
+    /// <summary>
+    /// Cleartext h2c (prior knowledge) listeners serve their streams on the fast path too
+    /// (<see cref="Http2.Http2Connection"/>): our own HTTP/2 framing in front of the same pooled
+    /// HTTP/1.1 upstream exchanges, with Kestrel taking connections whose listener needs more.
+    /// </summary>
+    public bool FastHttp2 { get; init; } = true;
+
     /// <summary>Size of the pooled buffer used to copy each body direction.</summary>
     public int CopyBufferSize { get; init; } = 64 * 1024;
 

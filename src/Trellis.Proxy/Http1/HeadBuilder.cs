@@ -8,7 +8,7 @@ namespace Trellis.Proxy.Http1;
 /// Writes a message head into a pooled buffer that grows when needed. Header names and values from
 /// configuration are written as Latin-1, one byte per char, as HTTP/1.1 puts them on the wire.
 /// </summary>
-internal sealed class HeadBuilder
+internal sealed class HeadBuilder : IBufferWriter<byte>
 {
     private byte[] _buffer;
 
@@ -69,14 +69,20 @@ internal sealed class HeadBuilder
         AppendCrLf();
     }
 
-    /// <summary>Makes room for <paramref name="bytes"/> more and returns the span to write them into (then call <see cref="Advance"/>).</summary>
-    public Span<byte> GetSpan(int bytes)
+    /// <summary>Makes room for <paramref name="sizeHint"/> more (at least one) and returns the span to write them into (then call <see cref="Advance"/>).</summary>
+    public Span<byte> GetSpan(int sizeHint = 0)
     {
-        Reserve(bytes);
+        Reserve(Math.Max(sizeHint, 1));
         return _buffer.AsSpan(Length);
     }
 
-    public void Advance(int bytes) => Length += bytes;
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Reserve(Math.Max(sizeHint, 1));
+        return _buffer.AsMemory(Length);
+    }
+
+    public void Advance(int count) => Length += count;
 
     /// <summary>Gives the buffer back to the pool; the builder is unusable afterwards. Not IDisposable: its owner's loop ends with it.</summary>
     public void ReturnBuffer()

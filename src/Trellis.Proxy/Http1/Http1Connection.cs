@@ -27,7 +27,7 @@ namespace Trellis.Proxy.Http1;
 /// (5) failures are <see cref="ForwardError"/>s answered with the Kestrel path's responses, or, once
 ///     the response has started, a closed connection so a truncated body never looks complete.
 /// </summary>
-internal sealed partial class Http1Connection : IRequestHeaderLookup
+internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderLookup
 {
     private const int InitialBufferSize = 8 * 1024;
     private const int MaxHeadSize = 32 * 1024;

@@ -2,15 +2,17 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Trellis.Api.Snapshots;
+using Trellis.Proxy.Http2;
 using Trellis.Proxy.Listeners;
 using Trellis.Proxy.Telemetry;
 
 namespace Trellis.Proxy.Http1;
 
 /// <summary>
-/// The fast path of a cleartext HTTP/1.1 listener: it owns the listening socket and serves each
-/// connection with an <see cref="Http1Connection"/>, which hands connections it does not serve
-/// itself to the listener's Kestrel server through <see cref="Handoff"/>.
+/// The fast path of a cleartext listener: it owns the listening socket and serves each connection
+/// with an <see cref="Http1Connection"/>, or an <see cref="Http2Connection"/> on an h2c listener;
+/// either hands connections it does not serve itself to the listener's Kestrel server through
+/// <see cref="Handoff"/>.
 /// </summary>
 internal sealed class Http1Listener
 {
@@ -20,14 +22,20 @@ internal sealed class Http1Listener
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
 
     private readonly Socket _socket;
-    private readonly ConcurrentDictionary<Http1Connection, byte> _connections = new();
+    private readonly ConcurrentDictionary<IFastConnection, byte> _connections = new();
     private readonly Task _accepting;
     private readonly ITimer _sweep;
+    /// <summary>After an h2c stream needed the Kestrel path, new h2c connections go to Kestrel for this long (see <see cref="PreferKestrelForHttp2"/>).</summary>
+    private static readonly TimeSpan KestrelPreference = TimeSpan.FromSeconds(60);
+
+    private readonly bool _http2;
+    private long _kestrelPreferredSince = long.MinValue;
     private int _stopping;
 
-    private Http1Listener(string name, Socket socket, Http1Services services, ListenerStats stats, HandoffTransport handoff)
+    private Http1Listener(string name, bool http2, Socket socket, Http1Services services, ListenerStats stats, HandoffTransport handoff)
     {
         Name = name;
+        _http2 = http2;
         _socket = socket;
         Services = services;
         Stats = stats;
@@ -51,11 +59,11 @@ internal sealed class Http1Listener
     public bool Stopping => Volatile.Read(ref _stopping) != 0;
 
     /// <summary>
-    /// Whether a listener can take the fast path: cleartext and not h2c-only, i.e. one that speaks
-    /// HTTP/1.1 (see <see cref="ListenerTransport.Configure"/>); TLS and h2c stay with Kestrel.
+    /// Whether a listener can take the fast path: cleartext, and either one that speaks HTTP/1.1 or
+    /// an h2c-only one (prior knowledge, see <see cref="ListenerTransport.Configure"/>); TLS stays with Kestrel.
     /// </summary>
     public static bool Serves(ListenerConfig config, ProxyServerOptions options) =>
-        options.FastHttp1 && config.Tls is null && config.Protocols != HttpProtocols.Http2;
+        config.Tls is null && (config.Protocols == HttpProtocols.Http2 ? options.FastHttp2 : options.FastHttp1);
 
     /// <summary>Binds and starts accepting; a bind failure throws <see cref="SocketException"/> before anything runs.</summary>
     public static Http1Listener Start(ListenerConfig config, Http1Services services, ListenerStats stats, HandoffTransport handoff)
@@ -78,10 +86,26 @@ internal sealed class Http1Listener
             throw;
         }
 
-        return new Http1Listener(config.Name, socket, services, stats, handoff);
+        return new Http1Listener(config.Name, config.Protocols == HttpProtocols.Http2, socket, services, stats, handoff);
     }
 
-    internal void Remove(Http1Connection connection) => _connections.TryRemove(connection, out _);
+    /// <summary>
+    /// An h2c stream needed what only the Kestrel path does (a target Kestrel normalizes, a route that
+    /// changed since its connection began): it was refused, and the client's retry must reach
+    /// Kestrel, so new h2c connections are handed over for a while.
+    /// </summary>
+    internal void PreferKestrelForHttp2() => Volatile.Write(ref _kestrelPreferredSince, Services.Time.GetTimestamp());
+
+    internal bool KestrelPreferredForHttp2
+    {
+        get
+        {
+            var since = Volatile.Read(ref _kestrelPreferredSince);
+            return since != long.MinValue && Services.Time.GetElapsedTime(since) < KestrelPreference;
+        }
+    }
+
+    internal void Remove(IFastConnection connection) => _connections.TryRemove(connection, out _);
 
     /// <summary>
     /// Stops accepting, closes idle connections, lets busy ones finish their exchange within
@@ -153,7 +177,7 @@ internal sealed class Http1Listener
             }
 
             client.NoDelay = true;
-            var connection = new Http1Connection(client, this);
+            IFastConnection connection = _http2 ? new Http2Connection(client, this) : new Http1Connection(client, this);
             _connections.TryAdd(connection, 0);
             connection.Start();
         }

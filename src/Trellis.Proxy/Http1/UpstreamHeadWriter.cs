@@ -30,12 +30,14 @@ internal static class UpstreamHeadWriter
 
         output.Append(" HTTP/1.1\r\n"u8);
         var upstreamHost = route.RewriteAuthority ?? host;
-        if (upstreamHost.Length > 0)
+        var operations = route.RequestHeaders;
+        // A route that sets Host replaces this one (its value comes with the other set operations);
+        // one that removes it does not: an HTTP/1.1 request always carries a Host (RFC 9112 §3.2).
+        if (upstreamHost.Length > 0 && !SetsHost(operations))
         {
             output.AppendHeader("Host", upstreamHost);
         }
 
-        var operations = route.RequestHeaders;
         Span<bool> merged = stackalloc bool[operations?.Add.Length ?? 0];
         var hasForwardedFor = false;
         var cookieWritten = false;
@@ -238,6 +240,24 @@ internal static class UpstreamHeadWriter
 
         output.Append(value);
         separator = true;
+    }
+
+    private static bool SetsHost(HeaderOperations? operations)
+    {
+        if (operations is null)
+        {
+            return false;
+        }
+
+        foreach (var (name, _) in operations.Set)
+        {
+            if (name.Equals("Host", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Whether the route's header operations remove or set (and so replace) this field.</summary>

@@ -34,6 +34,9 @@ internal sealed class CompiledRoute
 
     public string Name { get; }
 
+    /// <summary>The destination clusters, in the order of their weights.</summary>
+    public ReadOnlySpan<ClusterState> Clusters => _clusters;
+
     public RedirectConfig? Redirect { get; }
 
     public string? RewriteUriPrefix { get; }

@@ -17,6 +17,7 @@ internal sealed class CompiledRouteTable
     public CompiledRouteTable(string name, IReadOnlyList<(string Domain, CompiledVirtualHost Host)> domains)
     {
         Name = name;
+        VirtualHosts = [.. domains.Select(d => d.Host).Distinct()];
         var exact = new Dictionary<string, CompiledVirtualHost>(StringComparer.OrdinalIgnoreCase);
         var suffixes = new List<(string, CompiledVirtualHost)>();
         foreach (var (domain, host) in domains)
@@ -40,6 +41,9 @@ internal sealed class CompiledRouteTable
     }
 
     public string Name { get; }
+
+    /// <summary>Every virtual host of the table, each once.</summary>
+    public CompiledVirtualHost[] VirtualHosts { get; }
 
     public RouteMatch Match(in RouteRequest request)
     {

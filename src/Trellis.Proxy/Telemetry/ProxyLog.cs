@@ -48,4 +48,10 @@ internal static partial class ProxyLog
 
     [LoggerMessage(EventId = 404, Level = LogLevel.Warning, Message = "Cluster {Cluster}: no endpoint within {Timeout}; answered 503")]
     public static partial void ActivationTimedOut(ILogger logger, string cluster, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 310, Level = LogLevel.Debug, Message = "Listener {Listener}: HTTP/2 connection from {Client} ended: {Error} ({Reason})")]
+    public static partial void Http2ConnectionError(ILogger logger, string listener, string client, string error, string reason);
+
+    [LoggerMessage(EventId = 311, Level = LogLevel.Error, Message = "Listener {Listener}: HTTP/2 connection from {Client} failed")]
+    public static partial void Http2ConnectionFailed(ILogger logger, string listener, string client, Exception exception);
 }

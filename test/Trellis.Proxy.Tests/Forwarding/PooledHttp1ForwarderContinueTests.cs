@@ -36,7 +36,7 @@ public sealed class PooledHttp1ForwarderContinueTests
             await c.SendAsync($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length + 2}\r\n\r\n[{body}]");
             await c.ClosedAsync(Limit);
         });
-        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), time: new ManualTimeProvider());
+        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), KestrelPath, time: new ManualTimeProvider());
         using var client = H2cClient(proxy.BaseAddress);
 
         using var response = await client.SendAsync(ExpectContinuePost("hello"));
@@ -64,7 +64,7 @@ public sealed class PooledHttp1ForwarderContinueTests
                 early.TrySetResult(await c.PendingBytesAsync(Quiet));
             }
         });
-        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), time: new ManualTimeProvider());
+        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), KestrelPath, time: new ManualTimeProvider());
         using var client = H2cClient(proxy.BaseAddress);
 
         using var response = await client.SendAsync(ExpectContinuePost("hello"));
@@ -97,7 +97,7 @@ public sealed class PooledHttp1ForwarderContinueTests
             await c.SendAsync($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length + 2}\r\n\r\n[{body}]");
             await c.ClosedAsync(Limit);
         });
-        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), time: time);
+        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), KestrelPath, time: time);
         using var client = H2cClient(proxy.BaseAddress);
 
         var sending = client.SendAsync(ExpectContinuePost("hello"));
@@ -117,6 +117,9 @@ public sealed class PooledHttp1ForwarderContinueTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("[hello]", await response.Content.ReadAsStringAsync());
     }
+
+    /// <summary>The pooled forwarder is the Kestrel path's: the HTTP/2 fast path, which answers 100 itself, stays off.</summary>
+    private static readonly ProxyServerOptions KestrelPath = new() { FastHttp2 = false };
 
     private static ProxySnapshot Http2Listener(EndpointConfig endpoint) =>
         Snapshots.ToCluster("1", endpoint) with { Listeners = [Snapshots.Listener(protocols: HttpProtocols.Http2)] };

@@ -51,7 +51,7 @@ public sealed class PooledHttp1ForwarderHostTests
     /// <summary>An HTTP/2 client on the Kestrel path (an <c>Http2</c> listener), so the pooled forwarder writes the head.</summary>
     private static async Task<string[]> PooledHostLinesAsync(ProxySnapshot snapshot, RawUpstream backend)
     {
-        await using var proxy = await ProxyHarness.StartAsync(snapshot with { Listeners = [Snapshots.Listener(protocols: HttpProtocols.Http2)] });
+        await using var proxy = await ProxyHarness.StartAsync(snapshot with { Listeners = [Snapshots.Listener(protocols: HttpProtocols.Http2)] }, new ProxyServerOptions { FastHttp2 = false });
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = proxy.BaseAddress };
         using var request = new HttpRequestMessage(HttpMethod.Get, "/") { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
         request.Headers.Host = "example.com";

@@ -10,9 +10,10 @@ using Trellis.Proxy.Tests.Infrastructure;
 namespace Trellis.Proxy.Tests.Forwarding;
 
 /// <summary>
-/// The Kestrel path (here: HTTP/2 clients) to HTTP/1.1 upstreams over the fast path's pooled raw
-/// connections: framings Kestrel never sends, trailers, streamed bodies, pooling, and parity with
-/// the SocketsHttpHandler path that FastHttp1 = false keeps.
+/// HTTP/2 clients to HTTP/1.1 upstreams over the fast path's pooled raw connections, through the
+/// Kestrel path (the pooled forwarder) and the HTTP/2 fast path alike: framings Kestrel never
+/// sends, trailers, streamed bodies, pooling, and parity with the SocketsHttpHandler path that
+/// FastHttp1 = false keeps.
 /// </summary>
 public sealed class PooledHttp1ForwarderTests
 {
@@ -23,15 +24,23 @@ public sealed class PooledHttp1ForwarderTests
         DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
     };
 
+    /// <summary>
+    /// Each case runs on the Kestrel path (fastHttp2 false: Kestrel's HTTP/2, then the pooled
+    /// forwarder) and on the HTTP/2 fast path (our own framing, then the same pooled connections).
+    /// </summary>
+    private static ProxyServerOptions Options(bool fastHttp2) => new() { FastHttp2 = fastHttp2 };
+
     private static ProxySnapshot Http2Listener(EndpointConfig endpoint) =>
         Snapshots.ToCluster("1", endpoint) with { Listeners = [Snapshots.Listener(protocols: HttpProtocols.Http2)] };
 
-    [Fact]
-    public async Task Forward_ChunkedResponseWithTrailers_BodyDecodedAndTrailersReachHttp2Client()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Forward_ChunkedResponseWithTrailers_BodyDecodedAndTrailersReachHttp2Client(bool fastHttp2)
     {
         await using var backend = RawUpstream.Start((_, _) => new RawAnswer(
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\ngrpc-status: 0\r\nX-Done: yes\r\n\r\n"));
-        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint));
+        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), Options(fastHttp2));
         using var client = H2cClient(proxy.BaseAddress);
 
         using var response = await client.GetAsync("/stream");
@@ -43,11 +52,13 @@ public sealed class PooledHttp1ForwarderTests
         Assert.Equal("yes", response.TrailingHeaders.GetValues("x-done").Single());
     }
 
-    [Fact]
-    public async Task Forward_CloseDelimitedResponse_WholeBodyAndConnectionNotReused()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Forward_CloseDelimitedResponse_WholeBodyAndConnectionNotReused(bool fastHttp2)
     {
         await using var backend = RawUpstream.Start((_, _) => new RawAnswer("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", Close: true));
-        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint));
+        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), Options(fastHttp2));
         using var client = H2cClient(proxy.BaseAddress);
 
         Assert.Equal("until the end", await client.GetStringAsync("/1"));
@@ -55,11 +66,13 @@ public sealed class PooledHttp1ForwarderTests
         Assert.Equal(2, backend.Connections);
     }
 
-    [Fact]
-    public async Task Forward_KeepAliveUpstream_OneConnectionServesSequentialRequests()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Forward_KeepAliveUpstream_OneConnectionServesSequentialRequests(bool fastHttp2)
     {
         await using var backend = RawUpstream.Start((_, i) => new RawAnswer($"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n{i}"));
-        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint));
+        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), Options(fastHttp2));
         using var client = H2cClient(proxy.BaseAddress);
 
         Assert.Equal("0", await client.GetStringAsync("/a"));
@@ -68,12 +81,14 @@ public sealed class PooledHttp1ForwarderTests
         Assert.Equal(1, backend.Connections);
     }
 
-    [Fact]
-    public async Task Forward_InterimResponses_DroppedFinalOneForwarded()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Forward_InterimResponses_DroppedFinalOneForwarded(bool fastHttp2)
     {
         await using var backend = RawUpstream.Start((_, _) => new RawAnswer(
             "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-Up: 1\r\n\r\nok"));
-        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint));
+        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), Options(fastHttp2));
         using var client = H2cClient(proxy.BaseAddress);
 
         using var response = await client.GetAsync("/");
@@ -83,12 +98,14 @@ public sealed class PooledHttp1ForwarderTests
         Assert.Equal("ok", await response.Content.ReadAsStringAsync());
     }
 
-    [Fact]
-    public async Task Forward_StalePooledConnection_RequestWithoutBodyRetriedOnANewConnection()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Forward_StalePooledConnection_RequestWithoutBodyRetriedOnANewConnection(bool fastHttp2)
     {
         // Answers one request per connection without saying so, then closes: the proxy pools a dead connection.
         await using var backend = RawUpstream.Start((_, _) => new RawAnswer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", Close: true));
-        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint));
+        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), Options(fastHttp2));
         using var client = H2cClient(proxy.BaseAddress);
 
         Assert.Equal("ok", await client.GetStringAsync("/1"));
@@ -101,8 +118,10 @@ public sealed class PooledHttp1ForwarderTests
         Assert.Equal(2, backend.Heads.Count);
     }
 
-    [Fact]
-    public async Task Forward_Http2BodyWithoutContentLength_StreamsChunkedToTheUpstream()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Forward_Http2BodyWithoutContentLength_StreamsChunkedToTheUpstream(bool fastHttp2)
     {
         await using var backend = await TestBackend.StartAsync(async c =>
         {
@@ -110,7 +129,7 @@ public sealed class PooledHttp1ForwarderTests
             var body = await reader.ReadToEndAsync();
             await c.Response.WriteAsync($"{c.Request.Headers.TransferEncoding} {c.Request.ContentLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} {body.Length} {body[..3]}{body[^3..]}");
         });
-        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint));
+        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), Options(fastHttp2));
         using var client = H2cClient(proxy.BaseAddress);
         var payload = "abc" + new string('x', 200_000) + "xyz";
         using var content = new UnknownLengthContent(Encoding.ASCII.GetBytes(payload));
@@ -123,8 +142,10 @@ public sealed class PooledHttp1ForwarderTests
         Assert.Equal($"chunked - {payload.Length} abcxyz", await response.Content.ReadAsStringAsync());
     }
 
-    [Fact]
-    public async Task Forward_Http2BodyWithContentLength_SentWithContentLength()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Forward_Http2BodyWithContentLength_SentWithContentLength(bool fastHttp2)
     {
         await using var backend = await TestBackend.StartAsync(async c =>
         {
@@ -132,7 +153,7 @@ public sealed class PooledHttp1ForwarderTests
             var body = await reader.ReadToEndAsync();
             await c.Response.WriteAsync($"{c.Request.ContentLength} {body}");
         });
-        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint));
+        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), Options(fastHttp2));
         using var client = H2cClient(proxy.BaseAddress);
 
         using var response = await client.PostAsync("/", new StringContent("hello"));
@@ -140,11 +161,13 @@ public sealed class PooledHttp1ForwarderTests
         Assert.Equal("5 hello", await response.Content.ReadAsStringAsync());
     }
 
-    [Fact]
-    public async Task Forward_UpstreamDiesMidChunkedBody_Http2ClientSeesAReset()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Forward_UpstreamDiesMidChunkedBody_Http2ClientSeesAReset(bool fastHttp2)
     {
         await using var backend = RawUpstream.Start((_, _) => new RawAnswer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", Close: true));
-        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint));
+        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), Options(fastHttp2));
         using var client = H2cClient(proxy.BaseAddress);
 
         using var response = await client.GetAsync("/", HttpCompletionOption.ResponseHeadersRead);
@@ -154,11 +177,13 @@ public sealed class PooledHttp1ForwarderTests
         Assert.True(error is HttpRequestException or IOException, $"expected a transport error, got {error?.GetType().Name ?? "a complete body"}");
     }
 
-    [Fact]
-    public async Task Forward_MalformedResponseHead_Returns502()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Forward_MalformedResponseHead_Returns502(bool fastHttp2)
     {
         await using var backend = RawUpstream.Start((_, _) => new RawAnswer("HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n", Close: true));
-        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint));
+        await using var proxy = await ProxyHarness.StartAsync(Http2Listener(backend.Endpoint), Options(fastHttp2));
         using var client = H2cClient(proxy.BaseAddress);
 
         using var response = await client.GetAsync("/");
@@ -189,9 +214,9 @@ public sealed class PooledHttp1ForwarderTests
             new ClusterConfig("backend", [backend.Endpoint])) with
         { Listeners = [Snapshots.Listener(protocols: HttpProtocols.Http2)] };
 
-        async Task<(string Upstream, string Client)> ExchangeAsync(bool fast)
+        async Task<(string Upstream, string Client)> ExchangeAsync(bool fast, bool fastHttp2 = false)
         {
-            var options = new ProxyServerOptions { FastHttp1 = fast, RequestIdGenerator = () => "generated-id" };
+            var options = new ProxyServerOptions { FastHttp1 = fast, FastHttp2 = fastHttp2, RequestIdGenerator = () => "generated-id" };
             await using var proxy = await ProxyHarness.StartAsync(snapshot, options);
             using var client = H2cClient(proxy.BaseAddress);
             using var request = new HttpRequestMessage(HttpMethod.Post, "/a%20b/c?x=1&y=%2F") { Content = new StringContent("body"), Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
@@ -213,9 +238,12 @@ public sealed class PooledHttp1ForwarderTests
 
         var (pooledUpstream, pooledClient) = await ExchangeAsync(fast: true);
         var (handlerUpstream, handlerClient) = await ExchangeAsync(fast: false);
+        var (framedUpstream, framedClient) = await ExchangeAsync(fast: true, fastHttp2: true);
 
         Assert.Equal(handlerUpstream, pooledUpstream);
         Assert.Equal(handlerClient, pooledClient);
+        Assert.Equal(handlerUpstream, framedUpstream);
+        Assert.Equal(handlerClient, framedClient);
     }
 
     /// <summary>A body whose length the client does not know: on HTTP/2, DATA frames without content-length.</summary>

@@ -1,0 +1,784 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Trellis.Proxy.Http1;
+using Trellis.Proxy.Http2.Hpack;
+using Trellis.Proxy.Routing;
+using Trellis.Proxy.Telemetry;
+
+namespace Trellis.Proxy.Http2;
+
+/// <summary>
+/// One h2c client connection of a fast-path listener (RFC 9113, prior knowledge): reads frames,
+/// keeps the connection's state (settings, flow-control windows, the HPACK table, the streams), and
+/// runs each request stream as an <see cref="Http2Stream"/>, which relays it over a pooled HTTP/1.1
+/// upstream connection as the HTTP/1.1 fast path does. A connection whose listener needs what only
+/// the Kestrel path does (serving duties, redirects, activation, HTTP/2 upstreams: see
+/// <see cref="FastPathServes"/>) is handed to Kestrel after the preface, before anything is answered.
+/// This file is the read side; <c>Http2Connection.Output.cs</c> writes frames.
+/// </summary>
+internal sealed partial class Http2Connection : IFastConnection
+{
+    /// <summary>The flow-control window each stream's request body gets (SETTINGS_INITIAL_WINDOW_SIZE): what one stream may have buffered here.</summary>
+    public const int StreamWindow = 256 * 1024;
+
+    /// <summary>The connection's receive window: what all streams together may have buffered here.</summary>
+    private const int ConnectionWindow = 1024 * 1024;
+
+    private const int DefaultWindow = 65535;
+    private const int MaxHeaderListSize = 32 * 1024;
+
+    /// <summary>A header block (HEADERS plus CONTINUATIONs) larger than this ends the connection: it must be decoded whole to keep HPACK in step.</summary>
+    private const int MaxHeaderBlock = 64 * 1024;
+
+    private const int InputSize = 64 * 1024;
+
+    /// <summary>Streams refused in a row (over the concurrency limit) before the connection is ended as abusive.</summary>
+    private const int MaxRefusedInARow = 1000;
+
+    /// <summary>A connection without streams for this long is closed: Kestrel's keep-alive timeout; it bounds a slow preface too.</summary>
+    private static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(130);
+
+    private static ReadOnlySpan<byte> Preface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;
+
+    private readonly Socket _socket;
+    private readonly Http1Listener _listener;
+    private readonly HpackDecoder _decoder = new(4096, MaxHeaderListSize);
+    private readonly Dictionary<int, Http2Stream> _streams = [];
+    private readonly Stack<Http2Stream> _idleStreams = new();
+    private readonly HeadBuilder _headerBlock = new(1024);
+    private byte[] _in = ArrayPool<byte>.Shared.Rent(InputSize);
+    private int _filled;
+
+    // The header block being assembled across CONTINUATION frames.
+    private bool _continuationExpected;
+    private int _blockStream;
+    private bool _blockEndStream;
+
+    private int _lastStreamId;
+    private int _refusedInARow;
+    private int _receiveWindow = ConnectionWindow;
+    private int _unackedReceived;
+
+    // Graceful close: no new streams; the connection closes once the last stream has ended.
+    private volatile bool _draining;
+    private long _idleSince;
+    private readonly TaskCompletionSource _streamsEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // The strings routing needs, cached as the HTTP/1.1 fast path does (read loop only).
+    private string _host = string.Empty;
+    private string _path = "/";
+
+    public Http2Connection(Socket socket, Http1Listener listener)
+    {
+        _socket = socket;
+        _listener = listener;
+        Services = listener.Services;
+        ClientIp = (socket.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? string.Empty;
+        LocalPort = (socket.LocalEndPoint as IPEndPoint)?.Port ?? 0;
+        _idleSince = Services.Time.GetTimestamp();
+        _pending = new HeadBuilder(16 * 1024);
+        _sending = new HeadBuilder(16 * 1024);
+    }
+
+    public Http1Services Services { get; }
+
+    public Http1Listener Listener => _listener;
+
+    public string ClientIp { get; }
+
+    public int LocalPort { get; }
+
+    public Task Completion { get; private set; } = Task.CompletedTask;
+
+    public void Start() => Completion = RunAsync();
+
+    public void CloseIfIdle() => BeginDrain();
+
+    public void Abort()
+    {
+        _draining = true;
+        _socket.Dispose();
+        AbortStreams();
+    }
+
+    public void Sweep(long now)
+    {
+        bool idle;
+        lock (_streams)
+        {
+            idle = _streams.Count == 0 && Services.Time.GetElapsedTime(Volatile.Read(ref _idleSince), now) > IdleTimeout;
+        }
+
+        if (idle)
+        {
+            BeginDrain();
+        }
+    }
+
+    /// <summary>
+    /// Whether this fast path can serve every request the listener's current routes may produce;
+    /// otherwise the whole connection goes to Kestrel (an HTTP/2 connection cannot change hands
+    /// between streams). The same exclusions as the HTTP/1.1 fast path's per-request hand-over.
+    /// </summary>
+    public static bool FastPathServes(CompiledSnapshot snapshot, string listener)
+    {
+        if (snapshot.ServingByListener.ContainsKey(listener))
+        {
+            return false;
+        }
+
+        if (!snapshot.RouteTablesByListener.TryGetValue(listener, out var table))
+        {
+            return true;
+        }
+
+        foreach (var host in table.VirtualHosts)
+        {
+            foreach (var route in host.Routes)
+            {
+                if (route.Redirect is not null)
+                {
+                    return false;
+                }
+
+                foreach (var cluster in route.Clusters)
+                {
+                    if (cluster.Protocol == Trellis.Api.Snapshots.UpstreamProtocol.Http2 || cluster.Activation is not null)
+                    {
+                        return false;
+                    }
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Routing's strings, cached across the connection's requests (called on the read loop only).</summary>
+    internal string CachedHost(ReadOnlySpan<byte> bytes)
+    {
+        if (!Ascii.Equals(bytes, _host))
+        {
+            _host = Encoding.Latin1.GetString(bytes);
+        }
+
+        return _host;
+    }
+
+    internal string CachedPath(ReadOnlySpan<byte> bytes)
+    {
+        if (!Ascii.Equals(bytes, _path))
+        {
+            _path = Encoding.ASCII.GetString(bytes);
+        }
+
+        return _path;
+    }
+
+    private async Task RunAsync()
+    {
+        var handedOff = false;
+        Http2ConnectionException? failure = null;
+        try
+        {
+            var preface = await ReadPrefaceAsync();
+            if (preface == PrefaceRead.Closed)
+            {
+                return;
+            }
+
+            if (preface == PrefaceRead.NotHttp2 || _listener.KestrelPreferredForHttp2 || !FastPathServes(Services.Snapshots.Current, _listener.Name))
+            {
+                // Kestrel answers a client that does not speak h2c, and serves listeners that need it.
+                handedOff = _listener.Handoff.TryHand(_socket, _in.AsSpan(0, _filled));
+                return;
+            }
+
+            WriteServerPreface();
+            _filled -= Preface.Length;
+            _in.AsSpan(Preface.Length, _filled).CopyTo(_in);
+            await ReadFramesAsync();
+        }
+        catch (Http2ConnectionException ex)
+        {
+            ProxyLog.Http2ConnectionError(Services.ForwardLog, _listener.Name, ClientIp, ex.Error.ToString(), ex.Message);
+            failure = ex;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The client went away or the connection was closed here: nothing more to say.
+        }
+        catch (Exception ex)
+        {
+            // A bug here must not take the process down: the connection ends, the others go on.
+            ProxyLog.Http2ConnectionFailed(Services.ForwardLog, _listener.Name, ClientIp, ex);
+            failure = new Http2ConnectionException(Http2Error.InternalError, "internal error");
+        }
+        finally
+        {
+            await EndAsync(failure, handedOff);
+        }
+    }
+
+    private enum PrefaceRead
+    {
+        Complete,
+        Closed,
+        NotHttp2,
+    }
+
+    private async ValueTask<PrefaceRead> ReadPrefaceAsync()
+    {
+        while (_filled < Preface.Length)
+        {
+            var read = await _socket.ReceiveAsync(_in.AsMemory(_filled), SocketFlags.None);
+            if (read == 0)
+            {
+                return PrefaceRead.Closed;
+            }
+
+            _filled += read;
+            var seen = Math.Min(_filled, Preface.Length);
+            if (!_in.AsSpan(0, seen).SequenceEqual(Preface[..seen]))
+            {
+                return PrefaceRead.NotHttp2;
+            }
+        }
+
+        return PrefaceRead.Complete;
+    }
+
+    private async Task ReadFramesAsync()
+    {
+        var first = true;
+        while (true)
+        {
+            var offset = 0;
+            while (_filled - offset >= FrameHeader.Size)
+            {
+                var header = FrameHeader.Read(_in.AsSpan(offset));
+                if (header.Length > FrameHeader.MaxPayload)
+                {
+                    throw new Http2ConnectionException(Http2Error.FrameSizeError, $"a {header.Type} frame of {header.Length} bytes exceeds SETTINGS_MAX_FRAME_SIZE");
+                }
+
+                if (_filled - offset < FrameHeader.Size + header.Length)
+                {
+                    break;
+                }
+
+                if (first && header.Type != FrameType.Settings)
+                {
+                    throw new Http2ConnectionException(Http2Error.ProtocolError, "the client preface must end with a SETTINGS frame");
+                }
+
+                first = false;
+                OnFrame(header, _in.AsSpan(offset + FrameHeader.Size, header.Length));
+                offset += FrameHeader.Size + header.Length;
+            }
+
+            if (offset > 0)
+            {
+                _in.AsSpan(offset, _filled - offset).CopyTo(_in);
+                _filled -= offset;
+            }
+
+            // A client that does not read what it asks for (PING, SETTINGS, responses) stops being read.
+            await WaitForOutputAsync();
+            var read = await _socket.ReceiveAsync(_in.AsMemory(_filled), SocketFlags.None);
+            if (read == 0)
+            {
+                return;
+            }
+
+            _filled += read;
+        }
+    }
+
+    private void OnFrame(in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (_continuationExpected && header.Type != FrameType.Continuation)
+        {
+            throw new Http2ConnectionException(Http2Error.ProtocolError, $"a {header.Type} frame inside a header block");
+        }
+
+        switch (header.Type)
+        {
+            case FrameType.Data:
+                OnData(header, payload);
+                break;
+            case FrameType.Headers:
+                OnHeaders(header, payload);
+                break;
+            case FrameType.Continuation:
+                OnContinuation(header, payload);
+                break;
+            case FrameType.Priority:
+                OnPriority(header);
+                break;
+            case FrameType.RstStream:
+                OnRstStream(header, payload);
+                break;
+            case FrameType.Settings:
+                OnSettings(header, payload);
+                break;
+            case FrameType.Ping:
+                OnPing(header, payload);
+                break;
+            case FrameType.GoAway:
+                RequireConnectionFrame(header);
+                BeginDrain(); // the client sends no more streams; the ones running finish
+                break;
+            case FrameType.WindowUpdate:
+                OnWindowUpdate(header, payload);
+                break;
+            case FrameType.PushPromise:
+                throw new Http2ConnectionException(Http2Error.ProtocolError, "a client must not send PUSH_PROMISE");
+            default:
+                break; // unknown frame types are ignored (RFC 9113 §4.1)
+        }
+    }
+
+    private static void RequireConnectionFrame(in FrameHeader header)
+    {
+        if (header.StreamId != 0)
+        {
+            throw new Http2ConnectionException(Http2Error.ProtocolError, $"{header.Type} on stream {header.StreamId}: it belongs to stream 0");
+        }
+    }
+
+    private static void RequireStreamFrame(in FrameHeader header)
+    {
+        if (header.StreamId == 0)
+        {
+            throw new Http2ConnectionException(Http2Error.ProtocolError, $"{header.Type} on stream 0");
+        }
+    }
+
+    /// <summary>The payload without its padding (PADDED flag: a length byte first, that many bytes last).</summary>
+    private static ReadOnlySpan<byte> Unpad(in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (!header.Has(FrameFlags.Padded))
+        {
+            return payload;
+        }
+
+        if (payload.IsEmpty || payload[0] >= payload.Length)
+        {
+            throw new Http2ConnectionException(Http2Error.ProtocolError, $"{header.Type} padding longer than its payload");
+        }
+
+        return payload[1..^payload[0]];
+    }
+
+    private void OnHeaders(in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        RequireStreamFrame(header);
+        if ((header.StreamId & 1) == 0)
+        {
+            throw new Http2ConnectionException(Http2Error.ProtocolError, $"stream {header.StreamId}: client streams are odd");
+        }
+
+        var fragment = Unpad(header, payload);
+        if (header.Has(FrameFlags.Priority))
+        {
+            if (fragment.Length < 5)
+            {
+                throw new Http2ConnectionException(Http2Error.FrameSizeError, "HEADERS too short for its priority fields");
+            }
+
+            fragment = fragment[5..]; // priorities are advisory; this server does not use them
+        }
+
+        _blockStream = header.StreamId;
+        _blockEndStream = header.Has(FrameFlags.EndStream);
+        if (header.Has(FrameFlags.EndHeaders))
+        {
+            OnHeaderBlock(fragment);
+            return;
+        }
+
+        _headerBlock.Clear();
+        _headerBlock.Append(fragment);
+        _continuationExpected = true;
+    }
+
+    private void OnContinuation(in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (!_continuationExpected || header.StreamId != _blockStream)
+        {
+            throw new Http2ConnectionException(Http2Error.ProtocolError, "CONTINUATION without a header block in progress on its stream");
+        }
+
+        if (_headerBlock.Length + payload.Length > MaxHeaderBlock)
+        {
+            throw new Http2ConnectionException(Http2Error.EnhanceYourCalm, $"a header block over {MaxHeaderBlock} bytes");
+        }
+
+        _headerBlock.Append(payload);
+        if (header.Has(FrameFlags.EndHeaders))
+        {
+            _continuationExpected = false;
+            OnHeaderBlock(_headerBlock.Written.Span);
+        }
+    }
+
+    private void OnHeaderBlock(ReadOnlySpan<byte> block)
+    {
+        var id = _blockStream;
+        if (id <= _lastStreamId)
+        {
+            // Trailers of a stream whose request is still open, or a stream that is over.
+            lock (_streams)
+            {
+                var open = _streams.GetValueOrDefault(id);
+                if (open is null || open.RequestEnded)
+                {
+                    Decode(block, DiscardingSink.Instance);
+                    throw new Http2ConnectionException(Http2Error.StreamClosed, $"HEADERS on closed stream {id}");
+                }
+
+                Decode(block, open.Trailers);
+                open.OnTrailers(_blockEndStream);
+            }
+
+            return;
+        }
+
+        _lastStreamId = id;
+        Http2Stream? stream = null;
+        lock (_streams)
+        {
+            if (!_draining && _streams.Count < Services.Options.MaxHttp2StreamsPerConnection)
+            {
+                stream = _idleStreams.Count > 0 ? _idleStreams.Pop() : new Http2Stream(this);
+                _streams.Add(id, stream);
+            }
+        }
+
+        if (stream is null)
+        {
+            Decode(block, DiscardingSink.Instance);
+            if (!_draining && ++_refusedInARow > MaxRefusedInARow)
+            {
+                throw new Http2ConnectionException(Http2Error.EnhanceYourCalm, "too many streams over the concurrency limit");
+            }
+
+            WriteRstStream(id, Http2Error.RefusedStream);
+            return;
+        }
+
+        _refusedInARow = 0;
+        stream.Open(id, InitialSendWindow, _blockEndStream);
+        var result = Decode(block, stream);
+        stream.Start(result == HpackResult.HeaderListTooLarge);
+    }
+
+    private HpackResult Decode(ReadOnlySpan<byte> block, IHpackSink sink)
+    {
+        try
+        {
+            return _decoder.Decode(block, sink);
+        }
+        catch (HpackException ex)
+        {
+            throw new Http2ConnectionException(Http2Error.CompressionError, ex.Message);
+        }
+    }
+
+    private void OnData(in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        RequireStreamFrame(header);
+        if (header.StreamId > _lastStreamId)
+        {
+            throw new Http2ConnectionException(Http2Error.ProtocolError, $"DATA on idle stream {header.StreamId}");
+        }
+
+        // Flow control counts the whole payload, padding included (RFC 9113 §6.9.1).
+        if (header.Length > Volatile.Read(ref _receiveWindow))
+        {
+            throw new Http2ConnectionException(Http2Error.FlowControlError, "DATA beyond the connection's window");
+        }
+
+        Interlocked.Add(ref _receiveWindow, -header.Length);
+        var data = Unpad(header, payload);
+        lock (_streams)
+        {
+            var stream = _streams.GetValueOrDefault(header.StreamId);
+            if (stream is null || stream.RequestEnded)
+            {
+                Consumed(header.Length);
+                WriteRstStream(header.StreamId, Http2Error.StreamClosed);
+                return;
+            }
+
+            Consumed(header.Length - data.Length); // padding is never buffered
+            stream.OnData(data, header.Length - data.Length, header.Has(FrameFlags.EndStream));
+        }
+    }
+
+    /// <summary>
+    /// Request body bytes that have left the connection (sent upstream, or dropped): the connection
+    /// window opens again, in steps of half the window so that updates stay few.
+    /// </summary>
+    internal void Consumed(int bytes)
+    {
+        if (bytes <= 0)
+        {
+            return;
+        }
+
+        if (Interlocked.Add(ref _unackedReceived, bytes) < ConnectionWindow / 2)
+        {
+            return;
+        }
+
+        var increment = Interlocked.Exchange(ref _unackedReceived, 0);
+        if (increment > 0)
+        {
+            Interlocked.Add(ref _receiveWindow, increment);
+            WriteWindowUpdate(0, increment);
+        }
+    }
+
+    private void OnPriority(in FrameHeader header)
+    {
+        RequireStreamFrame(header);
+        if (header.Length != 5)
+        {
+            WriteRstStream(header.StreamId, Http2Error.FrameSizeError);
+        }
+    }
+
+    private void OnRstStream(in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        RequireStreamFrame(header);
+        if (header.Length != 4)
+        {
+            throw new Http2ConnectionException(Http2Error.FrameSizeError, "RST_STREAM must be 4 bytes");
+        }
+
+        if (header.StreamId > _lastStreamId)
+        {
+            throw new Http2ConnectionException(Http2Error.ProtocolError, $"RST_STREAM on idle stream {header.StreamId}");
+        }
+
+        lock (_streams)
+        {
+            _streams.GetValueOrDefault(header.StreamId)?.OnReset();
+        }
+    }
+
+    private void OnSettings(in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        RequireConnectionFrame(header);
+        if (header.Has(FrameFlags.Ack))
+        {
+            if (header.Length != 0)
+            {
+                throw new Http2ConnectionException(Http2Error.FrameSizeError, "SETTINGS acknowledgement with a payload");
+            }
+
+            return;
+        }
+
+        if (header.Length % 6 != 0)
+        {
+            throw new Http2ConnectionException(Http2Error.FrameSizeError, "SETTINGS payload not a multiple of 6 bytes");
+        }
+
+        for (var i = 0; i < payload.Length; i += 6)
+        {
+            var id = BinaryPrimitives.ReadUInt16BigEndian(payload[i..]);
+            var value = BinaryPrimitives.ReadUInt32BigEndian(payload[(i + 2)..]);
+            switch (id)
+            {
+                case SettingIds.EnablePush when value > 1:
+                    throw new Http2ConnectionException(Http2Error.ProtocolError, "SETTINGS_ENABLE_PUSH must be 0 or 1");
+                case SettingIds.InitialWindowSize when value > FrameHeader.MaxWindow:
+                    throw new Http2ConnectionException(Http2Error.FlowControlError, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1");
+                case SettingIds.InitialWindowSize:
+                    SetInitialSendWindow((int)value);
+                    break;
+                case SettingIds.MaxFrameSize when value is < FrameHeader.MaxPayload or > 0xffffff:
+                    throw new Http2ConnectionException(Http2Error.ProtocolError, "SETTINGS_MAX_FRAME_SIZE out of range");
+                default:
+                    // The header table size does not matter to an encoder that never indexes; frames
+                    // written here never exceed the smallest maximum size; the rest concern pushes.
+                    break;
+            }
+        }
+
+        WriteFrame(FrameType.Settings, FrameFlags.Ack, 0, []);
+    }
+
+    private void OnPing(in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        RequireConnectionFrame(header);
+        if (header.Length != 8)
+        {
+            throw new Http2ConnectionException(Http2Error.FrameSizeError, "PING must be 8 bytes");
+        }
+
+        if (!header.Has(FrameFlags.Ack))
+        {
+            WriteFrame(FrameType.Ping, FrameFlags.Ack, 0, payload);
+        }
+    }
+
+    private void OnWindowUpdate(in FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.Length != 4)
+        {
+            throw new Http2ConnectionException(Http2Error.FrameSizeError, "WINDOW_UPDATE must be 4 bytes");
+        }
+
+        var increment = (int)(BinaryPrimitives.ReadUInt32BigEndian(payload) & 0x7fffffff);
+        if (header.StreamId == 0)
+        {
+            if (increment == 0)
+            {
+                throw new Http2ConnectionException(Http2Error.ProtocolError, "WINDOW_UPDATE of 0 on the connection");
+            }
+
+            OpenConnectionWindow(increment);
+            return;
+        }
+
+        if (header.StreamId > _lastStreamId)
+        {
+            throw new Http2ConnectionException(Http2Error.ProtocolError, $"WINDOW_UPDATE on idle stream {header.StreamId}");
+        }
+
+        lock (_streams)
+        {
+            if (_streams.GetValueOrDefault(header.StreamId) is not { } stream)
+            {
+                return;
+            }
+
+            if (increment == 0)
+            {
+                stream.Fail(Http2Error.ProtocolError);
+                return;
+            }
+
+            OpenStreamWindow(stream, increment);
+        }
+    }
+
+    /// <summary>Resets a stream under the stream lock, which every read-loop access to a stream holds.</summary>
+    internal void Reset(Http2Stream stream)
+    {
+        lock (_streams)
+        {
+            stream.OnReset();
+        }
+    }
+
+    /// <summary>Called by a stream when everything it started has ended: it leaves the table (and may serve again).</summary>
+    internal void StreamEnded(Http2Stream stream, int id)
+    {
+        bool last;
+        lock (_streams)
+        {
+            _streams.Remove(id);
+            stream.Retire();
+            last = _streams.Count == 0;
+            if (last)
+            {
+                Volatile.Write(ref _idleSince, Services.Time.GetTimestamp());
+            }
+
+            if (_idleStreams.Count < 16)
+            {
+                _idleStreams.Push(stream);
+            }
+        }
+
+        if (last && _draining)
+        {
+            CloseWhenFlushed();
+            _streamsEnded.TrySetResult();
+        }
+    }
+
+    /// <summary>No new streams: GOAWAY names the last one served; the connection closes when the running ones end.</summary>
+    internal void BeginDrain()
+    {
+        bool idle;
+        lock (_streams)
+        {
+            if (_draining)
+            {
+                return;
+            }
+
+            _draining = true;
+            idle = _streams.Count == 0;
+        }
+
+        WriteGoAway(Volatile.Read(ref _lastStreamId), Http2Error.NoError);
+        if (idle)
+        {
+            CloseWhenFlushed();
+        }
+    }
+
+    private void AbortStreams()
+    {
+        lock (_streams)
+        {
+            foreach (var stream in _streams.Values)
+            {
+                stream.OnReset();
+            }
+        }
+    }
+
+    /// <summary>After the read loop: a connection error is told with GOAWAY; streams still running are cut off and awaited.</summary>
+    private async Task EndAsync(Http2ConnectionException? failure, bool handedOff)
+    {
+        if (!handedOff)
+        {
+            if (failure is not null)
+            {
+                _draining = true;
+                WriteGoAway(_lastStreamId, failure.Error, failure.Message);
+                await FlushedAsync();
+            }
+
+            _socket.Dispose();
+        }
+
+        _draining = true;
+        AbortStreams();
+        bool running;
+        lock (_streams)
+        {
+            running = _streams.Count > 0;
+        }
+
+        if (running)
+        {
+            await _streamsEnded.Task;
+        }
+
+        ArrayPool<byte>.Shared.Return(_in);
+        _in = [];
+        _listener.Remove(this);
+    }
+
+    /// <summary>Fields of a header block nobody will use, decoded only to keep the HPACK table in step.</summary>
+    private sealed class DiscardingSink : IHpackSink
+    {
+        public static readonly DiscardingSink Instance = new();
+
+        public void OnField(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+        {
+        }
+    }
+}
