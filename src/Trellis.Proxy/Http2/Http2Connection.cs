@@ -455,7 +455,6 @@ internal sealed partial class Http2Connection : IFastConnection
             if (!_draining && _streams.Count < Services.Options.MaxHttp2StreamsPerConnection)
             {
                 stream = _idleStreams.Count > 0 ? _idleStreams.Pop() : new Http2Stream(this);
-                _streams.Add(id, stream);
             }
         }
 
@@ -473,7 +472,12 @@ internal sealed partial class Http2Connection : IFastConnection
 
         _refusedInARow = 0;
         stream.Open(id, InitialSendWindow, _blockEndStream);
-        var result = Decode(block, stream);
+        var result = Decode(block, stream); // a malformed block ends the connection before the stream joins the table
+        lock (_streams)
+        {
+            _streams.Add(id, stream); // from here on the stream ends only by StreamEnded, which the connection's end waits for
+        }
+
         stream.Start(result == HpackResult.HeaderListTooLarge);
     }
 
