@@ -66,6 +66,9 @@ internal sealed class H2Client : IDisposable
     /// <summary>Send WINDOW_UPDATEs for every DATA frame read by <see cref="ReadResponseAsync"/> (the default), so large bodies flow.</summary>
     public bool AutoWindowUpdate { get; set; } = true;
 
+    /// <summary>Frames read while waiting for others, not yet taken.</summary>
+    public IReadOnlyList<H2Frame> Kept => _unread;
+
     /// <summary>Opens a connection and sends the preface and SETTINGS (with <paramref name="settings"/>) unless <paramref name="preface"/> is false.</summary>
     public static async Task<H2Client> ConnectAsync(int port, bool preface = true, params (ushort Id, uint Value)[] settings)
     {
@@ -303,11 +306,7 @@ internal sealed class H2Client : IDisposable
                     response.DataSizes.Add(frame.Payload.Length);
                     if (AutoWindowUpdate && frame.Payload.Length > 0)
                     {
-                        await SendWindowUpdateAsync(0, frame.Payload.Length);
-                        if (!frame.Has(FrameFlags.EndStream))
-                        {
-                            await SendWindowUpdateAsync(streamId, frame.Payload.Length);
-                        }
+                        await UpdateWindowsAsync(streamId, frame);
                     }
 
                     break;
@@ -322,6 +321,22 @@ internal sealed class H2Client : IDisposable
             {
                 return response;
             }
+        }
+    }
+
+    private async Task UpdateWindowsAsync(int streamId, H2Frame data)
+    {
+        try
+        {
+            await SendWindowUpdateAsync(0, data.Payload.Length);
+            if (!data.Has(FrameFlags.EndStream))
+            {
+                await SendWindowUpdateAsync(streamId, data.Payload.Length);
+            }
+        }
+        catch (SocketException)
+        {
+            // The proxy may close a connection it is done with before these arrive.
         }
     }
 
