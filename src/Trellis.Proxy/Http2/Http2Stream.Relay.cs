@@ -188,6 +188,16 @@ internal sealed partial class Http2Stream
             }
 
             _headersPending = false;
+
+            // The windows bound what the client will accept, not how fast it reads: one that grants
+            // 2^31-1 and reads nothing would have every body buffered here. Past the backlog limit
+            // the stream (and so its upstream) waits for the client to read.
+            var backlog = _connection.WaitForOutputAsync();
+            if (!backlog.IsCompleted)
+            {
+                await backlog;
+            }
+
             if (written == data.Length)
             {
                 return true;

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
 using Trellis.Proxy.Http2;
@@ -137,6 +138,46 @@ public sealed class Http2FlowControlTests
         var response = await client.ReadResponseAsync(1);
 
         Assert.Equal($"{body.Length} {Convert.ToHexString(SHA256.HashData(body))}", response.BodyText);
+    }
+
+    /// <summary>
+    /// The client's windows say how much it will accept, not how fast it reads: with windows of
+    /// 2^31-1 and a socket it does not read, the proxy must stop reading the upstream once its
+    /// output backlog is full rather than buffer the whole body. (The one wait for something not to
+    /// happen: an upstream not held back sends 64 MB over loopback in well under the two seconds.)
+    /// </summary>
+    [Fact]
+    public async Task Response_ClientWithHugeWindowsNotReading_TheUpstreamIsHeldBack_ThenTheBodyArrivesWhole()
+    {
+        const int total = 64 * 1024 * 1024;
+        long sent = 0;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = ScriptedUpstream.Start(async c =>
+        {
+            await c.ReadHeadAsync();
+            await c.SendAsync($"HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n");
+            var chunk = new byte[1024 * 1024];
+            while (Interlocked.Read(ref sent) < total)
+            {
+                await c.Socket.SendAsync(chunk, SocketFlags.None);
+                Interlocked.Add(ref sent, chunk.Length);
+            }
+
+            done.TrySetResult();
+            await c.ClosedAsync(TimeSpan.FromSeconds(10));
+        });
+        await using var proxy = await H2Setup.StartAsync(backend.Endpoint);
+        using var client = await H2Client.ConnectAsync(proxy.EndPoint.Port, settings: (SettingIds.InitialWindowSize, int.MaxValue));
+        client.AutoWindowUpdate = false;
+        await client.ReadPrefaceAsync();
+        await client.SendWindowUpdateAsync(0, int.MaxValue - 65535);
+
+        await client.SendHeadersAsync(1, H2Client.Request("/huge"));
+        var heldBack = await Task.WhenAny(done.Task, Task.Delay(TimeSpan.FromSeconds(2))) != done.Task;
+        Assert.True(heldBack, $"the upstream sent all {Interlocked.Read(ref sent)} bytes to a client that read none: the proxy buffered them");
+        var response = await client.ReadResponseAsync(1);
+
+        Assert.Equal(total, response.Body.Length);
     }
 
     [Fact]
