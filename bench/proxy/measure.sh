@@ -88,9 +88,17 @@ measure_path() { # rep name
   done
   if grep -q 'Non-2xx' <<<"$out"; then log "$name: wrk saw non-2xx answers: $(grep Non-2xx <<<"$out")"; failed=1; fi
 
-  # Max throughput, HTTP/2 (h2c prior knowledge) to the first hop.
+  # Max throughput, HTTP/2 (h2c prior knowledge) to the first hop; CPU per request over this run too.
+  # The CPU time includes h2load's 1 s warm-up, so the requests are its rate times DUR + 1 seconds.
+  for proxy in ${PATH_PROXIES[$name]}; do before[$proxy]=$(cpu_ticks "$proxy"); done
   out=$(h2load -t"$CORES" -c"$H2_CLIENTS" -m"$H2_STREAMS" -D "$DUR" --warm-up-time 1 -H ":authority: $HOST_HEADER" "http://127.0.0.1:$h2/1k" 2>&1)
-  record "$rep" "$name" rps_h2 "$(awk '/^finished in/ { print $4 }' <<<"$out")"
+  local rps_h2
+  rps_h2=$(awk '/^finished in/ { print $4 }' <<<"$out")
+  record "$rep" "$name" rps_h2 "$rps_h2"
+  for proxy in ${PATH_PROXIES[$name]}; do
+    record "$rep" "$name" "cpu_per_1k_h2:$proxy" \
+      "$(awk -v t=$(( $(cpu_ticks "$proxy") - before[$proxy] )) -v hz="$CLK_TCK" -v r="${rps_h2:-0}" -v d="$DUR" 'BEGIN { n = r * (d + 1); if (n > 0) printf "%.4f", t / hz / n * 1000 }')"
+  done
   # Requests still in flight when -D ends are counted as failed/errored; only more than that is a failure.
   local h2failed
   h2failed=$(awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^failed/) print $i }' <<<"$out")

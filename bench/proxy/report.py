@@ -91,6 +91,7 @@ def table(args):
             rows.append((f"  added {q} over direct (ms)", [fmt(added(p), 3) for p in paths]))
         rows.append(("  achieved req/s", [fmt(get(p, f"achieved_rps@{rate}")) for p in paths]))
     rows.append(("CPU-s per 1000 req, each proxy (HTTP/1.1 run)", [per_proxy(p, "cpu_per_1k", 3) for p in paths]))
+    rows.append(("  HTTP/2 run (first hop h2c)", [per_proxy(p, "cpu_per_1k_h2", 3) for p in paths]))
     for rate in rates:
         rows.append((f"  at {rate} req/s (fixed-rate run)", [per_proxy(p, f"cpu_per_1k@{rate}", 3) for p in paths]))
     rows.append(("RSS idle, each proxy (MB)", [per_proxy(p, "rss_idle_mb", 1) for p in paths]))

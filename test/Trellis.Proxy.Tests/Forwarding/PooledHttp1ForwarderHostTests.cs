@@ -33,12 +33,13 @@ public sealed class PooledHttp1ForwarderHostTests
     }
 
     [Fact]
-    public async Task Forward_RouteSetsHost_PooledForwarderSendsTheSetValueOnce()
+    public async Task Forward_RouteSetsHost_BothPathsSendTheSetValueOnce()
     {
         await using var backend = RawUpstream.Start((_, _) => new RawAnswer(Ok));
         var snapshot = RouteSnapshot(backend.Endpoint, new HeaderOperationsConfig(Set: new Dictionary<string, string> { ["Host"] = "set.internal" }), null);
 
         Assert.Equal(["Host: set.internal"], await PooledHostLinesAsync(snapshot, backend));
+        Assert.Equal(["Host: set.internal"], await FastHostLinesAsync(snapshot, backend));
     }
 
     private static ProxySnapshot RouteSnapshot(EndpointConfig endpoint, HeaderOperationsConfig operations, string? rewrite) =>
