@@ -435,7 +435,16 @@ internal sealed partial class Http2Connection : IFastConnection
             lock (_streams)
             {
                 var open = _streams.GetValueOrDefault(id);
-                if (open is null || open.RequestEnded)
+                if (open is null || open.IsReset)
+                {
+                    // Over here: refused, reset, or answered early while the client was still sending.
+                    // What it sent before it knew is ignored (RFC 9113 §5.1); which streams ended with
+                    // the client's END_STREAM is not remembered, so those get the same leniency.
+                    Decode(block, DiscardingSink.Instance);
+                    return;
+                }
+
+                if (open.RequestEnded)
                 {
                     Decode(block, DiscardingSink.Instance);
                     throw new Http2ConnectionException(Http2Error.StreamClosed, $"HEADERS on closed stream {id}");

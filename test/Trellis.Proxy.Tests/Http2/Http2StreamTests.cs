@@ -101,6 +101,63 @@ public sealed class Http2StreamTests
         Assert.Equal(3, Volatile.Read(ref arrived));
     }
 
+    /// <summary>
+    /// A client may have sent more of a stream before it learns the proxy reset it: those frames are
+    /// ignored (RFC 9113 §5.1), trailers included, and the connection's other streams go on.
+    /// </summary>
+    [Fact]
+    public async Task RefusedStream_TrailersAlreadyOnTheirWay_AreIgnored_AndTheConnectionGoesOn()
+    {
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = ScriptedUpstream.Start(async c =>
+        {
+            await c.ReadHeadAsync();
+            arrived.TrySetResult();
+            await release.Task;
+            await c.SendAsync(H2Setup.Ok);
+        });
+        await using var proxy = await H2Setup.StartAsync(backend.Endpoint, new ProxyServerOptions { MaxHttp2StreamsPerConnection = 1 });
+        using var client = await H2Client.ConnectAsync(proxy.EndPoint.Port);
+        await client.ReadPrefaceAsync();
+        await client.SendHeadersAsync(1, H2Client.Request("/slow"));
+        await arrived.Task.WaitAsync(H2Client.Wait);
+
+        await client.SendHeadersAsync(3, H2Client.Request("/upload", "POST"), endStream: false);
+        await client.SendDataAsync(3, "abc"u8.ToArray(), endStream: false);
+        await client.SendHeadersAsync(3, [("x-checksum", "1")], endStream: true);
+        await client.SendFrameAsync(FrameType.Ping, 0, 0, new byte[8]);
+        var refused = await client.ReadUntilAsync(f => f.StreamId == 3);
+        var next = await client.ReadUntilAsync(f => f.Type is FrameType.Ping or FrameType.GoAway);
+        release.SetResult();
+
+        Assert.Equal((FrameType.RstStream, Http2Error.RefusedStream), (refused!.Type, refused.ErrorCode));
+        Assert.True(next!.Type == FrameType.Ping, $"{next}: {(next.Type == FrameType.GoAway ? next.ErrorCode : null)}");
+        Assert.Equal("ok", (await client.ReadResponseAsync(1)).BodyText);
+    }
+
+    [Fact]
+    public async Task HeadersAfterEndStream_OnARunningStream_GoAwayStreamClosed()
+    {
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = ScriptedUpstream.Start(async c =>
+        {
+            await c.ReadHeadAsync();
+            arrived.TrySetResult();
+            await c.ClosedAsync(TimeSpan.FromSeconds(10));
+        });
+        await using var proxy = await H2Setup.StartAsync(backend.Endpoint);
+        using var client = await H2Client.ConnectAsync(proxy.EndPoint.Port);
+        await client.ReadPrefaceAsync();
+        await client.SendHeadersAsync(1, H2Client.Request("/slow"));
+        await arrived.Task.WaitAsync(H2Client.Wait);
+
+        await client.SendHeadersAsync(1, [("x-late", "1")], endStream: true);
+        var goAway = await client.ReadGoAwayAsync();
+
+        Assert.Equal(Http2Error.StreamClosed, goAway.ErrorCode); // RFC 9113 §5.1, half-closed (remote)
+    }
+
     [Fact]
     public async Task ClientReset_DuringASlowExchange_ClosesTheUpstreamConnection_AndLaterStreamsWork()
     {
