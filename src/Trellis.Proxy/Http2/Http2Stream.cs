@@ -423,7 +423,19 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
     }
 
     /// <summary>Completes when a window may have opened (or the stream was reset); the writer then tries again.</summary>
-    public Task WindowOpened() => Volatile.Read(ref _windowOpened)?.Task ?? Task.CompletedTask;
+    public Task WindowOpened()
+    {
+        var opened = Volatile.Read(ref _windowOpened);
+        if (opened is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        // OnReset wakes waiters without the output lock: between WaitForWindow setting the task and
+        // here, it may have found none to wake. Either it saw the task, or this sees the reset.
+        Interlocked.MemoryBarrier();
+        return _reset ? Task.CompletedTask : opened.Task;
+    }
 
     public void WindowMayHaveOpened() => Interlocked.Exchange(ref _windowOpened, null)?.TrySetResult();
 
