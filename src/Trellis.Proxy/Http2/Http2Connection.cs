@@ -683,12 +683,12 @@ internal sealed partial class Http2Connection : IFastConnection
         }
     }
 
-    /// <summary>Resets a stream under the stream lock, which every read-loop access to a stream holds.</summary>
-    internal void Reset(Http2Stream stream)
+    /// <summary>Resets a stream under the stream lock, which every read-loop access to a stream holds; false when it already was.</summary>
+    internal bool Reset(Http2Stream stream)
     {
         lock (_streams)
         {
-            stream.OnReset();
+            return stream.OnReset();
         }
     }
 

@@ -389,12 +389,12 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
         CompleteBody(null);
     }
 
-    /// <summary>The client reset the stream, or the connection ended: the exchange stops where it is (under the stream lock).</summary>
-    public void OnReset()
+    /// <summary>The client reset the stream, or the connection ended: the exchange stops where it is (under the stream lock). False when it already had.</summary>
+    public bool OnReset()
     {
         if (_reset)
         {
-            return;
+            return false;
         }
 
         _reset = true;
@@ -403,17 +403,20 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
 
         Volatile.Read(ref _upstream)?.Dispose();
         WindowMayHaveOpened();
+        return true;
     }
 
-    /// <summary>A stream error (RFC 9113 §5.4.2): RST_STREAM with the code, and the exchange stops.</summary>
+    /// <summary>
+    /// A stream error (RFC 9113 §5.4.2): RST_STREAM with the code, and the exchange stops. The stream
+    /// is marked reset first: the writers check that under the output lock, so none of its frames
+    /// can follow the RST_STREAM.
+    /// </summary>
     public void Fail(Http2Error error)
     {
-        if (!_reset)
+        if (_connection.Reset(this))
         {
             _connection.WriteRstStream(Id, error);
         }
-
-        _connection.Reset(this);
     }
 
     /// <summary>Called under the output lock when a DATA write found no window: the next window update wakes the stream.</summary>
