@@ -62,9 +62,9 @@ internal sealed class RawUpstream : IAsyncDisposable
             {
                 socket = await _listener.AcceptSocketAsync();
             }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
             {
-                return;
+                return; // stopped (before the loop asked again: "not listening")
             }
 
             Interlocked.Increment(ref _connections);
