@@ -325,12 +325,13 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
     /// </summary>
     public void OnData(ReadOnlySpan<byte> data, int padding, bool endStream)
     {
-        _receiveWindow -= data.Length + padding;
+        // Atomic: the exchange opens the window (BodyConsumed) on its own thread, without the stream lock.
+        var window = Interlocked.Add(ref _receiveWindow, -(data.Length + padding));
         _received += data.Length;
-        if (_receiveWindow < 0 || (_declaredLength >= 0 && (_received > _declaredLength || (endStream && _received != _declaredLength))))
+        if (window < 0 || (_declaredLength >= 0 && (_received > _declaredLength || (endStream && _received != _declaredLength))))
         {
             _connection.Consumed(data.Length);
-            Fail(_receiveWindow < 0 ? Http2Error.FlowControlError : Http2Error.ProtocolError);
+            Fail(window < 0 ? Http2Error.FlowControlError : Http2Error.ProtocolError);
             return;
         }
 
