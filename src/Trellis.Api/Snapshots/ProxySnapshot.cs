@@ -28,8 +28,9 @@ public enum ListenerKind
 /// <param name="Address">IP to bind, normally 127.0.0.1.</param>
 /// <param name="RouteTable">Name of the <see cref="RouteTableConfig"/> this listener serves.</param>
 /// <param name="Workload">Name of the workload instance the listener belongs to (empty for gateways); shown in telemetry.</param>
-/// <param name="Protocols">With <paramref name="Tls"/>, ALPN picks among these. Without TLS, Kestrel cannot tell HTTP/1.1 from
-/// h2c prior knowledge on one port, so <c>Http1AndHttp2</c> serves HTTP/1.1 and h2c needs an <c>Http2</c> listener.</param>
+/// <param name="Protocols">With <paramref name="Tls"/>, ALPN picks among these. Without TLS, <c>Http1AndHttp2</c> serves
+/// HTTP/1.1 and h2c prior knowledge on one port (the proxy's fast path recognises the preface; with it off, Kestrel
+/// serves HTTP/1.1 only), and <c>Http2</c> serves h2c only.</param>
 /// <param name="Tls">Terminate TLS with this certificate (a gateway server with <c>tls.mode: SIMPLE</c>); null for cleartext.</param>
 /// <param name="Serving">Queue-proxy limits of a revision instance (on its inbound listener); null for none.</param>
 public sealed record ListenerConfig(

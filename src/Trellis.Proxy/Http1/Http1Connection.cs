@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.Forwarding;
+using Trellis.Proxy.Http2;
 using Trellis.Proxy.LoadBalancing;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Telemetry;
@@ -54,6 +55,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
     private string _host = string.Empty;
     private string _path = "/";
     private int _state;
+    private bool _served; // a request of this connection was served (an h2c preface can only come first)
 
     // The request body: how much of it is in the input buffer, whether all of it is, how a chunked
     // one is framed so far, and the copy of the rest while the exchange goes on.
@@ -176,6 +178,16 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
                 }
 
                 var next = parse == HeadParse.Complete ? await HandleAsync() : Next.Handoff;
+                if (next == Next.Handoff && !_served && _listener.DetectsH2c && Http2Connection.StartsWithPreface(_in.AsSpan(0, _filled)))
+                {
+                    // An h2c client with prior knowledge on a listener that also speaks HTTP/1.1, as
+                    // Envoy's codec detects it; Kestrel cannot tell the two apart on one cleartext port.
+                    _listener.Adopt(new Http2Connection(_socket, _listener, _in.AsSpan(0, _filled)));
+                    handedOff = true;
+                    return;
+                }
+
+                _served = true;
                 if (next == Next.Handoff)
                 {
                     handedOff = _listener.Handoff.TryHand(_socket, _in.AsSpan(0, _filled));

@@ -32,10 +32,11 @@ internal sealed class Http1Listener
     private long _kestrelPreferredSince = long.MinValue;
     private int _stopping;
 
-    private Http1Listener(string name, bool http2, Socket socket, Http1Services services, ListenerStats stats, HandoffTransport handoff)
+    private Http1Listener(string name, bool http2, bool detectsH2c, Socket socket, Http1Services services, ListenerStats stats, HandoffTransport handoff)
     {
         Name = name;
         _http2 = http2;
+        DetectsH2c = detectsH2c;
         _socket = socket;
         Services = services;
         Stats = stats;
@@ -57,6 +58,9 @@ internal sealed class Http1Listener
     public IPEndPoint BoundEndPoint { get; }
 
     public bool Stopping => Volatile.Read(ref _stopping) != 0;
+
+    /// <summary>An <c>Http1AndHttp2</c> listener: a connection that opens with the h2c preface is served as HTTP/2.</summary>
+    public bool DetectsH2c { get; }
 
     /// <summary>
     /// Whether a listener can take the fast path: cleartext, and either one that speaks HTTP/1.1 or
@@ -86,7 +90,8 @@ internal sealed class Http1Listener
             throw;
         }
 
-        return new Http1Listener(config.Name, config.Protocols == HttpProtocols.Http2, socket, services, stats, handoff);
+        return new Http1Listener(
+            config.Name, config.Protocols == HttpProtocols.Http2, config.Protocols == HttpProtocols.Http1AndHttp2 && services.Options.FastHttp2, socket, services, stats, handoff);
     }
 
     /// <summary>
@@ -103,6 +108,13 @@ internal sealed class Http1Listener
             var since = Volatile.Read(ref _kestrelPreferredSince);
             return since != long.MinValue && Services.Time.GetElapsedTime(since) < KestrelPreference;
         }
+    }
+
+    /// <summary>Takes over a connection that changed protocol (an h2c preface on an HTTP/1.1 connection) and starts it.</summary>
+    internal void Adopt(IFastConnection connection)
+    {
+        _connections.TryAdd(connection, 0);
+        connection.Start();
     }
 
     internal void Remove(IFastConnection connection) => _connections.TryRemove(connection, out _);

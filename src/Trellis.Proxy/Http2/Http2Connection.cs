@@ -43,6 +43,9 @@ internal sealed partial class Http2Connection : IFastConnection
 
     private static ReadOnlySpan<byte> Preface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;
 
+    /// <summary>Whether the first line of a connection is the h2c preface's (prior knowledge, RFC 9113 §3.3).</summary>
+    public static bool StartsWithPreface(ReadOnlySpan<byte> received) => received.StartsWith(Preface[..16]);
+
     private readonly Socket _socket;
     private readonly Http1Listener _listener;
     private readonly HpackDecoder _decoder = new(4096, MaxHeaderListSize);
@@ -71,9 +74,12 @@ internal sealed partial class Http2Connection : IFastConnection
     private string _host = string.Empty;
     private string _path = "/";
 
-    public Http2Connection(Socket socket, Http1Listener listener)
+    /// <param name="received">Bytes already read from the socket (a preface that an HTTP/1.1 connection recognised), if any.</param>
+    public Http2Connection(Socket socket, Http1Listener listener, ReadOnlySpan<byte> received = default)
     {
         _socket = socket;
+        received.CopyTo(_in);
+        _filled = received.Length;
         _listener = listener;
         Services = listener.Services;
         ClientIp = (socket.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? string.Empty;

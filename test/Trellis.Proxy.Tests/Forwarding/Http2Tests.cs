@@ -34,18 +34,33 @@ public sealed class Http2Tests
 
     /// <summary>
     /// Kestrel 10 picks HTTP/1.1 for a cleartext Http1AndHttp2 endpoint (no ALPN to choose with) and
-    /// answers an h2c preface with GOAWAY HTTP_1_1_REQUIRED. h2c clients need an Http2 listener.
-    /// When Kestrel gains preface detection this test fails and the listener docs should change.
+    /// answers an h2c preface with GOAWAY HTTP_1_1_REQUIRED; the fast path recognises the preface and
+    /// serves the connection as HTTP/2, so one mesh listener serves both. When Kestrel gains preface
+    /// detection the Kestrel half of this test fails and the listener docs should change.
     /// </summary>
-    [Fact]
-    public async Task Forward_H2cPriorKnowledgeOnHttp1AndHttp2Listener_IsRefusedByKestrel()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Forward_H2cPriorKnowledgeOnHttp1AndHttp2Listener_ServedByTheFastPathOnly(bool fastHttp2)
     {
         await using var backend = await TestBackend.StartNamedAsync("ok");
-        await using var proxy = await ProxyHarness.StartAsync(Snapshots.ToCluster("1", backend.Endpoint));
+        await using var proxy = await ProxyHarness.StartAsync(Snapshots.ToCluster("1", backend.Endpoint), new ProxyServerOptions { FastHttp2 = fastHttp2 });
         using var client = H2cClient(proxy.BaseAddress);
 
-        // GOAWAY HTTP_1_1_REQUIRED, or a failed handshake, depending on which the client notices first.
-        await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync("/"));
+        if (!fastHttp2)
+        {
+            // GOAWAY HTTP_1_1_REQUIRED, or a failed handshake, depending on which the client notices first.
+            await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync("/"));
+            return;
+        }
+
+        using var h2 = await client.GetAsync("/");
+        using var h1 = await proxy.Client.GetAsync("/");
+
+        Assert.Equal(HttpVersion.Version20, h2.Version);
+        Assert.Equal("ok", await h2.Content.ReadAsStringAsync());
+        Assert.Equal(HttpVersion.Version11, h1.Version);
+        Assert.Equal("ok", await h1.Content.ReadAsStringAsync());
     }
 
     [Fact]
