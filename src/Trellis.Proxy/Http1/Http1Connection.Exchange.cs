@@ -69,7 +69,7 @@ internal sealed partial class Http1Connection
                     }
                 }
 
-                Volatile.Write(ref _upstream, upstream);
+                Interlocked.Exchange(ref _upstream, upstream); // whoever takes it back out of _upstream owns it (see WatchClientAsync)
                 var sent = await SendHeadAsync(upstream, token);
                 if (sent == ForwardError.None && !bodyBuffered)
                 {
@@ -121,7 +121,11 @@ internal sealed partial class Http1Connection
         }
         finally
         {
-            DisarmClientWatch();
+            if (!DisarmClientWatch())
+            {
+                reusable = false;
+            }
+
             endpoint.RequestEnded();
             if (upstream is not null)
             {
@@ -160,10 +164,11 @@ internal sealed partial class Http1Connection
         }
     }
 
-    private void DisarmClientWatch()
+    /// <summary>Ends the watch; false when the watch took the upstream connection (to close it), which then must not be pooled.</summary>
+    private bool DisarmClientWatch()
     {
         _watchable = false;
-        Volatile.Write(ref _upstream, null);
+        return Interlocked.Exchange(ref _upstream, null) is not null;
     }
 
     /// <summary>
@@ -263,7 +268,7 @@ internal sealed partial class Http1Connection
 
     private void ClientGone(int exchange)
     {
-        if (Volatile.Read(ref _exchange) == exchange && Volatile.Read(ref _upstream) is { } upstream)
+        if (Volatile.Read(ref _exchange) == exchange && Interlocked.Exchange(ref _upstream, null) is { } upstream)
         {
             _clientGone = true;
             upstream.Dispose();

@@ -120,7 +120,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
     {
         Volatile.Write(ref _state, States.Closed);
         _socket.Dispose();
-        Volatile.Read(ref _upstream)?.Dispose();
+        Interlocked.Exchange(ref _upstream, null)?.Dispose();
     }
 
     public bool TryGetHeader(string name, out string value)

@@ -180,7 +180,8 @@ internal sealed partial class Http2Stream
                     }
                 }
 
-                Volatile.Write(ref _upstream, upstream);
+                // Published for a reset to close; whoever takes it back out of _upstream owns it (see OnReset).
+                Interlocked.Exchange(ref _upstream, upstream);
                 if (_reset)
                 {
                     return (ForwardError.RequestCanceled, 0);
@@ -230,7 +231,11 @@ internal sealed partial class Http2Stream
         finally
         {
             endpoint.RequestEnded();
-            Volatile.Write(ref _upstream, null);
+            if (Interlocked.Exchange(ref _upstream, null) is null)
+            {
+                reusable = false; // a reset took it and closes it: it must not go back to the pool
+            }
+
             if (upstream is not null)
             {
                 if (reusable)

@@ -402,7 +402,7 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
         RequestEnded = true;
         CompleteBody(new OperationCanceledException("stream reset"));
 
-        Volatile.Read(ref _upstream)?.Dispose();
+        Interlocked.Exchange(ref _upstream, null)?.Dispose(); // taken, so the exchange will not pool it
         WindowMayHaveOpened();
         return true;
     }
