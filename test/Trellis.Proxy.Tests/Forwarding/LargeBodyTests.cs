@@ -9,8 +9,11 @@ namespace Trellis.Proxy.Tests.Forwarding;
 /// <summary>
 /// Bodies far larger than any acceptable buffer go through with flat memory: proof that the
 /// proxy streams. Client, proxy and backend share this process, and all of them stream, so
-/// the process' heap is a fair upper bound for the proxy's.
+/// the process' heap is a fair upper bound for the proxy's — as long as no other test runs
+/// beside them (other large-body tests, the HTTP/2 ones among them, would count too), hence a
+/// collection that runs alone.
 /// </summary>
+[Collection(HeapMeasurement.Name)]
 public sealed class LargeBodyTests(ITestOutputHelper output)
 {
     private const long MaxHeapGrowth = 100L * 1024 * 1024;
@@ -120,4 +123,11 @@ public sealed class LargeBodyTests(ITestOutputHelper output)
             return true;
         }
     }
+}
+
+/// <summary>Tests that measure the whole process' heap: run with no other test beside them.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HeapMeasurement
+{
+    public const string Name = "heap measurement";
 }
