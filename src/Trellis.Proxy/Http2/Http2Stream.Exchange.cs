@@ -67,6 +67,8 @@ internal sealed partial class Http2Stream
             _readerCompleted = true;
             _body.Reader.Complete(); // the exchange ended before it read the body (an error answer)
         }
+
+        _connection.Consumed(Interlocked.Exchange(ref _bodyUnsent, 0));
     }
 
     private async ValueTask ServeAsync()
@@ -349,6 +351,7 @@ internal sealed partial class Http2Stream
     /// <summary>Body bytes sent upstream: the stream's window opens again in steps of half, and the connection's.</summary>
     private void BodyConsumed(int bytes)
     {
+        Interlocked.Add(ref _bodyUnsent, -bytes);
         _unackedBody += bytes;
         if (_unackedBody >= Http2Connection.StreamWindow / 2 && !RequestEnded && !_reset)
         {

@@ -37,6 +37,10 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
     private long _received;
     private int _receiveWindow;
     private int _unackedBody;
+
+    // Body bytes in the pipe not yet sent upstream: they still hold the connection's window, which
+    // gets them back when the stream retires if the exchange never reads them (an early answer).
+    private int _bodyUnsent;
     private volatile bool _bodyAbandoned;
     private bool _writerCompleted;
     private bool _readerCompleted;
@@ -90,6 +94,7 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
         _received = 0;
         _receiveWindow = Http2Connection.StreamWindow;
         _unackedBody = 0;
+        _bodyUnsent = 0;
         _bodyAbandoned = false;
         _reset = false;
         _windowOpened = null;
@@ -345,6 +350,7 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
         if (!data.IsEmpty)
         {
             _body.Writer.Write(data);
+            Interlocked.Add(ref _bodyUnsent, data.Length);
             // Never waits: the pipe has no pause threshold (the stream's window bounds what it holds).
             var flushed = _body.Writer.FlushAsync();
             if (!flushed.IsCompleted)

@@ -1,6 +1,8 @@
+using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
+using Trellis.Api.Snapshots;
 using Trellis.Proxy.Http2;
 using Trellis.Proxy.Tests.Http1;
 using Trellis.Proxy.Tests.Infrastructure;
@@ -234,5 +236,52 @@ public sealed class Http2FlowControlTests
         var reset = await client.ReadUntilAsync(f => f.StreamId == 1);
 
         Assert.Equal((FrameType.RstStream, Http2Error.ProtocolError), (reset!.Type, reset.ErrorCode));
+    }
+
+    /// <summary>
+    /// A body the exchange never sends upstream (here: the upstream cannot be reached, and the error
+    /// answer waits for the client's window while the body arrives) still gives the connection's
+    /// window back when the stream ends; otherwise a few such streams would stall the connection.
+    /// </summary>
+    [Fact]
+    public async Task RequestBody_NeverSentUpstream_TheConnectionWindowOpensAgain()
+    {
+        var closed = new TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        await using var proxy = await H2Setup.StartAsync(new EndpointConfig("127.0.0.1", port));
+        using var client = await H2Client.ConnectAsync(proxy.EndPoint.Port, settings: (SettingIds.InitialWindowSize, 0));
+        client.AutoWindowUpdate = false;
+        await client.ReadPrefaceAsync();
+        var body = new byte[Http2Connection.StreamWindow];
+        long reopened = 0;
+
+        for (var id = 1; id <= 7; id += 2) // four stream windows: the whole connection window
+        {
+            await client.SendHeadersAsync(id, H2Client.Request("/upload", "POST"), endStream: false);
+            var stream = id;
+            var head = await client.ReadUntilAsync(f => f.StreamId == stream);
+            Assert.Equal(FrameType.Headers, head!.Type); // the error answer waits for a window
+            await client.SendDataAsync(id, body);
+            await client.SendWindowUpdateAsync(id, 1000);
+            var response = await client.ReadResponseAsync(id);
+            Assert.Null(response.Reset);
+        }
+
+        await Task.Run(async () =>
+        {
+            while (reopened < 4 * body.Length)
+            {
+                var frame = await client.ReadFrameAsync();
+                Assert.NotNull(frame);
+                if (frame.Type == FrameType.WindowUpdate && frame.StreamId == 0)
+                {
+                    reopened += frame.WindowIncrement;
+                }
+            }
+        }).WaitAsync(H2Client.Wait);
+
+        Assert.Equal(4 * body.Length, reopened);
     }
 }
