@@ -7,7 +7,7 @@ namespace Trellis.Benchmarks;
 /// The allocation budget of the per-request decisions, checked without BenchmarkDotNet so that it
 /// runs in seconds: each operation is warmed up (tiering, lazy statics), then called N times while
 /// <see cref="GC.GetAllocatedBytesForCurrentThread"/> counts. Route match, endpoint pick and the
-/// per-request metering update and the fast path's head parsing must allocate nothing; header copy on the
+/// per-request metering update, the fast path's head parsing and the HTTP/2 path's HPACK work must allocate nothing; header copy on the
 /// Kestrel path is reported, not budgeted (it builds an HttpRequestMessage).
 /// </summary>
 internal static class AllocationBudget
@@ -54,6 +54,14 @@ internal static class AllocationBudget
         budgeted.Add(("fast path: request head parse", () => heads.RequestHead()));
         budgeted.Add(("fast path: response head parse", () => heads.ResponseHead()));
         budgeted.Add(("fast path: chunked body scan", () => heads.ChunkedScan()));
+        var h2 = new Http2HeaderBenchmarks();
+        if (h2.DecodeRequests() != Http2HeaderBenchmarks.FieldsPerDecode)
+        {
+            throw new InvalidOperationException("the HPACK fixtures no longer decode whole; the budget would measure the wrong work");
+        }
+
+        budgeted.Add(("HTTP/2: HPACK decode, 3 requests", () => h2.DecodeRequests()));
+        budgeted.Add(("HTTP/2: HPACK encode, response head", () => h2.EncodeResponse()));
 
         var failed = false;
         output.WriteLine($"{"operation",-36} {"bytes/call",12} {"budget",8}");
