@@ -388,7 +388,11 @@ internal sealed partial class Http2Stream
         WriteDate();
         _headersPending = true;
         CountCompleted();
-        await SendAsync(body, endStream: true);
+        if (await SendAsync(body, endStream: true) && !RequestEnded)
+        {
+            Fail(Http2Error.NoError); // the body is not wanted (RFC 9113 §8.1), as after an early upstream answer
+        }
+
         return status;
     }
 

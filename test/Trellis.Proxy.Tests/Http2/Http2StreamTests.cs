@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Sockets;
+using Trellis.Api.Snapshots;
 using Trellis.Proxy.Http2;
 using Trellis.Proxy.Tests.Http1;
 using Trellis.Proxy.Tests.Infrastructure;
@@ -322,4 +325,23 @@ public sealed class Http2StreamTests
 
     private static (string, string)[] Pairs(string[] flat) =>
         [.. Enumerable.Range(0, flat.Length / 2).Select(i => (flat[2 * i], flat[(2 * i) + 1]))];
+
+    [Fact]
+    public async Task ErrorAnswer_BeforeTheRequestBodyEnded_RstStreamNoError()
+    {
+        var closed = new TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        await using var proxy = await H2Setup.StartAsync(new EndpointConfig("127.0.0.1", port));
+        using var client = await H2Client.ConnectAsync(proxy.EndPoint.Port);
+        await client.ReadPrefaceAsync();
+
+        await client.SendHeadersAsync(1, H2Client.Request("/upload", "POST"), endStream: false);
+        var response = await client.ReadResponseAsync(1);
+        var reset = await client.ReadUntilAsync(f => f.StreamId == 1);
+
+        Assert.Equal(503, response.Status);
+        Assert.Equal((FrameType.RstStream, Http2Error.NoError), (reset!.Type, reset.ErrorCode)); // the client may stop sending (RFC 9113 §8.1)
+    }
 }
