@@ -716,6 +716,10 @@ internal sealed partial class Http2Connection : IFastConnection
             {
                 _idleStreams.Push(stream);
             }
+            else
+            {
+                stream.ReturnBuffers();
+            }
         }
 
         if (last && _draining)
@@ -786,6 +790,16 @@ internal sealed partial class Http2Connection : IFastConnection
             await _streamsEnded.Task;
         }
 
+        // Every stream has ended, and the read loop that reuses them is over.
+        lock (_streams)
+        {
+            while (_idleStreams.TryPop(out var idle))
+            {
+                idle.ReturnBuffers();
+            }
+        }
+
+        _headerBlock.ReturnBuffer();
         ArrayPool<byte>.Shared.Return(_in);
         _in = [];
         _listener.Remove(this);

@@ -71,6 +71,18 @@ internal sealed partial class Http2Stream
         _connection.Consumed(Interlocked.Exchange(ref _bodyUnsent, 0));
     }
 
+    /// <summary>Gives the stream's buffers back to the pool when its connection no longer keeps it for reuse; it never serves again.</summary>
+    internal void ReturnBuffers()
+    {
+        _head.ReturnBuffer();
+        _pseudo.ReturnBuffer();
+        _upstreamHead.ReturnBuffer();
+        _block.ReturnBuffer();
+        _trailerLines.ReturnBuffer();
+        _chunk.ReturnBuffer();
+        _trailerBlock.ReturnBuffer();
+    }
+
     private async ValueTask ServeAsync()
     {
         var services = _connection.Services;
