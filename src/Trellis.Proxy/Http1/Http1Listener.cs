@@ -18,16 +18,16 @@ internal sealed class Http1Listener
 {
     private const int Backlog = 512;
 
-    /// <summary>How often connections are checked for the keep-alive timeout and long exchanges (<see cref="Http1Connection.Sweep"/>).</summary>
+    /// <summary>How often connections are checked for the keep-alive timeout and long exchanges (<see cref="IFastConnection.Sweep"/>).</summary>
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>After an h2c stream needed the Kestrel path, new h2c connections go to Kestrel for this long (see <see cref="PreferKestrelForHttp2"/>).</summary>
+    private static readonly TimeSpan KestrelPreference = TimeSpan.FromSeconds(60);
 
     private readonly Socket _socket;
     private readonly ConcurrentDictionary<IFastConnection, byte> _connections = new();
     private readonly Task _accepting;
     private readonly ITimer _sweep;
-    /// <summary>After an h2c stream needed the Kestrel path, new h2c connections go to Kestrel for this long (see <see cref="PreferKestrelForHttp2"/>).</summary>
-    private static readonly TimeSpan KestrelPreference = TimeSpan.FromSeconds(60);
-
     private readonly bool _http2;
     private long _kestrelPreferredSince = long.MinValue;
     private int _stopping;

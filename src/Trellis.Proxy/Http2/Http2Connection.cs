@@ -326,7 +326,7 @@ internal sealed partial class Http2Connection : IFastConnection
                 OnPriority(header);
                 break;
             case FrameType.RstStream:
-                OnRstStream(header, payload);
+                OnRstStream(header);
                 break;
             case FrameType.Settings:
                 OnSettings(header, payload);
@@ -572,7 +572,7 @@ internal sealed partial class Http2Connection : IFastConnection
         }
     }
 
-    private void OnRstStream(in FrameHeader header, ReadOnlySpan<byte> payload)
+    private void OnRstStream(in FrameHeader header)
     {
         RequireStreamFrame(header);
         if (header.Length != 4)

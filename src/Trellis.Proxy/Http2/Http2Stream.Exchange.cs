@@ -22,6 +22,7 @@ internal sealed partial class Http2Stream
     private readonly HeadBuilder _block = new(512);
     private readonly HeadBuilder _trailerLines = new(256);
     private readonly HeadBuilder _chunk = new(1024);
+    private readonly HeadBuilder _trailerBlock = new(256);
     private HeaderFields? _trailerFields;
     private UpstreamConnection? _upstream;
     private bool _upstreamChunked;

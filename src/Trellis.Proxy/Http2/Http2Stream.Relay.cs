@@ -274,8 +274,6 @@ internal sealed partial class Http2Stream
         }
     }
 
-    private readonly HeadBuilder _trailerBlock = new(256);
-
     /// <summary>The upstream's trailer section as a HEADERS block; lines HTTP/2 cannot carry are left out.</summary>
     private void WriteTrailerBlock(ReadOnlySpan<byte> trailers)
     {
