@@ -135,6 +135,26 @@ internal sealed class HeaderFields
         return -1;
     }
 
+    /// <summary>
+    /// The value of every field named <paramref name="name"/>, joined with commas as the Kestrel path's
+    /// header dictionary gives it to a route's header match; false when there is none.
+    /// </summary>
+    public bool TryGetJoined(ReadOnlySpan<byte> head, string name, out string value)
+    {
+        string? joined = null;
+        foreach (var field in AsSpan())
+        {
+            if (NameEquals(field.Name(head), name))
+            {
+                var text = Encoding.Latin1.GetString(field.Value(head));
+                joined = joined is null ? text : string.Concat(joined, ",", text);
+            }
+        }
+
+        value = joined ?? string.Empty;
+        return joined is not null;
+    }
+
     /// <summary>Whether the Connection fields list <paramref name="name"/>: such a field is hop-by-hop (RFC 9110 §7.6.1).</summary>
     public bool IsNamedByConnection(ReadOnlySpan<byte> head, ReadOnlySpan<byte> name)
     {

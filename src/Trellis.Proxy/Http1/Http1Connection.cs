@@ -52,8 +52,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
     private readonly int _localPort;
     private byte[] _in = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
     private int _filled;
-    private string _host = string.Empty;
-    private string _path = "/";
+    private readonly RoutingStrings _routing = new();
     private int _state;
     private bool _served; // a request of this connection was served (an h2c preface can only come first)
 
@@ -123,22 +122,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
         Interlocked.Exchange(ref _upstream, null)?.Dispose();
     }
 
-    public bool TryGetHeader(string name, out string value)
-    {
-        var buffer = _in.AsSpan(0, _head.Length);
-        string? joined = null;
-        foreach (var field in _head.Fields.AsSpan())
-        {
-            if (HeaderFields.NameEquals(field.Name(buffer), name))
-            {
-                var text = Encoding.Latin1.GetString(field.Value(buffer));
-                joined = joined is null ? text : string.Concat(joined, ",", text);
-            }
-        }
-
-        value = joined ?? string.Empty;
-        return joined is not null;
-    }
+    public bool TryGetHeader(string name, out string value) => _head.Fields.TryGetJoined(_in.AsSpan(0, _head.Length), name, out value);
 
     private async Task RunAsync()
     {
@@ -281,8 +265,8 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
 
         var buffer = _in.AsSpan(0, _filled);
         var method = _head.Method(buffer);
-        var host = CachedHost(_head.Host(buffer));
-        var path = CachedPath(_head.Path(buffer));
+        var host = _routing.Host(_head.Host(buffer));
+        var path = _routing.Path(_head.Path(buffer));
         var query = _head.Query(buffer);
         var match = snapshot.RouteTablesByListener.TryGetValue(_listener.Name, out var table)
             ? table.Match(new RouteRequest(method, host, path, query.IsEmpty ? null : Encoding.Latin1.GetString(query), this, _localPort))
@@ -424,23 +408,4 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
         return true;
     }
 
-    private string CachedHost(ReadOnlySpan<byte> bytes)
-    {
-        if (!Ascii.Equals(bytes, _host))
-        {
-            _host = Encoding.Latin1.GetString(bytes);
-        }
-
-        return _host;
-    }
-
-    private string CachedPath(ReadOnlySpan<byte> bytes)
-    {
-        if (!Ascii.Equals(bytes, _path))
-        {
-            _path = Encoding.ASCII.GetString(bytes);
-        }
-
-        return _path;
-    }
 }

@@ -71,9 +71,6 @@ internal sealed partial class Http2Connection : IFastConnection
     private long _idleSince;
     private readonly TaskCompletionSource _streamsEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // The strings routing needs, cached as the HTTP/1.1 fast path does (read loop only).
-    private string _host = string.Empty;
-    private string _path = "/";
 
     /// <param name="received">Bytes already read from the socket (a preface that an HTTP/1.1 connection recognised), if any.</param>
     public Http2Connection(Socket socket, Http1Listener listener, ReadOnlySpan<byte> received = default)
@@ -164,26 +161,8 @@ internal sealed partial class Http2Connection : IFastConnection
         return true;
     }
 
-    /// <summary>Routing's strings, cached across the connection's requests (called on the read loop only).</summary>
-    internal string CachedHost(ReadOnlySpan<byte> bytes)
-    {
-        if (!Ascii.Equals(bytes, _host))
-        {
-            _host = Encoding.Latin1.GetString(bytes);
-        }
-
-        return _host;
-    }
-
-    internal string CachedPath(ReadOnlySpan<byte> bytes)
-    {
-        if (!Ascii.Equals(bytes, _path))
-        {
-            _path = Encoding.ASCII.GetString(bytes);
-        }
-
-        return _path;
-    }
+    /// <summary>Routing's strings, cached across the connection's requests (used on the read loop only, where streams are routed).</summary>
+    internal RoutingStrings Routing { get; } = new();
 
     private async Task RunAsync()
     {

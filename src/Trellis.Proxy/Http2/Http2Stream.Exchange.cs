@@ -97,8 +97,8 @@ internal sealed partial class Http2Stream
 
         var buffer = _head.Written.Span;
         var method = _request.Method(buffer);
-        var host = _connection.CachedHost(_request.Host(buffer));
-        var path = _connection.CachedPath(_request.Path(buffer));
+        var host = _connection.Routing.Host(_request.Host(buffer));
+        var path = _connection.Routing.Path(_request.Path(buffer));
         var query = _request.Query(buffer);
         var match = snapshot.RouteTablesByListener.TryGetValue(listener.Name, out var table)
             ? table.Match(new RouteRequest(method, host, path, query.IsEmpty ? null : Encoding.Latin1.GetString(query), this, _connection.LocalPort))

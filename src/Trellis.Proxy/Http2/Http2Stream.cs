@@ -307,22 +307,7 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
         return !(method.SequenceEqual("GET"u8) || method.SequenceEqual("HEAD"u8) || method.SequenceEqual("OPTIONS"u8) || method.SequenceEqual("DELETE"u8));
     }
 
-    public bool TryGetHeader(string name, out string value)
-    {
-        var buffer = _head.Written.Span;
-        string? joined = null;
-        foreach (var field in _request.Fields.AsSpan())
-        {
-            if (HeaderFields.NameEquals(field.Name(buffer), name))
-            {
-                var text = Encoding.Latin1.GetString(field.Value(buffer));
-                joined = joined is null ? text : string.Concat(joined, ",", text);
-            }
-        }
-
-        value = joined ?? string.Empty;
-        return joined is not null;
-    }
+    public bool TryGetHeader(string name, out string value) => _request.Fields.TryGetJoined(_head.Written.Span, name, out value);
 
     /// <summary>
     /// A DATA frame's data (read loop, under the connection's stream lock). <paramref name="padding"/>
