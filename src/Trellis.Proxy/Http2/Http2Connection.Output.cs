@@ -22,6 +22,7 @@ internal sealed partial class Http2Connection
     private HeadBuilder _sending;
     private bool _flushing;
     private bool _closeAfterFlush;
+    private long _finishedAt; // when FinishOutput sent the FIN; 0 before
     private bool _outputClosed;
     private TaskCompletionSource? _belowLimit;
     private TaskCompletionSource? _allSent;
@@ -327,7 +328,7 @@ internal sealed partial class Http2Connection
             {
                 if (close)
                 {
-                    _socket.Dispose();
+                    FinishOutput();
                 }
 
                 return;
@@ -368,6 +369,7 @@ internal sealed partial class Http2Connection
         await Task.WhenAny(sent, Task.Delay(TimeSpan.FromSeconds(1), Services.Time));
     }
 
+    /// <summary>Ends a drained connection once everything written has been sent (see <see cref="FinishOutput"/>).</summary>
     private void CloseWhenFlushed()
     {
         lock (_output)
@@ -379,7 +381,31 @@ internal sealed partial class Http2Connection
             }
         }
 
-        _socket.Dispose();
+        FinishOutput();
+    }
+
+    /// <summary>
+    /// A graceful end: nothing more is written, and a FIN follows what was sent. The socket stays open
+    /// for reading until the client closes too (the read loop then ends the connection) or the
+    /// sweep's linger limit passes: closing with the client's frames unread would send a reset, which
+    /// can reach the client before the GOAWAY it should act on (a refused stream's retry, say).
+    /// </summary>
+    private void FinishOutput()
+    {
+        lock (_output)
+        {
+            _outputClosed = true;
+        }
+
+        Volatile.Write(ref _finishedAt, Services.Time.GetTimestamp());
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            _socket.Dispose(); // already gone
+        }
     }
 
     private void CloseOutput()

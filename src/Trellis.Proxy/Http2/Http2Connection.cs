@@ -42,6 +42,9 @@ internal sealed partial class Http2Connection : IFastConnection
     /// <summary>A connection without streams for this long is closed: Kestrel's keep-alive timeout; it bounds a slow preface too.</summary>
     private static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(130);
 
+    /// <summary>How long a gracefully ended connection waits for the client to close its side (see <see cref="FinishOutput"/>).</summary>
+    private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(5);
+
     private static ReadOnlySpan<byte> Preface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;
 
     /// <summary>Whether the first line of a connection is the h2c preface's (prior knowledge, RFC 9113 §3.3).</summary>
@@ -110,6 +113,13 @@ internal sealed partial class Http2Connection : IFastConnection
 
     public void Sweep(long now)
     {
+        var finishedAt = Volatile.Read(ref _finishedAt);
+        if (finishedAt != 0 && Services.Time.GetElapsedTime(finishedAt, now) > LingerTimeout)
+        {
+            _socket.Dispose(); // the client did not close after our FIN: the read loop ends here
+            return;
+        }
+
         bool idle;
         lock (_streams)
         {

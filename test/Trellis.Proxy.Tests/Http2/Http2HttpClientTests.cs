@@ -190,4 +190,29 @@ public sealed class Http2HttpClientTests
         Assert.Equal(Http2Error.NoError, goAway.ErrorCode);
         Assert.Equal("saw /b", await retried.Content.ReadAsStringAsync());
     }
+
+    /// <summary>
+    /// After a refusal's GOAWAY the proxy sends a FIN and goes on reading until the client closes:
+    /// a socket closed with the client's frames still arriving answers them with a reset, which can
+    /// overtake the GOAWAY the client should act on (HttpClient then failed instead of retrying).
+    /// </summary>
+    [Fact]
+    public async Task RefusedStream_ClientStillSending_ConnectionEndsWithFinNotReset()
+    {
+        await using var backend = await TestBackend.StartAsync(c => c.Response.WriteAsync("unused"));
+        await using var proxy = await H2Setup.StartAsync(backend.Endpoint);
+        using var raw = await H2Client.ConnectAsync(proxy.EndPoint.Port);
+        await raw.ReadPrefaceAsync();
+
+        await raw.SendHeadersAsync(1, H2Client.Request("/a/../b", "POST"), endStream: false);
+        await raw.ReadGoAwayAsync();
+        for (var i = 0; i < 20; i++)
+        {
+            // Frames for the refused stream keep coming, as from a client that has not read the GOAWAY yet.
+            await raw.SendDataAsync(1, new byte[1000], endStream: false);
+            await Task.Delay(10); // a reset, had the proxy closed the socket, would arrive within this
+        }
+
+        Assert.True(await raw.ClosedAsync());
+    }
 }
