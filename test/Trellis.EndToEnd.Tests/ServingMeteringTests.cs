@@ -22,6 +22,11 @@ public sealed partial class ServingTests
         await WaitForAsync(async () => await ScaleAsync("hello-00001") is (_, >= 1), TimeSpan.FromSeconds(60), "hello-00001 running");
         await WaitForAsync(async () => await ScaleAsync("hello-00001") == (0, 0), TimeSpan.FromSeconds(60), "scale to zero");
 
+        // Zero ready instances is not yet zero endpoints at the gateway: the push that removes the last
+        // one is on its way while that instance drains. Once it has stopped, its drain delay (the time
+        // the mesh gives proxies to let go of it) is over, so the first call must wait for a new one.
+        await WaitForAsync(async () => await PodCountAsync("hello-00001-deployment-") == 0, TimeSpan.FromSeconds(60), "last instance stopped");
+
         // The first call waits in the activator while an instance starts: a cold start.
         for (var i = 0; i < Invocations; i++)
         {
@@ -59,6 +64,11 @@ public sealed partial class ServingTests
         Assert.True(Value(metrics, $"trellis_revision_cpu_seconds_total{{{labels}}}") > 0, metrics);
         Assert.True(Value(metrics, $"trellis_revision_memory_peak_bytes{{{labels}}}") > 0, metrics);
     }
+
+    private async Task<int> PodCountAsync(string prefix) =>
+        (await TryGetAsync("/api/v1/namespaces/default/pods"))?["items"] is JsonArray items
+            ? items.Count(p => ((string?)p?["metadata"]?["name"])?.StartsWith(prefix, StringComparison.Ordinal) == true)
+            : -1;
 
     private static double Value(string metrics, string series) =>
         metrics.Split('\n').Where(l => l.StartsWith(series + " ", StringComparison.Ordinal))
