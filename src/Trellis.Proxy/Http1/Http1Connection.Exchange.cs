@@ -55,18 +55,14 @@ internal sealed partial class Http1Connection
         try
         {
             // A reused connection the upstream has closed meanwhile fails before any answer; a request
-            // that is all in hand is then sent once more on a new connection, as SocketsHttpHandler does.
+            // that is all in hand is then sent once more on a new connection (UpstreamAttempt.MayResend).
             for (var attempt = 0; ; attempt++)
             {
-                upstream = attempt == 0 ? pool.TakeIdle(endpoint.Address, endpoint.Port) : null;
+                (upstream, var connectError) = await UpstreamAttempt.OpenAsync(pool, endpoint, attempt);
                 if (upstream is null)
                 {
-                    (upstream, var connectError) = await pool.ConnectAsync(endpoint.Address, endpoint.Port);
-                    if (upstream is null)
-                    {
-                        ClaimClientWrites();
-                        return await FailAsync(endpoint, ForwardError.UpstreamConnect, connectError);
-                    }
+                    ClaimClientWrites();
+                    return await FailAsync(endpoint, ForwardError.UpstreamConnect, connectError);
                 }
 
                 Interlocked.Exchange(ref _upstream, upstream); // whoever takes it back out of _upstream owns it (see WatchClientAsync)
@@ -84,11 +80,10 @@ internal sealed partial class Http1Connection
                     break;
                 }
 
-                var stale = upstream.Reused && upstream.End == 0 && bodyBuffered && attempt == 0 && !token.IsCancellationRequested
-                    && received is ForwardError.UpstreamRequest or ForwardError.RequestBodyUpstream;
+                var resend = UpstreamAttempt.MayResend(upstream, attempt, bodyBuffered, received, token);
                 upstream.Dispose();
                 upstream = null;
-                if (!stale)
+                if (!resend)
                 {
                     var error = token.IsCancellationRequested ? ForwardError.UpstreamTimeout : received;
                     ClaimClientWrites();

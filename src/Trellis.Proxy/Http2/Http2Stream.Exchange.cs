@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -26,9 +27,20 @@ internal sealed partial class Http2Stream
     private HeaderFields? _trailerFields;
     private UpstreamConnection? _upstream;
     private bool _upstreamChunked;
+
+    // How far the exchange got with the request body; a held one is _heldBody, still in the pipe.
+    private BodyProgress _bodyProgress;
+    private ReadOnlySequence<byte> _heldBody;
     private bool _headersPending;
     private long _started;
     private bool _uncounted;
+
+    private enum BodyProgress : byte
+    {
+        Unread,
+        Held, // whole at the first read: can be sent again
+        Streaming, // sent as it arrives: cannot
+    }
 
     /// <summary>Serves the stream whose header block was just decoded (read loop); runs on until its first wait.</summary>
     public void Start(bool headerListTooLarge) => _ = RunAsync(headerListTooLarge);
@@ -66,7 +78,7 @@ internal sealed partial class Http2Stream
         if (!_readerCompleted)
         {
             _readerCompleted = true;
-            _body.Reader.Complete(); // the exchange ended before it read the body (an error answer)
+            _body.Reader.Complete(); // the exchange held the body, or ended before it read it (an error answer)
         }
 
         _connection.Consumed(Interlocked.Exchange(ref _bodyUnsent, 0));
@@ -181,18 +193,15 @@ internal sealed partial class Http2Stream
         var reusable = false;
         try
         {
-            // As on the HTTP/1.1 fast path, a bodiless request that fails on a reused connection
-            // before any answer (a stale keep-alive) is sent once more on a new one.
+            // As on the HTTP/1.1 fast path, a request that is all in hand (no body, a body held whole,
+            // or one not read yet) and fails on a reused connection before any answer (a stale
+            // keep-alive) is sent once more on a new one. A body partly sent as it streams is not.
             for (var attempt = 0; ; attempt++)
             {
-                upstream = attempt == 0 ? pool.TakeIdle(endpoint.Address, endpoint.Port) : null;
+                (upstream, var connectError) = await UpstreamAttempt.OpenAsync(pool, endpoint, attempt);
                 if (upstream is null)
                 {
-                    (upstream, var connectError) = await pool.ConnectAsync(endpoint.Address, endpoint.Port);
-                    if (upstream is null)
-                    {
-                        return await FailAsync(endpoint, ForwardError.UpstreamConnect, connectError);
-                    }
+                    return await FailAsync(endpoint, ForwardError.UpstreamConnect, connectError);
                 }
 
                 // Published for a reset to close; whoever takes it back out of _upstream owns it (see OnReset).
@@ -207,10 +216,11 @@ internal sealed partial class Http2Stream
                 {
                     if (_expectContinue)
                     {
+                        _expectContinue = false; // once, also when the request is sent again
                         WriteContinue();
                     }
 
-                    bodyCopy = CopyBodyAsync(upstream, token);
+                    bodyCopy = _bodyProgress == BodyProgress.Held ? SendHeldBodyAsync(upstream, token) : CopyBodyAsync(upstream, token);
                 }
 
                 var received = sent == ForwardError.None ? await upstream.ReadResponseHeadAsync(null, token) : sent;
@@ -219,11 +229,19 @@ internal sealed partial class Http2Stream
                     break;
                 }
 
-                var stale = upstream.Reused && upstream.End == 0 && !_hasBody && attempt == 0 && !token.IsCancellationRequested
-                    && received is ForwardError.UpstreamRequest or ForwardError.RequestBodyUpstream;
+                var failed = upstream;
                 upstream.Dispose();
                 upstream = null;
-                if (!stale)
+                if (bodyCopy is not null)
+                {
+                    // Stopped before deciding: it waits for the body (and wakes canceled) or ends with
+                    // the closed connection; the next attempt's copy must not share _chunk with it.
+                    _body.Reader.CancelPendingRead();
+                    await bodyCopy;
+                    bodyCopy = null;
+                }
+
+                if (!UpstreamAttempt.MayResend(failed, attempt, _bodyProgress != BodyProgress.Streaming, received, token))
                 {
                     return await FailAsync(endpoint, token.IsCancellationRequested ? ForwardError.UpstreamTimeout : received, null);
                 }
@@ -293,9 +311,11 @@ internal sealed partial class Http2Stream
     }
 
     /// <summary>
-    /// The request body from the stream's DATA frames to the upstream: as declared (content-length)
-    /// or chunked, with the client's trailers after the last chunk. Each chunk sent opens the
-    /// client's windows again.
+    /// The request body from the stream's DATA frames to the upstream. A body that is whole at the
+    /// first read (its END_STREAM came with it; the stream's window bounds it to 256 KiB) is held:
+    /// sent but left in the pipe (<see cref="SendHeldBodyAsync"/>), so that an attempt on a stale
+    /// connection can send it again. Any other is sent as it arrives, each part opening the client's
+    /// windows again, and can then not be sent twice. A held body leaves the pipe when the stream retires.
     /// </summary>
     private async Task<ForwardError> CopyBodyAsync(UpstreamConnection upstream, CancellationToken token)
     {
@@ -307,41 +327,24 @@ internal sealed partial class Http2Stream
                 var result = await reader.ReadAsync(CancellationToken.None);
                 if (result.IsCanceled)
                 {
-                    return ForwardError.RequestBodyClient; // the exchange ended first
+                    return ForwardError.RequestBodyClient; // the exchange ended first, or stopped this attempt
                 }
 
                 var data = result.Buffer;
-                foreach (var segment in data)
+                if (result.IsCompleted && _bodyProgress == BodyProgress.Unread)
                 {
-                    if (_upstreamChunked)
-                    {
-                        _chunk.Clear();
-                        _chunk.AppendHex(segment.Length);
-                        _chunk.AppendCrLf();
-                        _chunk.Append(segment.Span);
-                        _chunk.AppendCrLf();
-                        await SocketSends.AllAsync(upstream.Socket, _chunk.Written, token);
-                    }
-                    else
-                    {
-                        await SocketSends.AllAsync(upstream.Socket, segment, token);
-                    }
+                    _heldBody = data;
+                    _bodyProgress = BodyProgress.Held;
+                    return await SendHeldBodyAsync(upstream, token);
                 }
 
+                _bodyProgress = BodyProgress.Streaming;
+                await SendBodyAsync(upstream, data, result.IsCompleted, token);
                 var length = (int)data.Length;
                 reader.AdvanceTo(data.End);
                 BodyConsumed(length);
                 if (result.IsCompleted)
                 {
-                    if (_upstreamChunked)
-                    {
-                        _chunk.Clear();
-                        _chunk.Append("0\r\n"u8);
-                        _chunk.Append(_trailerLines.Written.Span);
-                        _chunk.AppendCrLf();
-                        await SocketSends.AllAsync(upstream.Socket, _chunk.Written, token);
-                    }
-
                     return ForwardError.None;
                 }
             }
@@ -356,8 +359,70 @@ internal sealed partial class Http2Stream
         }
         finally
         {
-            _readerCompleted = true;
-            await reader.CompleteAsync();
+            if (_bodyProgress == BodyProgress.Streaming)
+            {
+                _readerCompleted = true;
+                await reader.CompleteAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The held body (<see cref="CopyBodyAsync"/>) to the upstream, framed as a streamed one. Its bytes
+    /// open the connection's window again (the stream's no longer matters: it has ended) once, when an
+    /// attempt first sent them all: a resend finds nothing left in <see cref="_bodyUnsent"/>, which
+    /// nothing else changes until the stream retires.
+    /// </summary>
+    private async Task<ForwardError> SendHeldBodyAsync(UpstreamConnection upstream, CancellationToken token)
+    {
+        try
+        {
+            await SendBodyAsync(upstream, _heldBody, last: true, token);
+            BodyConsumed(Volatile.Read(ref _bodyUnsent));
+            return ForwardError.None;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            return ForwardError.RequestBodyUpstream;
+        }
+    }
+
+    /// <summary>
+    /// Body bytes framed as the upstream head declares: as they are (content-length) or as chunks;
+    /// the <paramref name="last"/> part ends a chunked body, with the client's trailers.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendBodyAsync(UpstreamConnection upstream, ReadOnlySequence<byte> data, bool last, CancellationToken token)
+    {
+        foreach (var segment in data)
+        {
+            if (segment.IsEmpty)
+            {
+                continue; // an empty chunk would end a chunked body
+            }
+
+            if (_upstreamChunked)
+            {
+                _chunk.Clear();
+                _chunk.AppendHex(segment.Length);
+                _chunk.AppendCrLf();
+                _chunk.Append(segment.Span);
+                _chunk.AppendCrLf();
+                await SocketSends.AllAsync(upstream.Socket, _chunk.Written, token);
+            }
+            else
+            {
+                await SocketSends.AllAsync(upstream.Socket, segment, token);
+            }
+        }
+
+        if (last && _upstreamChunked)
+        {
+            _chunk.Clear();
+            _chunk.Append("0\r\n"u8);
+            _chunk.Append(_trailerLines.Written.Span);
+            _chunk.AppendCrLf();
+            await SocketSends.AllAsync(upstream.Socket, _chunk.Written, token);
         }
     }
 

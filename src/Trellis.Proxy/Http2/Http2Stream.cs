@@ -102,6 +102,7 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
         _trailerLines.Clear();
         Trailers.Clear();
         _upstreamChunked = false;
+        _bodyProgress = BodyProgress.Unread;
         _headersPending = false;
         _uncounted = false;
         _writerCompleted = _readerCompleted = !_hasBody;
@@ -336,6 +337,16 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
         {
             _body.Writer.Write(data);
             Interlocked.Add(ref _bodyUnsent, data.Length);
+        }
+
+        if (endStream)
+        {
+            CompleteBody(null); // publishes the data with the end: a body in one frame is whole at its first read (CopyBodyAsync)
+            return;
+        }
+
+        if (!data.IsEmpty)
+        {
             // Never waits: the pipe has no pause threshold (the stream's window bounds what it holds).
             var flushed = _body.Writer.FlushAsync();
             if (!flushed.IsCompleted)
@@ -344,11 +355,6 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
             }
 
             flushed.GetAwaiter().GetResult();
-        }
-
-        if (endStream)
-        {
-            CompleteBody(null);
         }
     }
 
