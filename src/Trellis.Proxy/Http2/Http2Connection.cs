@@ -45,6 +45,16 @@ internal sealed partial class Http2Connection : IFastConnection
     /// <summary>How long a gracefully ended connection waits for the client to close its side (see <see cref="FinishOutput"/>).</summary>
     private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long output owed to the client may make no progress before the connection is ended (see
+    /// <see cref="Stalled"/>): nginx's send_timeout, 60 s between two successive writes, which nginx
+    /// applies to HTTP/2 flow-control waits too. A reader that takes a <see cref="SendSlice"/> a
+    /// minute (273 B/s; Kestrel's MinResponseDataRate is 240 B/s) is never cut.
+    /// </summary>
+    internal static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(60);
+
+    private const string StalledReason = "the client took no output for the stall limit: it neither read its socket nor opened a window";
+
     private static ReadOnlySpan<byte> Preface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;
 
     /// <summary>Whether the first line of a connection is the h2c preface's (prior knowledge, RFC 9113 §3.3).</summary>
@@ -74,6 +84,10 @@ internal sealed partial class Http2Connection : IFastConnection
     private long _idleSince;
     private readonly TaskCompletionSource _streamsEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // The stall check's view at the previous sweep (sweep only).
+    private int _slicesSeen;
+    private int _dataWritesSeen;
+    private long? _stuckSince;
 
     /// <param name="received">Bytes already read from the socket (a preface that an HTTP/1.1 connection recognised), if any.</param>
     public Http2Connection(Socket socket, Http1Listener listener, ReadOnlySpan<byte> received = default)
@@ -120,6 +134,12 @@ internal sealed partial class Http2Connection : IFastConnection
             return;
         }
 
+        if (Stalled(now))
+        {
+            _ = EndStalledAsync();
+            return;
+        }
+
         bool idle;
         lock (_streams)
         {
@@ -130,6 +150,77 @@ internal sealed partial class Http2Connection : IFastConnection
         {
             BeginDrain();
         }
+    }
+
+    /// <summary>
+    /// Whether output owed to the client has made no progress for <see cref="StallLimit"/> (sweep
+    /// only): at every sweep since, either a send was in progress and the socket had taken no slice
+    /// of it, or a stream waited for a window and no DATA had been written. Answering PINGs is not
+    /// progress; one stream's DATA is (the bound is per connection: a client may hold one stream's
+    /// window shut while it reads the others).
+    /// </summary>
+    private bool Stalled(long now)
+    {
+        bool sending;
+        int dataWrites;
+        lock (_output)
+        {
+            sending = _flushing && !_outputClosed;
+            dataWrites = _dataWrites;
+        }
+
+        var slices = Volatile.Read(ref _slicesSent);
+        var stuck = (sending && slices == _slicesSeen) || (dataWrites == _dataWritesSeen && WaitingForWindow());
+        (_slicesSeen, _dataWritesSeen) = (slices, dataWrites);
+        if (!stuck)
+        {
+            _stuckSince = null;
+            return false;
+        }
+
+        _stuckSince ??= now;
+        if (Services.Time.GetElapsedTime(_stuckSince.Value, now) < StallLimit)
+        {
+            return false;
+        }
+
+        _stuckSince = null; // the connection is ended once
+        return true;
+    }
+
+    /// <summary>Whether a stream holds DATA it cannot send for want of a window (it awaits <see cref="Http2Stream.WindowOpened"/>).</summary>
+    private bool WaitingForWindow()
+    {
+        lock (_streams)
+        {
+            foreach (var stream in _streams.Values)
+            {
+                if (!stream.WindowOpened().IsCompleted)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Ends a connection whose client stopped taking its output: it would otherwise keep its streams,
+    /// and their upstream connections, until the listener drains. GOAWAY ENHANCE_YOUR_CALM: the client
+    /// broke no rule (holding a window shut is allowed, so not FLOW_CONTROL_ERROR, and nothing failed
+    /// here, so not INTERNAL_ERROR), it makes us hold load we will not carry. The streams are reset,
+    /// which closes their upstream connections (mid-message, they cannot go back to the pool); the
+    /// socket closes once the GOAWAY is sent, or after a second (a client that reads nothing never gets it).
+    /// </summary>
+    private async Task EndStalledAsync()
+    {
+        ProxyLog.Http2ConnectionError(Services.ForwardLog, _listener.Name, ClientIp, nameof(Http2Error.EnhanceYourCalm), StalledReason);
+        _draining = true;
+        WriteGoAway(Volatile.Read(ref _lastStreamId), Http2Error.EnhanceYourCalm, StalledReason);
+        AbortStreams();
+        await FlushedAsync();
+        _socket.Dispose(); // ends the read loop, and with it the connection
     }
 
     /// <summary>
