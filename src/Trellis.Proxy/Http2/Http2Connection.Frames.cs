@@ -44,8 +44,7 @@ internal sealed partial class Http2Connection
                 OnPing(header, payload);
                 break;
             case FrameType.GoAway:
-                RequireConnectionFrame(header);
-                BeginDrain(); // the client sends no more streams; the ones running finish
+                OnGoAway(header);
                 break;
             case FrameType.WindowUpdate:
                 OnWindowUpdate(header, payload);
@@ -72,6 +71,9 @@ internal sealed partial class Http2Connection
             throw new Http2ConnectionException(Http2Error.ProtocolError, $"{header.Type} on stream 0");
         }
     }
+
+    /// <summary>A stream the client has not opened (RFC 9113 §5.1.1): above the highest it opened, or even (the server's, and this one never pushes).</summary>
+    private bool IsIdle(int streamId) => streamId > _lastStreamId || (streamId & 1) == 0;
 
     /// <summary>The payload without its padding (PADDED flag: a length byte first, that many bytes last).</summary>
     private static ReadOnlySpan<byte> Unpad(in FrameHeader header, ReadOnlySpan<byte> payload)
@@ -220,7 +222,7 @@ internal sealed partial class Http2Connection
     private void OnData(in FrameHeader header, ReadOnlySpan<byte> payload)
     {
         RequireStreamFrame(header);
-        if (header.StreamId > _lastStreamId)
+        if (IsIdle(header.StreamId))
         {
             throw new Http2ConnectionException(Http2Error.ProtocolError, $"DATA on idle stream {header.StreamId}");
         }
@@ -236,10 +238,23 @@ internal sealed partial class Http2Connection
         lock (_streams)
         {
             var stream = _streams.GetValueOrDefault(header.StreamId);
-            if (stream is null || stream.RequestEnded)
+            if (stream is null || stream.IsReset)
             {
+                // Closed (RFC 9113 §5.1): after a reset of ours the client's DATA already on its way
+                // MUST be discarded, and that minimal processing may be done for every closed stream;
+                // the connection does not remember which streams it reset, so it discards them all.
+                // A RST_STREAM would be a frame on a closed stream, and one per frame of a refused upload.
+                // The DATA still counts against the connection window (§6.9), given back here.
                 Consumed(header.Length);
-                WriteRstStream(header.StreamId, Http2Error.StreamClosed);
+                return;
+            }
+
+            if (stream.RequestEnded)
+            {
+                // Half-closed (remote): DATA after the client's END_STREAM is a stream error STREAM_CLOSED
+                // (§5.1, §6.1). Fail stops the exchange too, so that nothing of the stream follows the RST_STREAM.
+                Consumed(header.Length);
+                stream.Fail(Http2Error.StreamClosed);
                 return;
             }
 
@@ -300,7 +315,7 @@ internal sealed partial class Http2Connection
             throw new Http2ConnectionException(Http2Error.FrameSizeError, "RST_STREAM must be 4 bytes");
         }
 
-        if (header.StreamId > _lastStreamId)
+        if (IsIdle(header.StreamId))
         {
             throw new Http2ConnectionException(Http2Error.ProtocolError, $"RST_STREAM on idle stream {header.StreamId}");
         }
@@ -309,6 +324,19 @@ internal sealed partial class Http2Connection
         {
             _streams.GetValueOrDefault(header.StreamId)?.OnReset();
         }
+    }
+
+    private void OnGoAway(in FrameHeader header)
+    {
+        RequireConnectionFrame(header);
+        if (header.Length < 8)
+        {
+            // The last stream id and the error code are not optional (RFC 9113 §6.8); a frame that
+            // concerns the whole connection with a bad size is a connection error (§4.2).
+            throw new Http2ConnectionException(Http2Error.FrameSizeError, "GOAWAY shorter than 8 bytes");
+        }
+
+        BeginDrain(); // the client sends no more streams; the ones running finish
     }
 
     private void OnSettings(in FrameHeader header, ReadOnlySpan<byte> payload)
@@ -387,7 +415,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        if (header.StreamId > _lastStreamId)
+        if (IsIdle(header.StreamId))
         {
             throw new Http2ConnectionException(Http2Error.ProtocolError, $"WINDOW_UPDATE on idle stream {header.StreamId}");
         }

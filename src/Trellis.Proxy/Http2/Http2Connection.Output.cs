@@ -93,18 +93,23 @@ internal sealed partial class Http2Connection
         Flush();
     }
 
-    internal void WriteRstStream(int streamId, Http2Error error)
-    {
-        Span<byte> code = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(code, (uint)error);
-        WriteFrame(FrameType.RstStream, 0, streamId, code);
-    }
+    internal void WriteRstStream(int streamId, Http2Error error) => WriteUInt32Frame(FrameType.RstStream, streamId, (uint)error);
 
-    internal void WriteWindowUpdate(int streamId, int increment)
+    internal void WriteWindowUpdate(int streamId, int increment) => WriteUInt32Frame(FrameType.WindowUpdate, streamId, (uint)increment);
+
+    private void WriteUInt32Frame(FrameType type, int streamId, uint value)
     {
-        Span<byte> value = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(value, increment);
-        WriteFrame(FrameType.WindowUpdate, 0, streamId, value);
+        lock (_output)
+        {
+            if (_outputClosed)
+            {
+                return;
+            }
+
+            FrameHeader.WriteUInt32Frame(_pending, type, streamId, value);
+        }
+
+        Flush();
     }
 
     private void WriteGoAway(int lastStreamId, Http2Error error, string? debug = null)

@@ -102,6 +102,18 @@ public sealed class Http2ConnectionTests
         { "connection WINDOW_UPDATE of 0", H2Client.Frame(FrameType.WindowUpdate, 0, 0, [0, 0, 0, 0]), (uint)Http2Error.ProtocolError },
         { "WINDOW_UPDATE on an idle stream", H2Client.Frame(FrameType.WindowUpdate, 0, 5, [0, 0, 0, 1]), (uint)Http2Error.ProtocolError },
         { "RST_STREAM on an idle stream", H2Client.Frame(FrameType.RstStream, 0, 5, [0, 0, 0, 8]), (uint)Http2Error.ProtocolError },
+        {
+            "DATA on an even stream below the highest opened (the server's streams, never opened)",
+            [.. H2Client.Frame(FrameType.Headers, FrameFlags.EndHeaders | FrameFlags.EndStream, 3, H2Client.Encode(H2Client.Request())), .. H2Client.Frame(FrameType.Data, 0, 2, "x"u8)],
+            (uint)Http2Error.ProtocolError
+        },
+        {
+            "RST_STREAM on an even stream below the highest opened",
+            [.. H2Client.Frame(FrameType.Headers, FrameFlags.EndHeaders | FrameFlags.EndStream, 3, H2Client.Encode(H2Client.Request())), .. H2Client.Frame(FrameType.RstStream, 0, 2, [0, 0, 0, 8])],
+            (uint)Http2Error.ProtocolError
+        },
+        { "GOAWAY of 7 bytes", H2Client.Frame(FrameType.GoAway, 0, 0, new byte[7]), (uint)Http2Error.FrameSizeError },
+        { "GOAWAY of 0 bytes", H2Client.Frame(FrameType.GoAway, 0, 0, []), (uint)Http2Error.FrameSizeError },
         { "PING of 7 bytes", H2Client.Frame(FrameType.Ping, 0, 0, new byte[7]), (uint)Http2Error.FrameSizeError },
         { "PING on a stream", H2Client.Frame(FrameType.Ping, 0, 1, new byte[8]), (uint)Http2Error.ProtocolError },
         { "SETTINGS of 5 bytes", H2Client.Frame(FrameType.Settings, 0, 0, new byte[5]), (uint)Http2Error.FrameSizeError },
