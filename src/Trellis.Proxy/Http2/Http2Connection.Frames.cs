@@ -240,12 +240,16 @@ internal sealed partial class Http2Connection
             var stream = _streams.GetValueOrDefault(header.StreamId);
             if (stream is null || stream.IsReset)
             {
-                // Closed (RFC 9113 §5.1): after a reset of ours the client's DATA already on its way
-                // MUST be discarded, and that minimal processing may be done for every closed stream;
-                // the connection does not remember which streams it reset, so it discards them all.
-                // A RST_STREAM would be a frame on a closed stream, and one per frame of a refused upload.
-                // The DATA still counts against the connection window (§6.9), given back here.
+                // Closed (RFC 9113 §5.1, §6.1): DATA after a reset of ours was on its way and MUST be
+                // ignored; on any other closed stream (the client reset it, or it ended) it is a stream
+                // error STREAM_CLOSED, answered once (that answer is a reset of ours). Either way the
+                // DATA counts against the connection window (§6.9) and is given back here.
                 Consumed(header.Length);
+                if (!WasResetHere(header.StreamId))
+                {
+                    WriteRstStream(header.StreamId, Http2Error.StreamClosed);
+                }
+
                 return;
             }
 

@@ -39,6 +39,13 @@ internal sealed partial class Http2Connection
     private int _slicesSent;
     private int _dataWrites;
 
+    // Under _output: the streams this server reset last. The client's frames already on their way
+    // on such a stream MUST be ignored (RFC 9113 §5.1), while DATA on any other closed stream draws
+    // RST_STREAM STREAM_CLOSED (§6.1). Only a recent reset has frames in flight, so a few suffice; an
+    // older one gets the STREAM_CLOSED answer, which a client ignores on a stream it has closed.
+    private readonly int[] _resetHere = new int[16];
+    private int _resetHereNext;
+
     // Under _output: the client's windows for what this server sends.
     private int _sendWindow = DefaultWindow;
     private int _initialSendWindow = DefaultWindow;
@@ -93,7 +100,25 @@ internal sealed partial class Http2Connection
         Flush();
     }
 
-    internal void WriteRstStream(int streamId, Http2Error error) => WriteUInt32Frame(FrameType.RstStream, streamId, (uint)error);
+    internal void WriteRstStream(int streamId, Http2Error error)
+    {
+        lock (_output)
+        {
+            _resetHere[_resetHereNext] = streamId;
+            _resetHereNext = (_resetHereNext + 1) % _resetHere.Length;
+        }
+
+        WriteUInt32Frame(FrameType.RstStream, streamId, (uint)error);
+    }
+
+    /// <summary>Whether this server recently sent RST_STREAM on <paramref name="streamId"/> (see <see cref="_resetHere"/>).</summary>
+    private bool WasResetHere(int streamId)
+    {
+        lock (_output)
+        {
+            return Array.IndexOf(_resetHere, streamId) >= 0;
+        }
+    }
 
     internal void WriteWindowUpdate(int streamId, int increment) => WriteUInt32Frame(FrameType.WindowUpdate, streamId, (uint)increment);
 

@@ -4,8 +4,9 @@ using Trellis.Proxy.Tests.Http1;
 namespace Trellis.Proxy.Tests.Http2;
 
 /// <summary>
-/// DATA on streams that are no longer open (RFC 9113 §5.1, §6.1, §6.9): dropped on a closed stream but
-/// counted against the connection window, a stream error on a half-closed (remote) one. DATA on idle
+/// DATA on streams that are no longer open (RFC 9113 §5.1, §6.1, §6.9): ignored after a reset of the
+/// proxy's, a stream error STREAM_CLOSED (once) on a stream the client reset or on a half-closed
+/// (remote) one, and counted against the connection window in every case. DATA on idle
 /// streams is in <see cref="Http2ConnectionTests.ConnectionErrors"/>.
 /// </summary>
 public sealed class Http2ClosedStreamTests
@@ -15,7 +16,7 @@ public sealed class Http2ClosedStreamTests
     [Theory]
     [InlineData("reset by the proxy")]
     [InlineData("reset by the client")]
-    public async Task Data_OnAClosedStream_IsDroppedWithoutReset_AndTheConnectionWindowComesBack(string how)
+    public async Task Data_OnAClosedStream_ProxyResetIgnored_ClientResetAnsweredOnce_AndTheConnectionWindowComesBack(string how)
     {
         var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var backend = SlowUpstream(arrived);
@@ -46,7 +47,18 @@ public sealed class Http2ClosedStreamTests
 
         await client.SendFrameAsync(FrameType.Ping, 0, 0, new byte[8]); // anything the DATA drew would come before the answer
         Assert.NotNull(await client.ReadUntilAsync(f => f.Type == FrameType.Ping));
-        Assert.DoesNotContain(client.Kept, f => f.Type is FrameType.RstStream or FrameType.GoAway);
+        Assert.DoesNotContain(client.Kept, f => f.Type == FrameType.GoAway);
+        var answers = client.Kept.Where(f => f.Type == FrameType.RstStream && f.StreamId == 1).ToList();
+        if (how == "reset by the proxy")
+        {
+            Assert.Empty(answers); // RFC 9113 §5.1: what was on its way after our reset is ignored
+        }
+        else
+        {
+            // §5.1 and §6.1: a stream error STREAM_CLOSED, once however many DATA frames follow.
+            Assert.Equal([Http2Error.StreamClosed], answers.Select(f => f.ErrorCode));
+        }
+
         Assert.Equal(ConnectionWindow, reopened);
         await client.SendHeadersAsync(3, H2Client.Request("/next"));
         Assert.Equal("ok", (await client.ReadResponseAsync(3)).BodyText);
