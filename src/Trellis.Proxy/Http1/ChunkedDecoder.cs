@@ -4,42 +4,22 @@ namespace Trellis.Proxy.Http1;
 /// Decodes a chunked body (RFC 9112 §7.1) in place, for a consumer that frames the body itself
 /// (Kestrel, which re-chunks for HTTP/1.1 clients and sends DATA frames to HTTP/2 ones): chunk
 /// sizes and extensions are dropped, data moves to the front of the buffer, and the trailer section
-/// is kept aside so that it can be forwarded. The same syntax as <see cref="ChunkedScanner"/>, which
-/// relays a body verbatim instead. Incremental: data may arrive split anywhere.
+/// is kept aside so that it can be forwarded. The syntax is <see cref="ChunkedGrammar"/>'s, as for
+/// <see cref="ChunkedScanner"/>, which relays a body verbatim instead. Incremental: data may arrive
+/// split anywhere.
 /// </summary>
 internal struct ChunkedDecoder
 {
     /// <summary>A trailer section larger than this is a syntax error (as a head larger than the upstream buffer is).</summary>
     public const int MaxTrailerSize = 16 * 1024;
 
-    private const long MaxChunkSize = 1L << 40;
-
-    private State _state;
-    private long _remaining;
-    private int _digits;
+    private ChunkedGrammar _grammar;
     private byte[]? _trailers;
     private int _trailerLength;
 
-    private enum State : byte
-    {
-        Size,
-        SizeWhitespace,
-        Extension,
-        SizeLf,
-        Data,
-        DataCr,
-        DataLf,
-        TrailerStart,
-        TrailerLine,
-        TrailerLf,
-        FinalLf,
-        Done,
-        Invalid,
-    }
+    public readonly bool IsDone => _grammar.IsDone;
 
-    public readonly bool IsDone => _state == State.Done;
-
-    public readonly bool IsInvalid => _state == State.Invalid;
+    public readonly bool IsInvalid => _grammar.IsInvalid;
 
     /// <summary>
     /// The trailer section once <see cref="IsDone"/>: its field lines and the empty line that ends
@@ -57,150 +37,61 @@ internal struct ChunkedDecoder
     {
         var read = 0;
         var written = 0;
-        while (read < buffer.Length && _state != State.Done)
+        while (read < buffer.Length && !_grammar.IsDone)
         {
-            if (_state == State.Data)
+            var part = _grammar.Read(buffer[read..], out var length);
+            switch (part)
             {
-                var take = (int)Math.Min(_remaining, buffer.Length - read);
-                if (written != read)
-                {
-                    buffer.Slice(read, take).CopyTo(buffer[written..]); // overlapping, moving left: memmove semantics
-                }
+                case ChunkedGrammar.Part.Data:
+                    if (written != read)
+                    {
+                        buffer.Slice(read, length).CopyTo(buffer[written..]); // overlapping, moving left: memmove semantics
+                    }
 
-                read += take;
-                written += take;
-                _remaining -= take;
-                if (_remaining == 0)
-                {
-                    _state = State.DataCr;
-                }
+                    written += length;
+                    break;
+                case ChunkedGrammar.Part.Trailer:
+                    var room = MaxTrailerSize - _trailerLength;
+                    if (length > room)
+                    {
+                        // A trailer section over the limit ends the body as a syntax error does, at the first byte that does not fit.
+                        _grammar.Fail();
+                        consumed = read + room + 1;
+                        return -1;
+                    }
 
-                continue;
-            }
-
-            var b = buffer[read++];
-            _state = Step(b);
-            if (_state == State.Invalid)
-            {
-                consumed = read;
-                return -1;
-            }
-
-            if (_state is State.TrailerLine or State.TrailerLf || (_state is State.TrailerStart && b == '\n' && _trailerLength > 0)
-                || (_state == State.FinalLf && _trailerLength > 0) || (_state == State.Done && _trailerLength > 0))
-            {
-                if (!AppendTrailer(b))
-                {
-                    _state = State.Invalid;
-                    consumed = read;
+                    AppendTrailers(buffer.Slice(read, length));
+                    break;
+                case ChunkedGrammar.Part.Invalid:
+                    consumed = read + 1;
                     return -1;
-                }
             }
+
+            read += length;
         }
 
         consumed = read;
         return written;
     }
 
-    private bool AppendTrailer(byte b)
+    private void AppendTrailers(ReadOnlySpan<byte> bytes)
     {
-        if (_trailers is null || _trailerLength == _trailers.Length)
+        var needed = _trailerLength + bytes.Length;
+        if (_trailers is null || needed > _trailers.Length)
         {
-            if (_trailerLength == MaxTrailerSize)
+            // Trailers are rare (gRPC-web, some streaming APIs): a small array, allocated only for them.
+            var size = _trailers?.Length ?? 256;
+            while (size < needed)
             {
-                return false;
+                size = Math.Min(size * 2, MaxTrailerSize);
             }
 
-            // Trailers are rare (gRPC-web, some streaming APIs): a small array, allocated only for them.
-            var larger = new byte[_trailers is null ? 256 : Math.Min(_trailers.Length * 2, MaxTrailerSize)];
-            _trailers?.CopyTo(larger, 0);
+            var larger = new byte[size];
+            Trailers.CopyTo(larger);
             _trailers = larger;
         }
 
-        _trailers[_trailerLength++] = b;
-        return true;
+        bytes.CopyTo(_trailers.AsSpan(_trailerLength));
+        _trailerLength = needed;
     }
-
-    private State Step(byte b)
-    {
-        switch (_state)
-        {
-            case State.Size:
-                var digit = HexValue(b);
-                if (digit >= 0)
-                {
-                    _remaining = (_remaining * 16) + digit;
-                    _digits++;
-                    return _remaining > MaxChunkSize ? State.Invalid : State.Size;
-                }
-
-                if (_digits == 0)
-                {
-                    return State.Invalid;
-                }
-
-                return b switch
-                {
-                    (byte)'\r' => State.SizeLf,
-                    (byte)';' => State.Extension,
-                    (byte)' ' or (byte)'\t' => State.SizeWhitespace,
-                    _ => State.Invalid,
-                };
-            case State.SizeWhitespace:
-                return b switch
-                {
-                    (byte)'\r' => State.SizeLf,
-                    (byte)';' => State.Extension,
-                    (byte)' ' or (byte)'\t' => State.SizeWhitespace,
-                    _ => State.Invalid,
-                };
-            case State.Extension:
-                return b switch
-                {
-                    (byte)'\r' => State.SizeLf,
-                    (byte)'\n' => State.Invalid,
-                    _ => State.Extension,
-                };
-            case State.SizeLf:
-                if (b != '\n')
-                {
-                    return State.Invalid;
-                }
-
-                _digits = 0;
-                return _remaining == 0 ? State.TrailerStart : State.Data;
-            case State.DataCr:
-                return b == '\r' ? State.DataLf : State.Invalid;
-            case State.DataLf:
-                return b == '\n' ? State.Size : State.Invalid;
-            case State.TrailerStart:
-                return b switch
-                {
-                    (byte)'\r' => State.FinalLf,
-                    (byte)'\n' => State.Invalid,
-                    _ => State.TrailerLine,
-                };
-            case State.TrailerLine:
-                return b switch
-                {
-                    (byte)'\r' => State.TrailerLf,
-                    (byte)'\n' => State.Invalid,
-                    _ => State.TrailerLine,
-                };
-            case State.TrailerLf:
-                return b == '\n' ? State.TrailerStart : State.Invalid;
-            case State.FinalLf:
-                return b == '\n' ? State.Done : State.Invalid;
-            default:
-                return State.Invalid;
-        }
-    }
-
-    private static int HexValue(byte b) => b switch
-    {
-        >= (byte)'0' and <= (byte)'9' => b - '0',
-        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
-        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
-        _ => -1,
-    };
 }

@@ -120,4 +120,22 @@ public sealed class ChunkedDecoderTests
 
         Assert.Equal(-1, decoder.Decode(Encoding.ASCII.GetBytes(body), out _));
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void Decode_TrailerSectionAtTheLimit_FitsAndOneByteMoreIsInvalidAtThatByte(int over)
+    {
+        // "X: " + value + CRLF + the final CRLF: MaxTrailerSize + over bytes, so the final LF is the one that may not fit.
+        var body = "0\r\nX: " + new string('a', ChunkedDecoder.MaxTrailerSize - 7 + over) + "\r\n\r\n";
+        var decoder = default(ChunkedDecoder);
+
+        var decoded = decoder.Decode(Encoding.ASCII.GetBytes(body), out var consumed);
+
+        Assert.Equal(over == 0 ? 0 : -1, decoded);
+        Assert.Equal(body.Length, consumed);
+        Assert.Equal(over == 0, decoder.IsDone);
+        Assert.Equal(over == 1, decoder.IsInvalid);
+        Assert.True(over == 1 || decoder.Trailers.Length == ChunkedDecoder.MaxTrailerSize);
+    }
 }
