@@ -105,6 +105,7 @@ internal sealed partial class Http1Connection
                 {
                     reusable = false;
                     result = result with { KeepAlive = false };
+                    _lingerOnClose = !_clientGone; // the rest of the body may still be on its way
                 }
                 else
                 {
@@ -168,11 +169,22 @@ internal sealed partial class Http1Connection
 
     /// <summary>
     /// Called by the listener about once a second, off the request path: closes a connection that
-    /// waited too long for a head, and starts watching the client of an exchange that runs long (or,
-    /// once that client has half-closed, checks it for a reset).
+    /// waited too long for a head or lingered long enough (<see cref="LingerAsync"/>), and starts
+    /// watching the client of an exchange that runs long (or, once that client has half-closed,
+    /// checks it for a reset).
     /// </summary>
     public void Sweep(long now)
     {
+        if (Volatile.Read(ref _state) == States.Lingering)
+        {
+            if (LingerOver(now))
+            {
+                _socket.Dispose(); // ends the lingering read
+            }
+
+            return;
+        }
+
         var elapsed = _services.Time.GetElapsedTime(Volatile.Read(ref _phaseStarted), now);
         if (_waitingForHead)
         {

@@ -92,6 +92,9 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
         Continue,
         Close,
         Handoff,
+
+        /// <summary>Close, but only after lingering: the client may still be sending the request body (see <see cref="LingerAsync"/>).</summary>
+        Linger,
     }
 
     private static class States
@@ -99,16 +102,18 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
         public const int Idle = 0;
         public const int Busy = 1;
         public const int Closed = 2;
+        public const int Lingering = 3;
     }
 
     public Task Completion { get; private set; } = Task.CompletedTask;
 
     public void Start() => Completion = RunAsync();
 
-    /// <summary>Listener stop: a connection between requests closes now; a busy one closes after its response.</summary>
+    /// <summary>Listener stop: a connection between requests or lingering closes now; a busy one closes after its response.</summary>
     public void CloseIfIdle()
     {
-        if (Interlocked.CompareExchange(ref _state, States.Closed, States.Idle) == States.Idle)
+        if (Interlocked.CompareExchange(ref _state, States.Closed, States.Idle) == States.Idle
+            || Interlocked.CompareExchange(ref _state, States.Closed, States.Lingering) == States.Lingering)
         {
             _socket.Dispose();
         }
@@ -175,6 +180,12 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
                 if (next == Next.Handoff)
                 {
                     handedOff = _listener.Handoff.TryHand(_socket, _in.AsSpan(0, _filled));
+                    return;
+                }
+
+                if (next == Next.Linger)
+                {
+                    await LingerAsync();
                     return;
                 }
 
@@ -327,7 +338,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
             }
         }
 
-        return keepAlive ? Next.Continue : Next.Close;
+        return keepAlive ? Next.Continue : _lingerOnClose ? Next.Linger : Next.Close;
     }
 
     /// <summary>(5) An error answered before anything was sent; a client that left gets nothing.</summary>
@@ -378,6 +389,8 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
         _out.Append(body);
         CountCompleted();
         await SocketSends.AllAsync(_socket, _out.Written, CancellationToken.None);
+        // Answered before the body was all read (none of it copied, or a copy cut short): the client may still be sending.
+        _lingerOnClose = !_bodyBuffered && _bodyCopy is not { IsCompletedSuccessfully: true, Result: ForwardError.None };
         return (status, keepAlive);
     }
 
