@@ -124,13 +124,7 @@ internal struct ChunkedGrammar
                     return State.Invalid;
                 }
 
-                return b switch
-                {
-                    (byte)'\r' => State.SizeLf,
-                    (byte)';' => State.Extension,
-                    (byte)' ' or (byte)'\t' => State.SizeWhitespace,
-                    _ => State.Invalid,
-                };
+                goto case State.SizeWhitespace; // after the digits, what may follow them is what may follow BWS
             case State.SizeWhitespace:
                 // BWS is allowed before an extension's ';' (RFC 9112 §7.1.1), not before more digits.
                 return b switch
