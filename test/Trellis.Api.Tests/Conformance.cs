@@ -6,7 +6,9 @@ namespace Trellis.Api.Tests;
 /// </summary>
 internal static class Conformance
 {
-    public static string Root { get; } = Path.Combine(Path.GetDirectoryName(FindRepoRoot())!, "shared", "conformance");
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static string Root { get; } = Path.Combine(Path.GetDirectoryName(RepoRoot)!, "shared", "conformance");
 
     public static string PathOf(string relative) => Path.Combine(Root, relative);
 

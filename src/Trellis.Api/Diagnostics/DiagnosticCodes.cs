@@ -37,6 +37,12 @@ public static class DiagnosticCodes
     /// <summary>Warning: the analyzer hit an unexpected problem and skipped a resource; the other findings stand.</summary>
     public const string AnalysisSkipped = "TRL0100";
 
+    /// <summary>
+    /// Warning: a field that is read, validated and stored but has no behaviour yet ("accepted, not enforced");
+    /// <see cref="Validation.NotEnforced"/> lists them.
+    /// </summary>
+    public const string AcceptedNotEnforced = "TRL0200";
+
     /// <summary>A resource refers to another (host, subset, gateway) that is not in the set (istioctl's ReferencedResourceNotFound).</summary>
     public const string ReferencedResourceNotFound = "IST0101";
 }

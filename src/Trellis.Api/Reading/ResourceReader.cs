@@ -144,6 +144,10 @@ public static partial class ResourceReader
         {
             // Semantic rules assume a well-typed spec, so they run only on specs that bound without errors.
             Report(ResourceValidator.ValidateSpec(resource), context);
+            if (context.ErrorCount == specErrorsBefore)
+            {
+                Report(NotEnforced.Check(resource), context);
+            }
         }
 
         return resource;

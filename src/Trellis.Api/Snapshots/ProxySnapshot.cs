@@ -33,6 +33,8 @@ public enum ListenerKind
 /// serves HTTP/1.1 only), and <c>Http2</c> serves h2c only.</param>
 /// <param name="Tls">Terminate TLS with this certificate (a gateway server with <c>tls.mode: SIMPLE</c>); null for cleartext.</param>
 /// <param name="Serving">Queue-proxy limits of a revision instance (on its inbound listener); null for none.</param>
+/// <param name="RateLimit">A local token bucket for every request the listener takes (per workload instance on an
+/// inbound listener, per gateway port on a gateway); see <see cref="RateLimitConfig"/>.</param>
 public sealed record ListenerConfig(
     string Name,
     string Address,
@@ -42,7 +44,8 @@ public sealed record ListenerConfig(
     string Workload = "",
     HttpProtocols Protocols = HttpProtocols.Http1AndHttp2,
     ListenerTlsConfig? Tls = null,
-    InstanceServingConfig? Serving = null);
+    InstanceServingConfig? Serving = null,
+    RateLimitConfig? RateLimit = null);
 
 /// <summary>
 /// A server certificate carried in the snapshot itself (PEM), as Envoy's SDS does, so a proxy on
@@ -69,9 +72,15 @@ public sealed record RouteTableConfig(string Name, IReadOnlyList<VirtualHostConf
 public sealed record VirtualHostConfig(string Name, IReadOnlyList<string> Domains, IReadOnlyList<RouteConfig> Routes);
 
 /// <summary>
-/// One route: if any of <see cref="Matches"/> matches (all when empty), the request is redirected,
-/// or forwarded to one of <see cref="Clusters"/> chosen by weight.
+/// One route: if any of <see cref="Matches"/> matches (all when empty), the request is answered by the proxy
+/// (<see cref="Redirect"/>, <see cref="DirectResponse"/>, a CORS preflight, an injected abort) or forwarded to one
+/// of <see cref="Clusters"/> chosen by weight, under the route's retry, timeout, fault and mirror policy (the
+/// policy types are in <c>TrafficPolicyConfig.cs</c>).
 /// </summary>
+/// <param name="Timeout">The whole exchange, retries included (Istio's <c>timeout</c>); null for none.</param>
+/// <param name="Retry">Null: no retries (the compiler writes Istio's default policy explicitly).</param>
+/// <param name="Mirrors">Fire-and-forget copies of each request (Istio <c>mirror</c>/<c>mirrors</c>).</param>
+/// <param name="RateLimit">A local token bucket of this route, on top of the listener's.</param>
 public sealed record RouteConfig(
     string Name,
     IReadOnlyList<RouteMatchConfig> Matches,
@@ -80,7 +89,13 @@ public sealed record RouteConfig(
     RewriteConfig? Rewrite = null,
     HeaderOperationsConfig? RequestHeaders = null,
     HeaderOperationsConfig? ResponseHeaders = null,
-    TimeSpan? Timeout = null);
+    TimeSpan? Timeout = null,
+    DirectResponseConfig? DirectResponse = null,
+    RetryConfig? Retry = null,
+    FaultConfig? Fault = null,
+    IReadOnlyList<MirrorConfig>? Mirrors = null,
+    CorsConfig? Cors = null,
+    RateLimitConfig? RateLimit = null);
 
 /// <summary>All present conditions must hold (AND). Istio's <c>HTTPMatchRequest</c>.</summary>
 public sealed record RouteMatchConfig(
@@ -104,13 +119,25 @@ public enum StringMatchKind
 
 public sealed record StringMatchConfig(StringMatchKind Kind, string Value);
 
-public sealed record WeightedClusterConfig(string Cluster, int Weight);
+/// <summary>A destination of a route; its header operations apply (after the route's) only when it is the one picked.</summary>
+public sealed record WeightedClusterConfig(
+    string Cluster,
+    int Weight,
+    HeaderOperationsConfig? RequestHeaders = null,
+    HeaderOperationsConfig? ResponseHeaders = null);
 
 /// <summary>HTTP redirect (Istio <c>HTTPRedirect</c>); null parts keep the request's value.</summary>
 public sealed record RedirectConfig(string? Uri = null, string? Authority = null, string? Scheme = null, int? Port = null, int StatusCode = 301);
 
-/// <summary>Rewrite before forwarding: <see cref="UriPrefix"/> replaces the matched prefix (or whole path for exact matches).</summary>
-public sealed record RewriteConfig(string? UriPrefix = null, string? Authority = null);
+/// <summary>
+/// Rewrite before forwarding: <see cref="UriPrefix"/> replaces the matched prefix (or whole path for exact matches);
+/// <see cref="UriRegex"/> (Istio <c>uriRegexRewrite</c>, exclusive with the prefix) replaces every match of a
+/// regular expression in the path with a substitution that may use <c>\1</c>-style groups.
+/// </summary>
+public sealed record RewriteConfig(string? UriPrefix = null, string? Authority = null, RegexRewriteConfig? UriRegex = null);
+
+/// <summary>RE2 syntax as Envoy's <c>regex_rewrite</c>; <see cref="Rewrite"/> refers to groups as <c>\1</c>.</summary>
+public sealed record RegexRewriteConfig(string Match, string Rewrite);
 
 public sealed record HeaderOperationsConfig(
     IReadOnlyDictionary<string, string>? Set = null,
@@ -120,8 +147,11 @@ public sealed record HeaderOperationsConfig(
 public enum LoadBalancerKind
 {
     RoundRobin,
+    /// <summary>Power of two choices by requests in flight (Istio's LEAST_REQUEST and LEAST_CONN).</summary>
     LeastRequest,
     Random,
+    /// <summary>No balancing: the request goes to the address the client asked for (Istio's PASSTHROUGH).</summary>
+    Passthrough,
 }
 
 /// <summary>
@@ -129,12 +159,20 @@ public enum LoadBalancerKind
 /// <c>outbound|9080|v1|reviews.default.svc.cluster.local</c>, <c>inbound|9080||reviews-v1-abc12</c>.
 /// With <see cref="Activation"/>, a request that finds no endpoints waits for one instead of failing.
 /// </summary>
+/// <param name="ConsistentHash">When set, it replaces <paramref name="LoadBalancer"/>: session affinity by a request key.</param>
+/// <param name="WarmupDuration">A new endpoint's share of traffic ramps up over this long (Istio's <c>warmupDurationSecs</c>).</param>
+/// <param name="ConnectionPool">Circuit-breaker thresholds and connection settings (DestinationRule <c>connectionPool</c>).</param>
+/// <param name="OutlierDetection">Passive health checking; null: endpoints are never ejected.</param>
 public sealed record ClusterConfig(
     string Name,
     IReadOnlyList<EndpointConfig> Endpoints,
     LoadBalancerKind LoadBalancer = LoadBalancerKind.RoundRobin,
     UpstreamProtocol Protocol = UpstreamProtocol.Http1,
-    ActivationConfig? Activation = null);
+    ActivationConfig? Activation = null,
+    ConsistentHashConfig? ConsistentHash = null,
+    TimeSpan? WarmupDuration = null,
+    ConnectionPoolConfig? ConnectionPool = null,
+    OutlierDetectionConfig? OutlierDetection = null);
 
 public enum UpstreamProtocol
 {

@@ -67,7 +67,7 @@ public sealed class ResourceReaderTests
         var result = ResourceReader.Read(text);
 
         Assert.Empty(result.Resources);
-        Assert.Empty(result.Diagnostics);
+        Assert.Empty(result.Diagnostics.ExceptNotEnforced());
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public sealed class ResourceReaderTests
         var result = ResourceReader.Read($"---\n{ValidVirtualService}\n---\n---\n{ValidVirtualService.Replace("name: reviews", "name: other", StringComparison.Ordinal)}\n");
 
         Assert.Equal(2, result.Resources.Count);
-        Assert.Empty(result.Diagnostics);
+        Assert.Empty(result.Diagnostics.ExceptNotEnforced());
     }
 
     [Fact]
@@ -178,7 +178,7 @@ public sealed class ResourceReaderTests
     {
         const string text = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: app\n    image: nginx\n";
 
-        Assert.Empty(ResourceReader.Read(text).Diagnostics);
+        Assert.Empty(ResourceReader.Read(text).Diagnostics.ExceptNotEnforced());
     }
 
     [Theory]
@@ -286,7 +286,7 @@ public sealed class ResourceReaderTests
     {
         var result = ResourceReader.Read("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  key: value\n");
 
-        Assert.Empty(result.Diagnostics);
+        Assert.Empty(result.Diagnostics.ExceptNotEnforced());
         Assert.Equal("value", Assert.Single(result.Resources).GetSpec<Workloads.ConfigMapData>().Data["key"]);
     }
 
@@ -319,7 +319,7 @@ public sealed class ResourceReaderTests
         // Knative containers may omit their name (Kubernetes Deployments may not).
         var result = ResourceReader.Read(text);
 
-        Assert.Empty(result.Diagnostics);
+        Assert.Empty(result.Diagnostics.ExceptNotEnforced());
         var spec = Assert.Single(result.Resources).GetSpec<Serving.KnativeServiceSpec>();
         Assert.Equal(5, spec.Template.Spec.ContainerConcurrency);
         Assert.Equal(["./hello"], spec.Template.Spec.PodSpec.Containers[0].Command);

@@ -1,0 +1,228 @@
+using System.Text.Json.Nodes;
+using Trellis.Api.Diagnostics;
+
+namespace Trellis.Api.Validation;
+
+/// <summary>
+/// The fields Trellis reads, validates and stores but does not act on yet. A user who sets one gets a warning
+/// (<see cref="DiagnosticCodes.AcceptedNotEnforced"/>) at <c>apply</c> and <c>analyze</c>, with the field's path and
+/// line, instead of silence. This table is the one place that says what is not enforced: the work that gives a
+/// field its behaviour removes its row, and docs/diagnostics.md lists the rows.
+/// </summary>
+public static class NotEnforced
+{
+    /// <summary>
+    /// A field (or a whole spec) that has no behaviour. <paramref name="Pattern"/> is a field path with <c>[*]</c> for
+    /// any list index and an optional <c>=VALUE</c> suffix for a scalar that only matters with that value
+    /// (case-insensitive); <paramref name="Reason"/> says what is missing.
+    /// </summary>
+    public sealed record Entry(string Group, string Kind, string Pattern, string Reason);
+
+    private const string Istio = ResourceKinds.IstioNetworking;
+    private const string Security = ResourceKinds.IstioSecurity;
+    private const string GatewayApi = ResourceKinds.GatewayApi;
+
+    public static IReadOnlyList<Entry> Entries { get; } =
+    [
+        // Issue 10: traffic policy.
+        new(Istio, "VirtualService", "spec.http[*].retries", "retries are not applied yet"),
+        new(Istio, "VirtualService", "spec.http[*].fault", "fault injection is not applied yet"),
+        new(Istio, "VirtualService", "spec.http[*].mirror", "mirroring is not applied yet"),
+        new(Istio, "VirtualService", "spec.http[*].mirrors", "mirroring is not applied yet"),
+        new(Istio, "VirtualService", "spec.http[*].mirrorPercentage", "mirroring is not applied yet"),
+        new(Istio, "VirtualService", "spec.http[*].corsPolicy", "CORS is not applied yet"),
+        new(Istio, "VirtualService", "spec.http[*].directResponse", "direct responses are not served yet"),
+        new(Istio, "VirtualService", "spec.http[*].delegate", "delegate VirtualServices are not resolved"),
+        new(Istio, "VirtualService", "spec.http[*].rewrite.uriRegexRewrite", "regex rewrites are not applied yet"),
+        new(Istio, "VirtualService", "spec.http[*].route[*].headers", "per-destination header operations are not applied yet"),
+        new(Istio, "VirtualService", "spec.http[*].redirect.derivePort", "derivePort is not applied"),
+        new(Istio, "VirtualService", "spec.http[*].match[*].scheme", "scheme matches are not applied"),
+        new(Istio, "VirtualService", "spec.exportTo", "exportTo visibility is not applied: every namespace sees the resource"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.connectionPool", "connection pool limits are not applied yet"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.outlierDetection", "outlier detection is not applied yet"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.loadBalancer.consistentHash", "consistent hashing is not applied yet"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.loadBalancer.warmupDurationSecs", "warm-up is not applied yet"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.loadBalancer.simple=PASSTHROUGH", "PASSTHROUGH is not applied yet"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.portLevelSettings", "port-level settings are not applied yet"),
+        new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.connectionPool", "connection pool limits are not applied yet"),
+        new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.outlierDetection", "outlier detection is not applied yet"),
+        new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.loadBalancer.consistentHash", "consistent hashing is not applied yet"),
+        new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.loadBalancer.warmupDurationSecs", "warm-up is not applied yet"),
+        new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.loadBalancer.simple=PASSTHROUGH", "PASSTHROUGH is not applied yet"),
+        new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.portLevelSettings", "port-level settings are not applied yet"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.loadBalancer.localityLbSetting", "locality-aware balancing is not applied (one locality)"),
+        new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.loadBalancer.localityLbSetting", "locality-aware balancing is not applied (one locality)"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.tunnel", "tunnelling is not applied"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.proxyProtocol", "the PROXY protocol is not sent"),
+        new(Istio, "DestinationRule", "spec.exportTo", "exportTo visibility is not applied: every namespace sees the resource"),
+        new(Istio, "DestinationRule", "spec.workloadSelector", "workload-scoped DestinationRules are not applied: the rule applies to every client"),
+
+        // Issue 11: routing dialects, egress, protocols.
+        new(Istio, "VirtualService", "spec.tcp", "TCP routes are not applied yet"),
+        new(Istio, "VirtualService", "spec.tls", "TLS (SNI) routes are not applied yet"),
+        new(Istio, "ServiceEntry", "spec", "ServiceEntry is not routed yet: only the analyzer reads it"),
+        new(Istio, "Sidecar", "spec", "Sidecar resources do not limit a workload's view yet"),
+        new(GatewayApi, "Gateway", "spec", "Gateway API Gateways are not served yet"),
+        new(GatewayApi, "HTTPRoute", "spec", "HTTPRoutes are not routed yet"),
+        new(GatewayApi, "GRPCRoute", "spec", "GRPCRoutes are not routed yet"),
+        new(GatewayApi, "ReferenceGrant", "spec", "ReferenceGrants are not applied yet"),
+
+        // Issue 12: security.
+        new(Security, "PeerAuthentication", "spec", "mTLS is not enforced yet: every hop is cleartext"),
+        new(Security, "AuthorizationPolicy", "spec", "authorization is not enforced yet: every call is allowed"),
+        new(Security, "RequestAuthentication", "spec", "JWTs are not validated yet"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.tls", "client TLS settings are not applied yet"),
+        new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.tls", "client TLS settings are not applied yet"),
+        new(Istio, "Gateway", "spec.servers[*].tls.mode=MUTUAL", "MUTUAL TLS servers are not served yet (the port is skipped)"),
+        new(Istio, "Gateway", "spec.servers[*].tls.mode=ISTIO_MUTUAL", "ISTIO_MUTUAL servers are not served yet (the port is skipped)"),
+        new(Istio, "Gateway", "spec.servers[*].tls.mode=PASSTHROUGH", "PASSTHROUGH servers are not served yet (the port is skipped)"),
+        new(Istio, "Gateway", "spec.servers[*].tls.mode=AUTO_PASSTHROUGH", "AUTO_PASSTHROUGH servers are not served yet (the port is skipped)"),
+        new(Istio, "Gateway", "spec.servers[*].tls.serverCertificate", "file-based certificates are not read: use credentialName"),
+        new(Istio, "Gateway", "spec.servers[*].tls.credentialNames", "several certificates per server are not chosen by SNI yet"),
+        new(Istio, "Gateway", "spec.servers[*].tls.subjectAltNames", "client certificates are not verified yet"),
+        new(Istio, "Gateway", "spec.servers[*].tls.minProtocolVersion", "TLS versions are the runtime's defaults"),
+        new(Istio, "Gateway", "spec.servers[*].tls.maxProtocolVersion", "TLS versions are the runtime's defaults"),
+        new(Istio, "Gateway", "spec.servers[*].tls.cipherSuites", "cipher suites are the runtime's defaults"),
+
+        // Issue 14: eventing.
+        new(ResourceKinds.KnativeEventing, "Broker", "spec", "brokers do not take events yet"),
+        new(ResourceKinds.KnativeEventing, "Trigger", "spec", "triggers do not deliver events yet"),
+        new(ResourceKinds.KnativeSources, "PingSource", "spec", "PingSources do not send events yet"),
+    ];
+
+    /// <summary>One warning per field of <paramref name="resource"/> that is set and has no behaviour.</summary>
+    public static IReadOnlyList<Diagnostic> Check(Resource resource)
+    {
+        var info = ResourceKinds.Find(resource.ApiVersion, resource.Kind);
+        if (info is null || resource.Spec is null)
+        {
+            return [];
+        }
+
+        JsonObject? document = null;
+        var findings = new List<Diagnostic>();
+        foreach (var entry in Entries)
+        {
+            if (entry.Group != info.Group || entry.Kind != info.Kind)
+            {
+                continue;
+            }
+
+            document ??= ResourceWriter.ToJsonObject(resource);
+            var (pattern, value) = Split(entry.Pattern);
+            foreach (var path in Find(document, pattern, value))
+            {
+                findings.Add(new Diagnostic(
+                    DiagnosticCodes.AcceptedNotEnforced,
+                    Severity.Warning,
+                    $"accepted, not enforced: {entry.Reason}",
+                    path));
+            }
+        }
+
+        return findings;
+    }
+
+    /// <summary>
+    /// Null when <paramref name="entry"/>'s pattern names fields its kind has (<c>[*]</c> on lists it goes into; a list
+    /// named last stands for the whole list),
+    /// else what is wrong: a typo in this table would otherwise hide a warning silently.
+    /// </summary>
+    internal static string? Problem(Entry entry)
+    {
+        var info = ResourceKinds.FindByGroup(entry.Group, entry.Kind);
+        if (info?.SpecType is null)
+        {
+            return $"{entry.Group}/{entry.Kind} is not a kind with a spec";
+        }
+
+        var segments = Split(entry.Pattern).Pattern.Split('.');
+        if (segments[0] != "spec")
+        {
+            return $"{entry.Pattern} does not start at spec";
+        }
+
+        var type = info.SpecType;
+        for (var i = 1; i < segments.Length; i++)
+        {
+            var segment = segments[i];
+            var any = segment.EndsWith("[*]", StringComparison.Ordinal);
+            var name = any ? segment[..^3] : segment;
+            var field = Schema.TypeModel.For(type).Fields.FirstOrDefault(f => f.JsonName == name);
+            if (field is null)
+            {
+                return $"{entry.Pattern}: {type.Name} has no field \"{name}\"";
+            }
+
+            var (shape, element) = Schema.TypeModel.ShapeOf(field.ValueType);
+            var last = i == segments.Length - 1;
+            if (any ? shape != Schema.ValueShape.List : shape == Schema.ValueShape.List && !last)
+            {
+                return $"{entry.Pattern}: \"{name}\" {(any ? "is not a list" : "is a list: write [*]")}";
+            }
+
+            type = any ? element! : Nullable.GetUnderlyingType(field.ValueType) ?? field.ValueType;
+        }
+
+        return null;
+    }
+
+    private static (string Pattern, string? Value) Split(string pattern)
+    {
+        var equals = pattern.IndexOf('=', StringComparison.Ordinal);
+        return equals < 0 ? (pattern, null) : (pattern[..equals], pattern[(equals + 1)..]);
+    }
+
+    /// <summary>The concrete paths (<c>spec.http[2].fault</c>) where <paramref name="pattern"/> holds a value.</summary>
+    internal static IEnumerable<string> Find(JsonNode root, string pattern, string? value)
+    {
+        var nodes = new List<(JsonNode Node, string Path)> { (root, "") };
+        foreach (var segment in pattern.Split('.'))
+        {
+            var any = segment.EndsWith("[*]", StringComparison.Ordinal);
+            var name = any ? segment[..^3] : segment;
+            var next = new List<(JsonNode, string)>();
+            foreach (var (node, path) in nodes)
+            {
+                if (node is not JsonObject obj || obj[name] is not { } child)
+                {
+                    continue;
+                }
+
+                var childPath = path.Length == 0 ? name : $"{path}.{name}";
+                if (!any)
+                {
+                    next.Add((child, childPath));
+                }
+                else if (child is JsonArray array)
+                {
+                    for (var i = 0; i < array.Count; i++)
+                    {
+                        if (array[i] is { } item)
+                        {
+                            next.Add((item, $"{childPath}[{i}]"));
+                        }
+                    }
+                }
+            }
+
+            nodes = next;
+        }
+
+        foreach (var (node, path) in nodes)
+        {
+            if (IsSet(node) && (value is null || (node is JsonValue v && v.TryGetValue<string>(out var s) && s.Equals(value, StringComparison.OrdinalIgnoreCase))))
+            {
+                yield return path;
+            }
+        }
+    }
+
+    private static bool IsSet(JsonNode node) => node switch
+    {
+        JsonArray a => a.Count > 0,
+        JsonObject o => o.Count > 0,
+        JsonValue v => !(v.TryGetValue<bool>(out var b) && !b),
+        _ => false,
+    };
+}
