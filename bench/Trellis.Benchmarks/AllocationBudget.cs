@@ -37,6 +37,12 @@ internal static class AllocationBudget
 
         foreach (var kind in Enum.GetValues<LoadBalancerKind>())
         {
+            // Passthrough picks no endpoint (the request goes where the client asked), so it has no policy to measure.
+            if (!Trellis.Proxy.LoadBalancing.LoadBalancingPolicies.TryGet(kind, out _))
+            {
+                continue;
+            }
+
             var cluster = Fixtures.Cluster(kind.ToString(), kind);
             budgeted.Add(($"endpoint pick: {kind}", () => cluster.PickEndpoint()));
         }
@@ -62,6 +68,7 @@ internal static class AllocationBudget
 
         budgeted.Add(("HTTP/2: HPACK decode, 3 requests", () => h2.DecodeRequests()));
         budgeted.Add(("HTTP/2: HPACK encode, response head", () => h2.EncodeResponse()));
+        budgeted.AddRange(ResilienceBudget.Operations());
 
         var failed = false;
         output.WriteLine($"{"operation",-36} {"bytes/call",12} {"budget",8}");

@@ -20,4 +20,23 @@ internal static class BoundedCounter
 
         return false;
     }
+
+    /// <summary>Takes one from <paramref name="taken"/> unless it is already 0: a release without a take cannot drive a
+    /// count negative (and so raise its capacity for good). False when there was nothing to release.</summary>
+    public static bool TryDecrement(ref int taken)
+    {
+        var current = Volatile.Read(ref taken);
+        while (current > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref taken, current - 1, current);
+            if (seen == current)
+            {
+                return true;
+            }
+
+            current = seen;
+        }
+
+        return false;
+    }
 }
