@@ -1,10 +1,12 @@
 using Trellis.Api.Snapshots;
+using Trellis.Proxy.LoadBalancing;
 using Trellis.Proxy.Resilience;
 
 namespace Trellis.Benchmarks;
 
 /// <summary>
-/// The per-request resilience decisions the pipeline calls (retry policy, back-off, circuit-breaker counts), for the
+/// The per-request resilience decisions the pipeline calls (retry policy, back-off, circuit-breaker counts, outlier
+/// detection's streaks), for the
 /// allocation budget: each must allocate nothing. Each call does the work of one request or attempt.
 /// </summary>
 internal static class ResilienceBudget
@@ -28,6 +30,11 @@ internal static class ResilienceBudget
         yield return ("retry: back-off delay", () => backoff.Delay(3));
 
         var breaker = ClusterCircuitBreaker.Create(new ConnectionPoolConfig(MaxConnections: 100, MaxPendingRequests: 100, MaxRequests: 100), null);
+        var endpoints = new[] { new EndpointState("10.0.0.1", 9080), new EndpointState("10.0.0.2", 9080) };
+        var detector = OutlierDetector.Create(
+            new OutlierDetectionConfig { Consecutive5xxErrors = int.MaxValue, ConsecutiveGatewayErrors = int.MaxValue }, endpoints, null, TimeProvider.System);
+        yield return ("outlier: record a 200", () => detector.Record(endpoints[0], ok));
+        yield return ("outlier: record a 503", () => detector.Record(endpoints[1], unavailable));
         yield return ("breaker: request take + release", () => RequestTakeAndRelease(breaker));
         yield return ("breaker: retry budget take + release", () => RetryTakeAndRelease(breaker));
     }

@@ -42,4 +42,7 @@ internal sealed class EndpointState
     public bool TryTakeSlot(int capacity) => Serving.BoundedCounter.TryIncrement(ref _activatorSlots, capacity);
 
     public void ReturnSlot() => Interlocked.Decrement(ref _activatorSlots);
+
+    /// <summary>Outlier detection's streaks and ejection (<see cref="Resilience.OutlierDetector"/>), kept with the endpoint across snapshots.</summary>
+    public Resilience.OutlierState Outlier { get; } = new();
 }
