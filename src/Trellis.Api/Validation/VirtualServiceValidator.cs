@@ -80,6 +80,10 @@ internal static class VirtualServiceValidator
 
             Checks.Duration(retries.PerTryTimeout, $"{path}.retries.perTryTimeout", ctx);
             Checks.Duration(retries.Backoff, $"{path}.retries.backoff", ctx);
+            foreach (var invalid in RetryOn.Invalid(retries.RetryOn ?? ""))
+            {
+                ctx.Error($"{path}.retries.retryOn", $"\"{invalid}\" is not a retry condition (5xx, gateway-error, reset, connect-failure, refused-stream, retriable-4xx, retriable-status-codes, retriable-headers, cancelled, deadline-exceeded, internal, resource-exhausted, unavailable, ...) nor an HTTP status");
+            }
         }
 
         if (route.Fault is { } fault)
@@ -101,9 +105,21 @@ internal static class VirtualServiceValidator
             }
         }
 
-        if (route.DirectResponse is { } direct && direct.Status is < 200 or > 599)
+        if (route.DirectResponse is { } direct)
         {
-            ctx.Error($"{path}.directResponse.status", $"{direct.Status} is not an HTTP status (200..599)");
+            if (direct.Status is < 200 or > 599)
+            {
+                ctx.Error($"{path}.directResponse.status", $"{direct.Status} is not an HTTP status (200..599)");
+            }
+
+            if (direct.Body is { String: not null, Bytes: not null })
+            {
+                ctx.Error($"{path}.directResponse.body", "string and bytes are mutually exclusive");
+            }
+            else if (direct.Body?.Bytes is { } bytes && !Convert.TryFromBase64String(bytes, new byte[bytes.Length], out _))
+            {
+                ctx.Error($"{path}.directResponse.body.bytes", "is not base64");
+            }
         }
 
         if (route.Rewrite is { } rewrite)
@@ -139,6 +155,10 @@ internal static class VirtualServiceValidator
             }
 
             Checks.Duration(cors.MaxAge, $"{path}.corsPolicy.maxAge", ctx);
+            if (cors.UnmatchedPreflights is { } unmatched && unmatched is not ("UNSPECIFIED" or "FORWARD" or "IGNORE"))
+            {
+                ctx.Error($"{path}.corsPolicy.unmatchedPreflights", $"\"{unmatched}\" is not one of UNSPECIFIED, FORWARD, IGNORE");
+            }
         }
     }
 
@@ -209,6 +229,11 @@ internal static class VirtualServiceValidator
             if (abort.HttpStatus is { } status && status is < 200 or > 599)
             {
                 ctx.Error($"{path}.abort.httpStatus", $"{status} is not an HTTP status (200..599)");
+            }
+
+            if (abort.GrpcStatus is { } grpc && !GrpcStatuses.Codes.ContainsKey(grpc))
+            {
+                ctx.Error($"{path}.abort.grpcStatus", $"\"{grpc}\" is not a gRPC status name (e.g. UNAVAILABLE, DEADLINE_EXCEEDED)");
             }
 
             Checks.Percentage(abort.Percentage?.Value, $"{path}.abort.percentage.value", ctx);

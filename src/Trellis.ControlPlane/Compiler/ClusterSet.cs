@@ -35,7 +35,7 @@ internal sealed class ClusterSet(MeshIndex index)
         var name = ClusterNames.Outbound(port, subset, fqdn);
         if (!_clusters.ContainsKey(name))
         {
-            _clusters[name] = BuildOutbound(name, fqdn, subset);
+            _clusters[name] = BuildOutbound(name, fqdn, port, subset);
         }
 
         return name;
@@ -71,7 +71,11 @@ internal sealed class ClusterSet(MeshIndex index)
         return name;
     }
 
-    private ClusterConfig BuildOutbound(string name, string fqdn, string? subsetName)
+    /// <summary>
+    /// The endpoints of a service port (of one subset), with the DestinationRule's traffic policy for that subset and
+    /// port merged as Istio merges it (<see cref="TrafficPolicies.Merge"/>).
+    /// </summary>
+    private ClusterConfig BuildOutbound(string name, string fqdn, int port, string? subsetName)
     {
         index.Services.TryGetValue(fqdn, out var service);
         index.DestinationRules.TryGetValue(fqdn, out var rule);
@@ -87,8 +91,8 @@ internal sealed class ClusterSet(MeshIndex index)
             .Where(e => e is not null)
             .Select(e => e!)
             .ToList();
-        var policy = subset?.TrafficPolicy?.LoadBalancer?.Simple ?? rule?.Spec.TrafficPolicy?.LoadBalancer?.Simple;
-        return new ClusterConfig(name, endpoints, LoadBalancerOf(policy));
+        var policy = TrafficPolicies.Merge(rule?.Spec.TrafficPolicy, subset?.TrafficPolicy, port);
+        return TrafficPolicies.Apply(new ClusterConfig(name, endpoints), policy);
     }
 
     /// <summary>Instances are reached through their proxy's inbound listener; one without a proxy directly.</summary>
@@ -99,11 +103,4 @@ internal sealed class ClusterSet(MeshIndex index)
             : 0;
         return port == 0 ? null : new EndpointConfig(i.Host, port, i.Labels);
     }
-
-    private static LoadBalancerKind LoadBalancerOf(SimpleLoadBalancer? simple) => simple switch
-    {
-        SimpleLoadBalancer.LeastConn or SimpleLoadBalancer.LeastRequest => LoadBalancerKind.LeastRequest,
-        SimpleLoadBalancer.Random => LoadBalancerKind.Random,
-        _ => LoadBalancerKind.RoundRobin,
-    };
 }

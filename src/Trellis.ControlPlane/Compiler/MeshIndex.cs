@@ -38,7 +38,7 @@ internal sealed class MeshIndex
         Services = services;
         DestinationRules = Scope<DestinationRuleSpec>(state, "DestinationRule")
             .GroupBy(d => HostNames.Qualify(d.Spec.Host, d.Namespace), StringComparer.OrdinalIgnoreCase)
-            .ToDictionary(g => g.Key, g => g.First(), StringComparer.OrdinalIgnoreCase);
+            .ToDictionary(g => g.Key, g => MergeRules(g.ToList()), StringComparer.OrdinalIgnoreCase);
         VirtualServices = Scope<VirtualServiceSpec>(state, "VirtualService");
         Gateways = Scope<GatewaySpec>(state, "Gateway");
         Instances = state.Instances;
@@ -75,11 +75,44 @@ internal sealed class MeshIndex
 
     public IReadOnlyList<Scoped<GatewaySpec>> Gateways { get; }
 
+    /// <summary>
+    /// In Istio's order (pilot's <c>sortConfigByCreationTime</c>): oldest first, then by name, then namespace. Where
+    /// several resources claim one thing, the oldest wins or comes first.
+    /// </summary>
     private static List<Scoped<T>> Scope<T>(MeshState state, string kind) where T : class =>
         state.Store.List(IstioNetworking, kind)
             .Where(o => o.Resource.Spec is T)
+            .OrderBy(o => o.Resource.Metadata.CreationTimestamp ?? DateTimeOffset.MinValue)
+            .ThenBy(o => o.Resource.Metadata.Name, StringComparer.Ordinal)
+            .ThenBy(o => o.Resource.Key.Namespace, StringComparer.Ordinal)
             .Select(o => new Scoped<T>(o.Resource.Metadata.Name, o.Resource.Key.Namespace, (T)o.Resource.Spec!))
             .ToList();
+
+    /// <summary>
+    /// Several DestinationRules for one host merge as in Istio (pilot's <c>mergeDestinationRule</c>): the oldest rule's
+    /// traffic policy applies (a younger one's only when the older ones have none), and subsets add up, the oldest
+    /// definition of a name winning.
+    /// </summary>
+    private static Scoped<DestinationRuleSpec> MergeRules(List<Scoped<DestinationRuleSpec>> rules)
+    {
+        var first = rules[0];
+        if (rules.Count == 1)
+        {
+            return first;
+        }
+
+        var subsets = new List<Subset>();
+        foreach (var subset in rules.SelectMany(r => r.Spec.Subsets))
+        {
+            if (!subsets.Any(s => s.Name == subset.Name))
+            {
+                subsets.Add(subset);
+            }
+        }
+
+        var policy = rules.Select(r => r.Spec.TrafficPolicy).FirstOrDefault(p => p is not null);
+        return first with { Spec = first.Spec with { TrafficPolicy = policy, Subsets = subsets } };
+    }
 }
 
 internal static class Labels

@@ -73,22 +73,23 @@ public static class SnapshotCompiler
             IdleTimeout: spec.IdleTimeoutSeconds is { } idle ? TimeSpan.FromSeconds(idle) : null);
     }
 
-    /// <summary>One virtual host per service port, reachable by every name a client in the mesh may use for it.</summary>
+    /// <summary>
+    /// One virtual host per service port, reachable by every name a client in the mesh may use for it. Without a
+    /// VirtualService the route still carries Istio's default retry policy (pilot's <c>BuildDefaultHTTPOutboundRoute</c>).
+    /// </summary>
     private static List<VirtualHostConfig> OutboundHosts(TrafficSource source, MeshIndex index, ClusterSet clusters)
     {
         var hosts = new List<VirtualHostConfig>();
         foreach (var service in index.Services.Values.OrderBy(s => s.Fqdn, StringComparer.Ordinal))
         {
-            var vs = index.VirtualServices.FirstOrDefault(v =>
-                (v.Spec.Gateways.Count == 0 || v.Spec.Gateways.Contains("mesh"))
-                && v.Spec.Hosts.Any(h => HostNames.Matches(HostNames.Qualify(h, v.Namespace), service.Fqdn)));
+            var vs = MeshVirtualService(index, service);
             for (var p = 0; p < service.Ports.Count; p++)
             {
                 var port = service.Ports[p];
-                var routes = vs is null ? [] : RouteTranslator.Translate(vs, source, clusters, port);
+                var routes = vs is null ? [] : RouteTranslator.Translate(vs, source, clusters, new RouteContext(port, port)).Select(r => r.Route).ToList();
                 if (routes.Count == 0)
                 {
-                    routes = [new RouteConfig("default", [], [new WeightedClusterConfig(clusters.Outbound(service.Fqdn, port, null), 100)])];
+                    routes = [new RouteConfig("default", [], [new WeightedClusterConfig(clusters.Outbound(service.Fqdn, port, null), 100)], Retry: HttpPolicies.DefaultRetry)];
                 }
 
                 hosts.Add(new VirtualHostConfig($"{service.Fqdn}:{port}", Domains(service, port, source.Namespace, firstPort: p == 0), routes));
@@ -98,6 +99,41 @@ public static class SnapshotCompiler
         var taken = hosts.SelectMany(h => h.Domains).ToHashSet(StringComparer.OrdinalIgnoreCase);
         hosts.AddRange(KnativeRoutes.Hosts(index, clusters, mesh: true, taken));
         return hosts;
+    }
+
+    /// <summary>
+    /// The VirtualService a sidecar uses for a service. Istio merges VirtualServices only on gateways: in the mesh one
+    /// applies, the one whose host names the service exactly before a wildcard (Envoy's domain precedence), the longer
+    /// wildcard before the shorter, and among equals the oldest (istioctl analyze reports the conflict as IST0109).
+    /// </summary>
+    private static Scoped<VirtualServiceSpec>? MeshVirtualService(MeshIndex index, MeshService service)
+    {
+        Scoped<VirtualServiceSpec>? best = null;
+        var bestRank = -1;
+        foreach (var vs in index.VirtualServices)
+        {
+            if (vs.Spec.Gateways.Count > 0 && !vs.Spec.Gateways.Contains("mesh"))
+            {
+                continue;
+            }
+
+            foreach (var host in vs.Spec.Hosts)
+            {
+                var pattern = HostNames.Qualify(host, vs.Namespace);
+                if (!HostNames.Matches(pattern, service.Fqdn))
+                {
+                    continue;
+                }
+
+                var rank = pattern.StartsWith('*') ? pattern.Length : int.MaxValue;
+                if (rank > bestRank)
+                {
+                    (best, bestRank) = (vs, rank);
+                }
+            }
+        }
+
+        return best;
     }
 
     private static List<string> Domains(MeshService service, int port, string sourceNamespace, bool firstPort)
@@ -126,36 +162,17 @@ public static class SnapshotCompiler
             var port = byPort.Key;
             var names = byPort.Select(x => $"{x.Gateway.Namespace}/{x.Gateway.Name}").ToHashSet(StringComparer.Ordinal);
             var source = new TrafficSource(proxy.Labels, "", names);
-            var hosts = new Dictionary<string, List<RouteConfig>>(StringComparer.OrdinalIgnoreCase);
-            foreach (var vs in index.VirtualServices.Where(v => v.Spec.Gateways.Any(g => names.Contains(RouteTranslator.Qualify(g, v.Namespace)))))
-            {
-                var routes = RouteTranslator.Translate(vs, source, clusters, contextPort: null);
-                foreach (var host in vs.Spec.Hosts)
-                {
-                    var domain = host.ToLowerInvariant();
-                    if (!hosts.TryGetValue(domain, out var list))
-                    {
-                        hosts[domain] = list = [];
-                    }
-
-                    list.AddRange(routes); // VirtualServices for one host on a gateway merge, in order
-                }
-            }
-
-            var vhosts = hosts.OrderBy(h => h.Key == "*" ? 1 : 0).ThenBy(h => h.Key, StringComparer.Ordinal)
-                .Select(h => new VirtualHostConfig(h.Key, [h.Key], h.Value)).ToList();
-            var taken = hosts.Keys.ToHashSet(StringComparer.OrdinalIgnoreCase);
-            vhosts.InsertRange(0, KnativeRoutes.Hosts(index, clusters, mesh: false, taken)); // every gateway serves Knative's external hosts
-            if (byPort.Any(x => x.Server.Tls?.HttpsRedirect == true))
-            {
-                // Istio: an HTTP server with httpsRedirect answers every request with a 301 to https.
-                vhosts = [new VirtualHostConfig("https-redirect", ["*"], [new RouteConfig("https-redirect", [], [], new RedirectConfig(Scheme: "https"))])];
-            }
-
             var tls = ServerTls(byPort.Select(x => (x.Gateway.Namespace, x.Server)), index, out var unusable);
             if (unusable)
             {
                 continue; // a TLS server whose credential is missing is not served at all, never in cleartext
+            }
+
+            var vhosts = GatewayHosts(index, clusters, source, names, new RouteContext(null, port, tls is not null));
+            if (byPort.Any(x => x.Server.Tls?.HttpsRedirect == true))
+            {
+                // Istio: an HTTP server with httpsRedirect answers every request with a 301 to https.
+                vhosts = [new VirtualHostConfig("https-redirect", ["*"], [new RouteConfig("https-redirect", [], [], new RedirectConfig(Scheme: "https"))])];
             }
 
             var table = Add(tables, string.Create(CultureInfo.InvariantCulture, $"gateway/{port}"), vhosts);
@@ -164,6 +181,38 @@ public static class SnapshotCompiler
         }
 
         return listeners;
+    }
+
+    /// <summary>
+    /// The virtual hosts of one gateway port, as pilot builds them (<c>buildGatewayVirtualHosts</c>): the routes of every
+    /// VirtualService bound to the port's gateways, merged per host in VirtualService order (oldest first), then the
+    /// routes that match everything moved behind the others (<c>SortVHostRoutes</c>), so that one VirtualService's
+    /// catch-all cannot hide another's specific routes.
+    /// </summary>
+    private static List<VirtualHostConfig> GatewayHosts(MeshIndex index, ClusterSet clusters, TrafficSource source, IReadOnlySet<string> names, RouteContext context)
+    {
+        var hosts = new Dictionary<string, List<TranslatedRoute>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var vs in index.VirtualServices.Where(v => v.Spec.Gateways.Any(g => names.Contains(RouteTranslator.Qualify(g, v.Namespace)))))
+        {
+            var routes = RouteTranslator.Translate(vs, source, clusters, context, splitCatchAll: true);
+            foreach (var host in vs.Spec.Hosts)
+            {
+                var domain = host.ToLowerInvariant();
+                if (!hosts.TryGetValue(domain, out var list))
+                {
+                    hosts[domain] = list = [];
+                }
+
+                list.AddRange(routes);
+            }
+        }
+
+        var vhosts = hosts.OrderBy(h => h.Key == "*" ? 1 : 0).ThenBy(h => h.Key, StringComparer.Ordinal)
+            .Select(h => new VirtualHostConfig(h.Key, [h.Key], [.. h.Value.Where(r => !r.CatchAll).Select(r => r.Route), .. h.Value.Where(r => r.CatchAll).Select(r => r.Route)]))
+            .ToList();
+        var taken = hosts.Keys.ToHashSet(StringComparer.OrdinalIgnoreCase);
+        vhosts.InsertRange(0, KnativeRoutes.Hosts(index, clusters, mesh: false, taken)); // every gateway serves Knative's external hosts
+        return vhosts;
     }
 
     /// <summary>
