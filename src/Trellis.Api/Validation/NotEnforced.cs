@@ -35,7 +35,6 @@ public static class NotEnforced
         new(Istio, "VirtualService", "spec.http[*].delegate", "delegate VirtualServices are not resolved"),
         new(Istio, "VirtualService", "spec.http[*].rewrite.uriRegexRewrite", "regex rewrites are not applied yet"),
         new(Istio, "VirtualService", "spec.http[*].route[*].headers", "per-destination header operations are not applied yet"),
-        new(Istio, "VirtualService", "spec.http[*].redirect.derivePort", "derivePort is not applied"),
         new(Istio, "VirtualService", "spec.http[*].match[*].scheme", "scheme matches are not applied"),
         new(Istio, "VirtualService", "spec.exportTo", "exportTo visibility is not applied: every namespace sees the resource"),
         new(Istio, "DestinationRule", "spec.trafficPolicy.connectionPool", "connection pool limits are not applied yet"),
