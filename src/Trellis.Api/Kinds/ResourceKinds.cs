@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using Trellis.Api.Eventing;
 using Trellis.Api.GatewayApi;
 using Trellis.Api.Networking;
+using Trellis.Api.Policy;
 using Trellis.Api.Security;
 using Trellis.Api.Serving;
 using Trellis.Api.Workloads;
@@ -17,6 +18,7 @@ public static class ResourceKinds
     public const string KnativeServing = "serving.knative.dev";
     public const string KnativeEventing = "eventing.knative.dev";
     public const string KnativeSources = "sources.knative.dev";
+    public const string TrellisNetworking = "networking.trellis.dev";
     public const string Apps = "apps";
     public const string Discovery = "discovery.k8s.io";
     public const string Core = "";
@@ -56,6 +58,7 @@ public static class ResourceKinds
         new(KnativeEventing, V1, "Broker", "brokers", [], true, typeof(BrokerSpec)),
         new(KnativeEventing, V1, "Trigger", "triggers", [], true, typeof(TriggerSpec)),
         new(KnativeSources, V1, "PingSource", "pingsources", [], true, typeof(PingSourceSpec)),
+        new(TrellisNetworking, ["v1alpha1"], "LocalRateLimit", "localratelimits", ["lrl"], true, typeof(LocalRateLimitSpec)),
     ];
 
     // First match wins, so the table order above resolves ambiguous names.

@@ -55,6 +55,7 @@ public static class NotEnforced
         new(Istio, "DestinationRule", "spec.trafficPolicy.proxyProtocol", "the PROXY protocol is not sent"),
         new(Istio, "DestinationRule", "spec.exportTo", "exportTo visibility is not applied: every namespace sees the resource"),
         new(Istio, "DestinationRule", "spec.workloadSelector", "workload-scoped DestinationRules are not applied: the rule applies to every client"),
+        new(ResourceKinds.TrellisNetworking, "LocalRateLimit", "spec", "local rate limits are not counted by the proxy yet"),
 
         // Issue 11: routing dialects, egress, protocols.
         new(Istio, "VirtualService", "spec.tcp", "TCP routes are not applied yet"),

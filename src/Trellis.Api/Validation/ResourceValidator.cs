@@ -2,6 +2,7 @@ using Trellis.Api.Diagnostics;
 using Trellis.Api.Eventing;
 using Trellis.Api.GatewayApi;
 using Trellis.Api.Networking;
+using Trellis.Api.Policy;
 using Trellis.Api.Security;
 using Trellis.Api.Serving;
 using Trellis.Api.Workloads;
@@ -49,6 +50,7 @@ public static class ResourceValidator
             case DeploymentSpec s: WorkloadValidator.Validate(s, ctx); break;
             case PodSpec s: WorkloadValidator.PodSpec(s, "spec", ctx, containerNamesRequired: true); break;
             case ServiceSpec s: ServiceValidator.Validate(s, ctx); break;
+            case LocalRateLimitSpec s: LocalRateLimitValidator.Validate(s, ctx); break;
         }
 
         return ctx.Findings;

@@ -40,6 +40,7 @@ internal sealed class MeshIndex
             .GroupBy(d => HostNames.Qualify(d.Spec.Host, d.Namespace), StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => MergeRules(g.ToList()), StringComparer.OrdinalIgnoreCase);
         VirtualServices = Scope<VirtualServiceSpec>(state, "VirtualService");
+        LocalRateLimits = Scope<Trellis.Api.Policy.LocalRateLimitSpec>(state, "LocalRateLimit", ResourceKinds.TrellisNetworking);
         Gateways = Scope<GatewaySpec>(state, "Gateway");
         Instances = state.Instances;
         Revisions = state.Store.List("serving.knative.dev", "Revision")
@@ -75,12 +76,15 @@ internal sealed class MeshIndex
 
     public IReadOnlyList<Scoped<GatewaySpec>> Gateways { get; }
 
+    /// <summary>LocalRateLimit resources, oldest first.</summary>
+    public IReadOnlyList<Scoped<Trellis.Api.Policy.LocalRateLimitSpec>> LocalRateLimits { get; }
+
     /// <summary>
     /// In Istio's order (pilot's <c>sortConfigByCreationTime</c>): oldest first, then by name, then namespace. Where
     /// several resources claim one thing, the oldest wins or comes first.
     /// </summary>
-    private static List<Scoped<T>> Scope<T>(MeshState state, string kind) where T : class =>
-        state.Store.List(IstioNetworking, kind)
+    private static List<Scoped<T>> Scope<T>(MeshState state, string kind, string group = IstioNetworking) where T : class =>
+        state.Store.List(group, kind)
             .Where(o => o.Resource.Spec is T)
             .OrderBy(o => o.Resource.Metadata.CreationTimestamp ?? DateTimeOffset.MinValue)
             .ThenBy(o => o.Resource.Metadata.Name, StringComparer.Ordinal)

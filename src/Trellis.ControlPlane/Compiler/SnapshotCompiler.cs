@@ -39,13 +39,16 @@ public static class SnapshotCompiler
             {
                 var cluster = clusters.Inbound(instance, app);
                 var table = Add(tables, "inbound/" + instance.Id, [new VirtualHostConfig("inbound", ["*"], [new RouteConfig("default", [], [new WeightedClusterConfig(cluster, 100)])])]);
-                listeners.Add(new ListenerConfig($"{instance.Id}/inbound", instance.Host, inbound, ListenerKind.Inbound, table, instance.Id, Serving: InstanceServing(instance, index)));
+                listeners.Add(new ListenerConfig(
+                    $"{instance.Id}/inbound", instance.Host, inbound, ListenerKind.Inbound, table, instance.Id,
+                    Serving: InstanceServing(instance, index), RateLimit: RateLimits.Listener(index, instance.Labels, instance.Namespace)));
             }
 
             if (instance.Ports.TryGetValue(WorkloadInstance.OutboundPort, out var outbound))
             {
                 var source = new TrafficSource(instance.Labels, instance.Namespace, Mesh);
-                var table = AddShared(tables, "outbound", OutboundHosts(source, index, clusters));
+                var hosts = RateLimits.Routes(OutboundHosts(source, index, clusters), index, instance.Labels, instance.Namespace);
+                var table = AddShared(tables, "outbound", hosts);
                 listeners.Add(new ListenerConfig($"{instance.Id}/outbound", "127.0.0.1", outbound, ListenerKind.Outbound, table, instance.Id));
             }
         }
@@ -175,9 +178,9 @@ public static class SnapshotCompiler
                 vhosts = [new VirtualHostConfig("https-redirect", ["*"], [new RouteConfig("https-redirect", [], [], new RedirectConfig(Scheme: "https"))])];
             }
 
-            var table = Add(tables, string.Create(CultureInfo.InvariantCulture, $"gateway/{port}"), vhosts);
+            var table = Add(tables, string.Create(CultureInfo.InvariantCulture, $"gateway/{port}"), RateLimits.Routes(vhosts, index, proxy.Labels, ns: null));
             var listenerName = string.Create(CultureInfo.InvariantCulture, $"gateway/{port}");
-            listeners.Add(new ListenerConfig(listenerName, "127.0.0.1", port, ListenerKind.Gateway, table, Tls: tls));
+            listeners.Add(new ListenerConfig(listenerName, "127.0.0.1", port, ListenerKind.Gateway, table, Tls: tls, RateLimit: RateLimits.Listener(index, proxy.Labels, ns: null)));
         }
 
         return listeners;

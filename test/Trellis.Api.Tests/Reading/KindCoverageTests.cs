@@ -25,6 +25,17 @@ public sealed class KindCoverageTests
             """
         },
         {
+            "LocalRateLimit", """
+            apiVersion: networking.trellis.dev/v1alpha1
+            kind: LocalRateLimit
+            metadata: {name: reviews, namespace: bookinfo}
+            spec:
+              workloadSelector: {labels: {app: reviews}}
+              routes: [api]
+              tokenBucket: {maxTokens: 100, tokensPerFill: 10, fillInterval: 1s}
+            """
+        },
+        {
             "Sidecar", """
             apiVersion: networking.istio.io/v1alpha3
             kind: Sidecar
