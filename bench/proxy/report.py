@@ -17,31 +17,56 @@ def percentile(sorted_values, p):
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-def latency_log(path, duration):
-    # h2load --log-file: start (us since epoch) \t status \t duration (us)
+def latency_log(path, duration, expected):
+    """Percentiles of the 2xx answers of an h2load --log-file (start us \t status \t duration us), and
+    errors: requests of the expected count without a 2xx line (other statuses, or never answered)."""
     values = []
     with open(path) as f:
         for line in f:
             parts = line.split()
-            if len(parts) >= 3:
+            if len(parts) >= 3 and 200 <= int(parts[1]) <= 299:
                 values.append(int(parts[2]) / 1000.0)
     values.sort()
-    for p in (50, 90, 99):
-        print(f"p{p}_ms {percentile(values, p):.3f}")
-    print(f"max_ms {values[-1] if values else float('nan'):.3f}")
+    if values:
+        for p in (50, 90, 99):
+            print(f"p{p}_ms {percentile(values, p):.3f}")
+        print(f"max_ms {values[-1]:.3f}")
     print(f"achieved_rps {len(values) / float(duration):.0f}")
+    if expected is not None:
+        print(f"errors {max(0, int(expected) - len(values))}")
 
 
-def load(results):
-    data = defaultdict(list)  # (path, metric) -> values over repetitions
-    with open(results) as f:
-        for line in f:
-            rep, path, metric, value = line.rstrip("\n").split("\t")
-            try:
-                data[(path, metric)].append(float(value))
-            except ValueError:
-                pass
-    return {k: statistics.median(v) for k, v in data.items() if v}
+class Results:
+    """results.tsv ('rep path metric value' lines): medians over rounds, error totals over rounds,
+    the proxies of each path, and which of them died (metric died:<proxy>, value: when)."""
+
+    def __init__(self, path):
+        values = defaultdict(list)  # (path, metric) -> numbers over repetitions
+        self.proxies = defaultdict(set)
+        self.died = defaultdict(dict)  # path -> proxy -> when it was first seen gone
+        with open(path) as f:
+            for line in f:
+                rep, p, metric, value = line.rstrip("\n").split("\t")
+                if ":" in metric:
+                    self.proxies[p].add(metric.split(":", 1)[1])
+                if metric.startswith("died:"):
+                    self.died[p].setdefault(metric[5:], value)
+                    continue
+                try:
+                    values[(p, metric)].append(float(value))
+                except ValueError:
+                    pass  # an empty value: nothing measured (the proxy was gone)
+        self.values = values
+        self.gone = {p: "; ".join(f"{x} gone ({when})" for x, when in d.items()) for p, d in self.died.items()}
+        self.med = {k: statistics.median(v) for k, v in values.items() if v}
+
+    def get(self, path, metric):
+        return self.med.get((path, metric))
+
+    def errors(self, path, metric):
+        """Errors summed over every round; None when the run never got to that measurement."""
+        v = self.values.get((path, metric))
+        return int(sum(v)) if v else None
 
 
 def fmt(v, digits=0):
@@ -51,18 +76,11 @@ def fmt(v, digits=0):
 
 
 def table(args):
-    med = load(args.results)
+    res = Results(args.results)
+    get = res.get
     paths = [line.split("|")[0] for line in args.paths.strip().splitlines()]
-    proxies = defaultdict(list)  # path -> proxy labels, in the order they were recorded
-    for (path, metric) in med:
-        if metric.startswith("rss_idle_mb:"):
-            proxies[path].append(metric.split(":", 1)[1])
-    for p in proxies:
-        proxies[p].sort()
+    proxies = {p: sorted(res.proxies.get(p, ())) for p in paths}
     rates = args.rates.split()
-
-    def get(path, metric):
-        return med.get((path, metric))
 
     def ratio(path, metric, base):
         v, b = get(path, metric), get(base, metric)
@@ -72,15 +90,22 @@ def table(args):
         vals = [get(path, f"{metric}:{x}") for x in proxies.get(path, [])]
         return " / ".join(fmt(v, digits) for v in vals) if vals else "–"
 
+    def errors(p, metric):
+        n = res.errors(p, metric)
+        return "–" if n is None else "0" if n == 0 else f"✗ {n:,}"
+
     # An A/B run (--baseline) also gets ratios to the baseline build.
     bases = ("nginx-pair", "haproxy-pair") + (("trellis-pair-base",) if "trellis-pair-base" in paths else ())
     rows = []
+    rows.append(("proxies alive to the end", ["✗ " + res.gone[p] if p in res.gone else "yes" if proxies[p] else "–" for p in paths]))
     rows.append((f"HTTP/1.1 req/s (wrk, {args.h1_connections} connections)", [fmt(get(p, "rps_h1")) for p in paths]))
     for base in bases:
         rows.append((f"  × {base}", [fmt(ratio(p, "rps_h1", base), 2) for p in paths]))
+    rows.append(("  errors (non-2xx, socket errors; all rounds)", [errors(p, "errors_h1") for p in paths]))
     rows.append((f"HTTP/2 req/s (h2load, {args.h2} streams)", [fmt(get(p, "rps_h2")) for p in paths]))
     for base in bases:
         rows.append((f"  × {base}", [fmt(ratio(p, "rps_h2", base), 2) for p in paths]))
+    rows.append(("  errors (non-2xx, failed beyond those in flight at the end)", [errors(p, "errors_h2") for p in paths]))
     for rate in rates:
         rows.append((f"latency @{rate} rps p50 / p90 / p99 / max (ms)",
                      [" / ".join(fmt(get(p, f"{q}_ms@{rate}"), 2) for q in ("p50", "p90", "p99", "max")) for p in paths]))
@@ -89,7 +114,8 @@ def table(args):
                 v, d = get(p, f"{q}_ms@{rate}"), get("direct", f"{q}_ms@{rate}")
                 return None if v is None or d is None else v - d
             rows.append((f"  added {q} over direct (ms)", [fmt(added(p), 3) for p in paths]))
-        rows.append(("  achieved req/s", [fmt(get(p, f"achieved_rps@{rate}")) for p in paths]))
+        rows.append(("  achieved req/s (2xx answers)", [fmt(get(p, f"achieved_rps@{rate}")) for p in paths]))
+        rows.append(("  errors (no 2xx answer; all rounds)", [errors(p, f"errors@{rate}") for p in paths]))
     rows.append(("CPU-s per 1000 req, each proxy (HTTP/1.1 run)", [per_proxy(p, "cpu_per_1k", 3) for p in paths]))
     rows.append(("  HTTP/2 run (first hop h2c)", [per_proxy(p, "cpu_per_1k_h2", 3) for p in paths]))
     for rate in rates:
@@ -100,9 +126,17 @@ def table(args):
     rows.append(("  private (RssAnon) idle / after load (MB)", [per_proxy(p, "anon_idle_mb", 1) + " → " + per_proxy(p, "anon_load_mb", 1) for p in paths]))
     rows.append((f"download {args.big_mib} MiB (MiB/s)", [fmt(get(p, "download_mbs"), 0) for p in paths]))
     rows.append((f"upload {args.big_mib} MiB (MiB/s)", [fmt(get(p, "upload_mbs"), 0) for p in paths]))
+    rows.append(("  errors (failed transfers; all rounds)",
+                 [errors(p, "errors_download") + " / " + errors(p, "errors_upload") for p in paths]))
 
     out = []
     mode = "quick (indicative only)" if args.quick else f"median of {args.reps} interleaved rounds"
+    if args.failed:
+        out.append(f"**FAILED run: {args.failed}. Its figures are not results; docs/benchmarks.md was not updated.**")
+        out.append("")
+    if args.partial:
+        out.append(f"**Partial run: {args.partial}.**")
+        out.append("")
     out.append(f"Data-plane benchmark, {mode}; {args.dur}s throughput runs, {args.lat_dur}s fixed-rate runs. "
                "Pairs: proxy A and B are separate processes; 'a / b' columns list each.")
     out.append("")
@@ -111,40 +145,52 @@ def table(args):
     for label, cells in rows:
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     out.append("")
-    out.extend(targets(get, proxies, rates))
+    out.extend(targets(res, proxies, rates))
     out.append("")
     with open(args.machine) as f:
         out.append(f.read().rstrip())
     print("\n".join(out))
 
 
-def targets(get, proxies, rates):
+def targets(res, proxies, rates):
+    """A target is ticked only from values measured on paths whose proxies all lived to the end and
+    whose measurement had no error; otherwise it stays unticked and says why instead of a figure."""
+    get = res.get
     lines = ["Targets (issue 3):", ""]
 
-    def line(ok, text):
-        lines.append(f"- [{'x' if ok else ' '}] {text}")
+    def target(name, paths, error_metrics, values, verdict):
+        # verdict(*values) -> (met, text); called only when every value was measured.
+        broken = [res.gone[p] for p in paths if p in res.gone]
+        broken += [f"{p} had {res.errors(p, m):,} errors ({m})" for p in paths for m in error_metrics if res.errors(p, m)]
+        if broken:
+            lines.append(f"- [ ] {name}: not met, {', '.join(broken)}")
+        elif any(v is None for v in values):
+            lines.append(f"- [ ] {name}: not measured")
+        else:
+            met, text = verdict(*values)
+            lines.append(f"- [{'x' if met else ' '}] {text}")
 
     if "trellis-pair" not in proxies:
-        return lines + ["- trellis-pair not measured"]
+        return lines + ["- [ ] trellis-pair not measured"]
     rate = rates[0]
-    t, n, d = get("trellis-pair", f"p99_ms@{rate}"), get("nginx-pair", f"p99_ms@{rate}"), get("direct", f"p99_ms@{rate}")
-    if None not in (t, n, d):
-        line(t - d <= n - d, f"trellis-pair added p99 @{rate} rps {t - d:.3f} ms ≤ nginx-pair {n - d:.3f} ms")
-        line(t - d <= 0.5, f"trellis-pair added p99 @{rate} rps {t - d:.3f} ms ≤ 0.5 ms (quiet machine only)")
-    for metric, label in (("rps_h1", "HTTP/1.1"), ("rps_h2", "HTTP/2")):
+    lat = [get(p, f"p99_ms@{rate}") for p in ("trellis-pair", "nginx-pair", "direct")]
+    target(f"trellis-pair added p99 @{rate} rps ≤ nginx-pair", ("trellis-pair", "nginx-pair", "direct"), (f"errors@{rate}",), lat,
+           lambda t, n, d: (t - d <= n - d, f"trellis-pair added p99 @{rate} rps {t - d:.3f} ms ≤ nginx-pair {n - d:.3f} ms"))
+    target(f"trellis-pair added p99 @{rate} rps ≤ 0.5 ms", ("trellis-pair", "direct"), (f"errors@{rate}",), (lat[0], lat[2]),
+           lambda t, d: (t - d <= 0.5, f"trellis-pair added p99 @{rate} rps {t - d:.3f} ms ≤ 0.5 ms (quiet machine only)"))
+    for metric, label, errors in (("rps_h1", "HTTP/1.1", "errors_h1"), ("rps_h2", "HTTP/2", "errors_h2")):
         for base in ("nginx-pair", "haproxy-pair"):
-            v, b = get("trellis-pair", metric), get(base, metric)
-            if v and b:
-                line(v >= b, f"trellis-pair {label} throughput {v / b:.2f} × {base} (≥ 1.00)")
+            target(f"trellis-pair {label} throughput ≥ {base}", ("trellis-pair", base), (errors,),
+                   (get("trellis-pair", metric), get(base, metric)),
+                   lambda v, b, label=label, base=base: (v >= b, f"trellis-pair {label} throughput {v / b:.2f} × {base} (≥ 1.00)"))
     for proxy in proxies["trellis-pair"] + proxies.get("trellis-gateway", []):
         path = "trellis-gateway" if proxy == "trellis-gateway" else "trellis-pair"
-        idle, peak, cpu = (get(path, f"{m}:{proxy}") for m in ("rss_idle_mb", "rss_peak_mb", "cpu_per_1k"))
-        if idle is not None:
-            line(idle <= 30, f"{proxy} RSS idle {idle:.1f} MB ≤ 30 MB")
-        if peak is not None:
-            line(peak <= 60, f"{proxy} RSS peak {peak:.1f} MB ≤ 60 MB")
-        if cpu is not None:
-            line(cpu <= 0.15, f"{proxy} {cpu:.3f} CPU-s per 1000 requests ≤ 0.15")
+        target(f"{proxy} RSS idle ≤ 30 MB", (path,), (), (get(path, f"rss_idle_mb:{proxy}"),),
+               lambda v, proxy=proxy: (v <= 30, f"{proxy} RSS idle {v:.1f} MB ≤ 30 MB"))
+        target(f"{proxy} RSS peak ≤ 60 MB", (path,), (), (get(path, f"rss_peak_mb:{proxy}"),),
+               lambda v, proxy=proxy: (v <= 60, f"{proxy} RSS peak {v:.1f} MB ≤ 60 MB"))
+        target(f"{proxy} CPU-s per 1000 requests ≤ 0.15", (path,), ("errors_h1",), (get(path, f"cpu_per_1k:{proxy}"),),
+               lambda v, proxy=proxy: (v <= 0.15, f"{proxy} {v:.3f} CPU-s per 1000 requests ≤ 0.15"))
     return lines
 
 
@@ -168,6 +214,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--latency-log")
     ap.add_argument("--duration", default="1")
+    ap.add_argument("--expected")
     ap.add_argument("--update-doc")
     ap.add_argument("--table")
     ap.add_argument("--results")
@@ -181,9 +228,11 @@ def main():
     ap.add_argument("--h1-connections", default="?")
     ap.add_argument("--h2", default="?")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--failed", help="why the run failed: the table says so at the top")
+    ap.add_argument("--partial", help="what the run left out: the table says so at the top")
     args = ap.parse_args()
     if args.latency_log:
-        latency_log(args.latency_log, args.duration)
+        latency_log(args.latency_log, args.duration, args.expected)
     elif args.update_doc:
         update_doc(args.update_doc, args.table)
     else:

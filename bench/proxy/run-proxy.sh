@@ -100,6 +100,7 @@ trap 'exit 130' INT TERM
 # shellcheck source=bench/proxy/measure.sh
 . "$BENCH/measure.sh"
 
+FAILED=0
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }   # rep path metric value
@@ -125,10 +126,9 @@ done
 sleep 2
 for line in "${selected_paths[@]}"; do
   IFS='|' read -r name _ _ <<<"$line"
-  record_memory 0 "$name" idle
+  record_memory 0 "$name" idle || FAILED=1
 done
 
-FAILED=0
 for line in "${selected_paths[@]}"; do
   IFS='|' read -r name _ _ <<<"$line"
   check_path "$name" || FAILED=1
@@ -155,7 +155,7 @@ done
 
 for line in "${selected_paths[@]}"; do
   IFS='|' read -r name _ _ <<<"$line"
-  record_memory 0 "$name" load
+  record_memory 0 "$name" load || FAILED=1
 done
 
 machine_description >"$WORK/machine.md"
@@ -163,11 +163,15 @@ args=(--results "$RESULTS" --machine "$WORK/machine.md" --paths "$(printf '%s\n'
       --rates "$RATES" --reps "$REPS" --dur "$DUR" --lat-dur "$LAT_DUR" --big-mib "$BIG_MIB"
       --h1-connections "$H1_CONNECTIONS" --h2 "$H2_CLIENTS x $H2_STREAMS")
 [ "$QUICK" = 1 ] && args+=(--quick)
+[ -z "$ONLY" ] || args+=(--partial "only the paths $ONLY and direct")
+# A failed run (a path answered errors or a proxy was gone) prints its table, marked, and never
+# reaches docs/benchmarks.md.
+[ "$FAILED" = 0 ] || args+=(--failed "a path answered errors or a proxy process was gone (rows marked ✗)")
 python3 "$BENCH/report.py" "${args[@]}" >"$WORK/table.md"
 cat "$WORK/table.md"
 if [ -n "$OUT" ]; then cp "$WORK/table.md" "$OUT"; fi
+[ "$FAILED" = 0 ] || die "a path stopped working under load or a proxy was gone (see above); docs/benchmarks.md not updated"
 if [ "$QUICK" = 0 ] && [ -z "$ONLY" ] && [ -z "$BASELINE" ] && [ -z "$DUR_OVERRIDE" ] && [ -z "$TRELLIS_ENV" ]; then
   python3 "$BENCH/report.py" --update-doc "$ROOT/docs/benchmarks.md" --table "$WORK/table.md"
   log "wrote docs/benchmarks.md"
 fi
-[ "$FAILED" = 0 ] || die "a path stopped working under load (see above)"

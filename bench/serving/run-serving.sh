@@ -187,13 +187,19 @@ python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL)
 TRELLIS_PID=$!
 set +m
 
+alive_or_die() { # section: a trellis up that exited fails the run, naming where
+  kill -0 "$TRELLIS_PID" 2>/dev/null || { tail -20 "$WORK/up.log" >&2; die "trellis up exited during the $1; no table, docs/benchmarks.md not updated"; }
+}
+wait_zero() { # service timeout section: until the revision is at zero; a trellis up that exited is named as the cause
+  $PY wait-zero --api "$API" --rev "$1-00001" --timeout "$2" || { alive_or_die "$3"; die "$1 did not return to zero ($3)"; }
+}
 call() { # host [path]: prints "code ttfb_seconds", body in $WORK/body
   curl -s -o "$WORK/body" -w '%{http_code} %{time_starttransfer}\n' --max-time 30 -H "Host: $1" "http://127.0.0.1:$GW${2:-/}" || echo "000 0"
 }
 wait_answer() { # host: until 200 (the revision became ready and the route exists), 120 s
   local i code
   for i in $(seq 1 600); do
-    kill -0 "$TRELLIS_PID" 2>/dev/null || { tail -20 "$WORK/up.log" >&2; die "trellis up exited"; }
+    alive_or_die "start"
     read -r code _ < <(call "$1")
     [ "$code" = 200 ] && return 0
     sleep 0.2
@@ -208,11 +214,11 @@ remember_function_pids
 
 # Cold and burst scale down to zero now; the latency runs wait for that, so that stopping
 # processes does not disturb them.
-for svc in $COLD_SERVICES; do $PY wait-zero --api "$API" --rev "$svc-00001" --timeout 90 || die "$svc did not scale to zero"; done
-$PY wait-zero --api "$API" --rev burst-00001 --timeout 90 || die "burst did not scale to zero"
+for svc in $COLD_SERVICES; do wait_zero "$svc" 90 "start"; done
+wait_zero burst 90 "start"
 
 # ---- 1. added latency (warm instance) -----------------------------------------------------------
-$PY wait-scale --api "$API" --rev warm-00001 --n 1 --timeout 30 || die "warm has no ready instance"
+$PY wait-scale --api "$API" --rev warm-00001 --n 1 --timeout 30 || { alive_or_die "latency runs"; die "warm has no ready instance"; }
 read -r APP_PORT INBOUND_PORT AIP < <($PY ports --api "$API" --rev warm-00001) || die "warm: no ports"
 record activator_in_path "$AIP"
 WARM_HOST=warm.default.example.com
@@ -224,7 +230,7 @@ for t in direct inbound gateway; do
 done
 fixed_rate() { # target seconds logfile
   local clients=$((RATE / RPS_PER_CLIENT))
-  rm -f "$3"
+  rm -f "$3"; touch "$3"
   # -n, not -D: h2load 1.52 with --rps and -D never exits (as in bench/proxy).
   timeout $(($2 * 3 + 10)) h2load --h1 -c"$clients" --rps "$RPS_PER_CLIENT" -n $((RATE * $2)) --log-file "$3" \
     -H ":authority: $WARM_HOST" "http://127.0.0.1:${TARGET_PORT[$1]}/" >"$WORK/h2load.out" 2>&1 \
@@ -234,52 +240,59 @@ for t in direct inbound gateway; do log "warm-up: $t"; fixed_rate "$t" "$WARM" "
 for rep in $(seq 1 "$REPS"); do
   for t in direct inbound gateway; do
     log "latency @$RATE rps, round $rep/$REPS: $t"
-    fixed_rate "$t" "$LAT_DUR" "$WORK/lat.log" || { FAILED=1; continue; }
+    fixed_rate "$t" "$LAT_DUR" "$WORK/lat.log" || FAILED=1
+    # Errors: requests of the round without a 2xx answer (non-2xx, or never answered).
     while read -r metric value; do
       case "$metric" in
         p50_ms|p99_ms) record "${t}_${metric%_ms}" "$value" ;;
-        count) record "${t}_achieved_rps" "$(awk -v n="$value" -v d="$LAT_DUR" 'BEGIN { printf "%.0f", n / d }')" ;;
-        non2xx) [ "$value" = 0 ] || { log "$t: $value non-2xx answers at $RATE rps"; FAILED=1; } ;;
+        ok) record "${t}_achieved_rps" "$(awk -v n="$value" -v d="$LAT_DUR" 'BEGIN { printf "%.0f", n / d }')" ;;
+        errors) record "${t}_errors" "$value"; [ "$value" = 0 ] || { log "$t: $value of $((RATE * LAT_DUR)) requests without a 2xx answer at $RATE rps"; FAILED=1; } ;;
       esac
-    done < <($PY pct "$WORK/lat.log")
+    done < <($PY pct "$WORK/lat.log" --expected $((RATE * LAT_DUR)))
   done
 done
 
 # ---- 2. min-scale 1: new connection -> first byte -----------------------------------------------
+alive_or_die "latency runs"
 log "min-scale 1: $WARM_TRIALS requests"
 for i in $(seq 1 "$WARM_TRIALS"); do
   read -r code ttfb < <(call "$WARM_HOST")
-  [ "$code" = 200 ] || { log "warm request $i -> $code"; FAILED=1; continue; }
-  record warm_ms "$(awk -v s="$ttfb" 'BEGIN { printf "%.1f", s * 1000 }')"
+  [ "$code" = 200 ] || { log "warm request $i -> $code"; record warm_ms "$i failed: $code"; FAILED=1; continue; }
+  record warm_ms "$i $(awk -v s="$ttfb" 'BEGIN { printf "%.1f", s * 1000 }')"
   sleep 0.05
 done
 
 # ---- 3. cold start ------------------------------------------------------------------------------
 # Per trial: plain, then the floor (by hand), then ReadyToRun, then the pool last, so that the
 # pool's refill (a new host warming up 1 s after a take) falls into the next trial's wait for zero.
-cold_trial() { # service key trial
-  $PY wait-zero --api "$API" --rev "$1-00001" --timeout 60 || die "$1 did not return to zero (trial $3)"
+# Every trial is recorded as "trial ms" or "trial failed: why": the table counts the failed ones,
+# and the floor is paired with the cold start of the same trial.
+cold_trial() { # service key trial; sets ms (a figure, or "failed")
+  wait_zero "$1" 60 "cold starts (trial $3)"
   sleep 0.5   # the agent finishes removing the stopped instance's listeners
   read -r code ttfb < <(call "$1.default.example.com")
-  { [ "$code" = 200 ] && grep -q "^Hello bench! ($1-00001)" "$WORK/body"; } || { log "$1 trial $3 -> $code $(head -c 200 "$WORK/body")"; FAILED=1; return 0; }
+  if ! { [ "$code" = 200 ] && grep -q "^Hello bench! ($1-00001)" "$WORK/body"; }; then
+    log "$1 trial $3 -> $code $(head -c 200 "$WORK/body")"; record "$2" "$3 failed: HTTP $code"; FAILED=1; ms=failed; return 0
+  fi
   ms=$(awk -v s="$ttfb" 'BEGIN { printf "%.1f", s * 1000 }')
-  record "$2" "$ms"
+  record "$2" "$3 $ms"
+  ms="$ms ms"
   remember_function_pids
 }
 for i in $(seq 1 "$TRIALS"); do
   cold_trial cold cold_ms "$i"
   # The floor, interleaved with the trials: the same function started by hand, no Trellis.
   bare=$($PY bare-start --trials 1 -- dotnet "$FUNCTIONS_DLL" hello) || die "the function does not start by hand"
-  record bare_ms "$bare"
-  line="plain $ms ms (by hand, no Trellis: $bare ms)"
-  if [ -z "$R2R_ERROR" ]; then cold_trial r2r r2r_ms "$i"; line="$line, ReadyToRun $ms ms"; fi
+  record bare_ms "$i $bare"
+  line="plain $ms (by hand, no Trellis: $bare ms)"
+  if [ -z "$R2R_ERROR" ]; then cold_trial r2r r2r_ms "$i"; line="$line, ReadyToRun $ms"; fi
   cold_trial pool pool_ms "$i"
-  log "cold start $i/$TRIALS: $line, pool $ms ms"
+  log "cold start $i/$TRIALS: $line, pool $ms"
 done
 [ -z "$R2R_ERROR" ] || record r2r_error "$R2R_ERROR"
 
 # ---- 4. burst from zero -------------------------------------------------------------------------
-$PY wait-zero --api "$API" --rev burst-00001 --timeout 60 || die "burst did not return to zero"
+wait_zero burst 60 "burst"
 $PY poll --api "$API" --rev burst-00001 --out "$WORK/timeline.tsv" --stop-file "$WORK/burst-done" --linger 30 --min-after 2 &
 STARTED_PIDS+=($!)
 POLLER=$!
@@ -304,6 +317,7 @@ wait "$POLLER" || true
 STARTED_PIDS=()
 
 # ---- report -------------------------------------------------------------------------------------
+alive_or_die "burst"
 {
   echo "- machine: $CORES cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, kernel $(uname -r), load average at start $LOAD_AT_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- os: $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
@@ -313,12 +327,16 @@ STARTED_PIDS=()
 } >"$WORK/machine.md"
 args=(--results "$RESULTS" --timeline "$WORK/timeline.tsv" --machine "$WORK/machine.md" --trials "$TRIALS" --reps "$REPS" --rate "$RATE")
 [ "$QUICK" = 1 ] && args+=(--quick)
+# A failed run prints its table, marked, and never reaches docs/benchmarks.md.
+[ "$BURST_ERRORS" = 0 ] || args+=(--failed "$BURST_ERRORS of $BURST_N burst requests failed")
+[ "$FAILED" = 0 ] || args+=(--failed "requests or cold-start trials failed (rows marked ✗)")
+[ -z "$R2R_ERROR" ] || [ "$QUICK" = 1 ] || args+=(--partial "the ReadyToRun row was not measured")
 $PY report "${args[@]}" >"$WORK/table.md"
 cat "$WORK/table.md"
 if [ -n "$OUT" ]; then cp "$WORK/table.md" "$OUT"; fi
+[ "$BURST_ERRORS" = 0 ] || die "$BURST_ERRORS of $BURST_N burst requests failed; docs/benchmarks.md not updated"
+[ "$FAILED" = 0 ] || die "a path stopped answering 200 (see above); docs/benchmarks.md not updated"
 if [ "$QUICK" = 0 ] && [ "$TRIALS" -ge 20 ]; then
   $PY update-doc --doc "$ROOT/docs/benchmarks.md" --table "$WORK/table.md"
   log "wrote docs/benchmarks.md (Serving)"
 fi
-[ "$BURST_ERRORS" = 0 ] || die "$BURST_ERRORS of $BURST_N burst requests failed"
-[ "$FAILED" = 0 ] || die "a path stopped answering 200 (see above)"

@@ -153,21 +153,22 @@ def cmd_bare_start(a):
 
 
 def cmd_pct(a):
-    """Percentiles (ms) of an h2load --log-file (start us, status, duration us); non-2xx counted."""
-    values, bad = [], 0
+    """Percentiles (ms) of the 2xx answers in an h2load --log-file (start us, status, duration us),
+    their count, and errors: requests of the expected count without a 2xx answer (other statuses,
+    or never answered)."""
+    values = []
     with open(a.log) as f:
         for line in f:
             parts = line.split()
-            if len(parts) >= 3:
+            if len(parts) >= 3 and 200 <= int(parts[1]) <= 299:
                 values.append(int(parts[2]) / 1000.0)
-                if not 200 <= int(parts[1]) <= 299:
-                    bad += 1
     values.sort()
-    for p in (50, 90, 99):
-        print(f"p{p}_ms {percentile(values, p):.3f}")
-    print(f"max_ms {values[-1] if values else float('nan'):.3f}")
-    print(f"count {len(values)}")
-    print(f"non2xx {bad}")
+    if values:
+        for p in (50, 90, 99):
+            print(f"p{p}_ms {percentile(values, p):.3f}")
+        print(f"max_ms {values[-1]:.3f}")
+    print(f"ok {len(values)}")
+    print(f"errors {max(0, a.expected - len(values))}")
     return 0
 
 
@@ -192,6 +193,23 @@ def nums(data, key):
         except ValueError:
             pass
     return out
+
+
+def trials(data, key):
+    """Per-trial records ("trial ms" or "trial failed: why"): {trial: ms or None when it failed}."""
+    out = {}
+    for v in data.get(key, []):
+        trial, _, rest = v.partition(" ")
+        try:
+            out[int(trial)] = float(rest)
+        except ValueError:
+            out[int(trial)] = None
+    return out
+
+
+def errors_sum(data, key):
+    v = nums(data, key)
+    return int(sum(v)) if v else None
 
 
 def one(data, key, default=None):
@@ -270,32 +288,39 @@ def chart(timeline, start_ms, end_ms, cap):
 
 def cmd_report(a):
     data = load_results(a.results)
-    trials = int(a.trials)
     out = []
-    mode = "quick (indicative only)" if a.quick else f"{trials} cold-start trials, latency median of {a.reps} interleaved rounds"
+    for why in a.failed or []:
+        out.append(f"**FAILED run: {why}. Its figures are not results; docs/benchmarks.md was not updated.**")
+        out.append("")
+    if a.partial:
+        out.append(f"**Partial run: {a.partial}.**")
+        out.append("")
+    mode = "quick (indicative only)" if a.quick else f"{a.trials} cold-start trials, latency median of {a.reps} interleaved rounds"
     out.append(f"Serving benchmark, {mode}. Function: samples/functions (ASP.NET Core slim host, JIT), one `trellis up`.")
     out.append("")
     out.append("| measurement | p50 | p99 | target / anchor | |")
     out.append("| --- | ---: | ---: | --- | --- |")
 
     def ttfb_row(label, key, target_ms, anchor):
-        v = sorted(nums(data, key))
+        by_trial = trials(data, key)
+        v = sorted(x for x in by_trial.values() if x is not None)
+        failed = sum(1 for x in by_trial.values() if x is None)
         if not v:
-            out.append(f"| {label} | – | – | {anchor} | not measured |")
-            return None
+            out.append(f"| {label} | – | – | {anchor} | {'✗ all ' + str(failed) + ' trials failed' if failed else 'not measured'} |")
+            return
         p50, p99 = percentile(v, 50), percentile(v, 99)
-        verdict = ""
-        if target_ms is not None:
-            verdict = "✓ met" if p50 <= target_ms else "✗ over target"
-        out.append(f"| {label} (n={len(v)}) | {p50:.0f} ms | {p99:.0f} ms | {anchor} | {verdict} |")
-        return p50
+        # A row with failed trials is not a met target: its p50 covers only the survivors.
+        verdict = f"✗ {failed} failed" if failed else "0 failed"
+        if target_ms is not None and not failed:
+            verdict += ", ✓ met" if p50 <= target_ms else ", ✗ over target"
+        out.append(f"| {label} (n={len(by_trial)}) | {p50:.0f} ms | {p99:.0f} ms | {anchor} | {verdict} |")
 
     ttfb_row("cold start, plain process (min-scale 0): request at zero instances → first byte", "cold_ms", 400,
              "≤ 400 ms p50; Lambda .NET ≈ 430 ms, Knative ≥ 2 s")
     ttfb_row("  floor: the same function started by hand, no Trellis: spawn → first byte", "bare_ms", None,
              "what process start + JIT cost alone")
-    cold, bare = nums(data, "cold_ms"), nums(data, "bare_ms")
-    diffs = sorted(c - b for c, b in zip(cold, bare))
+    cold, bare = trials(data, "cold_ms"), trials(data, "bare_ms")
+    diffs = sorted(cold[t] - bare[t] for t in cold if cold[t] is not None and bare.get(t) is not None)
     if diffs:
         out.append(f"|   added by Trellis: cold start − floor, paired per trial (n={len(diffs)}) | {percentile(diffs, 50):.0f} ms | "
                    f"{percentile(diffs, 99):.0f} ms | activation, scale decision, spawn, readiness probe, endpoint push | |")
@@ -314,13 +339,19 @@ def cmd_report(a):
     def added(x, base):
         return None if x is None or base is None else x - base
 
-    out.append(f"| latency @{rate} rps, direct to the instance's app port | {fmt(d50, 3, ' ms')} | {fmt(d99, 3, ' ms')} | baseline | |")
-    out.append(f"| latency @{rate} rps, instance inbound proxy (queue-proxy duties) only | {fmt(i50, 3, ' ms')} | {fmt(i99, 3, ' ms')} | decomposition | |")
+    def errors(t):
+        n = errors_sum(data, f"{t}_errors")
+        return "errors –" if n is None else f"errors {n}" if n == 0 else f"✗ {n:,} errors"
+
+    out.append(f"| latency @{rate} rps, direct to the instance's app port | {fmt(d50, 3, ' ms')} | {fmt(d99, 3, ' ms')} | baseline | {errors('direct')} |")
+    out.append(f"| latency @{rate} rps, instance inbound proxy (queue-proxy duties) only | {fmt(i50, 3, ' ms')} | {fmt(i99, 3, ' ms')} | decomposition | {errors('inbound')} |")
     aip = one(data, "activator_in_path", "?")
-    out.append(f"| latency @{rate} rps, serving path: gateway → inbound proxy → instance (activatorInPath={aip}) | {fmt(g50, 3, ' ms')} | {fmt(g99, 3, ' ms')} | | |")
+    out.append(f"| latency @{rate} rps, serving path: gateway → inbound proxy → instance (activatorInPath={aip}) | {fmt(g50, 3, ' ms')} | {fmt(g99, 3, ' ms')} | | {errors('gateway')} |")
     a99 = added(g99, d99)
-    verdict = ("–" if a99 is None else "inconclusive: negative, load noise" if a99 < 0
-               else "✓ met" if a99 <= 1.0 else "✗ over target")
+    # Met only when both rows were measured without an error.
+    clean = errors_sum(data, "direct_errors") == 0 and errors_sum(data, "gateway_errors") == 0
+    verdict = ("–" if a99 is None else "✗ not met: errors in the runs" if not clean
+               else "inconclusive: negative, load noise" if a99 < 0 else "✓ met" if a99 <= 1.0 else "✗ over target")
     out.append(f"|   added by the serving path over direct | {fmt(added(g50, d50), 3, ' ms')} | {fmt(a99, 3, ' ms')} | ≤ 1 ms p99 added | {verdict} |")
     ach = med(data, "gateway_achieved_rps")
     if ach is not None:
@@ -384,10 +415,13 @@ def main():
     p.set_defaults(fn=cmd_poll)
     p = sub.add_parser("bare-start"); p.add_argument("--trials", type=int, default=3); p.add_argument("command", nargs="+")
     p.set_defaults(fn=cmd_bare_start)
-    p = sub.add_parser("pct"); p.add_argument("log"); p.set_defaults(fn=cmd_pct)
+    p = sub.add_parser("pct"); p.add_argument("log"); p.add_argument("--expected", type=int, required=True); p.set_defaults(fn=cmd_pct)
     p = sub.add_parser("report"); p.add_argument("--results"); p.add_argument("--timeline"); p.add_argument("--machine")
     p.add_argument("--trials", default="0"); p.add_argument("--reps", default="1"); p.add_argument("--rate", default="1000")
-    p.add_argument("--quick", action="store_true"); p.set_defaults(fn=cmd_report)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--failed", action="append", help="why the run failed (repeatable): the table says so at the top")
+    p.add_argument("--partial", help="what the run left out: the table says so at the top")
+    p.set_defaults(fn=cmd_report)
     p = sub.add_parser("update-doc"); p.add_argument("--doc"); p.add_argument("--table"); p.set_defaults(fn=cmd_update_doc)
     a = ap.parse_args()
     return a.fn(a)

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Tests of the benchmark reports (bench/proxy/report.py, bench/serving/serving.py): a figure is a
+result only when it was measured, without errors, on processes that lived to the end. Run by
+./scripts/test (python3 -m unittest discover -s bench)."""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROXY_REPORT = os.path.join(HERE, "proxy", "report.py")
+SERVING = os.path.join(HERE, "serving", "serving.py")
+PATHS = "direct|x|y\ntrellis-pair|x|y\nnginx-pair|x|y\nhaproxy-pair|x|y"
+
+
+def run(*args):
+    return subprocess.run([sys.executable, *args], check=True, capture_output=True, text=True).stdout
+
+
+class ProxyReportTests(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.machine = os.path.join(self.dir.name, "machine.md")
+        with open(self.machine, "w") as f:
+            f.write("- machine: test\n")
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def table(self, rows, *extra):
+        results = os.path.join(self.dir.name, "results.tsv")
+        with open(results, "w") as f:
+            for path, metric, value in rows:
+                f.write(f"1\t{path}\t{metric}\t{value}\n")
+        return run(PROXY_REPORT, "--results", results, "--machine", self.machine, "--paths", PATHS, "--rates", "1000", *extra)
+
+    def healthy(self):
+        rows = []
+        for path, rps, p99 in (("direct", 50000, 1.0), ("trellis-pair", 20000, 2.0), ("nginx-pair", 18000, 3.0), ("haproxy-pair", 17000, 3.0)):
+            rows += [(path, "rps_h1", rps), (path, "rps_h2", rps), (path, "errors_h1", 0), (path, "errors_h2", 0),
+                     (path, "p99_ms@1000", p99), (path, "errors@1000", 0)]
+            if path != "direct":
+                for proxy in (f"{path}-a", f"{path}-b"):
+                    rows += [(path, f"rss_idle_mb:{proxy}", 20), (path, f"rss_peak_mb:{proxy}", 40), (path, f"cpu_per_1k:{proxy}", 0.03)]
+        return rows
+
+    def test_table_HealthyRun_TicksTargetsFromMeasuredValues(self):
+        out = self.table(self.healthy())
+        self.assertIn("- [x] trellis-pair HTTP/1.1 throughput 1.11 × nginx-pair (≥ 1.00)", out)
+        self.assertIn("- [x] trellis-pair-b RSS peak 40.0 MB ≤ 60 MB", out)
+        self.assertNotIn("FAILED", out)
+
+    def test_table_ProxyGone_RowSaysSoAndNoTargetTicked(self):
+        # A proxy killed mid-run: its readers recorded empty values and check_alive a died: line.
+        rows = [r for r in self.healthy() if r[1] != "rss_peak_mb:trellis-pair-b"]
+        rows += [("trellis-pair", "rss_peak_mb:trellis-pair-b", ""), ("trellis-pair", "died:trellis-pair-b", "round 1, HTTP/2 run")]
+        out = self.table(rows, "--failed", "a proxy process was gone")
+        self.assertIn("**FAILED run: a proxy process was gone.", out)
+        self.assertIn("| proxies alive to the end | – | ✗ trellis-pair-b gone (round 1, HTTP/2 run) | yes | yes |", out)
+        targets = out[out.index("Targets"):]
+        self.assertNotIn("trellis-pair-b RSS peak 0.0", out)
+        self.assertNotIn("[x] trellis-pair", targets)
+        self.assertIn("- [ ] trellis-pair-b RSS peak ≤ 60 MB: not met, trellis-pair-b gone (round 1, HTTP/2 run)", targets)
+
+    def test_table_RowWithErrors_IsNotAMetTarget(self):
+        rows = [r for r in self.healthy() if (r[0], r[1]) != ("trellis-pair", "errors_h2")] + [("trellis-pair", "errors_h2", 37)]
+        out = self.table(rows)
+        self.assertIn("| ✗ 37 |", out)
+        self.assertIn("- [ ] trellis-pair HTTP/2 throughput ≥ nginx-pair: not met, trellis-pair had 37 errors (errors_h2)", out)
+        self.assertIn("- [x] trellis-pair HTTP/1.1 throughput 1.11 × nginx-pair (≥ 1.00)", out)
+
+    def test_table_ValueMissing_IsNotMeasuredRatherThanDefault(self):
+        rows = [r for r in self.healthy() if r[1] != "cpu_per_1k:trellis-pair-a"] + [("trellis-pair", "cpu_per_1k:trellis-pair-a", "")]
+        out = self.table(rows)
+        self.assertIn("- [ ] trellis-pair-a CPU-s per 1000 requests ≤ 0.15: not measured", out)
+
+    def test_latencyLog_UnansweredAndNon2xx_CountAsErrors(self):
+        log = os.path.join(self.dir.name, "lat.log")
+        with open(log, "w") as f:
+            f.write("1\t200\t1000\n2\t200\t3000\n3\t503\t500\n")
+        out = run(PROXY_REPORT, "--latency-log", log, "--duration", "1", "--expected", "5")
+        self.assertIn("errors 3", out)     # one 503 and two never answered
+        self.assertIn("p50_ms 1.000", out)  # percentiles of the 2xx answers only
+        self.assertIn("achieved_rps 2", out)
+
+
+class ServingReportTests(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.machine = os.path.join(self.dir.name, "machine.md")
+        with open(self.machine, "w") as f:
+            f.write("- machine: test\n")
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def report(self, rows, *extra):
+        results = os.path.join(self.dir.name, "results.tsv")
+        with open(results, "w") as f:
+            for key, value in rows:
+                f.write(f"{key}\t{value}\n")
+        return run(SERVING, "report", "--results", results, "--timeline", os.path.join(self.dir.name, "none.tsv"),
+                   "--machine", self.machine, "--trials", "3", *extra)
+
+    def test_report_FailedColdTrial_CountedShownAndPairedPerTrial(self):
+        rows = [("cold_ms", "1 300"), ("cold_ms", "2 failed: HTTP 502"), ("cold_ms", "3 340"),
+                ("bare_ms", "1 200"), ("bare_ms", "2 250"), ("bare_ms", "3 220")]
+        out = self.report(rows)
+        self.assertIn("(n=3) | 300 ms | 340 ms |", out)
+        self.assertIn("| ✗ 1 failed |", out)
+        cold_row = next(line for line in out.splitlines() if line.startswith("| cold start, plain process"))
+        self.assertNotIn("✓ met", cold_row)  # its p50 covers only the survivors
+        # Trial 1: 300 - 200, trial 3: 340 - 220; trial 2's floor is not paired with trial 3.
+        self.assertIn("paired per trial (n=2) | 100 ms | 120 ms |", out)
+
+    def test_report_AllTrialsGood_TargetJudged(self):
+        out = self.report([("cold_ms", "1 300"), ("cold_ms", "2 320"), ("bare_ms", "1 200"), ("bare_ms", "2 200")])
+        self.assertIn("| 0 failed, ✓ met |", out)
+
+    def test_report_LatencyErrors_ShownAndNotMet(self):
+        rows = [("direct_p50", "0.5"), ("direct_p99", "1.0"), ("direct_errors", "0"),
+                ("gateway_p50", "0.9"), ("gateway_p99", "1.5"), ("gateway_errors", "12")]
+        out = self.report(rows, "--failed", "requests failed")
+        self.assertIn("**FAILED run: requests failed.", out)
+        self.assertIn("| ✗ 12 errors |", out)
+        self.assertIn("✗ not met: errors in the runs", out)
+
+    def test_pct_UnansweredRequests_CountAsErrors(self):
+        log = os.path.join(self.dir.name, "lat.log")
+        with open(log, "w") as f:
+            f.write("1\t200\t1000\n2\t500\t1000\n")
+        out = run(SERVING, "pct", log, "--expected", "4")
+        self.assertIn("ok 1", out)
+        self.assertIn("errors 3", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
