@@ -53,16 +53,12 @@ public sealed class MeterTests
         Assert.Equal(new ResourceUsage(0, 0), meter.Sample([new MeteredInstance("i", null)])["i"]);
     }
 
-    [Fact]
+    /// <summary>Skipped, saying why, where the agent may not create cgroup v1 groups; the /proc fallback is tested everywhere below.</summary>
+    [CgroupV1Fact]
     public async Task CgroupV1Meter_WhereAvailable_MetersTheGroupAndKeepsTotalsAfterExit()
     {
         using var meter = CgroupV1Meter.TryCreate(out var reason);
-        if (meter is null)
-        {
-            // Not every machine lets the agent create cgroups; the proc meter is tested above.
-            Assert.False(string.IsNullOrEmpty(reason));
-            return;
-        }
+        Assert.True(meter is not null, reason); // CgroupV1Fact found it available a moment ago
 
         var instance = "test-" + Guid.NewGuid().ToString("N")[..8];
         ResourceUsage running;
@@ -86,6 +82,25 @@ public sealed class MeterTests
         var parsed = ProcStat.Parse(99, stat);
 
         Assert.Equal(new ProcessTimes(99, group, ticks), parsed);
+    }
+
+    [Fact]
+    public void InstanceMeters_AutoWithoutCgroupV1_FallsBackToProcAndSaysWhy()
+    {
+        var noCgroups = Directory.CreateTempSubdirectory("trellis-no-cgroups-");
+        try
+        {
+            using var meter = InstanceMeters.Create("auto", out var note, noCgroups.FullName);
+
+            Assert.IsType<ProcMeter>(meter);
+            Assert.Equal($"no cgroup v1 cpuacct hierarchy under {noCgroups.FullName}", note);
+            var error = Assert.Throws<InvalidOperationException>(() => InstanceMeters.Create("cgroup-v1", out _, noCgroups.FullName));
+            Assert.Contains(note, error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            noCgroups.Delete(recursive: true);
+        }
     }
 
     [Fact]
@@ -135,6 +150,19 @@ public sealed class MeterTests
             Process.Start("/bin/kill", ["-KILL", "--", "-" + Pid])!.WaitForExit();
             _process.WaitForExit();
             _process.Dispose();
+        }
+    }
+
+    /// <summary>A fact that is skipped, with the reason, where the agent cannot create cgroup v1 groups.</summary>
+    private sealed class CgroupV1FactAttribute : FactAttribute
+    {
+        public CgroupV1FactAttribute()
+        {
+            using var meter = CgroupV1Meter.TryCreate(out var reason);
+            if (meter is null)
+            {
+                Skip = "cgroup v1 metering is not available on this machine: " + reason;
+            }
         }
     }
 }
