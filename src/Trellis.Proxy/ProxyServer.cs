@@ -78,6 +78,9 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>Requests currently waiting for an endpoint of activation cluster <paramref name="cluster"/>.</summary>
     public int Waiting(string cluster) => _activation.Waiting(cluster);
 
+    /// <summary>Idle pooled upstream connections to <paramref name="port"/> on 127.0.0.1 (for tests that wait for a connection's return).</summary>
+    internal int PooledConnections(int port) => _pool.IdleCount("127.0.0.1", port);
+
     /// <summary>
     /// The load of each listener of <see cref="Current"/> since the previous call (or since the
     /// listener started): time-weighted average in-flight requests and requests started, what

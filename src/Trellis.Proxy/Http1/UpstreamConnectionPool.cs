@@ -71,6 +71,10 @@ internal sealed class UpstreamConnectionPool : IDisposable
         }
     }
 
+    /// <summary>Idle connections pooled for the endpoint now (including any past their idle timeout).</summary>
+    public int IdleCount(string address, int port) =>
+        _endpoints.TryGetValue((address, port), out var endpoint) ? endpoint.Count : 0;
+
     /// <summary>Returns a connection whose last exchange ended cleanly, for the next request to reuse.</summary>
     public void Return(string address, int port, UpstreamConnection connection)
     {
@@ -107,6 +111,17 @@ internal sealed class UpstreamConnectionPool : IDisposable
         private readonly Stack<UpstreamConnection> _idle = new();
 
         public EndPoint Address { get; } = address;
+
+        public int Count
+        {
+            get
+            {
+                lock (_idle)
+                {
+                    return _idle.Count;
+                }
+            }
+        }
 
         public void Push(UpstreamConnection connection)
         {

@@ -109,7 +109,7 @@ public sealed class PooledHttp1ForwarderTests
         using var client = H2cClient(proxy.BaseAddress);
 
         Assert.Equal("ok", await client.GetStringAsync("/1"));
-        await Task.Delay(50); // the upstream's FIN reaches the pooled socket
+        await Eventually.TrueAsync(() => backend.Closed == 1, "the upstream closed the pooled connection"); // its FIN is on the pooled socket
         using var second = await client.GetAsync("/2");
 
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);

@@ -39,7 +39,8 @@ public sealed class FastPathConnectionEndTests
         await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         client.ShutdownSend(); // shutdown(SHUT_WR) after the whole request, as `nc -N` and some tunnels do
         await arrived.Task.WaitAsync(Limit);
-        await SweepsAsync(time); // the exchange is past the 200 ms watch delay: the sweep watches the client, sees the FIN, probes
+        // The exchange is past the 200 ms watch delay: the sweep watches the client, sees the FIN, probes.
+        await SweepUntilAsync(time, () => client.Unread > 0, "the probe reached the client");
         release.SetResult();
         var probe = await client.ReadResponseAsync(bodyless: true);
         var response = await client.ReadFinalResponseAsync();
@@ -75,7 +76,7 @@ public sealed class FastPathConnectionEndTests
         await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         await arrived.Task.WaitAsync(Limit);
         client.Dispose(); // close(): a FIN, and a reset for anything sent to it afterwards
-        await SweepsAsync(time); // sees the FIN, probes; sees the reset: gone
+        await SweepUntilAsync(time, () => closed.Task.IsCompleted, "the upstream connection closed"); // sees the FIN, probes; sees the reset: gone
 
         Assert.True(await closed.Task.WaitAsync(Limit));
     }
@@ -102,7 +103,7 @@ public sealed class FastPathConnectionEndTests
         await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         await arrived.Task.WaitAsync(Limit);
         client.Reset();
-        await SweepsAsync(time);
+        await SweepUntilAsync(time, () => closed.Task.IsCompleted, "the upstream connection closed");
 
         Assert.True(await closed.Task.WaitAsync(Limit)); // the exchange was cancelled, as RequestAborted does on the Kestrel path
     }
@@ -129,9 +130,10 @@ public sealed class FastPathConnectionEndTests
         await client.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         client.ShutdownSend();
         await arrived.Task.WaitAsync(Limit);
-        await SweepsAsync(time); // sees the FIN, probes: still there
+        await SweepUntilAsync(time, () => client.Unread > 0, "the probe reached the client"); // sees the FIN, probes: still there
+        Assert.False(closed.Task.IsCompleted);
         client.Reset();
-        await SweepsAsync(time); // sees the reset: gone
+        await SweepUntilAsync(time, () => closed.Task.IsCompleted, "the upstream connection closed"); // sees the reset: gone
 
         Assert.True(await closed.Task.WaitAsync(Limit));
     }
@@ -217,13 +219,18 @@ public sealed class FastPathConnectionEndTests
         Assert.True(Http1Connection.BodyConsumed(copy) == expected, what);
     }
 
-    /// <summary>Two sweeps of the listener (once a second of the proxy's clock), each given a moment to act.</summary>
-    private static async Task SweepsAsync(ManualTimeProvider time)
+    /// <summary>
+    /// Sweeps of the listener (one per second of the proxy's clock) until <paramref name="done"/>, with
+    /// a short pause after each for what the sweep started (a watch read, a probe) to act; fails after <see cref="Limit"/>.
+    /// </summary>
+    private static async Task SweepUntilAsync(ManualTimeProvider time, Func<bool> done, string what)
     {
-        for (var i = 0; i < 2; i++)
+        using var limit = new CancellationTokenSource(Limit);
+        while (!done())
         {
+            Assert.False(limit.IsCancellationRequested, $"not {what} within {Limit}");
             time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(100);
+            await Task.Delay(5, CancellationToken.None);
         }
     }
 

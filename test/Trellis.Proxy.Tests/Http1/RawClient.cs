@@ -95,6 +95,9 @@ internal sealed class RawClient : IDisposable
         }
     }
 
+    /// <summary>Bytes that arrived (or are buffered) and no response read has used yet, now.</summary>
+    public int Unread => (_end - _start) + _socket.Available;
+
     /// <summary>Bytes that arrived but no response read has used; call after a short wait to catch stray bytes.</summary>
     public async Task<int> PendingBytesAsync(TimeSpan wait)
     {

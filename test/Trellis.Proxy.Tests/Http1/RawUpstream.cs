@@ -21,6 +21,7 @@ internal sealed class RawUpstream : IAsyncDisposable
     private readonly ConcurrentBag<Socket> _sockets = [];
     private readonly Task _accepting;
     private int _connections;
+    private int _closed;
 
     private RawUpstream(Func<string, int, RawAnswer> answer)
     {
@@ -36,6 +37,9 @@ internal sealed class RawUpstream : IAsyncDisposable
 
     /// <summary>Connections accepted so far.</summary>
     public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>Connections this upstream has closed after an answer with <see cref="RawAnswer.Close"/> (its FIN is sent by then).</summary>
+    public int Closed => Volatile.Read(ref _closed);
 
     /// <summary>Request heads in arrival order.</summary>
     public ConcurrentQueue<string> Heads { get; } = new();
@@ -115,6 +119,7 @@ internal sealed class RawUpstream : IAsyncDisposable
                 if (answer.Close)
                 {
                     socket.Shutdown(SocketShutdown.Both);
+                    Interlocked.Increment(ref _closed);
                     return;
                 }
             }

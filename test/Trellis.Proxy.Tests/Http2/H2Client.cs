@@ -49,6 +49,13 @@ internal sealed class H2Response
 /// a test can send what a real client would not); responses are decoded with the product's
 /// <see cref="HpackDecoder"/>. Frames it is not waiting for are kept, in order, for later reads.
 /// </summary>
+/// <summary>How the proxy ended a connection: a FIN (an orderly close) or a reset.</summary>
+internal enum H2End
+{
+    Fin,
+    Reset,
+}
+
 internal sealed class H2Client : IDisposable
 {
     public static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
@@ -56,6 +63,7 @@ internal sealed class H2Client : IDisposable
     private readonly Socket _socket;
     private readonly HpackDecoder _decoder = new(4096, 1024 * 1024);
     private readonly List<H2Frame> _unread = [];
+    private bool _resetSeen;
     private readonly byte[] _header = new byte[FrameHeader.Size];
 
     private H2Client(Socket socket)
@@ -261,8 +269,11 @@ internal sealed class H2Client : IDisposable
         return frame;
     }
 
-    /// <summary>True once the proxy has closed the connection (frames still arriving are read and dropped).</summary>
-    public async Task<bool> ClosedAsync()
+    /// <summary>
+    /// Reads (and drops) frames until the proxy has closed the connection, and says how: with a FIN, or
+    /// with a reset (now or at an earlier read). Throws when the connection is still open after <see cref="Wait"/>.
+    /// </summary>
+    public async Task<H2End> ClosedAsync()
     {
         _unread.Clear();
         try
@@ -273,10 +284,10 @@ internal sealed class H2Client : IDisposable
         }
         catch (SocketException)
         {
-            // A reset is a close too.
+            return H2End.Reset;
         }
 
-        return true;
+        return _resetSeen ? H2End.Reset : H2End.Fin;
     }
 
     /// <summary>Collects stream <paramref name="streamId"/>'s HEADERS, DATA and trailers until END_STREAM or RST_STREAM.</summary>
@@ -369,6 +380,7 @@ internal sealed class H2Client : IDisposable
             }
             catch (SocketException) when (filled == 0 && buffer == _header)
             {
+                _resetSeen = true;
                 return false; // reset by the proxy
             }
 

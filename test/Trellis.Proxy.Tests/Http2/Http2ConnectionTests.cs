@@ -75,7 +75,7 @@ public sealed class Http2ConnectionTests
         var goAway = await client.ReadGoAwayAsync();
 
         Assert.Equal(Http2Error.ProtocolError, goAway.ErrorCode);
-        Assert.True(await client.ClosedAsync());
+        Assert.Equal(H2End.Fin, await client.ClosedAsync());
     }
 
     public static TheoryData<string, byte[], uint> ConnectionErrors => new()
@@ -137,7 +137,7 @@ public sealed class Http2ConnectionTests
         var goAway = await client.ReadGoAwayAsync();
 
         Assert.True((Http2Error)expected == goAway.ErrorCode, $"{what}: {goAway.ErrorCode}");
-        Assert.True(await client.ClosedAsync());
+        Assert.Equal(H2End.Fin, await client.ClosedAsync());
     }
 
     [Fact]

@@ -115,7 +115,7 @@ public sealed class Http2HttpClientTests
 
         Assert.Equal((Http2Error.NoError, 1), (goAway.ErrorCode, goAway.GoAwayLastStream));
         Assert.Equal("finished", response.BodyText);
-        Assert.True(await client.ClosedAsync());
+        Assert.Equal(H2End.Fin, await client.ClosedAsync());
         Assert.True((await applying.WaitAsync(H2Client.Wait)).Accepted);
     }
 
@@ -213,6 +213,6 @@ public sealed class Http2HttpClientTests
             await Task.Delay(10); // a reset, had the proxy closed the socket, would arrive within this
         }
 
-        Assert.True(await raw.ClosedAsync());
+        Assert.Equal(H2End.Fin, await raw.ClosedAsync());
     }
 }

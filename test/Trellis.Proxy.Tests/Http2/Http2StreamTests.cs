@@ -287,7 +287,7 @@ public sealed class Http2StreamTests
 
         Assert.Equal((Http2Error.NoError, 1), (goAway.ErrorCode, goAway.GoAwayLastStream));
         Assert.Equal("finished", response.BodyText);
-        Assert.True(await client.ClosedAsync());
+        Assert.Equal(H2End.Fin, await client.ClosedAsync());
     }
 
     /// <summary>A chunked body as the upstream reads it: the data (chunk boundaries are the proxy's choice), then the trailer section.</summary>

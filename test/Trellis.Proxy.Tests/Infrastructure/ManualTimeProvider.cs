@@ -24,6 +24,18 @@ internal sealed class ManualTimeProvider : TimeProvider
         }
     }
 
+    /// <summary>
+    /// How long until each armed timer fires, soonest first: read synchronously, so a test can see that
+    /// a deadline has not fired yet (and how much of it is left) without waiting for its effect.
+    /// </summary>
+    public IReadOnlyList<TimeSpan> PendingDelays()
+    {
+        lock (_gate)
+        {
+            return _timers.Where(t => t.Due is not null).Select(t => TimeSpan.FromTicks(t.Due!.Value - _ticks)).Order().ToArray();
+        }
+    }
+
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
         var timer = new ManualTimer(this, callback, state);
