@@ -24,7 +24,7 @@ public sealed class BookinfoRoutingTests(MeshFixture mesh) : IClassFixture<MeshF
 
         // Traffic shifting: 90/10, within a tolerance of 4 standard deviations of a binomial sample.
         await ApplyAsync("virtual-service-reviews-90-10.yaml");
-        await Task.Delay(TimeSpan.FromSeconds(1)); // the change must be in effect within a second
+        await WaitForSomeAsync("v2"); // in effect: v2, which the previous config never chose, answers
         const int n = 400;
         var split = await mesh.SampleAsync(n);
         var v2 = split.GetValueOrDefault("v2");
@@ -33,7 +33,7 @@ public sealed class BookinfoRoutingTests(MeshFixture mesh) : IClassFixture<MeshF
 
         // 50/50 between v1 and v3.
         await ApplyAsync("virtual-service-reviews-50-v3.yaml");
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await WaitForSomeAsync("v3");
         const int half = 200;
         var fifty = await mesh.SampleAsync(half);
         var v3 = fifty.GetValueOrDefault("v3");
@@ -118,6 +118,14 @@ public sealed class BookinfoRoutingTests(MeshFixture mesh) : IClassFixture<MeshF
     {
         var started = DateTime.UtcNow;
         await mesh.WaitForAsync(async () => (await mesh.SampleAsync(10, user)).Keys.SequenceEqual([version]), TimeSpan.FromSeconds(5), $"only {version}");
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(3), $"routing to {version} took {(DateTime.UtcNow - started).TotalMilliseconds:F0} ms");
+    }
+
+    /// <summary>Config must take effect within a second: poll until a page shows <paramref name="version"/>, which the previous config never chose.</summary>
+    private async Task WaitForSomeAsync(string version)
+    {
+        var started = DateTime.UtcNow;
+        await mesh.WaitForAsync(async () => (await mesh.SampleAsync(10)).ContainsKey(version), TimeSpan.FromSeconds(5), $"a {version} page");
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(3), $"routing to {version} took {(DateTime.UtcNow - started).TotalMilliseconds:F0} ms");
     }
 
