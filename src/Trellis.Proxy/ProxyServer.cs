@@ -5,6 +5,7 @@ using Trellis.Api.Snapshots;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.Http1;
 using Trellis.Proxy.Listeners;
+using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Serving;
 using Trellis.Proxy.Telemetry;
@@ -26,6 +27,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly SnapshotHolder _snapshots = new();
     private readonly UpstreamClients _clients;
     private readonly HttpForwarder _forwarder;
+    private readonly RequestPipeline _pipeline;
     private readonly UpstreamConnectionPool _pool;
     private readonly Http1Services _fastPath;
     private readonly SemaphoreSlim _applyLock = new(1, 1);
@@ -52,12 +54,14 @@ public sealed class ProxyServer : IAsyncDisposable
         _accessLog = loggerFactory.CreateLogger("Trellis.Proxy.AccessLog");
         _servingLog = loggerFactory.CreateLogger("Trellis.Proxy.Serving");
         _activation = new ActivationQueues(_snapshots, _time, RaiseDemand);
-        _coldStarts = new ColdStartStats(_time);
+        _coldStarts = new ColdStartStats();
         _clients = new UpstreamClients(options);
         var forwardLog = loggerFactory.CreateLogger<HttpForwarder>();
         _pool = new UpstreamConnectionPool(options, _time);
         _forwarder = new HttpForwarder(options, _time, forwardLog, _pool);
-        _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog);
+        _pipeline = new RequestPipeline(
+            _snapshots, options, _time, _activation, _coldStarts, _accessLog, forwardLog, _servingLog, new Mirroring(_pool, options, forwardLog));
+        _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog, _pipeline);
     }
 
     /// <summary>The last accepted snapshot (<see cref="ProxySnapshot.Empty"/> before the first).</summary>
@@ -263,8 +267,7 @@ public sealed class ProxyServer : IAsyncDisposable
             // Runs before the listener accepts its first request: the origin of its first load sample.
             stats.SampledUntil = _time.GetUtcNow();
             stats.Load.Start(ConcurrencyTracker.ToMicros(_time, _time.GetTimestamp()));
-            return new ListenerRequestHandler(
-                listenerName, _snapshots, _forwarder, stats, _accessLog, _time, _options.Random, _activation, _servingLog, _coldStarts).HandleAsync;
+            return new ListenerRequestHandler(listenerName, _pipeline, _forwarder, stats, _time, _options.RequestIdGenerator, _servingLog).HandleAsync;
         };
 
     private static HistogramCounts Subtract(HistogramCounts now, HistogramCounts before) =>

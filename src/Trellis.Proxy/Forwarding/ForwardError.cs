@@ -38,4 +38,10 @@ public enum ForwardError
     ActivationQueueFull,
     /// <summary>An activation cluster got no endpoint within its activation timeout.</summary>
     ActivationTimeout,
+    /// <summary>A circuit breaker of the cluster (its connection pool limits) refused the request.</summary>
+    UpstreamOverflow,
+    /// <summary>The local rate limit refused the request.</summary>
+    RateLimited,
+    /// <summary>Fault injection aborted the request.</summary>
+    FaultAbort,
 }

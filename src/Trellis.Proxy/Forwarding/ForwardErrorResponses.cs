@@ -20,6 +20,9 @@ internal static class ForwardErrorResponses
     private static readonly byte[] InstanceTimeout = Encoding.ASCII.GetBytes("request timeout: no response within the revision's timeoutSeconds");
     private static readonly byte[] InstanceResponseStartTimeout = Encoding.ASCII.GetBytes("request timeout: no response within the revision's responseStartTimeoutSeconds");
     private static readonly byte[] InstanceIdleTimeout = Encoding.ASCII.GetBytes("request timeout: no bytes within the revision's idleTimeoutSeconds");
+    private static readonly byte[] Overflow = Encoding.ASCII.GetBytes("upstream connect error or disconnect/reset before headers. reset reason: overflow");
+    private static readonly byte[] RateLimited = Encoding.ASCII.GetBytes("local_rate_limited");
+    private static readonly byte[] FaultAbort = Encoding.ASCII.GetBytes("fault filter abort");
 
     public static (int Status, byte[] Body) Describe(ForwardError error) => error switch
     {
@@ -33,7 +36,27 @@ internal static class ForwardErrorResponses
         ForwardError.InstanceTimeout => (StatusCodes.Status504GatewayTimeout, InstanceTimeout),
         ForwardError.InstanceResponseStartTimeout => (StatusCodes.Status504GatewayTimeout, InstanceResponseStartTimeout),
         ForwardError.InstanceIdleTimeout => (StatusCodes.Status504GatewayTimeout, InstanceIdleTimeout),
+        ForwardError.UpstreamOverflow => (StatusCodes.Status503ServiceUnavailable, Overflow),
+        ForwardError.RateLimited => (StatusCodes.Status429TooManyRequests, RateLimited),
+        ForwardError.FaultAbort => (StatusCodes.Status503ServiceUnavailable, FaultAbort),
         _ => (StatusCodes.Status502BadGateway, ResetBeforeHeaders),
+    };
+
+    /// <summary>Envoy's response flag for each failure (<see cref="Pipeline.ResponseFlags"/>).</summary>
+    public static Pipeline.ResponseFlags FlagsOf(ForwardError error) => error switch
+    {
+        ForwardError.None => Pipeline.ResponseFlags.None,
+        ForwardError.NoRoute => Pipeline.ResponseFlags.NoRouteFound,
+        ForwardError.NoHealthyUpstream or ForwardError.ActivationTimeout => Pipeline.ResponseFlags.NoHealthyUpstream,
+        ForwardError.UpstreamConnect => Pipeline.ResponseFlags.UpstreamConnectionFailure,
+        ForwardError.UpstreamTimeout or ForwardError.InstanceTimeout or ForwardError.InstanceResponseStartTimeout
+            or ForwardError.InstanceIdleTimeout => Pipeline.ResponseFlags.UpstreamRequestTimeout,
+        ForwardError.RequestBodyClient => Pipeline.ResponseFlags.DownstreamProtocolError,
+        ForwardError.ResponseBodyClient or ForwardError.RequestCanceled => Pipeline.ResponseFlags.DownstreamConnectionTermination,
+        ForwardError.InstanceOverloaded or ForwardError.ActivationQueueFull or ForwardError.UpstreamOverflow => Pipeline.ResponseFlags.UpstreamOverflow,
+        ForwardError.RateLimited => Pipeline.ResponseFlags.RateLimited,
+        ForwardError.FaultAbort => Pipeline.ResponseFlags.FaultInjected,
+        _ => Pipeline.ResponseFlags.UpstreamConnectionTermination,
     };
 
     /// <summary>

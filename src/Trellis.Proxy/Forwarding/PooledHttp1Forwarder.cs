@@ -5,6 +5,8 @@ using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Trellis.Proxy.Http1;
+using Trellis.Proxy.Listeners;
+using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.LoadBalancing;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Serving;
@@ -25,7 +27,7 @@ namespace Trellis.Proxy.Forwarding;
 ///     request without a body was stale: the request goes once more on a new connection;
 /// (3) status and headers onto the response (<see cref="UpstreamResponseHead"/>), then the body,
 ///     decoded from its framing (Kestrel frames it again for the client), then a chunked body's trailers;
-/// (4) failures are <see cref="ForwardError"/>s answered as <see cref="HttpForwarder"/> answers them;
+/// (4) failures are <see cref="ForwardError"/>s for the pipeline to answer;
 /// (5) the connection goes back to the pool only after a clean exchange at a message boundary.
 /// </summary>
 internal sealed class PooledHttp1Forwarder
@@ -53,32 +55,36 @@ internal sealed class PooledHttp1Forwarder
         _logger = logger;
     }
 
-    /// <summary>One exchange; <paramref name="cts"/> is the request's (route timeout, client gone, instance deadline).</summary>
-    public async Task<ForwardError> ForwardAsync(
-        HttpContext context, CompiledRoute route, CompiledMatch? matched, EndpointState endpoint, CancellationTokenSource cts, RequestDeadline? deadline)
+    /// <summary>(1)(2) One attempt: the head and body out, the response head in and held on the exchange.</summary>
+    public async ValueTask<AttemptResult> SendAsync(KestrelExchange exchange, Attempt attempt, CancellationTokenSource cts)
     {
+        var context = exchange.Context;
+        var endpoint = attempt.Endpoint;
         var token = cts.Token;
-        HeadBuilder? head = new(InitialHeadSize);
+        var head = new HeadBuilder(InitialHeadSize);
+        var body = exchange.BodyForAttempt();
         UpstreamConnection? upstream = null;
         Task<ForwardError>? bodyCopy = null;
-        var reusable = false;
         try
         {
             // (1)
-            var framing = UpstreamRequestHead.Write(head, context, route, matched, endpoint, _options, out var expectsContinue);
-            for (var attempt = 0; ; attempt++)
+            var framing = UpstreamRequestHead.Write(
+                head, exchange, attempt.Route, attempt.Matched, attempt.Route.RequestHeadersFor(attempt.Destination), endpoint, null, out var expectsContinue);
+            exchange.Framing = framing;
+            for (var resend = 0; ; resend++)
             {
-                upstream = attempt == 0 ? _pool.TakeIdle(endpoint.Address, endpoint.Port) : null;
+                upstream = resend == 0 ? _pool.TakeIdle(endpoint.Address, endpoint.Port) : null;
                 if (upstream is null)
                 {
-                    (upstream, var connectError) = await _pool.ConnectAsync(endpoint.Address, endpoint.Port, token);
+                    (upstream, _) = await _pool.ConnectAsync(endpoint.Address, endpoint.Port, token);
                     if (upstream is null)
                     {
-                        return await FailAsync(context, endpoint, await ClassifyAsync(context, cts, deadline, null, ForwardError.UpstreamConnect), connectError);
+                        var error = await ClassifyAsync(context, cts, exchange.Deadline, null, ForwardError.UpstreamConnect);
+                        return AttemptResult.Failed(error, requestSent: false, context.RequestAborted.IsCancellationRequested);
                     }
                 }
 
-                var (sent, sendError) = await SendAsync(upstream.Socket, head.Written, token);
+                var (sent, _) = await SendAsync(upstream.Socket, head.Written, token);
                 ForwardError received;
                 if (!sent)
                 {
@@ -86,13 +92,13 @@ internal sealed class PooledHttp1Forwarder
                 }
                 else if (framing != UpstreamRequestHead.Framing.None && expectsContinue)
                 {
-                    (bodyCopy, received) = await AwaitContinueAsync(context, upstream, token);
+                    (bodyCopy, received) = await AwaitContinueAsync(body, context.Request.ContentLength, upstream, token);
                 }
                 else
                 {
                     if (framing != UpstreamRequestHead.Framing.None)
                     {
-                        bodyCopy = CopyRequestBodyAsync(context.Request.Body, upstream, context.Request.ContentLength, token);
+                        bodyCopy = CopyRequestBodyAsync(body, upstream, context.Request.ContentLength, token);
                     }
 
                     // (2)
@@ -101,27 +107,59 @@ internal sealed class PooledHttp1Forwarder
 
                 if (received == ForwardError.None)
                 {
-                    break;
+                    exchange.Upstream = upstream;
+                    exchange.BodyCopy = bodyCopy;
+                    upstream = null;
+                    return AttemptResult.Responded(exchange.Upstream.Head.Status);
                 }
 
-                var stale = upstream.Reused && upstream.End == 0 && bodyCopy is null && attempt == 0 && !token.IsCancellationRequested;
+                var stale = upstream.Reused && upstream.End == 0 && bodyCopy is null && resend == 0 && !token.IsCancellationRequested;
                 upstream.Dispose(); // also ends a body copy still sending
                 upstream = null;
                 if (!stale)
                 {
-                    return await FailAsync(context, endpoint, await ClassifyAsync(context, cts, deadline, bodyCopy, ForwardError.UpstreamRequest), sendError);
+                    var error = await ClassifyAsync(context, cts, exchange.Deadline, bodyCopy, ForwardError.UpstreamRequest);
+                    return AttemptResult.Failed(error, requestSent: true, context.RequestAborted.IsCancellationRequested);
                 }
             }
-
+        }
+        finally
+        {
             head.ReturnBuffer();
-            head = null;
+            if (upstream is not null || (exchange.Upstream is null && bodyCopy is { IsCompleted: false }))
+            {
+                // A failed attempt: a copy still reading the client's body must not outlive it.
+                await cts.CancelAsync();
+                upstream?.Dispose();
+                if (bodyCopy is not null)
+                {
+                    await bodyCopy;
+                }
+            }
+        }
+    }
 
+    /// <summary>(3)(5) The held response onto Kestrel's, its body decoded from its framing; the connection pooled after a clean exchange.</summary>
+    public async ValueTask<ForwardError> RelayAsync(KestrelExchange exchange, ResponseEdits edits)
+    {
+        var context = exchange.Context;
+        var upstream = exchange.Upstream!;
+        var endpoint = exchange.Endpoint!;
+        var cts = exchange.AttemptCancellation!;
+        var token = cts.Token;
+        var deadline = exchange.Deadline;
+        var bodyCopy = exchange.BodyCopy;
+        exchange.Upstream = null;
+        exchange.BodyCopy = null;
+        var reusable = false;
+        try
+        {
             // (3)
             deadline?.ResponseStarted();
             var response = context.Response;
             var responseHead = upstream.Head;
             UpstreamResponseHead.Copy(responseHead, upstream.Buffer.AsSpan(upstream.Start, responseHead.Length), response);
-            route.ResponseHeaders?.ApplyTo(response.Headers);
+            edits.ApplyTo(response.Headers);
             upstream.Start += responseHead.Length;
 
             var untilClose = false;
@@ -141,7 +179,7 @@ internal sealed class PooledHttp1Forwarder
 
             if (result != StreamCopyResult.Success)
             {
-                return await FailAsync(context, endpoint, HttpForwarder.BodyFailure(result, context, cts, deadline), null);
+                return HttpForwarder.BodyFailure(result, context, cts, deadline);
             }
 
             // A duplex (HTTP/2) request body may still be streaming after the upstream finished its
@@ -154,31 +192,27 @@ internal sealed class PooledHttp1Forwarder
 
             // A body announced but never sent (a final answer to Expect: 100-continue) leaves the
             // upstream expecting it: not at a message boundary.
-            var bodySent = framing == UpstreamRequestHead.Framing.None || bodyCopy is not null;
+            var bodySent = exchange.Framing == UpstreamRequestHead.Framing.None || bodyCopy is not null;
             reusable = bodyDone && bodySent && !responseHead.Close && !untilClose && upstream.Start == upstream.End;
             return ForwardError.None;
         }
         finally
         {
-            head?.ReturnBuffer();
             if (bodyCopy is { IsCompleted: false })
             {
                 // It reads the client's body, which must not outlive the request: cancel, and wait.
                 await cts.CancelAsync();
-                upstream?.Dispose();
+                upstream.Dispose();
                 await bodyCopy;
             }
 
-            if (upstream is not null)
+            if (reusable)
             {
-                if (reusable)
-                {
-                    _pool.Return(endpoint.Address, endpoint.Port, upstream);
-                }
-                else
-                {
-                    upstream.Dispose();
-                }
+                _pool.Return(endpoint.Address, endpoint.Port, upstream);
+            }
+            else
+            {
+                upstream.Dispose();
             }
         }
     }
@@ -191,7 +225,7 @@ internal sealed class PooledHttp1Forwarder
     /// order by relaying the upstream's 100 to its client (<see cref="UpstreamConnection.ReadResponseHeadAsync(System.Net.Sockets.Socket?, TaskCompletionSource?, CancellationToken)"/>).
     /// </summary>
     private async Task<(Task<ForwardError>? BodyCopy, ForwardError Received)> AwaitContinueAsync(
-        HttpContext context, UpstreamConnection upstream, CancellationToken token)
+        Stream body, long? length, UpstreamConnection upstream, CancellationToken token)
     {
         var continued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var received = upstream.ReadResponseHeadAsync(null, continued, token).AsTask();
@@ -201,15 +235,8 @@ internal sealed class PooledHttp1Forwarder
             await wait.CancelAsync(); // the timer, when it has not fired
         }
 
-        var bodyCopy = received.IsCompleted ? null : CopyRequestBodyAsync(context.Request.Body, upstream, context.Request.ContentLength, token);
+        var bodyCopy = received.IsCompleted ? null : CopyRequestBodyAsync(body, upstream, length, token);
         return (bodyCopy, await received);
-    }
-
-    private async Task<ForwardError> FailAsync(HttpContext context, EndpointState endpoint, ForwardError error, Exception? exception)
-    {
-        ProxyLog.ForwardFailed(_logger, endpoint.Origin, error, exception);
-        await ForwardErrorResponses.WriteAsync(context, error);
-        return error;
     }
 
     /// <summary>(4) What a failure before the response head stands for; the order of <see cref="HttpForwarder"/>'s classification.</summary>

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Listeners;
 using Trellis.Proxy.Routing;
 
 namespace Trellis.Proxy.Forwarding;
@@ -19,14 +20,10 @@ namespace Trellis.Proxy.Forwarding;
 /// </summary>
 internal sealed class RequestMessageFactory
 {
-    private readonly ProxyServerOptions _options;
-
-    public RequestMessageFactory(ProxyServerOptions options) => _options = options;
-
-    public HttpRequestMessage Create(
-        HttpContext context, CompiledRoute route, CompiledMatch? matched, ClusterState cluster, EndpointState endpoint,
-        bool isUpgrade, out StreamingRequestContent? content)
+    public HttpRequestMessage Create(KestrelExchange exchange, Pipeline.Attempt attempt, bool isUpgrade, int copyBufferSize, out StreamingRequestContent? content)
     {
+        var context = exchange.Context;
+        var (route, matched, cluster, endpoint) = (attempt.Route, attempt.Matched, attempt.Cluster, attempt.Endpoint);
         var request = context.Request;
 
         // (1) PathString re-escapes what Kestrel decoded (and leaves %2F alone), as YARP does.
@@ -46,7 +43,7 @@ internal sealed class RequestMessageFactory
         if (!isUpgrade && context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
         {
             content = new StreamingRequestContent(
-                request.Body, request.ContentLength, StreamCopier.BufferSizeFor(request.ContentLength, _options.CopyBufferSize));
+                exchange.BodyForAttempt(), request.ContentLength, StreamCopier.BufferSizeFor(request.ContentLength, copyBufferSize));
             message.Content = content;
         }
 
@@ -102,11 +99,11 @@ internal sealed class RequestMessageFactory
 
         if (!headers.ContainsKey("X-Request-Id"))
         {
-            message.Headers.TryAddWithoutValidation("X-Request-Id", _options.RequestIdGenerator());
+            message.Headers.TryAddWithoutValidation("X-Request-Id", exchange.RequestId());
         }
 
         // (6)
-        if (route.RequestHeaders is { } operations)
+        if (route.RequestHeadersFor(attempt.Destination) is { } operations)
         {
             Apply(message, operations);
         }

@@ -5,6 +5,7 @@ using Microsoft.Net.Http.Headers;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.Http1;
 using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Listeners;
 using Trellis.Proxy.Routing;
 
 namespace Trellis.Proxy.Forwarding;
@@ -34,11 +35,15 @@ internal static class UpstreamRequestHead
     }
 
     /// <summary>Writes the head; <paramref name="expectsContinue"/>: it carries <c>Expect: 100-continue</c>, so the upstream may answer 100 before the body.</summary>
+    /// <param name="operations">The request header operations of the route and the picked destination.</param>
+    /// <param name="endpoint">The endpoint, whose authority stands in for a missing Host; null for a mirror copy.</param>
+    /// <param name="authority">Replaces the Host when given: a mirror's shadow host.</param>
     public static Framing Write(
-        HeadBuilder head, HttpContext context, CompiledRoute route, CompiledMatch? matched, EndpointState endpoint, ProxyServerOptions options,
-        out bool expectsContinue)
+        HeadBuilder head, KestrelExchange exchange, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, EndpointState? endpoint,
+        string? authority, out bool expectsContinue)
     {
         expectsContinue = false;
+        var context = exchange.Context;
         var request = context.Request;
         var headers = request.Headers;
         head.Clear();
@@ -57,7 +62,7 @@ internal static class UpstreamRequestHead
         {
             // Escapes, brackets, quotes, a stray '%': the rare target Uri would normalise, so let it
             // (as it does on the handler path) rather than re-implement its rules.
-            head.Append(new Uri(string.Concat(endpoint.Origin, path, query), UriKind.Absolute).PathAndQuery);
+            head.Append(new Uri(string.Concat(endpoint?.Origin ?? "http://localhost", path, query), UriKind.Absolute).PathAndQuery);
         }
 
         head.Append(" HTTP/1.1\r\n"u8);
@@ -65,13 +70,12 @@ internal static class UpstreamRequestHead
         // (5) Host first, as the handler writes it; without one, the endpoint's authority, as the handler does.
         // HTTP/1.1 requires a Host (RFC 9112 §3.2), so a route's remove cannot drop it (Envoy refuses Host
         // in header operations; the authority rewrite is how a route changes it); a set replaces it below.
-        var operations = route.RequestHeaders;
         var host = headers.Host.ToString();
-        var upstreamHost = route.RewriteAuthority ?? host;
+        var upstreamHost = authority ?? route.RewriteAuthority ?? host;
         if (!IsSet(operations, HeaderNames.Host))
         {
             head.Append("Host: "u8);
-            head.Append(upstreamHost.Length > 0 ? upstreamHost : DefaultAuthority(endpoint));
+            head.Append(upstreamHost.Length > 0 || endpoint is null ? upstreamHost : DefaultAuthority(endpoint));
             head.AppendCrLf();
         }
 
@@ -179,7 +183,7 @@ internal static class UpstreamRequestHead
 
         if (!headers.ContainsKey("X-Request-Id") && !Replaced(operations, "X-Request-Id"))
         {
-            head.AppendHeader("X-Request-Id", options.RequestIdGenerator());
+            head.AppendHeader("X-Request-Id", exchange.RequestId());
         }
 
         // (6)

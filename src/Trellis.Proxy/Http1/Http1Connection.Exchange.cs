@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Telemetry;
 
@@ -32,71 +33,199 @@ internal sealed partial class Http1Connection
         public const int Response = 2;
     }
 
-    /// <summary>(3)–(5) One exchange with the endpoint. Returns the error, the status sent, and whether the client connection goes on.</summary>
+    // The response of the last attempt, held until the pipeline relays or discards it, and the endpoint it came from.
+    private UpstreamConnection? _held;
+    private EndpointState? _heldEndpoint;
+
+    // Cancelled when the client goes away, for the pipeline's waits; made on first use, reset per request.
+    private CancellationTokenSource? _clientGoneSource;
+
+    // The request's x-request-id when the client sent none: generated once, so that retries and mirrors carry the same.
+    private string? _requestId;
+    private Func<string>? _requestIds;
+
+    public string Scheme => "http";
+
+    public string ClientAddress => _clientIp;
+
+    RouteRequest IExchange.Request => _request;
+
+    public bool HasBody => _head.Chunked || _head.ContentLength > 0;
+
+    public CancellationToken ClientGone
+    {
+        get
+        {
+            if (_clientGoneSource is null || !_clientGoneSource.TryReset())
+            {
+                _clientGoneSource = new CancellationTokenSource(); // the old one is not disposed: the watch may cancel it still
+            }
+
+            ArmClientWatch();
+            if (_clientGone)
+            {
+                _clientGoneSource.Cancel();
+            }
+
+            return _clientGoneSource.Token;
+        }
+    }
+
+    /// <summary>
+    /// Reads the rest of a body of at most <paramref name="limit"/> bytes into the input buffer, so that it is whole
+    /// there (<see cref="_bodyBuffered"/>) and can be sent more than once. Not for <c>Expect: 100-continue</c>, whose
+    /// client waits for a 100 before it sends the body.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<(ForwardError Error, int Status, bool KeepAlive)> ForwardAsync(
-        CompiledRoute route, CompiledMatch? matched, EndpointState endpoint, string host, string path)
+    public async ValueTask<bool> HoldBodyAsync(int limit)
+    {
+        if (_bodyBuffered)
+        {
+            return true;
+        }
+
+        if (_head.ExpectContinue || (!_head.Chunked && _head.ContentLength > limit))
+        {
+            return false;
+        }
+
+        while (!_bodyBuffered)
+        {
+            var body = _filled - _head.Length;
+            if (body >= limit + 2048)
+            {
+                return false; // a chunked body past the bound (its framing allowed for): it streams
+            }
+
+            if (_filled == _in.Length)
+            {
+                var larger = ArrayPool<byte>.Shared.Rent(Math.Min(_in.Length * 2, _head.Length + limit + 4096));
+                _in.AsSpan(0, _filled).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_in);
+                _in = larger;
+            }
+
+            int read;
+            try
+            {
+                read = await _socket.ReceiveAsync(_in.AsMemory(_filled), SocketFlags.None);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                read = 0;
+            }
+
+            if (read == 0)
+            {
+                _clientGone = true;
+                return false;
+            }
+
+            _filled += read;
+            if (!FrameBody())
+            {
+                _clientGone = true; // a chunked body that breaks its framing: no request to answer
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// (3) One try at the endpoint: the upstream head (written once per request; retries send the same) and the body
+    /// in hand go out on a pooled or new connection, a streamed body follows beside the response, and the response head
+    /// is read and held. A reused connection the upstream closed meanwhile fails before any answer; a request that is
+    /// all in hand is then sent once more on a new connection (<see cref="UpstreamAttempt.MayResend"/>).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<AttemptResult> AttemptAsync(Attempt attempt, CancellationToken token)
     {
         var bodyBuffered = _bodyBuffered;
-        WriteUpstreamHead(route, matched, host, path);
-        _out.Append(_in.AsSpan(_head.Length, (int)_bodyInBuffer));
+        if (attempt.Number == 0)
+        {
+            WriteUpstreamHead(_out, attempt.Route, attempt.Matched, attempt.Route.RequestHeadersFor(attempt.Destination), authority: null);
+            _out.Append(_in.AsSpan(_head.Length, (int)_bodyInBuffer));
+        }
 
-        using var timeout = route.Timeout is { } limit ? new CancellationTokenSource(limit, _services.Time) : null;
-        var token = timeout?.Token ?? CancellationToken.None;
-        var pool = _services.Pool;
         if (bodyBuffered)
         {
             ArmClientWatch(); // a streamed body's own reads notice a client that leaves
         }
 
-        endpoint.RequestStarted();
-        UpstreamConnection? upstream = null;
+        var pool = _services.Pool;
+        var endpoint = attempt.Endpoint;
+        for (var resend = 0; ; resend++)
+        {
+            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, endpoint, resend);
+            if (upstream is null)
+            {
+                DisarmClientWatch();
+                return AttemptResult.Failed(ForwardError.UpstreamConnect, requestSent: false, _clientGone);
+            }
+
+            Interlocked.Exchange(ref _upstream, upstream); // whoever takes it back out of _upstream owns it (see WatchClientAsync)
+            var sent = await SendHeadAsync(upstream, token);
+            if (sent == ForwardError.None && !bodyBuffered)
+            {
+                // The rest of the body flows while the answer is awaited: an upstream may answer
+                // before it has read everything (and with both sides writing, waiting could deadlock).
+                _bodyCopy = CopyRequestBodyAsync(upstream, token);
+            }
+
+            var received = sent == ForwardError.None ? await ReadResponseHeadAsync(upstream, token) : sent;
+            if (received == ForwardError.None)
+            {
+                _held = upstream;
+                _heldEndpoint = endpoint;
+                return AttemptResult.Responded(upstream.Head.Status);
+            }
+
+            var again = UpstreamAttempt.MayResend(upstream, resend, bodyBuffered, received, token);
+            upstream.Dispose();
+            if (!again)
+            {
+                DisarmClientWatch();
+                ClaimClientWrites();
+                return AttemptResult.Failed(token.IsCancellationRequested ? ForwardError.UpstreamTimeout : received, requestSent: true, _clientGone);
+            }
+        }
+    }
+
+    public bool TryGetResponseHeader(string name, out string value)
+    {
+        if (_held is { } held)
+        {
+            return held.Head.Fields.TryGetJoined(held.Buffer.AsSpan(held.Start, held.Head.Length), name, out value);
+        }
+
+        value = string.Empty;
+        return false;
+    }
+
+    public void DiscardResponse()
+    {
+        DisarmClientWatch();
+        _held?.Dispose();
+        _held = null;
+    }
+
+    /// <summary>(4) Relays the held response with the pipeline's edits; the upstream connection goes back to the pool after a clean exchange.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<ForwardError> RelayAsync(ResponseEdits edits, CancellationToken token)
+    {
+        var upstream = _held!;
+        var endpoint = _heldEndpoint!;
+        _held = null;
         var reusable = false;
         try
         {
-            // A reused connection the upstream has closed meanwhile fails before any answer; a request
-            // that is all in hand is then sent once more on a new connection (UpstreamAttempt.MayResend).
-            for (var attempt = 0; ; attempt++)
-            {
-                (upstream, var connectError) = await UpstreamAttempt.OpenAsync(pool, endpoint, attempt);
-                if (upstream is null)
-                {
-                    ClaimClientWrites();
-                    return await FailAsync(endpoint, ForwardError.UpstreamConnect, connectError);
-                }
-
-                Interlocked.Exchange(ref _upstream, upstream); // whoever takes it back out of _upstream owns it (see WatchClientAsync)
-                var sent = await SendHeadAsync(upstream, token);
-                if (sent == ForwardError.None && !bodyBuffered)
-                {
-                    // The rest of the body flows while the answer is awaited: an upstream may answer
-                    // before it has read everything (and with both sides writing, waiting could deadlock).
-                    _bodyCopy = CopyRequestBodyAsync(upstream, token);
-                }
-
-                var received = sent == ForwardError.None ? await ReadResponseHeadAsync(upstream, token) : sent;
-                if (received == ForwardError.None)
-                {
-                    break;
-                }
-
-                var resend = UpstreamAttempt.MayResend(upstream, attempt, bodyBuffered, received, token);
-                upstream.Dispose();
-                upstream = null;
-                if (!resend)
-                {
-                    var error = token.IsCancellationRequested ? ForwardError.UpstreamTimeout : received;
-                    ClaimClientWrites();
-                    return await FailAsync(endpoint, error, null);
-                }
-            }
-
-            if (bodyBuffered)
+            if (_bodyBuffered)
             {
                 ConsumeRequest();
             }
 
-            (var result, reusable) = await RelayResponseAsync(upstream, route, token);
+            (var result, reusable) = await RelayResponseAsync(upstream, edits, token);
             if (_bodyCopy is { } copy)
             {
                 // Answered before the whole body arrived: neither connection is at a message boundary.
@@ -113,7 +242,8 @@ internal sealed partial class Http1Connection
                 }
             }
 
-            return result;
+            _keepAlive = result.KeepAlive;
+            return result.Error;
         }
         finally
         {
@@ -122,20 +252,42 @@ internal sealed partial class Http1Connection
                 reusable = false;
             }
 
-            endpoint.RequestEnded();
-            if (upstream is not null)
+            if (reusable)
             {
-                if (reusable)
-                {
-                    pool.Return(endpoint.Address, endpoint.Port, upstream);
-                }
-                else
-                {
-                    upstream.Dispose();
-                }
+                _services.Pool.Return(endpoint.Address, endpoint.Port, upstream);
+            }
+            else
+            {
+                upstream.Dispose();
             }
         }
     }
+
+    /// <summary>A mirror's copy: the upstream head with the shadow authority, and the body when it is whole in the buffer.</summary>
+    public bool WriteMirror(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, string authority)
+    {
+        if (HasBody && !_bodyBuffered)
+        {
+            return false;
+        }
+
+        WriteUpstreamHead(output, route, matched, route.RequestHeadersFor(0), authority);
+        output.Append(_in.AsSpan(_head.Length, (int)_bodyInBuffer));
+        return true;
+    }
+
+    /// <summary>After the pipeline: nothing of this request may outlive it.</summary>
+    private void EndExchange()
+    {
+        if (_held is not null)
+        {
+            DiscardResponse();
+        }
+
+        _requestId = null;
+    }
+
+    private string RequestId() => _requestId ??= _services.Options.RequestIdGenerator();
 
     /// <summary>
     /// A client that goes away while its exchange waits on the upstream must cancel that exchange, as
@@ -200,7 +352,7 @@ internal sealed partial class Http1Connection
                 // A zero-byte read only ever says "end of stream" again; a reset after the FIN shows as a socket error.
                 if (SocketError() != 0)
                 {
-                    ClientGone(Volatile.Read(ref _exchange));
+                    OnClientGone(Volatile.Read(ref _exchange));
                 }
             }
             else if (Volatile.Read(ref _watching) == 0)
@@ -248,7 +400,7 @@ internal sealed partial class Http1Connection
             Volatile.Write(ref _watching, 0);
         }
 
-        ClientGone(exchange);
+        OnClientGone(exchange);
     }
 
     /// <summary>Sends <see cref="ContinueProbe"/> unless the exchange has started its answer.</summary>
@@ -273,12 +425,22 @@ internal sealed partial class Http1Connection
         }
     }
 
-    private void ClientGone(int exchange)
+    private void OnClientGone(int exchange)
     {
-        if (Volatile.Read(ref _exchange) == exchange && Interlocked.Exchange(ref _upstream, null) is { } upstream)
+        if (Volatile.Read(ref _exchange) != exchange)
+        {
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _upstream, null) is { } upstream)
         {
             _clientGone = true;
             upstream.Dispose();
+        }
+        else if (_clientGoneSource is { } waiting)
+        {
+            _clientGone = true; // gone while the pipeline waits (a delay, a backoff, the activator)
+            _ = waiting.CancelAsync(); // the pipeline's wait ends off the sweep's thread
         }
     }
 

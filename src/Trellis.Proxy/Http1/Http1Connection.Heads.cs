@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Telemetry;
 
@@ -16,16 +17,18 @@ namespace Trellis.Proxy.Http1;
 /// <summary>(3)/(4) The heads the fast path writes: upstream request heads and client response heads.</summary>
 internal sealed partial class Http1Connection
 {
-    /// <summary>(3) The upstream request head, built from the client's (see <see cref="UpstreamHeadWriter"/>).</summary>
-    private void WriteUpstreamHead(CompiledRoute route, CompiledMatch? matched, string host, string path) =>
-        UpstreamHeadWriter.Write(_out, _head, _in.AsSpan(0, _head.Length), route, matched, host, path, _clientIp, _services.Options.RequestIdGenerator);
+    /// <summary>(3) The upstream request head, built from the client's (see <see cref="UpstreamHeadWriter"/>); <paramref name="authority"/> replaces the Host when given (mirrors).</summary>
+    private void WriteUpstreamHead(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, string? authority) =>
+        UpstreamHeadWriter.Write(
+            output, _head, _in.AsSpan(0, _head.Length), route, matched, operations, _request.Authority, _request.Path, _clientIp,
+            _requestIds ??= RequestId, authority);
 
     /// <summary>(4) The client's response head: the upstream's fields minus hop-by-hop ones, with the route's operations.</summary>
-    private void WriteResponseHead(ResponseHead head, ReadOnlySpan<byte> buffer, CompiledRoute route, bool chunked, bool keepAlive)
+    private void WriteResponseHead(ResponseHead head, ReadOnlySpan<byte> buffer, ResponseEdits edits, bool chunked, bool keepAlive)
     {
         _out.Clear();
         _out.Append(ResponseDate.StatusLine(head.Status));
-        var operations = route.ResponseHeaders;
+        var editing = !edits.IsEmpty;
         var hasDate = false;
         var namesHeaders = head.Fields.IndexOf(FieldKind.Connection) >= 0;
         foreach (var field in head.Fields.AsSpan())
@@ -34,7 +37,7 @@ internal sealed partial class Http1Connection
             // A Content-Length that frames the relayed body stays whatever Connection or the route's operations say.
             var framing = field.Kind == FieldKind.ContentLength && !chunked;
             if (field.IsHopByHop || (field.Kind == FieldKind.ContentLength && chunked)
-                || (!framing && ((namesHeaders && head.Fields.IsNamedByConnection(buffer, name)) || (operations is not null && UpstreamHeadWriter.Replaced(operations, name)))))
+                || (!framing && ((namesHeaders && head.Fields.IsNamedByConnection(buffer, name)) || (editing && edits.Drops(name)))))
             {
                 continue;
             }
@@ -44,9 +47,9 @@ internal sealed partial class Http1Connection
             _out.AppendCrLf();
         }
 
-        if (operations is not null)
+        foreach (var (name, value) in edits)
         {
-            UpstreamHeadWriter.AppendOperations(_out, operations, []);
+            _out.AppendHeader(name, value);
         }
 
         if (!hasDate)

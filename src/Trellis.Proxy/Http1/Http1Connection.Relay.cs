@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Telemetry;
 
@@ -19,7 +20,7 @@ internal sealed partial class Http1Connection
     /// <summary>(4) Relays the response head and body. Returns the outcome and whether the upstream connection can be reused.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<((ForwardError Error, int Status, bool KeepAlive) Result, bool Reusable)> RelayResponseAsync(
-        UpstreamConnection upstream, CompiledRoute route, CancellationToken token)
+        UpstreamConnection upstream, ResponseEdits edits, CancellationToken token)
     {
         ClaimClientWrites();
         var head = upstream.Head;
@@ -27,7 +28,7 @@ internal sealed partial class Http1Connection
             && !_clientHalfClosed; // a client that half-closed sends no further request
         var hasBody = head.HasBody(_head.IsHead);
         var untilClose = hasBody && !head.Chunked && head.ContentLength < 0;
-        WriteResponseHead(head, upstream.Buffer.AsSpan(upstream.Start, head.Length), route, chunked: head.Chunked || untilClose, keepAlive);
+        WriteResponseHead(head, upstream.Buffer.AsSpan(upstream.Start, head.Length), edits, chunked: head.Chunked || untilClose, keepAlive);
         upstream.Start += head.Length;
         var reusable = !head.Close && !untilClose;
         var ok = (ForwardError.None, head.Status, keepAlive);

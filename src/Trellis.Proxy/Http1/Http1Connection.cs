@@ -9,6 +9,7 @@ using Trellis.Api.Snapshots;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.Http2;
 using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Telemetry;
 
@@ -28,7 +29,8 @@ namespace Trellis.Proxy.Http1;
 /// (5) failures are <see cref="ForwardError"/>s answered with the Kestrel path's responses, or, once
 ///     the response has started, a closed connection so a truncated body never looks complete.
 /// </summary>
-internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderLookup
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Its one disposable, the client-gone source, holds no timer and may still be cancelled by the sweep; it is left to the collector.")]
+internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderLookup, IExchange
 {
     private const int InitialBufferSize = 8 * 1024;
     private const int MaxHeadSize = 32 * 1024;
@@ -63,9 +65,12 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
     private ChunkedScanner _bodyFraming;
     private Task<ForwardError>? _bodyCopy;
 
-    // The request being served: when it started, and whether its completion is yet to be counted.
+    // The request being served: as routing reads it, when it started, whether its completion is yet to be
+    // counted, and whether the connection goes on after it.
+    private RouteRequest _request;
     private long _started;
     private bool _uncounted;
+    private bool _keepAlive;
 
     // What the listener's sweep looks at (see Sweep): the keep-alive timeout while waiting for a head,
     // and noticing a client that leaves while its exchange waits on the upstream (see WatchClientAsync).
@@ -259,12 +264,15 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
     /// <summary>Idle → busy when a request's first bytes arrive; false when the listener has closed the connection.</summary>
     private bool MarkBusy() => Interlocked.CompareExchange(ref _state, States.Busy, States.Idle) != States.Closed;
 
-    /// <summary>(2) Routes the parsed request and, unless it belongs to Kestrel, serves it. Leaves the input buffer at the next request.</summary>
+    /// <summary>
+    /// (2) Routes the parsed request and, unless it belongs to Kestrel (<see cref="CompiledRoute.NeedsKestrel"/>, a
+    /// serving listener), runs it through the pipeline. Leaves the input buffer at the next request.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Next> HandleAsync()
     {
         var snapshot = _services.Snapshots.Current;
-        if (snapshot.ServingByListener.Count != 0 && snapshot.ServingByListener.ContainsKey(_listener.Name))
+        if (KestrelOnly.Listener(snapshot, _listener.Name))
         {
             return Next.Handoff; // queue-proxy duties (breaker, revision timeouts) live on the Kestrel path
         }
@@ -275,123 +283,93 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
         }
 
         var buffer = _in.AsSpan(0, _filled);
-        var method = _head.Method(buffer);
-        var host = _routing.Host(_head.Host(buffer));
-        var path = _routing.Path(_head.Path(buffer));
         var query = _head.Query(buffer);
-        var match = snapshot.RouteTablesByListener.TryGetValue(_listener.Name, out var table)
-            ? table.Match(new RouteRequest(method, host, path, query.IsEmpty ? null : Encoding.Latin1.GetString(query), this, _localPort))
-            : default;
-        var route = match.Route;
-        ClusterState? cluster = null;
-        EndpointState? endpoint = null;
-        if (route is not null)
+        _request = new RouteRequest(
+            _head.Method(buffer), _routing.Host(_head.Host(buffer)), _routing.Path(_head.Path(buffer)),
+            query.IsEmpty ? null : Encoding.Latin1.GetString(query), this, _localPort);
+        var match = RequestPipeline.Route(snapshot, _listener.Name, _request);
+        if (match.Route is { NeedsKestrel: true })
         {
-            if (route.Redirect is not null)
-            {
-                return Next.Handoff;
-            }
-
-            cluster = route.PickCluster(_services.Options.Random);
-            if (cluster.Protocol == UpstreamProtocol.Http2 || cluster.EndpointCapacity > 0)
-            {
-                return Next.Handoff;
-            }
-
-            endpoint = cluster.PickEndpoint();
-            if (endpoint is null && cluster.Activation is not null)
-            {
-                return Next.Handoff;
-            }
+            return Next.Handoff;
         }
 
         // From here on the request is ours.
         var time = _services.Time;
-        var started = _started = time.GetTimestamp();
+        _started = time.GetTimestamp();
         _waitingForHead = false;
-        Volatile.Write(ref _phaseStarted, started);
+        Volatile.Write(ref _phaseStarted, _started);
         _uncounted = true;
-        _listener.Stats.Load.RequestStarted(ConcurrencyTracker.ToMicros(time, started));
-        var error = ForwardError.None;
-        var status = 0;
-        var keepAlive = false;
+        _keepAlive = false;
+        _listener.Stats.Load.RequestStarted(ConcurrencyTracker.ToMicros(time, _started));
         try
         {
-            if (route is null || endpoint is null)
-            {
-                error = route is null ? ForwardError.NoRoute : ForwardError.NoHealthyUpstream;
-                (status, keepAlive) = await AnswerErrorAsync(error);
-            }
-            else
-            {
-                (error, status, keepAlive) = await ForwardAsync(route, match.Matched, endpoint, host, path);
-            }
+            await _services.Pipeline.RunAsync(this, _listener.Name, match);
         }
         finally
         {
             CountCompleted();
-            if (_services.AccessLog.IsEnabled(LogLevel.Debug))
-            {
-                ProxyLog.AccessLog(
-                    _services.AccessLog, _listener.Name, method, host, path, status, error, route?.Name ?? string.Empty,
-                    cluster?.Name ?? string.Empty, endpoint?.Origin ?? string.Empty, time.GetElapsedTime(started).TotalMilliseconds);
-            }
+            EndExchange();
         }
 
-        return keepAlive ? Next.Continue : _lingerOnClose ? Next.Linger : Next.Close;
-    }
-
-    /// <summary>(5) An error answered before anything was sent; a client that left gets nothing.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<(ForwardError Error, int Status, bool KeepAlive)> FailAsync(EndpointState endpoint, ForwardError error, Exception? exception)
-    {
-        if (_clientGone)
-        {
-            return (ForwardError.RequestCanceled, 0, false);
-        }
-
-        ProxyLog.ForwardFailed(_services.ForwardLog, endpoint.Origin, error, exception);
-        if (error == ForwardError.RequestBodyClient)
-        {
-            return (error, 0, false);
-        }
-
-        var (status, keepAlive) = await AnswerErrorAsync(error);
-        return (error, status, keepAlive);
+        return _keepAlive ? Next.Continue : _lingerOnClose ? Next.Linger : Next.Close;
     }
 
     /// <summary>
-    /// Writes the error response of <paramref name="error"/> (as <see cref="ForwardErrorResponses"/> does) and consumes the
-    /// request; the connection goes on only if the request's body is all in hand.
+    /// The proxy's own answer (<see cref="LocalReply"/>); the request is consumed, and the connection goes on only if
+    /// its body is all in hand. A client that left gets nothing.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<(int Status, bool KeepAlive)> AnswerErrorAsync(ForwardError error)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask AnswerAsync(LocalReply reply)
     {
+        ClaimClientWrites();
+        DisarmClientWatch();
+        if (_clientGone)
+        {
+            return;
+        }
+
         var keepAlive = _bodyBuffered && _bodyCopy is null && !_head.Close && Volatile.Read(ref _state) == States.Busy && !_listener.Stopping;
         if (_bodyBuffered)
         {
             ConsumeRequest();
         }
 
-        var (status, body) = ForwardErrorResponses.Describe(error);
         _out.Clear();
-        _out.Append(ResponseDate.StatusLine(status));
-        _out.Append("Content-Type: text/plain\r\nContent-Length: "u8);
-        _out.Append(body.Length);
+        _out.Append(ResponseDate.StatusLine(reply.Status));
+        if (reply.ContentType is not null)
+        {
+            _out.AppendHeader("Content-Type", reply.ContentType);
+        }
+
+        _out.Append("Content-Length: "u8);
+        _out.Append(reply.Body.Length);
         _out.AppendCrLf();
         _out.Append(_services.Date.HeaderLine(_services.Time.GetUtcNow()));
+        foreach (var (name, value) in reply.Headers ?? [])
+        {
+            _out.AppendHeader(name, value);
+        }
+
+        if (reply.Flags != ResponseFlags.None)
+        {
+            _out.Append(ResponseFlagNames.HeaderUtf8);
+            _out.Append(": "u8);
+            _out.Append(reply.Flags.ToUtf8());
+            _out.AppendCrLf();
+        }
+
         if (!keepAlive)
         {
             _out.Append("Connection: close\r\n"u8);
         }
 
         _out.AppendCrLf();
-        _out.Append(body);
+        _out.Append(reply.Body.Span);
         CountCompleted();
         await SocketSends.AllAsync(_socket, _out.Written, CancellationToken.None);
+        _keepAlive = keepAlive;
         // Answered before the body was all read (none of it copied, or a copy cut short): the client may still be sending.
         _lingerOnClose = !_bodyBuffered && _bodyCopy is not { IsCompletedSuccessfully: true, Result: ForwardError.None };
-        return (status, keepAlive);
     }
 
     /// <summary>Drops a request whose body was all buffered from the input buffer; pipelined bytes after it move to the front.</summary>

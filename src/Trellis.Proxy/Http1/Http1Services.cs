@@ -7,8 +7,10 @@ namespace Trellis.Proxy.Http1;
 internal sealed class Http1Services
 {
     public Http1Services(
-        SnapshotHolder snapshots, UpstreamConnectionPool pool, ProxyServerOptions options, TimeProvider time, ILogger accessLog, ILogger forwardLog)
+        SnapshotHolder snapshots, UpstreamConnectionPool pool, ProxyServerOptions options, TimeProvider time, ILogger accessLog, ILogger forwardLog,
+        Pipeline.RequestPipeline pipeline)
     {
+        Pipeline = pipeline;
         Snapshots = snapshots;
         Pool = pool;
         Options = options;
@@ -18,6 +20,9 @@ internal sealed class Http1Services
     }
 
     public SnapshotHolder Snapshots { get; }
+
+    /// <summary>What every request of every path runs (<see cref="Pipeline.RequestPipeline"/>).</summary>
+    public Pipeline.RequestPipeline Pipeline { get; }
 
     public UpstreamConnectionPool Pool { get; }
 

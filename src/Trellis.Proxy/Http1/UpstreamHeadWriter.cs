@@ -11,14 +11,16 @@ namespace Trellis.Proxy.Http1;
 internal static class UpstreamHeadWriter
 {
     /// <summary>The upstream request head for <paramref name="head"/> (parsed from <paramref name="buffer"/>): see <see cref="RequestMessageFactory"/> for the Kestrel path's rules, which this follows.</summary>
+    /// <param name="operations">The request header operations of the route and the picked destination (<see cref="CompiledRoute.RequestHeadersFor"/>).</param>
+    /// <param name="authority">Replaces the Host (after the route's authority rewrite) when given: a mirror's shadow host.</param>
     public static void Write(
-        HeadBuilder output, RequestHead head, ReadOnlySpan<byte> buffer, CompiledRoute route, CompiledMatch? matched, string host, string path,
-        string clientIp, Func<string> requestIds)
+        HeadBuilder output, RequestHead head, ReadOnlySpan<byte> buffer, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations,
+        string host, string path, string clientIp, Func<string> requestIds, string? authority = null)
     {
         output.Clear();
         output.Append(buffer[..head.MethodLength]);
         output.Append(" "u8);
-        if (route.RewriteUriPrefix is null)
+        if (!route.RewritesPath)
         {
             output.Append(head.Target(buffer));
         }
@@ -29,8 +31,7 @@ internal static class UpstreamHeadWriter
         }
 
         output.Append(" HTTP/1.1\r\n"u8);
-        var upstreamHost = route.RewriteAuthority ?? host;
-        var operations = route.RequestHeaders;
+        var upstreamHost = authority ?? route.RewriteAuthority ?? host;
         // A route that sets Host replaces this one (its value comes with the other set operations);
         // one that removes it does not: an HTTP/1.1 request always carries a Host (RFC 9112 §3.2).
         if (upstreamHost.Length > 0 && !SetsHost(operations))

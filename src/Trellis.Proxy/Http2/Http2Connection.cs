@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using Trellis.Proxy.Http1;
 using Trellis.Proxy.Http2.Hpack;
+using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Telemetry;
 
@@ -223,45 +224,6 @@ internal sealed partial class Http2Connection : IFastConnection
         _socket.Dispose(); // ends the read loop, and with it the connection
     }
 
-    /// <summary>
-    /// Whether this fast path can serve every request the listener's current routes may produce;
-    /// otherwise the whole connection goes to Kestrel (an HTTP/2 connection cannot change hands
-    /// between streams). The same exclusions as the HTTP/1.1 fast path's per-request hand-over.
-    /// </summary>
-    public static bool FastPathServes(CompiledSnapshot snapshot, string listener)
-    {
-        if (snapshot.ServingByListener.ContainsKey(listener))
-        {
-            return false;
-        }
-
-        if (!snapshot.RouteTablesByListener.TryGetValue(listener, out var table))
-        {
-            return true;
-        }
-
-        foreach (var host in table.VirtualHosts)
-        {
-            foreach (var route in host.Routes)
-            {
-                if (route.Redirect is not null)
-                {
-                    return false;
-                }
-
-                foreach (var cluster in route.Clusters)
-                {
-                    if (cluster.Protocol == Trellis.Api.Snapshots.UpstreamProtocol.Http2 || cluster.Activation is not null)
-                    {
-                        return false;
-                    }
-                }
-            }
-        }
-
-        return true;
-    }
-
     /// <summary>Routing's strings, cached across the connection's requests (used on the read loop only, where streams are routed).</summary>
     internal RoutingStrings Routing { get; } = new();
 
@@ -277,7 +239,7 @@ internal sealed partial class Http2Connection : IFastConnection
                 return;
             }
 
-            if (preface == PrefaceRead.NotHttp2 || _listener.KestrelPreferredForHttp2 || !FastPathServes(Services.Snapshots.Current, _listener.Name))
+            if (preface == PrefaceRead.NotHttp2 || _listener.KestrelPreferredForHttp2 || KestrelOnly.Connection(Services.Snapshots.Current, _listener.Name))
             {
                 // Kestrel answers a client that does not speak h2c, and serves listeners that need it.
                 handedOff = _listener.Handoff.TryHand(_socket, _in.AsSpan(0, _filled));

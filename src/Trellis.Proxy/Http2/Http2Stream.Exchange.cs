@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -7,6 +8,7 @@ using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.Http1;
 using Trellis.Proxy.Http2.Hpack;
 using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Telemetry;
 
@@ -27,6 +29,20 @@ internal sealed partial class Http2Stream
     private HeaderFields? _trailerFields;
     private UpstreamConnection? _upstream;
     private bool _upstreamChunked;
+
+    // The request as routing reads it; the response of the last attempt, held until the pipeline relays or
+    // discards it, and the endpoint it came from; the body copy of the attempt.
+    private RouteRequest _routeRequest;
+    private UpstreamConnection? _held;
+    private EndpointState? _heldEndpoint;
+    private Task<ForwardError>? _bodyCopy;
+
+    // Cancelled when the stream is reset, for the pipeline's waits; made on first use.
+    private CancellationTokenSource? _clientGoneSource;
+
+    // The request's x-request-id when the client sent none: generated once for retries and mirrors.
+    private string? _requestId;
+    private Func<string>? _requestIds;
 
     // How far the exchange got with the request body; a held one is _heldBody, still in the pipe.
     private BodyProgress _bodyProgress;
@@ -101,67 +117,36 @@ internal sealed partial class Http2Stream
         var services = _connection.Services;
         var listener = _connection.Listener;
         var snapshot = services.Snapshots.Current;
-        if (snapshot.ServingByListener.Count != 0 && snapshot.ServingByListener.ContainsKey(listener.Name))
+        if (KestrelOnly.Listener(snapshot, listener.Name))
         {
             Refuse(); // queue-proxy duties live on the Kestrel path
             return;
         }
 
         var buffer = _head.Written.Span;
-        var method = _request.Method(buffer);
-        var host = _connection.Routing.Host(_request.Host(buffer));
-        var path = _connection.Routing.Path(_request.Path(buffer));
         var query = _request.Query(buffer);
-        var match = snapshot.RouteTablesByListener.TryGetValue(listener.Name, out var table)
-            ? table.Match(new RouteRequest(method, host, path, query.IsEmpty ? null : Encoding.Latin1.GetString(query), this, _connection.LocalPort))
-            : default;
-        var route = match.Route;
-        ClusterState? cluster = null;
-        EndpointState? endpoint = null;
-        if (route is not null)
+        _routeRequest = new RouteRequest(
+            _request.Method(buffer), _connection.Routing.Host(_request.Host(buffer)), _connection.Routing.Path(_request.Path(buffer)),
+            query.IsEmpty ? null : Encoding.Latin1.GetString(query), this, _connection.LocalPort);
+        var match = RequestPipeline.Route(snapshot, listener.Name, _routeRequest);
+        if (match.Route is { NeedsKestrel: true })
         {
-            cluster = route.PickCluster(services.Options.Random);
-            if (route.Redirect is not null || cluster.Protocol == Trellis.Api.Snapshots.UpstreamProtocol.Http2 || cluster.EndpointCapacity > 0)
-            {
-                Refuse(); // the routes changed since the connection started: the client retries on a connection Kestrel serves
-                return;
-            }
-
-            endpoint = cluster.PickEndpoint();
-            if (endpoint is null && cluster.Activation is not null)
-            {
-                Refuse();
-                return;
-            }
+            Refuse(); // the routes changed since the connection started: the client retries on a connection Kestrel serves
+            return;
         }
 
         var time = services.Time;
         _started = time.GetTimestamp();
         _uncounted = true;
         listener.Stats.Load.RequestStarted(ConcurrencyTracker.ToMicros(time, _started));
-        var error = ForwardError.None;
-        var status = 0;
         try
         {
-            if (route is null || endpoint is null)
-            {
-                error = route is null ? ForwardError.NoRoute : ForwardError.NoHealthyUpstream;
-                status = await AnswerErrorAsync(error);
-            }
-            else
-            {
-                (error, status) = await ForwardAsync(route, match.Matched, endpoint, host, path);
-            }
+            await services.Pipeline.RunAsync(this, listener.Name, match);
         }
         finally
         {
             CountCompleted();
-            if (services.AccessLog.IsEnabled(LogLevel.Debug))
-            {
-                ProxyLog.AccessLog(
-                    services.AccessLog, listener.Name, method, host, path, status, error, route?.Name ?? string.Empty,
-                    cluster?.Name ?? string.Empty, endpoint?.Origin ?? string.Empty, time.GetElapsedTime(_started).TotalMilliseconds);
-            }
+            EndExchange();
         }
     }
 
@@ -176,79 +161,103 @@ internal sealed partial class Http2Stream
         _connection.BeginDrain();
     }
 
-    /// <summary>(3)–(5) of <see cref="Http1Connection"/>, over HTTP/2: returns the error and the status sent.</summary>
+    /// <summary>
+    /// (3) One try at the endpoint, as on the HTTP/1.1 fast path: the upstream head (written once per request) on a
+    /// pooled or new connection, the body beside it (held whole or streamed), the response head read and held. A
+    /// request that is all in hand (no body, a body held whole, or one not read yet) and fails on a reused connection
+    /// before any answer (a stale keep-alive) is sent once more on a new one; a body partly sent as it streams is not.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<(ForwardError Error, int Status)> ForwardAsync(
-        CompiledRoute route, CompiledMatch? matched, EndpointState endpoint, string host, string path)
+    public async ValueTask<AttemptResult> AttemptAsync(Attempt attempt, CancellationToken token)
     {
         var services = _connection.Services;
-        UpstreamHeadWriter.Write(
-            _upstreamHead, _request, _head.Written.Span, route, matched, host, path, _connection.ClientIp, services.Options.RequestIdGenerator);
-        using var timeout = route.Timeout is { } limit ? new CancellationTokenSource(limit, services.Time) : null;
-        var token = timeout?.Token ?? CancellationToken.None;
+        if (attempt.Number == 0)
+        {
+            WriteUpstreamHead(_upstreamHead, attempt.Route, attempt.Matched, attempt.Route.RequestHeadersFor(attempt.Destination), authority: null);
+        }
+
         var pool = services.Pool;
-        endpoint.RequestStarted();
-        UpstreamConnection? upstream = null;
-        Task<ForwardError>? bodyCopy = null;
+        var endpoint = attempt.Endpoint;
+        for (var resend = 0; ; resend++)
+        {
+            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, endpoint, resend);
+            if (upstream is null)
+            {
+                return AttemptResult.Failed(ForwardError.UpstreamConnect, requestSent: false, _reset);
+            }
+
+            // Published for a reset to close; whoever takes it back out of _upstream owns it (see OnReset).
+            Interlocked.Exchange(ref _upstream, upstream);
+            if (_reset)
+            {
+                TakeBackUpstream()?.Dispose();
+                return AttemptResult.Failed(ForwardError.RequestCanceled, requestSent: false, clientGone: true);
+            }
+
+            var sent = await SendUpstreamAsync(upstream, _upstreamHead.Written, token);
+            if (sent == ForwardError.None && _hasBody)
+            {
+                if (_expectContinue)
+                {
+                    _expectContinue = false; // once, also when the request is sent again
+                    WriteContinue();
+                }
+
+                _bodyCopy = _bodyProgress == BodyProgress.Held ? SendHeldBodyAsync(upstream, token) : CopyBodyAsync(upstream, token);
+            }
+
+            var received = sent == ForwardError.None ? await upstream.ReadResponseHeadAsync(null, token) : sent;
+            if (received == ForwardError.None)
+            {
+                _held = upstream;
+                _heldEndpoint = endpoint;
+                return AttemptResult.Responded(upstream.Head.Status);
+            }
+
+            var failed = upstream;
+            TakeBackUpstream();
+            upstream.Dispose();
+            await StopBodyCopyAsync();
+            if (!UpstreamAttempt.MayResend(failed, resend, _bodyProgress != BodyProgress.Streaming, received, token))
+            {
+                return AttemptResult.Failed(token.IsCancellationRequested ? ForwardError.UpstreamTimeout : received, requestSent: true, _reset);
+            }
+        }
+    }
+
+    public bool TryGetResponseHeader(string name, out string value)
+    {
+        if (_held is { } held)
+        {
+            return held.Head.Fields.TryGetJoined(held.Buffer.AsSpan(held.Start, held.Head.Length), name, out value);
+        }
+
+        value = string.Empty;
+        return false;
+    }
+
+    public void DiscardResponse()
+    {
+        if (_held is { } held)
+        {
+            _held = null;
+            TakeBackUpstream();
+            held.Dispose();
+        }
+    }
+
+    /// <summary>(4) Relays the held response with the pipeline's edits; the upstream connection goes back to the pool after a clean exchange.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<ForwardError> RelayAsync(ResponseEdits edits, CancellationToken token)
+    {
+        var upstream = _held!;
+        var endpoint = _heldEndpoint!;
+        _held = null;
         var reusable = false;
         try
         {
-            // As on the HTTP/1.1 fast path, a request that is all in hand (no body, a body held whole,
-            // or one not read yet) and fails on a reused connection before any answer (a stale
-            // keep-alive) is sent once more on a new one. A body partly sent as it streams is not.
-            for (var attempt = 0; ; attempt++)
-            {
-                (upstream, var connectError) = await UpstreamAttempt.OpenAsync(pool, endpoint, attempt);
-                if (upstream is null)
-                {
-                    return await FailAsync(endpoint, ForwardError.UpstreamConnect, connectError);
-                }
-
-                // Published for a reset to close; whoever takes it back out of _upstream owns it (see OnReset).
-                Interlocked.Exchange(ref _upstream, upstream);
-                if (_reset)
-                {
-                    return (ForwardError.RequestCanceled, 0);
-                }
-
-                var sent = await SendUpstreamAsync(upstream, _upstreamHead.Written, token);
-                if (sent == ForwardError.None && _hasBody)
-                {
-                    if (_expectContinue)
-                    {
-                        _expectContinue = false; // once, also when the request is sent again
-                        WriteContinue();
-                    }
-
-                    bodyCopy = _bodyProgress == BodyProgress.Held ? SendHeldBodyAsync(upstream, token) : CopyBodyAsync(upstream, token);
-                }
-
-                var received = sent == ForwardError.None ? await upstream.ReadResponseHeadAsync(null, token) : sent;
-                if (received == ForwardError.None)
-                {
-                    break;
-                }
-
-                var failed = upstream;
-                upstream.Dispose();
-                upstream = null;
-                if (bodyCopy is not null)
-                {
-                    // Stopped before deciding: it waits for the body (and wakes canceled) or ends with
-                    // the closed connection; the next attempt's copy must not share _chunk with it.
-                    _body.Reader.CancelPendingRead();
-                    await bodyCopy;
-                    bodyCopy = null;
-                }
-
-                if (!UpstreamAttempt.MayResend(failed, attempt, _bodyProgress != BodyProgress.Streaming, received, token))
-                {
-                    return await FailAsync(endpoint, token.IsCancellationRequested ? ForwardError.UpstreamTimeout : received, null);
-                }
-            }
-
-            (var result, reusable) = await RelayResponseAsync(upstream, route, token);
-            if (bodyCopy is not null && (!bodyCopy.IsCompleted || await bodyCopy != ForwardError.None))
+            (var result, reusable) = await RelayResponseAsync(upstream, edits, token);
+            if (_bodyCopy is { } copy && (!copy.IsCompleted || await copy != ForwardError.None))
             {
                 // Answered before the whole body came: the upstream connection is mid-message, and the
                 // client may stop sending (RFC 9113 §8.1: RST_STREAM NO_ERROR after a complete response).
@@ -259,34 +268,160 @@ internal sealed partial class Http2Stream
                 }
             }
 
-            return result;
+            return result.Error;
         }
         finally
         {
-            endpoint.RequestEnded();
-            if (Interlocked.Exchange(ref _upstream, null) is null)
+            if (TakeBackUpstream() is null)
             {
                 reusable = false; // a reset took it and closes it: it must not go back to the pool
             }
 
-            if (upstream is not null)
+            if (reusable)
             {
-                if (reusable)
-                {
-                    pool.Return(endpoint.Address, endpoint.Port, upstream);
-                }
-                else
-                {
-                    upstream.Dispose();
-                }
+                _connection.Services.Pool.Return(endpoint.Address, endpoint.Port, upstream);
+            }
+            else
+            {
+                upstream.Dispose();
             }
 
-            if (bodyCopy is not null)
+            await StopBodyCopyAsync();
+        }
+    }
+
+    /// <summary>Whoever takes the upstream connection out of <see cref="_upstream"/> owns it (a reset may take it first).</summary>
+    private UpstreamConnection? TakeBackUpstream() => Interlocked.Exchange(ref _upstream, null);
+
+    /// <summary>
+    /// Stops a body copy before the next attempt or the end: it waits for the body (and wakes canceled) or ends with
+    /// the closed connection; the next attempt's copy must not share <see cref="_chunk"/> with it.
+    /// </summary>
+    private async ValueTask StopBodyCopyAsync()
+    {
+        if (_bodyCopy is { } copy)
+        {
+            _bodyCopy = null;
+            if (!copy.IsCompleted)
             {
                 _body.Reader.CancelPendingRead();
-                await bodyCopy;
             }
+
+            await copy;
         }
+    }
+
+    /// <summary>After the pipeline: nothing of this request may outlive it.</summary>
+    private void EndExchange()
+    {
+        DiscardResponse();
+        _requestId = null;
+        _clientGoneSource = null; // not disposed: a reset may cancel it still, and it holds no timer
+    }
+
+    public string Scheme => "http";
+
+    public string ClientAddress => _connection.ClientIp;
+
+    RouteRequest IExchange.Request => _routeRequest;
+
+    public bool HasBody => _hasBody;
+
+    public CancellationToken ClientGone
+    {
+        get
+        {
+            var source = _clientGoneSource ??= new CancellationTokenSource();
+            if (_reset)
+            {
+                source.Cancel();
+            }
+
+            return source.Token;
+        }
+    }
+
+    /// <summary>Called by <see cref="OnReset"/>: waits of the pipeline end, off the read loop.</summary>
+    private void CancelWaits()
+    {
+        if (Volatile.Read(ref _clientGoneSource) is { } source)
+        {
+            _ = source.CancelAsync();
+        }
+    }
+
+    /// <summary>
+    /// Waits until the whole body is in the stream's pipe, when it is at most <paramref name="limit"/> bytes (the
+    /// stream's 256 KiB window lets the client send that much unasked), and holds it there (<see cref="_heldBody"/>)
+    /// so that every attempt can send it. A larger one is left to stream.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<bool> HoldBodyAsync(int limit)
+    {
+        if (!_hasBody || _bodyProgress == BodyProgress.Held)
+        {
+            return true;
+        }
+
+        if (_bodyProgress == BodyProgress.Streaming || _expectContinue || _declaredLength > limit)
+        {
+            return false;
+        }
+
+        var reader = _body.Reader;
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await reader.ReadAsync(CancellationToken.None);
+            }
+            catch (OperationCanceledException)
+            {
+                return false; // the stream was reset
+            }
+
+            var data = result.Buffer;
+            if (result.IsCompleted && !result.IsCanceled)
+            {
+                _heldBody = data; // left in the pipe, unread, until the stream retires
+                _bodyProgress = BodyProgress.Held;
+                return true;
+            }
+
+            if (result.IsCanceled || data.Length > limit)
+            {
+                reader.AdvanceTo(data.Start); // nothing taken: the copy reads it all again and streams it
+                return false;
+            }
+
+            reader.AdvanceTo(data.Start, data.End); // seen, not taken: wait for more
+        }
+    }
+
+    /// <summary>(3) The upstream request head (see <see cref="UpstreamHeadWriter"/>); <paramref name="authority"/> replaces the Host when given (mirrors).</summary>
+    private void WriteUpstreamHead(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, string? authority) =>
+        UpstreamHeadWriter.Write(
+            output, _request, _head.Written.Span, route, matched, operations, _routeRequest.Authority, _routeRequest.Path,
+            _connection.ClientIp, _requestIds ??= RequestId, authority);
+
+    private string RequestId() => _requestId ??= _connection.Services.Options.RequestIdGenerator();
+
+    /// <summary>A mirror's copy: the upstream head with the shadow authority, and the body when it is held whole.</summary>
+    public bool WriteMirror(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, string authority)
+    {
+        if (_hasBody && (_bodyProgress != BodyProgress.Held || _upstreamChunked))
+        {
+            return false; // a chunked re-framing of a held body is possible, but mirrors of such bodies are rare: not copied
+        }
+
+        WriteUpstreamHead(output, route, matched, route.RequestHeadersFor(0), authority);
+        foreach (var segment in _heldBody)
+        {
+            output.Append(segment.Span);
+        }
+
+        return true;
     }
 
     private static async ValueTask<ForwardError> SendUpstreamAsync(UpstreamConnection upstream, ReadOnlyMemory<byte> bytes, CancellationToken token)
@@ -441,37 +576,41 @@ internal sealed partial class Http2Stream
         _connection.Consumed(bytes);
     }
 
-    /// <summary>(5) An error answered before the response started; a reset stream gets nothing.</summary>
-    private async ValueTask<(ForwardError Error, int Status)> FailAsync(EndpointState endpoint, ForwardError error, Exception? exception)
+    /// <summary>The proxy's own answer (<see cref="LocalReply"/>) as HEADERS and DATA; a reset stream gets nothing.</summary>
+    public async ValueTask AnswerAsync(LocalReply reply)
     {
         if (_reset)
         {
-            return (ForwardError.RequestCanceled, 0);
+            return;
         }
 
-        ProxyLog.ForwardFailed(_connection.Services.ForwardLog, endpoint.Origin, error, exception);
-        return (error, await AnswerErrorAsync(error));
-    }
-
-    /// <summary>The error response of <paramref name="error"/>, as <see cref="ForwardErrorResponses"/> describes it for both paths.</summary>
-    private async ValueTask<int> AnswerErrorAsync(ForwardError error)
-    {
-        var (status, body) = ForwardErrorResponses.Describe(error);
         _block.Clear();
-        HpackEncoder.WriteStatus(status, _block);
-        HpackEncoder.WriteField("content-type"u8, "text/plain"u8, _block);
+        HpackEncoder.WriteStatus(reply.Status, _block);
+        if (reply.ContentType is not null)
+        {
+            WriteField("content-type", reply.ContentType);
+        }
+
         Span<byte> length = stackalloc byte[20];
-        System.Buffers.Text.Utf8Formatter.TryFormat(body.Length, length, out var digits);
+        System.Buffers.Text.Utf8Formatter.TryFormat(reply.Body.Length, length, out var digits);
         HpackEncoder.WriteField("content-length"u8, length[..digits], _block);
         WriteDate();
+        foreach (var (name, value) in reply.Headers ?? [])
+        {
+            WriteField(name, value);
+        }
+
+        if (reply.Flags != ResponseFlags.None)
+        {
+            HpackEncoder.WriteField(ResponseFlagNames.HeaderUtf8, reply.Flags.ToUtf8(), _block);
+        }
+
         _headersPending = true;
         CountCompleted();
-        if (await SendAsync(body, endStream: true) && !RequestEnded)
+        if (await SendAsync(reply.Body, endStream: true) && !RequestEnded)
         {
             Fail(Http2Error.NoError); // the body is not wanted (RFC 9113 §8.1), as after an early upstream answer
         }
-
-        return status;
     }
 
     /// <summary>A request that is not served as it stands: a stream error, or Kestrel's status for it.</summary>

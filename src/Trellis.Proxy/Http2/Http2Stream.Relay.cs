@@ -5,6 +5,7 @@ using System.Text;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.Http1;
 using Trellis.Proxy.Http2.Hpack;
+using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Telemetry;
 
@@ -16,12 +17,12 @@ internal sealed partial class Http2Stream
     /// <summary>Relays the response. Returns the outcome and whether the upstream connection can be reused.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<((ForwardError Error, int Status) Result, bool Reusable)> RelayResponseAsync(
-        UpstreamConnection upstream, CompiledRoute route, CancellationToken token)
+        UpstreamConnection upstream, ResponseEdits edits, CancellationToken token)
     {
         var head = upstream.Head;
         var hasBody = head.HasBody(_request.IsHead);
         var untilClose = hasBody && !head.Chunked && head.ContentLength < 0;
-        WriteResponseBlock(head, upstream.Buffer.AsSpan(upstream.Start, head.Length), route);
+        WriteResponseBlock(head, upstream.Buffer.AsSpan(upstream.Start, head.Length), edits);
         upstream.Start += head.Length;
         var reusable = !head.Close && !untilClose;
         if (!hasBody || (!head.Chunked && head.ContentLength == 0))
@@ -234,11 +235,11 @@ internal sealed partial class Http2Stream
     }
 
     /// <summary>(4) The response HEADERS block: the upstream's fields minus hop-by-hop ones, with the route's operations, as the HTTP/1.1 fast path writes them.</summary>
-    private void WriteResponseBlock(ResponseHead head, ReadOnlySpan<byte> buffer, CompiledRoute route)
+    private void WriteResponseBlock(ResponseHead head, ReadOnlySpan<byte> buffer, ResponseEdits edits)
     {
         _block.Clear();
         HpackEncoder.WriteStatus(head.Status, _block);
-        var operations = route.ResponseHeaders;
+        var editing = !edits.IsEmpty;
         var hasDate = false;
         var namesHeaders = head.Fields.IndexOf(FieldKind.Connection) >= 0;
         foreach (var field in head.Fields.AsSpan())
@@ -246,7 +247,7 @@ internal sealed partial class Http2Stream
             var name = field.Name(buffer);
             var framing = field.Kind == FieldKind.ContentLength && !head.Chunked;
             if (field.IsHopByHop || (field.Kind == FieldKind.ContentLength && head.Chunked)
-                || (!framing && ((namesHeaders && head.Fields.IsNamedByConnection(buffer, name)) || (operations is not null && UpstreamHeadWriter.Replaced(operations, name)))))
+                || (!framing && ((namesHeaders && head.Fields.IsNamedByConnection(buffer, name)) || (editing && edits.Drops(name)))))
             {
                 continue;
             }
@@ -255,17 +256,9 @@ internal sealed partial class Http2Stream
             HpackEncoder.WriteField(name, field.Value(buffer), _block);
         }
 
-        if (operations is not null)
+        foreach (var (name, value) in edits)
         {
-            foreach (var (name, value) in operations.Set)
-            {
-                WriteField(name, value);
-            }
-
-            foreach (var (name, value) in operations.Add)
-            {
-                WriteField(name, value);
-            }
+            WriteField(name, value);
         }
 
         if (!hasDate)

@@ -15,7 +15,7 @@ namespace Trellis.Proxy.Http2;
 /// exactly that path's. This file assembles the request; <c>Http2Stream.Exchange.cs</c> serves it.
 /// A stream object serves one stream at a time and is reused by its connection.
 /// </summary>
-internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
+internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup, Pipeline.IExchange
 {
     private readonly Http2Connection _connection;
     private readonly HeadBuilder _head = new(2048);
@@ -103,6 +103,7 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
         Trailers.Clear();
         _upstreamChunked = false;
         _bodyProgress = BodyProgress.Unread;
+        _heldBody = default;
         _headersPending = false;
         _uncounted = false;
         _writerCompleted = _readerCompleted = !_hasBody;
@@ -401,6 +402,7 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup
 
         Interlocked.Exchange(ref _upstream, null)?.Dispose(); // taken, so the exchange will not pool it
         WindowMayHaveOpened();
+        CancelWaits();
         return true;
     }
 

@@ -37,6 +37,7 @@ internal sealed class CompiledRouteTable
         }
 
         _exact = exact.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase).GetAlternateLookup<ReadOnlySpan<char>>();
+        NeedsKestrel = VirtualHosts.Any(h => h.Routes.Any(r => r.NeedsKestrel));
         _suffixes = [.. suffixes.OrderByDescending(s => s.Item1.Length)];
     }
 
@@ -44,6 +45,9 @@ internal sealed class CompiledRouteTable
 
     /// <summary>Every virtual host of the table, each once.</summary>
     public CompiledVirtualHost[] VirtualHosts { get; }
+
+    /// <summary>Some route needs the Kestrel path (<see cref="CompiledRoute.NeedsKestrel"/>).</summary>
+    public bool NeedsKestrel { get; }
 
     public RouteMatch Match(in RouteRequest request)
     {

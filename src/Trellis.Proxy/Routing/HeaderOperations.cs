@@ -35,6 +35,21 @@ internal sealed class HeaderOperations
         return set.Length + add.Length + remove.Length == 0 ? null : new HeaderOperations(set, add, remove);
     }
 
+    /// <summary>
+    /// <paramref name="first"/> then <paramref name="second"/> as one set of operations, as Envoy applies a weighted
+    /// cluster's header edits before its route's: removes of both, sets with the second's value winning, adds of both.
+    /// </summary>
+    public static HeaderOperations? Merge(HeaderOperations? first, HeaderOperations? second)
+    {
+        if (first is null || second is null)
+        {
+            return first ?? second;
+        }
+
+        var set = first.Set.Where(f => !second.Set.Any(s => s.Key.Equals(f.Key, StringComparison.OrdinalIgnoreCase))).Concat(second.Set).ToArray();
+        return new HeaderOperations(set, [.. first.Add, .. second.Add], first.Remove.Union(second.Remove, StringComparer.OrdinalIgnoreCase).ToArray());
+    }
+
     /// <summary>Applies the operations to Kestrel response headers (request headers are applied by the forwarder).</summary>
     public void ApplyTo(IHeaderDictionary headers)
     {

@@ -60,11 +60,15 @@ internal static class SnapshotCompiler
         var matches = (route.Matches ?? []).Select(m => new CompiledMatch(m, regexTimeout)).ToArray();
         // Zero-weight clusters can never be picked; dropping them keeps the pick loop short.
         var targets = (route.Clusters ?? []).Where(c => c.Weight > 0).ToArray();
+        var mirrors = (route.Mirrors ?? []).Select(m => (clusters[m.Cluster], m.Percentage)).ToArray();
         return new CompiledRoute(
             route,
             matches,
             targets.Select(c => clusters[c.Cluster]).ToArray(),
-            targets.Select(c => c.Weight).ToArray());
+            targets.Select(c => c.Weight).ToArray(),
+            targets,
+            mirrors,
+            regexTimeout);
     }
 
     private static EndpointState ReuseOrCreate(ClusterState? old, EndpointConfig endpoint)

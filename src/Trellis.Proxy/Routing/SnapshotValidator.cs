@@ -45,6 +45,7 @@ internal static class SnapshotValidator
             }
 
             ServingValidator.ValidateActivation(cluster.Activation, $"{path}.activation", errors);
+            PolicyValidator.ValidateCluster(cluster, path, errors);
 
             var endpoints = cluster.Endpoints ?? [];
             for (var e = 0; e < endpoints.Count; e++)
@@ -123,14 +124,14 @@ internal static class SnapshotValidator
     private static void ValidateRoute(RouteConfig route, HashSet<string> clusters, string path, List<string> errors)
     {
         var targets = route.Clusters ?? [];
-        if (route.Redirect is null && targets.Count == 0)
+        var answers = (route.Redirect is null ? 0 : 1) + (route.DirectResponse is null ? 0 : 1) + (targets.Count == 0 ? 0 : 1);
+        if (answers == 0)
         {
-            errors.Add($"{path}: needs clusters or a redirect");
+            errors.Add($"{path}: needs clusters, a redirect or a direct response");
         }
-
-        if (route.Redirect is not null && targets.Count > 0)
+        else if (answers > 1)
         {
-            errors.Add($"{path}: redirect and clusters are mutually exclusive");
+            errors.Add($"{path}: clusters, redirect and direct response are mutually exclusive");
         }
 
         long total = 0;
@@ -148,6 +149,8 @@ internal static class SnapshotValidator
             }
 
             total += Math.Max(0, target.Weight);
+            ValidateHeaderOperations(target.RequestHeaders, $"{path}.clusters[{c}].requestHeaders", errors);
+            ValidateHeaderOperations(target.ResponseHeaders, $"{path}.clusters[{c}].responseHeaders", errors);
         }
 
         if (targets.Count > 0 && (total <= 0 || total > int.MaxValue))
@@ -196,6 +199,7 @@ internal static class SnapshotValidator
 
         ValidateHeaderOperations(route.RequestHeaders, $"{path}.requestHeaders", errors);
         ValidateHeaderOperations(route.ResponseHeaders, $"{path}.responseHeaders", errors);
+        PolicyValidator.ValidateRoute(route, clusters, path, errors);
     }
 
     private static void ValidateMatch(RouteMatchConfig match, string path, List<string> errors)
@@ -225,7 +229,7 @@ internal static class SnapshotValidator
         }
     }
 
-    private static void ValidateString(StringMatchConfig? match, bool ignoreCase, string path, bool allowPresent, List<string> errors)
+    internal static void ValidateString(StringMatchConfig? match, bool ignoreCase, string path, bool allowPresent, List<string> errors)
     {
         if (match is null)
         {
@@ -256,7 +260,7 @@ internal static class SnapshotValidator
         }
     }
 
-    private static void ValidateHeaderOperations(HeaderOperationsConfig? operations, string path, List<string> errors)
+    internal static void ValidateHeaderOperations(HeaderOperationsConfig? operations, string path, List<string> errors)
     {
         var names = (operations?.Set?.Keys ?? []).Concat(operations?.Add?.Keys ?? []).Concat(operations?.Remove ?? []);
         foreach (var name in names)
@@ -297,6 +301,7 @@ internal static class SnapshotValidator
             }
 
             ServingValidator.ValidateInstance(listener.Serving, $"{path}.serving", errors);
+            PolicyValidator.ValidateRateLimit(listener.RateLimit, $"{path}.rateLimit", errors);
 
             if (listener.Protocols is not (HttpProtocols.Http1 or HttpProtocols.Http2 or HttpProtocols.Http1AndHttp2))
             {

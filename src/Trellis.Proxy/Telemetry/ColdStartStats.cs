@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.AspNetCore.Http;
 using Trellis.Api.Metering;
 
 namespace Trellis.Proxy.Telemetry;
@@ -13,20 +12,9 @@ namespace Trellis.Proxy.Telemetry;
 internal sealed class ColdStartStats
 {
     private readonly ConcurrentDictionary<string, LatencyHistogram> _byCluster = new(StringComparer.Ordinal);
-    private readonly TimeProvider _time;
-
-    public ColdStartStats(TimeProvider time) => _time = time;
-
-    /// <summary>Records the request's cold start when its response starts (never, if it does not).</summary>
-    public void Track(HttpContext context, string cluster, long arrivedTimestamp)
-    {
-        var histogram = _byCluster.GetOrAdd(cluster, static _ => new LatencyHistogram(HistogramBuckets.ColdStartSeconds));
-        context.Response.OnStarting(() =>
-        {
-            histogram.Record(_time.GetElapsedTime(arrivedTimestamp));
-            return Task.CompletedTask;
-        });
-    }
+    /// <summary>Records a cold start: from the request's arrival until its response head is about to go out.</summary>
+    public void Record(string cluster, TimeSpan elapsed) =>
+        _byCluster.GetOrAdd(cluster, static _ => new LatencyHistogram(HistogramBuckets.ColdStartSeconds)).Record(elapsed);
 
     /// <summary>Cumulative cold starts per cluster since the proxy started.</summary>
     public IReadOnlyList<ColdStartUsage> Snapshot() =>

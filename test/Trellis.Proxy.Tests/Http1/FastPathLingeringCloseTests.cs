@@ -6,7 +6,9 @@ using Trellis.Api.Snapshots;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.Http1;
 using Trellis.Proxy.Listeners;
+using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.Routing;
+using Trellis.Proxy.Serving;
 using Trellis.Proxy.Telemetry;
 using Trellis.Proxy.Tests.Infrastructure;
 
@@ -204,7 +206,10 @@ public sealed class FastPathLingeringCloseTests
             var snapshots = new SnapshotHolder();
             snapshots.Swap(SnapshotCompiler.Compile(snapshot, CompiledSnapshot.Empty, clients, options));
             var pool = new UpstreamConnectionPool(options, time);
-            var services = new Http1Services(snapshots, pool, options, time, NullLogger.Instance, NullLogger.Instance);
+            var pipeline = new RequestPipeline(
+                snapshots, options, time, new ActivationQueues(snapshots, time, (_, _) => { }), new ColdStartStats(), NullLogger.Instance, NullLogger.Instance,
+                NullLogger.Instance, new Mirroring(pool, options, NullLogger.Instance));
+            var services = new Http1Services(snapshots, pool, options, time, NullLogger.Instance, NullLogger.Instance, pipeline);
             var handoff = new HandoffTransport(new SocketTransportOptions(), NullLoggerFactory.Instance);
             var listener = Http1Listener.Start(snapshot.Listeners[0], services, new ListenerStats(), handoff);
             return Task.FromResult(new Rig(time, backend, clients, pool, handoff, listener));

@@ -21,7 +21,7 @@ public sealed class SnapshotValidatorTests
         { "missing cluster", WithRoute(Snapshots.Route("r", "nope")), "routeTables[0].virtualHosts[0].routes[0].clusters[0].cluster: cluster 'nope' not found" },
         { "zero weights", WithRoute(new RouteConfig("r", [], [new WeightedClusterConfig("backend", 0)])), "weights must sum to between 1" },
         { "negative weight", WithRoute(new RouteConfig("r", [], [new WeightedClusterConfig("backend", -1)])), "clusters[0].weight: -1 is negative" },
-        { "no action", WithRoute(new RouteConfig("r", [], [])), "needs clusters or a redirect" },
+        { "no action", WithRoute(new RouteConfig("r", [], [])), "needs clusters, a redirect or a direct response" },
         { "bad regex", WithRoute(Snapshots.Route("r", "backend", new RouteMatchConfig(Uri: new StringMatchConfig(StringMatchKind.Regex, "/a(")))), "matches[0].uri: regex '/a(' does not compile" },
         { "present on uri", WithRoute(Snapshots.Route("r", "backend", new RouteMatchConfig(Uri: new StringMatchConfig(StringMatchKind.Present, "")))), "matches[0].uri: match kind Present is not allowed here" },
         { "bad redirect code", WithRoute(new RouteConfig("r", [], [], Redirect: new RedirectConfig(Uri: "/x", StatusCode: 200))), "redirect.statusCode: 200" },

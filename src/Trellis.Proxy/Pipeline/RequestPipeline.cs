@@ -1,0 +1,246 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Trellis.Proxy.Forwarding;
+using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Routing;
+using Trellis.Proxy.Serving;
+using Trellis.Proxy.Telemetry;
+
+namespace Trellis.Proxy.Pipeline;
+
+/// <summary>
+/// The one request pipeline every listener path runs (Envoy's HTTP filter chain, linkerd2-proxy's layers), over the
+/// protocol-neutral <see cref="IExchange"/>. Stages, in order:
+/// (1) route (the engine matched it, <see cref="Route"/>);
+/// (2) inbound policy (authorization and JWT plug in here; nothing yet);
+/// (3) local answers: CORS preflight, fault (delay, then abort), redirect, direct response;
+/// (4) mirror copies, fire and forget;
+/// (5) the attempt loop: pick the destination once, then per try the endpoint (balancer, activator), one attempt
+///     through the engine, the outcome classified, retry or not;
+/// (6) response edits (header operations, CORS, flags) and the relay;
+/// (7) telemetry (the access log now; metrics, traces plug in here).
+/// Decisions live here and nowhere else; engines move bytes.
+/// </summary>
+internal sealed partial class RequestPipeline
+{
+    /// <summary>Request bodies up to this size are kept in memory when a retry or a mirror may need them again.</summary>
+    public const int ReplayLimit = 64 * 1024;
+
+    private readonly SnapshotHolder _snapshots;
+    private readonly ProxyServerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ActivationQueues _activation;
+    private readonly ColdStartStats _coldStarts;
+    private readonly ILogger _accessLog;
+    private readonly ILogger _forwardLog;
+    private readonly ILogger _servingLog;
+    private readonly Mirroring _mirroring;
+
+    public RequestPipeline(
+        SnapshotHolder snapshots, ProxyServerOptions options, TimeProvider time, ActivationQueues activation, ColdStartStats coldStarts,
+        ILogger accessLog, ILogger forwardLog, ILogger servingLog, Mirroring mirroring)
+    {
+        _snapshots = snapshots;
+        _options = options;
+        _time = time;
+        _activation = activation;
+        _coldStarts = coldStarts;
+        _accessLog = accessLog;
+        _forwardLog = forwardLog;
+        _servingLog = servingLog;
+        _mirroring = mirroring;
+    }
+
+    public SnapshotHolder Snapshots => _snapshots;
+
+    public TimeProvider Time => _time;
+
+    /// <summary>(1) The route of a request on <paramref name="listener"/> in <paramref name="snapshot"/>; a default match when none.</summary>
+    public static RouteMatch Route(CompiledSnapshot snapshot, string listener, in RouteRequest request) =>
+        snapshot.RouteTablesByListener.TryGetValue(listener, out var table) ? table.Match(request) : default;
+
+    /// <summary>
+    /// Runs stages (2)–(7) for a routed request and returns what happened; the engine keeps its own bookkeeping
+    /// (keep-alive, counting) and has answered or relayed by the time this returns.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<ExchangeOutcome> RunAsync(IExchange exchange, string listener, RouteMatch match)
+    {
+        var started = _time.GetTimestamp();
+        var outcome = default(ExchangeOutcome);
+        try
+        {
+            outcome = await ServeAsync(exchange, match, started);
+            return outcome;
+        }
+        finally
+        {
+            // (7)
+            if (_accessLog.IsEnabled(LogLevel.Debug))
+            {
+                var request = exchange.Request;
+                ProxyLog.AccessLog(
+                    _accessLog, listener, request.Method, request.Authority, request.Path, outcome.Status, outcome.Error,
+                    match.Route?.Name ?? string.Empty, outcome.Cluster?.Name ?? string.Empty, outcome.Endpoint?.Origin ?? string.Empty,
+                    _time.GetElapsedTime(started).TotalMilliseconds);
+            }
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ExchangeOutcome> ServeAsync(IExchange exchange, RouteMatch match, long started)
+    {
+        var route = match.Route;
+        if (route is null)
+        {
+            return await AnswerAsync(exchange, LocalReply.For(ForwardError.NoRoute), null);
+        }
+
+        // (2) Inbound policy: nothing to check yet.
+
+        // (3)
+        var flags = ResponseFlags.None;
+        if (route.Fault is { } fault)
+        {
+            if (fault.Delay is { } delay && Draws(delay.Percentage))
+            {
+                flags |= ResponseFlags.DelayInjected;
+                if (!await DelayAsync(exchange, delay.FixedDelay))
+                {
+                    return new ExchangeOutcome(ForwardError.RequestCanceled, 0, flags, null, null);
+                }
+            }
+
+            if (fault.Abort is { } abort && Draws(abort.Percentage))
+            {
+                return await AnswerAsync(exchange, Faults.Abort(abort, flags), null);
+            }
+        }
+
+        if (route.Redirect is { } redirect)
+        {
+            var request = exchange.Request;
+            var location = RedirectBuilder.Location(redirect, exchange.Scheme, request.Authority, request.Path, request.Query);
+            return await AnswerAsync(exchange, new LocalReply(redirect.StatusCode, default, flags, ForwardError.None, null, [new("Location", location)]), null);
+        }
+
+        if (route.DirectResponse is { } direct)
+        {
+            return await AnswerAsync(exchange, new LocalReply(direct.Status, direct.Body ?? default(ReadOnlyMemory<byte>), flags, ForwardError.None, direct.Body is null ? null : "text/plain"), null);
+        }
+
+        // (4)
+        if (route.Mirrors.Length > 0)
+        {
+            if (exchange.HasBody)
+            {
+                await exchange.HoldBodyAsync(ReplayLimit);
+            }
+
+            _mirroring.Copy(exchange, route, match.Matched);
+        }
+
+        // (5)
+        return await ForwardAsync(exchange, route, match.Matched, flags, started);
+    }
+
+    /// <summary>(5)–(6) Picks the destination once and tries endpoints until one answers or the policy stops.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ExchangeOutcome> ForwardAsync(IExchange exchange, CompiledRoute route, CompiledMatch? matched, ResponseFlags flags, long started)
+    {
+        var destination = route.PickDestination(_options.Random);
+        var cluster = route.Clusters[destination];
+        var endpoint = cluster.NextEndpoint();
+        var cold = false;
+        if (endpoint is null && cluster.Activation is not null)
+        {
+            // Waiting for an instance to start is a cold start; waiting for a free slot is not.
+            cold = cluster.Endpoints.Length == 0;
+            var activated = await ActivateAsync(exchange, cluster);
+            if (activated.Endpoint is null)
+            {
+                return await AnswerAsync(exchange, activated.Reply with { Flags = activated.Reply.Flags | flags }, cluster);
+            }
+
+            (cluster, endpoint) = (activated.Cluster, activated.Endpoint);
+        }
+
+        var slot = endpoint is not null && cluster.EndpointCapacity > 0 ? endpoint : null;
+        try
+        {
+            if (endpoint is null)
+            {
+                return await AnswerAsync(exchange, LocalReply.For(ForwardError.NoHealthyUpstream, flags), cluster);
+            }
+
+            using var timeout = route.Timeout is { } limit ? new CancellationTokenSource(limit, _time) : null;
+            var token = timeout?.Token ?? CancellationToken.None;
+            endpoint.RequestStarted();
+            AttemptResult result;
+            try
+            {
+                result = await exchange.AttemptAsync(new Attempt(route, matched, cluster, endpoint, destination, 0), token);
+            }
+            finally
+            {
+                endpoint.RequestEnded();
+            }
+
+            if (result.Outcome != AttemptOutcome.Response)
+            {
+                if (result.Outcome == AttemptOutcome.ClientFailure && result.Error == ForwardError.RequestCanceled)
+                {
+                    return new ExchangeOutcome(result.Error, 0, flags | ResponseFlags.DownstreamConnectionTermination, cluster, endpoint);
+                }
+
+                ProxyLog.ForwardFailed(_forwardLog, endpoint.Origin, result.Error, null);
+                var failed = await AnswerAsync(exchange, LocalReply.For(result.Error, flags), cluster);
+                return failed with { Endpoint = endpoint };
+            }
+
+            if (cold)
+            {
+                _coldStarts.Record(cluster.Name, _time.GetElapsedTime(started));
+            }
+
+            var edits = new ResponseEdits(route.ResponseHeadersFor(destination), null, flags);
+            var relayed = await exchange.RelayAsync(edits, token);
+            return new ExchangeOutcome(relayed, result.Status, flags | ForwardErrorResponses.FlagsOf(relayed), cluster, endpoint);
+        }
+        finally
+        {
+            if (slot is not null)
+            {
+                slot.ReturnSlot();
+                _activation.SlotReturned(cluster.Name);
+            }
+        }
+    }
+
+    private async ValueTask<ExchangeOutcome> AnswerAsync(IExchange exchange, LocalReply reply, ClusterState? cluster)
+    {
+        await exchange.AnswerAsync(reply);
+        return new ExchangeOutcome(reply.Error, reply.Status, reply.Flags, cluster, null);
+    }
+
+    /// <summary>True for <paramref name="percentage"/> % of calls (0–100, to a millionth), on the injected random source.</summary>
+    private bool Draws(double percentage) =>
+        percentage >= 100 || (percentage > 0 && _options.Random(1_000_000) < percentage * 10_000);
+
+    /// <summary>Waits <paramref name="delay"/> on the injected clock; false when the client left meanwhile.</summary>
+    private async ValueTask<bool> DelayAsync(IExchange exchange, TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, exchange.ClientGone);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>What one request came to, for the engine and for telemetry.</summary>
+internal readonly record struct ExchangeOutcome(ForwardError Error, int Status, ResponseFlags Flags, ClusterState? Cluster, EndpointState? Endpoint);
