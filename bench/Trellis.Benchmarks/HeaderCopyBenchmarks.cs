@@ -15,7 +15,8 @@ namespace Trellis.Benchmarks;
 [MemoryDiagnoser]
 public class HeaderCopyBenchmarks
 {
-    private readonly RequestMessageFactory _factory = new(new ProxyServerOptions());
+    private readonly RequestMessageFactory _factory = new();
+    private readonly HttpForwarder _forwarder = new(new ProxyServerOptions(), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
     private readonly CompiledRoute _route;
     private readonly ClusterState _cluster = Fixtures.Cluster("details");
     private readonly EndpointState _endpoint;
@@ -32,7 +33,8 @@ public class HeaderCopyBenchmarks
     [Benchmark]
     public void RequestHeaders()
     {
-        using var message = _factory.Create(_request, _route, null, _cluster, _endpoint, isUpgrade: false, out _);
+        var exchange = new Trellis.Proxy.Listeners.KestrelExchange(_request, null, _forwarder, static () => "id");
+        using var message = _factory.Create(exchange, new Trellis.Proxy.Pipeline.Attempt(_route, null, _cluster, _endpoint, 0, 0), false, 64 * 1024, out _);
     }
 
     [Benchmark]

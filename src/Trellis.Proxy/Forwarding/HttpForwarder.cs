@@ -58,7 +58,7 @@ internal sealed class HttpForwarder
         var result = _pooled is not null && exchange.Upgrade is null && attempt.Cluster.Protocol == UpstreamProtocol.Http1
             ? await _pooled.SendAsync(exchange, attempt, cts)
             : await SendMessageAsync(exchange, attempt, cts);
-        if (result.Outcome != AttemptOutcome.Response)
+        if (result.Outcome != AttemptEnd.Response)
         {
             EndAttempt(exchange);
         }
@@ -148,7 +148,7 @@ internal sealed class HttpForwarder
             ProxyLog.ForwardFailed(_logger, attempt.Endpoint.Origin, error, ex);
             var refused = ex is HttpRequestException { HttpRequestError: HttpRequestError.HttpProtocolError } && ex.InnerException is HttpProtocolException { ErrorCode: 0x7 };
             var result = AttemptResult.Failed(error, requestSent: content is { Started: true } || error != ForwardError.UpstreamConnect, context.RequestAborted.IsCancellationRequested);
-            return refused ? result with { Outcome = AttemptOutcome.RefusedStream, RequestSent = false } : result;
+            return refused ? result with { Outcome = AttemptEnd.RefusedStream, RequestSent = false } : result;
         }
         finally
         {

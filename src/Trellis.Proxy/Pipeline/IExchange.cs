@@ -75,7 +75,7 @@ internal readonly record struct Attempt(
     int Destination,
     int Number);
 
-internal enum AttemptOutcome : byte
+internal enum AttemptEnd : byte
 {
     /// <summary>A final response head arrived; the engine holds it.</summary>
     Response,
@@ -96,18 +96,18 @@ internal enum AttemptOutcome : byte
     ClientFailure,
 }
 
-/// <param name="Status">The response status when <see cref="Outcome"/> is <see cref="AttemptOutcome.Response"/>.</param>
+/// <param name="Status">The response status when <see cref="Outcome"/> is <see cref="AttemptEnd.Response"/>.</param>
 /// <param name="RequestSent">Whether any of the request reached the upstream (decides what may be retried).</param>
 /// <param name="Error">The failure as the access log names it (<see cref="ForwardError.None"/> for a response).</param>
-internal readonly record struct AttemptResult(AttemptOutcome Outcome, int Status, bool RequestSent, ForwardError Error)
+internal readonly record struct AttemptResult(AttemptEnd Outcome, int Status, bool RequestSent, ForwardError Error)
 {
-    public static AttemptResult Responded(int status) => new(AttemptOutcome.Response, status, true, ForwardError.None);
+    public static AttemptResult Responded(int status) => new(AttemptEnd.Response, status, true, ForwardError.None);
 
     public static AttemptResult Failed(ForwardError error, bool requestSent, bool clientGone = false) => new(
-        clientGone || error is ForwardError.RequestCanceled or ForwardError.RequestBodyClient ? AttemptOutcome.ClientFailure
-        : error == ForwardError.UpstreamConnect ? AttemptOutcome.ConnectFailure
-        : error == ForwardError.UpstreamTimeout ? AttemptOutcome.Timeout
-        : AttemptOutcome.Reset,
+        clientGone || error is ForwardError.RequestCanceled or ForwardError.RequestBodyClient ? AttemptEnd.ClientFailure
+        : error == ForwardError.UpstreamConnect ? AttemptEnd.ConnectFailure
+        : error == ForwardError.UpstreamTimeout ? AttemptEnd.Timeout
+        : AttemptEnd.Reset,
         0,
         requestSent,
         error);

@@ -186,9 +186,9 @@ internal sealed partial class RequestPipeline
                 endpoint.RequestEnded();
             }
 
-            if (result.Outcome != AttemptOutcome.Response)
+            if (result.Outcome != AttemptEnd.Response)
             {
-                if (result.Outcome == AttemptOutcome.ClientFailure && result.Error == ForwardError.RequestCanceled)
+                if (result.Outcome == AttemptEnd.ClientFailure && result.Error == ForwardError.RequestCanceled)
                 {
                     return new ExchangeOutcome(result.Error, 0, flags | ResponseFlags.DownstreamConnectionTermination, cluster, endpoint);
                 }
