@@ -61,39 +61,41 @@ internal sealed partial class RequestPipeline
 
     /// <summary>
     /// Runs stages (2)–(7) for a routed request and returns what happened; the engine keeps its own bookkeeping
-    /// (keep-alive, counting) and has answered or relayed by the time this returns.
+    /// (keep-alive, counting) and has answered or relayed by the time this completes. The common case (no policy
+    /// that waits) costs one async frame here: the decisions before the attempt loop are synchronous.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<ExchangeOutcome> RunAsync(IExchange exchange, string listener, RouteMatch match)
+    public ValueTask<ExchangeOutcome> RunAsync(IExchange exchange, string listener, RouteMatch match)
     {
         var started = _time.GetTimestamp();
+        var served = ServeAsync(exchange, match, started);
+        return _accessLog.IsEnabled(LogLevel.Debug) ? LoggedAsync(served, exchange, listener, match, started) : served;
+    }
+
+    /// <summary>(7) The access log, once the request is done.</summary>
+    private async ValueTask<ExchangeOutcome> LoggedAsync(ValueTask<ExchangeOutcome> served, IExchange exchange, string listener, RouteMatch match, long started)
+    {
         var outcome = default(ExchangeOutcome);
         try
         {
-            outcome = await ServeAsync(exchange, match, started);
+            outcome = await served;
             return outcome;
         }
         finally
         {
-            // (7)
-            if (_accessLog.IsEnabled(LogLevel.Debug))
-            {
-                var request = exchange.Request;
-                ProxyLog.AccessLog(
-                    _accessLog, listener, request.Method, request.Authority, request.Path, outcome.Status, outcome.Error,
-                    match.Route?.Name ?? string.Empty, outcome.Cluster?.Name ?? string.Empty, outcome.Endpoint?.Origin ?? string.Empty,
-                    _time.GetElapsedTime(started).TotalMilliseconds);
-            }
+            var request = exchange.Request;
+            ProxyLog.AccessLog(
+                _accessLog, listener, request.Method, request.Authority, request.Path, outcome.Status, outcome.Error,
+                match.Route?.Name ?? string.Empty, outcome.Cluster?.Name ?? string.Empty, outcome.Endpoint?.Origin ?? string.Empty,
+                _time.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ExchangeOutcome> ServeAsync(IExchange exchange, RouteMatch match, long started)
+    private ValueTask<ExchangeOutcome> ServeAsync(IExchange exchange, RouteMatch match, long started)
     {
         var route = match.Route;
         if (route is null)
         {
-            return await AnswerAsync(exchange, LocalReply.For(ForwardError.NoRoute), null);
+            return AnswerAsync(exchange, LocalReply.For(ForwardError.NoRoute), null);
         }
 
         // (2) Inbound policy: nothing to check yet.
@@ -104,44 +106,64 @@ internal sealed partial class RequestPipeline
         {
             if (fault.Delay is { } delay && Draws(delay.Percentage))
             {
-                flags |= ResponseFlags.DelayInjected;
-                if (!await DelayAsync(exchange, delay.FixedDelay))
-                {
-                    return new ExchangeOutcome(ForwardError.RequestCanceled, 0, flags, null, null);
-                }
+                return DelayThenServeAsync(exchange, match, started, delay.FixedDelay);
             }
 
             if (fault.Abort is { } abort && Draws(abort.Percentage))
             {
-                return await AnswerAsync(exchange, Faults.Abort(abort, flags), null);
+                return AnswerAsync(exchange, Faults.Abort(abort, flags), null);
             }
         }
 
+        return AnswerOrForwardAsync(exchange, match, flags, started);
+    }
+
+    /// <summary>(3) A fault's delay, then the rest, with the DI flag; the abort is drawn after the delay, as Envoy's fault filter does.</summary>
+    private async ValueTask<ExchangeOutcome> DelayThenServeAsync(IExchange exchange, RouteMatch match, long started, TimeSpan delay)
+    {
+        var flags = ResponseFlags.DelayInjected;
+        if (!await DelayAsync(exchange, delay))
+        {
+            return new ExchangeOutcome(ForwardError.RequestCanceled, 0, flags | ResponseFlags.DownstreamConnectionTermination, null, null);
+        }
+
+        if (match.Route!.Fault!.Abort is { } abort && Draws(abort.Percentage))
+        {
+            return await AnswerAsync(exchange, Faults.Abort(abort, flags), null);
+        }
+
+        return await AnswerOrForwardAsync(exchange, match, flags, started);
+    }
+
+    /// <summary>(3)–(5) The route's own answers (redirect, direct response), else mirrors and the attempt loop.</summary>
+    private ValueTask<ExchangeOutcome> AnswerOrForwardAsync(IExchange exchange, RouteMatch match, ResponseFlags flags, long started)
+    {
+        var route = match.Route!;
         if (route.Redirect is { } redirect)
         {
             var request = exchange.Request;
             var location = RedirectBuilder.Location(redirect, exchange.Scheme, request.Authority, request.Path, request.Query);
-            return await AnswerAsync(exchange, new LocalReply(redirect.StatusCode, default, flags, ForwardError.None, null, [new("Location", location)]), null);
+            return AnswerAsync(exchange, new LocalReply(redirect.StatusCode, default, flags, ForwardError.None, null, [new("Location", location)]), null);
         }
 
         if (route.DirectResponse is { } direct)
         {
-            return await AnswerAsync(exchange, new LocalReply(direct.Status, direct.Body ?? default(ReadOnlyMemory<byte>), flags, ForwardError.None, direct.Body is null ? null : "text/plain"), null);
+            return AnswerAsync(exchange, new LocalReply(direct.Status, direct.Body ?? default(ReadOnlyMemory<byte>), flags, ForwardError.None, direct.Body is null ? null : "text/plain"), null);
         }
 
         // (4)
-        if (route.Mirrors.Length > 0)
-        {
-            if (exchange.HasBody)
-            {
-                await exchange.HoldBodyAsync(ReplayLimit);
-            }
+        return route.Mirrors.Length > 0 ? MirrorThenForwardAsync(exchange, match, flags, started) : ForwardAsync(exchange, route, match.Matched, flags, started);
+    }
 
-            _mirroring.Copy(exchange, route, match.Matched);
+    private async ValueTask<ExchangeOutcome> MirrorThenForwardAsync(IExchange exchange, RouteMatch match, ResponseFlags flags, long started)
+    {
+        if (exchange.HasBody)
+        {
+            await exchange.HoldBodyAsync(ReplayLimit);
         }
 
-        // (5)
-        return await ForwardAsync(exchange, route, match.Matched, flags, started);
+        _mirroring.Copy(exchange, match.Route!, match.Matched);
+        return await ForwardAsync(exchange, match.Route!, match.Matched, flags, started);
     }
 
     /// <summary>(5)–(6) Picks the destination once and tries endpoints until one answers or the policy stops.</summary>
