@@ -62,10 +62,12 @@ public sealed partial class AgentHost : IAsyncDisposable
         }, loggers);
         supervisor.ExtraEnv = (_, ports) => MeshEnv(ports);
         var proxy = new ProxyServer(new ProxyServerOptions { NodeName = "node/" + options.Node }, loggers);
-        var push = new PushClient(options.Push, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, new Dictionary<string, string>()),
-            proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
-        var logs = await StartLogsServerAsync(supervisor, cancellationToken);
+        var logs = await StartLogsServerAsync(supervisor, proxy, cancellationToken);
         var agentUrl = logs.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+        // The node proxy's admin endpoints (route explain) are served by the agent's own server.
+        var push = new PushClient(options.Push, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, new Dictionary<string, string>(), agentUrl),
+            proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
 
         var host = new AgentHost(supervisor, proxy, push, logs, http, log);
         var reporter = new RegistryReporter(http, options, () => agentUrl, log);
@@ -138,13 +140,14 @@ public sealed partial class AgentHost : IAsyncDisposable
         _supervisor.Reconcile(desired);
     }
 
-    private static async Task<WebApplication> StartLogsServerAsync(Supervisor supervisor, CancellationToken cancellationToken)
+    private static async Task<WebApplication> StartLogsServerAsync(Supervisor supervisor, ProxyServer proxy, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedHostLifetime>();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
         var app = builder.Build();
+        Trellis.Proxy.Admin.ProxyAdmin.Map(app, proxy);
         app.MapGet("/logs/{instance}", async (HttpContext c, string instance) =>
         {
             var status = supervisor.Instances.FirstOrDefault(i => i.Id == instance);

@@ -20,6 +20,7 @@ var root = new RootCommand("Trellis: a service mesh and serverless platform in o
     ApplyVerbs.Analyze(),
     InvokeVerb.Create(),
     UsageVerb.Create(),
+    RouteVerb.Create(),
 };
 root.Options.Add(Common.Server);
 // The long-running roles shut down in order on SIGINT/SIGTERM themselves (workloads get their grace

@@ -67,6 +67,10 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>The last accepted snapshot (<see cref="ProxySnapshot.Empty"/> before the first).</summary>
     public ProxySnapshot Current => _snapshots.Current.Source;
 
+    /// <summary>How this proxy would route <paramref name="request"/> with the snapshot it serves now (<c>trellis route explain</c>).</summary>
+    public Trellis.Api.Explain.RouteExplanation Explain(Trellis.Api.Explain.ExplainRequest request) =>
+        global::Trellis.Proxy.Explain.RouteExplainer.Explain(_snapshots.Current, request, _options.NodeName);
+
     /// <summary>The endpoints the listeners of <see cref="Current"/> are bound to, in snapshot order.</summary>
     public IReadOnlyList<IPEndPoint> BoundEndpoints => Volatile.Read(ref _boundEndpoints);
 

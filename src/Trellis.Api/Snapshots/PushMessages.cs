@@ -14,7 +14,8 @@ public enum ProxyRole
 /// <summary>First message a proxy sends on its push stream (docs/protocol.md).</summary>
 /// <param name="Name">Unique proxy name, e.g. <c>node/local</c> or <c>gateway/ingress</c>.</param>
 /// <param name="Node">For <see cref="ProxyRole.Node"/>: the agent node whose instances it serves.</param>
-public sealed record ProxyHello(string Name, ProxyRole Role, string? Node, IReadOnlyDictionary<string, string> Labels);
+/// <param name="AdminUrl">Where the proxy's admin endpoints answer (route explain); null when it has none.</param>
+public sealed record ProxyHello(string Name, ProxyRole Role, string? Node, IReadOnlyDictionary<string, string> Labels, string? AdminUrl = null);
 
 /// <summary>A proxy's answer to a pushed snapshot.</summary>
 public sealed record ProxyAck(string Version, bool Accepted, IReadOnlyList<string> Errors);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy;
+using Trellis.Proxy.Admin;
 using Trellis.Proxy.Discovery;
 
 namespace Trellis.Cli.Roles;
@@ -11,7 +12,11 @@ public static class GatewayRole
 {
     public static readonly IReadOnlyDictionary<string, string> DefaultLabels = new Dictionary<string, string> { ["istio"] = "ingressgateway" };
 
-    public static ProxyHello Hello(string name, IReadOnlyDictionary<string, string> labels) => new(name, ProxyRole.Gateway, null, labels);
+    public static ProxyHello Hello(string name, IReadOnlyDictionary<string, string> labels, Uri? admin = null) => new(name, ProxyRole.Gateway, null, labels, admin?.ToString());
+
+    /// <summary>The gateway's admin endpoints (route explain) on a loopback port of their own.</summary>
+    public static Task<AdminServer> StartAdminAsync(ProxyServer proxy, System.Net.IPEndPoint endpoint, CancellationToken ct) =>
+        AdminServer.StartAsync(endpoint, app => ProxyAdmin.Map(app, proxy), ct);
 
     public static Command Create()
     {
@@ -20,7 +25,8 @@ public static class GatewayRole
         var push = RoleOptions.Push();
         var snapshot = new Option<string?>("--snapshot") { Description = "Serve this ProxySnapshot JSON file instead of connecting to a control plane (static mode, as Envoy's static bootstrap)" };
         var logLevel = RoleOptions.LogLevel();
-        var command = new Command("proxy", "Run an ingress gateway proxy fed by the control plane, or a static one from --snapshot") { name, labels, push, snapshot, logLevel };
+        var admin = new Option<string>("--admin-address") { Description = "Loopback address of the admin endpoints (route explain); port 0 picks one", DefaultValueFactory = _ => "127.0.0.1:0" };
+        var command = new Command("proxy", "Run an ingress gateway proxy fed by the control plane, or a static one from --snapshot") { name, labels, push, snapshot, logLevel, admin };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -39,7 +45,8 @@ public static class GatewayRole
                 return await ServeStaticAsync(proxy, file, shutdown, ct);
             }
 
-            await using var client = new PushClient(new Uri(parse.GetValue(push)!), Hello(parse.GetValue(name)!, map), proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
+            await using var adminServer = await StartAdminAsync(proxy, RoleOptions.Endpoint(parse.GetValue(admin)!, "--admin-address"), ct);
+            await using var client = new PushClient(new Uri(parse.GetValue(push)!), Hello(parse.GetValue(name)!, map, adminServer.Url), proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
             client.Start();
             await using var demand = new Trellis.Agent.ServingReporter(proxy, new Uri(parse.GetValue(Verbs.Common.Server)!), reportLoad: false, loggers.CreateLogger("trellis.proxy"), parse.GetValue(name)!);
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));

@@ -40,7 +40,8 @@ public static class UpRole
             }, loggers, cancellationToken: ct);
 
             await using var gateway = new ProxyServer(new ProxyServerOptions { NodeName = "gateway/ingress" }, loggers);
-            await using var gatewayPush = new PushClient(controlPlane.PushUrl, GatewayRole.Hello("gateway/ingress", GatewayRole.DefaultLabels), gateway.ApplyAsync, loggers.CreateLogger<PushClient>());
+            await using var gatewayAdmin = await GatewayRole.StartAdminAsync(gateway, new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), ct);
+            await using var gatewayPush = new PushClient(controlPlane.PushUrl, GatewayRole.Hello("gateway/ingress", GatewayRole.DefaultLabels, gatewayAdmin.Url), gateway.ApplyAsync, loggers.CreateLogger<PushClient>());
             gatewayPush.Start();
             await using var gatewayDemand = new ServingReporter(gateway, controlPlane.ApiUrl, reportLoad: false, log, "gateway/ingress");
             await using var agent = await AgentHost.StartAsync(new AgentOptions

@@ -49,6 +49,7 @@ public sealed class ProxyConnection(ProxyHello hello, DateTimeOffset connectedAt
         name = Hello.Name,
         role = Hello.Role.ToString(),
         node = Hello.Node,
+        adminUrl = Hello.AdminUrl,
         connectedAt = ConnectedAt,
         sent = SentVersion,
         acked = AckedVersion,

@@ -30,33 +30,39 @@ internal sealed class CompiledMatch
     /// <summary>The URI condition, which decides how a prefix rewrite applies; null when the match has none.</summary>
     public StringMatcher? Uri => _uri;
 
-    public bool IsMatch(in RouteRequest request)
+    public bool IsMatch(in RouteRequest request) => FirstMiss(request).Condition == MatchCondition.None;
+
+    /// <summary>
+    /// The first condition the request fails, in the order they are checked; <see cref="MatchCondition.None"/> when all
+    /// hold. Routing asks only whether it matched; route explain says why not, from this same check.
+    /// </summary>
+    public MatchMiss FirstMiss(in RouteRequest request)
     {
         if (_port is int port && request.Port != port)
         {
-            return false;
+            return new(MatchCondition.Port);
         }
 
         if (_method is not null && !_method.IsMatch(request.Method))
         {
-            return false;
+            return new(MatchCondition.Method);
         }
 
         if (_uri is not null && !_uri.IsMatch(request.Path))
         {
-            return false;
+            return new(MatchCondition.Uri);
         }
 
         if (_authority is not null && !_authority.IsMatch(request.Authority))
         {
-            return false;
+            return new(MatchCondition.Authority);
         }
 
         foreach (var header in _headers)
         {
             if (!request.TryGetHeader(header.Name, out var value) || !header.Matcher.IsMatch(value))
             {
-                return false;
+                return new(MatchCondition.Header, header.Name);
             }
         }
 
@@ -65,7 +71,7 @@ internal sealed class CompiledMatch
         {
             if (request.TryGetHeader(header.Name, out var value) && header.Matcher.IsMatch(value))
             {
-                return false;
+                return new(MatchCondition.WithoutHeader, header.Name);
             }
         }
 
@@ -73,11 +79,11 @@ internal sealed class CompiledMatch
         {
             if (!QueryStringReader.TryGetValue(request.Query, param.Name, out var value) || !param.Matcher.IsMatch(value))
             {
-                return false;
+                return new(MatchCondition.QueryParam, param.Name);
             }
         }
 
-        return true;
+        return default;
     }
 
     private static NamedMatcher[] Compile(IReadOnlyDictionary<string, StringMatchConfig>? conditions, TimeSpan regexTimeout)
@@ -99,3 +105,19 @@ internal sealed class CompiledMatch
 
     private readonly record struct NamedMatcher(string Name, StringMatcher Matcher);
 }
+
+/// <summary>A condition of an Istio <c>HTTPMatchRequest</c>, as <see cref="CompiledMatch.FirstMiss"/> reports the one that failed.</summary>
+internal enum MatchCondition
+{
+    None,
+    Port,
+    Method,
+    Uri,
+    Authority,
+    Header,
+    WithoutHeader,
+    QueryParam,
+}
+
+/// <summary>The failed condition and, for headers and query parameters, the name it was about.</summary>
+internal readonly record struct MatchMiss(MatchCondition Condition, string? Name = null);

@@ -1,0 +1,48 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Trellis.Api.Explain;
+using Trellis.Api.Snapshots;
+
+namespace Trellis.Proxy.Admin;
+
+/// <summary>
+/// A proxy's admin endpoints, as Envoy's admin interface: mounted on a process's existing HTTP server (the agent's) or
+/// on an <see cref="AdminServer"/> of their own (a gateway). Loopback only. Today: <c>GET /explain</c> (route explain);
+/// metrics (<c>/stats/prometheus</c>) join here.
+/// </summary>
+public static class ProxyAdmin
+{
+    /// <summary>
+    /// <c>GET /explain?method=GET&amp;url=http://reviews:9080/x&amp;header=end-user:%20jason&amp;listener=NAME</c>: how the proxy
+    /// would route that request now (<see cref="RouteExplanation"/>, camelCase JSON). <c>listener</c> may be left out on a
+    /// gateway (the listener on the URL's port); <c>header</c> may repeat.
+    /// </summary>
+    public static void Map(IEndpointRouteBuilder app, ProxyServer proxy)
+    {
+        app.MapGet("/explain", (HttpContext c) =>
+        {
+            var query = c.Request.Query;
+            if (query["url"].FirstOrDefault() is not { Length: > 0 } url)
+            {
+                return Results.Json(new RouteExplanation("error", Error: "url is required"), WireJson.Options, statusCode: 400);
+            }
+
+            var headers = new List<KeyValuePair<string, string>>();
+            foreach (var header in query["header"])
+            {
+                var colon = header?.IndexOf(':', StringComparison.Ordinal) ?? -1;
+                if (colon <= 0)
+                {
+                    return Results.Json(new RouteExplanation("error", Error: $"header \"{header}\" is not 'name: value'"), WireJson.Options, statusCode: 400);
+                }
+
+                headers.Add(new(header![..colon].Trim(), header[(colon + 1)..].Trim()));
+            }
+
+            var request = new ExplainRequest(query["listener"].FirstOrDefault(), query["method"].FirstOrDefault() ?? "GET", url, headers);
+            var explanation = proxy.Explain(request);
+            return Results.Json(explanation, WireJson.Options, statusCode: explanation.Outcome == "error" ? 400 : 200);
+        });
+    }
+}
