@@ -11,6 +11,37 @@ public sealed class BookinfoRoutingTests(MeshFixture mesh) : IClassFixture<MeshF
 {
     private static string Networking(string file) => TrellisBinary.Conformance("istio-bookinfo/networking/" + file);
 
+    /// <summary>
+    /// <c>trellis route explain</c> through the binary: the CLI asks the control plane, which asks the gateway's and the
+    /// node proxy's admin endpoints; each answers from the snapshot it serves. Holds whatever routing config the other
+    /// test has applied at the time.
+    /// </summary>
+    [Fact]
+    public async Task RouteExplain_GatewayAndWorkload_AnswerFromTheirProxies()
+    {
+        await mesh.WaitForAsync(async () => (await mesh.TrellisAsync("route", "explain", "--from", "gateway/ingress", "-o", "json", $"http://localhost:{mesh.GatewayPort}/productpage")).Stdout.Contains("\"outcome\": \"forward\"", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(20), "route explain from the gateway");
+        var (exit, stdout, stderr) = await mesh.TrellisAsync("route", "explain", "--from", "gateway/ingress", "-o", "json", $"http://localhost:{mesh.GatewayPort}/productpage");
+        Assert.True(exit == 0, stderr);
+        var gateway = JsonNode.Parse(stdout)!;
+        Assert.Equal("gateway/ingress", (string?)gateway["proxy"]);
+        Assert.Equal("/productpage", (string?)gateway["route"]!["matches"]![0]!["uri"]!["value"]);
+        var destination = gateway["destinations"]![0]!;
+        Assert.Contains("productpage", (string?)destination["clusterName"], StringComparison.Ordinal);
+        Assert.NotEmpty(destination["endpoints"]!.AsArray());
+
+        (exit, stdout, stderr) = await mesh.TrellisAsync("route", "explain", "--from", "productpage-v1", "-H", "end-user: jason", "http://reviews:9080/reviews/0");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("outcome:", stdout, StringComparison.Ordinal);
+        Assert.Contains("/outbound (outbound)", stdout, StringComparison.Ordinal);
+        Assert.Contains("destination outbound|9080|", stdout, StringComparison.Ordinal);
+        Assert.Contains("retries:", stdout, StringComparison.Ordinal);
+
+        (exit, _, stderr) = await mesh.TrellisAsync("route", "explain", "--from", "no-such-thing", "http://reviews:9080/");
+        Assert.Equal(1, exit);
+        Assert.Contains("no gateway proxy, pod or deployment named", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Routing_IstioTasks_TrafficFollowsEachAppliedConfig()
     {

@@ -14,7 +14,8 @@ public static class NotEnforced
     /// <summary>
     /// A field (or a whole spec) that has no behaviour. <paramref name="Pattern"/> is a field path with <c>[*]</c> for
     /// any list index and an optional <c>=VALUE</c> suffix for a scalar that only matters with that value
-    /// (case-insensitive); <paramref name="Reason"/> says what is missing.
+    /// (case-insensitive; in a comma-separated scalar such as <c>retryOn</c>, one of its items); <paramref name="Reason"/>
+    /// says what is missing.
     /// </summary>
     public sealed record Entry(string Group, string Kind, string Pattern, string Reason);
 
@@ -56,6 +57,70 @@ public static class NotEnforced
         new(Istio, "DestinationRule", "spec.exportTo", "exportTo visibility is not applied: every namespace sees the resource"),
         new(Istio, "DestinationRule", "spec.workloadSelector", "workload-scoped DestinationRules are not applied: the rule applies to every client"),
         new(ResourceKinds.TrellisNetworking, "LocalRateLimit", "spec", "local rate limits are not counted by the proxy yet"),
+
+        // Audit of the kinds Trellis reads: fields stored without behaviour outside issue 10's traffic policy.
+        new(Istio, "VirtualService", "spec.http[*].retries.retryIgnorePreviousHosts", "retries always prefer endpoints not tried yet (Istio's default); false is not applied"),
+        new(Istio, "VirtualService", "spec.http[*].retries.retryOn=reset-before-request", "reset-before-request is not a retry condition of the proxy"),
+        new(Istio, "VirtualService", "spec.http[*].retries.retryOn=envoy-ratelimited", "envoy-ratelimited is not a retry condition of the proxy (no global rate limit)"),
+        new(Istio, "VirtualService", "spec.http[*].retries.retryOn=http3-post-connect-failure", "the proxy has no HTTP/3 upstreams"),
+        new(Istio, "VirtualService", "spec.http[*].fault.abort.http2Error", "HTTP/2 error aborts are not injected (Istio does not translate them either)"),
+        new(Istio, "VirtualService", "spec.http[*].match[*].statPrefix", "route statistics prefixes are not used: no per-route metrics yet"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration", "connections are not closed by age"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy", "upstreams are not upgraded to HTTP/2 (the Service port's protocol decides)"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.connectionPool.http.useClientProtocol", "the upstream protocol is the cluster's, not the client's"),
+        new(Istio, "DestinationRule", "spec.trafficPolicy.connectionPool.http.maxConcurrentStreams", "HTTP/2 upstream streams per connection are not limited"),
+        new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.connectionPool.tcp.maxConnectionDuration", "connections are not closed by age"),
+        new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.connectionPool.http.h2UpgradePolicy", "upstreams are not upgraded to HTTP/2 (the Service port's protocol decides)"),
+        new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.connectionPool.http.useClientProtocol", "the upstream protocol is the cluster's, not the client's"),
+        new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.connectionPool.http.maxConcurrentStreams", "HTTP/2 upstream streams per connection are not limited"),
+        new(Istio, "Gateway", "spec.servers[*].bind", "servers listen on 127.0.0.1: bind is not applied"),
+        new(Istio, "Gateway", "spec.servers[*].defaultEndpoint", "defaultEndpoint is not applied"),
+        new(Istio, "Gateway", "spec.servers[*].port.targetPort", "the gateway listens on port.number; targetPort is not applied"),
+        new(Istio, "Gateway", "spec.servers[*].tls.caCertificates", "client certificates are not verified yet"),
+        new(Istio, "Gateway", "spec.servers[*].tls.caCrl", "client certificates are not verified yet"),
+        new(Istio, "Gateway", "spec.servers[*].tls.verifyCertificateSpki", "client certificates are not verified yet"),
+        new(Istio, "Gateway", "spec.servers[*].tls.verifyCertificateHash", "client certificates are not verified yet"),
+        new(Istio, "Gateway", "spec.servers[*].tls.privateKey", "file-based certificates are not read: use credentialName"),
+        new(ResourceKinds.Core, "Service", "spec.type=NodePort", "services are reached through the mesh's proxies: no node ports"),
+        new(ResourceKinds.Core, "Service", "spec.type=LoadBalancer", "services are reached through the mesh's proxies: no load balancer addresses"),
+        new(ResourceKinds.Core, "Service", "spec.type=ExternalName", "ExternalName services are not routed"),
+        new(ResourceKinds.Core, "Service", "spec.externalName", "ExternalName services are not routed"),
+        new(ResourceKinds.Core, "Service", "spec.clusterIP", "services have no virtual IP: clients reach them by name through their outbound proxy"),
+        new(ResourceKinds.Core, "Service", "spec.clusterIPs", "services have no virtual IP: clients reach them by name through their outbound proxy"),
+        new(ResourceKinds.Core, "Service", "spec.sessionAffinity=ClientIP", "ClientIP affinity is not applied (use a DestinationRule consistentHash)"),
+        new(ResourceKinds.Core, "Service", "spec.publishNotReadyAddresses", "instances that are not ready are never endpoints"),
+        new(ResourceKinds.Core, "Service", "spec.externalTrafficPolicy", "traffic policies of Kubernetes proxies do not apply"),
+        new(ResourceKinds.Core, "Service", "spec.internalTrafficPolicy", "traffic policies of Kubernetes proxies do not apply"),
+        new(ResourceKinds.Core, "Service", "spec.loadBalancerIP", "no load balancer addresses"),
+        new(ResourceKinds.Core, "Service", "spec.ports[*].targetPort", "each instance listens on the PORT the runtime gives it; targetPort is not used"),
+        new(ResourceKinds.Core, "Service", "spec.ports[*].nodePort", "no node ports"),
+        new(ResourceKinds.Core, "Service", "spec.ports[*].appProtocol", "the upstream protocol is HTTP/1.1; appProtocol is not read"),
+        new(ResourceKinds.Apps, "Deployment", "spec.strategy", "instances are replaced all at once on change; the rollout strategy is not applied"),
+        new(ResourceKinds.Apps, "Deployment", "spec.minReadySeconds", "minReadySeconds is not applied"),
+        new(ResourceKinds.Apps, "Deployment", "spec.progressDeadlineSeconds", "progressDeadlineSeconds is not applied"),
+        new(ResourceKinds.Apps, "Deployment", "spec.revisionHistoryLimit", "no ReplicaSet history is kept"),
+        new(ResourceKinds.Apps, "Deployment", "spec.paused", "paused is not applied"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.initContainers", "init containers are not run"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.nodeSelector", "instances run on the agent that reads the Deployment; nodeSelector is not applied"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.affinity", "affinity is not applied"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.tolerations", "tolerations are not applied"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.topologySpreadConstraints", "topology spread is not applied"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.volumes", "volumes are not mounted: instances see the host's file system"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.imagePullSecrets", "images are not pulled: the local runtime runs commands"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.securityContext", "security contexts are not applied"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.hostname", "hostname is not applied"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.restartPolicy", "instances are always restarted with backoff"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].env[*].valueFrom", "env values from references are not resolved: only value is set"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].envFrom", "envFrom is not resolved"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].livenessProbe", "liveness probes are not run"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].startupProbe", "startup probes are not run"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].readinessProbe.exec", "exec probes are run as TCP probes of the instance's PORT"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].readinessProbe.grpc", "gRPC probes are run as TCP probes of the instance's PORT"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].readinessProbe.httpGet.httpHeaders", "probe headers are not sent"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].resources", "resource requests and limits are not applied (usage is metered)"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].volumeMounts", "volumes are not mounted"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].securityContext", "security contexts are not applied"),
+        new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].lifecycle", "lifecycle hooks are not run"),
 
         // Issue 11: routing dialects, egress, protocols.
         new(Istio, "VirtualService", "spec.tcp", "TCP routes are not applied yet"),
@@ -211,12 +276,16 @@ public static class NotEnforced
 
         foreach (var (node, path) in nodes)
         {
-            if (IsSet(node) && (value is null || (node is JsonValue v && v.TryGetValue<string>(out var s) && s.Equals(value, StringComparison.OrdinalIgnoreCase))))
+            if (IsSet(node) && (value is null || (node is JsonValue v && v.TryGetValue<string>(out var s) && HasValue(s, value))))
             {
                 yield return path;
             }
         }
     }
+
+    /// <summary>The scalar is <paramref name="value"/>, or a comma-separated list (Istio's <c>retryOn</c>) holding it.</summary>
+    private static bool HasValue(string scalar, string value) =>
+        scalar.Split(',').Any(item => item.Trim().Equals(value, StringComparison.OrdinalIgnoreCase));
 
     private static bool IsSet(JsonNode node) => node switch
     {
