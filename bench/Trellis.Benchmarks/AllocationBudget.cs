@@ -69,6 +69,7 @@ internal static class AllocationBudget
         budgeted.Add(("HTTP/2: HPACK decode, 3 requests", () => h2.DecodeRequests()));
         budgeted.Add(("HTTP/2: HPACK encode, response head", () => h2.EncodeResponse()));
         budgeted.AddRange(ResilienceBudget.Operations());
+        budgeted.AddRange(ResilienceBudget.Picks());
 
         var failed = false;
         output.WriteLine($"{"operation",-36} {"bytes/call",12} {"budget",8}");

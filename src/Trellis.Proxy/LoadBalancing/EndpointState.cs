@@ -10,6 +10,7 @@ internal sealed class EndpointState
 {
     private int _activeRequests;
     private int _activatorSlots;
+    private long _joinedAt = long.MinValue;
 
     public EndpointState(string address, int port)
     {
@@ -42,6 +43,17 @@ internal sealed class EndpointState
     public bool TryTakeSlot(int capacity) => Serving.BoundedCounter.TryIncrement(ref _activatorSlots, capacity);
 
     public void ReturnSlot() => Interlocked.Decrement(ref _activatorSlots);
+
+    /// <summary>When the endpoint joined its cluster, a timestamp of the proxy's clock (for slow start); <see cref="long.MinValue"/>
+    /// until the first <see cref="EndpointPicker"/> that holds it records it (<see cref="Join"/>).</summary>
+    public long JoinedAt => Volatile.Read(ref _joinedAt);
+
+    /// <summary>Records <paramref name="now"/> as the join time unless one is recorded already; returns the join time.</summary>
+    public long Join(long now)
+    {
+        var seen = Interlocked.CompareExchange(ref _joinedAt, now, long.MinValue);
+        return seen == long.MinValue ? now : seen;
+    }
 
     /// <summary>Outlier detection's streaks and ejection (<see cref="Resilience.OutlierDetector"/>), kept with the endpoint across snapshots.</summary>
     public Resilience.OutlierState Outlier { get; } = new();
