@@ -22,7 +22,8 @@ internal enum CorsDecision : byte
     NotAllowed,
 
     /// <summary>A preflight from an origin that is not allowed, with <c>unmatchedPreflights: IGNORE</c>: the proxy answers
-    /// 200 without CORS fields (the browser then refuses the request) and sends nothing upstream.</summary>
+    /// 200 with <see cref="CorsPolicy.PreflightHeaders"/> for no origin (so without <c>Access-Control-Allow-Origin</c>,
+    /// and the browser refuses the request) and sends nothing upstream.</summary>
     PreflightIgnored,
 }
 
@@ -33,9 +34,11 @@ internal enum CorsDecision : byte
 /// accepts it (or accepts <c>*</c>, as an exact <c>*</c> does); a preflight is an <c>OPTIONS</c> request with an
 /// <c>Origin</c> and a non-empty <c>Access-Control-Request-Method</c>. An allowed preflight is answered by the proxy
 /// with <c>Access-Control-Allow-Origin</c> (the request's origin, never <c>*</c>), <c>-Allow-Credentials: true</c>
-/// when set, and <c>-Allow-Methods</c>, <c>-Allow-Headers</c> (the lists joined with <c>,</c>, as Istio joins them)
-/// and <c>-Max-Age</c> (whole seconds) when configured; other allowed requests get <c>-Allow-Origin</c>,
-/// <c>-Allow-Credentials</c> and <c>-Expose-Headers</c> on their answer. Immutable; evaluation allocates nothing.
+/// when set, and <c>-Allow-Methods</c>, <c>-Allow-Headers</c> (the lists joined with <c>,</c>, as Istio joins them; a
+/// list of just <c>*</c> answers with what the preflight asked for) and <c>-Max-Age</c> (whole seconds) when
+/// configured; an ignored unmatched preflight gets the same answer without <c>-Allow-Origin</c>. Other requests from
+/// an allowed origin get <c>-Allow-Origin</c>, <c>-Allow-Credentials</c> and <c>-Expose-Headers</c> on their answer.
+/// Immutable; evaluation allocates nothing.
 /// </summary>
 internal sealed class CorsPolicy
 {
@@ -48,6 +51,9 @@ internal sealed class CorsPolicy
 
     /// <summary>The request field that makes an <c>OPTIONS</c> request a preflight.</summary>
     public const string RequestMethodField = "access-control-request-method";
+
+    /// <summary>The preflight's field echoed by an <c>allowHeaders</c> of <c>*</c>.</summary>
+    public const string RequestHeadersField = "access-control-request-headers";
 
     private readonly StringMatcher[] _origins;
     private readonly bool _anyOrigin;
@@ -116,20 +122,25 @@ internal sealed class CorsPolicy
         return false;
     }
 
-    /// <summary>The fields of the proxy's answer to an allowed preflight, in order; <paramref name="origin"/> is the request's.</summary>
-    public CorsFields PreflightHeaders(string origin) => new(this, origin, preflight: true);
+    /// <summary>The fields of the proxy's answer to a preflight, in Envoy's order (empty values left out).</summary>
+    /// <param name="origin">The request's origin when allowed (<see cref="CorsDecision.Preflight"/>); null for an ignored
+    /// unmatched preflight (<see cref="CorsDecision.PreflightIgnored"/>).</param>
+    /// <param name="requestMethod">The preflight's <c>Access-Control-Request-Method</c>, echoed for <c>allowMethods: ["*"]</c>.</param>
+    /// <param name="requestHeaders">Its <c>Access-Control-Request-Headers</c>, echoed for <c>allowHeaders: ["*"]</c>.</param>
+    public CorsFields PreflightHeaders(string? origin, string requestMethod, string requestHeaders) =>
+        new(this, origin, preflight: true, requestMethod, requestHeaders);
 
-    /// <summary>The fields added to the upstream's answer for an allowed origin.</summary>
-    public CorsFields ResponseHeaders(string origin) => new(this, origin, preflight: false);
+    /// <summary>The fields added to the upstream's answer for an allowed origin (<see cref="CorsDecision.Allowed"/>).</summary>
+    public CorsFields ResponseHeaders(string origin) => new(this, origin, preflight: false, string.Empty, string.Empty);
 
     private static string? Join(IReadOnlyList<string>? values) => values is { Count: > 0 } ? string.Join(',', values) : null;
 
     /// <summary>Name and value pairs for <c>foreach</c>, without allocating.</summary>
-    internal readonly struct CorsFields(CorsPolicy policy, string origin, bool preflight)
+    internal readonly struct CorsFields(CorsPolicy policy, string? origin, bool preflight, string requestMethod, string requestHeaders)
     {
-        public Enumerator GetEnumerator() => new(policy, origin, preflight);
+        public Enumerator GetEnumerator() => new(policy, origin, preflight, requestMethod, requestHeaders);
 
-        public struct Enumerator(CorsPolicy policy, string origin, bool preflight)
+        public struct Enumerator(CorsPolicy policy, string? origin, bool preflight, string requestMethod, string requestHeaders)
         {
             private int _step = -1;
 
@@ -143,15 +154,15 @@ internal sealed class CorsPolicy
                     {
                         (0, _) => (AllowOriginField, origin),
                         (1, _) => (AllowCredentialsField, policy.AllowCredentials ? "true" : null),
-                        (2, true) => (AllowMethodsField, policy.AllowMethods),
-                        (3, true) => (AllowHeadersField, policy.AllowHeaders),
+                        (2, true) => (AllowMethodsField, policy.AllowMethods == "*" ? requestMethod : policy.AllowMethods),
+                        (3, true) => (AllowHeadersField, policy.AllowHeaders == "*" ? requestHeaders : policy.AllowHeaders),
                         (4, true) => (MaxAgeField, policy.MaxAge),
                         (5, false) => (ExposeHeadersField, policy.ExposeHeaders),
                         _ => (string.Empty, (string?)null),
                     };
-                    if (field.Item2 is { } value)
+                    if (!string.IsNullOrEmpty(field.Item2))
                     {
-                        Current = (field.Item1, value);
+                        Current = (field.Item1, field.Item2);
                         return true;
                     }
                 }

@@ -63,7 +63,7 @@ public sealed class CorsPolicyTests
         var policy = new CorsPolicy(Bookinfo, TimeSpan.FromMilliseconds(50));
 
         var fields = new List<(string, string)>();
-        foreach (var field in policy.PreflightHeaders("https://example.com"))
+        foreach (var field in policy.PreflightHeaders("https://example.com", "POST", "x-custom"))
         {
             fields.Add(field);
         }
@@ -103,11 +103,46 @@ public sealed class CorsPolicyTests
         var policy = new CorsPolicy(new CorsConfig([new(StringMatchKind.Exact, "https://a.b")], AllowCredentials: false, MaxAge: TimeSpan.FromMilliseconds(1500)), TimeSpan.FromSeconds(1));
 
         var fields = new List<(string, string)>();
-        foreach (var field in policy.PreflightHeaders("https://a.b"))
+        foreach (var field in policy.PreflightHeaders("https://a.b", "GET", string.Empty))
         {
             fields.Add(field);
         }
 
         Assert.Equal([("access-control-allow-origin", "https://a.b"), ("access-control-max-age", "1")], fields);
+    }
+
+    [Fact]
+    public void PreflightHeaders_IgnoredUnmatched_EverythingButTheOrigin()
+    {
+        var policy = new CorsPolicy(Bookinfo with { ForwardUnmatchedPreflights = false }, TimeSpan.FromMilliseconds(50));
+
+        var fields = new List<(string Name, string Value)>();
+        foreach (var field in policy.PreflightHeaders(null, "POST", string.Empty))
+        {
+            fields.Add(field);
+        }
+
+        Assert.Equal(
+            ["access-control-allow-credentials", "access-control-allow-methods", "access-control-allow-headers", "access-control-max-age"],
+            fields.Select(f => f.Name));
+    }
+
+    [Fact]
+    public void PreflightHeaders_Star_EchoesWhatThePreflightAsked()
+    {
+        var policy = new CorsPolicy(new CorsConfig([new(StringMatchKind.Exact, "*")], AllowMethods: ["*"], AllowHeaders: ["*"]), TimeSpan.FromSeconds(1));
+
+        var fields = new List<(string, string)>();
+        foreach (var field in policy.PreflightHeaders("https://a.b", "PATCH", "x-one, x-two"))
+        {
+            fields.Add(field);
+        }
+
+        Assert.Equal(
+        [
+            ("access-control-allow-origin", "https://a.b"),
+            ("access-control-allow-methods", "PATCH"),
+            ("access-control-allow-headers", "x-one, x-two"),
+        ], fields);
     }
 }
