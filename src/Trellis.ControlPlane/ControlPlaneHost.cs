@@ -28,10 +28,12 @@ public sealed class ControlPlaneHost : IAsyncDisposable
     private readonly ITimer _expiry;
 
     private readonly ServingController _serving;
+    private readonly GatewayApi.GatewayApiController _gatewayApi;
 
-    private ControlPlaneHost(WebApplication app, FileResourceStore store, MeshStateSource states, ITimer expiry, ServingController serving)
+    private ControlPlaneHost(WebApplication app, FileResourceStore store, MeshStateSource states, ITimer expiry, ServingController serving, GatewayApi.GatewayApiController gatewayApi)
     {
         _serving = serving;
+        _gatewayApi = gatewayApi;
         _app = app;
         _store = store;
         _states = states;
@@ -85,7 +87,8 @@ public sealed class ControlPlaneHost : IAsyncDisposable
 
         var expiry = time.CreateTimer(_ => registry.ExpireStale(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         serving = new ServingController(store, registry, app.Services.GetRequiredService<RevisionScalers>(), time, loggers.CreateLogger<ServingController>(), options.ServingTick);
-        var host = new ControlPlaneHost(app, store, states, expiry, serving);
+        var gatewayApi = new GatewayApi.GatewayApiController(store, states, options.GatewayAddresses, time, loggers.CreateLogger<GatewayApi.GatewayApiController>());
+        var host = new ControlPlaneHost(app, store, states, expiry, serving, gatewayApi);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
         host.ApiUrl = new Uri(Resolve(addresses, options.ApiEndpoint, first: true));
         host.PushUrl = new Uri(Resolve(addresses, options.PushEndpoint, first: false));
@@ -96,6 +99,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
     {
         await _expiry.DisposeAsync();
         await _serving.DisposeAsync();
+        await _gatewayApi.DisposeAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
         await _states.DisposeAsync();

@@ -18,4 +18,7 @@ public sealed record ControlPlaneOptions
 
     /// <summary>How often Knative objects are reconciled and revisions autoscaled (Knative ticks every 2 s).</summary>
     public TimeSpan ServingTick { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The loopback range Gateway API Gateways get their addresses from (see <see cref="GatewayApi.GatewayAddressPool"/>).</summary>
+    public GatewayApi.GatewayAddressPool GatewayAddresses { get; init; } = GatewayApi.GatewayAddressPool.Parse(GatewayApi.GatewayAddressPool.Default).Pool!;
 }

@@ -47,6 +47,7 @@ public static class ResourceKinds
         new(IstioSecurity, IstioSecurityVersions, "PeerAuthentication", "peerauthentications", ["pa"], true, typeof(PeerAuthenticationSpec)),
         new(IstioSecurity, IstioSecurityVersions, "AuthorizationPolicy", "authorizationpolicies", ["ap"], true, typeof(AuthorizationPolicySpec)),
         new(IstioSecurity, IstioSecurityVersions, "RequestAuthentication", "requestauthentications", ["ra"], true, typeof(RequestAuthenticationSpec)),
+        new(GatewayApi, V1, "GatewayClass", "gatewayclasses", ["gc"], false, typeof(GatewayClassSpec)),
         new(GatewayApi, V1, "Gateway", "gateways", ["gtw"], true, typeof(GatewayApiGatewaySpec)),
         new(GatewayApi, V1, "HTTPRoute", "httproutes", [], true, typeof(HttpRouteSpec)),
         new(GatewayApi, V1, "GRPCRoute", "grpcroutes", [], true, typeof(GrpcRouteSpec)),

@@ -126,8 +126,13 @@ public sealed record WeightedClusterConfig(
     HeaderOperationsConfig? RequestHeaders = null,
     HeaderOperationsConfig? ResponseHeaders = null);
 
-/// <summary>HTTP redirect (Istio <c>HTTPRedirect</c>); null parts keep the request's value.</summary>
-public sealed record RedirectConfig(string? Uri = null, string? Authority = null, string? Scheme = null, int? Port = null, int StatusCode = 301);
+/// <summary>
+/// HTTP redirect (Istio <c>HTTPRedirect</c>, Gateway API <c>RequestRedirect</c>); null parts keep the request's value.
+/// A <see cref="Port"/> that is the scheme's well-known one (80 for http, 443 for https) is left out of the Location.
+/// </summary>
+/// <param name="PrefixRewrite">Instead of <see cref="Uri"/>: the path with the route's matched prefix replaced by this
+/// (Gateway API <c>ReplacePrefixMatch</c>).</param>
+public sealed record RedirectConfig(string? Uri = null, string? Authority = null, string? Scheme = null, int? Port = null, int StatusCode = 301, string? PrefixRewrite = null);
 
 /// <summary>
 /// Rewrite before forwarding: <see cref="UriPrefix"/> replaces the matched prefix (or whole path for exact matches);

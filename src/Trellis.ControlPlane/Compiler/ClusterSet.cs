@@ -61,6 +61,13 @@ internal sealed class ClusterSet(MeshIndex index)
         return name;
     }
 
+    /// <summary>A cluster without endpoints, for a route target that cannot be resolved: the proxy answers it 503.</summary>
+    public string Unreachable(string name)
+    {
+        _clusters.TryAdd(name, new ClusterConfig(name, []));
+        return name;
+    }
+
     /// <summary>Requests one proxy holds per revision at zero; beyond it, 503 (Knative's activator bounds its queue too).</summary>
     public const int ActivationQueueCapacity = 1000;
 

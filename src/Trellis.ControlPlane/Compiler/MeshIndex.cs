@@ -51,12 +51,16 @@ internal sealed class MeshIndex
             .Select(o => (o.Resource.Key.Namespace, o.Resource.Metadata.Name))
             .ToHashSet();
         KnativeRoutes = state.Store.List("serving.knative.dev", "Route").Select(o => (o.Resource.Metadata.Name, o.Resource.Key.Namespace, o.Resource.Status)).ToList();
+        GatewayApi = new GatewayApi.GatewayApiIndex(state);
         Secrets = state.Store.List("", "Secret")
             .Where(o => o.Resource.Spec is SecretData)
             .ToDictionary(o => (o.Resource.Key.Namespace, o.Resource.Metadata.Name), o => (SecretData)o.Resource.Spec!);
     }
 
     public IReadOnlyDictionary<(string Namespace, string Name), SecretData> Secrets { get; }
+
+    /// <summary>The Gateway API objects (Gateways, routes, grants).</summary>
+    public GatewayApi.GatewayApiIndex GatewayApi { get; }
 
     /// <summary>Knative Routes with the status the serving controller resolved.</summary>
     public IReadOnlyList<(string Name, string Namespace, System.Text.Json.Nodes.JsonObject? Status)> KnativeRoutes { get; }

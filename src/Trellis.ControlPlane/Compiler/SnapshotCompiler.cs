@@ -25,7 +25,7 @@ public static class SnapshotCompiler
         var tables = new Dictionary<string, RouteTableConfig>(StringComparer.Ordinal);
         var listeners = proxy.Role == ProxyRole.Node
             ? NodeListeners(proxy, state, index, clusters, tables)
-            : GatewayListeners(proxy, index, clusters, tables);
+            : [.. GatewayListeners(proxy, index, clusters, tables), .. GatewayApi.GatewayApiListeners.Build(index.GatewayApi, clusters, tables)];
         var unversioned = new ProxySnapshot("", listeners, tables.Values.OrderBy(t => t.Name, StringComparer.Ordinal).ToList(), clusters.Clusters);
         return unversioned with { Version = Hash(unversioned) };
     }
@@ -89,7 +89,8 @@ public static class SnapshotCompiler
             for (var p = 0; p < service.Ports.Count; p++)
             {
                 var port = service.Ports[p];
-                var routes = vs is null ? [] : RouteTranslator.Translate(vs, source, clusters, new RouteContext(port, port)).Select(r => r.Route).ToList();
+                var routes = GatewayApi.MeshRoutes.For(index.GatewayApi, service.Namespace, service.Name, port, source.Namespace, clusters)
+                    ?? (vs is null ? [] : RouteTranslator.Translate(vs, source, clusters, new RouteContext(port, port)).Select(r => r.Route).ToList());
                 if (routes.Count == 0)
                 {
                     routes = [new RouteConfig("default", [], [new WeightedClusterConfig(clusters.Outbound(service.Fqdn, port, null), 100)], Retry: HttpPolicies.DefaultRetry)];

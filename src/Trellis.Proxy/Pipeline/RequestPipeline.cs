@@ -142,7 +142,7 @@ internal sealed partial class RequestPipeline
         if (route.Redirect is { } redirect)
         {
             var request = exchange.Request;
-            var location = RedirectBuilder.Location(redirect, exchange.Scheme, request.Authority, request.Path, request.Query);
+            var location = RedirectBuilder.Location(redirect, exchange.Scheme, request.Authority, request.Path, request.Query, match.Matched);
             return AnswerAsync(exchange, new LocalReply(redirect.StatusCode, default, flags, ForwardError.None, null, [new("Location", location)]), null);
         }
 

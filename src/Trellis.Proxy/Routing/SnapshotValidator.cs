@@ -185,6 +185,11 @@ internal static class SnapshotValidator
             {
                 errors.Add($"{path}.redirect.uri: '{redirect.Uri}' must start with '/'");
             }
+
+            if (redirect.PrefixRewrite is not null && (redirect.Uri is not null || !redirect.PrefixRewrite.StartsWith('/')))
+            {
+                errors.Add($"{path}.redirect.prefixRewrite: '{redirect.PrefixRewrite}' must start with '/' and excludes uri");
+            }
         }
 
         if (route.Rewrite?.UriPrefix is { } prefix && !prefix.StartsWith('/'))

@@ -1,0 +1,85 @@
+using System.Globalization;
+using Trellis.Api.GatewayApi;
+using Trellis.Api.Snapshots;
+
+namespace Trellis.ControlPlane.Compiler.GatewayApi;
+
+/// <summary>
+/// The listeners a gateway proxy opens for Trellis's Gateway API Gateways: one per Gateway and port, bound on the
+/// Gateway's own loopback address, serving the routes attached to that port's listeners. A route serves the hostnames
+/// where it intersects its listener; a hostname that two listeners of the port both yield goes to the more specific
+/// listener, as the spec picks a listener by its most specific hostname.
+/// </summary>
+internal static class GatewayApiListeners
+{
+    public static List<ListenerConfig> Build(GatewayApiIndex index, ClusterSet clusters, IDictionary<string, RouteTableConfig> tables)
+    {
+        var attachments = index.HttpRoutes
+            .Select(r => (Route: r, Parents: RouteAttachments.Resolve(r.Head, index)))
+            .ToList();
+        var compiled = new Dictionary<(HttpRouteEntry, int), List<RankedRoute>>();
+        var listeners = new List<ListenerConfig>();
+        foreach (var gateway in index.Gateways.Where(g => g.Ours && g.Address is not null))
+        {
+            foreach (var port in gateway.Spec.Listeners.Where(l => l.Protocol is "HTTP" or "HTTPS").GroupBy(l => l.Port).OrderBy(p => p.Key))
+            {
+                if (port.Select(l => l.Protocol).Distinct().Count() > 1)
+                {
+                    continue; // HTTP and HTTPS on one port conflict (status: ProtocolConflict); neither is served
+                }
+
+                var hosts = new Dictionary<string, HostRoutes>(StringComparer.OrdinalIgnoreCase);
+                foreach (var (route, parents) in attachments)
+                {
+                    foreach (var attached in parents.SelectMany(p => p.Listeners).Where(a => a.Gateway == gateway && a.Listener.Port == port.Key))
+                    {
+                        if (!compiled.TryGetValue((route, port.Key), out var routes))
+                        {
+                            compiled[(route, port.Key)] = routes = HttpRouteRules.Translate(route, port.Key, clusters, index);
+                        }
+
+                        var specificity = RouteHostnames.Specificity(attached.Listener.Hostname);
+                        foreach (var host in attached.Hostnames)
+                        {
+                            if (!hosts.TryGetValue(host, out var entry) || entry.Specificity < specificity)
+                            {
+                                hosts[host] = entry = new HostRoutes(specificity);
+                            }
+
+                            // A route attached twice (two parentRefs, two listeners) serves a hostname once.
+                            if (entry.Specificity == specificity && entry.Sources.Add(route))
+                            {
+                                entry.Routes.AddRange(routes);
+                            }
+                        }
+                    }
+                }
+
+                var vhosts = hosts
+                    .OrderBy(h => h.Key, StringComparer.Ordinal)
+                    .Select(h => new VirtualHostConfig(h.Key, [h.Key], h.Value.Routes.OrderBy(r => r.Rank).Select(r => r.Route).ToList()))
+                    .ToList();
+                var name = string.Create(CultureInfo.InvariantCulture, $"gatewayapi/{gateway.Namespace}/{gateway.Name}/{port.Key}");
+                tables[name] = new RouteTableConfig(name, vhosts);
+                var tls = port.First().Protocol == "HTTPS" ? GatewayCertificates.ForPort(gateway, port, index) : null;
+                if (port.First().Protocol == "HTTPS" && tls is null)
+                {
+                    continue; // an HTTPS port without a usable certificate is not served, never in cleartext
+                }
+
+                listeners.Add(new ListenerConfig(name, gateway.Address!, port.Key, ListenerKind.Gateway, name, Tls: tls));
+            }
+        }
+
+        return listeners;
+    }
+
+    private sealed class HostRoutes(int specificity)
+    {
+        public int Specificity { get; } = specificity;
+
+        public List<RankedRoute> Routes { get; } = [];
+
+        public HashSet<HttpRouteEntry> Sources { get; } = new(ReferenceEqualityComparer.Instance);
+    }
+}
