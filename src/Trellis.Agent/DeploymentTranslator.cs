@@ -36,7 +36,15 @@ public static class DeploymentTranslator
             return (null, $"containers[0] ({container.Name}) has no command: the local runtime runs processes, not images");
         }
 
-        var env = container.Env.Where(e => e.Value is not null).ToDictionary(e => e.Name, e => e.Value!);
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var e in container.Env)
+        {
+            if ((e.Value ?? FieldRef(e, deployment)) is { } value)
+            {
+                env[e.Name] = value;
+            }
+        }
+
         var labels = spec.Template.Metadata?.Labels ?? new Dictionary<string, string>();
         var pool = spec.Template.Metadata?.Annotations.GetValueOrDefault(PoolAnnotation);
         if (pool is not null and not "dotnet")
@@ -59,6 +67,13 @@ public static class DeploymentTranslator
             Pool = pool,
         }, null);
     }
+
+    /// <summary>
+    /// The downward API's <c>fieldRef</c> for what is known per Deployment: <c>metadata.namespace</c>. The pod's name
+    /// (<c>metadata.name</c>) is each instance's <c>HOSTNAME</c>; other sources (configMapKeyRef, secretKeyRef) are not read.
+    /// </summary>
+    private static string? FieldRef(Trellis.Api.Workloads.EnvVar e, Resource deployment) =>
+        (string?)e.ValueFrom?["fieldRef"]?["fieldPath"] == "metadata.namespace" ? deployment.Key.Namespace : null;
 
     /// <summary>Kubernetes' probe defaults: period 10 s, timeout 1 s, failure threshold 3, success threshold 1. The port is always the instance's PORT.</summary>
     private static ProbeSpec? Probe(Trellis.Api.Workloads.Probe? probe) => probe switch

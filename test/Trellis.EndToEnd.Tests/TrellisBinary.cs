@@ -46,6 +46,7 @@ public static class TrellisBinary
             Run("build src/Trellis.Cli/Trellis.Cli.csproj -c Release -o artifacts/trellis -nologo -clp:ErrorsOnly");
             Run("build samples/bookinfo/src/Bookinfo.csproj -c Release -nologo -clp:ErrorsOnly");
             Run("build samples/functions/src/Functions.csproj -c Release -nologo -clp:ErrorsOnly");
+            Run("build samples/echo/src/Echo.csproj -c Release -nologo -clp:ErrorsOnly");
             File.WriteAllBytes(stamp, []);
         }
 

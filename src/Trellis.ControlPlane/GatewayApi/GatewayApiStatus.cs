@@ -37,7 +37,7 @@ internal static class GatewayApiStatus
         foreach (var gateway in index.Gateways.Where(g => g.Ours))
         {
             var key = new ResourceKey(Group, "Gateway", gateway.Namespace, gateway.Name);
-            result[key] = GatewayStatus(gateway, index, state.Store.Get(key)?.Resource.Status, now);
+            result[key] = GatewayStatus(gateway, index, attachments, state.Store.Get(key)?.Resource.Status, now);
         }
 
         foreach (var route in index.HttpRoutes)
@@ -120,7 +120,7 @@ internal static class GatewayApiStatus
         return json;
     }
 
-    private static JsonObject GatewayStatus(GatewayEntry gateway, GatewayApiIndex index, JsonObject? stored, DateTimeOffset now)
+    private static JsonObject GatewayStatus(GatewayEntry gateway, GatewayApiIndex index, List<(RouteHead Head, List<ParentAttachment> Parents)> attachments, JsonObject? stored, DateTimeOffset now)
     {
         var unsupported = gateway.Spec.Addresses.Count > 0 && gateway.Address is null;
         var accepted = unsupported
@@ -138,7 +138,7 @@ internal static class GatewayApiStatus
             {
                 ["name"] = listener.Name,
                 ["supportedKinds"] = new JsonArray([.. RouteAttachments.SupportedKinds(listener).Select(k => (JsonNode)new JsonObject { ["group"] = Group, ["kind"] = k })]),
-                ["attachedRoutes"] = AttachedRoutes(gateway, listener, index),
+                ["attachedRoutes"] = attachments.Count(a => a.Parents.Any(p => p.Listeners.Any(l => l.Gateway == gateway && ReferenceEquals(l.Listener, listener)))),
                 ["conditions"] = GatewayCondition.Array(ListenerConditions(gateway, listener, index), gateway.Generation, before, now),
             });
         }
@@ -183,18 +183,6 @@ internal static class GatewayApiStatus
             : new("Programmed", false, "Invalid", "Listener is not served"));
         return conditions;
     }
-
-    /// <summary>
-    /// Routes attached to the listener: by the spec, by parentRef (sectionName, port) and allowedRoutes alone,
-    /// whatever their hostnames.
-    /// </summary>
-    private static int AttachedRoutes(GatewayEntry gateway, Listener listener, GatewayApiIndex index) =>
-        index.Routes.Count(route => route.ParentRefs.Any(p =>
-            !RouteAttachments.IsService(p)
-            && (p.Group ?? Group) == Group && (p.Kind ?? "Gateway") == "Gateway"
-            && (p.Namespace ?? route.Id.Namespace) == gateway.Namespace && p.Name == gateway.Name
-            && (p.SectionName is null || p.SectionName == listener.Name) && (p.Port is null || p.Port == listener.Port))
-            && RouteAttachments.Allows(listener, gateway, route.Id, index));
 
     private static JsonArray? Previous(JsonObject? status) => status?["conditions"] as JsonArray;
 }

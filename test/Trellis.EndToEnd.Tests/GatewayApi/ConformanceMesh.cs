@@ -1,0 +1,195 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace Trellis.EndToEnd.Tests.GatewayApi;
+
+/// <summary>
+/// One <c>trellis up</c> running the Gateway API conformance infrastructure: the upstream base manifests
+/// (../shared/conformance/gateway-api/base) with <c>{GATEWAY_CLASS_NAME}</c> set to <c>trellis</c> and the echo-basic
+/// image replaced by Trellis's echo sample, plus the mesh infrastructure (mesh-base.yaml). Differences from a
+/// Kubernetes run, all to fit a 2-core machine: one replica per Deployment, and the Deployments no HTTPRoute test
+/// calls (coredns, the gRPC and TLS backends) are left out. Gateways get their addresses from a /24 of the loopback
+/// range chosen at random, so runs on one machine do not collide on port 80.
+/// </summary>
+public sealed partial class ConformanceMesh : IAsyncLifetime
+{
+    public const string GatewayClass = "trellis";
+    public const string Infra = "gateway-conformance-infra";
+    public const string MeshNamespace = "gateway-conformance-mesh";
+
+    private static readonly string[] SkippedDeployments = ["coredns", "tls-backend", "tls-backend-2", "grpc-infra-backend-v1", "grpc-infra-backend-v2", "grpc-infra-backend-v3", "tcp-backend"];
+
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-gwapi-" + Guid.NewGuid().ToString("N"));
+
+    public TrellisProcess Up { get; private set; } = null!;
+
+    public string Server { get; private set; } = "";
+
+    public HttpClient Api { get; } = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_dir);
+        var api = TrellisProcess.FreePort();
+        Server = $"http://127.0.0.1:{api}";
+        var range = $"127.{RandomNumberGenerator.GetInt32(101, 250)}.{RandomNumberGenerator.GetInt32(1, 250)}.0/24";
+        Up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
+            "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--gateway-addresses", range, "--pool-size", "0");
+        try
+        {
+            await Eventually.WaitAsync(HealthyAsync, TimeSpan.FromSeconds(60), "the API", Up);
+            await ApplyAsync(Certificates() + "\n---\n" + Prepare(await File.ReadAllTextAsync(TrellisBinary.Conformance("gateway-api/base/manifests.yaml"))));
+            await ApplyAsync(Prepare(await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "test", "Trellis.EndToEnd.Tests", "GatewayApi", "mesh-base.yaml"))));
+            foreach (var gateway in new[] { "same-namespace", "all-namespaces", "backend-namespaces" })
+            {
+                await GatewayAddressAsync(Infra, gateway);
+            }
+
+            await Eventually.WaitAsync(async () => await ReadyPodsAsync() >= 8, TimeSpan.FromSeconds(120), "the echo backends ready", Up);
+        }
+        catch
+        {
+            await Up.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Up.DisposeAsync();
+        Api.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    /// <summary>A manifest made runnable here: the class name filled in, the echo image run as Trellis's echo sample.</summary>
+    public static string Prepare(string yaml)
+    {
+        var echo = Path.Combine(TrellisBinary.RepoRoot, "samples", "echo", "bin", "echo.dll");
+        yaml = yaml.Replace("{GATEWAY_CLASS_NAME}", GatewayClass, StringComparison.Ordinal).Replace("ECHO_DLL", echo, StringComparison.Ordinal);
+        yaml = EchoImage().Replace(yaml, m => $"{m.Value}\n{m.Groups[1].Value}command: [\"dotnet\", \"{echo}\"]");
+        yaml = Replicas().Replace(yaml, "${1}replicas: 1");
+        var documents = yaml.Split("\n---", StringSplitOptions.None)
+            .Where(d => !(d.Contains("kind: Deployment", StringComparison.Ordinal) && SkippedDeployments.Any(n => d.Contains($"  name: {n}\n", StringComparison.Ordinal))));
+        return string.Join("\n---", documents);
+    }
+
+    public async Task ApplyAsync(string yaml)
+    {
+        using var response = await Api.PostAsync($"{Server}/apply?source=conformance", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"apply failed: {(int)response.StatusCode} {body}");
+    }
+
+    public async Task DeleteAsync(string yaml)
+    {
+        using var response = await Api.PostAsync($"{Server}/delete?source=conformance", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+        _ = await response.Content.ReadAsStringAsync();
+    }
+
+    private async Task<bool> HealthyAsync()
+    {
+        try
+        {
+            using var response = await Api.GetAsync(Server + "/healthz");
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public async Task<JsonObject?> TryGetAsync(string path)
+    {
+        try
+        {
+            using var response = await Api.GetAsync(Server + path);
+            return response.IsSuccessStatusCode ? (JsonNode.Parse(await response.Content.ReadAsStringAsync()) as JsonObject ?? []) : null;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    public Task<JsonObject?> GetAsync(string kind, string ns, string name) =>
+        TryGetAsync($"/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/{kind}/{name}");
+
+    /// <summary>Waits until the Gateway is Programmed with an address, and returns the address.</summary>
+    public async Task<string> GatewayAddressAsync(string ns, string name)
+    {
+        string? address = null;
+        await Eventually.WaitAsync(async () =>
+        {
+            var gateway = await GetAsync("gateways", ns, name);
+            address = (string?)gateway?["status"]?["addresses"]?[0]?["value"];
+            return address is not null && HasCondition(gateway?["status"]?["conditions"], "Programmed", "True", null);
+        }, TimeSpan.FromSeconds(30), $"Gateway {ns}/{name} programmed", Up);
+        return address!;
+    }
+
+    public static bool HasCondition(JsonNode? conditions, string type, string status, string? reason) =>
+        conditions is JsonArray array && array.Any(c => (string?)c?["type"] == type && (string?)c?["status"] == status && (reason is null || (string?)c?["reason"] == reason));
+
+    /// <summary>The outbound (HTTP_PROXY) port of a ready instance of <paramref name="deployment"/>: the mesh client of the GAMMA cases.</summary>
+    public async Task<int> OutboundPortAsync(string ns, string deployment)
+    {
+        int port = 0;
+        await Eventually.WaitAsync(async () =>
+        {
+            var pods = await TryGetAsync($"/api/v1/namespaces/{ns}/pods");
+            var pod = (pods?["items"] as JsonArray ?? []).FirstOrDefault(p => (string?)p?["metadata"]?["ownerReferences"]?[0]?["name"] == deployment && (bool?)p?["status"]?["ready"] == true);
+            port = (int?)pod?["status"]?["ports"]?["outbound"] ?? 0;
+            return port != 0;
+        }, TimeSpan.FromSeconds(60), $"a ready {ns}/{deployment}", Up);
+        return port;
+    }
+
+    private async Task<int> ReadyPodsAsync()
+    {
+        var pods = await TryGetAsync("/api/v1/pods");
+        return (pods?["items"] as JsonArray ?? []).Count(p => (bool?)p?["status"]?["ready"] == true);
+    }
+
+    /// <summary>
+    /// The Secrets the upstream suite creates at run time (self-signed certificates for its HTTPS listeners), as
+    /// kubernetes.io/tls Secrets.
+    /// </summary>
+    private static string Certificates()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=example.org", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        foreach (var n in new[] { "example.org", "second-example.org", "*.wildcard.org", "fourth-example.wildcard.org" })
+        {
+            names.AddDnsName(n);
+        }
+
+        request.CertificateExtensions.Add(names.Build());
+        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        var crt = Convert.ToBase64String(Encoding.ASCII.GetBytes(cert.ExportCertificatePem()));
+        var pem = Convert.ToBase64String(Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem()));
+        return $"""
+            apiVersion: v1
+            kind: Secret
+            metadata:
+              name: tls-validity-checks-certificate
+              namespace: {Infra}
+            type: kubernetes.io/tls
+            data:
+              tls.crt: {crt}
+              tls.key: {pem}
+            """;
+    }
+
+    [GeneratedRegex(@"^(\s*)image: \S*/echo-basic:\S*$", RegexOptions.Multiline)]
+    private static partial Regex EchoImage();
+
+    [GeneratedRegex(@"^(\s*)replicas: \d+$", RegexOptions.Multiline)]
+    private static partial Regex Replicas();
+}
