@@ -17,6 +17,9 @@ public sealed partial class MeshFixture : IAsyncLifetime
 
     public int GatewayPort { get; private set; }
 
+    /// <summary>The loopback range Gateway API Gateways get addresses from: one /24 per run, so runs do not collide on port 80.</summary>
+    public string GatewayAddresses { get; } = $"127.{System.Security.Cryptography.RandomNumberGenerator.GetInt32(101, 250)}.{System.Security.Cryptography.RandomNumberGenerator.GetInt32(1, 250)}.0/24";
+
     public HttpClient Http { get; } = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false }) { Timeout = TimeSpan.FromSeconds(10) };
 
     public string DataDirectory => _dir;
@@ -31,7 +34,7 @@ public sealed partial class MeshFixture : IAsyncLifetime
         var api = TrellisProcess.FreePort();
         Server = $"http://127.0.0.1:{api}";
         Up = TrellisProcess.Start("up", "samples/bookinfo/bookinfo.yaml", gateway, "--data-dir", Path.Combine(_dir, "data"),
-            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
+            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--gateway-addresses", GatewayAddresses);
         try
         {
             await WaitForAsync(async () => ReviewsVersion(await ProductPageAsync()) is "v1" or "v2" or "v3", TimeSpan.FromSeconds(90), "productpage through the gateway");
