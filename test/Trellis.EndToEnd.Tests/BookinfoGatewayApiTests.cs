@@ -11,9 +11,27 @@ public sealed class BookinfoGatewayApiTests(MeshFixture mesh) : IClassFixture<Me
 {
     private static string Sample(string file) => TrellisBinary.Conformance("istio-bookinfo/gateway-api/" + file);
 
+    /// <summary>
+    /// The per-version Services the samples route to, as Istio's setup applies them first
+    /// (samples/bookinfo/platform/kube/bookinfo-versions.yaml there; not part of ../shared/conformance).
+    /// </summary>
+    private static string Versions() => string.Join("---\n", new[] { "v1", "v2", "v3" }.Select(v => $$"""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: reviews-{{v}}}
+        spec:
+          ports: [{port: 9080, name: http}]
+          selector: {app: reviews, version: {{v}}}
+
+        """));
+
     [Fact]
     public async Task GatewayApi_BookinfoSamples_SameTrafficAsTheVirtualServices()
     {
+        var versions = Path.Combine(mesh.DataDirectory, "bookinfo-versions.yaml");
+        await File.WriteAllTextAsync(versions, Versions());
+        var (applied, output, errors) = await mesh.TrellisAsync("apply", "-f", versions);
+        Assert.True(applied == 0, output + errors);
         await ApplyAsync("bookinfo-gateway.yaml");
         string? address = null;
         await mesh.WaitForAsync(async () =>
