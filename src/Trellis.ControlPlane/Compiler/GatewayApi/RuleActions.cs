@@ -17,8 +17,9 @@ internal sealed record RuleAction(RouteConfig Route, HttpPathModifier? RedirectP
 internal static class RuleActions
 {
     /// <summary>
-    /// A backend that cannot be resolved gets its share of requests answered by an empty cluster (503 from the proxy).
-    /// The spec asks for 500: that becomes a <see cref="DirectResponseConfig"/> once the proxy's pipeline serves them.
+    /// A rule whose backends are all unresolvable (or absent, or all of weight 0) is answered 500, as the spec says,
+    /// with a direct response. When only some are, their share goes to an empty cluster (503 from the proxy): the
+    /// route contract has no per-destination direct response.
     /// </summary>
     public static RuleAction Build(
         RouteIdentity route,
@@ -66,6 +67,7 @@ internal static class RuleActions
         }
 
         var weighted = new List<WeightedClusterConfig>();
+        var resolvable = 0;
         if (redirect is null)
         {
             foreach (var backend in backendRefs)
@@ -76,6 +78,7 @@ internal static class RuleActions
                 }
 
                 var resolved = BackendRefs.Resolve(route, backend.Group, backend.Kind, backend.Name, backend.Namespace, backend.Port, index);
+                resolvable += resolved.Valid ? 1 : 0;
                 var cluster = resolved.Valid
                     ? clusters.Outbound(resolved.Fqdn, resolved.Port, null)
                     : clusters.Unreachable($"invalid|{resolved.Reason}|{resolved.Namespace}/{resolved.Name}");
@@ -83,11 +86,12 @@ internal static class RuleActions
                 weighted.Add(new WeightedClusterConfig(cluster, backend.Weight ?? 1, backendRequest, backendResponse));
             }
 
-            if (weighted.Count == 0)
-            {
-                // No backend (none written, or every weight 0): the spec answers 500.
-                weighted.Add(new WeightedClusterConfig(clusters.Unreachable("invalid|NoBackends"), 1));
-            }
+        }
+
+        var internalError = redirect is null && resolvable == 0 ? new DirectResponseConfig(500) : null;
+        if (internalError is not null)
+        {
+            weighted.Clear();
         }
 
         var (timeout, perTry) = Timeouts(timeouts);
@@ -108,7 +112,8 @@ internal static class RuleActions
             Timeout: timeout,
             Retry: retryConfig,
             Mirrors: mirrors.Count > 0 ? mirrors : null,
-            Cors: cors);
+            Cors: cors,
+            DirectResponse: internalError);
         return new RuleAction(config, redirect?.Path, rewrite?.Path);
     }
 
