@@ -19,7 +19,7 @@ namespace Trellis.Proxy.Forwarding;
 /// connections instead of SocketsHttpHandler: no request message, Uri or header collections per
 /// request, and one connection pool for both paths. Same semantics as <see cref="HttpForwarder"/>
 /// with the handler (the tests are shared). Steps:
-/// (1) write the head (<see cref="UpstreamRequestHead"/>) and send it on a pooled or new connection;
+/// (1) write the head (<see cref="UpstreamHeadWriter"/>, through <see cref="KestrelExchange.WriteUpstreamHead(HeadBuilder, CompiledRoute, CompiledMatch?, HeaderOperations?, EndpointState?, string?)"/>) and send it on a pooled or new connection;
 ///     the request body, if any, streams beside the response (Content-Length, else chunked); under
 ///     <c>Expect: 100-continue</c> only after the upstream's 100 or <see cref="ContinueTimeout"/>, and
 ///     not at all after a final answer that came first (<see cref="AwaitContinueAsync"/>);
@@ -68,8 +68,12 @@ internal sealed class PooledHttp1Forwarder
         try
         {
             // (1)
-            var framing = UpstreamRequestHead.Write(
-                head, exchange, attempt.Route, attempt.Matched, attempt.Route.RequestHeadersFor(attempt.Destination), endpoint, null, out var expectsContinue);
+            var (framing, expectsContinue) = exchange.BodyShape();
+            if (!exchange.WriteUpstreamHead(head, attempt.Route, attempt.Matched, attempt.Route.RequestHeadersFor(attempt.Destination), endpoint, null))
+            {
+                return AttemptResult.Failed(ForwardError.UpstreamRequest, requestSent: false);
+            }
+
             exchange.Framing = framing;
             for (var resend = 0; ; resend++)
             {
@@ -90,13 +94,13 @@ internal sealed class PooledHttp1Forwarder
                 {
                     received = ForwardError.UpstreamRequest;
                 }
-                else if (framing != UpstreamRequestHead.Framing.None && expectsContinue)
+                else if (framing != BodyFraming.None && expectsContinue)
                 {
                     (bodyCopy, received) = await AwaitContinueAsync(body, context.Request.ContentLength, upstream, token);
                 }
                 else
                 {
-                    if (framing != UpstreamRequestHead.Framing.None)
+                    if (framing != BodyFraming.None)
                     {
                         bodyCopy = CopyRequestBodyAsync(body, upstream, context.Request.ContentLength, token);
                     }
@@ -192,7 +196,7 @@ internal sealed class PooledHttp1Forwarder
 
             // A body announced but never sent (a final answer to Expect: 100-continue) leaves the
             // upstream expecting it: not at a message boundary.
-            var bodySent = exchange.Framing == UpstreamRequestHead.Framing.None || bodyCopy is not null;
+            var bodySent = exchange.Framing == BodyFraming.None || bodyCopy is not null;
             reusable = bodyDone && bodySent && !responseHead.Close && !untilClose && upstream.Start == upstream.End;
             return ForwardError.None;
         }

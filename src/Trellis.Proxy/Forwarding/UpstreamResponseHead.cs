@@ -29,10 +29,12 @@ internal static class UpstreamResponseHead
         response.StatusCode = head.Status;
         var headers = response.Headers;
         var fields = head.Fields.AsSpan();
+        var namesHeaders = head.Fields.IndexOf(FieldKind.Connection) >= 0;
         for (var i = 0; i < fields.Length; i++)
         {
             var field = fields[i];
-            if (field.IsHopByHop)
+            // The pipeline's edits are applied to the response afterwards (ResponseEdits.ApplyTo).
+            if (!ResponseFields.Forwards(field, head.Fields, buffer, default, rechunked: head.Chunked, namesHeaders))
             {
                 continue;
             }
@@ -49,7 +51,7 @@ internal static class UpstreamResponseHead
             }
 
             var name = field.Name(buffer);
-            if (SeenBefore(fields, i, buffer, name) || head.Fields.IsNamedByConnection(buffer, name))
+            if (SeenBefore(fields, i, buffer, name))
             {
                 continue;
             }

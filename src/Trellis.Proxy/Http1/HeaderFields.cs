@@ -61,7 +61,8 @@ internal sealed class HeaderFields
     /// Returns the offset after the empty line, 0 if the head is not complete yet, or -1 when a line
     /// is outside the accepted syntax (see <see cref="HeadSyntax"/>).
     /// </summary>
-    public int Parse(ReadOnlySpan<byte> buffer, int start)
+    /// <param name="trusted">Values were written by the proxy from a request Kestrel checked: taken as they are.</param>
+    public int Parse(ReadOnlySpan<byte> buffer, int start, bool trusted = false)
     {
         Count = 0;
         var position = start;
@@ -92,7 +93,7 @@ internal sealed class HeaderFields
             }
 
             var rawValue = line[(colon + 1)..];
-            if (rawValue.IndexOfAnyExcept(HeadSyntax.FieldValue) >= 0)
+            if (!trusted && rawValue.IndexOfAnyExcept(HeadSyntax.FieldValue) >= 0)
             {
                 return -1;
             }

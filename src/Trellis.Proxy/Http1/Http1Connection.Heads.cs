@@ -20,24 +20,19 @@ internal sealed partial class Http1Connection
     /// <summary>(3) The upstream request head, built from the client's (see <see cref="UpstreamHeadWriter"/>); <paramref name="authority"/> replaces the Host when given (mirrors).</summary>
     private void WriteUpstreamHead(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, string? authority) =>
         UpstreamHeadWriter.Write(
-            output, _head, _in.AsSpan(0, _head.Length), route, matched, operations, _request.Authority, _request.Path, _clientIp,
-            _requestIds ??= RequestId, authority);
+            output, _head, _in.AsSpan(0, _head.Length), new ClientRequest(_request.Authority, _request.Path, _clientIp, "http", _requestIds ??= RequestId),
+            route, matched, operations, authority);
 
     /// <summary>(4) The client's response head: the upstream's fields minus hop-by-hop ones, with the route's operations.</summary>
     private void WriteResponseHead(ResponseHead head, ReadOnlySpan<byte> buffer, ResponseEdits edits, bool chunked, bool keepAlive)
     {
         _out.Clear();
         _out.Append(ResponseDate.StatusLine(head.Status));
-        var editing = !edits.IsEmpty;
         var hasDate = false;
         var namesHeaders = head.Fields.IndexOf(FieldKind.Connection) >= 0;
         foreach (var field in head.Fields.AsSpan())
         {
-            var name = field.Name(buffer);
-            // A Content-Length that frames the relayed body stays whatever Connection or the route's operations say.
-            var framing = field.Kind == FieldKind.ContentLength && !chunked;
-            if (field.IsHopByHop || (field.Kind == FieldKind.ContentLength && chunked)
-                || (!framing && ((namesHeaders && head.Fields.IsNamedByConnection(buffer, name)) || (editing && edits.Drops(name)))))
+            if (!ResponseFields.Forwards(field, head.Fields, buffer, edits, rechunked: chunked, namesHeaders))
             {
                 continue;
             }

@@ -52,7 +52,12 @@ internal sealed class RequestHead
 
     public bool IsHead { get; private set; }
 
-    public HeadParse Parse(ReadOnlySpan<byte> buffer)
+    /// <param name="trusted">
+    /// For a head the proxy wrote itself from a request Kestrel has already judged (<c>KestrelRequestHead</c>): its
+    /// target and values are taken as they are (escaped paths, obs-text), and Host, Upgrade and Expect are whatever
+    /// Kestrel let through. Only the framing and the fields' positions are read.
+    /// </param>
+    public HeadParse Parse(ReadOnlySpan<byte> buffer, bool trusted = false)
     {
         var lineEnd = buffer.IndexOf((byte)'\n');
         if (lineEnd < 0)
@@ -83,7 +88,7 @@ internal sealed class RequestHead
         }
 
         var target = afterMethod[..targetEnd];
-        if (target[0] != '/' || target.IndexOfAnyExcept(HeadSyntax.Target) >= 0)
+        if (target[0] != '/' || (!trusted && target.IndexOfAnyExcept(HeadSyntax.Target) >= 0))
         {
             return HeadParse.Unsupported; // absolute-form, asterisk-form, authority-form, or odd bytes
         }
@@ -97,19 +102,19 @@ internal sealed class RequestHead
         // it upstream; such targets are rare, so rather than repeat those rules here they take
         // Kestrel's path, and the fast path forwards only targets both paths send unchanged.
         var path = target[..PathLength];
-        if (path.IndexOfAnyExcept(HeadSyntax.PlainPath) >= 0 || path.IndexOf("/."u8) >= 0 || !HeadSyntax.IsPlainQuery(target[PathLength..]))
+        if (!trusted && (path.IndexOfAnyExcept(HeadSyntax.PlainPath) >= 0 || path.IndexOf("/."u8) >= 0 || !HeadSyntax.IsPlainQuery(target[PathLength..])))
         {
             return HeadParse.Unsupported;
         }
 
-        var end = Fields.Parse(buffer, lineEnd + 1);
+        var end = Fields.Parse(buffer, lineEnd + 1, trusted);
         if (end <= 0)
         {
             return end == 0 ? HeadParse.Incomplete : HeadParse.Unsupported;
         }
 
         Length = end;
-        return CheckFields(buffer) ? HeadParse.Complete : HeadParse.Unsupported;
+        return CheckFields(buffer, trusted) ? HeadParse.Complete : HeadParse.Unsupported;
     }
 
     /// <summary>The method as a string; the common ones are interned.</summary>
@@ -138,7 +143,7 @@ internal sealed class RequestHead
 
     public ReadOnlySpan<byte> Host(ReadOnlySpan<byte> buffer) => Fields[HostIndex].Value(buffer);
 
-    private bool CheckFields(ReadOnlySpan<byte> buffer)
+    private bool CheckFields(ReadOnlySpan<byte> buffer, bool trusted)
     {
         HostIndex = -1;
         ContentLength = 0;
@@ -154,7 +159,7 @@ internal sealed class RequestHead
             switch (field.Kind)
             {
                 case FieldKind.Host:
-                    if (HostIndex >= 0)
+                    if (HostIndex >= 0 && !trusted)
                     {
                         return false; // RFC 9112 §3.2: a 400, Kestrel's to give
                     }
@@ -181,13 +186,23 @@ internal sealed class RequestHead
                     // 100-continue is relayed (the upstream's 100 reaches the client); any other expectation is Kestrel's 417.
                     if (ExpectContinue || !Ascii.EqualsIgnoreCase(field.Value(buffer), "100-continue"u8))
                     {
+                        if (trusted)
+                        {
+                            break;
+                        }
+
                         return false;
                     }
 
                     ExpectContinue = true;
                     break;
                 case FieldKind.Upgrade:
-                    return false;
+                    if (!trusted)
+                    {
+                        return false;
+                    }
+
+                    break;
                 case FieldKind.Connection:
                     Close |= HeadSyntax.ListContains(field.Value(buffer), "close"u8);
                     break;
@@ -195,6 +210,10 @@ internal sealed class RequestHead
         }
 
         IsHead = MethodLength == 4 && buffer[..4].SequenceEqual("HEAD"u8);
+        if (trusted)
+        {
+            return !(Chunked && lengths > 0);
+        }
 
         // An empty Host is valid, but the Kestrel path then sends the endpoint's authority, which
         // the fast path does not; a Host Kestrel rejects is Kestrel's 400 to give.

@@ -4,19 +4,35 @@ using Trellis.Proxy.Routing;
 
 namespace Trellis.Proxy.Http1;
 
+/// <summary>What a client's request contributes to its upstream head beyond the parsed head itself.</summary>
+/// <param name="Host">The authority the client asked for (routing's).</param>
+/// <param name="Path">The path as routing read it, which a rewrite replaces (decoded on the Kestrel path).</param>
+/// <param name="ClientIp">Appended to X-Forwarded-For; empty when unknown.</param>
+/// <param name="Scheme">X-Forwarded-Proto when the client sent none.</param>
+/// <param name="RequestIds">The request's x-request-id when it has none (one per request: retries and mirrors share it).</param>
+/// <param name="Upgrade">An upgrade request (WebSocket): its Connection and Upgrade fields go upstream too.</param>
+/// <param name="FallbackAuthority">The Host when the client sent none (the endpoint's authority, as SocketsHttpHandler writes it).</param>
+internal readonly record struct ClientRequest(
+    string Host, string Path, string ClientIp, string Scheme, Func<string> RequestIds, bool Upgrade = false, string? FallbackAuthority = null);
+
 /// <summary>
-/// Writes the HTTP/1.1 head a fast-path exchange sends upstream, from a parsed client head: the
-/// HTTP/1.1 fast path's own, and the one the HTTP/2 fast path assembles from a stream's fields.
+/// Writes the HTTP/1.1 head every path sends upstream, from a parsed client head: the HTTP/1.1 fast path's own,
+/// the one the HTTP/2 fast path assembles from a stream's fields, and the one the Kestrel path writes from
+/// Kestrel's request (<c>KestrelRequestHead</c>). The forwarding rules live here and only here: hop-by-hop fields
+/// dropped (and those Connection names), Host or its rewrite, <c>x-forwarded-*</c>, <c>x-request-id</c>,
+/// <c>TE: trailers</c>, Cookie fields joined with <c>; </c>, and the route's and destination's header operations.
+/// An HTTP/2 upstream gets the same head, translated field by field (<c>RequestMessageFactory</c>).
 /// </summary>
 internal static class UpstreamHeadWriter
 {
-    /// <summary>The upstream request head for <paramref name="head"/> (parsed from <paramref name="buffer"/>): see <see cref="RequestMessageFactory"/> for the Kestrel path's rules, which this follows.</summary>
+    /// <summary>The upstream request head for <paramref name="head"/> (parsed from <paramref name="buffer"/>).</summary>
     /// <param name="operations">The request header operations of the route and the picked destination (<see cref="CompiledRoute.RequestHeadersFor"/>).</param>
     /// <param name="authority">Replaces the Host (after the route's authority rewrite) when given: a mirror's shadow host.</param>
     public static void Write(
-        HeadBuilder output, RequestHead head, ReadOnlySpan<byte> buffer, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations,
-        string host, string path, string clientIp, Func<string> requestIds, string? authority = null)
+        HeadBuilder output, RequestHead head, ReadOnlySpan<byte> buffer, in ClientRequest client, CompiledRoute route, CompiledMatch? matched,
+        HeaderOperations? operations, string? authority = null)
     {
+        var host = client.Host;
         output.Clear();
         output.Append(buffer[..head.MethodLength]);
         output.Append(" "u8);
@@ -26,12 +42,17 @@ internal static class UpstreamHeadWriter
         }
         else
         {
-            output.Append(new PathString(route.RewritePath(path, matched)).ToUriComponent());
+            output.Append(new PathString(route.RewritePath(client.Path, matched)).ToUriComponent());
             output.Append(head.Query(buffer));
         }
 
         output.Append(" HTTP/1.1\r\n"u8);
         var upstreamHost = authority ?? route.RewriteAuthority ?? host;
+        if (upstreamHost.Length == 0)
+        {
+            upstreamHost = client.FallbackAuthority ?? string.Empty;
+        }
+
         // A route that sets Host replaces this one (its value comes with the other set operations);
         // one that removes it does not: an HTTP/1.1 request always carries a Host (RFC 9112 §3.2).
         if (upstreamHost.Length > 0 && !SetsHost(operations))
@@ -117,7 +138,15 @@ internal static class UpstreamHeadWriter
             output.Append("Transfer-Encoding: chunked\r\n"u8); // hop-by-hop, but the body is relayed as framed
         }
 
-        if (clientIp.Length > 0)
+        if (client.Upgrade && head.Fields.IndexOf(FieldKind.Upgrade) is >= 0 and var upgrade)
+        {
+            output.Append("Connection: Upgrade\r\nUpgrade: "u8); // hop-by-hop, but what an upgrade asks of the next hop
+            output.Append(head.Fields[upgrade].Value(buffer));
+            output.AppendCrLf();
+        }
+
+        var clientIp = client.ClientIp;
+        if (clientIp.Length > 0 && !(operations is not null && Replaced(operations, "X-Forwarded-For"u8)))
         {
             output.Append("X-Forwarded-For: "u8);
             if (hasForwardedFor)
@@ -144,19 +173,19 @@ internal static class UpstreamHeadWriter
             output.AppendCrLf();
         }
 
-        if (!hasProto)
+        if (!hasProto && !(operations is not null && Replaced(operations, "X-Forwarded-Proto"u8)))
         {
-            output.Append("X-Forwarded-Proto: http\r\n"u8);
+            output.AppendHeader("X-Forwarded-Proto", client.Scheme);
         }
 
-        if (!hasForwardedHost && host.Length > 0)
+        if (!hasForwardedHost && host.Length > 0 && !(operations is not null && Replaced(operations, "X-Forwarded-Host"u8)))
         {
             output.AppendHeader("X-Forwarded-Host", host);
         }
 
-        if (!hasRequestId)
+        if (!hasRequestId && !(operations is not null && Replaced(operations, "X-Request-Id"u8)))
         {
-            output.AppendHeader("X-Request-Id", requestIds());
+            output.AppendHeader("X-Request-Id", client.RequestIds());
         }
 
         if (operations is not null)

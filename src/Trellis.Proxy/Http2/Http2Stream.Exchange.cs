@@ -402,8 +402,9 @@ internal sealed partial class Http2Stream
     /// <summary>(3) The upstream request head (see <see cref="UpstreamHeadWriter"/>); <paramref name="authority"/> replaces the Host when given (mirrors).</summary>
     private void WriteUpstreamHead(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, string? authority) =>
         UpstreamHeadWriter.Write(
-            output, _request, _head.Written.Span, route, matched, operations, _routeRequest.Authority, _routeRequest.Path,
-            _connection.ClientIp, _requestIds ??= RequestId, authority);
+            output, _request, _head.Written.Span,
+            new ClientRequest(_routeRequest.Authority, _routeRequest.Path, _connection.ClientIp, "http", _requestIds ??= RequestId),
+            route, matched, operations, authority);
 
     private string RequestId() => _requestId ??= _connection.Services.Options.RequestIdGenerator();
 

@@ -239,21 +239,17 @@ internal sealed partial class Http2Stream
     {
         _block.Clear();
         HpackEncoder.WriteStatus(head.Status, _block);
-        var editing = !edits.IsEmpty;
         var hasDate = false;
         var namesHeaders = head.Fields.IndexOf(FieldKind.Connection) >= 0;
         foreach (var field in head.Fields.AsSpan())
         {
-            var name = field.Name(buffer);
-            var framing = field.Kind == FieldKind.ContentLength && !head.Chunked;
-            if (field.IsHopByHop || (field.Kind == FieldKind.ContentLength && head.Chunked)
-                || (!framing && ((namesHeaders && head.Fields.IsNamedByConnection(buffer, name)) || (editing && edits.Drops(name)))))
+            if (!ResponseFields.Forwards(field, head.Fields, buffer, edits, rechunked: head.Chunked, namesHeaders))
             {
                 continue;
             }
 
             hasDate |= field.Kind == FieldKind.Date;
-            HpackEncoder.WriteField(name, field.Value(buffer), _block);
+            HpackEncoder.WriteField(field.Name(buffer), field.Value(buffer), _block);
         }
 
         foreach (var (name, value) in edits)

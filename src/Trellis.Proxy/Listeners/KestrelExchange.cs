@@ -1,7 +1,6 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Net.Http.Headers;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.Http1;
 using Trellis.Proxy.LoadBalancing;
@@ -58,10 +57,15 @@ internal sealed class KestrelExchange : IExchange
     /// <summary>The x-request-id the upstream gets when the client sent none: one per request, for retries and mirrors alike.</summary>
     public string RequestId() => _requestId ??= _requestIds();
 
+    // The request as an HTTP/1.1 head (KestrelRequestHead), written once, for UpstreamHeadWriter.
+    private HeadBuilder? _clientHead;
+    private RequestHead? _client;
+    private bool _clientValid;
+
     // The attempt in flight (one of the two forms), filled and emptied by HttpForwarder.
     internal UpstreamConnection? Upstream;
     internal Task<ForwardError>? BodyCopy;
-    internal UpstreamRequestHead.Framing Framing;
+    internal BodyFraming Framing;
     internal HttpResponseMessage? Response;
     internal StreamingRequestContent? Content;
     internal EndpointState? Endpoint;
@@ -146,6 +150,68 @@ internal sealed class KestrelExchange : IExchange
         }
     }
 
+    /// <summary>How the body follows the upstream head, and whether the client asked for a 100 first.</summary>
+    public (BodyFraming Framing, bool ExpectsContinue) BodyShape()
+    {
+        var client = Client();
+        return (client is null ? BodyFraming.None : client.Chunked ? BodyFraming.Chunked : client.ContentLength > 0 ? BodyFraming.ContentLength : BodyFraming.None,
+            client?.ExpectContinue == true);
+    }
+
+    /// <summary>
+    /// The upstream head into <paramref name="output"/>, by the one writer of upstream heads; false when Kestrel's
+    /// request could not be written as a head (nothing may then go upstream).
+    /// </summary>
+    /// <param name="endpoint">Its authority stands in for a missing Host; null for a mirror's copy.</param>
+    public bool WriteUpstreamHead(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, EndpointState? endpoint, string? authority)
+    {
+        if (Client() is not { } client)
+        {
+            return false;
+        }
+
+        var request = new ClientRequest(
+            Request.Authority, Request.Path, ClientAddress, Scheme, RequestId, Upgrade is not null, endpoint is null ? null : DefaultAuthority(endpoint));
+        UpstreamHeadWriter.Write(output, client, _clientHead!.Written.Span, request, route, matched, operations, authority);
+        return true;
+    }
+
+    /// <summary>As above, into a new pooled buffer, parsed again for a translation field by field (<see cref="RequestMessageFactory"/>).</summary>
+    public (HeadBuilder Buffer, RequestHead Head, BodyFraming Framing) WriteUpstreamHead(
+        CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, EndpointState endpoint, string? authority)
+    {
+        var output = new HeadBuilder(2048);
+        var head = new RequestHead();
+        if (!WriteUpstreamHead(output, route, matched, operations, endpoint, authority) || head.Parse(output.Written.Span, trusted: true) != HeadParse.Complete)
+        {
+            output.Clear();
+            output.Append("GET / HTTP/1.1\r\n\r\n"u8); // unreachable for a request Kestrel accepted; sends nothing of it
+            head.Parse(output.Written.Span, trusted: true);
+        }
+
+        return (output, head, BodyShape().Framing);
+    }
+
+    private RequestHead? Client()
+    {
+        if (_client is null)
+        {
+            _clientHead = new HeadBuilder(2048);
+            _client = new RequestHead();
+            _clientValid = KestrelRequestHead.TryWrite(Context, _clientHead, _client);
+            Context.Response.RegisterForDispose(new ReturnHead(_clientHead));
+        }
+
+        return _clientValid ? _client : null;
+    }
+
+    /// <summary>What SocketsHttpHandler writes without a Host header: the endpoint's host, and its port unless it is 80.</summary>
+    private static string DefaultAuthority(EndpointState endpoint)
+    {
+        var authority = endpoint.Origin.AsSpan("http://".Length);
+        return authority.EndsWith(":80", StringComparison.Ordinal) ? authority[..^3].ToString() : authority.ToString();
+    }
+
     public ValueTask<AttemptResult> AttemptAsync(Attempt attempt, CancellationToken token) => _forwarder.SendAsync(this, attempt, token);
 
     public bool TryGetResponseHeader(string name, out string value) => _forwarder.TryGetResponseHeader(this, name, out value);
@@ -161,8 +227,7 @@ internal sealed class KestrelExchange : IExchange
             return false;
         }
 
-        var framing = UpstreamRequestHead.Write(output, this, route, matched, route.RequestHeadersFor(0), null, authority, out _);
-        if (framing == UpstreamRequestHead.Framing.Chunked)
+        if (BodyShape().Framing == BodyFraming.Chunked || !WriteUpstreamHead(output, route, matched, route.RequestHeadersFor(0), null, authority))
         {
             return false; // a held body of unknown length would need chunk framing here: not mirrored
         }
@@ -204,8 +269,10 @@ internal sealed class KestrelExchange : IExchange
         }
     }
 
-    /// <summary>Whether the client asked for trailers (gRPC does): they go upstream as <c>TE: trailers</c>.</summary>
-    public bool AcceptsTrailers => HopByHopHeaders.AcceptsTrailers(Context.Request.Headers[HeaderNames.TE]);
+    private sealed class ReturnHead(HeadBuilder head) : IDisposable
+    {
+        public void Dispose() => head.ReturnBuffer();
+    }
 
     private sealed class ReturnToPool(byte[] buffer) : IDisposable
     {
