@@ -72,6 +72,18 @@ internal static class DestinationRuleValidator
                 }
 
                 Checks.Duration(hash.HttpCookie?.Ttl, $"{path}.loadBalancer.consistentHash.httpCookie.ttl", ctx);
+                if (hash.Maglev?.TableSize is > 0 and var size && !IsPrime(size))
+                {
+                    ctx.Error($"{path}.loadBalancer.consistentHash.maglev.tableSize", $"{size} is not a prime (Envoy's Maglev needs one, e.g. 65537)");
+                }
+
+                foreach (var (ring, field) in new[] { (hash.RingHash?.MinimumRingSize, "ringHash.minimumRingSize"), (hash.MinimumRingSize, "minimumRingSize") })
+                {
+                    if (ring is > MaxRingSize)
+                    {
+                        ctx.Error($"{path}.loadBalancer.consistentHash.{field}", $"{ring} is over {MaxRingSize}, Envoy's largest ring");
+                    }
+                }
             }
 
             Checks.Duration(lb.WarmupDurationSecs, $"{path}.loadBalancer.warmupDurationSecs", ctx);
@@ -104,6 +116,26 @@ internal static class DestinationRuleValidator
         {
             ctx.Error($"{path}.tls", "MUTUAL needs clientCertificate and privateKey, or credentialName");
         }
+    }
+
+    private const long MaxRingSize = 8_388_608;
+
+    private static bool IsPrime(long n)
+    {
+        if (n < 2)
+        {
+            return false;
+        }
+
+        for (long d = 2; d * d <= n; d++)
+        {
+            if (n % d == 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static void NonNegative(int? value, string path, ValidationContext ctx)

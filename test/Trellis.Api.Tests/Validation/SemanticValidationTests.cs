@@ -39,6 +39,8 @@ public sealed class SemanticValidationTests
         { "DuplicateSubset", Dr + "  subsets:\n  - name: v1\n  - name: v1\n", "spec.subsets[1]" },
         { "EmptySubsetName", Dr + "  subsets:\n  - name: ''\n", "spec.subsets[0].name" },
         { "OutlierIntervalNotDuration", Dr + "  trafficPolicy:\n    outlierDetection: {interval: often}\n", "spec.trafficPolicy.outlierDetection.interval" },
+        { "MaglevTableNotPrime", Dr + "  trafficPolicy:\n    loadBalancer: {consistentHash: {httpHeaderName: x, maglev: {tableSize: 1000}}}\n", "spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize" },
+        { "RingTooLarge", Dr + "  trafficPolicy:\n    loadBalancer: {consistentHash: {httpHeaderName: x, ringHash: {minimumRingSize: 9000000}}}\n", "spec.trafficPolicy.loadBalancer.consistentHash.ringHash.minimumRingSize" },
         { "SimpleAndConsistentHash", Dr + "  trafficPolicy:\n    loadBalancer: {simple: RANDOM, consistentHash: {httpHeaderName: x}}\n", "spec.trafficPolicy.loadBalancer" },
         { "GatewayNoServers", Gw + "  servers: []\n", "spec.servers" },
         { "GatewayNoHosts", Gw + "  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: []\n", "spec.servers[0].hosts" },
