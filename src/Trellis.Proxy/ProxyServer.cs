@@ -87,7 +87,7 @@ public sealed class ProxyServer : IAsyncDisposable
     public int Waiting(string cluster) => _activation.Waiting(cluster);
 
     /// <summary>Idle pooled upstream connections to <paramref name="port"/> on 127.0.0.1 (for tests that wait for a connection's return).</summary>
-    internal int PooledConnections(int port) => _pool.IdleCount("127.0.0.1", port);
+    internal int PooledConnections(int port) => _pool.IdleCount("127.0.0.1", port, Upstream.TcpConnector.Instance);
 
     /// <summary>
     /// The load of each listener of <see cref="Current"/> since the previous call (or since the

@@ -77,10 +77,10 @@ internal sealed class PooledHttp1Forwarder
             exchange.Framing = framing;
             for (var resend = 0; ; resend++)
             {
-                upstream = resend == 0 ? _pool.TakeIdle(endpoint.Address, endpoint.Port) : null;
+                upstream = resend == 0 ? _pool.TakeIdle(endpoint.Address, endpoint.Port, attempt.Cluster.Connector) : null;
                 if (upstream is null)
                 {
-                    (upstream, _) = await _pool.ConnectAsync(endpoint.Address, endpoint.Port, token);
+                    (upstream, _) = await _pool.ConnectAsync(endpoint.Address, endpoint.Port, attempt.Cluster.Connector, token);
                     if (upstream is null)
                     {
                         var error = await ClassifyAsync(context, cts, exchange.Deadline, null, ForwardError.UpstreamConnect);
@@ -88,7 +88,7 @@ internal sealed class PooledHttp1Forwarder
                     }
                 }
 
-                var (sent, _) = await SendAsync(upstream.Socket, head.Written, token);
+                var (sent, _) = await SendAsync(upstream, head.Written, token);
                 ForwardError received;
                 if (!sent)
                 {
@@ -212,7 +212,7 @@ internal sealed class PooledHttp1Forwarder
 
             if (reusable)
             {
-                _pool.Return(endpoint.Address, endpoint.Port, upstream);
+                _pool.Return(upstream);
             }
             else
             {
@@ -268,11 +268,11 @@ internal sealed class PooledHttp1Forwarder
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<(bool Sent, Exception? Error)> SendAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken token)
+    private static async ValueTask<(bool Sent, Exception? Error)> SendAsync(UpstreamConnection upstream, ReadOnlyMemory<byte> data, CancellationToken token)
     {
         try
         {
-            await SocketSends.AllAsync(socket, data, token);
+            await upstream.SendAsync(data, token);
             return (true, null);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
@@ -315,7 +315,7 @@ internal sealed class PooledHttp1Forwarder
         {
             while (remaining > 0)
             {
-                var read = await ReceiveAsync(upstream.Socket, buffer.AsMemory(0, (int)Math.Min(remaining, buffer.Length)), token);
+                var read = await ReceiveAsync(upstream, buffer.AsMemory(0, (int)Math.Min(remaining, buffer.Length)), token);
                 if (read == 0 && untilClose)
                 {
                     return StreamCopyResult.Success;
@@ -366,7 +366,7 @@ internal sealed class PooledHttp1Forwarder
             {
                 while (!decoder.IsDone)
                 {
-                    var read = await ReceiveAsync(upstream.Socket, buffer, token);
+                    var read = await ReceiveAsync(upstream, buffer, token);
                     if (read <= 0)
                     {
                         return token.IsCancellationRequested ? StreamCopyResult.Canceled : StreamCopyResult.InputError;
@@ -438,11 +438,11 @@ internal sealed class PooledHttp1Forwarder
 
     /// <summary>Bytes read, 0 at the upstream's end of stream, -1 on an error or cancellation.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<int> ReceiveAsync(Socket socket, Memory<byte> buffer, CancellationToken token)
+    private static async ValueTask<int> ReceiveAsync(UpstreamConnection upstream, Memory<byte> buffer, CancellationToken token)
     {
         try
         {
-            return await socket.ReceiveAsync(buffer, SocketFlags.None, token);
+            return await upstream.ReceiveAsync(buffer, token);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
         {
@@ -510,7 +510,7 @@ internal sealed class PooledHttp1Forwarder
                     frame = buffer.AsMemory(start, ChunkPrefix - start + read + 2);
                 }
 
-                var (sent, _) = await SendAsync(upstream.Socket, frame, token);
+                var (sent, _) = await SendAsync(upstream, frame, token);
                 if (!sent)
                 {
                     outcome = token.IsCancellationRequested ? ForwardError.RequestCanceled : ForwardError.RequestBodyUpstream;

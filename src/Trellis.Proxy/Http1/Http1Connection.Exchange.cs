@@ -157,7 +157,7 @@ internal sealed partial class Http1Connection
         var endpoint = attempt.Endpoint;
         for (var resend = 0; ; resend++)
         {
-            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, endpoint, resend);
+            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, resend);
             if (upstream is null)
             {
                 DisarmClientWatch();
@@ -254,7 +254,7 @@ internal sealed partial class Http1Connection
 
             if (reusable)
             {
-                _services.Pool.Return(endpoint.Address, endpoint.Port, upstream);
+                _services.Pool.Return(upstream);
             }
             else
             {
@@ -463,7 +463,7 @@ internal sealed partial class Http1Connection
     {
         try
         {
-            await SocketSends.AllAsync(upstream.Socket, head.Written, token);
+            await upstream.SendAsync(head.Written, token);
             return ForwardError.None;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
@@ -509,7 +509,7 @@ internal sealed partial class Http1Connection
 
                 try
                 {
-                    await SocketSends.AllAsync(upstream.Socket, buffer.AsMemory(0, used), token);
+                    await upstream.SendAsync(buffer.AsMemory(0, used), token);
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
                 {

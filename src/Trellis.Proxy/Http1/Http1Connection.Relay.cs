@@ -46,7 +46,7 @@ internal sealed partial class Http1Connection
                 : await RelayLengthAsync(upstream, head.ContentLength, token);
             if (bodyError != ForwardError.None)
             {
-                ProxyLog.ForwardFailed(_services.ForwardLog, upstream.Socket.RemoteEndPoint?.ToString() ?? string.Empty, bodyError, null);
+                ProxyLog.ForwardFailed(_services.ForwardLog, upstream.Transport.Remote, bodyError, null);
                 return ((bodyError, head.Status, false), false);
             }
 
@@ -233,7 +233,7 @@ internal sealed partial class Http1Connection
     {
         try
         {
-            return await upstream.Socket.ReceiveAsync(buffer.AsMemory(0, count), SocketFlags.None, token);
+            return await upstream.ReceiveAsync(buffer.AsMemory(0, count), token);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
         {

@@ -11,10 +11,11 @@ namespace Trellis.Proxy.Http1;
 internal static class UpstreamAttempt
 {
     /// <summary>The first attempt takes a pooled connection when there is one; a second one always connects anew.</summary>
-    public static ValueTask<(UpstreamConnection? Connection, Exception? Error)> OpenAsync(UpstreamConnectionPool pool, EndpointState endpoint, int attempt) =>
-        attempt == 0 && pool.TakeIdle(endpoint.Address, endpoint.Port) is { } idle
+    public static ValueTask<(UpstreamConnection? Connection, Exception? Error)> OpenAsync(
+        UpstreamConnectionPool pool, ClusterState cluster, EndpointState endpoint, int attempt) =>
+        attempt == 0 && pool.TakeIdle(endpoint.Address, endpoint.Port, cluster.Connector) is { } idle
             ? new((idle, null))
-            : pool.ConnectAsync(endpoint.Address, endpoint.Port);
+            : pool.ConnectAsync(endpoint.Address, endpoint.Port, cluster.Connector);
 
     /// <summary>
     /// Whether a first attempt that failed with <paramref name="error"/> is sent once more, on a new

@@ -12,13 +12,22 @@ internal sealed class UpstreamConnection : IDisposable
 {
     public const int BufferSize = 16 * 1024;
 
-    public UpstreamConnection(Socket socket, long createdAt)
+    public UpstreamConnection(Upstream.IUpstreamTransport transport, UpstreamConnectionPool.Key key, long createdAt)
     {
-        Socket = socket;
+        Transport = transport;
+        PoolKey = key;
         CreatedAt = createdAt;
     }
 
-    public Socket Socket { get; }
+    /// <summary>The bytes' carrier (plain TCP, or TLS): every send and receive goes through it.</summary>
+    public Upstream.IUpstreamTransport Transport { get; }
+
+    /// <summary>Where the connection goes back to when its exchange ends cleanly.</summary>
+    public UpstreamConnectionPool.Key PoolKey { get; }
+
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken token) => Transport.SendAsync(data, token);
+
+    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken token) => Transport.ReceiveAsync(buffer, token);
 
     public byte[] Buffer { get; } = new byte[BufferSize];
 
@@ -36,7 +45,7 @@ internal sealed class UpstreamConnection : IDisposable
     /// <summary>Whether it has carried an exchange before this one: a failure before any answer then may just be a stale keep-alive.</summary>
     public bool Reused { get; set; }
 
-    public void Dispose() => Socket.Dispose();
+    public void Dispose() => Transport.Dispose();
 
     private static readonly byte[] ContinueHead = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
 
@@ -109,7 +118,7 @@ internal sealed class UpstreamConnection : IDisposable
             int read;
             try
             {
-                read = await Socket.ReceiveAsync(Buffer.AsMemory(End), SocketFlags.None, token);
+                read = await Transport.ReceiveAsync(Buffer.AsMemory(End), token);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
             {

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 
 namespace Trellis.Proxy.Http1;
 
@@ -12,7 +11,7 @@ namespace Trellis.Proxy.Http1;
 /// </summary>
 internal sealed class UpstreamConnectionPool : IDisposable
 {
-    private readonly ConcurrentDictionary<(string Address, int Port), Endpoint> _endpoints = new();
+    private readonly ConcurrentDictionary<Key, Endpoint> _endpoints = new();
     private readonly ProxyServerOptions _options;
     private readonly TimeProvider _time;
     private int _disposed;
@@ -23,10 +22,13 @@ internal sealed class UpstreamConnectionPool : IDisposable
         _time = time;
     }
 
+    /// <summary>Pooled connections are kept apart by endpoint and by how they were opened (their transport).</summary>
+    internal readonly record struct Key(string Address, int Port, Upstream.IUpstreamConnector Connector);
+
     /// <summary>A pooled connection to the endpoint, or null when there is none to reuse.</summary>
-    public UpstreamConnection? TakeIdle(string address, int port)
+    public UpstreamConnection? TakeIdle(string address, int port, Upstream.IUpstreamConnector connector)
     {
-        if (!_endpoints.TryGetValue((address, port), out var endpoint))
+        if (!_endpoints.TryGetValue(new Key(address, port, connector), out var endpoint))
         {
             return null;
         }
@@ -52,33 +54,25 @@ internal sealed class UpstreamConnectionPool : IDisposable
     /// (a route timeout or a client that leaves); null with the error when it fails.
     /// </summary>
     public async ValueTask<(UpstreamConnection? Connection, Exception? Error)> ConnectAsync(
-        string address, int port, CancellationToken cancellationToken = default)
+        string address, int port, Upstream.IUpstreamConnector connector, CancellationToken cancellationToken = default)
     {
-        var endpoint = _endpoints.GetOrAdd((address, port), static key => new Endpoint(
+        var key = new Key(address, port, connector);
+        var endpoint = _endpoints.GetOrAdd(key, static key => new Endpoint(
             IPAddress.TryParse(key.Address, out var ip) ? new IPEndPoint(ip, key.Port) : new DnsEndPoint(key.Address, key.Port)));
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _time);
-            using var caller = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
-            await socket.ConnectAsync(endpoint.Address, timeout.Token);
-            return (new UpstreamConnection(socket, _time.GetTimestamp()), null);
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            socket.Dispose();
-            return (null, ex);
-        }
+        using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _time);
+        using var caller = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
+        var (transport, error) = await connector.ConnectAsync(endpoint.Address, timeout.Token);
+        return transport is null ? (null, error) : (new UpstreamConnection(transport, key, _time.GetTimestamp()), null);
     }
 
     /// <summary>Idle connections pooled for the endpoint now (including any past their idle timeout).</summary>
-    public int IdleCount(string address, int port) =>
-        _endpoints.TryGetValue((address, port), out var endpoint) ? endpoint.Count : 0;
+    public int IdleCount(string address, int port, Upstream.IUpstreamConnector connector) =>
+        _endpoints.TryGetValue(new Key(address, port, connector), out var endpoint) ? endpoint.Count : 0;
 
     /// <summary>Returns a connection whose last exchange ended cleanly, for the next request to reuse.</summary>
-    public void Return(string address, int port, UpstreamConnection connection)
+    public void Return(UpstreamConnection connection)
     {
-        if (Volatile.Read(ref _disposed) != 0 || !_endpoints.TryGetValue((address, port), out var endpoint))
+        if (Volatile.Read(ref _disposed) != 0 || !_endpoints.TryGetValue(connection.PoolKey, out var endpoint))
         {
             connection.Dispose();
             return;

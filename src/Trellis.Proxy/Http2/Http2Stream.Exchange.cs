@@ -180,7 +180,7 @@ internal sealed partial class Http2Stream
         var endpoint = attempt.Endpoint;
         for (var resend = 0; ; resend++)
         {
-            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, endpoint, resend);
+            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, resend);
             if (upstream is null)
             {
                 return AttemptResult.Failed(ForwardError.UpstreamConnect, requestSent: false, _reset);
@@ -279,7 +279,7 @@ internal sealed partial class Http2Stream
 
             if (reusable)
             {
-                _connection.Services.Pool.Return(endpoint.Address, endpoint.Port, upstream);
+                _connection.Services.Pool.Return(upstream);
             }
             else
             {
@@ -429,7 +429,7 @@ internal sealed partial class Http2Stream
     {
         try
         {
-            await SocketSends.AllAsync(upstream.Socket, bytes, token);
+            await upstream.SendAsync(bytes, token);
             return ForwardError.None;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
@@ -544,11 +544,11 @@ internal sealed partial class Http2Stream
                 _chunk.AppendCrLf();
                 _chunk.Append(segment.Span);
                 _chunk.AppendCrLf();
-                await SocketSends.AllAsync(upstream.Socket, _chunk.Written, token);
+                await upstream.SendAsync(_chunk.Written, token);
             }
             else
             {
-                await SocketSends.AllAsync(upstream.Socket, segment, token);
+                await upstream.SendAsync(segment, token);
             }
         }
 
@@ -558,7 +558,7 @@ internal sealed partial class Http2Stream
             _chunk.Append("0\r\n"u8);
             _chunk.Append(_trailerLines.Written.Span);
             _chunk.AppendCrLf();
-            await SocketSends.AllAsync(upstream.Socket, _chunk.Written, token);
+            await upstream.SendAsync(_chunk.Written, token);
         }
     }
 

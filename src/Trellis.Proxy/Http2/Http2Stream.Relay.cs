@@ -40,7 +40,7 @@ internal sealed partial class Http2Stream
         {
             if (error != ForwardError.ResponseBodyClient)
             {
-                ProxyLog.ForwardFailed(_connection.Services.ForwardLog, upstream.Socket.RemoteEndPoint?.ToString() ?? string.Empty, error, null);
+                ProxyLog.ForwardFailed(_connection.Services.ForwardLog, upstream.Transport.Remote, error, null);
                 Fail(Http2Error.InternalError); // a truncated body must not look complete
             }
 
@@ -224,7 +224,7 @@ internal sealed partial class Http2Stream
         upstream.Start = upstream.End = 0;
         try
         {
-            var read = await upstream.Socket.ReceiveAsync(upstream.Buffer.AsMemory(0, count), SocketFlags.None, token);
+            var read = await upstream.ReceiveAsync(upstream.Buffer.AsMemory(0, count), token);
             upstream.End = read;
             return read;
         }

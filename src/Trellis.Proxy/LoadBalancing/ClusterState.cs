@@ -36,6 +36,9 @@ internal sealed class ClusterState
 
     public HttpMessageInvoker Invoker { get; }
 
+    /// <summary>How connections to the endpoints are opened (the upstream transport seam): plain TCP today.</summary>
+    public Upstream.IUpstreamConnector Connector { get; init; } = Upstream.TcpConnector.Instance;
+
     public Func<int, int> Random { get; }
 
     /// <summary>Set when requests wait for an endpoint instead of failing while the cluster has none.</summary>

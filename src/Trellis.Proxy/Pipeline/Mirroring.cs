@@ -57,7 +57,7 @@ internal sealed partial class Mirroring
                 continue;
             }
 
-            _ = Task.Run(() => SendAsync(head, endpoint));
+            _ = Task.Run(() => SendAsync(head, cluster, endpoint));
         }
     }
 
@@ -68,19 +68,19 @@ internal sealed partial class Mirroring
         return colon < 0 ? authority + "-shadow" : string.Concat(authority.AsSpan(0, colon), "-shadow", authority.AsSpan(colon));
     }
 
-    private async Task SendAsync(HeadBuilder request, EndpointState endpoint)
+    private async Task SendAsync(HeadBuilder request, ClusterState cluster, EndpointState endpoint)
     {
         UpstreamConnection? connection = null;
         try
         {
-            (connection, var error) = await _pool.ConnectAsync(endpoint.Address, endpoint.Port);
+            (connection, var error) = await _pool.ConnectAsync(endpoint.Address, endpoint.Port, cluster.Connector);
             if (connection is null)
             {
                 Log.MirrorFailed(_logger, endpoint.Origin, error?.Message ?? "connect failed");
                 return;
             }
 
-            await SocketSends.AllAsync(connection.Socket, request.Written, CancellationToken.None);
+            await connection.SendAsync(request.Written, CancellationToken.None);
             using var timeout = new CancellationTokenSource(MirrorTimeout);
             await connection.ReadResponseHeadAsync(null, timeout.Token); // the answer is dropped; the connection with it
         }
