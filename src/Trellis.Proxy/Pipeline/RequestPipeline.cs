@@ -31,7 +31,8 @@ internal sealed partial class RequestPipeline
     private readonly TimeProvider _time;
     private readonly ActivationQueues _activation;
     private readonly ColdStartStats _coldStarts;
-    private readonly ILogger _accessLog;
+    private readonly TelemetryStage _telemetry;
+    private readonly InboundPolicy _inbound = new();
     private readonly ILogger _forwardLog;
     private readonly ILogger _servingLog;
     private readonly Mirroring _mirroring;
@@ -45,7 +46,7 @@ internal sealed partial class RequestPipeline
         _time = time;
         _activation = activation;
         _coldStarts = coldStarts;
-        _accessLog = accessLog;
+        _telemetry = new TelemetryStage(accessLog, time);
         _forwardLog = forwardLog;
         _servingLog = servingLog;
         _mirroring = mirroring;
@@ -67,12 +68,12 @@ internal sealed partial class RequestPipeline
     public ValueTask<ExchangeOutcome> RunAsync(IExchange exchange, string listener, RouteMatch match)
     {
         var started = _time.GetTimestamp();
-        var served = ServeAsync(exchange, match, started);
-        return _accessLog.IsEnabled(LogLevel.Debug) ? LoggedAsync(served, exchange, listener, match, started) : served;
+        var served = ServeAsync(exchange, listener, match, started);
+        return _telemetry.Enabled ? RecordedAsync(served, exchange, listener, match, started) : served;
     }
 
-    /// <summary>(7) The access log, once the request is done.</summary>
-    private async ValueTask<ExchangeOutcome> LoggedAsync(ValueTask<ExchangeOutcome> served, IExchange exchange, string listener, RouteMatch match, long started)
+    /// <summary>(7) Telemetry, once the request is done.</summary>
+    private async ValueTask<ExchangeOutcome> RecordedAsync(ValueTask<ExchangeOutcome> served, IExchange exchange, string listener, RouteMatch match, long started)
     {
         var outcome = default(ExchangeOutcome);
         try
@@ -82,15 +83,11 @@ internal sealed partial class RequestPipeline
         }
         finally
         {
-            var request = exchange.Request;
-            ProxyLog.AccessLog(
-                _accessLog, listener, request.Method, request.Authority, request.Path, outcome.Status, outcome.Error,
-                match.Route?.Name ?? string.Empty, outcome.Cluster?.Name ?? string.Empty, outcome.Endpoint?.Origin ?? string.Empty,
-                _time.GetElapsedTime(started).TotalMilliseconds);
+            _telemetry.Record(exchange, listener, match, outcome, started);
         }
     }
 
-    private ValueTask<ExchangeOutcome> ServeAsync(IExchange exchange, RouteMatch match, long started)
+    private ValueTask<ExchangeOutcome> ServeAsync(IExchange exchange, string listener, RouteMatch match, long started)
     {
         var route = match.Route;
         if (route is null)
@@ -98,7 +95,11 @@ internal sealed partial class RequestPipeline
             return AnswerAsync(exchange, LocalReply.For(ForwardError.NoRoute), null);
         }
 
-        // (2) Inbound policy: nothing to check yet.
+        // (2)
+        if (_inbound.Check(exchange, listener, route) is { } refusal)
+        {
+            return AnswerAsync(exchange, refusal, null);
+        }
 
         // (3)
         var flags = ResponseFlags.None;
