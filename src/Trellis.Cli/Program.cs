@@ -25,9 +25,22 @@ var root = new RootCommand("Trellis: a service mesh and serverless platform in o
 root.Options.Add(Common.Server);
 // The long-running roles shut down in order on SIGINT/SIGTERM themselves (workloads get their grace
 // period); System.CommandLine's own handler would end the process after 2 s, leaving children behind.
+var parse = root.Parse(args);
+if (CommandLine.Errors(parse) is { Count: > 0 } errors)
+{
+    // A wrong command line is exit code 2 (README, "Exit codes"); System.CommandLine's own answer is 1.
+    foreach (var error in errors)
+    {
+        await Console.Error.WriteLineAsync("error: " + error);
+    }
+
+    await Console.Error.WriteLineAsync($"Run '{CommandLine.Path(parse)} --help' for usage.");
+    return ExitCodes.Usage;
+}
+
 try
 {
-    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
+    return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
 }
 catch (IOException e)
 {

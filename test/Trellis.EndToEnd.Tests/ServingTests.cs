@@ -40,6 +40,7 @@ public sealed partial class ServingTests : IAsyncLifetime
         catch
         {
             await _up.DisposeAsync(); // xunit does not call DisposeAsync when InitializeAsync fails
+            Directory.Delete(_dir, recursive: true);
             throw;
         }
     }

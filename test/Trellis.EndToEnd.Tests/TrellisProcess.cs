@@ -37,9 +37,23 @@ public sealed class TrellisProcess : IAsyncDisposable
         }
     }
 
-    public static TrellisProcess Start(params string[] args)
+    public static TrellisProcess Start(params string[] args) => Start(sigintDefault: false, args);
+
+    /// <summary>
+    /// With <paramref name="sigintDefault"/>, SIGINT goes back to its default before trellis starts: a
+    /// test runner may have been started with SIGINT ignored (as a script's background job is), and an
+    /// ignored signal stays ignored across exec, so trellis could never see a Ctrl-C otherwise.
+    /// </summary>
+    public static TrellisProcess Start(bool sigintDefault, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet") { WorkingDirectory = TrellisBinary.RepoRoot, RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = new ProcessStartInfo(sigintDefault ? "python3" : "dotnet") { WorkingDirectory = TrellisBinary.RepoRoot, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (sigintDefault)
+        {
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])");
+            info.ArgumentList.Add("dotnet");
+        }
+
         info.ArgumentList.Add(TrellisBinary.Dll);
         foreach (var a in args)
         {

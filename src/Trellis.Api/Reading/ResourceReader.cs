@@ -32,7 +32,14 @@ public static partial class ResourceReader
             // YamlDotNet stops at the first syntax error, so a malformed text gives exactly one diagnostic.
             var message = LocationPrefix().Replace(ex.InnerException is ArgumentException && ex.Message.Contains("Duplicate key", StringComparison.Ordinal) ? "duplicate key" : ex.Message, "");
             var code = message.Contains("duplicate key", StringComparison.OrdinalIgnoreCase) ? DiagnosticCodes.DuplicateKey : DiagnosticCodes.YamlSyntax;
-            return new ReadResult([], [new Diagnostic(code, Severity.Error, message, "", source, (int)ex.Start.Line, (int)ex.Start.Column)]);
+            var (line, column) = ((int)ex.Start.Line, (int)ex.Start.Column);
+            if (code == DiagnosticCodes.YamlSyntax)
+            {
+                message = YamlErrors.Plain(message);
+                (line, column) = message.StartsWith("a tab", StringComparison.Ordinal) && YamlErrors.IndentingTab(text) is { } tab ? tab : (line, column);
+            }
+
+            return new ReadResult([], [new Diagnostic(code, Severity.Error, message, "", source, line, column)]);
         }
         catch (InvalidOperationException ex)
         {

@@ -79,6 +79,8 @@ public static class JsonYaml
     private static string Quote(string s) =>
         s.Length == 0 || s.IndexOfAny([':', '#', '\'', '"', '{', '}', '[', ']', ',', '&', '*', '!', '|', '>', '%', '@', '`']) >= 0 || s.Trim() != s
         || s is "true" or "false" or "null" or "yes" or "no" || double.TryParse(s, out _)
-            ? JsonSerializer.Serialize(s)
+            ? JsonSerializer.Serialize(s, Relaxed)
             : s;
+
+    private static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

@@ -88,7 +88,7 @@ public static class UpRole
             {
                 ok = false;
                 Console.Error.WriteLine($"error: {source}: {response.Message}");
-                DiagnosticsPrinter.Print(response.Json, Console.Error);
+                DiagnosticsPrinter.Print(response.Json, Console.Error, text);
             }
             else
             {

@@ -20,7 +20,7 @@ public static class ApplyVerbs
             {
                 var query = $"/apply?source={Uri.EscapeDataString(source)}{(parse.GetValue(dryRun) ? "&dryRun=true" : "")}";
                 var response = await client.SendAsync(HttpMethod.Post, query, text, ct);
-                failed |= !Report(response, parse.GetValue(dryRun) ? " (dry run)" : "");
+                failed |= !Report(response, parse.GetValue(dryRun) ? " (dry run)" : "", text);
             }
 
             return failed ? ExitCodes.Rejected : ExitCodes.Ok;
@@ -77,7 +77,7 @@ public static class ApplyVerbs
                     throw new ApiException(response.Status, response.Message);
                 }
 
-                errors += DiagnosticsPrinter.Print(response.Json, Console.Out);
+                errors += DiagnosticsPrinter.Print(response.Json, Console.Out, text);
                 total += (response.Json?["diagnostics"] as JsonArray)?.Count ?? 0;
             }
 
@@ -92,12 +92,12 @@ public static class ApplyVerbs
     }
 
     /// <summary>Prints kubectl-style result lines (<c>virtualservice.networking.istio.io/reviews configured</c>) or the errors.</summary>
-    private static bool Report(ApiResponse response, string suffix)
+    private static bool Report(ApiResponse response, string suffix, string? text = null)
     {
         if (!response.Ok)
         {
             Console.Error.WriteLine($"error: {response.Message}");
-            DiagnosticsPrinter.Print(response.Json, Console.Error);
+            DiagnosticsPrinter.Print(response.Json, Console.Error, text);
             return false;
         }
 

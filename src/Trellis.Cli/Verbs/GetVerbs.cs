@@ -152,5 +152,6 @@ public static class GetVerbs
         return !read.HasErrors && read.Resources.Count == 1 ? ResourceWriter.ToYaml(read.Resources[0]) : JsonYaml.Write(item);
     }
 
-    private static readonly System.Text.Json.JsonSerializerOptions Indented = new() { WriteIndented = true };
+    // Relaxed escaping, as ResourceWriter writes: '+' in a timestamp stays '+', not \u002B (JSON allows both).
+    private static readonly System.Text.Json.JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

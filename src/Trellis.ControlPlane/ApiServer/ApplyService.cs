@@ -54,7 +54,11 @@ public sealed class ApplyService(IResourceStore store)
         return await WriteAsync(ops, all, cancellationToken);
     }
 
-    /// <summary>Reads and analyzes without writing: <c>trellis analyze</c>.</summary>
+    /// <summary>
+    /// Reads and analyzes without writing: <c>trellis analyze</c>. Reports on the file: findings about
+    /// its resources, and findings about stored ones that the file brings about (a stored VirtualService
+    /// whose subset the file's DestinationRule drops); what was wrong in the store before is not the file's.
+    /// </summary>
     public IReadOnlyList<Diagnostic> AnalyzeOnly(string text, string source)
     {
         var read = ResourceReader.Read(text, source);
@@ -63,7 +67,11 @@ public sealed class ApplyService(IResourceStore store)
             return read.Diagnostics;
         }
 
-        return read.Diagnostics.Concat(Analyze(read.Resources, deleting: new HashSet<ResourceKey>())).ToList();
+        var mine = read.Resources.Select(r => Describe(r.Key)).ToHashSet(StringComparer.Ordinal);
+        var before = Analyze([], deleting: new HashSet<ResourceKey>()).ToHashSet();
+        var findings = Analyze(read.Resources, deleting: new HashSet<ResourceKey>())
+            .Where(d => d.Resource is null || mine.Contains(d.Resource) || !before.Contains(d));
+        return read.Diagnostics.Concat(findings).ToList();
     }
 
     public async Task<ApplyResponse> DeleteAsync(string text, string source, CancellationToken cancellationToken)

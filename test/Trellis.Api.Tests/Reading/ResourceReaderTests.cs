@@ -1,5 +1,6 @@
 using Trellis.Api.Diagnostics;
 using Trellis.Api.Networking;
+using Trellis.Api.Reading;
 
 namespace Trellis.Api.Tests.Reading;
 
@@ -92,6 +93,42 @@ public sealed class ResourceReaderTests
         Assert.InRange(d.Line, 4, 6);
         Assert.DoesNotContain("Idx:", d.Message, StringComparison.Ordinal);
         Assert.Empty(result.Resources);
+    }
+
+    [Theory]
+    [InlineData("metadata:\n  name: a\n labels: {}\n", 5, "this line does not fit the map above it")]
+    [InlineData("metadata:\n  name: a\n    labels: {}\n", 5, "a 'key:' inside the value above")]
+    [InlineData("metadata:\n  name: \"a\n", 4, "the text ends inside a quoted string")]
+    [InlineData("metadata:\n\tname: a\n", 4, "a tab used for indentation")]
+    public void Read_SyntaxError_PlainSentenceAtTheLineInsteadOfTheParserState(string rest, int line, string plain)
+    {
+        var d = Assert.Single(ResourceReader.Read("apiVersion: v1\nkind: Service\n" + rest, "bad.yaml").Diagnostics);
+
+        Assert.Equal(DiagnosticCodes.YamlSyntax, d.Code);
+        Assert.StartsWith(plain, d.Message, StringComparison.Ordinal);
+        Assert.Equal(line, d.Line);
+    }
+
+    [Theory]
+    [InlineData("wieght", "weight", 1)] // two letters swapped: one edit
+    [InlineData("subsett", "subset", 1)]
+    [InlineData("Weight", "weight", 0)]
+    [InlineData("hsot", "host", 1)]
+    [InlineData("weight", "subset", 5)]
+    public void EditDistance_SwapsCountAsOneEdit(string a, string b, int expected)
+    {
+        Assert.Equal(expected, YamlBinder.EditDistance(a, b));
+    }
+
+    [Fact]
+    public void Read_MisspeltFieldWithSwappedLetters_SuggestsTheField()
+    {
+        const string text = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews}\n      wieght: 100\n";
+
+        var d = Assert.Single(ResourceReader.Read(text, "vs.yaml").Diagnostics, d => d.Code == DiagnosticCodes.UnknownField);
+
+        Assert.Equal("spec.http[0].route[0].wieght", d.Path);
+        Assert.Contains("did you mean \"weight\"", d.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -59,6 +59,25 @@ public sealed class ApplyEndpointTests
         Assert.Contains(diagnostics, d => (string)d!["code"]! == "TRL0003" && (int)d["line"]! > 10);
     }
 
+    /// <summary>
+    /// analyze -f reports on the file: not on what was already wrong in the store, but on what the file
+    /// brings about in stored resources (a subset it drops that a stored VirtualService uses).
+    /// </summary>
+    [Fact]
+    public async Task Analyze_File_ReportsOnTheFileAndWhatItBreaksNotOnUnrelatedStoredErrors()
+    {
+        await using var cp = await ControlPlaneFixture.StartAsync();
+        await cp.PostAsync("/apply", TestResources.ReviewsService + "\n---\n" + TestResources.ReviewsRule + "\n---\n" + TestResources.VirtualService("reviews", "reviews", "v1"));
+        var withoutV1 = TestResources.ReviewsRule.Replace("  - {name: v1, labels: {version: v1}}\n", "", StringComparison.Ordinal);
+
+        var (_, breaking) = await cp.PostAsync("/analyze?source=dr.yaml", withoutV1);
+        Assert.Contains(breaking!["diagnostics"]!.AsArray(), d => (string)d!["code"]! == "IST0101" && (string)d["resource"]! == "VirtualService/default/reviews");
+
+        await cp.PostAsync("/delete", TestResources.ReviewsRule); // the stored VirtualService now dangles
+        var (_, unrelated) = await cp.PostAsync("/analyze?source=ratings.yaml", TestResources.ReviewsService.Replace("reviews", "ratings", StringComparison.Ordinal));
+        Assert.DoesNotContain(unrelated!["diagnostics"]!.AsArray(), d => (string)d!["severity"]! != "info");
+    }
+
     [Fact]
     public async Task Delete_File_RemovesItsObjects()
     {

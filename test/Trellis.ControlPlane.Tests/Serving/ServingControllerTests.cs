@@ -14,7 +14,9 @@ using Trellis.ControlPlane.Store;
 
 namespace Trellis.ControlPlane.Tests.Serving;
 
-public sealed class ServingControllerTests : IAsyncDisposable
+// IAsyncLifetime, not IAsyncDisposable: xunit 2 never calls a test class's DisposeAsync, and each
+// test's store folder stayed in /tmp (TestClassesTests checks this for the whole assembly).
+public sealed class ServingControllerTests : IAsyncLifetime
 {
     private const string Hello = """
         apiVersion: serving.knative.dev/v1
@@ -43,7 +45,9 @@ public sealed class ServingControllerTests : IAsyncDisposable
         _controller = new ServingController(_store, _registry, new RevisionScalers(TimeProvider.System), TimeProvider.System, NullLogger<ServingController>.Instance, TimeSpan.FromHours(1));
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         await _controller.DisposeAsync();
         await _store.DisposeAsync();
