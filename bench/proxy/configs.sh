@@ -193,23 +193,34 @@ trellis_proxy() { # label snapshot-file [dll [env words]]
   start_bg "$1" env ${4:-$TRELLIS_ENV} dotnet "${3:-$TRELLIS_DLL}" proxy --snapshot "$2" --name "$1" --log-level warning
 }
 
-start_trellis_pair() { # name [dll [env words]]
+# The same role as trellis-proxy, the Native AOT executable (its command line is `trellis proxy`'s).
+trellis_aot_proxy() { # label snapshot-file
+  # shellcheck disable=SC2086 # the env words are split on purpose
+  start_bg "$1" env $TRELLIS_ENV "$TRELLIS_AOT" --snapshot "$2" --name "$1" --log-level warning
+}
+
+start_trellis_pair() { # name [dll [env words]]; TRELLIS_LAUNCHER picks the build (trellis_proxy: JIT)
+  local launch=${TRELLIS_LAUNCHER:-trellis_proxy}
   allocate_ports
   # B: the inbound sidecar in front of the workload; A: the caller's outbound sidecar, routing by Host.
   trellis_snapshot inbound '["*"]' $BACKEND_H1 $((BASE + 2)) 0 >"$WORK/$1-b.json"
   trellis_snapshot outbound "[\"$HOST_HEADER\"]" $((BASE + 2)) "$BASE" $((BASE + 1)) >"$WORK/$1-a.json"
-  trellis_proxy "$1-b" "$WORK/$1-b.json" "${2:-}" "${3:-}"
-  trellis_proxy "$1-a" "$WORK/$1-a.json" "${2:-}" "${3:-}"
+  "$launch" "$1-b" "$WORK/$1-b.json" "${2:-}" "${3:-}"
+  "$launch" "$1-a" "$WORK/$1-a.json" "${2:-}" "${3:-}"
   wait_port $((BASE + 2)); wait_port "$BASE"
   H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
 }
 
 start_trellis_pair_base() { start_trellis_pair "$1" "$TRELLIS_BASE_DLL" "${TRELLIS_BASE_ENV:-TRELLIS_BENCH_BASE=1}"; }
 
-start_trellis_gateway() {
+start_trellis_aot_pair() { TRELLIS_LAUNCHER=trellis_aot_proxy start_trellis_pair "$1"; }
+
+start_trellis_gateway() { # name; TRELLIS_LAUNCHER as for start_trellis_pair
   allocate_ports
   trellis_snapshot gateway '["*"]' $BACKEND_H1 "$BASE" $((BASE + 1)) >"$WORK/$1.json"
-  trellis_proxy "$1" "$WORK/$1.json"
+  "${TRELLIS_LAUNCHER:-trellis_proxy}" "$1" "$WORK/$1.json"
   wait_port "$BASE"
   H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1"
 }
+
+start_trellis_aot_gateway() { TRELLIS_LAUNCHER=trellis_aot_proxy start_trellis_gateway "$1"; }

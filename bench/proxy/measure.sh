@@ -190,5 +190,6 @@ machine_description() {
   echo "- machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, kernel $(uname -r), load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- os: $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
   echo "- versions: .NET $(dotnet --version), $("$NGINX" -v 2>&1 | sed 's/.*: //'), HAProxy $("$HAPROXY" -v | head -1 | awk '{ print $3 }'), $(wrk -v 2>&1 | head -1 | awk '{ print "wrk " $2 }'), $(h2load --version | head -1 | awk '{ print $2 }'), curl $(curl -V | head -1 | awk '{ print $2 }')"
+  [ -x "${TRELLIS_AOT:-}" ] && echo "- trellis-proxy (Native AOT): $(du -k "$TRELLIS_AOT" | cut -f1) KiB, built $(date -u -r "$TRELLIS_AOT" '+%Y-%m-%d %H:%M UTC')"
   echo "- trellis: HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet -- src 2>/dev/null || echo ' (src has uncommitted changes)'), binary built $(date -u -r "$TRELLIS_DLL" '+%Y-%m-%d %H:%M UTC')$( [ "$BUILD" = 0 ] && echo ' (--no-build: may predate HEAD)')$( [ -n "${TRELLIS_BASE_DLL:-}" ] && echo "; trellis-pair-base: $TRELLIS_BASE_DLL, built $(date -u -r "$TRELLIS_BASE_DLL" '+%Y-%m-%d %H:%M UTC')")"
 }

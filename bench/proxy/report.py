@@ -96,6 +96,8 @@ def table(args):
 
     # An A/B run (--baseline) also gets ratios to the baseline build.
     bases = ("nginx-pair", "haproxy-pair") + (("trellis-pair-base",) if "trellis-pair-base" in paths else ())
+    # The Native AOT rows are read against the JIT build of the same proxy (issue 16).
+    bases += ("trellis-pair",) if "trellis-aot-pair" in paths and "trellis-pair" in paths else ()
     rows = []
     rows.append(("proxies alive to the end", ["✗ " + res.gone[p] if p in res.gone else "yes" if proxies[p] else "–" for p in paths]))
     rows.append((f"HTTP/1.1 req/s (wrk, {args.h1_connections} connections)", [fmt(get(p, "rps_h1")) for p in paths]))
@@ -146,18 +148,15 @@ def table(args):
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     out.append("")
     out.extend(targets(res, proxies, rates))
+    out.extend(aot_targets(res, proxies))
     out.append("")
     with open(args.machine) as f:
         out.append(f.read().rstrip())
     print("\n".join(out))
 
 
-def targets(res, proxies, rates):
-    """A target is ticked only from values measured on paths whose proxies all lived to the end and
-    whose measurement had no error; otherwise it stays unticked and says why instead of a figure."""
-    get = res.get
-    lines = ["Targets (issue 3):", ""]
-
+def target_checker(res, lines):
+    """target(name, paths, error_metrics, values, verdict) appends one checklist line to lines."""
     def target(name, paths, error_metrics, values, verdict):
         # verdict(*values) -> (met, text); called only when every value was measured.
         broken = [res.gone[p] for p in paths if p in res.gone]
@@ -169,6 +168,15 @@ def targets(res, proxies, rates):
         else:
             met, text = verdict(*values)
             lines.append(f"- [{'x' if met else ' '}] {text}")
+    return target
+
+
+def targets(res, proxies, rates):
+    """A target is ticked only from values measured on paths whose proxies all lived to the end and
+    whose measurement had no error; otherwise it stays unticked and says why instead of a figure."""
+    get = res.get
+    lines = ["Targets (issue 3):", ""]
+    target = target_checker(res, lines)
 
     if "trellis-pair" not in proxies:
         return lines + ["- [ ] trellis-pair not measured"]
@@ -191,6 +199,34 @@ def targets(res, proxies, rates):
                lambda v, proxy=proxy: (v <= 60, f"{proxy} RSS peak {v:.1f} MB ≤ 60 MB"))
         target(f"{proxy} CPU-s per 1000 requests ≤ 0.15", (path,), ("errors_h1",), (get(path, f"cpu_per_1k:{proxy}"),),
                lambda v, proxy=proxy: (v <= 0.15, f"{proxy} {v:.3f} CPU-s per 1000 requests ≤ 0.15"))
+    return lines
+
+
+def aot_targets(res, proxies):
+    """Issue 16: the Native AOT proxy in megabytes, and no slower nor costlier than the JIT one."""
+    get = res.get
+    lines = ["", "Targets (issue 16, Native AOT trellis-proxy):", ""]
+    target = target_checker(res, lines)
+    if "trellis-aot-pair" not in proxies and "trellis-aot-gateway" not in proxies:
+        return lines + ["- [ ] trellis-aot-pair and trellis-aot-gateway not measured"]
+    for path in ("trellis-aot-pair", "trellis-aot-gateway"):
+        for proxy in proxies.get(path, []):
+            target(f"{proxy} RSS idle ≤ 15 MB", (path,), (), (get(path, f"rss_idle_mb:{proxy}"),),
+                   lambda v, proxy=proxy: (v <= 15, f"{proxy} RSS idle {v:.1f} MB ≤ 15 MB"))
+            target(f"{proxy} RSS peak ≤ 40 MB", (path,), (), (get(path, f"rss_peak_mb:{proxy}"),),
+                   lambda v, proxy=proxy: (v <= 40, f"{proxy} RSS peak {v:.1f} MB ≤ 40 MB"))
+    for aot, jit in (("trellis-aot-pair", "trellis-pair"), ("trellis-aot-gateway", "trellis-gateway")):
+        if aot not in proxies or jit not in proxies:
+            continue
+        for metric, label, errors in (("rps_h1", "HTTP/1.1", "errors_h1"), ("rps_h2", "HTTP/2", "errors_h2")):
+            target(f"{aot} {label} throughput ≥ {jit}", (aot, jit), (errors,), (get(aot, metric), get(jit, metric)),
+                   lambda v, b, label=label, aot=aot, jit=jit: (v >= b, f"{aot} {label} throughput {v / b:.2f} × {jit} (≥ 1.00)"))
+        for metric, label, errors in (("cpu_per_1k", "HTTP/1.1", "errors_h1"), ("cpu_per_1k_h2", "HTTP/2", "errors_h2")):
+            v = [get(aot, f"{metric}:{x}") for x in proxies[aot]]
+            b = [get(jit, f"{metric}:{x}") for x in proxies[jit]]
+            values = (None, None) if None in v or None in b else (sum(v), sum(b))
+            target(f"{aot} {label} CPU per request ≤ {jit}", (aot, jit), (errors,), values,
+                   lambda v, b, label=label, aot=aot, jit=jit: (v <= b, f"{aot} {label} CPU per request {v / b:.2f} × {jit} (≤ 1.00)"))
     return lines
 
 

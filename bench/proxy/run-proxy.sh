@@ -48,9 +48,11 @@ PATHS=(
   "direct|start_direct|client -> backend"
   "trellis-pair|start_trellis_pair|client -> trellis outbound -> trellis inbound -> backend (two processes)"
   "trellis-pair-base|start_trellis_pair_base|trellis-pair with the --baseline build (A/B)"
+  "trellis-aot-pair|start_trellis_aot_pair|trellis-pair on trellis-proxy, the Native AOT build (two processes)"
   "nginx-pair|start_nginx_pair|client -> nginx -> nginx -> backend"
   "haproxy-pair|start_haproxy_pair|client -> haproxy -> haproxy -> backend"
   "trellis-gateway|start_trellis_gateway|client -> trellis gateway -> backend"
+  "trellis-aot-gateway|start_trellis_aot_gateway|trellis-gateway on trellis-proxy, the Native AOT build"
   "nginx-single|start_nginx_single|client -> nginx -> backend"
 )
 
@@ -74,6 +76,16 @@ if [ "$BUILD" = 1 ]; then
 fi
 TRELLIS_DLL="$TRELLIS_OUT/trellis.dll"
 [ -f "$TRELLIS_DLL" ] || die "$TRELLIS_DLL missing (run without --no-build)"
+# trellis-proxy, the Native AOT build of the proxy role: scripts/build-proxy (re)builds it in
+# artifacts/trellis-proxy when its sources changed; the benchmark runs its own copy, as above.
+TRELLIS_AOT="$TRELLIS_OUT/aot/trellis-proxy"
+if [ "$BUILD" = 1 ]; then
+  log "building trellis-proxy (Native AOT) when out of date"
+  aot=$("$ROOT/scripts/build-proxy") || die "trellis-proxy (Native AOT) did not build"
+  mkdir -p "$TRELLIS_OUT/aot"
+  cp "$aot" "$TRELLIS_AOT.new" && mv -f "$TRELLIS_AOT.new" "$TRELLIS_AOT"
+fi
+[ -x "$TRELLIS_AOT" ] || die "$TRELLIS_AOT missing (run without --no-build)"
 TRELLIS_BASE_DLL=""
 if [ -z "$BASELINE" ] && [ -n "$TRELLIS_BASE_ENV" ]; then BASELINE=$TRELLIS_DLL; fi
 if [ -n "$BASELINE" ]; then

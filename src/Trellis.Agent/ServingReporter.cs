@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using System.Text.Json.Serialization.Metadata;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Trellis.Agent.Metering;
@@ -60,7 +61,7 @@ public sealed partial class ServingReporter : IAsyncDisposable
         {
             await foreach (var (cluster, waiting) in _demand.Reader.ReadAllAsync(stop))
             {
-                await PostAsync("/serving/v1/demand", new { cluster, waiting }, stop);
+                await PostAsync("/serving/v1/demand", new DemandReport(cluster, waiting), WireJsonContext.Default.DemandReport, stop);
             }
         }
         catch (OperationCanceledException)
@@ -75,10 +76,13 @@ public sealed partial class ServingReporter : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(stop))
             {
-                var loads = _proxy.SampleLoad().Where(l => l.Listener.EndsWith("/inbound", StringComparison.Ordinal)).ToList();
+                var loads = _proxy.SampleLoad()
+                    .Where(l => l.Listener.EndsWith("/inbound", StringComparison.Ordinal))
+                    .Select(l => new LoadReport(l.Listener, l.Workload, l.AverageConcurrency, l.Requests, l.From, l.To))
+                    .ToList();
                 if (loads.Count > 0)
                 {
-                    await PostAsync("/serving/v1/load", loads, stop);
+                    await PostAsync("/serving/v1/load", loads, WireJsonContext.Default.IReadOnlyListLoadReport, stop);
                 }
             }
         }
@@ -117,17 +121,18 @@ public sealed partial class ServingReporter : IAsyncDisposable
         var instances = _usage?.Collect(_proxy.SampleDurations()) ?? [];
         var coldStarts = _proxy.ColdStarts();
         if ((instances.Count > 0 || coldStarts.Count > 0)
-            && await PostAsync("/serving/v1/metering", new MeteringReport(_reporter, instances, coldStarts), stop))
+            && await PostAsync("/serving/v1/metering", new MeteringReport(_reporter, instances, coldStarts), WireJsonContext.Default.MeteringReport, stop))
         {
             _usage?.Delivered(instances);
         }
     }
 
-    private async Task<bool> PostAsync<T>(string path, T body, CancellationToken stop)
+    /// <summary>Posts with the wire's generated JSON (no reflection: this runs in the Native AOT proxy too).</summary>
+    private async Task<bool> PostAsync<T>(string path, T body, JsonTypeInfo<T> json, CancellationToken stop)
     {
         try
         {
-            using var response = await _http.PostAsJsonAsync(path, body, WireJson.Options, stop);
+            using var response = await _http.PostAsJsonAsync(path, body, json, stop);
             return response.IsSuccessStatusCode;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !stop.IsCancellationRequested)

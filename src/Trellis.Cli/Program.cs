@@ -11,7 +11,7 @@ var root = new RootCommand("Trellis: a service mesh and serverless platform in o
     UpRole.Create(),
     ServerRoles.ControlPlane(),
     ServerRoles.Agent(),
-    GatewayRole.Create(),
+    GatewayRole.Create(Common.Server),
     ApplyVerbs.Apply(),
     GetVerbs.Get(),
     GetVerbs.Describe(),

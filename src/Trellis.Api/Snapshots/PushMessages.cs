@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using Trellis.Api.Metering;
 
 namespace Trellis.Api.Snapshots;
 
@@ -20,12 +22,60 @@ public sealed record ProxyHello(string Name, ProxyRole Role, string? Node, IRead
 /// <summary>A proxy's answer to a pushed snapshot.</summary>
 public sealed record ProxyAck(string Version, bool Accepted, IReadOnlyList<string> Errors);
 
+/// <summary>Held requests at a proxy for a revision cluster with no ready instance (the activator's poke, <c>POST /serving/v1/demand</c>).</summary>
+public sealed record DemandReport(string Cluster, int Waiting);
+
+/// <summary>A proxy's load sample for one listener, as agents report it every second (<c>POST /serving/v1/load</c>, a JSON array).</summary>
+public sealed record LoadReport(string Listener, string Workload, double AverageConcurrency, long Requests, DateTimeOffset From, DateTimeOffset To);
+
 /// <summary>JSON settings shared by both ends of the push protocol and the registry API.</summary>
 public static class WireJson
 {
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    /// <summary>
+    /// <see cref="WireJsonContext"/>'s settings, with reflection for the API types it does not
+    /// generate code for. The proxy's own traffic (snapshots, hello, ACKs, reports) goes through the
+    /// context's generated metadata even here, so both ends read and write it the same way.
+    /// </summary>
+    public static readonly JsonSerializerOptions Options = CreateOptions();
+
+    private static JsonSerializerOptions CreateOptions()
     {
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
+        var options = new JsonSerializerOptions(WireJsonContext.Default.Options);
+        options.TypeInfoResolverChain.Add(new DefaultJsonTypeInfoResolver());
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+        return options;
+    }
 }
+
+/// <summary>
+/// Source-generated JSON for everything a proxy reads and writes: snapshots (push stream and
+/// <c>--snapshot</c> files), hello, ACKs, its reports to the control plane and its admin answers (route explain). No reflection, so the
+/// Native AOT proxy (<c>trellis-proxy</c>) can be trimmed. The generator walks each root type's
+/// members, so a field added to a snapshot record is picked up without touching this list; a new
+/// enum type needs its <see cref="CamelCaseEnum{TEnum}"/> line (WireJsonContextTests fails until it has one).
+/// </summary>
+[JsonSourceGenerationOptions(
+    JsonSerializerDefaults.Web,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UseStringEnumConverter = true,
+    Converters =
+    [
+        typeof(CamelCaseEnum<ListenerKind>),
+        typeof(CamelCaseEnum<HttpProtocols>),
+        typeof(CamelCaseEnum<StringMatchKind>),
+        typeof(CamelCaseEnum<LoadBalancerKind>),
+        typeof(CamelCaseEnum<UpstreamProtocol>),
+        typeof(CamelCaseEnum<ProxyRole>),
+    ])]
+[JsonSerializable(typeof(ProxySnapshot))]
+[JsonSerializable(typeof(ProxyHello))]
+[JsonSerializable(typeof(ProxyAck))]
+[JsonSerializable(typeof(DemandReport))]
+[JsonSerializable(typeof(IReadOnlyList<LoadReport>))]
+[JsonSerializable(typeof(MeteringReport))]
+[JsonSerializable(typeof(Explain.RouteExplanation))]
+public sealed partial class WireJsonContext : JsonSerializerContext;
+
+/// <summary>Enum values as camelCase strings (<c>"roundRobin"</c>), read in any case; the wire's enum format (docs/protocol.md).</summary>
+public sealed class CamelCaseEnum<TEnum>() : JsonStringEnumConverter<TEnum>(JsonNamingPolicy.CamelCase)
+    where TEnum : struct, Enum;

@@ -7,7 +7,12 @@ using Trellis.Proxy.Discovery;
 
 namespace Trellis.Cli.Roles;
 
-/// <summary><c>trellis proxy</c>: a standalone proxy process, an ingress gateway by default, fed by the control plane's push stream.</summary>
+/// <summary>
+/// <c>trellis proxy</c>: a standalone proxy process, an ingress gateway by default, fed by the control
+/// plane's push stream, or a static proxy (a sidecar's inbound and outbound listeners, a gateway) from a
+/// snapshot file. The same source is compiled into the Native AOT executable <c>trellis-proxy</c>
+/// (src/Trellis.ProxyHost), whose command line is this one without the verb.
+/// </summary>
 public static class GatewayRole
 {
     public static readonly IReadOnlyDictionary<string, string> DefaultLabels = new Dictionary<string, string> { ["istio"] = "ingressgateway" };
@@ -18,7 +23,18 @@ public static class GatewayRole
     public static Task<AdminServer> StartAdminAsync(ProxyServer proxy, System.Net.IPEndPoint endpoint, CancellationToken ct) =>
         AdminServer.StartAsync(endpoint, app => ProxyAdmin.Map(app, proxy), ct);
 
-    public static Command Create()
+    public const string Description = "Run an ingress gateway proxy fed by the control plane, or a static one from --snapshot";
+
+    /// <summary>The CLI's <c>proxy</c> verb; <paramref name="server"/> is the CLI's global <c>--server</c>.</summary>
+    public static Command Create(Option<string> server)
+    {
+        var command = new Command("proxy", Description);
+        Configure(command, server);
+        return command;
+    }
+
+    /// <summary>Adds the role's options and action to <paramref name="command"/> (a verb, or <c>trellis-proxy</c>'s root).</summary>
+    public static void Configure(Command command, Option<string> server)
     {
         var name = new Option<string>("--name") { Description = "Proxy name", DefaultValueFactory = _ => "gateway/" + Environment.MachineName.ToLowerInvariant() };
         var labels = new Option<string[]>("--label", "-l") { Description = "Gateway labels k=v (Gateway selectors match them); default istio=ingressgateway" };
@@ -26,7 +42,11 @@ public static class GatewayRole
         var snapshot = new Option<string?>("--snapshot") { Description = "Serve this ProxySnapshot JSON file instead of connecting to a control plane (static mode, as Envoy's static bootstrap)" };
         var logLevel = RoleOptions.LogLevel();
         var admin = new Option<string>("--admin-address") { Description = "Loopback address of the admin endpoints (route explain); port 0 picks one", DefaultValueFactory = _ => "127.0.0.1:0" };
-        var command = new Command("proxy", "Run an ingress gateway proxy fed by the control plane, or a static one from --snapshot") { name, labels, push, snapshot, logLevel, admin };
+        foreach (var option in new Option[] { name, labels, push, snapshot, logLevel, admin })
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -48,11 +68,10 @@ public static class GatewayRole
             await using var adminServer = await StartAdminAsync(proxy, RoleOptions.Endpoint(parse.GetValue(admin)!, "--admin-address"), ct);
             await using var client = new PushClient(new Uri(parse.GetValue(push)!), Hello(parse.GetValue(name)!, map, adminServer.Url), proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
             client.Start();
-            await using var demand = new Trellis.Agent.ServingReporter(proxy, new Uri(parse.GetValue(Verbs.Common.Server)!), reportLoad: false, loggers.CreateLogger("trellis.proxy"), parse.GetValue(name)!);
+            await using var demand = new Trellis.Agent.ServingReporter(proxy, new Uri(parse.GetValue(server)!), reportLoad: false, loggers.CreateLogger("trellis.proxy"), parse.GetValue(name)!);
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });
-        return command;
     }
 
     private static async Task<int> ServeStaticAsync(ProxyServer proxy, string file, Task shutdown, CancellationToken ct)
@@ -60,7 +79,7 @@ public static class GatewayRole
         ProxySnapshot? config;
         try
         {
-            config = System.Text.Json.JsonSerializer.Deserialize<ProxySnapshot>(await File.ReadAllTextAsync(file, ct), WireJson.Options);
+            config = System.Text.Json.JsonSerializer.Deserialize(await File.ReadAllTextAsync(file, ct), WireJsonContext.Default.ProxySnapshot);
         }
         catch (Exception e) when (e is IOException or System.Text.Json.JsonException)
         {

@@ -9,6 +9,13 @@ public static class RoleOptions
 {
     public static Option<string> DataDir() => new("--data-dir") { Description = "Where state and logs are kept", DefaultValueFactory = _ => ".trellis" };
 
+    /// <summary>The control plane's HTTP API (<c>--server</c>, env <c>TRELLIS_SERVER</c>).</summary>
+    public static Option<string> Server() => new("--server", "-s")
+    {
+        Description = "Control plane API URL (env TRELLIS_SERVER)",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TRELLIS_SERVER") ?? "http://127.0.0.1:15000",
+    };
+
     public static Option<string> Push() => new("--push") { Description = "Control plane push endpoint (HTTP/2)", DefaultValueFactory = _ => "http://127.0.0.1:15010" };
 
     public static Option<int> PoolSize()

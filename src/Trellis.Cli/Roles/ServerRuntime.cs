@@ -36,7 +36,16 @@ public static class ServerRuntime
     /// <summary>Applies the settings when <paramref name="args"/> start a server role. Call first, before any socket exists.</summary>
     public static void Apply(string[] args)
     {
-        if (!IsServerRole(args) || OperatingSystem.IsWindows())
+        if (IsServerRole(args))
+        {
+            Apply();
+        }
+    }
+
+    /// <summary>Applies the settings unconditionally: <c>trellis-proxy</c> is nothing but a server role. Call first, before any socket exists.</summary>
+    public static void Apply()
+    {
+        if (OperatingSystem.IsWindows())
         {
             return;
         }

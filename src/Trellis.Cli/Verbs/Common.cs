@@ -6,12 +6,14 @@ namespace Trellis.Cli.Verbs;
 /// <summary>Options every client verb shares, and the one place that turns failures into exit codes.</summary>
 public static class Common
 {
-    public static readonly Option<string> Server = new("--server", "-s")
+    /// <summary><see cref="Roles.RoleOptions.Server"/>, valid on every verb.</summary>
+    public static readonly Option<string> Server = Global(Roles.RoleOptions.Server());
+
+    private static Option<string> Global(Option<string> option)
     {
-        Description = "Control plane API URL (env TRELLIS_SERVER)",
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TRELLIS_SERVER") ?? "http://127.0.0.1:15000",
-        Recursive = true,
-    };
+        option.Recursive = true;
+        return option;
+    }
 
     public static Option<string> Namespace() => new("--namespace", "-n")
     {

@@ -34,7 +34,7 @@ public sealed partial class PushServer(MeshStateSource states, SnapshotCache cac
         ProxyHello? hello = null;
         try
         {
-            hello = helloLine is null ? null : JsonSerializer.Deserialize<ProxyHello>(helloLine, WireJson.Options);
+            hello = helloLine is null ? null : JsonSerializer.Deserialize(helloLine, WireJsonContext.Default.ProxyHello);
         }
         catch (JsonException)
         {
@@ -63,7 +63,7 @@ public sealed partial class PushServer(MeshStateSource states, SnapshotCache cac
                 var snapshot = cache.Get(hello, state);
                 if (snapshot.Version != connection.SentVersion)
                 {
-                    var line = JsonSerializer.SerializeToUtf8Bytes(snapshot, WireJson.Options);
+                    var line = JsonSerializer.SerializeToUtf8Bytes(snapshot, WireJsonContext.Default.ProxySnapshot);
                     await context.Response.Body.WriteAsync(line, aborted);
                     await context.Response.Body.WriteAsync("\n"u8.ToArray(), aborted);
                     await context.Response.Body.FlushAsync(aborted);
@@ -102,7 +102,7 @@ public sealed partial class PushServer(MeshStateSource states, SnapshotCache cac
                     continue;
                 }
 
-                var ack = JsonSerializer.Deserialize<ProxyAck>(line, WireJson.Options);
+                var ack = JsonSerializer.Deserialize(line, WireJsonContext.Default.ProxyAck);
                 if (ack is null)
                 {
                     continue;

@@ -11,12 +11,6 @@ using Trellis.Serving.Revisions;
 
 namespace Trellis.ControlPlane.Serving;
 
-/// <summary>A proxy's load sample for one listener, as agents report it every second.</summary>
-public sealed record LoadReport(string Listener, string Workload, double AverageConcurrency, long Requests, DateTimeOffset From, DateTimeOffset To);
-
-/// <summary>Held requests at a proxy for a revision cluster with no ready instance (the activator's poke).</summary>
-public sealed record DemandReport(string Cluster, int Waiting);
-
 /// <summary>
 /// What the autoscaler hears from the data plane: per-instance load from the agents (Knative's
 /// queue-proxy metrics) and demand for revisions at zero from any proxy (the activator's).

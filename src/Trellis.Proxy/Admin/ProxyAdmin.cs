@@ -20,29 +20,33 @@ public static class ProxyAdmin
     /// </summary>
     public static void Map(IEndpointRouteBuilder app, ProxyServer proxy)
     {
-        app.MapGet("/explain", (HttpContext c) =>
+        // A RequestDelegate and the generated JSON, not a lambda with parameter binding and reflection JSON:
+        // the Native AOT proxy (trellis-proxy) serves this too, and its build refuses reflection.
+        app.MapGet("/explain", c => Explain(c, proxy).ExecuteAsync(c));
+    }
+
+    private static IResult Explain(HttpContext c, ProxyServer proxy)
+    {
+        var query = c.Request.Query;
+        if (query["url"].FirstOrDefault() is not { Length: > 0 } url)
         {
-            var query = c.Request.Query;
-            if (query["url"].FirstOrDefault() is not { Length: > 0 } url)
+            return Results.Json(new RouteExplanation("error", Error: "url is required"), WireJsonContext.Default.RouteExplanation, statusCode: 400);
+        }
+
+        var headers = new List<KeyValuePair<string, string>>();
+        foreach (var header in query["header"])
+        {
+            var colon = header?.IndexOf(':', StringComparison.Ordinal) ?? -1;
+            if (colon <= 0)
             {
-                return Results.Json(new RouteExplanation("error", Error: "url is required"), WireJson.Options, statusCode: 400);
+                return Results.Json(new RouteExplanation("error", Error: $"header \"{header}\" is not 'name: value'"), WireJsonContext.Default.RouteExplanation, statusCode: 400);
             }
 
-            var headers = new List<KeyValuePair<string, string>>();
-            foreach (var header in query["header"])
-            {
-                var colon = header?.IndexOf(':', StringComparison.Ordinal) ?? -1;
-                if (colon <= 0)
-                {
-                    return Results.Json(new RouteExplanation("error", Error: $"header \"{header}\" is not 'name: value'"), WireJson.Options, statusCode: 400);
-                }
+            headers.Add(new(header![..colon].Trim(), header[(colon + 1)..].Trim()));
+        }
 
-                headers.Add(new(header![..colon].Trim(), header[(colon + 1)..].Trim()));
-            }
-
-            var request = new ExplainRequest(query["listener"].FirstOrDefault(), query["method"].FirstOrDefault() ?? "GET", url, headers);
-            var explanation = proxy.Explain(request);
-            return Results.Json(explanation, WireJson.Options, statusCode: explanation.Outcome == "error" ? 400 : 200);
-        });
+        var request = new ExplainRequest(query["listener"].FirstOrDefault(), query["method"].FirstOrDefault() ?? "GET", url, headers);
+        var explanation = proxy.Explain(request);
+        return Results.Json(explanation, WireJsonContext.Default.RouteExplanation, statusCode: explanation.Outcome == "error" ? 400 : 200);
     }
 }

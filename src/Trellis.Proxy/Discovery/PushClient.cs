@@ -104,7 +104,7 @@ public sealed partial class PushClient : IAsyncDisposable
                 continue;
             }
 
-            var snapshot = JsonSerializer.Deserialize<ProxySnapshot>(line, WireJson.Options)
+            var snapshot = JsonSerializer.Deserialize(line, WireJsonContext.Default.ProxySnapshot)
                 ?? throw new JsonException("empty snapshot");
             var result = await _apply(snapshot, stop);
             if (!result.Accepted)
@@ -126,10 +126,10 @@ public sealed partial class PushClient : IAsyncDisposable
     {
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
-            await WriteLineAsync(stream, JsonSerializer.SerializeToUtf8Bytes(hello, WireJson.Options), cancellationToken);
+            await WriteLineAsync(stream, JsonSerializer.SerializeToUtf8Bytes(hello, WireJsonContext.Default.ProxyHello), cancellationToken);
             await foreach (var ack in acks.ReadAllAsync(cancellationToken))
             {
-                await WriteLineAsync(stream, JsonSerializer.SerializeToUtf8Bytes(ack, WireJson.Options), cancellationToken);
+                await WriteLineAsync(stream, JsonSerializer.SerializeToUtf8Bytes(ack, WireJsonContext.Default.ProxyAck), cancellationToken);
             }
         }
 
