@@ -66,6 +66,8 @@ public static class WireJson
         typeof(CamelCaseEnum<LoadBalancerKind>),
         typeof(CamelCaseEnum<UpstreamProtocol>),
         typeof(CamelCaseEnum<ProxyRole>),
+        typeof(CamelCaseEnum<HashKeyKind>),
+        typeof(CamelCaseEnum<HashAlgorithm>),
     ])]
 [JsonSerializable(typeof(ProxySnapshot))]
 [JsonSerializable(typeof(ProxyHello))]
