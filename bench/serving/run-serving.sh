@@ -88,6 +88,18 @@ elif [ ! -f "$R2R_DIR/functions.dll" ] || [ -n "$(find samples/functions/src -na
   fi
 fi
 [ -z "$R2R_ERROR" ] || log "ReadyToRun row skipped: $R2R_ERROR"
+
+# A Native AOT build of the functions (issue 16): no runtime start, no JIT (scripts/build-functions-aot,
+# into artifacts/functions-aot; a one-time publish of a few minutes, skipped by --quick unless built).
+AOT_DIR="$ROOT/artifacts/functions-aot" AOT_ERROR=""
+if [ "$QUICK" = 1 ] && [ ! -x "$AOT_DIR/functions" ]; then
+  AOT_ERROR="skipped in --quick (a one-time publish of a few minutes; the full run builds it)"
+elif [ "$BUILD" = 1 ] && ! "$ROOT/scripts/build-functions-aot" >"$WORK/aot.log" 2>&1; then
+  AOT_ERROR="scripts/build-functions-aot failed: $(grep -m1 -E 'error' "$WORK/aot.log" | cut -c1-300)"
+elif [ ! -x "$AOT_DIR/functions" ]; then
+  AOT_ERROR="$AOT_DIR/functions missing (run without --no-build)"
+fi
+[ -z "$AOT_ERROR" ] || log "Native AOT row skipped: $AOT_ERROR"
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 PY="python3 $BENCH/serving.py"
 TRELLIS_PID="" STARTED_PIDS=()
@@ -118,7 +130,7 @@ cleanup() {
   fi
   # Function instances run in process groups of their own; any still alive now is a stray of ours.
   for pid in $(sort -u "$WORK/function-pids" 2>/dev/null); do
-    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q -E "functions.dll|trellis-poolhost"; then
+    if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q -E "functions.dll|functions-aot/functions|trellis-poolhost"; then
       log "killing stray function instance $pid"; kill -KILL "$pid" 2>/dev/null || true
     fi
   done
@@ -144,7 +156,7 @@ kind: ConfigMap
 metadata: {name: config-autoscaler, namespace: knative-serving}
 data: {stable-window: "6s", scale-to-zero-grace-period: "1s"}
 EOF
-ksvc() { # name function annotations(yaml flow map) containerConcurrency [dll]
+ksvc() { # name function annotations(yaml flow map) containerConcurrency [dll [native executable instead of dotnet dll]]
   cat <<EOF
 ---
 apiVersion: serving.knative.dev/v1
@@ -158,7 +170,7 @@ spec:
       containerConcurrency: $4
       timeoutSeconds: 30
       containers:
-      - command: ["dotnet", "${5:-samples/functions/bin/functions.dll}", "$2"]
+      - command: [$( [ -n "${6:-}" ] && echo "\"$6\"" || echo "\"dotnet\", \"${5:-samples/functions/bin/functions.dll}\"" ), "$2"]
         env: [{name: TARGET, value: bench}]
 EOF
 }
@@ -169,6 +181,8 @@ EOF
   ksvc pool hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10", serving.trellis.dev/pool: "dotnet"}' 20
   # r2r: the same function compiled ReadyToRun (plain process start).
   [ -n "$R2R_ERROR" ] || ksvc r2r hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10"}' 20 "$R2R_DIR/functions.dll"
+  # aot: the same function compiled Native AOT, a plain process without the pool.
+  [ -n "$AOT_ERROR" ] || ksvc aot hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10"}' 20 "" "$AOT_DIR/functions"
   # warm: one instance kept; target-burst-capacity 0 takes the activator out of the path.
   ksvc warm hello '{autoscaling.knative.dev/min-scale: "1", autoscaling.knative.dev/target-burst-capacity: "0"}' 0
   # burst: waits 200 ms per request, so concurrency decides the scale: target 10 (x 70 %) per instance.
@@ -208,6 +222,7 @@ wait_answer() { # host: until 200 (the revision became ready and the route exist
 }
 COLD_SERVICES="cold pool"
 [ -n "$R2R_ERROR" ] || COLD_SERVICES="cold r2r pool"
+[ -n "$AOT_ERROR" ] || COLD_SERVICES="$COLD_SERVICES aot"
 for h in $COLD_SERVICES warm burst; do wait_answer "$h.default.example.com"; done
 log "all services answer"
 remember_function_pids
@@ -286,10 +301,17 @@ for i in $(seq 1 "$TRIALS"); do
   record bare_ms "$i $bare"
   line="plain $ms (by hand, no Trellis: $bare ms)"
   if [ -z "$R2R_ERROR" ]; then cold_trial r2r r2r_ms "$i"; line="$line, ReadyToRun $ms"; fi
+  if [ -z "$AOT_ERROR" ]; then
+    cold_trial aot aot_ms "$i"
+    bare=$($PY bare-start --trials 1 -- "$AOT_DIR/functions" hello) || die "the AOT function does not start by hand"
+    record aot_bare_ms "$i $bare"
+    line="$line, Native AOT $ms (by hand: $bare ms)"
+  fi
   cold_trial pool pool_ms "$i"
   log "cold start $i/$TRIALS: $line, pool $ms"
 done
 [ -z "$R2R_ERROR" ] || record r2r_error "$R2R_ERROR"
+[ -z "$AOT_ERROR" ] || record aot_error "$AOT_ERROR"
 
 # ---- 4. burst from zero -------------------------------------------------------------------------
 wait_zero burst 60 "burst"
