@@ -18,7 +18,7 @@ public sealed class PushParityTests
     {
         await using var backend = await EchoBackend.StartAsync(KestrelProtocols.Http1);
         await using var plane = await FakeControlPlane.StartAsync();
-        var seen = new Dictionary<string, (string Hello, string Ack, string Answer, string ColdAnswer, string Demand)>();
+        var seen = new Dictionary<string, (string Hello, string Ack, string Answer, string ColdAnswer, string Demand, string Explain)>();
         foreach (var build in ProxyBuild.Both)
         {
             var name = "gateway/" + build.Name;
@@ -35,12 +35,16 @@ public sealed class PushParityTests
             await Eventually(() => plane.Reports.Any(r => r.Path == "/serving/v1/demand" && r.Body.Contains(Cold, StringComparison.Ordinal)), $"{build} reports demand", proxy);
 
             var lines = plane.Received[name].ToArray();
+            var admin = (string)System.Text.Json.Nodes.JsonNode.Parse(lines[0])!["adminUrl"]!;
+            using var explain = await client.GetAsync($"{admin}explain?url={Uri.EscapeDataString($"http://127.0.0.1:{port}/pushed")}");
+            var explained = $"{(int)explain.StatusCode} {await explain.Content.ReadAsStringAsync()}".Replace(port.ToString(System.Globalization.CultureInfo.InvariantCulture), "PORT", StringComparison.Ordinal);
             seen[build.Name] = (
                 WithoutAdminUrl(lines[0]).Replace(name, "NAME", StringComparison.Ordinal),
                 lines[1],
                 $"{(int)answer.StatusCode}",
                 $"{(int)cold.StatusCode} {await cold.Content.ReadAsStringAsync()}",
-                plane.Reports.First(r => r.Path == "/serving/v1/demand").Body);
+                plane.Reports.First(r => r.Path == "/serving/v1/demand").Body,
+                explained);
             plane.Reports.Clear();
         }
 
@@ -49,6 +53,8 @@ public sealed class PushParityTests
         Assert.Equal("200", seen["jit"].Answer);
         Assert.StartsWith("503 ", seen["jit"].ColdAnswer, StringComparison.Ordinal);
         Assert.Equal($$"""{"cluster":"{{Cold}}","waiting":1}""", seen["jit"].Demand);
+        Assert.StartsWith("200 {", seen["jit"].Explain, StringComparison.Ordinal);
+        Assert.Contains("\"backend\"", seen["jit"].Explain, StringComparison.Ordinal);
         Assert.Equal(seen["jit"], seen["aot"]);
     }
 
