@@ -37,7 +37,7 @@ public sealed class PushParityTests
             var lines = plane.Received[name].ToArray();
             var admin = (string)System.Text.Json.Nodes.JsonNode.Parse(lines[0])!["adminUrl"]!;
             using var explain = await client.GetAsync($"{admin}explain?url={Uri.EscapeDataString($"http://127.0.0.1:{port}/pushed")}");
-            var explained = $"{(int)explain.StatusCode} {await explain.Content.ReadAsStringAsync()}".Replace(port.ToString(System.Globalization.CultureInfo.InvariantCulture), "PORT", StringComparison.Ordinal);
+            var explained = $"{(int)explain.StatusCode} {await explain.Content.ReadAsStringAsync()}".Replace(port.ToString(System.Globalization.CultureInfo.InvariantCulture), "PORT", StringComparison.Ordinal).Replace(name, "NAME", StringComparison.Ordinal);
             seen[build.Name] = (
                 WithoutAdminUrl(lines[0]).Replace(name, "NAME", StringComparison.Ordinal),
                 lines[1],
