@@ -35,27 +35,6 @@ public static class RoleOptions
         return option;
     }
 
-    /// <summary><c>--gateway-addresses</c>: the loopback range Gateway API Gateways get their own address from.</summary>
-    public static Option<string> GatewayAddresses()
-    {
-        var option = new Option<string>("--gateway-addresses")
-        {
-            Description = "Loopback CIDR range Gateway API Gateways get their addresses from",
-            DefaultValueFactory = _ => Trellis.ControlPlane.GatewayApi.GatewayAddressPool.Default,
-        };
-        option.Validators.Add(r =>
-        {
-            if (Trellis.ControlPlane.GatewayApi.GatewayAddressPool.Parse(r.GetValueOrDefault<string>() ?? "").Error is { } error)
-            {
-                r.AddError("--gateway-addresses: " + error);
-            }
-        });
-        return option;
-    }
-
-    public static Trellis.ControlPlane.GatewayApi.GatewayAddressPool AddressPool(string cidr) =>
-        Trellis.ControlPlane.GatewayApi.GatewayAddressPool.Parse(cidr).Pool!;
-
     public static Option<string> LogLevel() => new("--log-level") { Description = "trace, debug, information, warning, error", DefaultValueFactory = _ => "information" };
 
     public static ILoggerFactory Loggers(string level)

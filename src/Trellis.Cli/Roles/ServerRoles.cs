@@ -13,7 +13,7 @@ public static class ServerRoles
         var api = new Option<string>("--api-address") { DefaultValueFactory = _ => "127.0.0.1:15000", Description = "API address (loopback until authentication exists)" };
         var push = new Option<string>("--push-address") { DefaultValueFactory = _ => "127.0.0.1:15010", Description = "Push address (HTTP/2)" };
         var logLevel = RoleOptions.LogLevel();
-        var gatewayAddresses = RoleOptions.GatewayAddresses();
+        var gatewayAddresses = GatewayAddressOptions.GatewayAddresses();
         var command = new Command("controlplane", "Run the control plane: API, store, registry, config push") { dataDir, api, push, logLevel, gatewayAddresses };
         command.SetAction(async (parse, ct) =>
         {
@@ -24,7 +24,7 @@ public static class ServerRoles
                 DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
                 ApiEndpoint = RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address"),
                 PushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address"),
-                GatewayAddresses = RoleOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
+                GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
             }, loggers, cancellationToken: ct);
             Console.WriteLine($"Control plane API {host.ApiUrl}, push {host.PushUrl}");
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));

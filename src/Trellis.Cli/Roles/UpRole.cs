@@ -24,7 +24,7 @@ public static class UpRole
         var api = new Option<string>("--api-address") { Description = "Control plane API address", DefaultValueFactory = _ => "127.0.0.1:15000" };
         var push = new Option<string>("--push-address") { Description = "Control plane push address", DefaultValueFactory = _ => "127.0.0.1:15010" };
         var logLevel = RoleOptions.LogLevel();
-        var gatewayAddresses = RoleOptions.GatewayAddresses();
+        var gatewayAddresses = GatewayAddressOptions.GatewayAddresses();
         var poolSize = RoleOptions.PoolSize();
         var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, logLevel, poolSize, gatewayAddresses };
         command.SetAction(async (parse, ct) =>
@@ -38,7 +38,7 @@ public static class UpRole
                 DataDirectory = Path.Combine(data, "controlplane"),
                 ApiEndpoint = RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address"),
                 PushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address"),
-                GatewayAddresses = RoleOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
+                GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
             }, loggers, cancellationToken: ct);
 
             await using var gateway = new ProxyServer(new ProxyServerOptions { NodeName = "gateway/ingress" }, loggers);
