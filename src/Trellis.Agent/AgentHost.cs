@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Trellis.Agent.Metering;
+using Trellis.Agent.Replicas;
 using Trellis.Api;
 using Trellis.Api.Registry;
 using Trellis.Api.Snapshots;
@@ -52,7 +53,7 @@ public sealed partial class AgentHost : IAsyncDisposable
     public static async Task<AgentHost> StartAsync(AgentOptions options, ILoggerFactory loggers, CancellationToken cancellationToken = default)
     {
         var log = loggers.CreateLogger<AgentHost>();
-        var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = options.ControlPlane, Timeout = Timeout.InfiniteTimeSpan };
+        var http = new HttpClient(ReplicaFailoverHandler.Create(options.Servers)) { BaseAddress = options.Servers[0], Timeout = Timeout.InfiniteTimeSpan };
         var supervisor = new Supervisor(new SupervisorOptions
         {
             DataDirectory = options.DataDirectory,
@@ -66,7 +67,7 @@ public sealed partial class AgentHost : IAsyncDisposable
         var agentUrl = logs.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
         // The node proxy's admin endpoints (route explain) are served by the agent's own server.
-        var push = new PushClient(options.Push, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, new Dictionary<string, string>(), agentUrl),
+        var push = new PushClient(options.Pushes, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, new Dictionary<string, string>(), agentUrl),
             proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
 
         var host = new AgentHost(supervisor, proxy, push, logs, http, log);
@@ -76,7 +77,7 @@ public sealed partial class AgentHost : IAsyncDisposable
         LogMeter(log, meter.Kind, meterNote);
         host._usage = new UsageCollector(meter, () => supervisor.Instances);
         supervisor.Changed += host._usage.OnInstancesChanged;
-        host._serving = new ServingReporter(proxy, options.ControlPlane, reportLoad: true, log, "node/" + options.Node, host._usage);
+        host._serving = new ServingReporter(proxy, options.Servers, reportLoad: true, log, "node/" + options.Node, host._usage);
         supervisor.Changed += reporter.Update;
         var watcher = new ResourceWatcher(http, "/apis/apps/v1/deployments", host.Reconcile, log);
         push.Start();

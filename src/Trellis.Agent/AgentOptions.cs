@@ -11,6 +11,16 @@ public sealed record AgentOptions
     /// <summary>The control plane's push endpoint (HTTP/2) for this host's node proxy.</summary>
     public required Uri Push { get; init; }
 
+    /// <summary>Every control-plane replica's API (<c>--server a,b</c>); empty means <see cref="ControlPlane"/> alone.</summary>
+    public IReadOnlyList<Uri> ControlPlaneReplicas { get; init; } = [];
+
+    /// <summary>Every replica's push endpoint (<c>--push a,b</c>); empty means <see cref="Push"/> alone.</summary>
+    public IReadOnlyList<Uri> PushReplicas { get; init; } = [];
+
+    internal IReadOnlyList<Uri> Servers => ControlPlaneReplicas.Count > 0 ? ControlPlaneReplicas : [ControlPlane];
+
+    internal IReadOnlyList<Uri> Pushes => PushReplicas.Count > 0 ? PushReplicas : [Push];
+
     /// <summary>Where instance logs are kept.</summary>
     public required string DataDirectory { get; init; }
 

@@ -32,13 +32,19 @@ public sealed partial class ServingReporter : IAsyncDisposable
     /// <param name="name">The proxy's name; with a random suffix per run it names this reporter's metering series.</param>
     /// <param name="usage">A node's instance metering; a gateway has none and reports cold starts only.</param>
     public ServingReporter(ProxyServer proxy, Uri controlPlane, bool reportLoad, ILogger log, string name = "proxy", UsageCollector? usage = null)
+        : this(proxy, [controlPlane], reportLoad, log, name, usage)
+    {
+    }
+
+    /// <param name="controlPlanes">Every control-plane replica; reports go to one that answers.</param>
+    public ServingReporter(ProxyServer proxy, IReadOnlyList<Uri> controlPlanes, bool reportLoad, ILogger log, string name = "proxy", UsageCollector? usage = null)
     {
         _proxy = proxy;
         _reportLoad = reportLoad;
         _usage = usage;
         _reporter = $"{name}#{Guid.NewGuid().ToString("N")[..12]}";
         _log = log;
-        _http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = controlPlane, Timeout = TimeSpan.FromSeconds(5) };
+        _http = new HttpClient(Replicas.ReplicaFailoverHandler.Create(controlPlanes)) { BaseAddress = controlPlanes[0], Timeout = TimeSpan.FromSeconds(5) };
         proxy.DemandRaised += OnDemand;
         _loop = Task.WhenAll(SendDemandAsync(_stop.Token), reportLoad ? SendLoadAsync(_stop.Token) : Task.CompletedTask, SendMeteringAsync(_stop.Token));
     }

@@ -8,39 +8,46 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Trellis.ControlPlane.ApiServer;
+using Trellis.ControlPlane.Leadership;
 using Trellis.ControlPlane.Metering;
 using Trellis.ControlPlane.Push;
 using Trellis.ControlPlane.Registry;
 using Trellis.ControlPlane.Serving;
 using Trellis.ControlPlane.Store;
+using Trellis.ControlPlane.Store.Etcd;
 
 namespace Trellis.ControlPlane;
 
 /// <summary>
 /// The control plane process: the store, the registry, the API server and the push server, on two
 /// Kestrel endpoints. Hosts (the <c>controlplane</c> and <c>up</c> roles) start and dispose it.
+/// With <see cref="ControlPlaneOptions.Store"/> set to etcd it is one replica of several: state in
+/// etcd (State.cs), leader-only work gated by <see cref="ILeadership"/>.
 /// </summary>
 public sealed class ControlPlaneHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly FileResourceStore _store;
+    private readonly ControlPlaneState _state;
     private readonly MeshStateSource _states;
-    private readonly ITimer _expiry;
-
+    private readonly ITimer? _expiry;
     private readonly ServingController _serving;
     private readonly GatewayApi.GatewayApiController _gatewayApi;
 
-    private ControlPlaneHost(WebApplication app, FileResourceStore store, MeshStateSource states, ITimer expiry, ServingController serving, GatewayApi.GatewayApiController gatewayApi)
+    private ControlPlaneHost(WebApplication app, ControlPlaneState state, MeshStateSource states, ITimer? expiry, ServingController serving, GatewayApi.GatewayApiController gatewayApi)
     {
         _serving = serving;
         _gatewayApi = gatewayApi;
         _app = app;
-        _store = store;
+        _state = state;
         _states = states;
         _expiry = expiry;
     }
 
-    public IResourceStore Store => _store;
+    public IResourceStore Store => _state.Store;
+
+    public ILeadership Leadership => _state.Leadership;
+
+    public ServiceRegistry Registry => _state.Registry;
 
     public Uri ApiUrl { get; private set; } = null!;
 
@@ -49,17 +56,22 @@ public sealed class ControlPlaneHost : IAsyncDisposable
     public static async Task<ControlPlaneHost> StartAsync(ControlPlaneOptions options, ILoggerFactory loggers, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         time ??= TimeProvider.System;
-        var store = FileResourceStore.Open(options.DataDirectory, time);
-        var registry = new ServiceRegistry(time);
-        var states = new MeshStateSource(store, registry, loggers.CreateLogger<MeshStateSource>());
+        var identity = options.ReplicaName ?? $"{Environment.MachineName.ToLowerInvariant()}/{Environment.ProcessId}";
+        var advertised = options.AdvertiseUrl?.ToString()
+            ?? (options.ApiEndpoint.Address.Equals(IPAddress.Any) || options.ApiEndpoint.Address.Equals(IPAddress.IPv6Any) || options.ApiEndpoint.Port == 0 ? null : $"http://{options.ApiEndpoint}");
+        var state = await ControlPlaneState.OpenAsync(options, identity, advertised, loggers, time, cancellationToken);
+        var registry = state.Registry;
+        var states = new MeshStateSource(state.Store, registry, loggers.CreateLogger<MeshStateSource>());
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedHostLifetime>();
         builder.Services.AddSingleton(loggers);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
-        builder.Services.AddSingleton<IResourceStore>(store);
+        builder.Services.AddSingleton(state.Store);
         builder.Services.AddSingleton(registry);
+        builder.Services.AddSingleton(state.Reports);
+        builder.Services.AddSingleton(state.Leadership);
         builder.Services.AddSingleton(states);
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton<SnapshotCache>();
@@ -68,6 +80,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         builder.Services.AddSingleton(new RevisionScalers(time));
         builder.Services.AddSingleton<UsageLedger>();
         builder.Services.AddHttpClient("agent");
+        builder.Services.AddHttpClient(LeaderForwarding.ClientName).ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false });
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -79,31 +92,48 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         ServingController? serving = null;
         builder.Services.AddSingleton(_ => serving!);
         var app = builder.Build();
+        LeaderForwarding.Use(app);
         ResourceEndpoints.Map(app);
         MeshEndpoints.Map(app);
         ServingEndpoints.Map(app);
         app.MapPost("/push/v1/stream", (HttpContext c, PushServer push) => push.HandleAsync(c));
         await app.StartAsync(cancellationToken);
 
-        var expiry = time.CreateTimer(_ => registry.ExpireStale(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
-        serving = new ServingController(store, registry, app.Services.GetRequiredService<RevisionScalers>(), time, loggers.CreateLogger<ServingController>(), options.ServingTick);
-        var gatewayApi = new GatewayApi.GatewayApiController(store, states, options.GatewayAddresses, time, loggers.CreateLogger<GatewayApi.GatewayApiController>());
-        var host = new ControlPlaneHost(app, store, states, expiry, serving, gatewayApi);
+        // With etcd, nodes expire with their leases; the embedded registry expires them by its own clock.
+        var expiry = state.Reports is LocalNodeReports
+            ? time.CreateTimer(_ => registry.ExpireStale(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5))
+            : null;
+        serving = new ServingController(state.Store, registry, app.Services.GetRequiredService<RevisionScalers>(), time, loggers.CreateLogger<ServingController>(), options.ServingTick, state.Leadership);
+        var gatewayApi = new GatewayApi.GatewayApiController(state.Store, states, options.GatewayAddresses, time, loggers.CreateLogger<GatewayApi.GatewayApiController>());
+        var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
         host.ApiUrl = new Uri(Resolve(addresses, options.ApiEndpoint, first: true));
         host.PushUrl = new Uri(Resolve(addresses, options.PushEndpoint, first: false));
+        state.Start(host.ApiUrl.ToString().TrimEnd('/'));
         return host;
     }
 
+    private int _disposed;
+
+    /// <summary>Stops the replica; idempotent (a test may stop a leader and then dispose everything).</summary>
     public async ValueTask DisposeAsync()
     {
-        await _expiry.DisposeAsync();
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        if (_expiry is not null)
+        {
+            await _expiry.DisposeAsync();
+        }
+
         await _serving.DisposeAsync();
         await _gatewayApi.DisposeAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
         await _states.DisposeAsync();
-        await _store.DisposeAsync();
+        await _state.DisposeAsync();
     }
 
     /// <summary>Kestrel reports bound addresses in listen order; port 0 endpoints get their real port there.</summary>

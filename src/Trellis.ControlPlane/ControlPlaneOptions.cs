@@ -16,6 +16,27 @@ public sealed record ControlPlaneOptions
     /// <summary>The push stream to proxies: HTTP/2 cleartext with prior knowledge (Kestrel cannot offer h2c beside HTTP/1.1 on one port).</summary>
     public IPEndPoint PushEndpoint { get; init; } = new(IPAddress.Loopback, 15010);
 
+    /// <summary>
+    /// Null: the embedded file store in <see cref="DataDirectory"/>, one replica. <c>etcd://host:2379[,host:2379...]</c>:
+    /// resources, the registry and the leader key in etcd, shared by every replica given the same URL.
+    /// </summary>
+    public string? Store { get; init; }
+
+    /// <summary>This replica's name in leader election (<c>/debug/leader</c>); default host/pid.</summary>
+    public string? ReplicaName { get; init; }
+
+    /// <summary>
+    /// The API URL other replicas use to reach this one (a follower forwards the autoscaler's reports to
+    /// the leader). Default: the API address when it is not a wildcard.
+    /// </summary>
+    public Uri? AdvertiseUrl { get; init; }
+
+    /// <summary>With etcd: how long a node stays registered after its agent's last heartbeat (its lease's TTL).</summary>
+    public TimeSpan NodeTtl { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>With etcd: the leader lease's TTL; a dead leader is replaced within about this long.</summary>
+    public TimeSpan LeaderTtl { get; init; } = TimeSpan.FromSeconds(3);
+
     /// <summary>How often Knative objects are reconciled and revisions autoscaled (Knative ticks every 2 s).</summary>
     public TimeSpan ServingTick { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -4,12 +4,27 @@ using System.Text.Json.Nodes;
 
 namespace Trellis.Cli.Client;
 
-/// <summary>The client verbs' only way to the control plane: its HTTP API.</summary>
-public sealed class ControlPlaneClient(Uri server) : IDisposable
+/// <summary>The client verbs' only way to the control plane: its HTTP API, on the first of its replicas that answers.</summary>
+public sealed class ControlPlaneClient : IDisposable
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = server, Timeout = Timeout.InfiniteTimeSpan };
+    private readonly HttpClient _http;
+    private readonly Trellis.Agent.Replicas.ReplicaFailoverHandler _replicas;
+    private readonly string _servers;
 
-    public Uri Server => server;
+    public ControlPlaneClient(Uri server)
+        : this([server])
+    {
+    }
+
+    public ControlPlaneClient(IReadOnlyList<Uri> servers)
+    {
+        _replicas = Trellis.Agent.Replicas.ReplicaFailoverHandler.Create(servers);
+        _http = new HttpClient(_replicas) { BaseAddress = servers[0], Timeout = Timeout.InfiniteTimeSpan };
+        _servers = string.Join(",", servers.Select(s => s.ToString().TrimEnd('/')));
+    }
+
+    /// <summary>The replica in use.</summary>
+    public Uri Server => _replicas.Current;
 
     public async Task<ApiResponse> SendAsync(HttpMethod method, string path, string? body = null, CancellationToken ct = default)
     {
@@ -35,11 +50,11 @@ public sealed class ControlPlaneClient(Uri server) : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new UnreachableException(server, e);
+            throw new UnreachableException(_servers, e);
         }
         catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
         {
-            throw new UnreachableException(server, e);
+            throw new UnreachableException(_servers, e);
         }
     }
 
@@ -53,7 +68,7 @@ public sealed class ControlPlaneClient(Uri server) : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new UnreachableException(server, e);
+            throw new UnreachableException(_servers, e);
         }
 
         using (response)
@@ -82,8 +97,14 @@ public sealed record ApiResponse(HttpStatusCode Status, string Text, JsonNode? J
     public string Message => Json?["message"]?.GetValue<string>() ?? Text.Trim();
 }
 
-public sealed class UnreachableException(Uri server, Exception inner)
-    : Exception($"cannot reach the control plane at {server} ({inner.Message}); is `trellis up` running? (use --server or TRELLIS_SERVER)", inner);
+public sealed class UnreachableException(string server, Exception inner)
+    : Exception($"cannot reach the control plane at {server} ({inner.Message}); is `trellis up` running? (use --server or TRELLIS_SERVER)", inner)
+{
+    public UnreachableException(Uri server, Exception inner)
+        : this(server.ToString(), inner)
+    {
+    }
+}
 
 public sealed class ApiException(HttpStatusCode status, string message) : Exception(message)
 {

@@ -65,10 +65,18 @@ public static class GatewayRole
                 return await ServeStaticAsync(proxy, file, shutdown, ct);
             }
 
+            var (pushes, pushError) = Trellis.Agent.Replicas.ReplicaList.Parse(parse.GetValue(push)!, "--push");
+            var (servers, serverError) = Trellis.Agent.Replicas.ReplicaList.Parse(parse.GetValue(server)!, "--server");
+            if ((pushError ?? serverError) is { } error)
+            {
+                Console.Error.WriteLine("error: " + error);
+                return ExitCodes.Usage;
+            }
+
             await using var adminServer = await StartAdminAsync(proxy, RoleOptions.Endpoint(parse.GetValue(admin)!, "--admin-address"), ct);
-            await using var client = new PushClient(new Uri(parse.GetValue(push)!), Hello(parse.GetValue(name)!, map, adminServer.Url), proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
+            await using var client = new PushClient(pushes, Hello(parse.GetValue(name)!, map, adminServer.Url), proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
             client.Start();
-            await using var demand = new Trellis.Agent.ServingReporter(proxy, new Uri(parse.GetValue(server)!), reportLoad: false, loggers.CreateLogger("trellis.proxy"), parse.GetValue(name)!);
+            await using var demand = new Trellis.Agent.ServingReporter(proxy, servers, reportLoad: false, loggers.CreateLogger("trellis.proxy"), parse.GetValue(name)!);
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });

@@ -12,11 +12,11 @@ public static class RoleOptions
     /// <summary>The control plane's HTTP API (<c>--server</c>, env <c>TRELLIS_SERVER</c>).</summary>
     public static Option<string> Server() => new("--server", "-s")
     {
-        Description = "Control plane API URL (env TRELLIS_SERVER)",
+        Description = "Control plane API URL, or a comma-separated list of replicas (env TRELLIS_SERVER)",
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TRELLIS_SERVER") ?? "http://127.0.0.1:15000",
     };
 
-    public static Option<string> Push() => new("--push") { Description = "Control plane push endpoint (HTTP/2)", DefaultValueFactory = _ => "http://127.0.0.1:15010" };
+    public static Option<string> Push() => new("--push") { Description = "Control plane push endpoint (HTTP/2), or a comma-separated list of replicas", DefaultValueFactory = _ => "http://127.0.0.1:15010" };
 
     public static Option<int> PoolSize()
     {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Trellis.Agent;
+using Trellis.Agent.Replicas;
 using Trellis.ControlPlane;
 
 namespace Trellis.Cli.Roles;
@@ -12,21 +13,49 @@ public static class ServerRoles
         var dataDir = RoleOptions.DataDir();
         var api = new Option<string>("--api-address") { DefaultValueFactory = _ => "127.0.0.1:15000", Description = "API address (loopback until authentication exists)" };
         var push = new Option<string>("--push-address") { DefaultValueFactory = _ => "127.0.0.1:15010", Description = "Push address (HTTP/2)" };
+        var store = new Option<string?>("--store") { Description = "etcd://host:2379[,host:2379...] to keep state in etcd and run as one of several replicas; default: the embedded file store in --data-dir" };
+        var name = new Option<string?>("--name") { Description = "This replica's name in leader election (default host/pid)" };
+        var advertise = new Option<string?>("--advertise-url") { Description = "The API URL other replicas reach this one at (default: http://--api-address)" };
+        var nodeTtl = new Option<int>("--node-ttl") { DefaultValueFactory = _ => 15, Description = "With etcd: seconds a node stays registered after its last heartbeat" };
         var logLevel = RoleOptions.LogLevel();
         var gatewayAddresses = GatewayAddressOptions.GatewayAddresses();
-        var command = new Command("controlplane", "Run the control plane: API, store, registry, config push") { dataDir, api, push, logLevel, gatewayAddresses };
+        var command = new Command("controlplane", "Run the control plane: API, store, registry, config push") { dataDir, api, push, store, name, advertise, nodeTtl, logLevel, gatewayAddresses };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
             var shutdown = RoleOptions.ShutdownRequested();
+            var storeUrl = parse.GetValue(store);
+            if (storeUrl is not null && Trellis.ControlPlane.Store.Etcd.EtcdConnection.ParseUrl(storeUrl).Error is { } storeError)
+            {
+                Console.Error.WriteLine("error: " + storeError);
+                return ExitCodes.Usage;
+            }
+
+            Uri? advertised = null;
+            if (parse.GetValue(advertise) is { } a && !Uri.TryCreate(a, UriKind.Absolute, out advertised))
+            {
+                Console.Error.WriteLine($"error: --advertise-url {a} is not an absolute URL");
+                return ExitCodes.Usage;
+            }
+
+            if (parse.GetValue(nodeTtl) < 2)
+            {
+                Console.Error.WriteLine("error: --node-ttl must be at least 2 seconds");
+                return ExitCodes.Usage;
+            }
+
             await using var host = await ControlPlaneHost.StartAsync(new ControlPlaneOptions
             {
                 DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
                 ApiEndpoint = RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address"),
                 PushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address"),
                 GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
+                Store = storeUrl,
+                ReplicaName = parse.GetValue(name),
+                AdvertiseUrl = advertised,
+                NodeTtl = TimeSpan.FromSeconds(parse.GetValue(nodeTtl)),
             }, loggers, cancellationToken: ct);
-            Console.WriteLine($"Control plane API {host.ApiUrl}, push {host.PushUrl}");
+            Console.WriteLine($"Control plane API {host.ApiUrl}, push {host.PushUrl}, store {storeUrl ?? "file"}, replica {host.Leadership.Identity}");
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });
@@ -45,11 +74,21 @@ public static class ServerRoles
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
             var shutdown = RoleOptions.ShutdownRequested();
+            var (servers, serverError) = ReplicaList.Parse(parse.GetValue(Verbs.Common.Server)!, "--server");
+            var (pushes, pushError) = ReplicaList.Parse(parse.GetValue(push)!, "--push");
+            if ((serverError ?? pushError) is { } error)
+            {
+                Console.Error.WriteLine("error: " + error);
+                return ExitCodes.Usage;
+            }
+
             await using var agent = await AgentHost.StartAsync(new AgentOptions
             {
                 Node = parse.GetValue(node)!,
-                ControlPlane = new Uri(parse.GetValue(Verbs.Common.Server)!),
-                Push = new Uri(parse.GetValue(push)!),
+                ControlPlane = servers[0],
+                ControlPlaneReplicas = servers,
+                Push = pushes[0],
+                PushReplicas = pushes,
                 DataDirectory = Path.GetFullPath(Path.Combine(parse.GetValue(dataDir)!, "agent")),
                 PoolSize = parse.GetValue(poolSize),
             }, loggers, ct);

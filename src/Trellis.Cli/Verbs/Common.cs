@@ -31,14 +31,14 @@ public static class Common
     /// <summary>Runs a verb against the control plane, mapping failures to the documented exit codes.</summary>
     public static async Task<int> RunAsync(ParseResult parse, Func<ControlPlaneClient, Task<int>> verb)
     {
-        var url = parse.GetValue(Server)!;
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var server))
+        var (servers, error) = Trellis.Agent.Replicas.ReplicaList.Parse(parse.GetValue(Server)!, "--server");
+        if (error is not null)
         {
-            await Console.Error.WriteLineAsync($"error: --server {url} is not an absolute URL");
+            await Console.Error.WriteLineAsync("error: " + error);
             return ExitCodes.Usage;
         }
 
-        using var client = new ControlPlaneClient(server);
+        using var client = new ControlPlaneClient(servers);
         try
         {
             return await verb(client);

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Trellis.Api.Registry;
 using Trellis.Api.Snapshots;
+using Trellis.ControlPlane.Leadership;
 using Trellis.ControlPlane.Push;
 using Trellis.ControlPlane.Registry;
 using Trellis.ControlPlane.Store;
@@ -26,7 +27,8 @@ internal static class MeshEndpoints
         app.MapPost("/analyze", async (HttpContext c, ApplyService apply) =>
             ApiResults.Json(new JsonObject { ["diagnostics"] = ApiResults.Diagnostics(apply.AnalyzeOnly(await BodyAsync(c), Source(c))) }));
 
-        app.MapPut("/registry/v1/nodes/{node}", async (HttpContext c, string node, ServiceRegistry registry) =>
+        app.MapGet("/debug/leader", (ILeadership leadership) => Results.Json(new { identity = leadership.Identity, isLeader = leadership.IsLeader, leader = leadership.Leader?.Identity, leaderApi = leadership.Leader?.ApiUrl }));
+        app.MapPut("/registry/v1/nodes/{node}", async (HttpContext c, string node, INodeReports reports) =>
         {
             NodeStatus? status;
             try
@@ -43,7 +45,15 @@ internal static class MeshEndpoints
                 return ApiResults.Failure(400, "BadRequest", "the body's node must match the path");
             }
 
-            registry.Report(status);
+            try
+            {
+                await reports.ReportAsync(status, c.RequestAborted);
+            }
+            catch (Grpc.Core.RpcException e)
+            {
+                return ApiResults.Failure(503, "ServiceUnavailable", "the registry's store did not answer: " + e.Status.Detail);
+            }
+
             return Results.NoContent();
         });
 

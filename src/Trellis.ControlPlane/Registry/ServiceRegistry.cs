@@ -71,6 +71,32 @@ public sealed class ServiceRegistry
         }
     }
 
+    /// <summary>The nodes heard from, by name.</summary>
+    public IReadOnlyList<string> Nodes => _nodes.Keys.Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The last report of every node, by name.</summary>
+    public IReadOnlyList<NodeStatus> NodeStatuses => _nodes.Values.Select(n => n.Status).OrderBy(n => n.Node, StringComparer.Ordinal).ToList();
+
+    /// <summary>Forgets a node at once (its etcd lease ended: the shared registry decided it is gone).</summary>
+    public void Remove(string node)
+    {
+        bool changed;
+        lock (_gate)
+        {
+            changed = _nodes.ContainsKey(node);
+            _nodes = _nodes.Remove(node);
+            if (changed)
+            {
+                Interlocked.Increment(ref _generation);
+            }
+        }
+
+        if (changed)
+        {
+            Changed?.Invoke();
+        }
+    }
+
     public string? AgentUrlOf(string node) => _nodes.TryGetValue(node, out var n) ? n.Status.AgentUrl : null;
 
     private static bool SameInstances(NodeStatus a, NodeStatus b)

@@ -24,12 +24,14 @@ public sealed partial class ServingController : IAsyncDisposable
     private readonly ServiceRegistry _registry;
     private readonly RevisionScalers _scalers;
     private readonly ILogger _log;
+    private readonly Leadership.ILeadership? _leadership;
     private readonly CancellationTokenSource _stop = new();
     private TaskCompletionSource _poke = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _loop;
 
-    public ServingController(IResourceStore store, ServiceRegistry registry, RevisionScalers scalers, TimeProvider time, ILogger<ServingController> log, TimeSpan? tick = null)
+    public ServingController(IResourceStore store, ServiceRegistry registry, RevisionScalers scalers, TimeProvider time, ILogger<ServingController> log, TimeSpan? tick = null, Leadership.ILeadership? leadership = null)
     {
+        _leadership = leadership;
         _store = store;
         _registry = registry;
         _scalers = scalers;
@@ -217,6 +219,11 @@ public sealed partial class ServingController : IAsyncDisposable
                 await Task.WhenAny(Volatile.Read(ref _poke).Task, Task.Delay(tick, time, _stop.Token));
                 _stop.Token.ThrowIfCancellationRequested();
                 Interlocked.Exchange(ref _poke, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                if (_leadership is { IsLeader: false })
+                {
+                    continue; // another replica reconciles, scales and collects garbage; this one only serves the API
+                }
+
                 try
                 {
                     await ReconcileOnceAsync(_stop.Token);

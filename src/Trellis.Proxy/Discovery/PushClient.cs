@@ -15,7 +15,8 @@ namespace Trellis.Proxy.Discovery;
 public sealed partial class PushClient : IAsyncDisposable
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
-    private readonly Uri _pushUrl;
+    private readonly Uri[] _pushUrls;
+    private int _replica;
     private readonly ProxyHello _hello;
     private readonly Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> _apply;
     private readonly ILogger _log;
@@ -25,8 +26,14 @@ public sealed partial class PushClient : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
 
     public PushClient(Uri pushUrl, ProxyHello hello, Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> apply, ILogger<PushClient> log)
+        : this([pushUrl], hello, apply, log)
     {
-        _pushUrl = new Uri(pushUrl, "/push/v1/stream");
+    }
+
+    /// <summary>With several control-plane replicas: a broken stream is opened again on the next one.</summary>
+    public PushClient(IReadOnlyList<Uri> pushUrls, ProxyHello hello, Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> apply, ILogger<PushClient> log)
+    {
+        _pushUrls = pushUrls.Select(u => new Uri(u, "/push/v1/stream")).ToArray();
         _hello = hello;
         _apply = apply;
         _log = log;
@@ -52,7 +59,7 @@ public sealed partial class PushClient : IAsyncDisposable
         {
             try
             {
-                if (await StreamOnceAsync(stop))
+                if (await StreamOnceAsync(_pushUrls[_replica % _pushUrls.Length], stop))
                 {
                     backoff = TimeSpan.FromMilliseconds(100);
                 }
@@ -64,6 +71,13 @@ public sealed partial class PushClient : IAsyncDisposable
             catch (Exception e) when (e is HttpRequestException or IOException or JsonException or OperationCanceledException)
             {
                 LogStreamFailed(_log, _hello.Name, e.Message);
+            }
+
+            // Every replica serves the same snapshots: try the next one at once, and back off only after a round of all.
+            _replica = (_replica + 1) % _pushUrls.Length;
+            if (_replica != 0)
+            {
+                continue;
             }
 
             try
@@ -80,10 +94,10 @@ public sealed partial class PushClient : IAsyncDisposable
     }
 
     /// <summary>One connection's life. Returns true when at least one snapshot arrived (a healthy stream).</summary>
-    private async Task<bool> StreamOnceAsync(CancellationToken stop)
+    private async Task<bool> StreamOnceAsync(Uri pushUrl, CancellationToken stop)
     {
         var acks = Channel.CreateUnbounded<ProxyAck>(new UnboundedChannelOptions { SingleReader = true });
-        using var request = new HttpRequestMessage(HttpMethod.Post, _pushUrl)
+        using var request = new HttpRequestMessage(HttpMethod.Post, pushUrl)
         {
             Version = HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
