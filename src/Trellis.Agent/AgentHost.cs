@@ -32,6 +32,7 @@ public sealed partial class AgentHost : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private readonly ILogger _log;
+    private string _node = "";
     private RegistryReporter? _reporter;
     private ServingReporter? _serving;
     private UsageCollector? _usage;
@@ -62,15 +63,18 @@ public sealed partial class AgentHost : IAsyncDisposable
             PoolHostPath = options.PoolHostPath,
         }, loggers);
         supervisor.ExtraEnv = (_, ports) => MeshEnv(ports);
+        // A previous agent on this data directory that was killed left its workloads running: stop them
+        // before anything starts, so the node never runs two copies (Runtime/Records).
+        await supervisor.ReapPreviousAsync(TimeSpan.FromSeconds(10), cancellationToken);
         var proxy = new ProxyServer(new ProxyServerOptions { NodeName = "node/" + options.Node }, loggers);
-        var logs = await StartLogsServerAsync(supervisor, proxy, cancellationToken);
+        var logs = await StartLogsServerAsync(supervisor, proxy, IPAddress.Parse(options.Address), cancellationToken);
         var agentUrl = logs.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
         // The node proxy's admin endpoints (route explain) are served by the agent's own server.
         var push = new PushClient(options.Pushes, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, new Dictionary<string, string>(), agentUrl),
             proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
 
-        var host = new AgentHost(supervisor, proxy, push, logs, http, log);
+        var host = new AgentHost(supervisor, proxy, push, logs, http, log) { _node = options.Node };
         var reporter = new RegistryReporter(http, options, () => agentUrl, log);
         host._reporter = reporter;
         var meter = InstanceMeters.Create(options.Meter, out var meterNote);
@@ -128,7 +132,7 @@ public sealed partial class AgentHost : IAsyncDisposable
         var desired = new List<WorkloadSpec>();
         foreach (var d in deployments)
         {
-            var (workload, error) = DeploymentTranslator.Translate(d);
+            var (workload, error) = DeploymentTranslator.Translate(d, _node);
             if (workload is null)
             {
                 LogCannotRun(_log, d.Key.ToString(), error ?? "");
@@ -141,12 +145,13 @@ public sealed partial class AgentHost : IAsyncDisposable
         _supervisor.Reconcile(desired);
     }
 
-    private static async Task<WebApplication> StartLogsServerAsync(Supervisor supervisor, ProxyServer proxy, CancellationToken cancellationToken)
+    /// <summary>The agent's own API (instance logs, the node proxy's admin), on the node's address so a control plane on another host can reach it.</summary>
+    private static async Task<WebApplication> StartLogsServerAsync(Supervisor supervisor, ProxyServer proxy, IPAddress address, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedHostLifetime>();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(address, 0));
         var app = builder.Build();
         Trellis.Proxy.Admin.ProxyAdmin.Map(app, proxy);
         app.MapGet("/logs/{instance}", async (HttpContext c, string instance) =>

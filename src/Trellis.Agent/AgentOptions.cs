@@ -1,9 +1,23 @@
+using Trellis.Api.Registry;
+
 namespace Trellis.Agent;
 
 public sealed record AgentOptions
 {
     /// <summary>This host's name in the registry (<c>trellis get pods -o wide</c> shows it).</summary>
     public string Node { get; init; } = Environment.MachineName.ToLowerInvariant();
+
+    /// <summary>
+    /// The address other nodes reach this host at: instances register with it, and their inbound
+    /// listeners are bound on it. 127.0.0.1 keeps everything on this host.
+    /// </summary>
+    public string Address { get; init; } = "127.0.0.1";
+
+    /// <summary>Node labels for Deployments' <c>nodeSelector</c> (<c>--label k=v</c>).</summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>What the scheduler may place here; default: this host's processors and the memory .NET sees.</summary>
+    public NodeCapacity Capacity { get; init; } = new(Environment.ProcessorCount * 1000L, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
 
     /// <summary>The control plane's HTTP API.</summary>
     public required Uri ControlPlane { get; init; }

@@ -22,7 +22,8 @@ public static class DeploymentTranslator
     /// </summary>
     public const string PoolAnnotation = "serving.trellis.dev/pool";
 
-    public static (WorkloadSpec? Workload, string? Error) Translate(Resource deployment)
+    /// <summary>The Deployment as this node runs it: with <paramref name="node"/>, only the replicas the scheduler placed there.</summary>
+    public static (WorkloadSpec? Workload, string? Error) Translate(Resource deployment, string? node = null)
     {
         if (deployment.Spec is not DeploymentSpec spec)
         {
@@ -55,7 +56,7 @@ public static class DeploymentTranslator
             Name: deployment.Metadata.Name,
             Namespace: deployment.Key.Namespace,
             Labels: labels,
-            Replicas: spec.Replicas ?? 1,
+            Replicas: node is null ? spec.Replicas ?? 1 : Placements.ReplicasOn(deployment, node),
             Command: argv[0],
             Args: argv.Skip(1).ToList(),
             Env: env,

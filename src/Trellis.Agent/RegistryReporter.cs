@@ -30,7 +30,12 @@ public sealed partial class RegistryReporter(HttpClient http, AgentOptions optio
                     await _changed.WaitAsync(stop); // coalesce a burst of changes into one report
                 }
 
-                var status = new NodeStatus(options.Node, agentUrl(), _instances.Select(ToInstance).ToList());
+                var status = new NodeStatus(options.Node, agentUrl(), _instances.Select(ToInstance).ToList())
+                {
+                    Address = options.Address,
+                    Labels = options.Labels,
+                    Capacity = options.Capacity,
+                };
                 using var response = await http.PutAsJsonAsync($"/registry/v1/nodes/{Uri.EscapeDataString(options.Node)}", status, WireJson.Options, stop);
                 response.EnsureSuccessStatusCode();
             }
@@ -52,7 +57,7 @@ public sealed partial class RegistryReporter(HttpClient http, AgentOptions optio
     private WorkloadInstance ToInstance(InstanceStatus s)
     {
         var ports = new Dictionary<string, int>(s.Ports) { [WorkloadInstance.AppPort] = s.Port };
-        return new WorkloadInstance(s.Id, options.Node, s.Workload, s.Namespace, s.Labels, "127.0.0.1", ports,
+        return new WorkloadInstance(s.Id, options.Node, s.Workload, s.Namespace, s.Labels, options.Address, ports,
             s.Phase.ToString(), s.Ready, s.Restarts, s.StartedAt, s.Pid, s.Message);
     }
 

@@ -32,9 +32,11 @@ public sealed class ControlPlaneHost : IAsyncDisposable
     private readonly ITimer? _expiry;
     private readonly ServingController _serving;
     private readonly GatewayApi.GatewayApiController _gatewayApi;
+    private readonly Scheduling.SchedulerController _scheduler;
 
-    private ControlPlaneHost(WebApplication app, ControlPlaneState state, MeshStateSource states, ITimer? expiry, ServingController serving, GatewayApi.GatewayApiController gatewayApi)
+    private ControlPlaneHost(WebApplication app, ControlPlaneState state, MeshStateSource states, ITimer? expiry, ServingController serving, GatewayApi.GatewayApiController gatewayApi, Scheduling.SchedulerController scheduler)
     {
+        _scheduler = scheduler;
         _serving = serving;
         _gatewayApi = gatewayApi;
         _app = app;
@@ -105,7 +107,8 @@ public sealed class ControlPlaneHost : IAsyncDisposable
             : null;
         serving = new ServingController(state.Store, registry, app.Services.GetRequiredService<RevisionScalers>(), time, loggers.CreateLogger<ServingController>(), options.ServingTick, state.Leadership);
         var gatewayApi = new GatewayApi.GatewayApiController(state.Store, states, options.GatewayAddresses, time, loggers.CreateLogger<GatewayApi.GatewayApiController>());
-        var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi);
+        var scheduler = new Scheduling.SchedulerController(state.Store, registry, state.Leadership, time, loggers.CreateLogger<Scheduling.SchedulerController>());
+        var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
         host.ApiUrl = new Uri(Resolve(addresses, options.ApiEndpoint, first: true));
         host.PushUrl = new Uri(Resolve(addresses, options.PushEndpoint, first: false));
@@ -130,6 +133,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
 
         await _serving.DisposeAsync();
         await _gatewayApi.DisposeAsync();
+        await _scheduler.DisposeAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
         await _states.DisposeAsync();

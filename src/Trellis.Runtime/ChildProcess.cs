@@ -55,7 +55,10 @@ internal sealed class ChildProcess : IDisposable
         IReadOnlyList<string> args,
         string workingDirectory,
         IReadOnlyDictionary<string, string> env,
-        string logPath)
+        string logPath,
+        Records.ProcessRecords? records = null,
+        string what = "",
+        TimeSpan grace = default)
     {
         var start = new ProcessStartInfo(HasSetsid ? SetsidPath : ShellPath)
         {
@@ -83,7 +86,15 @@ internal sealed class ChildProcess : IDisposable
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException($"'{executable}' did not start");
-        return new ChildProcess(process, HasSetsid);
+        var child = new ChildProcess(process, HasSetsid);
+        if (records is not null && HasSetsid)
+        {
+            // Recorded until its group is gone, so a supervisor that dies without stopping it has a successor that will.
+            records.Add(child.Pid, what, grace);
+            child.Exited.ContinueWith(_ => records.Remove(child.Pid), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        return child;
     }
 
     /// <summary>Sends SIGTERM to the process group (or the process when it has none of its own).</summary>

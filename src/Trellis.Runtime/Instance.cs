@@ -339,7 +339,7 @@ internal sealed class Instance : IDisposable
                 }
             }
 
-            return (ChildProcess.Start(executable, Spec.Args, workingDirectory, env, LogPath), null);
+            return (ChildProcess.Start(executable, Spec.Args, workingDirectory, env, LogPath, context.Records, "instance " + Id, Spec.TerminationGracePeriod), null);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

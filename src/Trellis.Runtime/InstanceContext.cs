@@ -24,6 +24,9 @@ internal sealed class InstanceContext(
 
     public ReadinessProber Prober => prober;
 
+    /// <summary>Where started process groups are recorded for the next supervisor (Records/ProcessRecords.cs).</summary>
+    public Records.ProcessRecords? Records { get; init; }
+
     /// <summary>The node's pre-warmed hosts; null when the pool is off.</summary>
     public Pool.WarmPool? Pool { get; init; }
 

@@ -64,4 +64,7 @@ internal static partial class RuntimeLog
 
     [LoggerMessage(EventId = 37, Level = LogLevel.Information, Message = "Instance {Instance} asks for the pre-warmed pool but cannot use it: {Reason}; starting a plain process")]
     public static partial void PoolNotEligible(this ILogger logger, string instance, string reason);
+
+    [LoggerMessage(EventId = 38, Level = LogLevel.Warning, Message = "Stopped process group {Pid} ({What}) left running by a previous agent on this data directory")]
+    public static partial void PreviousProcessReaped(this ILogger logger, int pid, string what);
 }

@@ -17,6 +17,8 @@ public sealed class Supervisor : IAsyncDisposable
     private readonly PortAllocator portAllocator;
     private readonly Random random;
     private readonly ILogger logger;
+    private readonly Records.ProcessRecords records;
+    private readonly TimeProvider time;
     private readonly List<Instance> instances = [];
     private readonly Channel<bool> changes = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Task notifier;
@@ -39,9 +41,12 @@ public sealed class Supervisor : IAsyncDisposable
         prober = new ReadinessProber(options.Host, time);
         portAllocator = new PortAllocator(options.Host);
         this.random = random;
+        records = new Records.ProcessRecords(options.DataDirectory);
+        this.time = time;
         context = new InstanceContext(options, time, logger, prober, () => ExtraEnv, OnInstanceChanged)
         {
-            Pool = Pool.WarmPool.Start(options, logger, time),
+            Records = records,
+            Pool = Pool.WarmPool.Start(options, logger, time, records),
         };
         notifier = Task.Run(NotifyAsync);
     }
@@ -69,6 +74,23 @@ public sealed class Supervisor : IAsyncDisposable
                 return instances.Select(i => i.Snapshot()).ToArray();
             }
         }
+    }
+
+    /// <summary>
+    /// Stops what a previous supervisor on this data directory left running (it was killed, or the
+    /// host's agent crashed): every recorded process group gets SIGTERM, then SIGKILL after its grace
+    /// period (at most <paramref name="maxGrace"/>). Call before the first <see cref="Reconcile"/>,
+    /// so a restarted agent never runs a second copy beside the first. Returns what it stopped.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ReapPreviousAsync(TimeSpan maxGrace, CancellationToken cancellationToken = default)
+    {
+        var reaped = await records.ReapAsync(maxGrace, time, cancellationToken);
+        foreach (var entry in reaped)
+        {
+            logger.PreviousProcessReaped(entry.Pid, entry.What);
+        }
+
+        return reaped.Select(e => e.What).ToList();
     }
 
     /// <summary>Pids of the idle pre-warmed hosts (tests); empty when the pool is off.</summary>

@@ -20,6 +20,24 @@ public sealed class DeploymentTranslatorTests
               - {{{container}}}
         """);
 
+    [Theory]
+    [InlineData("node-a", 2)]
+    [InlineData("node-b", 1)]
+    [InlineData("node-c", 0)]
+    public void Translate_OnANode_RunsOnlyTheReplicasPlacedThere(string node, int expected)
+    {
+        // As the agent reads it from the API: the status is bound from JSON text, counts included.
+        var deployment = Deployment("{name: reviews, command: [dotnet]}");
+        var placed = Read(ResourceWriter.ToJson(deployment with { Status = System.Text.Json.Nodes.JsonNode.Parse("""{"placement":{"node-a":2,"node-b":1}}""")!.AsObject() }));
+
+        var (workload, error) = DeploymentTranslator.Translate(placed, node);
+
+        Assert.Null(error);
+        Assert.Equal(expected, workload!.Replicas);
+        Assert.Equal(0, DeploymentTranslator.Translate(deployment, node).Workload!.Replicas); // not scheduled yet: nothing runs
+        Assert.Equal(2, DeploymentTranslator.Translate(deployment).Workload!.Replicas); // no node: the spec's count
+    }
+
     [Fact]
     public void Translate_CommandArgsEnvWorkingDir_BecomeTheProcess()
     {

@@ -55,6 +55,62 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task Up_Sigkill_NextStartReapsTheWorkloadsAndRunsOneCopy()
+    {
+        var api = TrellisProcess.FreePort();
+        var server = $"http://127.0.0.1:{api}";
+        string[] Args() => ["up", "samples/bookinfo/bookinfo.yaml", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}"];
+        using var http = new HttpClient { BaseAddress = new Uri(server) };
+        List<int> first;
+        await using (var up = TrellisProcess.Start(Args()))
+        {
+            first = await RunningPidsAsync(http, up, 6);
+            using var process = System.Diagnostics.Process.GetProcessById(up.Pid);
+            process.Kill(entireProcessTree: false); // SIGKILL: no shutdown path runs
+            await process.WaitForExitAsync();
+        }
+
+        Assert.True(first.All(IsAlive), "the workloads were expected to outlive a SIGKILLed trellis up");
+        await using var again = TrellisProcess.Start(Args());
+        var second = await RunningPidsAsync(http, again, 6);
+
+        var left = first.Where(IsAlive).ToList();
+        Assert.True(left.Count == 0, $"the previous life's workloads still run: {string.Join(",", left)}\n{again.Output}");
+        Assert.Contains("left running by a previous agent", again.Output, StringComparison.Ordinal);
+        Assert.Empty(second.Intersect(first));
+        Assert.True(await again.InterruptAsync(TimeSpan.FromSeconds(40), SigintIgnored() ? "-TERM" : "-INT"), again.Output);
+        Assert.DoesNotContain(second, IsAlive);
+    }
+
+    private static async Task<List<int>> RunningPidsAsync(HttpClient http, TrellisProcess up, int count)
+    {
+        var pids = new List<int>();
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (pids.Count < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline && !up.HasExited, "pods did not start:\n" + up.Output);
+            await Task.Delay(200);
+            try
+            {
+                var pods = JsonNode.Parse(await http.GetStringAsync("/api/v1/pods"))!["items"]!.AsArray();
+                pids = pods.Where(p => (string?)p!["status"]!["phase"] == "Running").Select(p => (int?)p!["status"]!["pid"]).Where(p => p is not null).Select(p => p!.Value).ToList();
+            }
+            catch (HttpRequestException)
+            {
+            }
+        }
+
+        return pids;
+    }
+
+    /// <summary>Bit 2 (SIGINT) of the ignored-signal mask in /proc/self/status.</summary>
+    private static bool SigintIgnored()
+    {
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line is not null && (ulong.Parse(line["SigIgn:".Length..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture) & (1UL << (2 - 1))) != 0;
+    }
+
+    [Fact]
     public async Task ControlPlane_KilledMidApply_KeepsEveryAcknowledgedWrite()
     {
         var api = TrellisProcess.FreePort();

@@ -5,7 +5,20 @@ namespace Trellis.Api.Registry;
 /// and as a heartbeat, so the control plane's registry is soft state that a restart rebuilds.
 /// </summary>
 /// <param name="AgentUrl">Base URL of the agent's own API (logs), reachable from the control plane.</param>
-public sealed record NodeStatus(string Node, string? AgentUrl, IReadOnlyList<WorkloadInstance> Instances);
+public sealed record NodeStatus(string Node, string? AgentUrl, IReadOnlyList<WorkloadInstance> Instances)
+{
+    /// <summary>The address other nodes reach this one at (its instances' endpoints carry it).</summary>
+    public string? Address { get; init; }
+
+    /// <summary>Node labels, for Deployments' <c>nodeSelector</c>.</summary>
+    public IReadOnlyDictionary<string, string>? Labels { get; init; }
+
+    /// <summary>What the scheduler may place on the node; null: no limit.</summary>
+    public NodeCapacity? Capacity { get; init; }
+}
+
+/// <summary>A node's capacity in Kubernetes' units: CPU in millicores, memory in bytes.</summary>
+public sealed record NodeCapacity(long CpuMillis, long MemoryBytes);
 
 /// <summary>
 /// One running (or failing) instance of a workload: a "pod" in kubectl terms.

@@ -69,7 +69,11 @@ public static class ServerRoles
         var push = RoleOptions.Push();
         var logLevel = RoleOptions.LogLevel();
         var poolSize = RoleOptions.PoolSize();
-        var command = new Command("agent", "Run the node agent: workloads as processes, their proxies, registration") { dataDir, node, push, logLevel, poolSize };
+        var address = new Option<string>("--address") { DefaultValueFactory = _ => "127.0.0.1", Description = "The address other hosts reach this node at (instances register with it)" };
+        var labels = new Option<string[]>("--label", "-l") { Description = "Node label k=v, for Deployments' nodeSelector (repeatable)" };
+        var cpu = new Option<string?>("--cpu") { Description = "CPU the scheduler may place here (e.g. 2 or 1500m); default: this host's processors" };
+        var memory = new Option<string?>("--memory") { Description = "Memory the scheduler may place here (e.g. 4Gi); default: what .NET sees" };
+        var command = new Command("agent", "Run the node agent: workloads as processes, their proxies, registration") { dataDir, node, push, logLevel, poolSize, address, labels, cpu, memory };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -82,9 +86,34 @@ public static class ServerRoles
                 return ExitCodes.Usage;
             }
 
+            var given = (parse.GetValue(labels) ?? []).Select(l => l.Split('=', 2)).ToList();
+            if (!System.Net.IPAddress.TryParse(parse.GetValue(address), out _))
+            {
+                Console.Error.WriteLine($"error: --address {parse.GetValue(address)} is not an IP address");
+                return ExitCodes.Usage;
+            }
+
+            if (given.Any(p => p.Length != 2 || p[0].Length == 0))
+            {
+                Console.Error.WriteLine("error: --label must be key=value");
+                return ExitCodes.Usage;
+            }
+
+            var defaults = new AgentOptions { ControlPlane = servers[0], Push = pushes[0], DataDirectory = "" }.Capacity;
+            var cpuMillis = parse.GetValue(cpu) is { } c ? Trellis.ControlPlane.Scheduling.Quantity.Millicores(c) : defaults.CpuMillis;
+            var memoryBytes = parse.GetValue(memory) is { } m ? Trellis.ControlPlane.Scheduling.Quantity.Bytes(m) : defaults.MemoryBytes;
+            if (cpuMillis is null || memoryBytes is null)
+            {
+                Console.Error.WriteLine("error: --cpu and --memory take Kubernetes quantities (2, 1500m; 4Gi, 512Mi)");
+                return ExitCodes.Usage;
+            }
+
             await using var agent = await AgentHost.StartAsync(new AgentOptions
             {
                 Node = parse.GetValue(node)!,
+                Address = parse.GetValue(address)!,
+                Labels = given.ToDictionary(p => p[0], p => p[1]),
+                Capacity = new Trellis.Api.Registry.NodeCapacity(cpuMillis.Value, memoryBytes.Value),
                 ControlPlane = servers[0],
                 ControlPlaneReplicas = servers,
                 Push = pushes[0],

@@ -11,6 +11,7 @@ public static class Kinds
         "po" or "pod" or "pods" => "Pod",
         "ep" or "endpoint" or "endpoints" => "Endpoints",
         "proxy" or "proxies" => "Proxy",
+        "no" or "node" or "nodes" => "Node",
         _ => null,
     };
 
@@ -28,6 +29,7 @@ public static class Kinds
     {
         "Pod" => ns is null ? "/api/v1/pods" : $"/api/v1/namespaces/{ns}/pods",
         "Endpoints" => ns is null ? "/api/v1/endpoints" : $"/api/v1/namespaces/{ns}/endpoints",
+        "Node" => "/api/v1/nodes",
         _ => "/debug/proxies",
     };
 }

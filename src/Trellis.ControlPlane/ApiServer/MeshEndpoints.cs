@@ -57,6 +57,12 @@ internal static class MeshEndpoints
             return Results.NoContent();
         });
 
+        app.MapGet("/api/v1/nodes", (ServiceRegistry r) => ApiResults.Json(new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "List",
+            ["items"] = new JsonArray(r.NodeStatuses.Select(n => (JsonNode)NodeView.Render(n)).ToArray()),
+        }));
         app.MapGet("/api/v1/pods", (ServiceRegistry r) => PodList(r.Instances));
         app.MapGet("/api/v1/namespaces/{ns}/pods", (string ns, ServiceRegistry r) => PodList(r.Instances.Where(i => i.Namespace == ns)));
         app.MapGet("/api/v1/endpoints", (IResourceStore s, ServiceRegistry r) => ApiResults.Json(EndpointsView.Render(s.Snapshot, r.Instances, null)));

@@ -101,9 +101,10 @@ public sealed class ServiceRegistry
 
     private static bool SameInstances(NodeStatus a, NodeStatus b)
     {
-        if (a.AgentUrl != b.AgentUrl || a.Instances.Count != b.Instances.Count)
+        if (a.AgentUrl != b.AgentUrl || a.Instances.Count != b.Instances.Count || a.Address != b.Address || a.Capacity != b.Capacity
+            || !(a.Labels ?? new Dictionary<string, string>()).OrderBy(p => p.Key).SequenceEqual((b.Labels ?? new Dictionary<string, string>()).OrderBy(p => p.Key)))
         {
-            return false;
+            return false; // the scheduler reads labels and capacity: a change to them is a change
         }
 
         // Restart counts and phases matter to `get pods`; compare the whole records field by field.

@@ -144,7 +144,8 @@ public sealed partial class ServingController : IAsyncDisposable
             desired = current?.Replicas ?? valid.InitialScale; // no decision yet: keep the scale, or start at initial-scale
         }
 
-        ops.Add(Put(RevisionDeployment.Build(revision, desired), snapshot));
+        // No status: the store keeps the one recorded at write time (the scheduler's placement), not this pass's older copy.
+        ops.Add(new PutOperation(RevisionDeployment.Build(revision, desired)));
         var condition = readiness.IsReady ? Condition.Ok(ConditionTypes.Ready)
             : readiness.IsFailed ? Condition.Failed(ConditionTypes.Ready, readiness.Reason ?? "Failed", readiness.Message ?? "")
             : Condition.Pending(ConditionTypes.Ready, "Deploying");

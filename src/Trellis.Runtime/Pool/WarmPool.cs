@@ -36,6 +36,7 @@ internal sealed class WarmPool : IAsyncDisposable
     private readonly bool ownsDirectory;
     private readonly ILogger logger;
     private readonly TimeProvider time;
+    private Records.ProcessRecords? records;
     private readonly Lock gate = new();
     private readonly List<PooledHost> idle = [];
     private readonly Channel<bool> wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
@@ -74,7 +75,7 @@ internal sealed class WarmPool : IAsyncDisposable
     }
 
     /// <summary>A started pool, or null when it is off (size 0) or cannot work here (logged).</summary>
-    public static WarmPool? Start(SupervisorOptions options, ILogger logger, TimeProvider time)
+    public static WarmPool? Start(SupervisorOptions options, ILogger logger, TimeProvider time, Records.ProcessRecords? records = null)
     {
         if (options.PoolSize <= 0)
         {
@@ -111,7 +112,7 @@ internal sealed class WarmPool : IAsyncDisposable
 
         // Whoever can connect to a host's socket can run code as the agent's user: owner only.
         Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var pool = new WarmPool(options, Path.GetFullPath(host), dotnet, directory, ownsDirectory, logger, time);
+        var pool = new WarmPool(options, Path.GetFullPath(host), dotnet, directory, ownsDirectory, logger, time) { records = records };
         pool.filler = Task.Run(pool.FillAsync);
         return pool;
     }
@@ -271,7 +272,7 @@ internal sealed class WarmPool : IAsyncDisposable
         ChildProcess process;
         try
         {
-            process = ChildProcess.Start(Dotnet, [hostAssembly, "--socket", socketPath], directory, NoEnv, logPath);
+            process = ChildProcess.Start(Dotnet, [hostAssembly, "--socket", socketPath], directory, NoEnv, logPath, records, "pool host " + id, TimeSpan.FromSeconds(1));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
