@@ -93,7 +93,7 @@ public sealed class LifecycleTests : IDisposable
             try
             {
                 var pods = JsonNode.Parse(await http.GetStringAsync("/api/v1/pods"))!["items"]!.AsArray();
-                pids = pods.Where(p => (string?)p!["status"]!["phase"] == "Running").Select(p => (int?)p!["status"]!["pid"]).Where(p => p is not null).Select(p => p!.Value).ToList();
+                pids = pods.Where(p => (string?)p!["status"]!["phase"] is "Running" or "Ready").Select(p => (int?)p!["status"]!["pid"]).Where(p => p is not null).Select(p => p!.Value).ToList();
             }
             catch (HttpRequestException)
             {
