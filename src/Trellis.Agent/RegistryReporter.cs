@@ -11,6 +11,7 @@ public sealed partial class RegistryReporter(HttpClient http, AgentOptions optio
 {
     private readonly SemaphoreSlim _changed = new(0);
     private volatile IReadOnlyList<InstanceStatus> _instances = [];
+    private TimeSpan _interval = options.Heartbeat;
 
     public void Update(IReadOnlyList<InstanceStatus> instances)
     {
@@ -24,7 +25,7 @@ public sealed partial class RegistryReporter(HttpClient http, AgentOptions optio
         {
             try
             {
-                await _changed.WaitAsync(options.Heartbeat, stop);
+                await _changed.WaitAsync(_interval, stop);
                 while (_changed.CurrentCount > 0)
                 {
                     await _changed.WaitAsync(stop); // coalesce a burst of changes into one report
@@ -38,6 +39,12 @@ public sealed partial class RegistryReporter(HttpClient http, AgentOptions optio
                 };
                 using var response = await http.PutAsJsonAsync($"/registry/v1/nodes/{Uri.EscapeDataString(options.Node)}", status, WireJson.Options, stop);
                 response.EnsureSuccessStatusCode();
+                // The control plane says how often to report to stay registered (a third of its node TTL).
+                if (response.Headers.TryGetValues("x-trellis-heartbeat-seconds", out var advised)
+                    && int.TryParse(advised.FirstOrDefault(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
+                {
+                    _interval = TimeSpan.FromSeconds(Math.Min(seconds, options.Heartbeat.TotalSeconds));
+                }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {

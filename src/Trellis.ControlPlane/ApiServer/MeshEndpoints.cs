@@ -17,6 +17,9 @@ namespace Trellis.ControlPlane.ApiServer;
 /// <summary>The verbs that are not plain resource CRUD: apply/delete/analyze of files, the registry, pods, endpoints, logs.</summary>
 internal static class MeshEndpoints
 {
+    /// <summary>Seconds between an agent's reports that keep its node registered (a third of the node TTL).</summary>
+    public const string HeartbeatHeader = "x-trellis-heartbeat-seconds";
+
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapGet("/healthz", () => Results.Text("ok\n"));
@@ -53,6 +56,9 @@ internal static class MeshEndpoints
             {
                 return ApiResults.Failure(503, "ServiceUnavailable", "the registry's store did not answer: " + e.Status.Detail);
             }
+
+            // The agent's heartbeat must beat the node's TTL, which only the control plane knows.
+            c.Response.Headers[HeartbeatHeader] = Math.Max(1, (int)(reports.NodeTtl.TotalSeconds / 3)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
             return Results.NoContent();
         });

@@ -34,7 +34,8 @@ public sealed record Placement(IReadOnlyDictionary<string, int> Nodes, int Unsch
 /// Deployment gives one up first.</item>
 /// <item>Score: each new replica goes to the qualifying node with the fewest replicas of its
 /// Deployment (spread, Kubernetes' PodTopologySpread over hostnames), then the least allocated
-/// share of CPU and memory (LeastAllocated), then by name for a stable answer.</item>
+/// share of CPU and memory (LeastAllocated), then the fewest replicas of any Deployment (so
+/// workloads without requests spread too), then by name for a stable answer.</item>
 /// </list>
 /// Replicas on a node that left (its heartbeat lease expired) are placed anew on the others.
 /// </summary>
@@ -44,6 +45,7 @@ public static class Scheduler
     {
         var byName = nodes.ToDictionary(n => n.Name, StringComparer.Ordinal);
         var used = nodes.ToDictionary(n => n.Name, _ => (Cpu: 0L, Memory: 0L), StringComparer.Ordinal);
+        var replicas = nodes.ToDictionary(n => n.Name, _ => 0, StringComparer.Ordinal);
         var ordered = requests.OrderBy(r => r.Key, StringComparer.Ordinal).ToList();
         var kept = new Dictionary<string, Dictionary<string, int>>(StringComparer.Ordinal);
 
@@ -67,6 +69,7 @@ public static class Scheduler
                 while (fits < count && Fits(byName[node], used[node], request))
                 {
                     used[node] = (used[node].Cpu + request.CpuMillis, used[node].Memory + request.MemoryBytes);
+                    replicas[node]++;
                     fits++;
                 }
 
@@ -98,10 +101,12 @@ public static class Scheduler
                 var best = fitting
                     .OrderBy(n => placed.GetValueOrDefault(n.Name))
                     .ThenBy(n => Share(n, used[n.Name]))
+                    .ThenBy(n => replicas[n.Name])
                     .ThenBy(n => n.Name, StringComparer.Ordinal)
                     .First();
                 placed[best.Name] = placed.GetValueOrDefault(best.Name) + 1;
                 used[best.Name] = (used[best.Name].Cpu + request.CpuMillis, used[best.Name].Memory + request.MemoryBytes);
+                replicas[best.Name]++;
             }
 
             result[request.Key] = new Placement(placed, missing, reason);

@@ -56,4 +56,28 @@ public sealed class ControlPlaneReplicasTests
             await a.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task Scheduler_OnTheLeader_SpreadsDeploymentsOverEveryRegisteredNode()
+    {
+        await using var cluster = await EtcdCluster.StartAsync();
+        await using var a = await StartAsync(cluster, "a");
+        await using var b = await StartAsync(cluster, "b");
+        using var http = new HttpClient { BaseAddress = a.ApiUrl };
+        foreach (var n in new[] { "n1", "n2", "n3" })
+        {
+            var node = "{\"node\":\"" + n + "\",\"instances\":[],\"address\":\"10.0.0.1\",\"capacity\":{\"cpuMillis\":2000,\"memoryBytes\":25000000000}}";
+            using var put = await http.PutAsync($"/registry/v1/nodes/{n}", new StringContent(node, Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.NoContent, put.StatusCode);
+        }
+
+        await EtcdLeaderElectionTests.Until(() => a.Registry.Nodes.Count == 3 && b.Registry.Nodes.Count == 3);
+        var yaml = string.Join("---\n", new[] { "x", "y", "z" }.Select(d => $"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {d}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {d}}}}}\n  template:\n    metadata: {{labels: {{app: {d}}}}}\n    spec:\n      containers: [{{name: {d}, command: [{d}]}}]\n"));
+        using var applied = await http.PostAsync("/apply", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+        Assert.Equal(HttpStatusCode.OK, applied.StatusCode);
+
+        await EtcdLeaderElectionTests.Until(() => a.Store.Snapshot.List("apps", "Deployment").Count(d => Trellis.Api.Registry.Placements.Of(d.Resource.Status) is { Count: > 0 }) == 3);
+        var nodes = a.Store.Snapshot.List("apps", "Deployment").SelectMany(d => Trellis.Api.Registry.Placements.Of(d.Resource.Status)!.Keys).ToList();
+        Assert.Equal(["n1", "n2", "n3"], nodes.Order(StringComparer.Ordinal));
+    }
 }

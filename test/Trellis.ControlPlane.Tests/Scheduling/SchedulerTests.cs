@@ -18,6 +18,7 @@ public sealed class SchedulerTests
     public static TheoryData<string, SchedulableNode[], SchedulingRequest[], string[]> Cases => new()
     {
         { "spreads across nodes", [Node("a"), Node("b"), Node("c")], [Want("default/web", 4)], ["a=2,b=1,c=1"] },
+        { "different deployments spread over the nodes too", [Node("a"), Node("b"), Node("c")], [Want("default/a", 1), Want("default/b", 1), Want("default/c", 1)], ["a=1", "b=1", "c=1"] },
         { "keeps running replicas where they are", [Node("a"), Node("b")], [Want("default/web", 2, current: new() { ["b"] = 2 })], ["b=2"] },
         { "replicas of a dead node move to live ones", [Node("a"), Node("c")], [Want("default/web", 3, current: new() { ["a"] = 1, ["b"] = 2 })], ["a=2,c=1"] },
         { "scale-down leaves the fullest node first", [Node("a"), Node("b")], [Want("default/web", 2, current: new() { ["a"] = 2, ["b"] = 1 })], ["a=1,b=1"] },
