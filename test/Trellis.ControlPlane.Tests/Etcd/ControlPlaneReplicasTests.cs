@@ -32,7 +32,7 @@ public sealed class ControlPlaneReplicasTests
 
             using var applied = await httpA.PostAsync("/apply?source=test.yaml", new StringContent(TestResources.ReviewsService, Encoding.UTF8, "application/yaml"));
             Assert.Equal(HttpStatusCode.OK, applied.StatusCode);
-            await EtcdLeaderElectionTests.Until(() => b.Store.Snapshot.Objects.Count == 1);
+            await EtcdLeaderElectionTests.Until(() => b.Store.Snapshot.Get(new Trellis.Api.ResourceKey("", "Service", "default", "reviews")) is not null);
             var got = JsonNode.Parse(await httpB.GetStringAsync("/api/v1/namespaces/default/services/reviews"))!;
             Assert.Equal("reviews", (string?)got["metadata"]!["name"]);
 
