@@ -38,7 +38,7 @@ internal static class AllocationBudget
         foreach (var kind in Enum.GetValues<LoadBalancerKind>())
         {
             // Passthrough picks no endpoint (the request goes where the client asked), so it has no policy to measure.
-            if (!Trellis.Proxy.LoadBalancing.LoadBalancingPolicies.TryGet(kind, out _))
+            if (kind == LoadBalancerKind.Passthrough)
             {
                 continue;
             }

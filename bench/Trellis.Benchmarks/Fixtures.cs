@@ -19,8 +19,7 @@ internal static class Fixtures
     public static ClusterState Cluster(string name, LoadBalancerKind kind = LoadBalancerKind.RoundRobin, int endpoints = 3)
     {
         var states = Enumerable.Range(0, endpoints).Select(i => new EndpointState("10.0.0." + (i + 1), 9080)).ToArray();
-        LoadBalancingPolicies.TryGet(kind, out var policy);
-        return new ClusterState(name, states, policy, UpstreamProtocol.Http1, Invoker, Random.Shared.Next);
+        return new ClusterState(new ClusterConfig(name, [], kind), states, Invoker, Random.Shared.Next, TimeProvider.System);
     }
 
     public static CompiledRouteTable RouteTable()

@@ -161,7 +161,7 @@ public sealed class ProxyServer : IAsyncDisposable
             }
 
             var previous = _snapshots.Current;
-            var next = SnapshotCompiler.Compile(snapshot, previous, _clients, _options);
+            var next = SnapshotCompiler.Compile(snapshot, previous, _clients, _options, _time);
 
             // A replaced listener whose new binding collides with its old one must release the port first.
             var wanted = snapshot.Listeners;
@@ -194,7 +194,11 @@ public sealed class ProxyServer : IAsyncDisposable
                 {
                     // Binding can fail in ways validation cannot see (port taken by another process):
                     // undo and NACK, so the previous snapshot keeps serving as it was.
-                    _snapshots.Swap(previous);
+                    // Back to the previous configuration, recompiled from this one: live state built for it
+                    // (outlier detectors, which retire their predecessors) carries on rather than stopping.
+                    var restored = SnapshotCompiler.Compile(previous.Source, next, _clients, _options, _time);
+                    RetireClusters(next, restored);
+                    _snapshots.Swap(restored);
                     foreach (var listener in started)
                     {
                         await listener.StopAsync();
@@ -221,6 +225,8 @@ public sealed class ProxyServer : IAsyncDisposable
             Volatile.Write(ref _stats, _listeners.ToDictionary(l => l.Key, l => l.Value.Stats, StringComparer.Ordinal));
             Volatile.Write(ref _boundEndpoints, wanted.Select(w => _listeners[w.Name].BoundEndPoint).ToArray());
             Volatile.Write(ref _loads, wanted.Select(w => (w, _listeners[w.Name].Stats)).ToArray());
+
+            RetireClusters(previous, next);
 
             // Only now that the snapshot stays: held requests go to the clusters that have endpoints.
             _activation.OnSnapshotSwapped(next);
@@ -256,6 +262,7 @@ public sealed class ProxyServer : IAsyncDisposable
             _disposed = true;
             await Task.WhenAll(_listeners.Values.Select(l => l.StopAsync()).Concat(_draining));
             _listeners.Clear();
+            RetireClusters(_snapshots.Current, CompiledSnapshot.Empty);
             _clients.Dispose();
             _pool.Dispose();
         }
@@ -273,6 +280,18 @@ public sealed class ProxyServer : IAsyncDisposable
             stats.Load.Start(ConcurrencyTracker.ToMicros(_time, _time.GetTimestamp()));
             return new ListenerRequestHandler(listenerName, _pipeline, _forwarder, stats, _time, _options.RequestIdGenerator, _servingLog).HandleAsync;
         };
+
+    /// <summary>Stops the live state (outlier detectors' timers) of clusters of <paramref name="old"/> that <paramref name="current"/> no longer has.</summary>
+    private static void RetireClusters(CompiledSnapshot old, CompiledSnapshot current)
+    {
+        foreach (var (name, cluster) in old.Clusters)
+        {
+            if (!current.Clusters.ContainsKey(name))
+            {
+                cluster.Outlier?.Dispose();
+            }
+        }
+    }
 
     private static HistogramCounts Subtract(HistogramCounts now, HistogramCounts before) =>
         new(now.Counts.Select((c, i) => c - before.Counts[i]).ToArray(), now.SumSeconds - before.SumSeconds);

@@ -77,15 +77,11 @@ internal sealed class PooledHttp1Forwarder
             exchange.Framing = framing;
             for (var resend = 0; ; resend++)
             {
-                upstream = resend == 0 ? _pool.TakeIdle(endpoint.Address, endpoint.Port, attempt.Cluster.Connector) : null;
+                (upstream, _) = await UpstreamAttempt.OpenAsync(_pool, attempt.Cluster, endpoint, resend, token);
                 if (upstream is null)
                 {
-                    (upstream, _) = await _pool.ConnectAsync(endpoint.Address, endpoint.Port, attempt.Cluster.Connector, token);
-                    if (upstream is null)
-                    {
-                        var error = await ClassifyAsync(context, cts, exchange.Deadline, null, ForwardError.UpstreamConnect);
-                        return AttemptResult.Failed(error, requestSent: false, context.RequestAborted.IsCancellationRequested);
-                    }
+                    var error = await ClassifyAsync(context, cts, exchange.Deadline, null, ForwardError.UpstreamConnect);
+                    return AttemptResult.Failed(error, requestSent: false, context.RequestAborted.IsCancellationRequested);
                 }
 
                 var (sent, _) = await SendAsync(upstream, head.Written, token);

@@ -157,11 +157,11 @@ internal sealed partial class Http1Connection
         var endpoint = attempt.Endpoint;
         for (var resend = 0; ; resend++)
         {
-            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, resend);
+            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, resend, token);
             if (upstream is null)
             {
                 DisarmClientWatch();
-                return AttemptResult.Failed(ForwardError.UpstreamConnect, requestSent: false, _clientGone);
+                return AttemptResult.Failed(token.IsCancellationRequested ? ForwardError.UpstreamTimeout : ForwardError.UpstreamConnect, requestSent: false, _clientGone);
             }
 
             Interlocked.Exchange(ref _upstream, upstream); // whoever takes it back out of _upstream owns it (see WatchClientAsync)
@@ -191,6 +191,8 @@ internal sealed partial class Http1Connection
             }
         }
     }
+
+    public bool Contains(ReadOnlySpan<char> name) => _held is { } response && ResponseFieldLookup.Contains(response, name);
 
     public bool TryGetResponseHeader(string name, out string value)
     {

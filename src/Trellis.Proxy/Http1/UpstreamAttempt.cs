@@ -11,11 +11,12 @@ namespace Trellis.Proxy.Http1;
 internal static class UpstreamAttempt
 {
     /// <summary>The first attempt takes a pooled connection when there is one; a second one always connects anew.</summary>
+    /// <remarks>The cluster's connection pool settings apply: its connect and idle timeouts, and how many requests a connection may carry.</remarks>
     public static ValueTask<(UpstreamConnection? Connection, Exception? Error)> OpenAsync(
-        UpstreamConnectionPool pool, ClusterState cluster, EndpointState endpoint, int attempt) =>
-        attempt == 0 && pool.TakeIdle(endpoint.Address, endpoint.Port, cluster.Connector) is { } idle
+        UpstreamConnectionPool pool, ClusterState cluster, EndpointState endpoint, int attempt, CancellationToken token = default) =>
+        attempt == 0 && pool.TakeIdle(endpoint.Address, endpoint.Port, cluster.Connector, cluster.Config.ConnectionPool) is { } idle
             ? new((idle, null))
-            : pool.ConnectAsync(endpoint.Address, endpoint.Port, cluster.Connector);
+            : pool.ConnectAsync(endpoint.Address, endpoint.Port, cluster.Connector, cluster.Config.ConnectionPool, token);
 
     /// <summary>
     /// Whether a first attempt that failed with <paramref name="error"/> is sent once more, on a new

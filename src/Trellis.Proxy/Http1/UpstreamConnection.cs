@@ -40,6 +40,12 @@ internal sealed class UpstreamConnection : IDisposable
 
     public long CreatedAt { get; }
 
+    /// <summary>Exchanges this connection carried to a clean end.</summary>
+    public int Requests { get; set; }
+
+    /// <summary>After this many exchanges the connection is closed instead of pooled (<c>maxRequestsPerConnection</c>); 0 for no limit.</summary>
+    public int RequestLimit { get; init; }
+
     public long IdleSince { get; set; }
 
     /// <summary>Whether it has carried an exchange before this one: a failure before any answer then may just be a stale keep-alive.</summary>

@@ -26,7 +26,8 @@ internal sealed class UpstreamConnectionPool : IDisposable
     internal readonly record struct Key(string Address, int Port, Upstream.IUpstreamConnector Connector);
 
     /// <summary>A pooled connection to the endpoint, or null when there is none to reuse.</summary>
-    public UpstreamConnection? TakeIdle(string address, int port, Upstream.IUpstreamConnector connector)
+    /// <param name="settings">The cluster's connection pool settings: an idle timeout of its own (<c>http.idleTimeout</c>).</param>
+    public UpstreamConnection? TakeIdle(string address, int port, Upstream.IUpstreamConnector connector, Trellis.Api.Snapshots.ConnectionPoolConfig? settings = null)
     {
         if (!_endpoints.TryGetValue(new Key(address, port, connector), out var endpoint))
         {
@@ -36,7 +37,7 @@ internal sealed class UpstreamConnectionPool : IDisposable
         var now = _time.GetTimestamp();
         while (endpoint.TryPop(out var connection))
         {
-            if (_time.GetElapsedTime(connection.IdleSince, now) < _options.PooledConnectionIdleTimeout
+            if (_time.GetElapsedTime(connection.IdleSince, now) < (settings?.IdleTimeout ?? _options.PooledConnectionIdleTimeout)
                 && _time.GetElapsedTime(connection.CreatedAt, now) < _options.PooledConnectionLifetime)
             {
                 connection.Reused = true;
@@ -53,16 +54,21 @@ internal sealed class UpstreamConnectionPool : IDisposable
     /// Opens a new connection, bounded by the connect timeout and <paramref name="cancellationToken"/>
     /// (a route timeout or a client that leaves); null with the error when it fails.
     /// </summary>
+    /// <param name="settings">The cluster's connection pool settings: its connect timeout (<c>tcp.connectTimeout</c>) and
+    /// how many requests the connection may carry (<c>http.maxRequestsPerConnection</c>).</param>
     public async ValueTask<(UpstreamConnection? Connection, Exception? Error)> ConnectAsync(
-        string address, int port, Upstream.IUpstreamConnector connector, CancellationToken cancellationToken = default)
+        string address, int port, Upstream.IUpstreamConnector connector, Trellis.Api.Snapshots.ConnectionPoolConfig? settings = null,
+        CancellationToken cancellationToken = default)
     {
         var key = new Key(address, port, connector);
         var endpoint = _endpoints.GetOrAdd(key, static key => new Endpoint(
             IPAddress.TryParse(key.Address, out var ip) ? new IPEndPoint(ip, key.Port) : new DnsEndPoint(key.Address, key.Port)));
-        using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _time);
+        using var timeout = new CancellationTokenSource(settings?.ConnectTimeout ?? _options.ConnectTimeout, _time);
         using var caller = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
         var (transport, error) = await connector.ConnectAsync(endpoint.Address, timeout.Token);
-        return transport is null ? (null, error) : (new UpstreamConnection(transport, key, _time.GetTimestamp()), null);
+        return transport is null
+            ? (null, error)
+            : (new UpstreamConnection(transport, key, _time.GetTimestamp()) { RequestLimit = settings?.MaxRequestsPerConnection ?? 0 }, null);
     }
 
     /// <summary>Idle connections pooled for the endpoint now (including any past their idle timeout).</summary>
@@ -72,7 +78,9 @@ internal sealed class UpstreamConnectionPool : IDisposable
     /// <summary>Returns a connection whose last exchange ended cleanly, for the next request to reuse.</summary>
     public void Return(UpstreamConnection connection)
     {
-        if (Volatile.Read(ref _disposed) != 0 || !_endpoints.TryGetValue(connection.PoolKey, out var endpoint))
+        connection.Requests++;
+        if (Volatile.Read(ref _disposed) != 0 || !_endpoints.TryGetValue(connection.PoolKey, out var endpoint)
+            || (connection.RequestLimit > 0 && connection.Requests >= connection.RequestLimit))
         {
             connection.Dispose();
             return;

@@ -60,7 +60,6 @@ internal static class UpstreamHeadWriter
             output.AppendHeader("Host", upstreamHost);
         }
 
-        Span<bool> merged = stackalloc bool[operations?.Add.Length ?? 0];
         var hasForwardedFor = false;
         var cookieWritten = false;
         var namesHeaders = head.Fields.IndexOf(FieldKind.Connection) >= 0; // rare: checked once, not per field
@@ -108,17 +107,6 @@ internal static class UpstreamHeadWriter
                 {
                     AppendCookies(output, head, buffer);
                     cookieWritten = true;
-                }
-
-                continue;
-            }
-
-            if (operations is not null && AddsTo(operations, name, merged, out var first))
-            {
-                // The Kestrel path's upstream request carries a header and its added values on one line ("first, second").
-                if (first)
-                {
-                    AppendMerged(output, head, operations, name, buffer, merged);
                 }
 
                 continue;
@@ -190,7 +178,7 @@ internal static class UpstreamHeadWriter
 
         if (operations is not null)
         {
-            AppendOperations(output, operations, merged);
+            AppendOperations(output, operations);
         }
 
         output.AppendCrLf();
@@ -215,61 +203,6 @@ internal static class UpstreamHeadWriter
         }
 
         output.AppendCrLf();
-    }
-
-    /// <summary>Whether an add operation names this field; <paramref name="first"/> when no field of the name was written yet.</summary>
-    private static bool AddsTo(HeaderOperations operations, ReadOnlySpan<byte> name, Span<bool> merged, out bool first)
-    {
-        for (var i = 0; i < operations.Add.Length; i++)
-        {
-            if (HeaderFields.NameEquals(name, operations.Add[i].Key))
-            {
-                first = !merged[i];
-                return true;
-            }
-        }
-
-        first = false;
-        return false;
-    }
-
-    /// <summary>One line: every client field of the name, then every value added to it.</summary>
-    private static void AppendMerged(HeadBuilder output, RequestHead head, HeaderOperations operations, ReadOnlySpan<byte> name, ReadOnlySpan<byte> buffer, Span<bool> merged)
-    {
-        output.Append(name);
-        output.Append(": "u8);
-        var separator = false;
-        foreach (var field in head.Fields.AsSpan())
-        {
-            if (field.Name(buffer).Length == name.Length && System.Text.Ascii.EqualsIgnoreCase(field.Name(buffer), name))
-            {
-                AppendListItem(output, field.Value(buffer), ref separator);
-            }
-        }
-
-        for (var i = 0; i < operations.Add.Length; i++)
-        {
-            if (HeaderFields.NameEquals(name, operations.Add[i].Key))
-            {
-                merged[i] = true;
-                output.Append(separator ? ", " : string.Empty);
-                output.Append(operations.Add[i].Value);
-                separator = true;
-            }
-        }
-
-        output.AppendCrLf();
-    }
-
-    private static void AppendListItem(HeadBuilder output, ReadOnlySpan<byte> value, ref bool separator)
-    {
-        if (separator)
-        {
-            output.Append(", "u8);
-        }
-
-        output.Append(value);
-        separator = true;
     }
 
     private static bool SetsHost(HeaderOperations? operations)
@@ -312,20 +245,20 @@ internal static class UpstreamHeadWriter
         return false;
     }
 
-    /// <summary>Set values, then added values not already merged into a field (<paramref name="merged"/>, empty for responses).</summary>
-    public static void AppendOperations(HeadBuilder output, HeaderOperations operations, ReadOnlySpan<bool> merged)
+    /// <summary>
+    /// Set values, then added ones, each a field line of its own after the client's fields of the name, as Envoy
+    /// appends them (what the Gateway API's conformance suite checks; a second line means the same as a comma list).
+    /// </summary>
+    public static void AppendOperations(HeadBuilder output, HeaderOperations operations)
     {
         foreach (var (name, value) in operations.Set)
         {
             output.AppendHeader(name, value);
         }
 
-        for (var i = 0; i < operations.Add.Length; i++)
+        foreach (var (name, value) in operations.Add)
         {
-            if (merged.IsEmpty || !merged[i])
-            {
-                output.AppendHeader(operations.Add[i].Key, operations.Add[i].Value);
-            }
+            output.AppendHeader(name, value);
         }
     }
 }

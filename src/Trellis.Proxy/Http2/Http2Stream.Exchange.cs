@@ -180,10 +180,10 @@ internal sealed partial class Http2Stream
         var endpoint = attempt.Endpoint;
         for (var resend = 0; ; resend++)
         {
-            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, resend);
+            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, resend, token);
             if (upstream is null)
             {
-                return AttemptResult.Failed(ForwardError.UpstreamConnect, requestSent: false, _reset);
+                return AttemptResult.Failed(token.IsCancellationRequested ? ForwardError.UpstreamTimeout : ForwardError.UpstreamConnect, requestSent: false, _reset);
             }
 
             // Published for a reset to close; whoever takes it back out of _upstream owns it (see OnReset).
@@ -224,6 +224,8 @@ internal sealed partial class Http2Stream
             }
         }
     }
+
+    public bool Contains(ReadOnlySpan<char> name) => _held is { } response && ResponseFieldLookup.Contains(response, name);
 
     public bool TryGetResponseHeader(string name, out string value)
     {

@@ -216,6 +216,9 @@ internal sealed class KestrelExchange : IExchange
 
     public bool TryGetResponseHeader(string name, out string value) => _forwarder.TryGetResponseHeader(this, name, out value);
 
+    public bool Contains(ReadOnlySpan<char> name) =>
+        Upstream is { } upstream ? ResponseFieldLookup.Contains(upstream, name) : _forwarder.TryGetResponseHeader(this, name.ToString(), out _);
+
     public void DiscardResponse() => _forwarder.Discard(this);
 
     public ValueTask<ForwardError> RelayAsync(ResponseEdits edits, CancellationToken token) => _forwarder.RelayAsync(this, edits, token);

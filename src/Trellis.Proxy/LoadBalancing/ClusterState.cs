@@ -1,45 +1,90 @@
 using Trellis.Api.Snapshots;
+using Trellis.Proxy.Resilience;
 
 namespace Trellis.Proxy.LoadBalancing;
 
-/// <summary>A cluster of one compiled snapshot: its endpoints, balancer and the client that reaches them.</summary>
+/// <summary>
+/// A cluster of one compiled snapshot: its endpoints, how one is picked (<see cref="EndpointPicker"/>: balancing,
+/// consistent hashing, outlier ejections, warm-up), its circuit breakers, and the client that reaches them. Live state
+/// that must outlive a config push (endpoint counters, ejections, breaker counts, hash rings, rate of warm-up) is
+/// carried over from the cluster of the same name in the previous snapshot.
+/// </summary>
 internal sealed class ClusterState
 {
-    // Interlocked by the round-robin policy; a field so that it can be passed by ref.
-    internal int RoundRobinCounter = -1;
-
     public ClusterState(
-        string name,
-        EndpointState[] endpoints,
-        ILoadBalancingPolicy policy,
-        UpstreamProtocol protocol,
-        HttpMessageInvoker invoker,
-        Func<int, int> random,
-        ActivationConfig? activation = null)
+        ClusterConfig config, EndpointState[] endpoints, HttpMessageInvoker invoker, Func<int, int> random, TimeProvider time, ClusterState? previous = null)
     {
-        Name = name;
+        Config = config;
+        Name = config.Name;
         Endpoints = endpoints;
-        Policy = policy;
-        Protocol = protocol;
+        Protocol = config.Protocol;
         Invoker = invoker;
         Random = random;
-        Activation = activation;
+        Activation = config.Activation;
+        Outlier = config.OutlierDetection is { } outlier ? OutlierDetector.Create(outlier, endpoints, previous?.Outlier, time) : null;
+        if (Outlier is null)
+        {
+            previous?.Outlier?.Dispose(); // outlier detection turned off: the old detector's timer stops
+        }
+
+        Picker = new EndpointPicker(config, endpoints, Outlier, random, time, previous?.Picker);
+        Connector = Upstream.TcpConnector.For(config.ConnectionPool?.TcpKeepalive);
+        _passthrough = config.LoadBalancer == LoadBalancerKind.Passthrough ? previous?._passthrough ?? new() : null;
+        Breaker = ClusterCircuitBreaker.Create(config.ConnectionPool, previous?.Breaker);
+        ConnectionSlots = config.ConnectionPool?.MaxConnections is { } max
+            ? previous?.ConnectionSlots is { } slots && previous.Config.ConnectionPool?.MaxConnections == max ? slots : new ConnectionSlots(max)
+            : null;
     }
+
+    public ClusterConfig Config { get; }
 
     public string Name { get; }
 
     public EndpointState[] Endpoints { get; }
 
-    public ILoadBalancingPolicy Policy { get; }
+    /// <summary>Chooses the endpoint of each attempt.</summary>
+    public EndpointPicker Picker { get; }
+
+    /// <summary>The cluster's outlier detection; null when it has none.</summary>
+    public OutlierDetector? Outlier { get; }
+
+    /// <summary>Requests, pending requests and retries in flight against <see cref="ClusterConfig.ConnectionPool"/>'s thresholds.</summary>
+    public ClusterCircuitBreaker Breaker { get; }
+
+    /// <summary><c>tcp.maxConnections</c> as connections in use, with <c>http1MaxPendingRequests</c> waiting for one; null for no limit.</summary>
+    public ConnectionSlots? ConnectionSlots { get; }
 
     public UpstreamProtocol Protocol { get; }
 
     public HttpMessageInvoker Invoker { get; }
 
     /// <summary>How connections to the endpoints are opened (the upstream transport seam): plain TCP today.</summary>
-    public Upstream.IUpstreamConnector Connector { get; init; } = Upstream.TcpConnector.Instance;
+    public Upstream.IUpstreamConnector Connector { get; init; }
 
     public Func<int, int> Random { get; }
+
+    // PASSTHROUGH endpoints by the authority asked for, kept across snapshots; bounded so that arbitrary hosts cannot grow it.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, EndpointState>? _passthrough;
+    private const int MaxPassthroughEndpoints = 1024;
+
+    /// <summary>
+    /// Istio's PASSTHROUGH: no balancing; the request goes to the address the client asked for, its authority (port 80
+    /// when it names none). The endpoint's live state is kept per authority.
+    /// </summary>
+    public EndpointState PassthroughEndpoint(in Routing.RouteRequest request)
+    {
+        var authority = request.Authority;
+        if (_passthrough!.TryGetValue(authority, out var known))
+        {
+            return known;
+        }
+
+        var colon = Routing.RouteRequest.AuthorityPortSeparator(authority);
+        var port = colon >= 0 && int.TryParse(authority.AsSpan(colon + 1), out var explicitPort) ? explicitPort : 80;
+        var host = request.Host.Trim("[]").ToString();
+        var endpoint = new EndpointState(host, port);
+        return _passthrough.Count < MaxPassthroughEndpoints ? _passthrough.GetOrAdd(authority, endpoint) : endpoint;
+    }
 
     /// <summary>Set when requests wait for an endpoint instead of failing while the cluster has none.</summary>
     public ActivationConfig? Activation { get; }
@@ -90,7 +135,7 @@ internal sealed class ClusterState
     /// The endpoint for the next request: with <see cref="EndpointCapacity"/> one whose slot is now
     /// taken (see <see cref="TakeSlot"/>), otherwise the policy's pick; null when there is none.
     /// </summary>
-    public EndpointState? NextEndpoint() => EndpointCapacity > 0 ? TakeSlot() : PickEndpoint();
+    public EndpointState? NextEndpoint(ulong? hash = null, int attempt = 0) => EndpointCapacity > 0 ? TakeSlot() : PickEndpoint(hash, attempt);
 
     /// <summary>Whether <see cref="TakeSlot"/> (or <see cref="PickEndpoint"/> without a capacity) could find an endpoint now.</summary>
     public bool HasRoom()
@@ -112,11 +157,6 @@ internal sealed class ClusterState
         return false;
     }
 
-    /// <summary>The endpoint for the next request, or null when the cluster has none.</summary>
-    public EndpointState? PickEndpoint() => Endpoints.Length switch
-    {
-        0 => null,
-        1 => Endpoints[0],
-        _ => Policy.Pick(this),
-    };
+    /// <summary>The endpoint for the next attempt (<see cref="EndpointPicker.Pick"/>), or null when none serves.</summary>
+    public EndpointState? PickEndpoint(ulong? hash = null, int attempt = 0) => Picker.Pick(hash, attempt);
 }

@@ -46,7 +46,9 @@ internal static class HashKey
     /// </summary>
     public static bool TryGetCookie(ReadOnlySpan<char> cookieField, ReadOnlySpan<char> name, out ReadOnlySpan<char> value)
     {
-        foreach (var range in cookieField.Split(';'))
+        // Several Cookie fields (HTTP/2 cookie crumbs, a client's own plus a cookie jar's) reach this joined with
+        // commas, as routing joins fields; no cookie value holds an unquoted comma (RFC 6265 §4.1.1), so both separate.
+        foreach (var range in cookieField.SplitAny(';', ','))
         {
             var pair = cookieField[range].Trim(' ');
             var equals = pair.IndexOf('=');

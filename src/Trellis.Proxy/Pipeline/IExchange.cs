@@ -10,7 +10,7 @@ namespace Trellis.Proxy.Pipeline;
 /// path over a stream, the Kestrel path over an HttpContext) and is specialised only in how it moves bytes: what to
 /// do with a request (route, policy, which endpoint, retry or not, which headers) is decided once, by the pipeline.
 /// </summary>
-internal interface IExchange
+internal interface IExchange : Resilience.IResponseHeaderLookup
 {
     /// <summary>The request as routing reads it.</summary>
     RouteRequest Request { get; }

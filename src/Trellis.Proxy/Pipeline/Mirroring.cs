@@ -73,7 +73,7 @@ internal sealed partial class Mirroring
         UpstreamConnection? connection = null;
         try
         {
-            (connection, var error) = await _pool.ConnectAsync(endpoint.Address, endpoint.Port, cluster.Connector);
+            (connection, var error) = await _pool.ConnectAsync(endpoint.Address, endpoint.Port, cluster.Connector, cluster.Config.ConnectionPool);
             if (connection is null)
             {
                 Log.MirrorFailed(_logger, endpoint.Origin, error?.Message ?? "connect failed");

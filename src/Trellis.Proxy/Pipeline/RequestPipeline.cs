@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Resilience;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Serving;
 using Trellis.Proxy.Telemetry;
@@ -101,13 +102,24 @@ internal sealed partial class RequestPipeline
             return AnswerAsync(exchange, refusal, null);
         }
 
+        if ((route.RateLimit is not null || _snapshots.Current.RateLimitsByListener.Count != 0) && RateLimit(listener, route) is { } limited)
+        {
+            return AnswerAsync(exchange, limited, null);
+        }
+
         // (3)
+        KeyValuePair<string, string>[]? added = null;
+        if (route.Cors is { } cors && Cors(exchange, cors, ref added) is { } preflight)
+        {
+            return AnswerAsync(exchange, preflight, null);
+        }
+
         var flags = ResponseFlags.None;
         if (route.Fault is { } fault)
         {
             if (fault.Delay is { } delay && Draws(delay.Percentage))
             {
-                return DelayThenServeAsync(exchange, match, started, delay.FixedDelay);
+                return DelayThenServeAsync(exchange, match, started, delay.FixedDelay, added);
             }
 
             if (fault.Abort is { } abort && Draws(abort.Percentage))
@@ -116,11 +128,12 @@ internal sealed partial class RequestPipeline
             }
         }
 
-        return AnswerOrForwardAsync(exchange, match, flags, started);
+        return AnswerOrForwardAsync(exchange, match, flags, started, added);
     }
 
     /// <summary>(3) A fault's delay, then the rest, with the DI flag; the abort is drawn after the delay, as Envoy's fault filter does.</summary>
-    private async ValueTask<ExchangeOutcome> DelayThenServeAsync(IExchange exchange, RouteMatch match, long started, TimeSpan delay)
+    private async ValueTask<ExchangeOutcome> DelayThenServeAsync(
+        IExchange exchange, RouteMatch match, long started, TimeSpan delay, KeyValuePair<string, string>[]? added)
     {
         var flags = ResponseFlags.DelayInjected;
         if (!await DelayAsync(exchange, delay))
@@ -133,11 +146,12 @@ internal sealed partial class RequestPipeline
             return await AnswerAsync(exchange, Faults.Abort(abort, flags), null);
         }
 
-        return await AnswerOrForwardAsync(exchange, match, flags, started);
+        return await AnswerOrForwardAsync(exchange, match, flags, started, added);
     }
 
     /// <summary>(3)–(5) The route's own answers (redirect, direct response), else mirrors and the attempt loop.</summary>
-    private ValueTask<ExchangeOutcome> AnswerOrForwardAsync(IExchange exchange, RouteMatch match, ResponseFlags flags, long started)
+    private ValueTask<ExchangeOutcome> AnswerOrForwardAsync(
+        IExchange exchange, RouteMatch match, ResponseFlags flags, long started, KeyValuePair<string, string>[]? added)
     {
         var route = match.Route!;
         if (route.Redirect is { } redirect)
@@ -153,10 +167,13 @@ internal sealed partial class RequestPipeline
         }
 
         // (4)
-        return route.Mirrors.Length > 0 ? MirrorThenForwardAsync(exchange, match, flags, started) : ForwardAsync(exchange, route, match.Matched, flags, started);
+        return route.Mirrors.Length > 0
+            ? MirrorThenForwardAsync(exchange, match, flags, started, added)
+            : ForwardAsync(exchange, route, match.Matched, flags, started, added);
     }
 
-    private async ValueTask<ExchangeOutcome> MirrorThenForwardAsync(IExchange exchange, RouteMatch match, ResponseFlags flags, long started)
+    private async ValueTask<ExchangeOutcome> MirrorThenForwardAsync(
+        IExchange exchange, RouteMatch match, ResponseFlags flags, long started, KeyValuePair<string, string>[]? added)
     {
         if (exchange.HasBody)
         {
@@ -164,78 +181,258 @@ internal sealed partial class RequestPipeline
         }
 
         _mirroring.Copy(exchange, match.Route!, match.Matched);
-        return await ForwardAsync(exchange, match.Route!, match.Matched, flags, started);
+        return await ForwardAsync(exchange, match.Route!, match.Matched, flags, started, added);
     }
 
-    /// <summary>(5)–(6) Picks the destination once and tries endpoints until one answers or the policy stops.</summary>
+    /// <summary>
+    /// (5)–(6) Picks the destination once, then tries endpoints until one answers or the policy stops: per attempt the
+    /// endpoint (balancer, ejections, hash key; the activator when the cluster has none), the circuit breakers, the
+    /// attempt itself under the route's and the try's timeouts, outlier detection, and the retry decision with its
+    /// budget and backoff. The last outcome is relayed (a response) or answered (a failure).
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ExchangeOutcome> ForwardAsync(IExchange exchange, CompiledRoute route, CompiledMatch? matched, ResponseFlags flags, long started)
+    private async ValueTask<ExchangeOutcome> ForwardAsync(
+        IExchange exchange, CompiledRoute route, CompiledMatch? matched, ResponseFlags flags, long started, KeyValuePair<string, string>[]? added = null)
     {
         var destination = route.PickDestination(_options.Random);
         var cluster = route.Clusters[destination];
-        var endpoint = cluster.NextEndpoint();
-        var cold = false;
-        if (endpoint is null && cluster.Activation is not null)
+        var retry = route.Retry;
+        var method = exchange.Request.Method;
+
+        // A body that a retry after the upstream saw the request may need again is kept, up to the replay bound.
+        var replayable = !exchange.HasBody || (retry is not null && retry.MayRetryAfterSending(method) && await exchange.HoldBodyAsync(ReplayLimit));
+        var hash = cluster.Picker.UsesHash ? HashOf(exchange, cluster.Config.ConsistentHash!, ref added) : null;
+        using var timeout = route.Timeout is { } limit ? new CancellationTokenSource(limit, _time) : null;
+        var token = timeout?.Token ?? CancellationToken.None;
+        var reachedUpstream = false;
+        var retrying = false; // the attempt under way holds a retry slot of the breaker
+        EndpointState? previous = null;
+        for (var attempt = 0; ; attempt++)
         {
-            // Waiting for an instance to start is a cold start; waiting for a free slot is not.
-            cold = cluster.Endpoints.Length == 0;
-            var activated = await ActivateAsync(exchange, cluster);
-            if (activated.Endpoint is null)
+            var endpoint = cluster.Config.LoadBalancer == Trellis.Api.Snapshots.LoadBalancerKind.Passthrough
+                ? cluster.PassthroughEndpoint(exchange.Request)
+                : cluster.NextEndpoint(hash, attempt);
+
+            // A retry avoids the endpoint that just failed when the cluster has another (Istio's default
+            // retryIgnorePreviousHosts: Envoy's previous_hosts predicate, up to 5 picks).
+            for (var pick = 1; pick < 5 && attempt > 0 && ReferenceEquals(endpoint, previous) && cluster.Endpoints.Length > 1 && cluster.EndpointCapacity == 0; pick++)
             {
-                return await AnswerAsync(exchange, activated.Reply with { Flags = activated.Reply.Flags | flags }, cluster);
+                endpoint = cluster.NextEndpoint(hash, attempt + pick);
             }
 
-            (cluster, endpoint) = (activated.Cluster, activated.Endpoint);
-        }
-
-        var slot = endpoint is not null && cluster.EndpointCapacity > 0 ? endpoint : null;
-        try
-        {
-            if (endpoint is null)
+            previous = endpoint;
+            var cold = false;
+            if (endpoint is null && cluster.Activation is not null && attempt == 0)
             {
-                return await AnswerAsync(exchange, LocalReply.For(ForwardError.NoHealthyUpstream, flags), cluster);
+                // Waiting for an instance to start is a cold start; waiting for a free slot is not.
+                cold = cluster.Endpoints.Length == 0;
+                var activated = await ActivateAsync(exchange, cluster);
+                if (activated.Endpoint is null)
+                {
+                    return await AnswerAsync(exchange, activated.Reply with { Flags = activated.Reply.Flags | flags }, cluster);
+                }
+
+                (cluster, endpoint) = (activated.Cluster, activated.Endpoint);
             }
 
-            using var timeout = route.Timeout is { } limit ? new CancellationTokenSource(limit, _time) : null;
-            var token = timeout?.Token ?? CancellationToken.None;
-            endpoint.RequestStarted();
-            AttemptResult result;
+            var held = new Held(cluster, endpoint, retrying, _activation);
+            retrying = false;
             try
             {
-                result = await exchange.AttemptAsync(new Attempt(route, matched, cluster, endpoint, destination, 0), token);
-            }
-            finally
-            {
-                endpoint.RequestEnded();
-            }
+                if (endpoint is null)
+                {
+                    return await AnswerAsync(exchange, LocalReply.For(ForwardError.NoHealthyUpstream, flags), cluster);
+                }
 
-            if (result.Outcome != AttemptEnd.Response)
-            {
+                (var admitted, held.Request, held.Slots) = await AdmitAsync(exchange, cluster, token);
+                if (admitted != ForwardError.None)
+                {
+                    return await AnswerAsync(exchange, LocalReply.For(admitted, flags), cluster);
+                }
+
+                // (5) The attempt, under the route's timeout and the try's own.
+                using var perTry = retry?.PerTryTimeout is { } tryLimit ? new CancellationTokenSource(tryLimit, _time) : null;
+                using var linked = perTry is null || timeout is null ? default : token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), perTry);
+                endpoint.RequestStarted();
+                held.Started = true;
+                var result = await exchange.AttemptAsync(new Attempt(route, matched, cluster, endpoint, destination, attempt), perTry?.Token ?? token);
                 if (result.Outcome == AttemptEnd.ClientFailure && result.Error == ForwardError.RequestCanceled)
                 {
                     return new ExchangeOutcome(result.Error, 0, flags | ResponseFlags.DownstreamConnectionTermination, cluster, endpoint);
                 }
 
-                ProxyLog.ForwardFailed(_forwardLog, endpoint.Origin, result.Error, null);
-                var failed = await AnswerAsync(exchange, LocalReply.For(result.Error, flags), cluster);
-                return failed with { Endpoint = endpoint };
-            }
+                var outcome = Classify(exchange, result, retry);
+                if (result.Outcome != AttemptEnd.ClientFailure)
+                {
+                    cluster.Outlier?.Record(endpoint, outcome);
+                }
 
-            if (cold)
+                reachedUpstream |= outcome.MayHaveReachedUpstream;
+                var decision = retry is null || result.Outcome == AttemptEnd.ClientFailure || token.IsCancellationRequested
+                    ? RetryDecision.Done
+                    : retry.Decide(outcome, method, replayable, attempt, reachedUpstream, RetriableHeaderNames(exchange, retry));
+                if (decision == RetryDecision.Retry)
+                {
+                    if (cluster.Breaker.TryStartRetry())
+                    {
+                        if (result.Outcome == AttemptEnd.Response)
+                        {
+                            exchange.DiscardResponse();
+                        }
+
+                        held.Release();
+                        retrying = true;
+                        if (!await DelayAsync(exchange, route.Backoff!.Delay(attempt + 1)))
+                        {
+                            cluster.Breaker.EndRetry();
+                            return new ExchangeOutcome(ForwardError.RequestCanceled, 0, flags | ResponseFlags.DownstreamConnectionTermination, cluster, endpoint);
+                        }
+
+                        continue;
+                    }
+
+                    flags |= ResponseFlags.UpstreamOverflow; // the retry budget (or maxRetries) is spent: this outcome stands
+                }
+                else if (decision == RetryDecision.LimitReached)
+                {
+                    flags |= ResponseFlags.UpstreamRetryLimitExceeded;
+                }
+
+                if (result.Outcome != AttemptEnd.Response)
+                {
+                    ProxyLog.ForwardFailed(_forwardLog, endpoint.Origin, result.Error, null);
+                    var failed = await AnswerAsync(exchange, LocalReply.For(result.Error, flags), cluster);
+                    return failed with { Endpoint = endpoint };
+                }
+
+                if (cold)
+                {
+                    _coldStarts.Record(cluster.Name, _time.GetElapsedTime(started));
+                }
+
+                // (6)
+                var edits = new ResponseEdits(route.ResponseHeadersFor(destination), added, flags);
+                var relayed = await exchange.RelayAsync(edits, token);
+                return new ExchangeOutcome(relayed, result.Status, flags | ForwardErrorResponses.FlagsOf(relayed), cluster, endpoint);
+            }
+            finally
             {
-                _coldStarts.Record(cluster.Name, _time.GetElapsedTime(started));
+                held.Release();
             }
+        }
+    }
 
-            var edits = new ResponseEdits(route.ResponseHeadersFor(destination), null, flags);
-            var relayed = await exchange.RelayAsync(edits, token);
-            return new ExchangeOutcome(relayed, result.Status, flags | ForwardErrorResponses.FlagsOf(relayed), cluster, endpoint);
+    /// <summary>
+    /// The circuit breakers before an attempt: requests in flight to the cluster (<c>http2MaxRequests</c>) refuse at
+    /// once; connections in use (<c>maxConnections</c>) make the attempt wait as a pending request, bounded by
+    /// <c>http1MaxPendingRequests</c>, for one to be given back.
+    /// </summary>
+    /// <returns>The refusal (or <see cref="ForwardError.None"/>), and what was taken: a request slot, a connection slot.</returns>
+    private static ValueTask<(ForwardError Error, bool Request, ConnectionSlots? Slots)> AdmitAsync(IExchange exchange, ClusterState cluster, CancellationToken token)
+    {
+        if (!cluster.Breaker.TryStartRequest())
+        {
+            return new((ForwardError.UpstreamOverflow, false, null));
+        }
+
+        if (cluster.ConnectionSlots is not { } slots)
+        {
+            return new((ForwardError.None, true, null));
+        }
+
+        if (slots.TryTake())
+        {
+            return new((ForwardError.None, true, slots));
+        }
+
+        return cluster.Breaker.TryStartPending() ? WaitForConnectionAsync(exchange, cluster, slots, token) : new((ForwardError.UpstreamOverflow, true, null));
+    }
+
+    private static async ValueTask<(ForwardError Error, bool Request, ConnectionSlots? Slots)> WaitForConnectionAsync(
+        IExchange exchange, ClusterState cluster, ConnectionSlots slots, CancellationToken token)
+    {
+        try
+        {
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(token, exchange.ClientGone);
+            return await slots.WaitAsync(either.Token)
+                ? (ForwardError.None, true, slots)
+                : (token.IsCancellationRequested ? ForwardError.UpstreamTimeout : ForwardError.RequestCanceled, true, null);
         }
         finally
         {
-            if (slot is not null)
+            cluster.Breaker.EndPending();
+        }
+    }
+
+    /// <summary>The attempt's outcome as retry policy and outlier detection read it.</summary>
+    private static AttemptOutcome Classify(IExchange exchange, in AttemptResult result, RetryPolicy? retry)
+    {
+        switch (result.Outcome)
+        {
+            case AttemptEnd.Response:
+                var grpc = -1;
+                if (retry is { UsesGrpcStatus: true } && exchange.TryGetResponseHeader("grpc-status", out var status))
+                {
+                    grpc = AttemptOutcome.ParseGrpcStatus<char>(status);
+                }
+
+                return AttemptOutcome.Response(result.Status, grpc, exchange);
+            case AttemptEnd.ConnectFailure:
+                return AttemptOutcome.Failed(AttemptFailure.ConnectFailure);
+            case AttemptEnd.RefusedStream:
+                return AttemptOutcome.Failed(AttemptFailure.RefusedStream);
+            case AttemptEnd.Timeout:
+                return AttemptOutcome.Failed(AttemptFailure.PerTryTimeout);
+            default:
+                return AttemptOutcome.Failed(result.RequestSent ? AttemptFailure.Reset : AttemptFailure.ResetBeforeRequest);
+        }
+    }
+
+    private static ReadOnlySpan<char> RetriableHeaderNames(IExchange exchange, RetryPolicy retry) =>
+        retry.UsesRetriableHeaders && exchange.Request.TryGetHeader(RetryPolicy.RetriableHeaderNamesField, out var names) ? names : default;
+
+    /// <summary>
+    /// What one attempt holds and gives back, once, however it ends: the breaker's request (and retry) slot, a
+    /// connection slot, the endpoint's in-flight count, an activator slot.
+    /// </summary>
+    private struct Held(ClusterState cluster, EndpointState? endpoint, bool retry, ActivationQueues activation)
+    {
+        private bool _released;
+
+        public bool Request { get; set; }
+
+        public bool Started { get; set; }
+
+        public ConnectionSlots? Slots { get; set; }
+
+        public void Release()
+        {
+            if (_released)
             {
-                slot.ReturnSlot();
-                _activation.SlotReturned(cluster.Name);
+                return;
+            }
+
+            _released = true;
+            if (Started)
+            {
+                endpoint!.RequestEnded();
+            }
+
+            Slots?.Return();
+            if (Request)
+            {
+                cluster.Breaker.EndRequest();
+            }
+
+            if (retry)
+            {
+                cluster.Breaker.EndRetry();
+            }
+
+            if (endpoint is not null && cluster.EndpointCapacity > 0)
+            {
+                endpoint.ReturnSlot();
+                activation.SlotReturned(cluster.Name);
             }
         }
     }

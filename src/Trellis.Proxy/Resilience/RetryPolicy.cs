@@ -87,6 +87,22 @@ internal sealed class RetryPolicy
     /// <summary>Whether the user named the conditions (see the class remarks on idempotency).</summary>
     public bool RetryOnExplicit { get; }
 
+    /// <summary>Whether a condition reads the answer's <c>grpc-status</c> (the pipeline then parses it from the head).</summary>
+    public bool UsesGrpcStatus => (_conditions & Conditions.AnyGrpc) != 0;
+
+    /// <summary>Whether <c>retriable-headers</c> is on (the pipeline then reads the request's <see cref="RetriableHeaderNamesField"/>).</summary>
+    public bool UsesRetriableHeaders => (_conditions & Conditions.RetriableHeaders) != 0;
+
+    /// <summary>
+    /// Whether a request of <paramref name="method"/> could be retried after the upstream saw it, so that its body is
+    /// worth keeping for a second attempt: some condition beyond connect-failure and refused-stream, and the method is
+    /// idempotent or the conditions were written explicitly.
+    /// </summary>
+    public bool MayRetryAfterSending(string method) =>
+        MaxRetries > 0
+        && (_conditions & ~(Conditions.ConnectFailure | Conditions.RefusedStream)) != 0
+        && (RetryOnExplicit || IsIdempotent(method));
+
     /// <summary>
     /// Decides on the outcome of the attempt just made.
     /// </summary>

@@ -70,6 +70,21 @@ internal sealed class CompiledRoute
 
     public FaultConfig? Fault { get; }
 
+    /// <summary>The retry policy; null when the route never retries.</summary>
+    public Resilience.RetryPolicy? Retry { get; init; }
+
+    /// <summary>How long to wait before each retry; set with <see cref="Retry"/>.</summary>
+    public Resilience.RetryBackoff? Backoff { get; init; }
+
+    /// <summary>CORS; null when the route has no policy.</summary>
+    public Resilience.CorsPolicy? Cors { get; init; }
+
+    /// <summary>The route's own token bucket (on top of its listener's); null when it has none.</summary>
+    public Resilience.TokenBucket? RateLimit { get; init; }
+
+    /// <summary>Identifies the route across snapshots (table, virtual host, route name), so that an unchanged bucket keeps its tokens.</summary>
+    public string BucketKey { get; init; } = string.Empty;
+
     public DirectResponseConfig? DirectResponse { get; }
 
     /// <summary>Mirror clusters and the share of requests each gets.</summary>

@@ -20,13 +20,18 @@ internal sealed class CompiledSnapshot
         ProxySnapshot source,
         FrozenDictionary<string, CompiledRouteTable> routeTablesByListener,
         FrozenDictionary<string, ClusterState> clusters,
-        FrozenDictionary<string, InstanceServing>? servingByListener = null)
+        FrozenDictionary<string, InstanceServing>? servingByListener = null,
+        FrozenDictionary<string, Resilience.TokenBucket>? rateLimitsByListener = null)
     {
         Source = source;
         RouteTablesByListener = routeTablesByListener;
         Clusters = clusters;
         ServingByListener = servingByListener ?? FrozenDictionary<string, InstanceServing>.Empty;
+        RateLimitsByListener = rateLimitsByListener ?? FrozenDictionary<string, Resilience.TokenBucket>.Empty;
     }
+
+    /// <summary>Only the listeners that have <see cref="ListenerConfig.RateLimit"/>: their token buckets.</summary>
+    public FrozenDictionary<string, Resilience.TokenBucket> RateLimitsByListener { get; }
 
     public ProxySnapshot Source { get; }
 

@@ -10,26 +10,28 @@ namespace Trellis.Proxy.Routing;
 internal static class SnapshotCompiler
 {
     /// <param name="previous">The snapshot being replaced; endpoint state is carried over from it.</param>
+    /// <param name="time">The clock of the live state built here (outlier reviews, warm-up, token buckets).</param>
     public static CompiledSnapshot Compile(
         ProxySnapshot snapshot,
         CompiledSnapshot previous,
         UpstreamClients clients,
-        ProxyServerOptions options)
+        ProxyServerOptions options,
+        TimeProvider? time = null)
     {
+        time ??= TimeProvider.System;
         var clusters = new Dictionary<string, ClusterState>(StringComparer.Ordinal);
         foreach (var cluster in snapshot.Clusters ?? [])
         {
             previous.Clusters.TryGetValue(cluster.Name, out var old);
             var endpoints = (cluster.Endpoints ?? []).Select(e => ReuseOrCreate(old, e)).ToArray();
-            LoadBalancingPolicies.TryGet(cluster.LoadBalancer, out var policy);
-            clusters[cluster.Name] = new ClusterState(
-                cluster.Name, endpoints, policy, cluster.Protocol, clients.For(cluster.Protocol), options.Random, cluster.Activation);
+            clusters[cluster.Name] = new ClusterState(cluster, endpoints, clients.For(cluster.Protocol), options.Random, time, old);
         }
 
+        var buckets = PreviousRouteBuckets(previous);
         var tables = new Dictionary<string, CompiledRouteTable>(StringComparer.Ordinal);
         foreach (var table in snapshot.RouteTables ?? [])
         {
-            tables[table.Name] = CompileTable(table, clusters, options.RegexMatchTimeout);
+            tables[table.Name] = CompileTable(table, clusters, options.RegexMatchTimeout, new RouteStateContext(buckets, options.Random, time));
         }
 
         var byListener = (snapshot.Listeners ?? []).ToFrozenDictionary(l => l.Name, l => tables[l.RouteTable], StringComparer.Ordinal);
@@ -39,15 +41,25 @@ internal static class SnapshotCompiler
                 l => l.Name,
                 l => InstanceServing.Create(l.Serving!, previous.ServingByListener.GetValueOrDefault(l.Name)),
                 StringComparer.Ordinal);
-        return new CompiledSnapshot(snapshot, byListener, clusters.ToFrozenDictionary(StringComparer.Ordinal), serving);
+        var rateLimits = (snapshot.Listeners ?? [])
+            .Where(l => l.RateLimit is not null)
+            .ToFrozenDictionary(
+                l => l.Name,
+                l => Resilience.TokenBucket.Create(l.RateLimit!, previous.RateLimitsByListener.GetValueOrDefault(l.Name), time),
+                StringComparer.Ordinal);
+        return new CompiledSnapshot(snapshot, byListener, clusters.ToFrozenDictionary(StringComparer.Ordinal), serving, rateLimits);
     }
 
-    public static CompiledRouteTable CompileTable(RouteTableConfig table, IReadOnlyDictionary<string, ClusterState> clusters, TimeSpan regexTimeout)
+    /// <summary>What a route's live state is built from: the previous snapshot's token buckets (kept when unchanged), random, clock.</summary>
+    public sealed record RouteStateContext(IReadOnlyDictionary<string, Resilience.TokenBucket> Buckets, Func<int, int> Random, TimeProvider Time);
+
+    public static CompiledRouteTable CompileTable(
+        RouteTableConfig table, IReadOnlyDictionary<string, ClusterState> clusters, TimeSpan regexTimeout, RouteStateContext? state = null)
     {
         var domains = new List<(string, CompiledVirtualHost)>();
         foreach (var host in table.VirtualHosts ?? [])
         {
-            var routes = (host.Routes ?? []).Select(r => CompileRoute(r, clusters, regexTimeout)).ToArray();
+            var routes = (host.Routes ?? []).Select(r => CompileRoute(r, clusters, regexTimeout, state, BucketKey(table.Name, host.Name, r.Name))).ToArray();
             var compiled = new CompiledVirtualHost(host.Name, routes);
             domains.AddRange((host.Domains ?? []).Select(d => (d, compiled)));
         }
@@ -55,7 +67,8 @@ internal static class SnapshotCompiler
         return new CompiledRouteTable(table.Name, domains);
     }
 
-    private static CompiledRoute CompileRoute(RouteConfig route, IReadOnlyDictionary<string, ClusterState> clusters, TimeSpan regexTimeout)
+    private static CompiledRoute CompileRoute(
+        RouteConfig route, IReadOnlyDictionary<string, ClusterState> clusters, TimeSpan regexTimeout, RouteStateContext? state, string bucketKey)
     {
         var matches = (route.Matches ?? []).Select(m => new CompiledMatch(m, regexTimeout)).ToArray();
         // Zero-weight clusters can never be picked; dropping them keeps the pick loop short.
@@ -68,7 +81,38 @@ internal static class SnapshotCompiler
             targets.Select(c => c.Weight).ToArray(),
             targets,
             mirrors,
-            regexTimeout);
+            regexTimeout)
+        {
+            Retry = route.Retry is { Attempts: > 0 } retry ? new Resilience.RetryPolicy(retry) : null,
+            Backoff = route.Retry is { Attempts: > 0 } backoff ? new Resilience.RetryBackoff(backoff.BackoffBase, state?.Random ?? System.Random.Shared.Next) : null,
+            Cors = route.Cors is { } cors ? new Resilience.CorsPolicy(cors, regexTimeout) : null,
+            RateLimit = route.RateLimit is { } limit
+                ? Resilience.TokenBucket.Create(limit, state?.Buckets.GetValueOrDefault(bucketKey), state?.Time ?? TimeProvider.System)
+                : null,
+            BucketKey = bucketKey,
+        };
+    }
+
+    private static string BucketKey(string table, string host, string route) => string.Concat(table, "\n", host, "\n", route);
+
+    private static Dictionary<string, Resilience.TokenBucket> PreviousRouteBuckets(CompiledSnapshot previous)
+    {
+        var buckets = new Dictionary<string, Resilience.TokenBucket>(StringComparer.Ordinal);
+        foreach (var table in previous.RouteTablesByListener.Values.Distinct())
+        {
+            foreach (var host in table.VirtualHosts)
+            {
+                foreach (var route in host.Routes)
+                {
+                    if (route.RateLimit is { } bucket)
+                    {
+                        buckets[route.BucketKey] = bucket;
+                    }
+                }
+            }
+        }
+
+        return buckets;
     }
 
     private static EndpointState ReuseOrCreate(ClusterState? old, EndpointConfig endpoint)

@@ -16,16 +16,49 @@ internal sealed class TcpTransport(Socket socket) : IUpstreamTransport
     public void Dispose() => socket.Dispose();
 }
 
-/// <summary>Plain TCP with Nagle off, as every proxy connection is made today.</summary>
+/// <summary>
+/// Plain TCP with Nagle off, as every proxy connection is made; with a cluster's <c>tcp.tcpKeepalive</c>, kernel
+/// keep-alive probes on its connections (one connector per distinct setting, so pooled connections of different
+/// settings never mix).
+/// </summary>
 internal sealed class TcpConnector : IUpstreamConnector
 {
-    public static readonly TcpConnector Instance = new();
+    public static readonly TcpConnector Instance = new(null);
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Trellis.Api.Snapshots.TcpKeepaliveConfig, TcpConnector> WithKeepalive = new();
+
+    private readonly Trellis.Api.Snapshots.TcpKeepaliveConfig? _keepalive;
+
+    private TcpConnector(Trellis.Api.Snapshots.TcpKeepaliveConfig? keepalive) => _keepalive = keepalive;
+
+    /// <summary>The connector for a cluster's keep-alive setting (null: the plain one).</summary>
+    public static TcpConnector For(Trellis.Api.Snapshots.TcpKeepaliveConfig? keepalive) =>
+        keepalive is null ? Instance : WithKeepalive.GetOrAdd(keepalive, static k => new TcpConnector(k));
 
     public async ValueTask<(IUpstreamTransport? Transport, Exception? Error)> ConnectAsync(EndPoint endpoint, CancellationToken token)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            if (_keepalive is { } keepalive)
+            {
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+                if (keepalive.Time is { } time)
+                {
+                    socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)Math.Max(1, time.TotalSeconds));
+                }
+
+                if (keepalive.Interval is { } interval)
+                {
+                    socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)Math.Max(1, interval.TotalSeconds));
+                }
+
+                if (keepalive.Probes is { } probes)
+                {
+                    socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, probes);
+                }
+            }
+
             await socket.ConnectAsync(endpoint, token);
             return (new TcpTransport(socket), null);
         }

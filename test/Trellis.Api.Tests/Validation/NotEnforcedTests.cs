@@ -52,7 +52,7 @@ public sealed class NotEnforcedTests
             spec:
               host: ratings
               trafficPolicy:
-                loadBalancer: {simple: PASSTHROUGH}
+                loadBalancer: {localityLbSetting: {enabled: true}}
               subsets:
               - name: v1
                 labels: {version: v1}
@@ -64,7 +64,7 @@ public sealed class NotEnforcedTests
         var warning = Assert.Single(result.Diagnostics);
         Assert.Equal(DiagnosticCodes.AcceptedNotEnforced, warning.Code);
         Assert.Equal(Severity.Warning, warning.Severity);
-        Assert.Equal("spec.trafficPolicy.loadBalancer.simple", warning.Path);
+        Assert.Equal("spec.trafficPolicy.loadBalancer.localityLbSetting", warning.Path);
         Assert.Equal((16, 20), (warning.Line, warning.Column));
         Assert.StartsWith("accepted, not enforced:", warning.Message, StringComparison.Ordinal);
     }

@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Trellis.Api.Snapshots;
@@ -15,14 +13,6 @@ namespace Trellis.Proxy.Tests.Pipeline;
 /// </summary>
 public sealed class PipelineParityTests
 {
-    public enum Engine
-    {
-        Http1Fast,
-        Http1Kestrel,
-        Http2Fast,
-        Http2Kestrel,
-    }
-
     /// <summary>One policy case: the routes (given the backend, a mirror backend, a closed port), the request path, and what must come out.</summary>
     public sealed record Case(
         string Name,
@@ -112,20 +102,9 @@ public sealed class PipelineParityTests
             mirrored.Enqueue(context.Request.Headers.Host.ToString());
             return context.Response.WriteAsync("mirror");
         });
-        var (routes, clusters) = c.Build(backend.Endpoint, mirror.Endpoint, new EndpointConfig("127.0.0.1", ClosedPort()));
-        var http2 = engine is Engine.Http2Fast or Engine.Http2Kestrel;
-        var snapshot = new ProxySnapshot(
-            "1",
-            [Snapshots.Listener(protocols: http2 ? HttpProtocols.Http2 : HttpProtocols.Http1)],
-            [new RouteTableConfig("rt", [new VirtualHostConfig("all", ["*"], routes)])],
-            clusters);
-        var options = new ProxyServerOptions { FastHttp1 = engine == Engine.Http1Fast, FastHttp2 = engine == Engine.Http2Fast };
-        await using var proxy = await ProxyHarness.StartAsync(snapshot, options);
-        using var request = new HttpRequestMessage(HttpMethod.Get, c.Path)
-        {
-            Version = http2 ? HttpVersion.Version20 : HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
+        var (routes, clusters) = c.Build(backend.Endpoint, mirror.Endpoint, new EndpointConfig("127.0.0.1", Engines.ClosedPort()));
+        await using var proxy = await Engines.StartAsync(engine, routes, clusters);
+        using var request = Engines.Request(engine, HttpMethod.Get, c.Path);
 
         using var response = await proxy.Client.SendAsync(request);
         var body = await response.Content.ReadAsStringAsync();
@@ -164,13 +143,5 @@ public sealed class PipelineParityTests
         }
     }
 
-    private static string? Field(HttpResponseMessage response, string name) =>
-        response.Headers.TryGetValues(name, out var values) || response.Content.Headers.TryGetValues(name, out values) ? string.Join(",", values) : null;
-
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static string? Field(HttpResponseMessage response, string name) => Engines.Field(response, name);
 }

@@ -192,7 +192,7 @@ public sealed class RouteTableTests
         var clusterNames = table.VirtualHosts.SelectMany(h => h.Routes).SelectMany(r => r.Clusters).Select(c => c.Cluster).Distinct();
         var clusters = clusterNames.ToDictionary(
             n => n,
-            n => new ClusterState(n, [], new RoundRobinPolicy(), UpstreamProtocol.Http1, Invoker, _ => 0));
+            n => new ClusterState(new ClusterConfig(n, []), [], Invoker, _ => 0, TimeProvider.System));
         return SnapshotCompiler.CompileTable(table, clusters, TimeSpan.FromSeconds(1));
     }
 
