@@ -60,6 +60,7 @@ internal static class AllocationBudget
         budgeted.Add(("fast path: request head parse", () => heads.RequestHead()));
         budgeted.Add(("fast path: response head parse", () => heads.ResponseHead()));
         budgeted.Add(("fast path: chunked body scan", () => heads.ChunkedScan()));
+        budgeted.Add(("pipeline: upstream head write", () => heads.UpstreamHead()));
         var h2 = new Http2HeaderBenchmarks();
         if (h2.DecodeRequests() != Http2HeaderBenchmarks.FieldsPerDecode)
         {

@@ -6,7 +6,8 @@ namespace Trellis.Benchmarks;
 
 /// <summary>
 /// The fast HTTP/1.1 path's per-request parsing: a browser-ish request head, an nginx response
-/// head, and following a chunked body to its end. All three work in place and allocate nothing.
+/// head, following a chunked body to its end, and writing the upstream head (the pipeline's forwarding rules). All
+/// work in place and allocate nothing.
 /// </summary>
 [MemoryDiagnoser]
 public class FastPathHeadBenchmarks
@@ -33,6 +34,29 @@ public class FastPathHeadBenchmarks
 
     [Benchmark]
     public int ResponseHead() => (int)_response.Parse(ResponseBytes);
+
+    private static readonly Func<string> RequestIds = () => "7f0c3c1e";
+    private readonly HeadBuilder _upstream = new(4096);
+    private readonly RequestHead _parsed = ParsedRequest();
+    private readonly Trellis.Proxy.Routing.CompiledRoute _route = Fixtures.RouteTable().Match(Fixtures.Request("productpage:9080", "/api/v1/products/0")).Route!;
+    private readonly Trellis.Proxy.Routing.HeaderOperations _operations = Trellis.Proxy.Routing.HeaderOperations.Create(new Trellis.Api.Snapshots.HeaderOperationsConfig(
+        Set: new Dictionary<string, string> { ["x-version"] = "v1" }, Add: new Dictionary<string, string> { ["x-trace"] = "bench" }, Remove: ["x-debug"]))!;
+
+    /// <summary>The upstream head every engine writes (the forwarding rules and the route's header operations), in bytes.</summary>
+    [Benchmark]
+    public int UpstreamHead()
+    {
+        var client = new ClientRequest("productpage:9080", "/api/v1/products/0", "10.0.0.9", "http", RequestIds);
+        UpstreamHeadWriter.Write(_upstream, _parsed, RequestBytes, client, _route, null, _operations);
+        return _upstream.Length;
+    }
+
+    private static RequestHead ParsedRequest()
+    {
+        var head = new RequestHead();
+        head.Parse(RequestBytes);
+        return head;
+    }
 
     [Benchmark]
     public int ChunkedScan()

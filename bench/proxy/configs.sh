@@ -170,8 +170,14 @@ start_haproxy_pair() {
 }
 
 # A Trellis snapshot with one route table (domains -> one cluster) and the given listeners.
+# With TRELLIS_POLICY=1 the route retries and the cluster has circuit breakers and outlier detection, set so that
+# none fires on a healthy backend: what configured resilience costs per request (trellis-policy-pair).
 trellis_snapshot() { # kind domains-json upstream-port h1port h2port(or 0)
-  local kind=$1 domains=$2 up=$3 h1=$4 h2=$5 listeners
+  local kind=$1 domains=$2 up=$3 h1=$4 h2=$5 listeners route_policy="" cluster_policy=""
+  if [ "${TRELLIS_POLICY:-0}" = 1 ]; then
+    route_policy=', "retry": {"attempts": 2, "retryOn": ["5xx", "connect-failure", "refused-stream"], "perTryTimeout": "00:00:05"}'
+    cluster_policy=', "connectionPool": {"maxConnections": 100000, "maxPendingRequests": 100000, "maxRequests": 100000}, "outlierDetection": {"consecutive5xxErrors": 5, "interval": "00:00:10", "baseEjectionTime": "00:00:30", "maxEjectionPercent": 10}'
+  fi
   listeners="{\"name\":\"$kind-h1\",\"address\":\"127.0.0.1\",\"port\":$h1,\"kind\":\"$kind\",\"routeTable\":\"routes\",\"protocols\":\"http1\"}"
   if [ "$h2" != 0 ]; then
     listeners="$listeners,{\"name\":\"$kind-h2\",\"address\":\"127.0.0.1\",\"port\":$h2,\"kind\":\"$kind\",\"routeTable\":\"routes\",\"protocols\":\"http2\"}"
@@ -181,8 +187,8 @@ trellis_snapshot() { # kind domains-json upstream-port h1port h2port(or 0)
   "version": "bench-1",
   "listeners": [$listeners],
   "routeTables": [{"name": "routes", "virtualHosts": [{"name": "backend", "domains": $domains,
-    "routes": [{"name": "default", "matches": [], "clusters": [{"cluster": "next", "weight": 100}]}]}]}],
-  "clusters": [{"name": "next", "endpoints": [{"address": "127.0.0.1", "port": $up}], "loadBalancer": "roundRobin", "protocol": "http1"}]
+    "routes": [{"name": "default", "matches": [], "clusters": [{"cluster": "next", "weight": 100}]$route_policy}]}]}],
+  "clusters": [{"name": "next", "endpoints": [{"address": "127.0.0.1", "port": $up}], "loadBalancer": "roundRobin", "protocol": "http1"$cluster_policy}]
 }
 EOF
 }
@@ -212,6 +218,8 @@ start_trellis_pair() { # name [dll [env words]]; TRELLIS_LAUNCHER picks the buil
 }
 
 start_trellis_pair_base() { start_trellis_pair "$1" "$TRELLIS_BASE_DLL" "${TRELLIS_BASE_ENV:-TRELLIS_BENCH_BASE=1}"; }
+
+start_trellis_policy_pair() { TRELLIS_POLICY=1 start_trellis_pair "$1"; }
 
 start_trellis_aot_pair() { TRELLIS_LAUNCHER=trellis_aot_proxy start_trellis_pair "$1"; }
 

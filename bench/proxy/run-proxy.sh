@@ -48,6 +48,7 @@ PATHS=(
   "direct|start_direct|client -> backend"
   "trellis-pair|start_trellis_pair|client -> trellis outbound -> trellis inbound -> backend (two processes)"
   "trellis-pair-base|start_trellis_pair_base|trellis-pair with the --baseline build (A/B)"
+  "trellis-policy-pair|start_trellis_policy_pair|trellis-pair with retries, circuit breakers and outlier detection configured, none firing"
   "trellis-aot-pair|start_trellis_aot_pair|trellis-pair on trellis-proxy, the Native AOT build (two processes)"
   "nginx-pair|start_nginx_pair|client -> nginx -> nginx -> backend"
   "haproxy-pair|start_haproxy_pair|client -> haproxy -> haproxy -> backend"

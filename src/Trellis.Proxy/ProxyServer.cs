@@ -71,6 +71,10 @@ public sealed class ProxyServer : IAsyncDisposable
     public Trellis.Api.Explain.RouteExplanation Explain(Trellis.Api.Explain.ExplainRequest request) =>
         global::Trellis.Proxy.Explain.RouteExplainer.Explain(_snapshots.Current, request, _options.NodeName);
 
+    /// <summary>The clusters for <paramref name="host"/> (all when null) with their endpoints and outlier state now.</summary>
+    public IReadOnlyList<Trellis.Api.Explain.ClusterStatus> Clusters(string? host) =>
+        global::Trellis.Proxy.Explain.RouteExplainer.Clusters(_snapshots.Current, host);
+
     /// <summary>The endpoints the listeners of <see cref="Current"/> are bound to, in snapshot order.</summary>
     public IReadOnlyList<IPEndPoint> BoundEndpoints => Volatile.Read(ref _boundEndpoints);
 

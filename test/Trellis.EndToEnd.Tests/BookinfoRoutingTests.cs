@@ -83,6 +83,32 @@ public sealed class BookinfoRoutingTests(MeshFixture mesh) : IClassFixture<MeshF
         await ApplyAsync("virtual-service-reviews-v3.yaml");
         await WaitForOnlyAsync("v3", user: "jason");
 
+        // Istio's fault-injection task: jason to reviews v2, then ratings aborted (500) and delayed (7 s) for jason only.
+        await ApplyAsync("virtual-service-reviews-test-v2.yaml");
+        await WaitForOnlyAsync("v2", user: "jason");
+        await ApplyAsync("virtual-service-ratings-test-abort.yaml");
+        await mesh.WaitForAsync(async () => (await mesh.ProductPageAsync("jason")).Contains("Ratings service is currently unavailable", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(5), "jason's page with the ratings aborted");
+        Assert.DoesNotContain("Ratings service is currently unavailable", await mesh.ProductPageAsync(), StringComparison.Ordinal);
+
+        // The delay: reviews v2 waits up to 10 s for ratings, productpage 3 s for reviews, twice: jason's page shows
+        // the reviews unavailable after about 6 s, as Istio's documentation says; everyone else is served at once.
+        await ApplyAsync("virtual-service-ratings-test-delay.yaml");
+        var started = DateTime.UtcNow;
+        var delayed = await mesh.ProductPageAsync("jason");
+        var took = DateTime.UtcNow - started;
+        if (!delayed.Contains("Sorry, product reviews are currently unavailable for this book.", StringComparison.Ordinal))
+        {
+            // The first page may have raced the new config; the next one must not.
+            started = DateTime.UtcNow;
+            delayed = await mesh.ProductPageAsync("jason");
+            took = DateTime.UtcNow - started;
+        }
+
+        Assert.Contains("Sorry, product reviews are currently unavailable for this book.", delayed, StringComparison.Ordinal);
+        Assert.True(took >= TimeSpan.FromSeconds(5.5), $"jason's page took {took.TotalSeconds:F1} s, not the two 3 s tries");
+        Assert.Equal("v1", MeshFixture.ReviewsVersion(await mesh.ProductPageAsync()));
+
         // Deleting the routing configuration reverts to round robin.
         var (exit, _, stderr) = await mesh.TrellisAsync("delete", "-f", Networking("virtual-service-all-v1.yaml"));
         Assert.True(exit == 0, stderr);

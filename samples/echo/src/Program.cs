@@ -9,6 +9,9 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 // pod), so a test can tell which backend a route picked and what the proxy changed on the way. Also:
 // /status/NNN answers NNN, ?delay=DURATION waits first, and X-Echo-Set-Header: Name:Value[,Name:Value] sets
 // response headers. It listens on $PORT (HTTP/1.1) and, when set, $H2C_PORT (HTTP/2 with prior knowledge).
+// For the traffic-policy tests, an instance can misbehave on its own: $FAIL_PERCENT answers 503 to that share of
+// requests, spread evenly (exactly N of every 100, never two in a row below 50 %); $DELAY waits before every answer;
+// $LOG_REQUESTS=1 prints one line per request ("echo GET /path host") for `trellis logs`.
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
 var port = int.Parse(Environment.GetEnvironmentVariable("PORT") ?? "3000", CultureInfo.InvariantCulture);
@@ -28,12 +31,34 @@ var context = new EchoContext(
     Environment.GetEnvironmentVariable("SERVICE_NAME") ?? "",
     // The downward API's POD_NAME when set, else the instance's HOSTNAME, which is its pod name.
     Environment.GetEnvironmentVariable("POD_NAME") is { Length: > 0 } pod ? pod : Environment.GetEnvironmentVariable("HOSTNAME") ?? "");
+var failPercent = int.Parse(Environment.GetEnvironmentVariable("FAIL_PERCENT") ?? "0", CultureInfo.InvariantCulture);
+TimeSpan? fixedDelay = Environment.GetEnvironmentVariable("DELAY") is { Length: > 0 } d && Durations.TryParse(d, out var parsed) ? parsed : null;
+var logRequests = Environment.GetEnvironmentVariable("LOG_REQUESTS") == "1";
+long served = 0;
 var app = builder.Build();
 app.MapGet("/health", () => "OK");
 app.Run(async http =>
 {
     var request = http.Request;
     var target = http.Features.Get<IHttpRequestFeature>()?.RawTarget ?? request.Path + request.QueryString;
+    if (logRequests)
+    {
+        Console.WriteLine($"echo {request.Method} {target} {request.Host}");
+    }
+
+    if (fixedDelay is { } everyTime)
+    {
+        await Task.Delay(everyTime, http.RequestAborted);
+    }
+
+    // Request n fails when n·p/100 crosses an integer: exactly p of every 100, evenly spread.
+    var n = Interlocked.Increment(ref served);
+    if (failPercent > 0 && n * failPercent / 100 != (n - 1) * failPercent / 100)
+    {
+        http.Response.StatusCode = 503;
+        return;
+    }
+
     if (StatusPath().Match(request.Path.Value ?? "") is { Success: true } status)
     {
         http.Response.StatusCode = int.Parse(status.Groups[1].Value, CultureInfo.InvariantCulture);

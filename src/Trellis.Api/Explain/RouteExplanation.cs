@@ -49,3 +49,12 @@ public sealed record EndpointExplanation(string Address, int Port, IReadOnlyDict
 /// proxy does not know yet), how often it was ejected, and its current failure streaks.
 /// </summary>
 public sealed record OutlierStateView(bool Ejected, DateTimeOffset? EjectedUntil, int TimesEjected, int Consecutive5xx, int ConsecutiveGatewayErrors, int ConsecutiveLocalOriginFailures);
+
+/// <summary>
+/// A proxy's clusters with their endpoints as it sees them now (Envoy's <c>/clusters</c> role): what <c>trellis describe</c>
+/// shows for a DestinationRule or Service, outlier state included.
+/// </summary>
+public sealed record ClusterStatus(string Name, IReadOnlyList<EndpointExplanation> Endpoints);
+
+/// <summary>One proxy's answer to <c>/clusters</c>, as the control plane gathers them.</summary>
+public sealed record ProxyClusters(string Proxy, IReadOnlyList<ClusterStatus> Clusters, string? Error = null);

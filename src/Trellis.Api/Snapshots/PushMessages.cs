@@ -76,6 +76,8 @@ public static class WireJson
 [JsonSerializable(typeof(IReadOnlyList<LoadReport>))]
 [JsonSerializable(typeof(MeteringReport))]
 [JsonSerializable(typeof(Explain.RouteExplanation))]
+[JsonSerializable(typeof(IReadOnlyList<Explain.ClusterStatus>))]
+[JsonSerializable(typeof(IReadOnlyList<Explain.ProxyClusters>))]
 public sealed partial class WireJsonContext : JsonSerializerContext;
 
 /// <summary>Enum values as camelCase strings (<c>"roundRobin"</c>), read in any case; the wire's enum format (docs/protocol.md).</summary>

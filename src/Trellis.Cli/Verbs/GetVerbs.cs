@@ -65,6 +65,11 @@ public static class GetVerbs
                 await PrintAsync(client, related.Kind, mine, "wide", false, ct);
             }
 
+            if (EndpointHealth.HostOf(kind, item) is { } host)
+            {
+                await EndpointHealth.PrintAsync(client, host, ct);
+            }
+
             return ExitCodes.Ok;
         }));
         return command;

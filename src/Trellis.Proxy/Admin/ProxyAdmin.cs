@@ -8,7 +8,7 @@ namespace Trellis.Proxy.Admin;
 
 /// <summary>
 /// A proxy's admin endpoints, as Envoy's admin interface: mounted on a process's existing HTTP server (the agent's) or
-/// on an <see cref="AdminServer"/> of their own (a gateway). Loopback only. Today: <c>GET /explain</c> (route explain);
+/// on an <see cref="AdminServer"/> of their own (a gateway). Loopback only. Today: <c>GET /explain</c> (route explain), <c>GET /clusters</c>;
 /// metrics (<c>/stats/prometheus</c>) join here.
 /// </summary>
 public static class ProxyAdmin
@@ -23,6 +23,10 @@ public static class ProxyAdmin
         // A RequestDelegate and the generated JSON, not a lambda with parameter binding and reflection JSON:
         // the Native AOT proxy (trellis-proxy) serves this too, and its build refuses reflection.
         app.MapGet("/explain", c => Explain(c, proxy).ExecuteAsync(c));
+
+        // GET /clusters?host=reviews.default.svc.cluster.local: the clusters of that host (all without it), endpoints and
+        // their outlier state now (Envoy's /clusters role; trellis describe shows it).
+        app.MapGet("/clusters", c => Results.Json(proxy.Clusters(c.Request.Query["host"].FirstOrDefault()), WireJsonContext.Default.IReadOnlyListClusterStatus).ExecuteAsync(c));
     }
 
     private static IResult Explain(HttpContext c, ProxyServer proxy)

@@ -176,26 +176,44 @@ internal static class RouteExplainer
         {
             var config = (snapshot.Source.Clusters ?? []).FirstOrDefault(c => c.Name == target.Cluster);
             snapshot.Clusters.TryGetValue(target.Cluster, out var state);
-            var endpoints = new List<EndpointExplanation>();
-            foreach (var endpoint in state?.Endpoints ?? [])
-            {
-                var labels = config?.Endpoints?.FirstOrDefault(e => e.Port == endpoint.Port && e.Address == endpoint.Address)?.Labels;
-                endpoints.Add(new EndpointExplanation(endpoint.Address, endpoint.Port, labels, endpoint.ActiveRequests, config?.OutlierDetection is null ? null : Outlier(endpoint.Outlier)));
-            }
-
+            var endpoints = Endpoints(config, state);
             result.Add(new DestinationExplanation(target.Cluster, target.Weight, Math.Round(100 * target.Weight / total, 2), config is null ? null : config with { Endpoints = [] }, endpoints));
         }
 
         return result;
     }
 
-    /// <summary>
-    /// The endpoint's outlier state as <see cref="Resilience.OutlierState"/> keeps it. When the ejection ends is the
-    /// cluster's detector's to say (<see cref="Resilience.OutlierDetector.Status"/>); until clusters carry their detector
-    /// it is left out.
-    /// </summary>
-    private static OutlierStateView Outlier(Resilience.OutlierState state) =>
-        new(state.IsEjected, null, state.TimesEjected, state.Consecutive5xx, state.ConsecutiveGatewayErrors, state.ConsecutiveLocalOriginFailures);
+    /// <summary>Every cluster whose name ends with <paramref name="host"/> (all when null), with its endpoints now.</summary>
+    public static IReadOnlyList<ClusterStatus> Clusters(CompiledSnapshot snapshot, string? host)
+    {
+        var result = new List<ClusterStatus>();
+        foreach (var config in snapshot.Source.Clusters ?? [])
+        {
+            if (host is null || config.Name == host || config.Name.EndsWith("|" + host, StringComparison.Ordinal))
+            {
+                snapshot.Clusters.TryGetValue(config.Name, out var state);
+                result.Add(new ClusterStatus(config.Name, Endpoints(config, state)));
+            }
+        }
+
+        return result;
+    }
+
+    private static List<EndpointExplanation> Endpoints(ClusterConfig? config, LoadBalancing.ClusterState? state)
+    {
+        var endpoints = new List<EndpointExplanation>();
+        foreach (var endpoint in state?.Endpoints ?? [])
+        {
+            var labels = config?.Endpoints?.FirstOrDefault(e => e.Port == endpoint.Port && e.Address == endpoint.Address)?.Labels;
+            endpoints.Add(new EndpointExplanation(endpoint.Address, endpoint.Port, labels, endpoint.ActiveRequests, state?.Outlier is { } detector ? Outlier(detector.Status(endpoint)) : null));
+        }
+
+        return endpoints;
+    }
+
+    /// <summary>The endpoint's outlier state as the cluster's detector reports it (when an ejection ends is its to say).</summary>
+    private static OutlierStateView Outlier(Resilience.OutlierStatus status) =>
+        new(status.Ejected, status.EjectedUntil, status.TimesEjected, status.Consecutive5xx, status.ConsecutiveGatewayErrors, status.ConsecutiveLocalOriginFailures);
 
     private static RouteExplanation Failed(string proxy, string error) => new("error", proxy, Error: error);
 }
