@@ -297,6 +297,10 @@ internal sealed partial class RequestPipeline
                 {
                     flags |= ResponseFlags.UpstreamRetryLimitExceeded;
                 }
+                else if (decision == RetryDecision.NotReplayable)
+                {
+                    flags |= ResponseFlags.NotReplayable;
+                }
 
                 if (result.Outcome != AttemptEnd.Response)
                 {

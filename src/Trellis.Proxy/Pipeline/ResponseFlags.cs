@@ -51,6 +51,13 @@ internal enum ResponseFlags
 
     /// <summary>UAEX / RBAC: refused by authorization (the security work adds it; the stage exists).</summary>
     UnauthorizedDenied = 1 << 12,
+
+    /// <summary>
+    /// NRY (Trellis's own; Envoy has none): a retry condition matched but the request was not sent again, because it
+    /// may have reached the upstream and is not idempotent (POST/PATCH without a written <c>retryOn</c>), or its body
+    /// was larger than the replay bound and streamed. The outcome shown is the first attempt's.
+    /// </summary>
+    NotReplayable = 1 << 13,
 }
 
 internal static class ResponseFlagNames
@@ -76,6 +83,7 @@ internal static class ResponseFlagNames
         (ResponseFlags.RateLimited, "RL"),
         (ResponseFlags.UnauthorizedDenied, "RBAC"),
         (ResponseFlags.DownstreamProtocolError, "DPE"),
+        (ResponseFlags.NotReplayable, "NRY"),
     ];
 
     // A handful of combinations ever occur; each is formatted once.

@@ -91,6 +91,7 @@ public sealed class PipelinePolicyTests
 
         Assert.Equal(503, (int)response.StatusCode);
         Assert.Equal(1, upstream.Calls("/order"));
+        Assert.Equal("NRY", Engines.Field(response, "x-trellis-response-flags"));
     }
 
     [Theory]
