@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Trellis.ControlPlane.ApiServer;
 using Trellis.ControlPlane.Leadership;
+using Trellis.ControlPlane.Eventing;
 using Trellis.ControlPlane.Metering;
 using Trellis.ControlPlane.Push;
 using Trellis.ControlPlane.Registry;
@@ -34,11 +35,14 @@ public sealed class ControlPlaneHost : IAsyncDisposable
     private readonly GatewayApi.GatewayApiController _gatewayApi;
     private readonly Scheduling.SchedulerController _scheduler;
 
-    private ControlPlaneHost(WebApplication app, ControlPlaneState state, MeshStateSource states, ITimer? expiry, ServingController serving, GatewayApi.GatewayApiController gatewayApi, Scheduling.SchedulerController scheduler)
+    private readonly EventingHost? _eventing;
+
+    private ControlPlaneHost(WebApplication app, ControlPlaneState state, MeshStateSource states, ITimer? expiry, ServingController serving, GatewayApi.GatewayApiController gatewayApi, Scheduling.SchedulerController scheduler, EventingHost? eventing)
     {
         _scheduler = scheduler;
         _serving = serving;
         _gatewayApi = gatewayApi;
+        _eventing = eventing;
         _app = app;
         _state = state;
         _states = states;
@@ -54,6 +58,9 @@ public sealed class ControlPlaneHost : IAsyncDisposable
     public Uri ApiUrl { get; private set; } = null!;
 
     public Uri PushUrl { get; private set; } = null!;
+
+    /// <summary>The broker ingress (Broker addresses are under it), or null when eventing is off.</summary>
+    public Uri? BrokerIngressUrl => _eventing?.IngressUrl;
 
     public static async Task<ControlPlaneHost> StartAsync(ControlPlaneOptions options, ILoggerFactory loggers, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
@@ -108,7 +115,10 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         serving = new ServingController(state.Store, registry, app.Services.GetRequiredService<RevisionScalers>(), time, loggers.CreateLogger<ServingController>(), options.ServingTick, state.Leadership);
         var gatewayApi = new GatewayApi.GatewayApiController(state.Store, states, options.GatewayAddresses, time, loggers.CreateLogger<GatewayApi.GatewayApiController>());
         var scheduler = new Scheduling.SchedulerController(state.Store, registry, state.Leadership, time, loggers.CreateLogger<Scheduling.SchedulerController>());
-        var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler);
+        var eventing = options.Eventing is { } eventingOptions
+            ? await EventingHost.StartAsync(eventingOptions, options.DataDirectory, state.Store, registry, loggers, time, cancellationToken)
+            : null;
+        var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler, eventing);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
         host.ApiUrl = new Uri(Resolve(addresses, options.ApiEndpoint, first: true));
         host.PushUrl = new Uri(Resolve(addresses, options.PushEndpoint, first: false));
@@ -129,6 +139,11 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         if (_expiry is not null)
         {
             await _expiry.DisposeAsync();
+        }
+
+        if (_eventing is not null)
+        {
+            await _eventing.DisposeAsync();
         }
 
         await _serving.DisposeAsync();

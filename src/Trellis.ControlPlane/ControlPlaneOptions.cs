@@ -42,4 +42,7 @@ public sealed record ControlPlaneOptions
 
     /// <summary>The loopback range Gateway API Gateways get their addresses from (see <see cref="GatewayApi.GatewayAddressPool"/>).</summary>
     public GatewayApi.GatewayAddressPool GatewayAddresses { get; init; } = GatewayApi.GatewayAddressPool.Parse(GatewayApi.GatewayAddressPool.Default).Pool!;
+
+    /// <summary>The broker ingress and event delivery (Knative eventing); null leaves eventing off.</summary>
+    public Eventing.EventingOptions? Eventing { get; init; } = new();
 }

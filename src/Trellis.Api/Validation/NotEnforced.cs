@@ -134,8 +134,15 @@ public static class NotEnforced
         new(Istio, "Gateway", "spec.servers[*].tls.cipherSuites", "cipher suites are the runtime's defaults"),
 
         // Issue 14: eventing.
-        new(ResourceKinds.KnativeEventing, "Broker", "spec", "brokers do not take events yet"),
-        new(ResourceKinds.KnativeEventing, "Trigger", "spec", "triggers do not deliver events yet"),
+        new(ResourceKinds.KnativeEventing, "Broker", "spec.config", "the broker class's config is not read: every broker uses the control plane's event store"),
+        new(ResourceKinds.KnativeEventing, "Broker", "spec.delivery.retryAfterMax", "Retry-After answers are not honoured yet: retries follow the backoff"),
+        new(ResourceKinds.KnativeEventing, "Broker", "spec.delivery.deadLetterSink.CACerts", "deliveries are plain HTTP: no TLS to sinks yet"),
+        new(ResourceKinds.KnativeEventing, "Broker", "spec.delivery.deadLetterSink.audience", "no OIDC tokens are sent to sinks yet"),
+        new(ResourceKinds.KnativeEventing, "Trigger", "spec.delivery.retryAfterMax", "Retry-After answers are not honoured yet: retries follow the backoff"),
+        new(ResourceKinds.KnativeEventing, "Trigger", "spec.subscriber.CACerts", "deliveries are plain HTTP: no TLS to subscribers yet"),
+        new(ResourceKinds.KnativeEventing, "Trigger", "spec.subscriber.audience", "no OIDC tokens are sent to subscribers yet"),
+        new(ResourceKinds.KnativeEventing, "Trigger", "spec.delivery.deadLetterSink.CACerts", "deliveries are plain HTTP: no TLS to sinks yet"),
+        new(ResourceKinds.KnativeEventing, "Trigger", "spec.delivery.deadLetterSink.audience", "no OIDC tokens are sent to sinks yet"),
         new(ResourceKinds.KnativeSources, "PingSource", "spec", "PingSources do not send events yet"),
     ];
 

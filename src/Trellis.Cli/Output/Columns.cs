@@ -29,6 +29,11 @@ public static class Columns
             new("REASON", o => Reason(o, "Ready")), new("ACTUAL REPLICAS", o => Str(o["status"]?["actualReplicas"])), new("DESIRED REPLICAS", o => Str(o["status"]?["desiredReplicas"]))],
         "Route" => [Name, new("URL", o => Str(o["status"]?["url"])), new("READY", o => Condition(o, "Ready")), new("TRAFFIC", o => Traffic(o))],
         "Configuration" => [Name, new("LATESTCREATED", o => Str(o["status"]?["latestCreatedRevisionName"])), new("LATESTREADY", o => Str(o["status"]?["latestReadyRevisionName"])), new("READY", o => Condition(o, "Ready"))],
+        "Broker" => [Name, new("URL", o => Str(o["status"]?["address"]?["url"])), AgeOf(now), new("READY", o => Condition(o, "Ready")), new("REASON", o => Reason(o, "Ready"))],
+        "Trigger" => [Name, new("BROKER", o => Str(o["spec"]?["broker"])), new("SUBSCRIBER_URI", o => Str(o["status"]?["subscriberUri"])), AgeOf(now),
+            new("READY", o => Condition(o, "Ready")), new("REASON", o => Reason(o, "Ready")),
+            new("DELIVERED", o => Str(o["status"]?["delivery"]?["delivered"]), WideOnly: true), new("RETRIED", o => Str(o["status"]?["delivery"]?["retried"]), WideOnly: true),
+            new("DEAD-LETTERED", o => Str(o["status"]?["delivery"]?["deadLettered"]), WideOnly: true), new("DROPPED", o => Str(o["status"]?["delivery"]?["dropped"]), WideOnly: true)],
         "Proxy" => [new("NAME", o => Str(o["name"])), new("ROLE", o => Str(o["role"])), new("SYNCED", o => o["synced"]?.GetValue<bool>() == true ? "SYNCED" : o["nacked"] is null ? "STALE" : "NACKED"), new("VERSION", o => Str(o["acked"]))],
         _ => [Name, AgeOf(now)],
     };

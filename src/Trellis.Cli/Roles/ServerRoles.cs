@@ -19,7 +19,9 @@ public static class ServerRoles
         var nodeTtl = new Option<int>("--node-ttl") { DefaultValueFactory = _ => 15, Description = "With etcd: seconds a node stays registered after its last heartbeat" };
         var logLevel = RoleOptions.LogLevel();
         var gatewayAddresses = GatewayAddressOptions.GatewayAddresses();
-        var command = new Command("controlplane", "Run the control plane: API, store, registry, config push") { dataDir, api, push, store, name, advertise, nodeTtl, logLevel, gatewayAddresses };
+        var broker = EventingRoleOptions.BrokerAddress();
+        var eventingGateway = EventingRoleOptions.EventingGateway();
+        var command = new Command("controlplane", "Run the control plane: API, store, registry, config push, broker ingress") { dataDir, api, push, store, name, advertise, nodeTtl, logLevel, gatewayAddresses, broker, eventingGateway };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -51,11 +53,12 @@ public static class ServerRoles
                 PushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address"),
                 GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
                 Store = storeUrl,
+                Eventing = EventingRoleOptions.Eventing(parse.GetValue(broker)!, parse.GetValue(eventingGateway)!),
                 ReplicaName = parse.GetValue(name),
                 AdvertiseUrl = advertised,
                 NodeTtl = TimeSpan.FromSeconds(parse.GetValue(nodeTtl)),
             }, loggers, cancellationToken: ct);
-            Console.WriteLine($"Control plane API {host.ApiUrl}, push {host.PushUrl}, store {storeUrl ?? "file"}, replica {host.Leadership.Identity}");
+            Console.WriteLine($"Control plane API {host.ApiUrl}, push {host.PushUrl}, store {storeUrl ?? "file"}, replica {host.Leadership.Identity}, broker ingress {host.BrokerIngressUrl}");
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });

@@ -26,7 +26,9 @@ public static class UpRole
         var logLevel = RoleOptions.LogLevel();
         var gatewayAddresses = GatewayAddressOptions.GatewayAddresses();
         var poolSize = RoleOptions.PoolSize();
-        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, logLevel, poolSize, gatewayAddresses };
+        var broker = EventingRoleOptions.BrokerAddress();
+        var eventingGateway = EventingRoleOptions.EventingGateway();
+        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, logLevel, poolSize, gatewayAddresses, broker, eventingGateway };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -39,6 +41,7 @@ public static class UpRole
                 ApiEndpoint = RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address"),
                 PushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address"),
                 GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
+                Eventing = EventingRoleOptions.Eventing(parse.GetValue(broker)!, parse.GetValue(eventingGateway)!),
             }, loggers, cancellationToken: ct);
 
             await using var gateway = new ProxyServer(new ProxyServerOptions { NodeName = "gateway/ingress" }, loggers);
@@ -55,7 +58,7 @@ public static class UpRole
                 PoolSize = parse.GetValue(poolSize),
             }, loggers, ct);
 
-            Console.WriteLine($"Trellis is up. API {controlPlane.ApiUrl} (data in {data})");
+            Console.WriteLine($"Trellis is up. API {controlPlane.ApiUrl}, broker ingress {controlPlane.BrokerIngressUrl} (data in {data})");
             var applied = await ApplyAsync(controlPlane.ApiUrl, parse.GetValue(paths) ?? [], ct);
             await WaitForGatewayAsync(gateway, TimeSpan.FromSeconds(3));
             foreach (var endpoint in gateway.BoundEndpoints)

@@ -58,6 +58,7 @@ public sealed class TriggerDispatcher : IAsyncDisposable
     private readonly Task _loop;
     private volatile TriggerRoute _route;
     private long _readNext;
+    private TaskCompletionSource _slotFreed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public TriggerDispatcher(IEventLog log, TriggerRoute route, IEventSender sender, TimeProvider time)
     {
@@ -93,35 +94,63 @@ public sealed class TriggerDispatcher : IAsyncDisposable
     {
         var token = _stop.Token;
         _readNext = await _log.GetPositionAsync(_route.Consumer, token);
-        using var slots = new SemaphoreSlim(_route.MaxInFlight);
         var running = new List<Task>();
         while (!token.IsCancellationRequested)
         {
-            var batch = await _log.ReadAsync(_readNext, 256, token);
+            var batch = await _log.ReadAsync(Volatile.Read(ref _readNext), 256, token);
             foreach (var stored in batch)
             {
-                _readNext = stored.Sequence + 1;
                 var cloudEvent = Decode(stored);
                 var route = _route;
                 if (cloudEvent is null || !route.Filter.Matches(cloudEvent))
                 {
-                    await AdvanceAsync(stored.Sequence, finished: true);
+                    lock (_gate)
+                    {
+                        _readNext = stored.Sequence + 1;
+                    }
+
+                    await AdvanceAsync(stored.Sequence, finished: false);
                     continue;
                 }
 
-                await slots.WaitAsync(token);
+                await WaitForSlotAsync(token);
                 lock (_gate)
                 {
+                    // Unfinished before the read position passes it: the position never skips an event in flight.
                     _unfinished.Add(stored.Sequence);
+                    _readNext = stored.Sequence + 1;
                 }
 
                 running.RemoveAll(t => t.IsCompleted);
-                running.Add(DeliverAndReleaseAsync(stored.Sequence, cloudEvent, route, slots, token));
+                running.Add(DeliverAndReleaseAsync(stored.Sequence, cloudEvent, route, token));
             }
         }
     }
 
-    private async Task DeliverAndReleaseAsync(long sequence, CloudEvent cloudEvent, TriggerRoute route, SemaphoreSlim slots, CancellationToken token)
+    /// <summary>
+    /// Takes one of <see cref="TriggerRoute.MaxInFlight"/> slots. The limit is read each time, so it
+    /// follows the subscriber's capacity (containerConcurrency × ready instances) as it scales.
+    /// </summary>
+    private async Task WaitForSlotAsync(CancellationToken token)
+    {
+        while (true)
+        {
+            Task freed;
+            lock (_gate)
+            {
+                if (_unfinished.Count < Math.Max(1, _route.MaxInFlight))
+                {
+                    return;
+                }
+
+                freed = _slotFreed.Task;
+            }
+
+            await freed.WaitAsync(token);
+        }
+    }
+
+    private async Task DeliverAndReleaseAsync(long sequence, CloudEvent cloudEvent, TriggerRoute route, CancellationToken token)
     {
         try
         {
@@ -131,10 +160,6 @@ public sealed class TriggerDispatcher : IAsyncDisposable
         catch (OperationCanceledException)
         {
             // Stopping: the event stays unfinished and is delivered again after the restart.
-        }
-        finally
-        {
-            slots.Release();
         }
     }
 
@@ -150,6 +175,11 @@ public sealed class TriggerDispatcher : IAsyncDisposable
             }
 
             position = _unfinished.Count > 0 ? _unfinished.Min : _readNext;
+            if (finished)
+            {
+                _slotFreed.TrySetResult();
+                _slotFreed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
         }
 
         return _log.SetPositionAsync(_route.Consumer, position);

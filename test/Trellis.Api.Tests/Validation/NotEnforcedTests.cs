@@ -70,7 +70,7 @@ public sealed class NotEnforcedTests
     }
 
     [Fact]
-    public void Read_WholeKindWithoutBehaviour_WarnsOnItsSpec()
+    public void Read_EventingKinds_WarnOnlyOnFieldsWithoutBehaviour()
     {
         var result = ResourceReader.Read("""
             apiVersion: eventing.knative.dev/v1
@@ -83,11 +83,11 @@ public sealed class NotEnforcedTests
             metadata: {name: t}
             spec:
               broker: default
-              subscriber: {uri: "http://example.com/"}
+              subscriber: {uri: "http://example.com/", audience: "my-audience"}
             """);
 
         var warning = Assert.Single(result.Diagnostics);
-        Assert.Equal("spec", warning.Path);
+        Assert.Equal("spec.subscriber.audience", warning.Path);
         Assert.Contains("Trigger", warning.Resource, StringComparison.Ordinal);
         Assert.Equal(2, result.Resources.Count);
     }

@@ -6,6 +6,7 @@ using Trellis.Eventing.CloudEvents;
 using Trellis.Eventing.Delivery;
 using Trellis.Eventing.Filtering;
 using Trellis.Eventing.Storage;
+using Trellis.Runtime.Tests;
 
 namespace Trellis.Eventing.Tests.Delivery;
 
@@ -71,7 +72,7 @@ public sealed class TriggerDispatcherTests : IAsyncDisposable
         foreach (var gap in expectedGaps)
         {
             var before = _sender.CountTo(Subscriber);
-            await Eventually(() => Task.FromResult(_time.ActiveTimers == 1));
+            await Eventually(() => Task.FromResult(_time.PendingDelays().Count == 1));
             _time.Advance(TimeSpan.FromSeconds(gap) - TimeSpan.FromMilliseconds(1));
             await Task.Yield();
             Assert.Equal(before, _sender.CountTo(Subscriber));

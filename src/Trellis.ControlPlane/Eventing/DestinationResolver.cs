@@ -1,0 +1,63 @@
+using Trellis.Api;
+using Trellis.Api.Eventing;
+using Trellis.Api.Registry;
+using Trellis.ControlPlane.Store;
+using Trellis.Eventing.Delivery;
+
+namespace Trellis.ControlPlane.Eventing;
+
+/// <summary>
+/// Knative's destination resolution (duckv1.Destination): a <c>uri</c> alone is used as it is; a
+/// <c>ref</c> resolves to the object's address, and a <c>uri</c> beside it is taken relative to that
+/// address (its path). Knative Services are reached through the gateway with their host, Brokers at
+/// their ingress, Kubernetes Services at a ready instance's inbound proxy.
+/// </summary>
+internal sealed class DestinationResolver(EventingOptions options, Uri brokerIngress)
+{
+    public (DeliveryTarget? Target, string? Error) Resolve(EventDestination destination, string defaultNamespace, StoreSnapshot snapshot, IReadOnlyList<WorkloadInstance> instances)
+    {
+        if (destination.Ref is not { } reference)
+        {
+            return Uri.TryCreate(destination.Uri, UriKind.Absolute, out var uri) ? (DeliveryTarget.Direct(uri), null) : (null, $"\"{destination.Uri}\" is not an absolute URI");
+        }
+
+        var ns = reference.Namespace ?? defaultNamespace;
+        var group = reference.ApiVersion.Contains('/', StringComparison.Ordinal) ? reference.ApiVersion[..reference.ApiVersion.IndexOf('/', StringComparison.Ordinal)] : "";
+        var exists = snapshot.Get(new ResourceKey(group, reference.Kind, ns, reference.Name)) is not null;
+        if (!exists)
+        {
+            return (null, $"{reference.Kind} {ns}/{reference.Name} ({reference.ApiVersion}) does not exist");
+        }
+
+        DeliveryTarget? target = (group, reference.Kind) switch
+        {
+            ("serving.knative.dev", "Service") => new DeliveryTarget(options.Gateway, new Uri($"http://{reference.Name}.{ns}.example.com/")),
+            ("eventing.knative.dev", "Broker") => DeliveryTarget.Direct(new Uri(brokerIngress, $"{ns}/{reference.Name}")),
+            ("", "Service") => Instance(reference.Name, ns, snapshot, instances),
+            _ => null,
+        };
+        if (target is null)
+        {
+            return (null, (group, reference.Kind) == ("", "Service")
+                ? $"Service {ns}/{reference.Name} has no ready instance"
+                : $"{reference.Kind} ({reference.ApiVersion}) is not an addressable kind Trellis resolves (Knative Service, Broker, Service)");
+        }
+
+        return destination.Uri is { } relative ? (Relative(target, relative), null) : (target, null);
+    }
+
+    private static DeliveryTarget? Instance(string name, string ns, StoreSnapshot snapshot, IReadOnlyList<WorkloadInstance> instances)
+    {
+        if (snapshot.Get(new ResourceKey("", "Service", ns, name))?.Resource.Spec is not Trellis.Api.Workloads.ServiceSpec service || service.Selector is not { Count: > 0 } selector)
+        {
+            return null;
+        }
+
+        var ready = instances.FirstOrDefault(i => i.Namespace == ns && i.Ready && selector.All(s => i.Labels.GetValueOrDefault(s.Key) == s.Value)
+            && i.Ports.ContainsKey(WorkloadInstance.InboundPort));
+        return ready is null ? null : new DeliveryTarget(new Uri($"http://{ready.Host}:{ready.Ports[WorkloadInstance.InboundPort]}/"), new Uri($"http://{name}.{ns}.svc.cluster.local/"));
+    }
+
+    private static DeliveryTarget Relative(DeliveryTarget target, string relative) =>
+        new(new Uri(target.Address, relative), new Uri(target.Logical, relative));
+}

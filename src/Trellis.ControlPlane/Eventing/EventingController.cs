@@ -1,0 +1,334 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Trellis.Api;
+using Trellis.Api.Eventing;
+using Trellis.Api.Registry;
+using Trellis.ControlPlane.Registry;
+using Trellis.ControlPlane.Store;
+using Trellis.Eventing.Delivery;
+using Trellis.Eventing.Filtering;
+using Trellis.Eventing.Storage;
+using Trellis.Serving.Revisions;
+
+namespace Trellis.ControlPlane.Eventing;
+
+/// <summary>
+/// Knative eventing in the control plane. Every tick it opens a log for each Broker and records the
+/// Broker's address and conditions; for each Trigger it resolves the broker, the filter, the
+/// subscriber and the dead-letter sink, runs one <see cref="TriggerDispatcher"/> with the result and
+/// records the Trigger's conditions and delivery counters. Deleted Brokers lose their log; deleted
+/// Triggers their dispatcher and position.
+/// </summary>
+public sealed partial class EventingController : IAsyncDisposable
+{
+    private const string Eventing = ResourceKinds.KnativeEventing;
+    private const int DefaultInFlight = 64;
+    private const int MaxInFlight = 1000;
+
+    private readonly IResourceStore _store;
+    private readonly ServiceRegistry _registry;
+    private readonly IEventStore _events;
+    private readonly IEventSender _sender;
+    private readonly DestinationResolver _resolver;
+    private readonly Uri _ingress;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly Dictionary<(string Ns, string Name), IEventLog> _brokers = [];
+    private readonly Dictionary<(string Ns, string Name), (TriggerDispatcher Dispatcher, (string, string) Broker, string Consumer)> _dispatchers = [];
+    private readonly SemaphoreSlim _pass = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private volatile IReadOnlyDictionary<(string, string), IEventLog> _ready = new Dictionary<(string, string), IEventLog>();
+    private volatile HashSet<(string, string)> _known = [];
+
+    internal EventingController(IResourceStore store, ServiceRegistry registry, IEventStore events, IEventSender sender, EventingOptions options, Uri ingress, TimeProvider time, ILogger log)
+    {
+        _store = store;
+        _registry = registry;
+        _events = events;
+        _sender = sender;
+        _ingress = ingress;
+        _time = time;
+        _log = log;
+        _resolver = new DestinationResolver(options, ingress);
+        _loop = RunAsync(options.Tick);
+    }
+
+    /// <summary>The log of a Broker that is ready to take events, or null.</summary>
+    internal IEventLog? BrokerLog(string ns, string name) => _ready.GetValueOrDefault((ns, name));
+
+    internal bool BrokerExists(string ns, string name) => _known.Contains((ns, name));
+
+    public static string AddressOf(Uri ingress, string ns, string name) => new Uri(ingress, $"{ns}/{name}").ToString();
+
+    public async Task ReconcileOnceAsync(CancellationToken cancellationToken = default)
+    {
+        await _pass.WaitAsync(cancellationToken);
+        try
+        {
+            await ReconcileAsync(cancellationToken);
+        }
+        finally
+        {
+            _pass.Release();
+        }
+    }
+
+    private async Task ReconcileAsync(CancellationToken cancellationToken)
+    {
+        var snapshot = _store.Snapshot;
+        var instances = _registry.Instances;
+        var ops = new List<StoreOperation>();
+        var brokers = snapshot.List(Eventing, "Broker").Select(s => s.Resource).ToList();
+        var triggers = snapshot.List(Eventing, "Trigger").Select(s => s.Resource).ToList();
+        _known = brokers.Select(b => (b.Key.Namespace, b.Metadata.Name)).ToHashSet();
+
+        foreach (var broker in brokers)
+        {
+            var key = (broker.Key.Namespace, broker.Metadata.Name);
+            if (!_brokers.ContainsKey(key))
+            {
+                _brokers[key] = await _events.OpenAsync(LogName(key), cancellationToken);
+            }
+
+            ops.Add(new PutOperation(broker with { Status = BrokerStatus(broker, snapshot, instances) }));
+        }
+
+        _ready = new Dictionary<(string, string), IEventLog>(_brokers);
+        foreach (var trigger in triggers)
+        {
+            var status = await ReconcileTriggerAsync(trigger, brokers, snapshot, instances, cancellationToken);
+            ops.Add(new PutOperation(trigger with { Status = status }));
+        }
+
+        await RemoveGoneAsync(brokers, triggers, cancellationToken);
+        foreach (var op in ops)
+        {
+            var result = await _store.WriteAsync([op], cancellationToken);
+            if (!result.Succeeded)
+            {
+                LogWriteFailed(_log, op.Key.ToString(), result.Message ?? result.Error.ToString());
+            }
+        }
+    }
+
+    private JsonObject BrokerStatus(Resource broker, StoreSnapshot snapshot, IReadOnlyList<WorkloadInstance> instances)
+    {
+        var spec = broker.GetSpec<BrokerSpec>();
+        var conditions = new List<Condition> { Condition.Ok("IngressReady"), Condition.Ok("Addressable") };
+        var status = new JsonObject { ["address"] = new JsonObject { ["url"] = AddressOf(_ingress, broker.Key.Namespace, broker.Metadata.Name) } };
+        if (spec.Delivery?.DeadLetterSink is { } sink)
+        {
+            var (target, error) = _resolver.Resolve(sink, broker.Key.Namespace, snapshot, instances);
+            conditions.Add(target is null ? Condition.Failed("DeadLetterSinkResolved", "Unresolved", error!) : Condition.Ok("DeadLetterSinkResolved"));
+            if (target is not null)
+            {
+                status["deadLetterSinkUri"] = target.Logical.ToString();
+            }
+        }
+
+        return WithConditions(status, conditions, broker.Metadata.Generation);
+    }
+
+    private async Task<JsonObject> ReconcileTriggerAsync(Resource trigger, List<Resource> brokers, StoreSnapshot snapshot, IReadOnlyList<WorkloadInstance> instances, CancellationToken cancellationToken)
+    {
+        var key = (trigger.Key.Namespace, trigger.Metadata.Name);
+        var spec = trigger.GetSpec<TriggerSpec>();
+        var brokerKey = (trigger.Key.Namespace, spec.Broker);
+        var broker = brokers.FirstOrDefault(b => b.Metadata.Name == spec.Broker && b.Key.Namespace == trigger.Key.Namespace);
+        var status = new JsonObject();
+        var conditions = new List<Condition>();
+        if (broker is null)
+        {
+            conditions.Add(Condition.Failed("BrokerReady", "BrokerDoesNotExist", $"Broker {spec.Broker} does not exist"));
+        }
+        else
+        {
+            conditions.Add(Condition.Ok("BrokerReady"));
+        }
+
+        var (filter, filterErrors) = EventFilter.Compile(spec);
+        if (filter is null)
+        {
+            conditions.Add(Condition.Failed("SubscriptionReady", "InvalidFilter", string.Join("; ", filterErrors)));
+        }
+
+        var (subscriber, subscriberError) = _resolver.Resolve(spec.Subscriber, trigger.Key.Namespace, snapshot, instances);
+        conditions.Add(subscriber is null ? Condition.Failed("SubscriberResolved", "Unresolved", subscriberError!) : Condition.Ok("SubscriberResolved"));
+        if (subscriber is not null)
+        {
+            status["subscriberUri"] = subscriber.Logical.ToString();
+        }
+
+        var brokerDelivery = broker?.GetSpec<BrokerSpec>().Delivery;
+        var policy = DeliveryPolicy.From(spec.Delivery, brokerDelivery);
+        DeliveryTarget? deadLetter = null;
+        if (policy.DeadLetterSink is { } sink)
+        {
+            (deadLetter, var error) = _resolver.Resolve(sink, trigger.Key.Namespace, snapshot, instances);
+            conditions.Add(deadLetter is null ? Condition.Failed("DeadLetterSinkResolved", "Unresolved", error!) : Condition.Ok("DeadLetterSinkResolved"));
+            if (deadLetter is not null)
+            {
+                status["deadLetterSinkUri"] = deadLetter.Logical.ToString();
+            }
+        }
+
+        var blocked = broker is null || filter is null || subscriber is null || (policy.DeadLetterSink is not null && deadLetter is null);
+        if (blocked)
+        {
+            await StopAsync(key, removeConsumer: false);
+        }
+        else
+        {
+            var consumer = $"trigger/{trigger.Metadata.Uid ?? trigger.Metadata.Name}";
+            var route = new TriggerRoute(consumer, filter!, subscriber!, deadLetter, policy, InFlightLimit(spec.Subscriber, trigger.Key.Namespace, snapshot, instances));
+            if (_dispatchers.TryGetValue(key, out var running) && running.Broker == brokerKey && running.Consumer == consumer)
+            {
+                running.Dispatcher.Update(route);
+            }
+            else
+            {
+                await StopAsync(key, removeConsumer: false);
+                var dispatcher = new TriggerDispatcher(_brokers[brokerKey], route, _sender, _time);
+                _dispatchers[key] = (dispatcher, brokerKey, consumer);
+            }
+
+            conditions.Add(Condition.Ok("SubscriptionReady"));
+            var counters = _dispatchers[key].Dispatcher.Counters;
+            status["delivery"] = new JsonObject
+            {
+                ["delivered"] = counters.Delivered,
+                ["retried"] = counters.Retried,
+                ["deadLettered"] = counters.DeadLettered,
+                ["dropped"] = counters.Dropped,
+                ["replies"] = counters.Replies,
+            };
+        }
+
+        return WithConditions(status, conditions, trigger.Metadata.Generation);
+    }
+
+    /// <summary>
+    /// A Knative Service subscriber gets at most containerConcurrency events per ready instance (one
+    /// while it is at zero): the autoscaler sees that load and adds instances, and the limit grows
+    /// with them. Others (and containerConcurrency 0, unlimited) get a fixed window.
+    /// </summary>
+    private static int InFlightLimit(EventDestination subscriber, string ns, StoreSnapshot snapshot, IReadOnlyList<WorkloadInstance> instances)
+    {
+        if (subscriber.Ref is not { Kind: "Service" } reference || !reference.ApiVersion.StartsWith(ResourceKinds.KnativeServing, StringComparison.Ordinal))
+        {
+            return DefaultInFlight;
+        }
+
+        var name = reference.Name;
+        var service = snapshot.Get(new ResourceKey(ResourceKinds.KnativeServing, "Service", reference.Namespace ?? ns, name))?.Resource.Spec as Trellis.Api.Serving.KnativeServiceSpec;
+        var concurrency = service?.Template.Spec.ContainerConcurrency ?? 0;
+        if (concurrency <= 0)
+        {
+            return DefaultInFlight;
+        }
+
+        var ready = instances.Count(i => i.Ready && i.Namespace == (reference.Namespace ?? ns) && i.Labels.GetValueOrDefault(ServingLabels.Service) == name);
+        return (int)Math.Min(MaxInFlight, concurrency * Math.Max(1, ready));
+    }
+
+    private async Task RemoveGoneAsync(List<Resource> brokers, List<Resource> triggers, CancellationToken cancellationToken)
+    {
+        var triggerKeys = triggers.Select(t => (t.Key.Namespace, t.Metadata.Name)).ToHashSet();
+        foreach (var key in _dispatchers.Keys.Where(k => !triggerKeys.Contains(k)).ToList())
+        {
+            await StopAsync(key, removeConsumer: true);
+        }
+
+        var brokerKeys = brokers.Select(b => (b.Key.Namespace, b.Metadata.Name)).ToHashSet();
+        foreach (var key in _brokers.Keys.Where(k => !brokerKeys.Contains(k)).ToList())
+        {
+            foreach (var trigger in _dispatchers.Where(d => d.Value.Broker == key).Select(d => d.Key).ToList())
+            {
+                await StopAsync(trigger, removeConsumer: false);
+            }
+
+            _brokers.Remove(key);
+            _ready = new Dictionary<(string, string), IEventLog>(_brokers);
+            await _events.DeleteAsync(LogName(key), cancellationToken);
+        }
+    }
+
+    private async Task StopAsync((string, string) key, bool removeConsumer)
+    {
+        if (_dispatchers.Remove(key, out var running))
+        {
+            await running.Dispatcher.DisposeAsync();
+            if (removeConsumer && _brokers.TryGetValue(running.Broker, out var log))
+            {
+                await log.RemoveConsumerAsync(running.Consumer);
+            }
+        }
+    }
+
+    private static string LogName((string Ns, string Name) broker) => $"broker.{broker.Ns}.{broker.Name}";
+
+    /// <summary>Knative's status shape: the conditions, Ready the conjunction of the others, and the generation they describe.</summary>
+    private static JsonObject WithConditions(JsonObject status, List<Condition> conditions, long? generation)
+    {
+        var failed = conditions.FirstOrDefault(c => c.IsFalse);
+        conditions.Add(failed is null ? Condition.Ok(ConditionTypes.Ready) : failed.As(ConditionTypes.Ready));
+        status["conditions"] = new JsonArray([.. conditions.Select(c => (JsonNode)new JsonObject
+        {
+            ["type"] = c.Type,
+            ["status"] = c.Status,
+            ["reason"] = c.Reason,
+            ["message"] = c.Message,
+        })]);
+        status["observedGeneration"] = generation;
+        return status;
+    }
+
+    private async Task RunAsync(TimeSpan tick)
+    {
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await ReconcileOnceAsync(_stop.Token);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogPassFailed(_log, e);
+                }
+
+                await Task.Delay(tick, _time, _stop.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private int _disposed;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync();
+        await _loop;
+        foreach (var key in _dispatchers.Keys.ToList())
+        {
+            await StopAsync(key, removeConsumer: false);
+        }
+
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(EventId = 2401, Level = LogLevel.Warning, Message = "Eventing: writing {Key} failed: {Reason}")]
+    private static partial void LogWriteFailed(ILogger log, string key, string reason);
+
+    [LoggerMessage(EventId = 2402, Level = LogLevel.Error, Message = "Eventing: reconcile pass failed")]
+    private static partial void LogPassFailed(ILogger log, Exception e);
+}

@@ -1,0 +1,107 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Trellis.ControlPlane.Registry;
+using Trellis.ControlPlane.Store;
+using Trellis.Eventing.Delivery;
+using Trellis.Eventing.Storage;
+
+namespace Trellis.ControlPlane.Eventing;
+
+/// <summary>
+/// The eventing data plane beside the control plane: the broker ingress on its own listener, the
+/// embedded event store in the data directory, and the controller that runs the Triggers.
+/// </summary>
+public sealed partial class EventingHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly IEventStore _events;
+    private readonly EventingController _controller;
+    private readonly HttpClient _client;
+
+    private EventingHost(WebApplication app, IEventStore events, EventingController controller, HttpClient client, Uri ingress)
+    {
+        _app = app;
+        _events = events;
+        _controller = controller;
+        _client = client;
+        IngressUrl = ingress;
+    }
+
+    /// <summary>The broker ingress base address: Broker addresses are <c>{IngressUrl}{namespace}/{broker}</c>.</summary>
+    public Uri IngressUrl { get; }
+
+    public EventingController Controller => _controller;
+
+    /// <summary>
+    /// Starts on <see cref="EventingOptions.BrokerEndpoint"/>; when that port is taken (another
+    /// Trellis on the machine, a test) it takes a free one and says so: Broker addresses in status
+    /// always carry the port actually bound.
+    /// </summary>
+    public static async Task<EventingHost> StartAsync(EventingOptions options, string dataDirectory, IResourceStore store, ServiceRegistry registry, ILoggerFactory loggers, TimeProvider time, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await StartOnAsync(options, dataDirectory, store, registry, loggers, time, cancellationToken);
+        }
+        catch (IOException) when (options.BrokerEndpoint.Port != 0)
+        {
+            var log = loggers.CreateLogger<EventingHost>();
+            LogPortTaken(log, options.BrokerEndpoint.ToString());
+            return await StartOnAsync(options with { BrokerEndpoint = new System.Net.IPEndPoint(options.BrokerEndpoint.Address, 0) }, dataDirectory, store, registry, loggers, time, cancellationToken);
+        }
+    }
+
+    private static async Task<EventingHost> StartOnAsync(EventingOptions options, string dataDirectory, IResourceStore store, ServiceRegistry registry, ILoggerFactory loggers, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var events = new FileEventStore(Path.Combine(dataDirectory, "eventing"));
+        var client = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), AllowAutoRedirect = false }) { Timeout = Timeout.InfiniteTimeSpan };
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedHostLifetime>();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Listen(options.BrokerEndpoint, l => l.Protocols = HttpProtocols.Http1AndHttp2);
+            k.Limits.MaxRequestBodySize = null;
+        });
+
+        BrokerIngress? ingress = null;
+        var app = builder.Build();
+        app.MapPost("/{ns}/{broker}", (HttpContext c, string ns, string broker) => ingress!.HandleAsync(c, ns, broker));
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            await events.DisposeAsync();
+            client.Dispose();
+            throw;
+        }
+
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var url = new Uri(options.BrokerEndpoint.Port != 0 ? $"http://{options.BrokerEndpoint}/" : address.TrimEnd('/') + "/");
+        var controller = new EventingController(store, registry, events, new HttpEventSender(client), options, url, time, loggers.CreateLogger<EventingController>());
+        ingress = new BrokerIngress(controller, options, time);
+        return new EventingHost(app, events, controller, client, url);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _controller.DisposeAsync();
+        await _app.DisposeAsync();
+        await _events.DisposeAsync();
+        _client.Dispose();
+    }
+
+    [LoggerMessage(EventId = 2403, Level = LogLevel.Warning, Message = "Eventing: broker ingress address {Endpoint} is taken; listening on a free port instead (see the Broker's status.address.url)")]
+    private static partial void LogPortTaken(ILogger log, string endpoint);
+}

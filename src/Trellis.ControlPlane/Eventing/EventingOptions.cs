@@ -1,0 +1,26 @@
+using System.Net;
+
+namespace Trellis.ControlPlane.Eventing;
+
+/// <summary>Where the eventing data plane listens and how it reaches subscribers.</summary>
+public sealed record EventingOptions
+{
+    /// <summary>
+    /// The broker ingress, Knative's <c>broker-ingress</c>: a Broker's address is
+    /// <c>http://{this}/{namespace}/{broker}</c>. Loopback by default, like the API.
+    /// </summary>
+    public IPEndPoint BrokerEndpoint { get; init; } = new(IPAddress.Loopback, 15080);
+
+    /// <summary>
+    /// The ingress gateway events to Knative Services go through, so they take the same path as any
+    /// request: the route, the activator (a function at zero instances is started and the event waits),
+    /// the per-instance concurrency limit.
+    /// </summary>
+    public Uri Gateway { get; init; } = new("http://127.0.0.1:8080/");
+
+    /// <summary>Larger events are refused with 413 (Knative's ingress has no fixed limit; its HTTP server's is 10 MiB).</summary>
+    public int MaxEventBytes { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>How often Brokers and Triggers are reconciled.</summary>
+    public TimeSpan Tick { get; init; } = TimeSpan.FromSeconds(1);
+}

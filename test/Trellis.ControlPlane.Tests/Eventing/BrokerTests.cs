@@ -1,0 +1,246 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging.Abstractions;
+using Trellis.ControlPlane.Eventing;
+
+namespace Trellis.ControlPlane.Tests.Eventing;
+
+/// <summary>
+/// Brokers and Triggers in a real control plane: the ingress on its own port, events stored and
+/// delivered over HTTP to a subscriber in the test, statuses written back.
+/// </summary>
+public sealed class BrokerTests : IAsyncLifetime
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-eventing-" + Guid.NewGuid().ToString("N"));
+    private readonly ConcurrentQueue<(string Path, Dictionary<string, string> Headers, string Body)> _received = new();
+    private ControlPlaneHost _host = null!;
+    private WebApplication _subscriber = null!;
+    private HttpClient _http = null!;
+    private Func<HttpContext, Task>? _answer;
+
+    private string SubscriberUrl => _subscriber.Urls.First();
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        _subscriber = builder.Build();
+        _subscriber.Run(async c =>
+        {
+            using var reader = new StreamReader(c.Request.Body);
+            // Copied: Kestrel reuses the header collection once the request is over.
+            var headers = c.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+            _received.Enqueue((c.Request.Path, headers, await reader.ReadToEndAsync()));
+            if (_answer is { } answer)
+            {
+                await answer(c);
+            }
+            else
+            {
+                c.Response.StatusCode = 202;
+            }
+        });
+        await _subscriber.StartAsync();
+        _host = await ControlPlaneHost.StartAsync(new ControlPlaneOptions
+        {
+            DataDirectory = _dir,
+            ApiEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
+            PushEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
+            Eventing = new EventingOptions { BrokerEndpoint = new IPEndPoint(IPAddress.Loopback, 0), Tick = TimeSpan.FromMilliseconds(50) },
+        }, NullLoggerFactory.Instance);
+        _http = new HttpClient { BaseAddress = _host.ApiUrl };
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _host.DisposeAsync();
+        await _subscriber.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private async Task ApplyAsync(string yaml)
+    {
+        using var response = await _http.PostAsync("/apply", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    private async Task<JsonNode> GetAsync(string path) => JsonNode.Parse(await _http.GetStringAsync(path))!;
+
+    private async Task<string> BrokerUrlAsync(string name = "default")
+    {
+        string? url = null;
+        await Eventually(async () => (url = (await GetAsync($"/apis/eventing.knative.dev/v1/namespaces/default/brokers/{name}"))["status"]?["address"]?["url"]?.GetValue<string>()) is not null);
+        return url!;
+    }
+
+    private static string Condition(JsonNode o, string type) =>
+        (o["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == type)?["status"]?.GetValue<string>() ?? "";
+
+    private async Task TriggerReadyAsync(string name) =>
+        await Eventually(async () => Condition(await GetAsync($"/apis/eventing.knative.dev/v1/namespaces/default/triggers/{name}"), "Ready") == "True");
+
+    private static HttpRequestMessage Binary(string url, string id, string type, string body = "{\"n\":1}")
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("ce-specversion", "1.0");
+        request.Headers.Add("ce-id", id);
+        request.Headers.Add("ce-source", "/test");
+        request.Headers.Add("ce-type", type);
+        return request;
+    }
+
+    private string Setup(string triggerExtra = "", string brokerSpec = "{}") => $$"""
+        apiVersion: eventing.knative.dev/v1
+        kind: Broker
+        metadata: {name: default}
+        spec: {{brokerSpec}}
+        ---
+        apiVersion: eventing.knative.dev/v1
+        kind: Trigger
+        metadata: {name: orders}
+        spec:
+          broker: default
+          subscriber: {uri: "{{SubscriberUrl}}/orders"}
+        {{triggerExtra}}
+        """;
+
+    [Fact]
+    public async Task Broker_GetsKnativeAddress_AndDeliversFilteredEvents()
+    {
+        await ApplyAsync(Setup("""
+              filters:
+              - cesql: "type LIKE 'order.%'"
+            """));
+        var url = await BrokerUrlAsync();
+        Assert.Matches("^http://127\\.0\\.0\\.1:[0-9]+/default/default$", url);
+        await TriggerReadyAsync("orders");
+
+        using var client = new HttpClient();
+        Assert.Equal(HttpStatusCode.Accepted, (await client.SendAsync(Binary(url, "1", "order.created"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await client.SendAsync(Binary(url, "2", "invoice.created"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await client.SendAsync(Binary(url, "3", "order.paid"))).StatusCode);
+
+        await Eventually(() => Task.FromResult(_received.Count == 2));
+        Assert.All(_received, r => Assert.Equal("/orders", r.Path));
+        Assert.Equal(["1", "3"], _received.Select(r => r.Headers["ce-id"]).Order());
+        Assert.All(_received, r => Assert.False(string.IsNullOrEmpty(r.Headers.GetValueOrDefault("ce-knativearrivaltime"))));
+        await Eventually(async () => (await GetAsync("/apis/eventing.knative.dev/v1/namespaces/default/triggers/orders"))["status"]?["delivery"]?["delivered"]?.GetValue<long>() == 2);
+    }
+
+    [Fact]
+    public async Task Ingress_RefusesWhatIsNotAValidCloudEvent_AndStoresNothing()
+    {
+        await ApplyAsync(Setup());
+        var url = await BrokerUrlAsync();
+        await TriggerReadyAsync("orders");
+        using var client = new HttpClient();
+
+        var missing = Binary(url, "1", "t");
+        missing.Headers.Remove("ce-specversion");
+        var bad = await client.SendAsync(missing);
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("ce-specversion", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        var badTime = Binary(url, "2", "t");
+        badTime.Headers.Add("ce-time", "not-a-time");
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.SendAsync(badTime)).StatusCode);
+
+        var batch = new StringContent("""[{"specversion":"1.0","id":"a","source":"/s","type":"t"},{"specversion":"1.0","source":"/s","type":"t"}]""", Encoding.UTF8, "application/cloudevents-batch+json");
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsync(url, batch)).StatusCode);
+
+        var huge = Binary(url, "3", "t", "\"" + new string('x', 5 * 1024 * 1024) + "\"");
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await client.SendAsync(huge)).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NotFound, (await client.SendAsync(Binary(url.Replace("/default/default", "/default/nope", StringComparison.Ordinal), "4", "t"))).StatusCode);
+
+        // A good event afterwards is the only one delivered: none of the refused ones was stored.
+        Assert.Equal(HttpStatusCode.Accepted, (await client.SendAsync(Binary(url, "good", "t"))).StatusCode);
+        await Eventually(() => Task.FromResult(_received.Any(r => r.Headers.GetValueOrDefault("ce-id") == "good")));
+        Assert.Equal(["good"], _received.Select(r => r.Headers["ce-id"]));
+    }
+
+    [Fact]
+    public async Task FailingSubscriber_EventEndsInTheDeadLetterSinkWithErrorExtensions()
+    {
+        _answer = async c =>
+        {
+            c.Response.StatusCode = c.Request.Path == "/orders" ? 503 : 202;
+            await c.Response.WriteAsync("try later");
+        };
+        await ApplyAsync(Setup($$"""
+              delivery:
+                retry: 2
+                backoffPolicy: linear
+                backoffDelay: PT0.01S
+                deadLetterSink: {uri: "{{SubscriberUrl}}/dead"}
+            """));
+        var url = await BrokerUrlAsync();
+        await TriggerReadyAsync("orders");
+        using var client = new HttpClient();
+        Assert.Equal(HttpStatusCode.Accepted, (await client.SendAsync(Binary(url, "doomed", "t"))).StatusCode);
+
+        await Eventually(() => Task.FromResult(_received.Any(r => r.Path == "/dead")));
+        Assert.Equal(3, _received.Count(r => r.Path == "/orders"));
+        var dead = _received.Single(r => r.Path == "/dead");
+        Assert.Equal("doomed", dead.Headers["ce-id"]);
+        Assert.Equal($"{SubscriberUrl}/orders", dead.Headers["ce-knativeerrordest"]);
+        Assert.Equal("503", dead.Headers["ce-knativeerrorcode"]);
+        Assert.Equal(Convert.ToBase64String(Encoding.UTF8.GetBytes("try later")), dead.Headers["ce-knativeerrordata"]);
+    }
+
+    [Fact]
+    public async Task Trigger_WithMissingBrokerOrBadFilter_IsNotReadyWithTheReason()
+    {
+        await ApplyAsync($$"""
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: lonely}
+            spec:
+              broker: nobody
+              subscriber: {uri: "{{SubscriberUrl}}"}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: default}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: badfilter}
+            spec:
+              broker: default
+              filters: [{cesql: "type = "}]
+              subscriber: {uri: "{{SubscriberUrl}}"}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: nosub}
+            spec:
+              broker: default
+              subscriber:
+                ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: ghost}
+            """);
+
+        await Eventually(async () => Reason(await GetAsync("/apis/eventing.knative.dev/v1/namespaces/default/triggers/lonely")) == "BrokerDoesNotExist");
+        await Eventually(async () => Reason(await GetAsync("/apis/eventing.knative.dev/v1/namespaces/default/triggers/badfilter")) == "InvalidFilter");
+        await Eventually(async () => Reason(await GetAsync("/apis/eventing.knative.dev/v1/namespaces/default/triggers/nosub")) == "Unresolved");
+    }
+
+    private static string Reason(JsonNode o) =>
+        (o["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => c?["type"]?.GetValue<string>() == "Ready")?["reason"]?.GetValue<string>() ?? "";
+
+    private static async Task Eventually(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met within 20 s");
+            await Task.Delay(20);
+        }
+    }
+}
