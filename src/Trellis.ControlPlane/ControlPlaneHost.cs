@@ -106,6 +106,8 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         MeshEndpoints.Map(app);
         ServingEndpoints.Map(app);
         app.MapPost("/push/v1/stream", (HttpContext c, PushServer push) => push.HandleAsync(c));
+        EventingHost? eventing = null;
+        app.MapGet("/eventing/v1/calls", () => Results.Json(new { items = eventing?.Calls ?? [] }));
         await app.StartAsync(cancellationToken);
 
         // With etcd, nodes expire with their leases; the embedded registry expires them by its own clock.
@@ -115,7 +117,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         serving = new ServingController(state.Store, registry, app.Services.GetRequiredService<RevisionScalers>(), time, loggers.CreateLogger<ServingController>(), options.ServingTick, state.Leadership);
         var gatewayApi = new GatewayApi.GatewayApiController(state.Store, states, options.GatewayAddresses, time, loggers.CreateLogger<GatewayApi.GatewayApiController>());
         var scheduler = new Scheduling.SchedulerController(state.Store, registry, state.Leadership, time, loggers.CreateLogger<Scheduling.SchedulerController>());
-        var eventing = options.Eventing is { } eventingOptions
+        eventing = options.Eventing is { } eventingOptions
             ? await EventingHost.StartAsync(eventingOptions, options.DataDirectory, state.Store, registry, loggers, time, cancellationToken)
             : null;
         var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler, eventing);

@@ -143,7 +143,8 @@ public static class NotEnforced
         new(ResourceKinds.KnativeEventing, "Trigger", "spec.subscriber.audience", "no OIDC tokens are sent to subscribers yet"),
         new(ResourceKinds.KnativeEventing, "Trigger", "spec.delivery.deadLetterSink.CACerts", "deliveries are plain HTTP: no TLS to sinks yet"),
         new(ResourceKinds.KnativeEventing, "Trigger", "spec.delivery.deadLetterSink.audience", "no OIDC tokens are sent to sinks yet"),
-        new(ResourceKinds.KnativeSources, "PingSource", "spec", "PingSources do not send events yet"),
+        new(ResourceKinds.KnativeSources, "PingSource", "spec.sink.CACerts", "deliveries are plain HTTP: no TLS to sinks yet"),
+        new(ResourceKinds.KnativeSources, "PingSource", "spec.sink.audience", "no OIDC tokens are sent to sinks yet"),
     ];
 
     /// <summary>One warning per field of <paramref name="resource"/> that is set and has no behaviour.</summary>

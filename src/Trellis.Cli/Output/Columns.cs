@@ -34,6 +34,9 @@ public static class Columns
             new("READY", o => Condition(o, "Ready")), new("REASON", o => Reason(o, "Ready")),
             new("DELIVERED", o => Str(o["status"]?["delivery"]?["delivered"]), WideOnly: true), new("RETRIED", o => Str(o["status"]?["delivery"]?["retried"]), WideOnly: true),
             new("DEAD-LETTERED", o => Str(o["status"]?["delivery"]?["deadLettered"]), WideOnly: true), new("DROPPED", o => Str(o["status"]?["delivery"]?["dropped"]), WideOnly: true)],
+        "Call" => [new("ID", o => Str(o["id"])), new("FUNCTION", o => Str(o["function"])), new("NAMESPACE", o => Str(o["namespace"]), WideOnly: true), new("PHASE", o => Str(o["phase"])),
+            new("ATTEMPTS", o => Str(o["attempts"])), new("STATUS", o => Str(o["statusCode"])), new("AGE", o => Age.Since(Str(o["queuedAt"]), now)),
+            new("CALLBACK", o => Str(o["callback"]), WideOnly: true), new("ERROR", o => Str(o["error"]), WideOnly: true)],
         "Proxy" => [new("NAME", o => Str(o["name"])), new("ROLE", o => Str(o["role"])), new("SYNCED", o => o["synced"]?.GetValue<bool>() == true ? "SYNCED" : o["nacked"] is null ? "STALE" : "NACKED"), new("VERSION", o => Str(o["acked"]))],
         _ => [Name, AgeOf(now)],
     };

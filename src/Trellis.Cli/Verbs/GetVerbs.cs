@@ -142,7 +142,7 @@ public static class GetVerbs
         var pods = kind == "Deployment" ? (await ListAsync(client, "pods", null, null, ct)).Items : [];
         var columnKind = kind == "Service" && items.FirstOrDefault()?["apiVersion"]?.GetValue<string>()?.StartsWith("serving.knative.dev", StringComparison.Ordinal) == true ? "KnativeService" : kind;
         var columns = Columns.For(columnKind, DateTimeOffset.UtcNow, pods).Where(c => format == "wide" || !c.WideOnly).ToList();
-        if (allNamespaces && kind is not ("Proxy" or "Node"))
+        if (allNamespaces && kind is not ("Proxy" or "Node" or "Call"))
         {
             columns.Insert(0, Columns.Namespace);
         }

@@ -20,7 +20,10 @@ public static class InvokeVerb
         var path = new Option<string>("--path") { Description = "Request path", DefaultValueFactory = _ => "/" };
         var data = new Option<string?>("--data", "-d") { Description = "Request body; sends a POST" };
         var tag = new Option<string?>("--tag") { Description = "Call the revision with this traffic tag" };
-        var command = new Command("invoke", "Call a Knative Service through the ingress gateway") { name, ns, gateway, path, data, tag };
+        var isAsync = new Option<bool>("--async") { Description = "Queue the call (OpenFaaS async): answers with a call id at once; see trellis get calls" };
+        var callback = new Option<string?>("--callback-url") { Description = "With --async: where the result is posted (X-Callback-Url)" };
+        var eventing = new Option<string>("--eventing") { Description = "With --async: the eventing address that takes /async-function/ calls", DefaultValueFactory = _ => "http://127.0.0.1:15080" };
+        var command = new Command("invoke", "Call a Knative Service through the ingress gateway") { name, ns, gateway, path, data, tag, isAsync, callback, eventing };
         command.SetAction((parse, ct) => Common.RunAsync(parse, async client =>
         {
             var service = await client.SendAsync(HttpMethod.Get, $"/apis/serving.knative.dev/v1/namespaces/{parse.GetValue(ns)}/services/{parse.GetValue(name)}", null, ct);
@@ -43,6 +46,11 @@ public static class InvokeVerb
 
             using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromMinutes(5) };
             var body = parse.GetValue(data);
+            if (parse.GetValue(isAsync))
+            {
+                return await QueueAsync(http, new Uri(parse.GetValue(eventing)!), $"{parse.GetValue(name)}.{parse.GetValue(ns)}", parse.GetValue(path)!, body, parse.GetValue(callback), ct);
+            }
+
             using var request = new HttpRequestMessage(body is null ? HttpMethod.Get : HttpMethod.Post, new Uri(new Uri(parse.GetValue(gateway)!), parse.GetValue(path)));
             request.Headers.Host = target.Host;
             if (body is not null)
@@ -69,5 +77,42 @@ public static class InvokeVerb
             }
         }));
         return command;
+    }
+
+    /// <summary><c>--async</c>: <c>POST /async-function/{name}.{namespace}{path}</c>; prints the call id the queue answers with.</summary>
+    private static async Task<int> QueueAsync(HttpClient http, Uri eventing, string function, string path, string? body, string? callback, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(eventing, $"async-function/{function}/{path.TrimStart('/')}".TrimEnd('/')))
+        {
+            Content = new StringContent(body ?? "", Encoding.UTF8, "text/plain"),
+        };
+        if (callback is not null)
+        {
+            request.Headers.Add("X-Callback-Url", callback);
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new Client.UnreachableException(eventing, e);
+        }
+
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(ct);
+            if (!response.IsSuccessStatusCode)
+            {
+                Console.Error.WriteLine($"error: {(int)response.StatusCode} {text}");
+                return ExitCodes.Rejected;
+            }
+
+            Console.WriteLine(text);
+            Console.Error.WriteLine($"queued (202); trellis get calls shows its progress");
+            return ExitCodes.Ok;
+        }
     }
 }

@@ -5,13 +5,14 @@ namespace Trellis.Cli.Verbs;
 /// <summary>Maps what a user types (<c>vs</c>, <c>virtualservices</c>, <c>gw</c>) to API paths.</summary>
 public static class Kinds
 {
-    /// <summary>Views the control plane computes rather than stores: the registry's pods, endpoints, connected proxies.</summary>
+    /// <summary>Views the control plane computes rather than stores: the registry's pods, endpoints, connected proxies, async calls.</summary>
     public static string? View(string name) => name.ToLowerInvariant() switch
     {
         "po" or "pod" or "pods" => "Pod",
         "ep" or "endpoint" or "endpoints" => "Endpoints",
         "proxy" or "proxies" => "Proxy",
         "no" or "node" or "nodes" => "Node",
+        "call" or "calls" => "Call",
         _ => null,
     };
 
@@ -30,6 +31,7 @@ public static class Kinds
         "Pod" => ns is null ? "/api/v1/pods" : $"/api/v1/namespaces/{ns}/pods",
         "Endpoints" => ns is null ? "/api/v1/endpoints" : $"/api/v1/namespaces/{ns}/endpoints",
         "Node" => "/api/v1/nodes",
+        "Call" => "/eventing/v1/calls",
         _ => "/debug/proxies",
     };
 }

@@ -7,6 +7,7 @@ using Trellis.ControlPlane.Registry;
 using Trellis.ControlPlane.Store;
 using Trellis.Eventing.Delivery;
 using Trellis.Eventing.Filtering;
+using Trellis.Eventing.Sources;
 using Trellis.Eventing.Storage;
 using Trellis.Serving.Revisions;
 
@@ -35,6 +36,7 @@ public sealed partial class EventingController : IAsyncDisposable
     private readonly ILogger _log;
     private readonly Dictionary<(string Ns, string Name), IEventLog> _brokers = [];
     private readonly Dictionary<(string Ns, string Name), (TriggerDispatcher Dispatcher, (string, string) Broker, string Consumer)> _dispatchers = [];
+    private readonly Dictionary<(string Ns, string Name), PingRunner> _pings = [];
     private readonly SemaphoreSlim _pass = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
@@ -58,6 +60,9 @@ public sealed partial class EventingController : IAsyncDisposable
     internal IEventLog? BrokerLog(string ns, string name) => _ready.GetValueOrDefault((ns, name));
 
     internal bool BrokerExists(string ns, string name) => _known.Contains((ns, name));
+
+    /// <summary>Whether a Knative Service of that name exists (what an async call may name).</summary>
+    internal bool FunctionExists(string ns, string name) => _store.Snapshot.Get(new ResourceKey(ResourceKinds.KnativeServing, "Service", ns, name)) is not null;
 
     public static string AddressOf(Uri ingress, string ns, string name) => new Uri(ingress, $"{ns}/{name}").ToString();
 
@@ -99,6 +104,17 @@ public sealed partial class EventingController : IAsyncDisposable
         {
             var status = await ReconcileTriggerAsync(trigger, brokers, snapshot, instances, cancellationToken);
             ops.Add(new PutOperation(trigger with { Status = status }));
+        }
+
+        var pings = snapshot.List(ResourceKinds.KnativeSources, "PingSource").Select(s => s.Resource).ToList();
+        foreach (var ping in pings)
+        {
+            ops.Add(new PutOperation(ping with { Status = await ReconcilePingAsync(ping, snapshot, instances) }));
+        }
+
+        foreach (var gone in _pings.Keys.Except(pings.Select(p => (p.Key.Namespace, p.Metadata.Name))).ToList())
+        {
+            await StopPingAsync(gone);
         }
 
         await RemoveGoneAsync(brokers, triggers, cancellationToken);
@@ -206,6 +222,59 @@ public sealed partial class EventingController : IAsyncDisposable
         }
 
         return WithConditions(status, conditions, trigger.Metadata.Generation);
+    }
+
+    /// <summary>
+    /// A PingSource runs while its schedule parses and its sink resolves; its status has Knative's
+    /// <c>SinkProvided</c> and <c>Deployed</c> conditions, <c>sinkUri</c>, and how many events it sent.
+    /// </summary>
+    private async Task<JsonObject> ReconcilePingAsync(Resource ping, StoreSnapshot snapshot, IReadOnlyList<WorkloadInstance> instances)
+    {
+        var key = (ping.Key.Namespace, ping.Metadata.Name);
+        var spec = ping.GetSpec<PingSourceSpec>();
+        var status = new JsonObject();
+        var conditions = new List<Condition>();
+        var (sink, sinkError) = _resolver.Resolve(spec.Sink, ping.Key.Namespace, snapshot, instances);
+        conditions.Add(sink is null ? Condition.Failed("SinkProvided", "NotFound", sinkError!) : Condition.Ok("SinkProvided"));
+        var (schedule, scheduleError) = PingSchedule.Parse(spec.Schedule, spec.Timezone);
+        conditions.Add(schedule is null ? Condition.Failed("Deployed", "InvalidSchedule", scheduleError!) : Condition.Ok("Deployed"));
+        if (sink is null || schedule is null)
+        {
+            await StopPingAsync(key);
+            return WithConditions(status, conditions, ping.Metadata.Generation);
+        }
+
+        status["sinkUri"] = sink.Logical.ToString();
+        var target = new PingTarget(ping.Key.Namespace, ping.Metadata.Name, spec, schedule, sink);
+        if (_pings.TryGetValue(key, out var runner))
+        {
+            // The stored spec is one immutable object until the PingSource changes.
+            if (!ReferenceEquals(runner.Target.Spec, spec) || runner.Target.Sink != sink)
+            {
+                runner.Update(target);
+            }
+        }
+        else
+        {
+            _pings[key] = runner = new PingRunner(target, _sender, _time);
+        }
+
+        status["sent"] = runner.Sent;
+        status["failed"] = runner.Failed;
+        if (runner.LastError is { } error)
+        {
+            status["lastError"] = error;
+        }
+
+        return WithConditions(status, conditions, ping.Metadata.Generation);
+    }
+
+    private async Task StopPingAsync((string, string) key)
+    {
+        if (_pings.Remove(key, out var runner))
+        {
+            await runner.DisposeAsync();
+        }
     }
 
     /// <summary>
@@ -321,6 +390,11 @@ public sealed partial class EventingController : IAsyncDisposable
         foreach (var key in _dispatchers.Keys.ToList())
         {
             await StopAsync(key, removeConsumer: false);
+        }
+
+        foreach (var key in _pings.Keys.ToList())
+        {
+            await StopPingAsync(key);
         }
 
         _stop.Dispose();

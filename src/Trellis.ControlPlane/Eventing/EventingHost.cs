@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Trellis.ControlPlane.Registry;
 using Trellis.ControlPlane.Store;
+using Trellis.Eventing.Async;
 using Trellis.Eventing.Delivery;
 using Trellis.Eventing.Storage;
 
@@ -23,9 +24,11 @@ public sealed partial class EventingHost : IAsyncDisposable
     private readonly IEventStore _events;
     private readonly EventingController _controller;
     private readonly HttpClient _client;
+    private readonly AsyncQueue _async;
 
-    private EventingHost(WebApplication app, IEventStore events, EventingController controller, HttpClient client, Uri ingress)
+    private EventingHost(WebApplication app, IEventStore events, EventingController controller, HttpClient client, Uri ingress, AsyncQueue asyncQueue)
     {
+        _async = asyncQueue;
         _app = app;
         _events = events;
         _controller = controller;
@@ -37,6 +40,9 @@ public sealed partial class EventingHost : IAsyncDisposable
     public Uri IngressUrl { get; }
 
     public EventingController Controller => _controller;
+
+    /// <summary>Every async call known: pending, running, done and failed (<c>trellis get calls</c>).</summary>
+    public IReadOnlyCollection<CallState> Calls => _async.Calls;
 
     /// <summary>
     /// Starts on <see cref="EventingOptions.BrokerEndpoint"/>; when that port is taken (another
@@ -72,8 +78,11 @@ public sealed partial class EventingHost : IAsyncDisposable
         });
 
         BrokerIngress? ingress = null;
+        AsyncEndpoint? asyncEndpoint = null;
         var app = builder.Build();
         app.MapPost("/{ns}/{broker}", (HttpContext c, string ns, string broker) => ingress!.HandleAsync(c, ns, broker));
+        app.MapPost("/async-function/{function}", (HttpContext c, string function) => asyncEndpoint!.HandleAsync(c, function, null));
+        app.MapPost("/async-function/{function}/{**rest}", (HttpContext c, string function, string? rest) => asyncEndpoint!.HandleAsync(c, function, rest));
         try
         {
             await app.StartAsync(cancellationToken);
@@ -90,12 +99,15 @@ public sealed partial class EventingHost : IAsyncDisposable
         var url = new Uri(options.BrokerEndpoint.Port != 0 ? $"http://{options.BrokerEndpoint}/" : address.TrimEnd('/') + "/");
         var controller = new EventingController(store, registry, events, new HttpEventSender(client), options, url, time, loggers.CreateLogger<EventingController>());
         ingress = new BrokerIngress(controller, options, time);
-        return new EventingHost(app, events, controller, client, url);
+        var asyncQueue = await AsyncQueue.StartAsync(events, new GatewayFunctionInvoker(client, options.Gateway, TimeSpan.FromMinutes(5)), time, cancellationToken: cancellationToken);
+        asyncEndpoint = new AsyncEndpoint(asyncQueue, controller, options, time);
+        return new EventingHost(app, events, controller, client, url, asyncQueue);
     }
 
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();
+        await _async.DisposeAsync();
         await _controller.DisposeAsync();
         await _app.DisposeAsync();
         await _events.DisposeAsync();

@@ -51,7 +51,8 @@ public sealed class BrokerTests : IAsyncLifetime
             DataDirectory = _dir,
             ApiEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
             PushEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
-            Eventing = new EventingOptions { BrokerEndpoint = new IPEndPoint(IPAddress.Loopback, 0), Tick = TimeSpan.FromMilliseconds(50) },
+            // The test's web server also plays the gateway: async calls to functions arrive there.
+            Eventing = new EventingOptions { BrokerEndpoint = new IPEndPoint(IPAddress.Loopback, 0), Tick = TimeSpan.FromMilliseconds(50), Gateway = new Uri(SubscriberUrl + "/") },
         }, NullLoggerFactory.Instance);
         _http = new HttpClient { BaseAddress = _host.ApiUrl };
     }
@@ -229,6 +230,85 @@ public sealed class BrokerTests : IAsyncLifetime
         await Eventually(async () => Reason(await GetAsync("/apis/eventing.knative.dev/v1/namespaces/default/triggers/lonely")) == "BrokerDoesNotExist");
         await Eventually(async () => Reason(await GetAsync("/apis/eventing.knative.dev/v1/namespaces/default/triggers/badfilter")) == "InvalidFilter");
         await Eventually(async () => Reason(await GetAsync("/apis/eventing.knative.dev/v1/namespaces/default/triggers/nosub")) == "Unresolved");
+    }
+
+    [Fact]
+    public async Task PingSource_ResolvesItsSink_OrSaysWhyNot()
+    {
+        await ApplyAsync($$"""
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: default}
+            ---
+            apiVersion: sources.knative.dev/v1
+            kind: PingSource
+            metadata: {name: beat}
+            spec:
+              schedule: "*/5 * * * *"
+              timezone: Europe/Paris
+              data: '{"hello": "world"}'
+              contentType: application/json
+              sink:
+                ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}
+            ---
+            apiVersion: sources.knative.dev/v1
+            kind: PingSource
+            metadata: {name: nowhere}
+            spec:
+              schedule: "0 * * * *"
+              sink:
+                ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: missing}
+            """);
+
+        var url = await BrokerUrlAsync();
+        await Eventually(async () => Condition(await GetAsync("/apis/sources.knative.dev/v1/namespaces/default/pingsources/beat"), "Ready") == "True");
+        Assert.Equal(url, (await GetAsync("/apis/sources.knative.dev/v1/namespaces/default/pingsources/beat"))["status"]?["sinkUri"]?.GetValue<string>());
+        await Eventually(async () => Reason(await GetAsync("/apis/sources.knative.dev/v1/namespaces/default/pingsources/nowhere")) == "NotFound");
+    }
+
+    [Fact]
+    public async Task AsyncFunction_AnswersWithACallId_RunsThroughTheGateway_AndPostsTheResult()
+    {
+        _answer = async c =>
+        {
+            c.Response.StatusCode = c.Request.Path.StartsWithSegments("/callback") ? 204 : 200;
+            await c.Response.WriteAsync(c.Request.Path.StartsWithSegments("/callback") ? "" : "hello from the function");
+        };
+        await ApplyAsync("""
+            apiVersion: serving.knative.dev/v1
+            kind: Service
+            metadata: {name: hello}
+            spec:
+              template:
+                spec:
+                  containers: [{image: local, command: ["true"]}]
+            """);
+        var ingress = _host.BrokerIngressUrl!;
+        using var client = new HttpClient();
+
+        using var missing = await client.PostAsync(new Uri(ingress, "async-function/nope"), new StringContent("x"));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        using var badCallback = new HttpRequestMessage(HttpMethod.Post, new Uri(ingress, "async-function/hello")) { Content = new StringContent("x") };
+        badCallback.Headers.Add("X-Callback-Url", "not a url");
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.SendAsync(badCallback)).StatusCode);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(ingress, "async-function/hello.default/greet?x=1")) { Content = new StringContent("payload") };
+        request.Headers.Add("X-Callback-Url", $"{SubscriberUrl}/callback");
+        using var queued = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Accepted, queued.StatusCode);
+        var id = queued.Headers.GetValues("X-Call-Id").Single();
+        Assert.Equal(id, await queued.Content.ReadAsStringAsync());
+
+        await Eventually(() => Task.FromResult(_received.Any(r => r.Path == "/callback")));
+        var call = _received.First(r => r.Path == "/greet");
+        Assert.Equal("hello.default.example.com", call.Headers["Host"]);
+        Assert.Equal("payload", call.Body);
+        var callback = _received.Single(r => r.Path == "/callback");
+        Assert.Equal(id, callback.Headers["X-Call-Id"]);
+        Assert.Equal("200", callback.Headers["X-Function-Status"]);
+        Assert.Equal("hello from the function", callback.Body);
+
+        await Eventually(async () => (await GetAsync("/eventing/v1/calls"))["items"]?.AsArray().SingleOrDefault()?["phase"]?.GetValue<string>() == "Done");
     }
 
     private static string Reason(JsonNode o) =>
