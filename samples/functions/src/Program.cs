@@ -5,6 +5,10 @@
 //   slow   waits ?ms= milliseconds (default 1000) before answering
 //   stubborn  answers like hello but ignores SIGTERM, breaking the contract on purpose: the platform
 //             must SIGKILL it after the grace period
+//   events    a CloudEvents consumer: logs each event (type, id, source, data) and answers 202, or
+//             500 when FAIL=true (for dead-letter demos)
+//   producer  on each request, publishes a CloudEvent (type com.example.order.created, an amount
+//             from ?amount=) to $K_SINK, Knative's sink variable, and says what the sink answered
 using System.Globalization;
 using System.Runtime.InteropServices;
 
@@ -45,8 +49,44 @@ switch (function)
             return $"waited {ms} ms ({revision})\n";
         });
         break;
+    case "events":
+        var fail = Environment.GetEnvironmentVariable("FAIL") == "true";
+        app.MapFallback(async (HttpRequest r) =>
+        {
+            using var reader = new StreamReader(r.Body);
+            var data = await reader.ReadToEndAsync();
+            Console.WriteLine($"{(fail ? "refusing" : "received")} {r.Headers["ce-type"]} id={r.Headers["ce-id"]} source={r.Headers["ce-source"]} data={data}"
+                + (r.Headers.TryGetValue("ce-knativeerrorcode", out var code) ? $" (dead letter: {r.Headers["ce-knativeerrordest"]} answered {code})" : ""));
+            return fail ? Results.StatusCode(500) : Results.StatusCode(202);
+        });
+        break;
+    case "producer":
+        var sink = Environment.GetEnvironmentVariable("K_SINK");
+        using (var http = new HttpClient())
+        {
+            app.MapFallback(async (HttpRequest r) =>
+            {
+                if (sink is null)
+                {
+                    return Results.Problem("K_SINK is not set", statusCode: 500);
+                }
+
+                var amount = int.TryParse(r.Query["amount"], NumberStyles.None, CultureInfo.InvariantCulture, out var a) ? a : 42;
+                using var message = new HttpRequestMessage(HttpMethod.Post, sink) { Content = new StringContent($"{{\"amount\":{amount}}}", System.Text.Encoding.UTF8, "application/json") };
+                message.Headers.Add("ce-specversion", "1.0");
+                message.Headers.Add("ce-id", Guid.NewGuid().ToString());
+                message.Headers.Add("ce-source", $"/producer/{revision}");
+                message.Headers.Add("ce-type", "com.example.order.created");
+                message.Headers.Add("ce-amount", amount.ToString(CultureInfo.InvariantCulture));
+                using var answer = await http.SendAsync(message);
+                return Results.Text($"published an order of {amount}: the sink answered {(int)answer.StatusCode}\n");
+            });
+            await app.RunAsync();
+        }
+
+        return 0;
     default:
-        Console.Error.WriteLine($"unknown function '{function}': use hello, cpu, slow or stubborn");
+        Console.Error.WriteLine($"unknown function '{function}': use hello, cpu, slow, stubborn, events or producer");
         return 2;
 }
 

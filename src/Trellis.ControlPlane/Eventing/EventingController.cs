@@ -342,12 +342,16 @@ public sealed partial class EventingController : IAsyncDisposable
     {
         var failed = conditions.FirstOrDefault(c => c.IsFalse);
         conditions.Add(failed is null ? Condition.Ok(ConditionTypes.Ready) : failed.As(ConditionTypes.Ready));
-        status["conditions"] = new JsonArray([.. conditions.Select(c => (JsonNode)new JsonObject
+        status["conditions"] = new JsonArray([.. conditions.Select(c =>
         {
-            ["type"] = c.Type,
-            ["status"] = c.Status,
-            ["reason"] = c.Reason,
-            ["message"] = c.Message,
+            var condition = new JsonObject { ["type"] = c.Type, ["status"] = c.Status };
+            if (c.Reason is not null)
+            {
+                condition["reason"] = c.Reason;
+                condition["message"] = c.Message;
+            }
+
+            return (JsonNode)condition;
         })]);
         status["observedGeneration"] = generation;
         return status;
