@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Helpers of bench/eventing/run-eventing.sh: a CloudEvents subscriber that records delivery latency,
+the fsync-per-event floor, and the report. Standard library only."""
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import datetime
+
+
+def percentile(values, p):
+    """Nearest rank, as the proxy and serving tables use."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, int(round(p / 100.0 * len(ordered) + 0.5)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+async def serve(port, out):
+    """Minimal HTTP/1.1 keep-alive server: answers 202 and records (now - knativearrivaltime) in ms."""
+    latencies = []
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                arrival = None
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"content-length":
+                        length = int(value.strip())
+                    elif name == b"ce-knativearrivaltime":
+                        arrival = value.strip().decode()
+                if length:
+                    await reader.readexactly(length)
+                if arrival:
+                    sent = datetime.fromisoformat(arrival.replace("Z", "+00:00")).timestamp()
+                    latencies.append((time.time() - sent) * 1000.0)
+                writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=512)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    import signal
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    async with server:
+        await stop.wait()
+    with open(out, "w") as f:
+        json.dump(latencies, f)
+
+
+def cmd_subscriber(a):
+    asyncio.run(serve(a.port, a.out))
+
+
+def cmd_fsync_floor(a):
+    """The naive floor: one 1 KiB record written and fsynced per event, for a.seconds."""
+    path = os.path.join(a.dir, "fsync-floor.log")
+    record = b"x" * 1024
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    count = 0
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < a.seconds:
+            os.write(fd, record)
+            os.fsync(fd)
+            count += 1
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    print(f"{count / (time.monotonic() - start):.0f}")
+
+
+def cmd_latency(a):
+    with open(a.file) as f:
+        lat = json.load(f)
+    print(json.dumps({"count": len(lat), "p50": percentile(lat, 50), "p99": percentile(lat, 99)}))
+
+
+def cmd_report(a):
+    r = json.load(open(a.results))
+    ingest = [x for x in r["ingest"]]
+    floor = [x for x in r["floor"]]
+    med_ingest = statistics.median([x["rps"] for x in ingest])
+    med_floor = statistics.median(floor)
+    errors = sum(x["errors"] for x in ingest)
+    lines = [
+        f"Eventing benchmark ({r['cores']} cores, {r['reps']} rounds, medians; {r['when']})",
+        "",
+        "| measurement | value | baseline in the same run | ratio | target |",
+        "| --- | --- | --- | --- | --- |",
+        f"| broker ingest, embedded store (durable 202/s, {r['payload']} B events, -c {r['clients']}) | {med_ingest:.0f}/s ({errors} errors) | fsync-per-event loop {med_floor:.0f}/s | {med_ingest / med_floor:.1f} x | >= 10,000/s: {'met' if med_ingest >= 10000 and errors == 0 else 'not met'} |",
+    ]
+    for d in r["delivery"]:
+        ok = d["p99"] is not None and d["p99"] <= 10 and d["count"] >= d["expected"] * 0.99
+        lines.append(f"| delivery at {d['rate']}/s, ingress arrival -> subscriber (embedded) | p50 {d['p50']:.1f} ms, p99 {d['p99']:.1f} ms ({d['count']}/{d['expected']} delivered) | - | - | p99 <= 10 ms: {'met' if ok else 'not met'} |")
+    lines.append("| broker ingest and delivery, JetStream store | not built | JetStream direct with NATS.Net: not built | - | >= 0.5 x: not measured |")
+    print("\n".join(lines))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("subscriber"); s.add_argument("--port", type=int, required=True); s.add_argument("--out", required=True); s.set_defaults(f=cmd_subscriber)
+    s = sub.add_parser("fsync-floor"); s.add_argument("--dir", required=True); s.add_argument("--seconds", type=float, default=5); s.set_defaults(f=cmd_fsync_floor)
+    s = sub.add_parser("latency"); s.add_argument("--file", required=True); s.set_defaults(f=cmd_latency)
+    s = sub.add_parser("report"); s.add_argument("--results", required=True); s.set_defaults(f=cmd_report)
+    a = p.parse_args()
+    a.f(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The eventing benchmark behind `bench/run eventing`: one `trellis controlplane` (the broker ingress
+# and the embedded event store in a temporary data directory), then
+#   1. ingest: hey posts binary CloudEvents to a Broker with no Trigger for D seconds at -c 64;
+#      every answer must be 202 (durable); against the naive floor measured in the same run, a loop
+#      that writes and fsyncs one 1 KiB record per event on the same disk;
+#   2. delivery: a Trigger to a subscriber (bench/eventing/eventing.py, which answers 202 at once),
+#      events at a fixed 1000/s (hey -q), latency from the ingress's knativearrivaltime stamp to the
+#      subscriber (both on this machine's clock): p50 and p99.
+# The JetStream store and its baselines are not built yet; the table says so.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH="$ROOT/bench/eventing"
+cd "$ROOT"
+
+QUICK=0 INSTALL=1 BUILD=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --no-install) INSTALL=0 ;;
+    --no-build) BUILD=0 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ "$QUICK" = 1 ]; then DUR=3 REPS=1; else DUR=10 REPS=3; fi
+CLIENTS=64 RATE=1000 PER_CLIENT=100
+
+# shellcheck source=../lib.sh
+. "$ROOT/bench/lib.sh"
+[ "$INSTALL" = 1 ] && install_missing hey:hey curl:curl python3:python3
+if [ "$BUILD" = 1 ]; then "$ROOT/trellis" --version >/dev/null || die "build failed"; fi
+TRELLIS_DLL="$ROOT/artifacts/trellis/trellis.dll"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/trellis-bench-eventing.XXXXXX")
+API=$(free_port) PUSH=$(free_port) BROKER=$(free_port) SUB=$(free_port)
+CP_PID="" SUB_PID=""
+cleanup() {
+  [ -n "$SUB_PID" ] && kill "$SUB_PID" 2>/dev/null || true
+  [ -n "$CP_PID" ] && kill "$CP_PID" 2>/dev/null && wait "$CP_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log "trellis controlplane (broker ingress on 127.0.0.1:$BROKER, data in $WORK)"
+dotnet "$TRELLIS_DLL" controlplane --data-dir "$WORK/data" --api-address "127.0.0.1:$API" --push-address "127.0.0.1:$PUSH" \
+  --broker-address "127.0.0.1:$BROKER" --log-level warning >"$WORK/cp.log" 2>&1 &
+CP_PID=$!
+for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$API/healthz" >/dev/null && break; sleep 0.2; done
+apply() { curl -sf -X POST "http://127.0.0.1:$API/apply" -H 'content-type: application/yaml' --data-binary "$1" >/dev/null || die "apply failed"; }
+apply $'apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: ingest}\n---\napiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: deliver}'
+for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$API/apis/eventing.knative.dev/v1/namespaces/default/brokers/ingest" | grep -q '"url"' && break; sleep 0.1; done
+
+PAYLOAD=$(python3 -c 'import json; print(json.dumps({"order": 42, "pad": "x" * 200}))')
+post() {  # post URL DURATION CLIENTS [QPS per client]
+  local extra=()
+  [ -n "${4:-}" ] && extra=(-q "$4")
+  hey -z "$2" -c "$3" "${extra[@]}" -m POST -T application/json -d "$PAYLOAD" \
+    -H 'ce-specversion: 1.0' -H 'ce-id: bench' -H 'ce-source: /bench' -H 'ce-type: bench.event' "$1"
+}
+
+RESULTS="$WORK/results.json"
+echo "{\"cores\": $(nproc), \"reps\": $REPS, \"payload\": ${#PAYLOAD}, \"clients\": $CLIENTS, \"when\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"ingest\": [], \"floor\": [], \"delivery\": []}" >"$RESULTS"
+add() { python3 - "$RESULTS" "$1" "$2" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); r[sys.argv[2]].append(json.loads(sys.argv[3])); json.dump(r, open(sys.argv[1], "w"))
+PY
+}
+
+for rep in $(seq 1 "$REPS"); do
+  log "round $rep: fsync-per-event floor"
+  add floor "$(python3 "$BENCH/eventing.py" fsync-floor --dir "$WORK" --seconds "$DUR")"
+  log "round $rep: ingest (${DUR}s, -c $CLIENTS)"
+  out=$(post "http://127.0.0.1:$BROKER/default/ingest" "${DUR}s" "$CLIENTS")
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  ok=$(echo "$out" | awk '/\[202\]/ {print $2}')
+  total=$(echo "$out" | awk '/\[[0-9]+\]/ {s+=$2} END {print s+0}')
+  errors=$(( total - ${ok:-0} + $(echo "$out" | awk '/Error distribution/ {e=1; next} e && /\[/ {s+=$1} END {print s+0}') ))
+  add ingest "{\"rps\": ${rps:-0}, \"errors\": $errors}"
+done
+
+log "delivery at ${RATE}/s"
+python3 "$BENCH/eventing.py" subscriber --port "$SUB" --out "$WORK/latency.json" &
+SUB_PID=$!
+apply "apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {name: bench}
+spec:
+  broker: deliver
+  subscriber: {uri: \"http://127.0.0.1:$SUB/\"}"
+for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$API/apis/eventing.knative.dev/v1/namespaces/default/triggers/bench" | grep -q '"type":"Ready","status":"True"' && break; sleep 0.1; done
+out=$(post "http://127.0.0.1:$BROKER/default/deliver" "${DUR}s" $(( RATE / PER_CLIENT )) "$PER_CLIENT")
+sent=$(echo "$out" | awk '/\[202\]/ {print $2}')
+sleep 2   # the last events of the run are still on their way to the subscriber
+kill "$SUB_PID"; wait "$SUB_PID" || true; SUB_PID=""
+lat=$(python3 "$BENCH/eventing.py" latency --file "$WORK/latency.json")
+add delivery "$(python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(rate=$RATE, expected=${sent:-0}); print(json.dumps(d))" "$lat")"
+
+python3 "$BENCH/eventing.py" report --results "$RESULTS"
