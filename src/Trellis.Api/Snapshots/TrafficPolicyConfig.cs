@@ -45,6 +45,8 @@ public static class RetryConditions
 /// idempotent (POST, PATCH) or whose body is too large to keep is then retried only when it never reached the upstream.
 /// True: the user named the conditions, and they apply to every method.</param>
 /// <param name="BackoffBase">Base interval of the fully jittered exponential backoff (Envoy: 25 ms); the cap is 10 × it.</param>
+/// <param name="IgnorePreviousHosts">A retry picks another endpoint than the one that just failed when the cluster has one
+/// (Istio's <c>retryIgnorePreviousHosts</c>, default true: Envoy's <c>previous_hosts</c> predicate).</param>
 public sealed record RetryConfig(
     int Attempts,
     TimeSpan? PerTryTimeout = null,
@@ -52,7 +54,8 @@ public sealed record RetryConfig(
     IReadOnlyList<int>? RetriableStatusCodes = null,
     bool RetryOnExplicit = true,
     TimeSpan? BackoffBase = null,
-    bool RetryRemoteLocalities = false);
+    bool RetryRemoteLocalities = false,
+    bool IgnorePreviousHosts = true);
 
 /// <summary>Faults injected into matching requests (Istio <c>HTTPFaultInjection</c>), evaluated before forwarding.</summary>
 public sealed record FaultConfig(FaultDelayConfig? Delay = null, FaultAbortConfig? Abort = null);

@@ -37,7 +37,6 @@ public static class NotEnforced
         new(Istio, "DestinationRule", "spec.workloadSelector", "workload-scoped DestinationRules are not applied: the rule applies to every client"),
 
         // Audit of the kinds Trellis reads: fields stored without behaviour outside issue 10's traffic policy.
-        new(Istio, "VirtualService", "spec.http[*].retries.retryIgnorePreviousHosts", "retries always prefer endpoints not tried yet (Istio's default); false is not applied"),
         new(Istio, "VirtualService", "spec.http[*].retries.retryOn=reset-before-request", "reset-before-request is not a retry condition of the proxy"),
         new(Istio, "VirtualService", "spec.http[*].retries.retryOn=envoy-ratelimited", "envoy-ratelimited is not a retry condition of the proxy (no global rate limit)"),
         new(Istio, "VirtualService", "spec.http[*].retries.retryOn=http3-post-connect-failure", "the proxy has no HTTP/3 upstreams"),

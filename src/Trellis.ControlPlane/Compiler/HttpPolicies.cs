@@ -60,6 +60,7 @@ internal static class HttpPolicies
             PerTryTimeout = Positive(retries.PerTryTimeout),
             BackoffBase = Positive(retries.Backoff),
             RetryRemoteLocalities = retries.RetryRemoteLocalities ?? false,
+            IgnorePreviousHosts = retries.RetryIgnorePreviousHosts ?? true,
         };
     }
 

@@ -213,9 +213,9 @@ internal sealed partial class RequestPipeline
                 ? cluster.PassthroughEndpoint(exchange.Request)
                 : cluster.NextEndpoint(hash, attempt);
 
-            // A retry avoids the endpoint that just failed when the cluster has another (Istio's default
-            // retryIgnorePreviousHosts: Envoy's previous_hosts predicate, up to 5 picks).
-            for (var pick = 1; pick < 5 && attempt > 0 && ReferenceEquals(endpoint, previous) && cluster.Endpoints.Length > 1 && cluster.EndpointCapacity == 0; pick++)
+            // A retry avoids the endpoint that just failed when the cluster has another (Istio's
+            // retryIgnorePreviousHosts, true unless written false: Envoy's previous_hosts predicate, up to 5 picks).
+            for (var pick = 1; pick < 5 && attempt > 0 && retry?.IgnorePreviousHosts == true && ReferenceEquals(endpoint, previous) && cluster.Endpoints.Length > 1 && cluster.EndpointCapacity == 0; pick++)
             {
                 endpoint = cluster.NextEndpoint(hash, attempt + pick);
             }

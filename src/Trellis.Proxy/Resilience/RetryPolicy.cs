@@ -43,6 +43,7 @@ internal sealed class RetryPolicy
         MaxRetries = Math.Max(0, config.Attempts);
         PerTryTimeout = config.PerTryTimeout is { } t && t > TimeSpan.Zero ? t : null;
         RetryOnExplicit = config.RetryOnExplicit;
+        IgnorePreviousHosts = config.IgnorePreviousHosts;
         _retriableStatusCodes = config.RetriableStatusCodes?.ToArray() ?? [];
         foreach (var name in config.RetryOn ?? [])
         {
@@ -86,6 +87,9 @@ internal sealed class RetryPolicy
 
     /// <summary>Whether the user named the conditions (see the class remarks on idempotency).</summary>
     public bool RetryOnExplicit { get; }
+
+    /// <summary>Whether a retry avoids the endpoint that just failed (<see cref="RetryConfig.IgnorePreviousHosts"/>).</summary>
+    public bool IgnorePreviousHosts { get; }
 
     /// <summary>Whether a condition reads the answer's <c>grpc-status</c> (the pipeline then parses it from the head).</summary>
     public bool UsesGrpcStatus => (_conditions & Conditions.AnyGrpc) != 0;

@@ -14,12 +14,14 @@ public sealed class HttpPolicyTranslationTests
     {
         // retries
         { "no retries: Istio's default", "route: [{destination: {host: reviews}}]", "retry",
-          """{"attempts":2,"retryOn":["connect-failure","refused-stream","unavailable","cancelled","retriable-status-codes"],"retriableStatusCodes":[503],"retryOnExplicit":false,"retryRemoteLocalities":false}""" },
+          """{"attempts":2,"retryOn":["connect-failure","refused-stream","unavailable","cancelled","retriable-status-codes"],"retriableStatusCodes":[503],"retryOnExplicit":false,"retryRemoteLocalities":false,"ignorePreviousHosts":true}""" },
         { "attempts 0 disables", "route: [{destination: {host: reviews}}]\n  retries: {attempts: 0, retryOn: 5xx}", "retry", "null" },
         { "attempts only keeps the default conditions", "route: [{destination: {host: reviews}}]\n  retries: {attempts: 4}", "retry",
-          """{"attempts":4,"retryOn":["connect-failure","refused-stream","unavailable","cancelled","retriable-status-codes"],"retriableStatusCodes":[503],"retryOnExplicit":false,"retryRemoteLocalities":false}""" },
+          """{"attempts":4,"retryOn":["connect-failure","refused-stream","unavailable","cancelled","retriable-status-codes"],"retriableStatusCodes":[503],"retryOnExplicit":false,"retryRemoteLocalities":false,"ignorePreviousHosts":true}""" },
         { "retryOn with statuses", "route: [{destination: {host: reviews}}]\n  retries: {attempts: 3, perTryTimeout: 2s, retryOn: '5xx, gateway-error,503,429,reset-before-request', retryRemoteLocalities: true, backoff: 100ms}", "retry",
-          """{"attempts":3,"perTryTimeout":"00:00:02","retryOn":["5xx","gateway-error","retriable-status-codes"],"retriableStatusCodes":[503,429],"retryOnExplicit":true,"backoffBase":"00:00:00.1000000","retryRemoteLocalities":true}""" },
+          """{"attempts":3,"perTryTimeout":"00:00:02","retryOn":["5xx","gateway-error","retriable-status-codes"],"retriableStatusCodes":[503,429],"retryOnExplicit":true,"backoffBase":"00:00:00.1000000","retryRemoteLocalities":true,"ignorePreviousHosts":true}""" },
+        { "retryIgnorePreviousHosts false", "route: [{destination: {host: reviews}}]\n  retries: {attempts: 2, retryOn: 5xx, retryIgnorePreviousHosts: false}", "retry",
+          """{"attempts":2,"retryOn":["5xx"],"retriableStatusCodes":[],"retryOnExplicit":true,"retryRemoteLocalities":false,"ignorePreviousHosts":false}""" },
         { "a redirect is not retried", "redirect: {uri: /v2}", "retry", "null" },
 
         // fault
