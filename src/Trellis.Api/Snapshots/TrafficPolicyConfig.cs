@@ -145,6 +145,8 @@ public sealed record ConsistentHashConfig(
 /// <param name="ConnectTimeout"><c>tcp.connectTimeout</c>; null: the proxy's default (5 s).</param>
 /// <param name="IdleTimeout"><c>http.idleTimeout</c>: an idle pooled upstream connection is closed after this long; null: the proxy's default.</param>
 /// <param name="TcpKeepalive"><c>tcp.tcpKeepalive</c>: null leaves keep-alive probes off.</param>
+/// <param name="MaxConnectionDuration"><c>tcp.maxConnectionDuration</c>: an upstream connection this old is closed once its
+/// exchange ends instead of being reused; null: the proxy's pooled-connection lifetime.</param>
 public sealed record ConnectionPoolConfig(
     int? MaxConnections = null,
     int? MaxPendingRequests = null,
@@ -155,7 +157,8 @@ public sealed record ConnectionPoolConfig(
     int? MaxRequestsPerConnection = null,
     TimeSpan? ConnectTimeout = null,
     TimeSpan? IdleTimeout = null,
-    TcpKeepaliveConfig? TcpKeepalive = null);
+    TcpKeepaliveConfig? TcpKeepalive = null,
+    TimeSpan? MaxConnectionDuration = null);
 
 /// <summary>Kernel keep-alive probes on upstream connections; null parts keep the system's settings.</summary>
 public sealed record TcpKeepaliveConfig(int? Probes = null, TimeSpan? Time = null, TimeSpan? Interval = null);

@@ -135,7 +135,8 @@ internal static class TrafficPolicies
             MaxRequestsPerConnection: PositiveOrNull(pool.Http?.MaxRequestsPerConnection),
             ConnectTimeout: Positive(pool.Tcp?.ConnectTimeout),
             IdleTimeout: Positive(pool.Http?.IdleTimeout) ?? Positive(pool.Tcp?.IdleTimeout),
-            TcpKeepalive: keepalive);
+            TcpKeepalive: keepalive,
+            MaxConnectionDuration: Positive(pool.Tcp?.MaxConnectionDuration));
     }
 
     /// <summary>

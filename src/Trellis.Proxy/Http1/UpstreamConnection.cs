@@ -46,6 +46,9 @@ internal sealed class UpstreamConnection : IDisposable
     /// <summary>After this many exchanges the connection is closed instead of pooled (<c>maxRequestsPerConnection</c>); 0 for no limit.</summary>
     public int RequestLimit { get; init; }
 
+    /// <summary>Once this old the connection is closed instead of pooled (<c>maxConnectionDuration</c>, else the pool's lifetime).</summary>
+    public TimeSpan MaxAge { get; init; } = TimeSpan.MaxValue;
+
     public long IdleSince { get; set; }
 
     /// <summary>Whether it has carried an exchange before this one: a failure before any answer then may just be a stale keep-alive.</summary>

@@ -38,7 +38,7 @@ internal sealed class UpstreamConnectionPool : IDisposable
         while (endpoint.TryPop(out var connection))
         {
             if (_time.GetElapsedTime(connection.IdleSince, now) < (settings?.IdleTimeout ?? _options.PooledConnectionIdleTimeout)
-                && _time.GetElapsedTime(connection.CreatedAt, now) < _options.PooledConnectionLifetime)
+                && _time.GetElapsedTime(connection.CreatedAt, now) < connection.MaxAge)
             {
                 connection.Reused = true;
                 return connection;
@@ -54,8 +54,8 @@ internal sealed class UpstreamConnectionPool : IDisposable
     /// Opens a new connection, bounded by the connect timeout and <paramref name="cancellationToken"/>
     /// (a route timeout or a client that leaves); null with the error when it fails.
     /// </summary>
-    /// <param name="settings">The cluster's connection pool settings: its connect timeout (<c>tcp.connectTimeout</c>) and
-    /// how many requests the connection may carry (<c>http.maxRequestsPerConnection</c>).</param>
+    /// <param name="settings">The cluster's connection pool settings: its connect timeout (<c>tcp.connectTimeout</c>),
+    /// how many requests the connection may carry (<c>http.maxRequestsPerConnection</c>) and for how long (<c>tcp.maxConnectionDuration</c>).</param>
     public async ValueTask<(UpstreamConnection? Connection, Exception? Error)> ConnectAsync(
         string address, int port, Upstream.IUpstreamConnector connector, Trellis.Api.Snapshots.ConnectionPoolConfig? settings = null,
         CancellationToken cancellationToken = default)
@@ -68,7 +68,11 @@ internal sealed class UpstreamConnectionPool : IDisposable
         var (transport, error) = await connector.ConnectAsync(endpoint.Address, timeout.Token);
         return transport is null
             ? (null, error)
-            : (new UpstreamConnection(transport, key, _time.GetTimestamp()) { RequestLimit = settings?.MaxRequestsPerConnection ?? 0 }, null);
+            : (new UpstreamConnection(transport, key, _time.GetTimestamp())
+            {
+                RequestLimit = settings?.MaxRequestsPerConnection ?? 0,
+                MaxAge = settings?.MaxConnectionDuration is { } age && age < _options.PooledConnectionLifetime ? age : _options.PooledConnectionLifetime,
+            }, null);
     }
 
     /// <summary>Idle connections pooled for the endpoint now (including any past their idle timeout).</summary>
@@ -80,7 +84,8 @@ internal sealed class UpstreamConnectionPool : IDisposable
     {
         connection.Requests++;
         if (Volatile.Read(ref _disposed) != 0 || !_endpoints.TryGetValue(connection.PoolKey, out var endpoint)
-            || (connection.RequestLimit > 0 && connection.Requests >= connection.RequestLimit))
+            || (connection.RequestLimit > 0 && connection.Requests >= connection.RequestLimit)
+            || _time.GetElapsedTime(connection.CreatedAt) >= connection.MaxAge)
         {
             connection.Dispose();
             return;

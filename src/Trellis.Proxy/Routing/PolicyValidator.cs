@@ -177,6 +177,11 @@ internal static class PolicyValidator
             {
                 errors.Add($"{path}.connectionPool.idleTimeout: must be positive");
             }
+
+            if (pool.MaxConnectionDuration is { } age && age <= TimeSpan.Zero)
+            {
+                errors.Add($"{path}.connectionPool.maxConnectionDuration: must be positive");
+            }
         }
 
         if (cluster.OutlierDetection is { } outlier)

@@ -30,8 +30,8 @@ public sealed class TrafficPolicyTranslationTests
           """["roundRobin",{"key":"queryParameter","name":"user","algorithm":"maglev","minimumRingSize":1024,"maglevTableSize":131},null]""" },
 
         // connection pool
-        { "connection pool", "{connectionPool: {tcp: {maxConnections: 10, connectTimeout: 250ms, tcpKeepalive: {time: 30s}, idleTimeout: 5m}, http: {http1MaxPendingRequests: 1, http2MaxRequests: 100, maxRequestsPerConnection: 5, maxRetries: 0, idleTimeout: 1m}}}", "", "pool",
-          """{"maxConnections":10,"maxPendingRequests":1,"maxRequests":100,"retryBudgetPercent":20,"retryBudgetMinConcurrency":3,"maxRequestsPerConnection":5,"connectTimeout":"00:00:00.2500000","idleTimeout":"00:01:00","tcpKeepalive":{"time":"00:00:30"}}""" },
+        { "connection pool", "{connectionPool: {tcp: {maxConnections: 10, connectTimeout: 250ms, tcpKeepalive: {time: 30s}, idleTimeout: 5m, maxConnectionDuration: 10m}, http: {http1MaxPendingRequests: 1, http2MaxRequests: 100, maxRequestsPerConnection: 5, maxRetries: 0, idleTimeout: 1m}}}", "", "pool",
+          """{"maxConnections":10,"maxPendingRequests":1,"maxRequests":100,"retryBudgetPercent":20,"retryBudgetMinConcurrency":3,"maxRequestsPerConnection":5,"connectTimeout":"00:00:00.2500000","idleTimeout":"00:01:00","tcpKeepalive":{"time":"00:00:30"},"maxConnectionDuration":"00:10:00"}""" },
         { "tcp idle timeout when http has none", "{connectionPool: {tcp: {idleTimeout: 5m}, http: {maxRetries: 3}}}", "", "pool",
           """{"maxRetries":3,"retryBudgetPercent":20,"retryBudgetMinConcurrency":3,"idleTimeout":"00:05:00"}""" },
 

@@ -237,6 +237,52 @@ public sealed class PipelinePolicyTests
         }
     }
 
+    /// <summary>
+    /// Upstream connections are reused until <c>maxRequestsPerConnection</c> exchanges or <c>maxConnectionDuration</c>
+    /// of age (on the injected clock): the backend sees which connection each request came on. The proxy's own pool
+    /// carries HTTP/1.1 upstream connections for the fast paths (and the Kestrel path in production, FastHttp1 on); the
+    /// Kestrel engine here runs with FastHttp1 off, on SocketsHttpHandler, whose pool has the proxy-wide settings.
+    /// </summary>
+    [Theory]
+    [InlineData(Engine.Http1Fast)]
+    [InlineData(Engine.Http2Fast)]
+    public async Task ConnectionPool_RequestsPerConnectionAndDuration_BoundReuse(Engine engine)
+    {
+        var connections = new ConcurrentQueue<string>();
+        await using var backend = await TestBackend.StartAsync(context =>
+        {
+            connections.Enqueue(context.Connection.Id);
+            return Task.CompletedTask;
+        });
+        var time = new ManualTimeProvider();
+        var pool = new ConnectionPoolConfig(MaxRequestsPerConnection: 2, MaxConnectionDuration: TimeSpan.FromMinutes(1));
+        await using var proxy = await Engines.StartAsync(engine, [Route()], [new ClusterConfig("backend", [backend.Endpoint], ConnectionPool: pool)], time: time);
+
+        async Task SendAsync()
+        {
+            using var response = await proxy.Client.SendAsync(Engines.Request(engine, HttpMethod.Get, "/"));
+            Assert.Equal(200, (int)response.StatusCode);
+        }
+
+        for (var i = 0; i < 4; i++)
+        {
+            await SendAsync();
+        }
+
+        // Two connections of two requests each.
+        Assert.Equal(2, connections.Distinct().Count());
+
+        await SendAsync(); // a third connection, young
+        time.Advance(TimeSpan.FromSeconds(59));
+        await SendAsync(); // reused: 59 s old
+        Assert.Equal(3, connections.Distinct().Count());
+
+        await SendAsync(); // a fourth connection
+        time.Advance(TimeSpan.FromSeconds(61));
+        await SendAsync(); // the fourth is past its duration: a fifth
+        Assert.Equal(5, connections.Distinct().Count());
+    }
+
     [Theory]
     [MemberData(nameof(Engines.All), MemberType = typeof(Engines))]
     public async Task ConsistentHash_ByHeader_SameKeySameEndpoint(Engine engine)
