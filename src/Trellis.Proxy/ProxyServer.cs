@@ -33,6 +33,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly SemaphoreSlim _applyLock = new(1, 1);
     private readonly ActivationQueues _activation;
     private readonly ColdStartStats _coldStarts;
+    private readonly ProxyTelemetry _telemetry = new();
     // Serializes SampleLoad callers; requests never take it.
     private readonly object _sampleLock = new();
     // Guarded by _applyLock; requests never touch it.
@@ -60,7 +61,8 @@ public sealed class ProxyServer : IAsyncDisposable
         _pool = new UpstreamConnectionPool(options, _time);
         _forwarder = new HttpForwarder(options, _time, forwardLog, _pool);
         _pipeline = new RequestPipeline(
-            _snapshots, options, _time, _activation, _coldStarts, _accessLog, forwardLog, _servingLog, new Mirroring(_pool, options, forwardLog));
+            _snapshots, options, _time, _activation, _coldStarts, new TelemetryStage(_accessLog, _time, _telemetry), forwardLog, _servingLog,
+            new Mirroring(_pool, options, forwardLog));
         _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog, _pipeline);
     }
 
@@ -142,6 +144,11 @@ public sealed class ProxyServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Istio's standard metrics of this proxy in the Prometheus text format (<c>/stats/prometheus</c>).</summary>
+    public string PrometheusMetrics() => _telemetry.Prometheus();
+
+    internal ProxyTelemetry Telemetry => _telemetry;
+
     /// <summary>Cold starts this proxy's activator has seen since it started, per cluster (cumulative).</summary>
     public IReadOnlyList<ColdStartUsage> ColdStarts() => _coldStarts.Snapshot();
 
@@ -180,6 +187,7 @@ public sealed class ProxyServer : IAsyncDisposable
             }
 
             // Swap before starting listeners, so a new listener's first request finds its route table.
+            _telemetry.OnSnapshot(snapshot, next);
             _snapshots.Swap(next);
             var started = new List<ProxyListener>();
             for (var i = 0; i < wanted.Count; i++)

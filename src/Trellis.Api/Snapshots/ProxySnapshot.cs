@@ -35,6 +35,11 @@ public enum ListenerKind
 /// <param name="Serving">Queue-proxy limits of a revision instance (on its inbound listener); null for none.</param>
 /// <param name="RateLimit">A local token bucket for every request the listener takes (per workload instance on an
 /// inbound listener, per gateway port on a gateway); see <see cref="RateLimitConfig"/>.</param>
+/// <param name="Peer">The workload this listener speaks for in telemetry (Istio's node metadata): the instance's
+/// Deployment for inbound and outbound listeners, the gateway for gateway listeners; null: "unknown".</param>
+/// <param name="Services">On an inbound listener, the services that select the instance (the request's Host picks
+/// among them for <c>destination_service</c>).</param>
+/// <param name="Telemetry">The Telemetry API's settings for the workload (access log, tracing, metrics); null: metrics only.</param>
 public sealed record ListenerConfig(
     string Name,
     string Address,
@@ -45,7 +50,10 @@ public sealed record ListenerConfig(
     HttpProtocols Protocols = HttpProtocols.Http1AndHttp2,
     ListenerTlsConfig? Tls = null,
     InstanceServingConfig? Serving = null,
-    RateLimitConfig? RateLimit = null);
+    RateLimitConfig? RateLimit = null,
+    WorkloadMetadata? Peer = null,
+    IReadOnlyList<ServiceMetadata>? Services = null,
+    ListenerTelemetryConfig? Telemetry = null);
 
 /// <summary>
 /// A server certificate carried in the snapshot itself (PEM), as Envoy's SDS does, so a proxy on
@@ -168,6 +176,7 @@ public enum LoadBalancerKind
 /// <param name="WarmupDuration">A new endpoint's share of traffic ramps up over this long (Istio's <c>warmupDurationSecs</c>).</param>
 /// <param name="ConnectionPool">Circuit-breaker thresholds and connection settings (DestinationRule <c>connectionPool</c>).</param>
 /// <param name="OutlierDetection">Passive health checking; null: endpoints are never ejected.</param>
+/// <param name="Service">The service the cluster targets (<c>destination_service*</c> in telemetry); null for none.</param>
 public sealed record ClusterConfig(
     string Name,
     IReadOnlyList<EndpointConfig> Endpoints,
@@ -177,7 +186,8 @@ public sealed record ClusterConfig(
     ConsistentHashConfig? ConsistentHash = null,
     TimeSpan? WarmupDuration = null,
     ConnectionPoolConfig? ConnectionPool = null,
-    OutlierDetectionConfig? OutlierDetection = null);
+    OutlierDetectionConfig? OutlierDetection = null,
+    ServiceMetadata? Service = null);
 
 public enum UpstreamProtocol
 {
@@ -186,4 +196,7 @@ public enum UpstreamProtocol
     Http2,
 }
 
-public sealed record EndpointConfig(string Address, int Port, IReadOnlyDictionary<string, string>? Labels = null);
+/// <param name="Labels">The instance's labels (subsets, telemetry's <c>destination_app</c>/<c>destination_version</c>).</param>
+/// <param name="Workload">The Deployment the instance belongs to (<c>destination_workload</c>); null when unknown.</param>
+/// <param name="Namespace">Its namespace (<c>destination_workload_namespace</c>).</param>
+public sealed record EndpointConfig(string Address, int Port, IReadOnlyDictionary<string, string>? Labels = null, string? Workload = null, string? Namespace = null);

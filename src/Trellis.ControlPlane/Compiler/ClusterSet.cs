@@ -55,7 +55,9 @@ internal sealed class ClusterSet(MeshIndex index)
             // instance at containerConcurrency from this proxy and holds the rest, as Knative's activator does.
             var timeout = index.Revisions.TryGetValue((ns, revision), out var spec) ? spec.TimeoutSeconds ?? 300 : 300;
             var capacity = index.ActivatorInPath.Contains((ns, revision)) ? (int)Math.Clamp(spec?.ContainerConcurrency ?? 0, 0, int.MaxValue) : 0;
-            _clusters[name] = new ClusterConfig(name, endpoints, Activation: new ActivationConfig(ActivationQueueCapacity, TimeSpan.FromSeconds(timeout), capacity));
+            _clusters[name] = new ClusterConfig(
+                name, endpoints, Activation: new ActivationConfig(ActivationQueueCapacity, TimeSpan.FromSeconds(timeout), capacity),
+                Service: TelemetryMetadata.Service(serviceFqdn, index));
         }
 
         return name;
@@ -87,9 +89,10 @@ internal sealed class ClusterSet(MeshIndex index)
         index.Services.TryGetValue(fqdn, out var service);
         index.DestinationRules.TryGetValue(fqdn, out var rule);
         var subset = subsetName is null ? null : rule?.Spec.Subsets.FirstOrDefault(s => s.Name == subsetName);
+        var metadata = TelemetryMetadata.Service(fqdn, index);
         if (service is null || (subsetName is not null && subset is null))
         {
-            return new ClusterConfig(name, []);
+            return new ClusterConfig(name, [], Service: metadata);
         }
 
         var endpoints = service.Instances
@@ -99,7 +102,7 @@ internal sealed class ClusterSet(MeshIndex index)
             .Select(e => e!)
             .ToList();
         var policy = TrafficPolicies.Merge(rule?.Spec.TrafficPolicy, subset?.TrafficPolicy, port);
-        return TrafficPolicies.Apply(new ClusterConfig(name, endpoints), policy);
+        return TrafficPolicies.Apply(new ClusterConfig(name, endpoints, Service: metadata), policy);
     }
 
     /// <summary>Instances are reached through their proxy's inbound listener; one without a proxy directly.</summary>
@@ -108,6 +111,6 @@ internal sealed class ClusterSet(MeshIndex index)
         var port = i.Ports.TryGetValue(WorkloadInstance.InboundPort, out var inbound) ? inbound
             : i.Ports.TryGetValue(WorkloadInstance.AppPort, out var app) ? app
             : 0;
-        return port == 0 ? null : new EndpointConfig(i.Host, port, i.Labels);
+        return port == 0 ? null : new EndpointConfig(i.Host, port, i.Labels, i.Workload, i.Namespace);
     }
 }

@@ -25,7 +25,7 @@ public static class SnapshotCompiler
         var tables = new Dictionary<string, RouteTableConfig>(StringComparer.Ordinal);
         var listeners = proxy.Role == ProxyRole.Node
             ? NodeListeners(proxy, state, index, clusters, tables)
-            : [.. GatewayListeners(proxy, index, clusters, tables), .. GatewayApi.GatewayApiListeners.Build(index.GatewayApi, clusters, tables)];
+            : TelemetryMetadata.WithGatewayPeer([.. GatewayListeners(proxy, index, clusters, tables), .. GatewayApi.GatewayApiListeners.Build(index.GatewayApi, clusters, tables)], proxy);
         var unversioned = new ProxySnapshot("", listeners, tables.Values.OrderBy(t => t.Name, StringComparer.Ordinal).ToList(), clusters.Clusters);
         return unversioned with { Version = Hash(unversioned) };
     }
@@ -41,7 +41,8 @@ public static class SnapshotCompiler
                 var table = Add(tables, "inbound/" + instance.Id, [new VirtualHostConfig("inbound", ["*"], [new RouteConfig("default", [], [new WeightedClusterConfig(cluster, 100)])])]);
                 listeners.Add(new ListenerConfig(
                     $"{instance.Id}/inbound", instance.Host, inbound, ListenerKind.Inbound, table, instance.Id,
-                    Serving: InstanceServing(instance, index), RateLimit: RateLimits.Listener(index, instance.Labels, instance.Namespace)));
+                    Serving: InstanceServing(instance, index), RateLimit: RateLimits.Listener(index, instance.Labels, instance.Namespace),
+                    Peer: TelemetryMetadata.Workload(instance), Services: TelemetryMetadata.ServicesOf(instance, index)));
             }
 
             if (instance.Ports.TryGetValue(WorkloadInstance.OutboundPort, out var outbound))
@@ -49,7 +50,7 @@ public static class SnapshotCompiler
                 var source = new TrafficSource(instance.Labels, instance.Namespace, Mesh);
                 var hosts = RateLimits.Routes(OutboundHosts(source, index, clusters), index, instance.Labels, instance.Namespace);
                 var table = AddShared(tables, "outbound", hosts);
-                listeners.Add(new ListenerConfig($"{instance.Id}/outbound", "127.0.0.1", outbound, ListenerKind.Outbound, table, instance.Id));
+                listeners.Add(new ListenerConfig($"{instance.Id}/outbound", "127.0.0.1", outbound, ListenerKind.Outbound, table, instance.Id, Peer: TelemetryMetadata.Workload(instance)));
             }
         }
 

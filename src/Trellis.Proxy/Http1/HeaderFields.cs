@@ -24,6 +24,9 @@ internal enum FieldKind : byte
     XRequestId,
     Date,
     Cookie,
+
+    /// <summary>Istio's metadata exchange (<c>x-envoy-peer-metadata</c>, <c>-id</c>): replaced or removed by the proxy (Telemetry/PeerMetadata.cs).</summary>
+    PeerMetadata,
 }
 
 /// <summary>One header line of a head in a buffer: offsets, not strings, so forwarding it copies bytes.</summary>
@@ -156,6 +159,19 @@ internal sealed class HeaderFields
         return joined is not null;
     }
 
+    /// <summary>The first field named <paramref name="name"/> as Latin-1 characters in <paramref name="destination"/>: its length, or -1.</summary>
+    public int CopyFirst(ReadOnlySpan<byte> head, string name, Span<char> destination)
+    {
+        var index = IndexOf(head, name);
+        if (index < 0)
+        {
+            return -1;
+        }
+
+        var value = _fields[index].Value(head);
+        return value.Length <= destination.Length ? Encoding.Latin1.GetChars(value, destination) : -1;
+    }
+
     /// <summary>Whether the Connection fields list <paramref name="name"/>: such a field is hop-by-hop (RFC 9110 §7.6.1).</summary>
     public bool IsNamedByConnection(ReadOnlySpan<byte> head, ReadOnlySpan<byte> name)
     {
@@ -193,6 +209,8 @@ internal sealed class HeaderFields
         17 when Ascii.EqualsIgnoreCase(name, "X-Forwarded-Proto"u8) => FieldKind.XForwardedProto,
         18 when Ascii.EqualsIgnoreCase(name, "Proxy-Authenticate"u8) => FieldKind.ProxyAuthenticate,
         19 when Ascii.EqualsIgnoreCase(name, "Proxy-Authorization"u8) => FieldKind.ProxyAuthorization,
+        21 when Ascii.EqualsIgnoreCase(name, "x-envoy-peer-metadata"u8) => FieldKind.PeerMetadata,
+        24 when Ascii.EqualsIgnoreCase(name, "x-envoy-peer-metadata-id"u8) => FieldKind.PeerMetadata,
         _ => FieldKind.Other,
     };
 }

@@ -122,7 +122,9 @@ internal sealed partial class Http1Connection
             }
 
             _filled += read;
-            if (!FrameBody())
+            var framed = FrameBody();
+            CountRequestInBuffer();
+            if (!framed)
             {
                 _clientGone = true; // a chunked body that breaks its framing: no request to answer
                 return false;
@@ -519,6 +521,7 @@ internal sealed partial class Http1Connection
                 }
 
                 remaining -= used;
+                _telemetry.RequestBytes += used;
                 if (remaining == 0 || _bodyFraming.IsDone)
                 {
                     KeepPipelined(buffer.AsSpan(used, read - used));

@@ -20,7 +20,7 @@ internal sealed partial class Http1Connection
     /// <summary>(3) The upstream request head, built from the client's (see <see cref="UpstreamHeadWriter"/>); <paramref name="authority"/> replaces the Host when given (mirrors).</summary>
     private void WriteUpstreamHead(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, string? authority) =>
         UpstreamHeadWriter.Write(
-            output, _head, _in.AsSpan(0, _head.Length), new ClientRequest(_request.Authority, _request.Path, _clientIp, "http", _requestIds ??= RequestId),
+            output, _head, _in.AsSpan(0, _head.Length), new ClientRequest(_request.Authority, _request.Path, _clientIp, "http", _requestIds ??= RequestId, Telemetry: _telemetry),
             route, matched, operations, authority);
 
     /// <summary>(4) The client's response head: the upstream's fields minus hop-by-hop ones, with the route's operations.</summary>

@@ -29,6 +29,7 @@ internal sealed partial class Http1Connection
         var hasBody = head.HasBody(_head.IsHead);
         var untilClose = hasBody && !head.Chunked && head.ContentLength < 0;
         WriteResponseHead(head, upstream.Buffer.AsSpan(upstream.Start, head.Length), edits, chunked: head.Chunked || untilClose, keepAlive);
+        ReadGrpcStatus(head, upstream.Buffer.AsSpan(upstream.Start, head.Length));
         upstream.Start += head.Length;
         var reusable = !head.Close && !untilClose;
         var ok = (ForwardError.None, head.Status, keepAlive);
@@ -37,7 +38,7 @@ internal sealed partial class Http1Connection
             if (!hasBody)
             {
                 CountCompleted();
-                await SocketSends.AllAsync(_socket, _out.Written, CancellationToken.None);
+                await SendToClientAsync(_out.Written);
                 return (ok, reusable && upstream.Start == upstream.End);
             }
 
@@ -80,12 +81,12 @@ internal sealed partial class Http1Connection
                 CountCompleted();
             }
 
-            await SocketSends.AllAsync(_socket, _out.Written, CancellationToken.None);
+            await SendToClientAsync(_out.Written);
         }
         else
         {
-            await SocketSends.AllAsync(_socket, _out.Written, CancellationToken.None);
-            await SocketSends.AllAsync(_socket, upstream.Buffer.AsMemory(upstream.Start, buffered), CancellationToken.None);
+            await SendToClientAsync(_out.Written);
+            await SendToClientAsync(upstream.Buffer.AsMemory(upstream.Start, buffered));
             upstream.Start += buffered;
         }
 
@@ -106,7 +107,7 @@ internal sealed partial class Http1Connection
         var used = scanner.Scan(upstream.Buffer.AsSpan(upstream.Start, upstream.End - upstream.Start));
         if (used < 0)
         {
-            await SocketSends.AllAsync(_socket, _out.Written, CancellationToken.None);
+            await SendToClientAsync(_out.Written);
             return ForwardError.ResponseBodyUpstream;
         }
 
@@ -117,7 +118,7 @@ internal sealed partial class Http1Connection
             CountCompleted();
         }
 
-        await SocketSends.AllAsync(_socket, _out.Written, CancellationToken.None);
+        await SendToClientAsync(_out.Written);
         if (scanner.IsDone)
         {
             return ForwardError.None;
@@ -145,7 +146,7 @@ internal sealed partial class Http1Connection
                     CountCompleted();
                 }
 
-                await SocketSends.AllAsync(_socket, buffer.AsMemory(0, used), CancellationToken.None);
+                await SendToClientAsync(buffer.AsMemory(0, used));
                 if (scanner.IsDone)
                 {
                     // Bytes after the body mean the upstream is not speaking HTTP/1.1 as we understand it: do not reuse.
@@ -171,7 +172,7 @@ internal sealed partial class Http1Connection
             upstream.Start = upstream.End;
         }
 
-        await SocketSends.AllAsync(_socket, _out.Written, CancellationToken.None);
+        await SendToClientAsync(_out.Written);
         return await CopyAsync(upstream, long.MaxValue, chunkFraming: true, token);
     }
 
@@ -198,12 +199,12 @@ internal sealed partial class Http1Connection
                     {
                         _out.Append("0\r\n\r\n"u8);
                         CountCompleted();
-                        await SocketSends.AllAsync(_socket, _out.Written, CancellationToken.None);
+                        await SendToClientAsync(_out.Written);
                         return ForwardError.None;
                     }
 
                     AppendChunk(buffer.AsSpan(0, read));
-                    await SocketSends.AllAsync(_socket, _out.Written, CancellationToken.None);
+                    await SendToClientAsync(_out.Written);
                     continue;
                 }
 
@@ -213,7 +214,7 @@ internal sealed partial class Http1Connection
                     CountCompleted();
                 }
 
-                await SocketSends.AllAsync(_socket, buffer.AsMemory(0, read), CancellationToken.None);
+                await SendToClientAsync(buffer.AsMemory(0, read));
             }
 
             return ForwardError.None;

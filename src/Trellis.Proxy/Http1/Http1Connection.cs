@@ -134,6 +134,8 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
 
     public bool TryGetHeader(string name, out string value) => _head.Fields.TryGetJoined(_in.AsSpan(0, _head.Length), name, out value);
 
+    public int CopyHeader(string name, Span<char> destination) => _head.Fields.CopyFirst(_in.AsSpan(0, _head.Length), name, destination);
+
     private async Task RunAsync()
     {
         var handedOff = false;
@@ -301,6 +303,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
         _uncounted = true;
         _keepAlive = false;
         _listener.Stats.Load.RequestStarted(ConcurrencyTracker.ToMicros(time, _started));
+        StartTelemetry();
         try
         {
             await _services.Pipeline.RunAsync(this, _listener.Name, match);
@@ -366,7 +369,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
         _out.AppendCrLf();
         _out.Append(reply.Body.Span);
         CountCompleted();
-        await SocketSends.AllAsync(_socket, _out.Written, CancellationToken.None);
+        await SendToClientAsync(_out.Written);
         _keepAlive = keepAlive;
         // Answered before the body was all read (none of it copied, or a copy cut short): the client may still be sending.
         _lingerOnClose = !_bodyBuffered && _bodyCopy is not { IsCompletedSuccessfully: true, Result: ForwardError.None };

@@ -12,15 +12,18 @@ namespace Trellis.Proxy.Http1;
 /// <param name="RequestIds">The request's x-request-id when it has none (one per request: retries and mirrors share it).</param>
 /// <param name="Upgrade">An upgrade request (WebSocket): its Connection and Upgrade fields go upstream too.</param>
 /// <param name="FallbackAuthority">The Host when the client sent none (the endpoint's authority, as SocketsHttpHandler writes it).</param>
+/// <param name="Telemetry">The exchange's telemetry: the metadata-exchange fields a client-side listener adds; null for none.</param>
 internal readonly record struct ClientRequest(
-    string Host, string Path, string ClientIp, string Scheme, Func<string> RequestIds, bool Upgrade = false, string? FallbackAuthority = null);
+    string Host, string Path, string ClientIp, string Scheme, Func<string> RequestIds, bool Upgrade = false, string? FallbackAuthority = null,
+    Telemetry.ExchangeTelemetry? Telemetry = null);
 
 /// <summary>
 /// Writes the HTTP/1.1 head every path sends upstream, from a parsed client head: the HTTP/1.1 fast path's own,
 /// the one the HTTP/2 fast path assembles from a stream's fields, and the one the Kestrel path writes from
 /// Kestrel's request (<c>KestrelRequestHead</c>). The forwarding rules live here and only here: hop-by-hop fields
 /// dropped (and those Connection names), Host or its rewrite, <c>x-forwarded-*</c>, <c>x-request-id</c>,
-/// <c>TE: trailers</c>, Cookie fields joined with <c>; </c>, and the route's and destination's header operations.
+/// <c>TE: trailers</c>, Cookie fields joined with <c>; </c>, Istio's metadata-exchange fields (the client's never pass, a
+/// client-side listener adds its own), and the route's and destination's header operations.
 /// An HTTP/2 upstream gets the same head, translated field by field (<c>RequestMessageFactory</c>).
 /// </summary>
 internal static class UpstreamHeadWriter
@@ -77,6 +80,7 @@ internal static class UpstreamHeadWriter
                     acceptsTrailers |= HeadSyntax.ListContains(field.Value(buffer), "trailers"u8);
                     continue;
                 case FieldKind.Host:
+                case FieldKind.PeerMetadata:
                     continue;
                 case FieldKind.XForwardedProto:
                     hasProto = true;
@@ -174,6 +178,12 @@ internal static class UpstreamHeadWriter
         if (!hasRequestId && !(operations is not null && Replaced(operations, "X-Request-Id"u8)))
         {
             output.AppendHeader("X-Request-Id", client.RequestIds());
+        }
+
+        if (client.Telemetry?.PeerHeader is { } peer)
+        {
+            output.AppendHeader(Telemetry.PeerMetadata.Header, peer);
+            output.AppendHeader(Telemetry.PeerMetadata.IdHeader, client.Telemetry.PeerIdHeader!);
         }
 
         if (operations is not null)

@@ -138,6 +138,7 @@ internal sealed partial class Http2Stream
         var time = services.Time;
         _started = time.GetTimestamp();
         _uncounted = true;
+        _telemetry.Reset();
         listener.Stats.Load.RequestStarted(ConcurrencyTracker.ToMicros(time, _started));
         try
         {
@@ -405,7 +406,7 @@ internal sealed partial class Http2Stream
     private void WriteUpstreamHead(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, string? authority) =>
         UpstreamHeadWriter.Write(
             output, _request, _head.Written.Span,
-            new ClientRequest(_routeRequest.Authority, _routeRequest.Path, _connection.ClientIp, "http", _requestIds ??= RequestId),
+            new ClientRequest(_routeRequest.Authority, _routeRequest.Path, _connection.ClientIp, "http", _requestIds ??= RequestId, Telemetry: _telemetry),
             route, matched, operations, authority);
 
     private string RequestId() => _requestId ??= _connection.Services.Options.RequestIdGenerator();

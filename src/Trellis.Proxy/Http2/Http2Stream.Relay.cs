@@ -23,11 +23,13 @@ internal sealed partial class Http2Stream
         var hasBody = head.HasBody(_request.IsHead);
         var untilClose = hasBody && !head.Chunked && head.ContentLength < 0;
         WriteResponseBlock(head, upstream.Buffer.AsSpan(upstream.Start, head.Length), edits);
+        ReadGrpcStatus(head, upstream.Buffer.AsSpan(upstream.Start, head.Length));
         upstream.Start += head.Length;
         var reusable = !head.Close && !untilClose;
         if (!hasBody || (!head.Chunked && head.ContentLength == 0))
         {
             CountCompleted();
+            CountSent(_block.Written.Length);
             var sent = _connection.WriteHeaders(this, _block.Written.Span, endStream: true);
             return ((sent ? ForwardError.None : ForwardError.ResponseBodyClient, head.Status), reusable && upstream.Start == upstream.End);
         }
@@ -188,6 +190,7 @@ internal sealed partial class Http2Stream
                 return false;
             }
 
+            CountSent(written + (_headersPending ? _block.Written.Length : 0));
             _headersPending = false;
 
             // The windows bound what the client will accept, not how fast it reads: one that grants
@@ -215,6 +218,7 @@ internal sealed partial class Http2Stream
         if (_headersPending)
         {
             _headersPending = false; // a streamed response's head does not wait for its first bytes
+            CountSent(_block.Written.Length);
             if (!_connection.WriteHeaders(this, _block.Written.Span, endStream: false))
             {
                 return -1;

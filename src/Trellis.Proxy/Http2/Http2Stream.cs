@@ -311,6 +311,8 @@ internal sealed partial class Http2Stream : IHpackSink, IRequestHeaderLookup, Pi
 
     public bool TryGetHeader(string name, out string value) => _request.Fields.TryGetJoined(_head.Written.Span, name, out value);
 
+    public int CopyHeader(string name, Span<char> destination) => _request.Fields.CopyFirst(_head.Written.Span, name, destination);
+
     /// <summary>
     /// A DATA frame's data (read loop, under the connection's stream lock). <paramref name="padding"/>
     /// counts against the window too. Breaking flow control or the declared length resets the stream.

@@ -54,6 +54,18 @@ internal sealed class KestrelExchange : IExchange
 
     public CancellationToken ClientGone => Context.RequestAborted;
 
+    /// <summary>Sizes and gRPC status as far as Kestrel lets them be seen (<see cref="KestrelSizes"/>).</summary>
+    public Telemetry.ExchangeTelemetry Telemetry
+    {
+        get
+        {
+            KestrelSizes.Measure(Context, _telemetry, _heldBody is null ? null : _heldLength);
+            return _telemetry;
+        }
+    }
+
+    private readonly Telemetry.ExchangeTelemetry _telemetry = new();
+
     /// <summary>The x-request-id the upstream gets when the client sent none: one per request, for retries and mirrors alike.</summary>
     public string RequestId() => _requestId ??= _requestIds();
 
@@ -171,7 +183,8 @@ internal sealed class KestrelExchange : IExchange
         }
 
         var request = new ClientRequest(
-            Request.Authority, Request.Path, ClientAddress, Scheme, RequestId, Upgrade is not null, endpoint is null ? null : DefaultAuthority(endpoint));
+            Request.Authority, Request.Path, ClientAddress, Scheme, RequestId, Upgrade is not null, endpoint is null ? null : DefaultAuthority(endpoint),
+            _telemetry);
         UpstreamHeadWriter.Write(output, client, _clientHead!.Written.Span, request, route, matched, operations, authority);
         return true;
     }

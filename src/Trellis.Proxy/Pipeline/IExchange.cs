@@ -64,6 +64,9 @@ internal interface IExchange : Resilience.IResponseHeaderLookup
 
     /// <summary>The proxy's own answer; a client that left gets nothing, a response already started is cut off.</summary>
     ValueTask AnswerAsync(LocalReply reply);
+
+    /// <summary>What telemetry keeps of this request: read from its head when the pipeline starts, counted as bytes move.</summary>
+    Telemetry.ExchangeTelemetry Telemetry { get; }
 }
 
 /// <summary>What one try is about; <see cref="Destination"/> indexes the route's destinations (their header edits).</summary>

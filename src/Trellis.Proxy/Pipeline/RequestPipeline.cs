@@ -40,14 +40,14 @@ internal sealed partial class RequestPipeline
 
     public RequestPipeline(
         SnapshotHolder snapshots, ProxyServerOptions options, TimeProvider time, ActivationQueues activation, ColdStartStats coldStarts,
-        ILogger accessLog, ILogger forwardLog, ILogger servingLog, Mirroring mirroring)
+        TelemetryStage telemetry, ILogger forwardLog, ILogger servingLog, Mirroring mirroring)
     {
         _snapshots = snapshots;
         _options = options;
         _time = time;
         _activation = activation;
         _coldStarts = coldStarts;
-        _telemetry = new TelemetryStage(accessLog, time);
+        _telemetry = telemetry;
         _forwardLog = forwardLog;
         _servingLog = servingLog;
         _mirroring = mirroring;
@@ -69,11 +69,17 @@ internal sealed partial class RequestPipeline
     public ValueTask<ExchangeOutcome> RunAsync(IExchange exchange, string listener, RouteMatch match)
     {
         var started = _time.GetTimestamp();
-        var served = ServeAsync(exchange, listener, match, started);
-        return _telemetry.Enabled ? RecordedAsync(served, exchange, listener, match, started) : served;
+        if (!_telemetry.Enabled)
+        {
+            return ServeAsync(exchange, listener, match, started);
+        }
+
+        _telemetry.Begin(exchange, listener);
+        return RecordedAsync(ServeAsync(exchange, listener, match, started), exchange, listener, match, started);
     }
 
     /// <summary>(7) Telemetry, once the request is done.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ExchangeOutcome> RecordedAsync(ValueTask<ExchangeOutcome> served, IExchange exchange, string listener, RouteMatch match, long started)
     {
         var outcome = default(ExchangeOutcome);

@@ -6,29 +6,46 @@ namespace Trellis.Proxy.Pipeline;
 
 /// <summary>
 /// Stage (7) of <see cref="RequestPipeline"/>: what is recorded of every request once it is done, the same for every
-/// engine. Today the access log at Debug; Istio's request metrics, spans and the configurable access log plug in
-/// here, from the <see cref="ExchangeOutcome"/> (status, error, response flags, cluster, endpoint) and the request.
+/// engine: Istio's request metrics (<see cref="ProxyTelemetry"/>) and the access log at Debug. <see cref="Begin"/> reads
+/// what it needs from the request head first, while every engine still holds it.
 /// </summary>
 internal sealed class TelemetryStage
 {
     private readonly ILogger _accessLog;
     private readonly TimeProvider _time;
+    private readonly ProxyTelemetry _telemetry;
 
-    public TelemetryStage(ILogger accessLog, TimeProvider time)
+    public TelemetryStage(ILogger accessLog, TimeProvider time, ProxyTelemetry telemetry)
     {
         _accessLog = accessLog;
         _time = time;
+        _telemetry = telemetry;
     }
 
     /// <summary>Whether <see cref="Record"/> does anything: when not, the pipeline skips the wrapper that waits for the outcome.</summary>
-    public bool Enabled => _accessLog.IsEnabled(LogLevel.Debug);
+    public bool Enabled => _telemetry.Active || _accessLog.IsEnabled(LogLevel.Debug);
+
+    /// <summary>Before stage (2): the request's caller and protocol, from its head.</summary>
+    public void Begin(IExchange exchange, string listener)
+    {
+        if (_telemetry.Listener(listener) is { Metrics: true } telemetry)
+        {
+            _telemetry.Begin(telemetry, exchange);
+        }
+    }
 
     public void Record(IExchange exchange, string listener, RouteMatch match, in ExchangeOutcome outcome, long started)
     {
+        var elapsed = _time.GetElapsedTime(started);
+        if (_telemetry.Listener(listener) is { Metrics: true } telemetry)
+        {
+            _telemetry.Record(telemetry, exchange, outcome, elapsed);
+        }
+
         var request = exchange.Request;
         ProxyLog.AccessLog(
             _accessLog, listener, request.Method, request.Authority, request.Path, outcome.Status, outcome.Error,
             match.Route?.Name ?? string.Empty, outcome.Cluster?.Name ?? string.Empty, outcome.Endpoint?.Origin ?? string.Empty,
-            _time.GetElapsedTime(started).TotalMilliseconds);
+            elapsed.TotalMilliseconds);
     }
 }

@@ -4,4 +4,11 @@ namespace Trellis.Proxy.Routing;
 internal interface IRequestHeaderLookup
 {
     bool TryGetHeader(string name, out string value);
+
+    /// <summary>
+    /// The first field named <paramref name="name"/> copied into <paramref name="destination"/> as characters, without
+    /// allocating (telemetry reads trace and peer headers on every request); its length, or -1 when there is none or
+    /// it does not fit.
+    /// </summary>
+    int CopyHeader(string name, Span<char> destination);
 }

@@ -94,6 +94,22 @@ internal readonly struct RouteRequest
         return authority.StartsWith('[') || authority.IndexOf(':') == colon ? colon : -1;
     }
 
+    /// <summary>The first field named <paramref name="name"/> copied into <paramref name="destination"/>, without allocating; its length, or -1.</summary>
+    public int CopyHeader(string name, Span<char> destination)
+    {
+        if (_lookup is not null)
+        {
+            return _lookup.CopyHeader(name, destination);
+        }
+
+        if (_headers is null || !_headers.TryGetValue(name, out StringValues values) || values.Count == 0 || values[0] is not { } first)
+        {
+            return -1;
+        }
+
+        return first.AsSpan().TryCopyTo(destination) ? first.Length : -1;
+    }
+
     /// <summary>Header value as one string; multiple values join with a comma as on the wire.</summary>
     public bool TryGetHeader(string name, out string value)
     {

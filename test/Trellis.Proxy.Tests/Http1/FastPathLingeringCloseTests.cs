@@ -207,7 +207,8 @@ public sealed class FastPathLingeringCloseTests
             snapshots.Swap(SnapshotCompiler.Compile(snapshot, CompiledSnapshot.Empty, clients, options));
             var pool = new UpstreamConnectionPool(options, time);
             var pipeline = new RequestPipeline(
-                snapshots, options, time, new ActivationQueues(snapshots, time, (_, _) => { }), new ColdStartStats(), NullLogger.Instance, NullLogger.Instance,
+                snapshots, options, time, new ActivationQueues(snapshots, time, (_, _) => { }), new ColdStartStats(),
+                new TelemetryStage(NullLogger.Instance, time, new Trellis.Proxy.Telemetry.ProxyTelemetry()), NullLogger.Instance,
                 NullLogger.Instance, new Mirroring(pool, options, NullLogger.Instance));
             var services = new Http1Services(snapshots, pool, options, time, NullLogger.Instance, NullLogger.Instance, pipeline);
             var handoff = new HandoffTransport(new SocketTransportOptions(), NullLoggerFactory.Instance);

@@ -1,0 +1,68 @@
+namespace Trellis.Api.Snapshots;
+
+// What a proxy needs to measure its traffic as Istio does (issue 13): who it speaks for and who is on the other
+// side (Istio's peer metadata: workload, namespace, labels), which service a cluster targets, and the Telemetry API's
+// settings per listener (access logs, tracing, metrics). All optional members of existing records: a snapshot
+// without them is served as before, and its metrics say "unknown" where Istio would.
+
+/// <summary>
+/// A workload as Istio's stats plugin sees a peer (the node metadata <c>WORKLOAD_NAME</c>, <c>NAMESPACE</c>,
+/// <c>LABELS</c>): the Deployment (or gateway) name, its namespace and its pod labels (<c>app</c>, <c>version</c>,
+/// <c>service.istio.io/canonical-name</c>, ...).
+/// </summary>
+/// <param name="Principal">The SPIFFE identity once mTLS exists (<c>spiffe://cluster.local/ns/NS/sa/SA</c>); null until then.</param>
+public sealed record WorkloadMetadata(
+    string Name,
+    string Namespace,
+    IReadOnlyDictionary<string, string>? Labels = null,
+    string? Principal = null);
+
+/// <summary>A mesh service as Istio's <c>destination_service*</c> labels name it.</summary>
+/// <param name="Host">The fully qualified host, e.g. <c>reviews.default.svc.cluster.local</c>.</param>
+public sealed record ServiceMetadata(string Host, string Name, string Namespace);
+
+/// <summary>
+/// The Istio <c>Telemetry</c> resources (telemetry.istio.io/v1) that apply to one listener's workload, resolved by
+/// the control plane (workload, then namespace, then mesh: the most specific one wins for each part), with the mesh
+/// config's tracing provider.
+/// </summary>
+/// <param name="AccessLog">Null: no access log for this listener.</param>
+/// <param name="Tracing">Null: no spans from this listener (trace headers are still propagated).</param>
+/// <param name="Metrics">False when a <c>metrics</c> override disables the Prometheus provider for this workload.</param>
+public sealed record ListenerTelemetryConfig(
+    AccessLogConfig? AccessLog = null,
+    TracingConfig? Tracing = null,
+    bool Metrics = true);
+
+public enum AccessLogEncoding
+{
+    /// <summary>Envoy's default text format (<c>[%START_TIME%] "%REQ(:METHOD)% ...</c>), as Istio's <c>TEXT</c> encoding.</summary>
+    Text,
+
+    /// <summary>Istio's default JSON access log (<c>meshConfig.accessLogEncoding: JSON</c>).</summary>
+    Json,
+}
+
+/// <param name="Encoding">Text or JSON (the mesh's <c>accessLogEncoding</c>).</param>
+/// <param name="Format">A custom Envoy format string (<c>meshConfig.accessLogFormat</c>); null for the default of the encoding.</param>
+public sealed record AccessLogConfig(AccessLogEncoding Encoding = AccessLogEncoding.Text, string? Format = null);
+
+public enum OtlpProtocol
+{
+    /// <summary>OTLP over HTTP with protobuf bodies (<c>/v1/traces</c>).</summary>
+    HttpProtobuf,
+
+    /// <summary>OTLP over gRPC.</summary>
+    Grpc,
+}
+
+/// <param name="SamplingPercentage">Random sampling of new traces, 0–100 (the Telemetry API's <c>randomSamplingPercentage</c>;
+/// Istio's default 1 %). A request that arrives with a sampling decision keeps it.</param>
+/// <param name="Endpoint">Where spans go (the mesh config's <c>extensionProviders[].opentelemetry</c> service and port), e.g.
+/// <c>http://127.0.0.1:4318</c>.</param>
+/// <param name="CustomTags">Span attributes with literal values (the Telemetry API's <c>customTags[].literal</c>).</param>
+public sealed record TracingConfig(
+    double SamplingPercentage,
+    string Endpoint,
+    OtlpProtocol Protocol = OtlpProtocol.HttpProtobuf,
+    IReadOnlyDictionary<string, string>? CustomTags = null);

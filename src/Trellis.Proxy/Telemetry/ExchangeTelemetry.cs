@@ -1,0 +1,64 @@
+using Trellis.Proxy.Telemetry.Metrics;
+
+namespace Trellis.Proxy.Telemetry;
+
+/// <summary>
+/// What telemetry keeps of the request an engine is serving: read from the request head when the pipeline starts
+/// (the caller's identity, the protocol), and counted by the engine as bytes move (request and response sizes, the
+/// gRPC status). One per connection or stream, reused from request to request, so keeping it allocates nothing.
+/// </summary>
+internal sealed class ExchangeTelemetry
+{
+    /// <summary>The caller (<see cref="IstioMetrics.Peers"/> id) as its proxy announced it; 0 when unknown or not read.</summary>
+    public int Peer;
+
+    public RequestProtocol Protocol;
+
+    /// <summary>The metadata-exchange fields the request carries upstream (a client-side listener's); null for none.</summary>
+    public string? PeerHeader;
+
+    public string? PeerIdHeader;
+
+    /// <summary>Bytes of the request received from the client: head and body.</summary>
+    public long RequestBytes;
+
+    /// <summary>Bytes of the response sent to the client: head and body.</summary>
+    public long ResponseBytes;
+
+    /// <summary>The response's <c>grpc-status</c> when it carried one in its head (a trailers-only answer) or trailers; -1 otherwise.</summary>
+    public int GrpcStatus = -1;
+
+    /// <summary>Forgets the previous request; the engine calls it before a new one starts.</summary>
+    public void Reset()
+    {
+        Peer = 0;
+        Protocol = RequestProtocol.Http;
+        PeerHeader = null;
+        PeerIdHeader = null;
+        RequestBytes = 0;
+        ResponseBytes = 0;
+        GrpcStatus = -1;
+    }
+
+    /// <summary>Reads a <c>grpc-status</c> value (ASCII digits) as the engine sees it go by.</summary>
+    public void SetGrpcStatus(ReadOnlySpan<byte> value)
+    {
+        var status = 0;
+        if (value.IsEmpty || value.Length > 3)
+        {
+            return;
+        }
+
+        foreach (var b in value)
+        {
+            if (b is < (byte)'0' or > (byte)'9')
+            {
+                return;
+            }
+
+            status = (status * 10) + (b - '0');
+        }
+
+        GrpcStatus = status;
+    }
+}

@@ -1,0 +1,68 @@
+using Trellis.Api.Snapshots;
+using Trellis.Proxy.Telemetry.Metrics;
+
+namespace Trellis.Proxy.Telemetry;
+
+/// <summary>
+/// What telemetry knows of one listener, built once per snapshot: whether it reports as the source (outbound,
+/// gateway) or the destination (inbound), the workload it speaks for, the services that may be the destination of its
+/// requests, the metadata-exchange header it adds to requests it sends, and the Telemetry API's settings.
+/// </summary>
+internal sealed class ListenerTelemetry
+{
+    private readonly (int Id, string Name, string Qualified, string WithSvc, string Host)[] _services;
+
+    public ListenerTelemetry(ListenerConfig config, IstioMetrics metrics)
+    {
+        Name = config.Name;
+        Reporter = config.Kind == ListenerKind.Inbound ? Reporter.Destination : Reporter.Source;
+        Self = metrics.Peers.Id(PeerLabels.From(config.Peer));
+        _services = (config.Services ?? [])
+            .Select(s => (metrics.Services.Id(ServiceLabels.From(s)), s.Name, $"{s.Name}.{s.Namespace}", $"{s.Name}.{s.Namespace}.svc", s.Host))
+            .ToArray();
+        Config = config.Telemetry ?? new ListenerTelemetryConfig();
+        // A client-side proxy tells the server side who calls (Istio's metadata exchange); the server side never does.
+        PeerHeader = Reporter == Reporter.Source && config.Peer is { } peer ? PeerMetadata.Encode(peer) : null;
+        PeerIdHeader = PeerHeader is null ? null : PeerMetadata.Id(config.Peer!, config.Address);
+    }
+
+    public string Name { get; }
+
+    public Reporter Reporter { get; }
+
+    /// <summary>The <see cref="IstioMetrics.Peers"/> id of the workload the listener speaks for.</summary>
+    public int Self { get; }
+
+    public ListenerTelemetryConfig Config { get; }
+
+    public bool Metrics => Config.Metrics;
+
+    /// <summary>The <c>x-envoy-peer-metadata</c> value requests from this listener carry upstream; null on inbound listeners.</summary>
+    public string? PeerHeader { get; }
+
+    public string? PeerIdHeader { get; }
+
+    /// <summary>
+    /// The destination service of a request to an inbound listener: the one the request's Host names (short name,
+    /// <c>name.namespace</c>, <c>name.namespace.svc</c> or the full host), else the first that selects the instance.
+    /// </summary>
+    public int ServiceFor(ReadOnlySpan<char> host)
+    {
+        var services = _services;
+        if (services.Length <= 1)
+        {
+            return services.Length == 0 ? 0 : services[0].Id;
+        }
+
+        foreach (var (id, name, qualified, withSvc, full) in services)
+        {
+            if (host.Equals(name, StringComparison.OrdinalIgnoreCase) || host.Equals(full, StringComparison.OrdinalIgnoreCase)
+                || host.Equals(qualified, StringComparison.OrdinalIgnoreCase) || host.Equals(withSvc, StringComparison.OrdinalIgnoreCase))
+            {
+                return id;
+            }
+        }
+
+        return services[0].Id;
+    }
+}

@@ -1,0 +1,74 @@
+using Trellis.Proxy.Pipeline;
+
+namespace Trellis.Proxy.Telemetry.Metrics;
+
+/// <summary>Who reports a request: the client's proxy (or a gateway) or the server's (Istio's <c>reporter</c> label).</summary>
+internal enum Reporter : byte
+{
+    Source,
+    Destination,
+}
+
+/// <summary>Istio's <c>request_protocol</c>: <c>grpc</c> for gRPC requests, <c>http</c> for every other HTTP request.</summary>
+internal enum RequestProtocol : byte
+{
+    Http,
+    Grpc,
+}
+
+/// <summary>
+/// The labels of one request series as numbers: the peers and the service are <see cref="Interned{T}"/> ids, the
+/// rest small values. A struct compared field by field, so finding a request's series allocates nothing.
+/// </summary>
+/// <param name="GrpcStatus">-1 when the response carried none (the label is then empty, as Istio writes it).</param>
+/// <param name="MutualTls">Whether the request arrived over mTLS (only a destination reporter knows).</param>
+internal readonly record struct RequestKey(
+    Reporter Reporter,
+    int Source,
+    int Destination,
+    int Service,
+    int Status,
+    int GrpcStatus,
+    ResponseFlags Flags,
+    RequestProtocol Protocol,
+    bool MutualTls)
+{
+    public bool Equals(RequestKey other) =>
+        Source == other.Source && Destination == other.Destination && Service == other.Service && Status == other.Status
+        && GrpcStatus == other.GrpcStatus && Flags == other.Flags && Reporter == other.Reporter && Protocol == other.Protocol
+        && MutualTls == other.MutualTls;
+
+    public override int GetHashCode() =>
+        HashCode.Combine(Source, Destination, Service, Status, GrpcStatus, (int)Flags, ((int)Reporter << 16) | ((int)Protocol << 8) | (MutualTls ? 1 : 0));
+}
+
+/// <summary>The counters of one label set of the request metrics; updated lock-free by any number of requests.</summary>
+internal sealed class RequestSeries
+{
+    private long _requests;
+
+    public RequestSeries(string labels)
+    {
+        Labels = labels;
+    }
+
+    /// <summary>The label text between the braces, built once when the series is first met.</summary>
+    public string Labels { get; }
+
+    public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary><c>istio_request_duration_milliseconds</c>, recorded in microseconds.</summary>
+    public FixedHistogram Duration { get; } = new(HistogramLayout.Milliseconds);
+
+    public FixedHistogram RequestBytes { get; } = new(HistogramLayout.Bytes);
+
+    public FixedHistogram ResponseBytes { get; } = new(HistogramLayout.Bytes);
+
+    public void Record(long durationMicros, long requestBytes, long responseBytes)
+    {
+        Interlocked.Increment(ref _requests);
+        Duration.Record(durationMicros);
+        RequestBytes.Record(requestBytes);
+        ResponseBytes.Record(responseBytes);
+    }
+}

@@ -1,0 +1,109 @@
+using Trellis.Api.Snapshots;
+using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Pipeline;
+using Trellis.Proxy.Routing;
+using Trellis.Proxy.Telemetry.Metrics;
+
+namespace Trellis.Proxy.Telemetry;
+
+/// <summary>
+/// The telemetry of one proxy: Istio's request metrics, the callers met so far, and the label tables of the current
+/// snapshot. <see cref="Record"/> is the per-request work of the telemetry stage for metrics: lookups of precomputed
+/// numbers and lock-free adds, no allocation once a label set has been seen.
+/// </summary>
+internal sealed class ProxyTelemetry
+{
+    private TelemetryTables _tables = TelemetryTables.Empty;
+    // The tables before the last swap: a request routed on the previous snapshot still finds its clusters there.
+    private TelemetryTables _previous = TelemetryTables.Empty;
+
+    public ProxyTelemetry()
+    {
+        Peers = new PeerDirectory(Metrics.Peers);
+    }
+
+    public IstioMetrics Metrics { get; } = new();
+
+    public PeerDirectory Peers { get; }
+
+    public TelemetryTables Tables => Volatile.Read(ref _tables);
+
+    /// <summary>Whether any listener records anything (metrics, access logs, spans).</summary>
+    public bool Active => Volatile.Read(ref _tables).Active;
+
+    /// <summary>Builds the label tables of a snapshot about to be swapped in (the snapshot's compile step).</summary>
+    public void OnSnapshot(ProxySnapshot snapshot, CompiledSnapshot compiled)
+    {
+        var next = TelemetryTables.Build(snapshot, compiled.Clusters, Metrics);
+        Volatile.Write(ref _previous, Volatile.Read(ref _tables));
+        Volatile.Write(ref _tables, next);
+    }
+
+    public ListenerTelemetry? Listener(string name) =>
+        Volatile.Read(ref _tables).Listener(name) ?? Volatile.Read(ref _previous).Listener(name);
+
+    /// <summary>
+    /// Reads what telemetry needs from a request's head as the pipeline starts (the head may be gone by the end on the
+    /// fast paths): the caller's identity on a server-side listener, and the protocol.
+    /// </summary>
+    public void Begin(ListenerTelemetry listener, IExchange exchange)
+    {
+        Span<char> scratch = stackalloc char[PeerMetadata.MaxEncodedLength];
+        var telemetry = exchange.Telemetry;
+        var request = exchange.Request;
+        if (listener.Reporter == Reporter.Destination)
+        {
+            var length = request.CopyHeader(PeerMetadata.Header, scratch);
+            telemetry.Peer = length > 0 ? Peers.Resolve(scratch[..length]) : 0;
+        }
+
+        telemetry.Protocol = IsGrpc(request, scratch) ? RequestProtocol.Grpc : RequestProtocol.Http;
+        telemetry.PeerHeader = listener.PeerHeader;
+        telemetry.PeerIdHeader = listener.PeerIdHeader;
+    }
+
+    /// <summary>Counts one finished request of <paramref name="listener"/> in Istio's request metrics.</summary>
+    public void Record(ListenerTelemetry listener, IExchange exchange, in ExchangeOutcome outcome, TimeSpan elapsed)
+    {
+        var telemetry = exchange.Telemetry;
+        int source, destination, service;
+        if (listener.Reporter == Reporter.Source)
+        {
+            source = listener.Self;
+            destination = outcome.Endpoint is { } endpoint ? PeerOf(endpoint) : 0;
+            service = outcome.Cluster is { } cluster ? ServiceOf(cluster.Name) : 0;
+        }
+        else
+        {
+            source = telemetry.Peer;
+            destination = listener.Self;
+            service = listener.ServiceFor(exchange.Request.Host);
+        }
+
+        var key = new RequestKey(
+            listener.Reporter, source, destination, service, outcome.Status, telemetry.GrpcStatus, outcome.Flags, telemetry.Protocol, MutualTls: false);
+        Metrics.Record(key, elapsed.Ticks / (TimeSpan.TicksPerMillisecond / 1000), telemetry.RequestBytes, telemetry.ResponseBytes);
+    }
+
+    /// <summary>Istio's <c>request_protocol</c> is <c>grpc</c> for a request whose content type is <c>application/grpc</c> (with or without a suffix).</summary>
+    private static bool IsGrpc(in RouteRequest request, Span<char> scratch)
+    {
+        var length = request.CopyHeader("content-type", scratch);
+        return length >= 16 && scratch[..16].Equals("application/grpc", StringComparison.OrdinalIgnoreCase)
+            && (length == 16 || scratch[16] is '+' or ';');
+    }
+
+    private int PeerOf(EndpointState endpoint) =>
+        Volatile.Read(ref _tables).TryGetPeer(endpoint, out var id) || Volatile.Read(ref _previous).TryGetPeer(endpoint, out id) ? id : 0;
+
+    private int ServiceOf(string cluster) =>
+        Volatile.Read(ref _tables).TryGetService(cluster, out var id) || Volatile.Read(ref _previous).TryGetService(cluster, out id) ? id : 0;
+
+    /// <summary>The Prometheus text of every family this proxy serves at <c>/stats/prometheus</c>.</summary>
+    public string Prometheus()
+    {
+        var writer = new PrometheusWriter();
+        Metrics.Write(writer);
+        return writer.ToString();
+    }
+}
