@@ -71,6 +71,7 @@ internal static class AllocationBudget
         budgeted.Add(("HTTP/2: HPACK encode, response head", () => h2.EncodeResponse()));
         budgeted.AddRange(ResilienceBudget.Operations());
         budgeted.AddRange(ResilienceBudget.Picks());
+        budgeted.AddRange(TelemetryBudget.Operations());
 
         var failed = false;
         output.WriteLine($"{"operation",-36} {"bytes/call",12} {"budget",8}");

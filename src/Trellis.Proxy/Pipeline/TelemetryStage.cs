@@ -30,7 +30,7 @@ internal sealed class TelemetryStage
     {
         if (_telemetry.Listener(listener) is { Metrics: true } telemetry)
         {
-            _telemetry.Begin(telemetry, exchange);
+            _telemetry.Begin(telemetry, exchange.Request, exchange.Telemetry);
         }
     }
 
@@ -39,7 +39,7 @@ internal sealed class TelemetryStage
         var elapsed = _time.GetElapsedTime(started);
         if (_telemetry.Listener(listener) is { Metrics: true } telemetry)
         {
-            _telemetry.Record(telemetry, exchange, outcome, elapsed);
+            _telemetry.Record(telemetry, exchange.Request, exchange.Telemetry, outcome, elapsed);
         }
 
         var request = exchange.Request;

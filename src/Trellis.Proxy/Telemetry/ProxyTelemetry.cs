@@ -46,11 +46,9 @@ internal sealed class ProxyTelemetry
     /// Reads what telemetry needs from a request's head as the pipeline starts (the head may be gone by the end on the
     /// fast paths): the caller's identity on a server-side listener, and the protocol.
     /// </summary>
-    public void Begin(ListenerTelemetry listener, IExchange exchange)
+    public void Begin(ListenerTelemetry listener, in RouteRequest request, ExchangeTelemetry telemetry)
     {
         Span<char> scratch = stackalloc char[PeerMetadata.MaxEncodedLength];
-        var telemetry = exchange.Telemetry;
-        var request = exchange.Request;
         if (listener.Reporter == Reporter.Destination)
         {
             var length = request.CopyHeader(PeerMetadata.Header, scratch);
@@ -63,9 +61,8 @@ internal sealed class ProxyTelemetry
     }
 
     /// <summary>Counts one finished request of <paramref name="listener"/> in Istio's request metrics.</summary>
-    public void Record(ListenerTelemetry listener, IExchange exchange, in ExchangeOutcome outcome, TimeSpan elapsed)
+    public void Record(ListenerTelemetry listener, in RouteRequest request, ExchangeTelemetry telemetry, in ExchangeOutcome outcome, TimeSpan elapsed)
     {
-        var telemetry = exchange.Telemetry;
         int source, destination, service;
         if (listener.Reporter == Reporter.Source)
         {
@@ -77,7 +74,7 @@ internal sealed class ProxyTelemetry
         {
             source = telemetry.Peer;
             destination = listener.Self;
-            service = listener.ServiceFor(exchange.Request.Host);
+            service = listener.ServiceFor(request.Host);
         }
 
         var key = new RequestKey(
