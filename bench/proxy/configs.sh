@@ -172,15 +172,16 @@ start_haproxy_pair() {
 # A Trellis snapshot with one route table (domains -> one cluster) and the given listeners.
 # With TRELLIS_POLICY=1 the route retries and the cluster has circuit breakers and outlier detection, set so that
 # none fires on a healthy backend: what configured resilience costs per request (trellis-policy-pair).
-trellis_snapshot() { # kind domains-json upstream-port h1port h2port(or 0)
-  local kind=$1 domains=$2 up=$3 h1=$4 h2=$5 listeners route_policy="" cluster_policy=""
+# extra-listener-json: more listener fields (telemetry: peer, services, telemetry settings), with a leading comma.
+trellis_snapshot() { # kind domains-json upstream-port h1port h2port(or 0) [extra-listener-json]
+  local kind=$1 domains=$2 up=$3 h1=$4 h2=$5 extra=${6:-} listeners route_policy="" cluster_policy=""
   if [ "${TRELLIS_POLICY:-0}" = 1 ]; then
     route_policy=', "retry": {"attempts": 2, "retryOn": ["5xx", "connect-failure", "refused-stream"], "perTryTimeout": "00:00:05"}'
     cluster_policy=', "connectionPool": {"maxConnections": 100000, "maxPendingRequests": 100000, "maxRequests": 100000}, "outlierDetection": {"consecutive5xxErrors": 5, "interval": "00:00:10", "baseEjectionTime": "00:00:30", "maxEjectionPercent": 10}'
   fi
-  listeners="{\"name\":\"$kind-h1\",\"address\":\"127.0.0.1\",\"port\":$h1,\"kind\":\"$kind\",\"routeTable\":\"routes\",\"protocols\":\"http1\"}"
+  listeners="{\"name\":\"$kind-h1\",\"address\":\"127.0.0.1\",\"port\":$h1,\"kind\":\"$kind\",\"routeTable\":\"routes\",\"protocols\":\"http1\"$extra}"
   if [ "$h2" != 0 ]; then
-    listeners="$listeners,{\"name\":\"$kind-h2\",\"address\":\"127.0.0.1\",\"port\":$h2,\"kind\":\"$kind\",\"routeTable\":\"routes\",\"protocols\":\"http2\"}"
+    listeners="$listeners,{\"name\":\"$kind-h2\",\"address\":\"127.0.0.1\",\"port\":$h2,\"kind\":\"$kind\",\"routeTable\":\"routes\",\"protocols\":\"http2\"$extra}"
   fi
   cat <<EOF
 {
@@ -188,7 +189,8 @@ trellis_snapshot() { # kind domains-json upstream-port h1port h2port(or 0)
   "listeners": [$listeners],
   "routeTables": [{"name": "routes", "virtualHosts": [{"name": "backend", "domains": $domains,
     "routes": [{"name": "default", "matches": [], "clusters": [{"cluster": "next", "weight": 100}]$route_policy}]}]}],
-  "clusters": [{"name": "next", "endpoints": [{"address": "127.0.0.1", "port": $up}], "loadBalancer": "roundRobin", "protocol": "http1"$cluster_policy}]
+  "clusters": [{"name": "next", "endpoints": [{"address": "127.0.0.1", "port": $up, "workload": "backend-v1", "namespace": "default",
+    "labels": {"app": "backend", "version": "v1"}}], "loadBalancer": "roundRobin", "protocol": "http1", "service": $BENCH_SERVICE$cluster_policy}]
 }
 EOF
 }
@@ -205,12 +207,19 @@ trellis_aot_proxy() { # label snapshot-file
   start_bg "$1" env $TRELLIS_ENV "$TRELLIS_AOT" --snapshot "$2" --name "$1" --log-level warning
 }
 
-start_trellis_pair() { # name [dll [env words]]; TRELLIS_LAUNCHER picks the build (trellis_proxy: JIT)
+# Telemetry as a mesh has it: each sidecar speaks for a workload (Istio's peer metadata), the inbound one knows its
+# service, so both count Istio's metrics with real labels and the caller's proxy sends the metadata exchange.
+BENCH_SERVICE='{"host": "backend.default.svc.cluster.local", "name": "backend", "namespace": "default"}'
+BENCH_CLIENT_PEER='"peer": {"name": "client-v1", "namespace": "default", "labels": {"app": "client", "version": "v1"}}'
+BENCH_BACKEND_PEER='"peer": {"name": "backend-v1", "namespace": "default", "labels": {"app": "backend", "version": "v1"}}'
+
+# name [dll [env words [extra-listener-json]]]; TRELLIS_LAUNCHER picks the build (trellis_proxy: JIT)
+start_trellis_pair() {
   local launch=${TRELLIS_LAUNCHER:-trellis_proxy}
   allocate_ports
   # B: the inbound sidecar in front of the workload; A: the caller's outbound sidecar, routing by Host.
-  trellis_snapshot inbound '["*"]' $BACKEND_H1 $((BASE + 2)) 0 >"$WORK/$1-b.json"
-  trellis_snapshot outbound "[\"$HOST_HEADER\"]" $((BASE + 2)) "$BASE" $((BASE + 1)) >"$WORK/$1-a.json"
+  trellis_snapshot inbound '["*"]' $BACKEND_H1 $((BASE + 2)) 0 ", $BENCH_BACKEND_PEER, \"services\": [$BENCH_SERVICE]${4:-}" >"$WORK/$1-b.json"
+  trellis_snapshot outbound "[\"$HOST_HEADER\"]" $((BASE + 2)) "$BASE" $((BASE + 1)) ", $BENCH_CLIENT_PEER${4:-}" >"$WORK/$1-a.json"
   "$launch" "$1-b" "$WORK/$1-b.json" "${2:-}" "${3:-}"
   "$launch" "$1-a" "$WORK/$1-a.json" "${2:-}" "${3:-}"
   wait_port $((BASE + 2)); wait_port "$BASE"
@@ -222,6 +231,10 @@ start_trellis_pair_base() { start_trellis_pair "$1" "$TRELLIS_BASE_DLL" "${TRELL
 start_trellis_policy_pair() { TRELLIS_POLICY=1 start_trellis_pair "$1"; }
 
 start_trellis_aot_pair() { TRELLIS_LAUNCHER=trellis_aot_proxy start_trellis_pair "$1"; }
+
+# The same pair with the Telemetry API's metrics override off on every listener: the telemetry stage does nothing, so
+# trellis-pair against this row is what counting Istio's metrics costs.
+start_trellis_pair_no_telemetry() { start_trellis_pair "$1" "" "" ', "telemetry": {"metrics": false}'; }
 
 start_trellis_gateway() { # name; TRELLIS_LAUNCHER as for start_trellis_pair
   allocate_ports

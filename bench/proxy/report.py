@@ -123,6 +123,10 @@ def table(args):
     rows.append(("  HTTP/2 run (first hop h2c)", [per_proxy(p, "cpu_per_1k_h2", 3) for p in paths]))
     for rate in rates:
         rows.append((f"  at {rate} req/s (fixed-rate run)", [per_proxy(p, f"cpu_per_1k@{rate}", 3) for p in paths]))
+    if "trellis-pair-no-telemetry" in paths:
+        # Istio's metrics on against off (issue 13): CPU per request of both proxies of the pair, on ÷ off.
+        rows.append(("  telemetry on ÷ off (both proxies, HTTP/1.1 run)",
+                     [fmt(telemetry_ratio(res, proxies), 3) if p == "trellis-pair" else "–" for p in paths]))
     rows.append(("RSS idle, each proxy (MB)", [per_proxy(p, "rss_idle_mb", 1) for p in paths]))
     rows.append(("RSS peak under load, each proxy (MB)", [per_proxy(p, "rss_peak_mb", 1) for p in paths]))
     rows.append(("  PSS idle / after load (MB)", [per_proxy(p, "pss_idle_mb", 1) + " → " + per_proxy(p, "pss_load_mb", 1) for p in paths]))
@@ -154,6 +158,15 @@ def table(args):
     with open(args.machine) as f:
         out.append(f.read().rstrip())
     print("\n".join(out))
+
+
+def telemetry_ratio(res, proxies):
+    """CPU-s per request of trellis-pair's proxies summed, over trellis-pair-no-telemetry's: the telemetry stage's cost."""
+    on = [res.get("trellis-pair", f"cpu_per_1k:{x}") for x in proxies.get("trellis-pair", [])]
+    off = [res.get("trellis-pair-no-telemetry", f"cpu_per_1k:{x}") for x in proxies.get("trellis-pair-no-telemetry", [])]
+    if not on or not off or any(v is None for v in on + off) or not sum(off):
+        return None
+    return sum(on) / sum(off)
 
 
 def target_checker(res, lines):
@@ -192,6 +205,10 @@ def targets(res, proxies, rates):
             target(f"trellis-pair {label} throughput ≥ {base}", ("trellis-pair", base), (errors,),
                    (get("trellis-pair", metric), get(base, metric)),
                    lambda v, b, label=label, base=base: (v >= b, f"trellis-pair {label} throughput {v / b:.2f} × {base} (≥ 1.00)"))
+    if "trellis-pair-no-telemetry" in proxies:
+        target("telemetry stage ≤ 10 % CPU per request", ("trellis-pair", "trellis-pair-no-telemetry"), ("errors_h1",),
+               (telemetry_ratio(res, proxies),),
+               lambda r: (r <= 1.10, f"telemetry on ÷ off {r:.3f} CPU-s per request (≤ 1.10)"))
     for proxy in proxies["trellis-pair"] + proxies.get("trellis-gateway", []):
         path = "trellis-gateway" if proxy == "trellis-gateway" else "trellis-pair"
         target(f"{proxy} RSS idle ≤ 30 MB", (path,), (), (get(path, f"rss_idle_mb:{proxy}"),),

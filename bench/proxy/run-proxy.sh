@@ -50,6 +50,7 @@ PATHS=(
   "trellis-pair-base|start_trellis_pair_base|trellis-pair with the --baseline build (A/B)"
   "trellis-policy-pair|start_trellis_policy_pair|trellis-pair with retries, circuit breakers and outlier detection configured, none firing"
   "trellis-aot-pair|start_trellis_aot_pair|trellis-pair on trellis-proxy, the Native AOT build (two processes)"
+  "trellis-pair-no-telemetry|start_trellis_pair_no_telemetry|trellis-pair with metrics off (Telemetry API override): the telemetry stage's cost"
   "nginx-pair|start_nginx_pair|client -> nginx -> nginx -> backend"
   "haproxy-pair|start_haproxy_pair|client -> haproxy -> haproxy -> backend"
   "trellis-gateway|start_trellis_gateway|client -> trellis gateway -> backend"
