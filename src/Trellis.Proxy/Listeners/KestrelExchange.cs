@@ -35,6 +35,7 @@ internal sealed class KestrelExchange : IExchange
         Request = RouteRequest.From(context);
         var upgrade = context.Features.Get<IHttpUpgradeFeature>();
         Upgrade = upgrade is { IsUpgradableRequest: true } ? upgrade : null;
+        _responseBody = CountingResponseBody.Install(context);
     }
 
     public HttpContext Context { get; }
@@ -59,12 +60,13 @@ internal sealed class KestrelExchange : IExchange
     {
         get
         {
-            KestrelSizes.Measure(Context, _telemetry, _heldBody is null ? null : _heldLength);
+            KestrelSizes.Measure(Context, _telemetry, _heldBody is null ? null : _heldLength, _responseBody?.Written);
             return _telemetry;
         }
     }
 
     private readonly Telemetry.ExchangeTelemetry _telemetry = new();
+    private readonly CountingResponseBody? _responseBody;
 
     /// <summary>The x-request-id the upstream gets when the client sent none: one per request, for retries and mirrors alike.</summary>
     public string RequestId() => _requestId ??= _requestIds();

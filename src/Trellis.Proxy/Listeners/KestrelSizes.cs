@@ -7,13 +7,14 @@ namespace Trellis.Proxy.Listeners;
 
 /// <summary>
 /// Request and response sizes on the Kestrel path, for telemetry: Kestrel parses and writes the heads itself and keeps
-/// no byte counts, so a head counts as its HTTP/1.1 text (request or status line and fields) and a body as its declared
-/// length (or the bytes the proxy held for a retry). A body without a declared length (chunked, HTTP/2 without
-/// content-length) that the proxy streamed is not counted here; the fast paths count every byte.
+/// no byte counts, so a head counts as its HTTP/1.1 text (request or status line and fields), the request body as its
+/// declared length (or the bytes the proxy held for a retry) and the response body as written
+/// (<see cref="CountingResponseBody"/>). A request body without a declared length that the proxy streamed is not
+/// counted here; the fast paths count every byte.
 /// </summary>
 internal static class KestrelSizes
 {
-    public static void Measure(HttpContext context, ExchangeTelemetry telemetry, long? heldBody)
+    public static void Measure(HttpContext context, ExchangeTelemetry telemetry, long? heldBody, long? responseBody)
     {
         var request = context.Request;
         long head = request.Method.Length + 1 + (request.Path.Value?.Length ?? 1) + (request.QueryString.Value?.Length ?? 0);
@@ -22,7 +23,7 @@ internal static class KestrelSizes
 
         var response = context.Response;
         telemetry.ResponseBytes = response.HasStarted || response.StatusCode != 0
-            ? "HTTP/1.1 200 OK\r\n".Length + Fields(response.Headers) + 2 + (response.ContentLength ?? 0)
+            ? "HTTP/1.1 200 OK\r\n".Length + Fields(response.Headers) + 2 + (responseBody ?? response.ContentLength ?? 0)
             : 0;
         var status = GrpcStatus(response.Headers) ?? (context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers is { } trailers ? GrpcStatus(trailers) : null);
         if (status is { Length: > 0 and <= 3 })

@@ -19,11 +19,11 @@ public sealed class RequestMetricsTests
     private static readonly ServiceMetadata ReviewsService = new("reviews.default.svc.cluster.local", "reviews", "default");
 
     [Theory]
-    [InlineData(PipelineParityTests.Engine.Http1Fast)]
-    [InlineData(PipelineParityTests.Engine.Http1Kestrel)]
-    [InlineData(PipelineParityTests.Engine.Http2Fast)]
-    [InlineData(PipelineParityTests.Engine.Http2Kestrel)]
-    public async Task Request_EveryEngine_BothReportersCountWithIstioLabels(PipelineParityTests.Engine engine)
+    [InlineData(Engine.Http1Fast)]
+    [InlineData(Engine.Http1Kestrel)]
+    [InlineData(Engine.Http2Fast)]
+    [InlineData(Engine.Http2Kestrel)]
+    public async Task Request_EveryEngine_BothReportersCountWithIstioLabels(Engine engine)
     {
         var appSawPeerHeader = false;
         await using var app = await TestBackend.StartAsync(context =>
@@ -31,8 +31,8 @@ public sealed class RequestMetricsTests
             appSawPeerHeader |= context.Request.Headers.ContainsKey("x-envoy-peer-metadata") || context.Request.Headers.ContainsKey("x-envoy-peer-metadata-id");
             return context.Response.WriteAsync(new string('r', 300));
         });
-        var http2 = engine is PipelineParityTests.Engine.Http2Fast or PipelineParityTests.Engine.Http2Kestrel;
-        var options = new ProxyServerOptions { FastHttp1 = engine == PipelineParityTests.Engine.Http1Fast, FastHttp2 = engine == PipelineParityTests.Engine.Http2Fast };
+        var http2 = engine is Engine.Http2Fast or Engine.Http2Kestrel;
+        var options = new ProxyServerOptions { FastHttp1 = engine == Engine.Http1Fast, FastHttp2 = engine == Engine.Http2Fast };
         await using var server = await ProxyHarness.StartAsync(Inbound(app.Endpoint), options);
         var endpoint = new EndpointConfig("127.0.0.1", server.EndPoint.Port, Reviews.Labels, Reviews.Name, Reviews.Namespace);
         await using var client = await ProxyHarness.StartAsync(Outbound(endpoint, http2), options);
@@ -84,14 +84,14 @@ public sealed class RequestMetricsTests
     }
 
     [Theory]
-    [InlineData(PipelineParityTests.Engine.Http1Fast)]
-    [InlineData(PipelineParityTests.Engine.Http1Kestrel)]
-    [InlineData(PipelineParityTests.Engine.Http2Fast)]
-    [InlineData(PipelineParityTests.Engine.Http2Kestrel)]
-    public async Task NoEndpoint_EveryEngine_CountedWithFlagsAndUnknownWorkload(PipelineParityTests.Engine engine)
+    [InlineData(Engine.Http1Fast)]
+    [InlineData(Engine.Http1Kestrel)]
+    [InlineData(Engine.Http2Fast)]
+    [InlineData(Engine.Http2Kestrel)]
+    public async Task NoEndpoint_EveryEngine_CountedWithFlagsAndUnknownWorkload(Engine engine)
     {
-        var http2 = engine is PipelineParityTests.Engine.Http2Fast or PipelineParityTests.Engine.Http2Kestrel;
-        var options = new ProxyServerOptions { FastHttp1 = engine == PipelineParityTests.Engine.Http1Fast, FastHttp2 = engine == PipelineParityTests.Engine.Http2Fast };
+        var http2 = engine is Engine.Http2Fast or Engine.Http2Kestrel;
+        var options = new ProxyServerOptions { FastHttp1 = engine == Engine.Http1Fast, FastHttp2 = engine == Engine.Http2Fast };
         var snapshot = Outbound(null, http2);
         await using var client = await ProxyHarness.StartAsync(snapshot, options);
         using var request = new HttpRequestMessage(HttpMethod.Get, "/")
