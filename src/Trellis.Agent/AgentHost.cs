@@ -37,6 +37,9 @@ public sealed partial class AgentHost : IAsyncDisposable
     private ServingReporter? _serving;
     private UsageCollector? _usage;
 
+    /// <summary>The agent's own server: instance logs and the node proxy's admin (<c>/explain</c>, <c>/stats/prometheus</c>).</summary>
+    public Uri AdminUrl { get; private init; } = null!;
+
     private AgentHost(Supervisor supervisor, ProxyServer proxy, PushClient push, WebApplication logs, HttpClient http, ILogger log)
     {
         _supervisor = supervisor;
@@ -70,11 +73,11 @@ public sealed partial class AgentHost : IAsyncDisposable
         var logs = await StartLogsServerAsync(supervisor, proxy, IPAddress.Parse(options.Address), cancellationToken);
         var agentUrl = logs.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
-        // The node proxy's admin endpoints (route explain) are served by the agent's own server.
+        // The node proxy's admin endpoints (route explain, /stats/prometheus) are served by the agent's own server.
         var push = new PushClient(options.Pushes, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, new Dictionary<string, string>(), agentUrl),
             proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
 
-        var host = new AgentHost(supervisor, proxy, push, logs, http, log) { _node = options.Node };
+        var host = new AgentHost(supervisor, proxy, push, logs, http, log) { _node = options.Node, AdminUrl = new Uri(agentUrl) };
         var reporter = new RegistryReporter(http, options, () => agentUrl, log);
         host._reporter = reporter;
         var meter = InstanceMeters.Create(options.Meter, out var meterNote);

@@ -66,6 +66,9 @@ public static class UpRole
                 Console.WriteLine($"Ingress gateway listening on http://localhost:{endpoint.Port}/");
             }
 
+            // Where Prometheus scrapes Istio's standard metrics (Envoy's /stats/prometheus on each proxy).
+            Console.WriteLine($"Proxy metrics: {new Uri(agent.AdminUrl, Trellis.Proxy.Admin.MetricsEndpoint.Path)} (node proxy), "
+                + $"{new Uri(gatewayAdmin.Url, Trellis.Proxy.Admin.MetricsEndpoint.Path)} (gateway)");
             Console.WriteLine("Try: curl http://localhost:8080/productpage    trellis get pods    trellis get vs");
             Console.WriteLine("Press Ctrl-C to stop.");
             if (!applied)
