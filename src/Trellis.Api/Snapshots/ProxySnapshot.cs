@@ -114,7 +114,8 @@ public sealed record RouteMatchConfig(
     IReadOnlyDictionary<string, StringMatchConfig>? QueryParams = null,
     IReadOnlyDictionary<string, StringMatchConfig>? WithoutHeaders = null,
     bool IgnoreUriCase = false,
-    int? Port = null);
+    int? Port = null,
+    StringMatchConfig? Scheme = null);
 
 public enum StringMatchKind
 {

@@ -27,7 +27,6 @@ public static class NotEnforced
     [
         // Issue 10: traffic policy.
         new(Istio, "VirtualService", "spec.http[*].delegate", "delegate VirtualServices are not resolved"),
-        new(Istio, "VirtualService", "spec.http[*].match[*].scheme", "scheme matches are not applied"),
         new(Istio, "VirtualService", "spec.exportTo", "exportTo visibility is not applied: every namespace sees the resource"),
         new(Istio, "DestinationRule", "spec.trafficPolicy.loadBalancer.localityLbSetting", "locality-aware balancing is not applied (one locality)"),
         new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.loadBalancer.localityLbSetting", "locality-aware balancing is not applied (one locality)"),

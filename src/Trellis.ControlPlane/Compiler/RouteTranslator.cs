@@ -154,6 +154,7 @@ internal static class RouteTranslator
         Uri: String(m.Uri),
         Method: String(m.Method),
         Authority: String(m.Authority),
+        Scheme: String(m.Scheme),
         Headers: Strings(m.Headers),
         QueryParams: Strings(m.QueryParams),
         WithoutHeaders: Strings(m.WithoutHeaders),

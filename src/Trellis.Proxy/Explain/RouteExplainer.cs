@@ -45,7 +45,7 @@ internal static class RouteExplainer
         var path = url.AbsolutePath;
         var query = url.Query.Length > 0 ? url.Query : null;
         var method = request.Method.ToUpperInvariant();
-        var routeRequest = new RouteRequest(method, authority, path, query, headers, listener.Port);
+        var routeRequest = new RouteRequest(method, authority, path, query, headers, listener.Port, url.Scheme);
         var result = new RouteExplanation(
             "no-virtual-host", proxy, snapshot.Source.Version, listener.Name, listener.Kind, method, authority, path, query, ListenerRateLimit: listener.RateLimit);
 
@@ -116,6 +116,8 @@ internal static class RouteExplainer
                 return string.Create(CultureInfo.InvariantCulture, $"port {match.Port} wanted, the request is for {request.Port}");
             case MatchCondition.Method:
                 return $"method {Describe(match.Method!)} does not match {request.Method}";
+            case MatchCondition.Scheme:
+                return $"scheme {Describe(match.Scheme!)} does not match {request.Scheme}";
             case MatchCondition.Uri:
                 return $"uri {Describe(match.Uri!)}{(match.IgnoreUriCase ? " (any case)" : "")} does not match \"{request.Path}\"";
             case MatchCondition.Authority:
@@ -151,6 +153,11 @@ internal static class RouteExplainer
         if (match.Authority is { } authority)
         {
             parts.Add("authority " + Describe(authority));
+        }
+
+        if (match.Scheme is { } scheme)
+        {
+            parts.Add("scheme " + Describe(scheme));
         }
 
         parts.AddRange((match.Headers ?? new Dictionary<string, StringMatchConfig>()).Select(h => $"header {h.Key} {Describe(h.Value)}"));

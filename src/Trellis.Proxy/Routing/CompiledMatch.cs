@@ -15,11 +15,13 @@ internal sealed class CompiledMatch
     private readonly NamedMatcher[] _withoutHeaders;
     private readonly NamedMatcher[] _queryParams;
     private readonly int? _port;
+    private readonly StringMatcher? _scheme;
 
     public CompiledMatch(RouteMatchConfig config, TimeSpan regexTimeout)
     {
         _uri = config.Uri is null ? null : StringMatcher.Create(config.Uri, config.IgnoreUriCase, regexTimeout);
         _method = config.Method is null ? null : StringMatcher.Create(config.Method, ignoreCase: false, regexTimeout);
+        _scheme = config.Scheme is null ? null : StringMatcher.Create(config.Scheme, ignoreCase: false, regexTimeout);
         _authority = config.Authority is null ? null : StringMatcher.Create(config.Authority, ignoreCase: false, regexTimeout);
         _headers = Compile(config.Headers, regexTimeout);
         _withoutHeaders = Compile(config.WithoutHeaders, regexTimeout);
@@ -46,6 +48,11 @@ internal sealed class CompiledMatch
         if (_method is not null && !_method.IsMatch(request.Method))
         {
             return new(MatchCondition.Method);
+        }
+
+        if (_scheme is not null && !_scheme.IsMatch(request.Scheme))
+        {
+            return new(MatchCondition.Scheme);
         }
 
         if (_uri is not null && !_uri.IsMatch(request.Path))
@@ -117,6 +124,7 @@ internal enum MatchCondition
     Header,
     WithoutHeader,
     QueryParam,
+    Scheme,
 }
 
 /// <summary>The failed condition and, for headers and query parameters, the name it was about.</summary>

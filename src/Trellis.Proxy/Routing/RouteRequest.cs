@@ -12,22 +12,23 @@ internal readonly struct RouteRequest
     private readonly IHeaderDictionary? _headers;
     private readonly IRequestHeaderLookup? _lookup;
 
-    public RouteRequest(string method, string authority, string path, string? query, IHeaderDictionary headers, int localPort)
-        : this(method, authority, path, query, localPort)
+    public RouteRequest(string method, string authority, string path, string? query, IHeaderDictionary headers, int localPort, string scheme = "http")
+        : this(method, authority, path, query, localPort, scheme)
     {
         _headers = headers;
     }
 
     /// <summary>For the fast HTTP/1.1 path, whose headers stay bytes until a match asks for one.</summary>
-    public RouteRequest(string method, string authority, string path, string? query, IRequestHeaderLookup headers, int localPort)
-        : this(method, authority, path, query, localPort)
+    public RouteRequest(string method, string authority, string path, string? query, IRequestHeaderLookup headers, int localPort, string scheme = "http")
+        : this(method, authority, path, query, localPort, scheme)
     {
         _lookup = headers;
     }
 
-    private RouteRequest(string method, string authority, string path, string? query, int localPort)
+    private RouteRequest(string method, string authority, string path, string? query, int localPort, string scheme)
     {
         Method = method;
+        Scheme = scheme;
         Authority = authority;
         Path = path;
         Query = query;
@@ -35,6 +36,12 @@ internal readonly struct RouteRequest
     }
 
     public string Method { get; }
+
+    /// <summary>
+    /// <c>http</c> or <c>https</c>: whether the client's connection to this proxy is TLS (the fast paths serve cleartext
+    /// only). Istio's <c>scheme</c> match reads it.
+    /// </summary>
+    public string Scheme { get; }
 
     /// <summary>Host header (HTTP/1.1; the absolute-form target's authority) or :authority (HTTP/2).</summary>
     public string Authority { get; }
@@ -79,7 +86,8 @@ internal readonly struct RouteRequest
             request.Path.Value ?? "/",
             request.QueryString.Value,
             request.Headers,
-            context.Connection.LocalPort);
+            context.Connection.LocalPort,
+            request.IsHttps ? "https" : "http");
     }
 
     /// <summary>Index of the ':' before the port, or -1; IPv6 literals are bracketed (<c>[::1]:80</c>).</summary>

@@ -211,6 +211,7 @@ internal static class SnapshotValidator
     {
         ValidateString(match.Uri, match.IgnoreUriCase, $"{path}.uri", allowPresent: false, errors);
         ValidateString(match.Method, false, $"{path}.method", allowPresent: false, errors);
+        ValidateString(match.Scheme, false, $"{path}.scheme", allowPresent: false, errors);
         ValidateString(match.Authority, false, $"{path}.authority", allowPresent: false, errors);
         ValidateNamed(match.Headers, $"{path}.headers", errors);
         ValidateNamed(match.WithoutHeaders, $"{path}.withoutHeaders", errors);

@@ -22,6 +22,8 @@ public sealed class HttpPolicyTranslationTests
           """{"attempts":3,"perTryTimeout":"00:00:02","retryOn":["5xx","gateway-error","retriable-status-codes"],"retriableStatusCodes":[503,429],"retryOnExplicit":true,"backoffBase":"00:00:00.1000000","retryRemoteLocalities":true,"ignorePreviousHosts":true}""" },
         { "retryIgnorePreviousHosts false", "route: [{destination: {host: reviews}}]\n  retries: {attempts: 2, retryOn: 5xx, retryIgnorePreviousHosts: false}", "retry",
           """{"attempts":2,"retryOn":["5xx"],"retriableStatusCodes":[],"retryOnExplicit":true,"retryRemoteLocalities":false,"ignorePreviousHosts":false}""" },
+        { "scheme match", "match: [{scheme: {exact: https}}]\n  route: [{destination: {host: reviews}}]", "matches",
+          """[{"ignoreUriCase":false,"scheme":{"kind":"exact","value":"https"}}]""" },
         { "a redirect is not retried", "redirect: {uri: /v2}", "retry", "null" },
 
         // fault
@@ -99,6 +101,7 @@ public sealed class HttpPolicyTranslationTests
             "rewrite" => route.Rewrite,
             "redirect" => route.Redirect,
             "clusters" => route.Clusters,
+            "matches" => route.Matches,
             "rewrite+headers" => new object?[] { route.Rewrite, route.RequestHeaders },
             "rewrite+clusters" => new object?[] { route.Rewrite, route.Clusters },
             _ => throw new ArgumentException(field),

@@ -146,6 +146,19 @@ public sealed class RouteTableTests
         Assert.Null(table.Match(Request("GET", "h", "/aaa\n", "", 80)).Route);
     }
 
+    /// <summary>Istio's <c>scheme</c> match, case-sensitive, on whether the client's connection is TLS.</summary>
+    [Fact]
+    public void Match_Scheme_ChoosesByTheClientsScheme()
+    {
+        var table = Compile(new RouteTableConfig("rt", [new VirtualHostConfig("h", ["*"],
+            [To("secure", "tls", new RouteMatchConfig(Scheme: Exact("https"))), To("rest", "plain")])]));
+        var headers = new HeaderDictionary();
+
+        Assert.Equal("secure", table.Match(new RouteRequest("GET", "h", "/", null, headers, 443, "https")).Route!.Name);
+        Assert.Equal("rest", table.Match(new RouteRequest("GET", "h", "/", null, headers, 80, "http")).Route!.Name);
+        Assert.Equal("rest", table.Match(new RouteRequest("GET", "h", "/", null, headers, 80)).Route!.Name); // the fast paths: cleartext
+    }
+
     /// <summary>The hot path (match, weighted pick, endpoint pick) allocates nothing, whichever route a request takes.</summary>
     [Fact]
     public void MatchAndPick_WarmedUp_AllocateNothing()
