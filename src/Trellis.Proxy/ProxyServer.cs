@@ -33,7 +33,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly SemaphoreSlim _applyLock = new(1, 1);
     private readonly ActivationQueues _activation;
     private readonly ColdStartStats _coldStarts;
-    private readonly ProxyTelemetry _telemetry = new();
+    private readonly ProxyTelemetry _telemetry;
     // Serializes SampleLoad callers; requests never take it.
     private readonly object _sampleLock = new();
     // Guarded by _applyLock; requests never touch it.
@@ -58,6 +58,7 @@ public sealed class ProxyServer : IAsyncDisposable
         _coldStarts = new ColdStartStats();
         _clients = new UpstreamClients(options);
         var forwardLog = loggerFactory.CreateLogger<HttpForwarder>();
+        _telemetry = new ProxyTelemetry(options.Random);
         _pool = new UpstreamConnectionPool(options, _time);
         _forwarder = new HttpForwarder(options, _time, forwardLog, _pool);
         _pipeline = new RequestPipeline(

@@ -27,6 +27,9 @@ internal enum FieldKind : byte
 
     /// <summary>Istio's metadata exchange (<c>x-envoy-peer-metadata</c>, <c>-id</c>): replaced or removed by the proxy (Telemetry/PeerMetadata.cs).</summary>
     PeerMetadata,
+
+    /// <summary>Trace context (<c>traceparent</c>, <c>tracestate</c>, <c>b3</c>, <c>x-b3-*</c>): replaced by this hop's (Telemetry/Tracing/TracePropagation.cs).</summary>
+    TraceContext,
 }
 
 /// <summary>One header line of a head in a buffer: offsets, not strings, so forwarding it copies bytes.</summary>
@@ -209,6 +212,11 @@ internal sealed class HeaderFields
         17 when Ascii.EqualsIgnoreCase(name, "X-Forwarded-Proto"u8) => FieldKind.XForwardedProto,
         18 when Ascii.EqualsIgnoreCase(name, "Proxy-Authenticate"u8) => FieldKind.ProxyAuthenticate,
         19 when Ascii.EqualsIgnoreCase(name, "Proxy-Authorization"u8) => FieldKind.ProxyAuthorization,
+        2 when Ascii.EqualsIgnoreCase(name, "b3"u8) => FieldKind.TraceContext,
+        10 when Ascii.EqualsIgnoreCase(name, "tracestate"u8) || Ascii.EqualsIgnoreCase(name, "x-b3-flags"u8) => FieldKind.TraceContext,
+        11 when Ascii.EqualsIgnoreCase(name, "traceparent"u8) || Ascii.EqualsIgnoreCase(name, "x-b3-spanid"u8) => FieldKind.TraceContext,
+        12 when Ascii.EqualsIgnoreCase(name, "x-b3-traceid"u8) || Ascii.EqualsIgnoreCase(name, "x-b3-sampled"u8) => FieldKind.TraceContext,
+        17 when Ascii.EqualsIgnoreCase(name, "x-b3-parentspanid"u8) => FieldKind.TraceContext,
         21 when Ascii.EqualsIgnoreCase(name, "x-envoy-peer-metadata"u8) => FieldKind.PeerMetadata,
         24 when Ascii.EqualsIgnoreCase(name, "x-envoy-peer-metadata-id"u8) => FieldKind.PeerMetadata,
         _ => FieldKind.Other,

@@ -23,7 +23,7 @@ internal readonly record struct ClientRequest(
 /// Kestrel's request (<c>KestrelRequestHead</c>). The forwarding rules live here and only here: hop-by-hop fields
 /// dropped (and those Connection names), Host or its rewrite, <c>x-forwarded-*</c>, <c>x-request-id</c>,
 /// <c>TE: trailers</c>, Cookie fields joined with <c>; </c>, Istio's metadata-exchange fields (the client's never pass, a
-/// client-side listener adds its own), and the route's and destination's header operations.
+/// client-side listener adds its own), the trace context of this hop in place of the client's, and the route's and destination's header operations.
 /// An HTTP/2 upstream gets the same head, translated field by field (<c>RequestMessageFactory</c>).
 /// </summary>
 internal static class UpstreamHeadWriter
@@ -67,6 +67,7 @@ internal static class UpstreamHeadWriter
         var cookieWritten = false;
         var namesHeaders = head.Fields.IndexOf(FieldKind.Connection) >= 0; // rare: checked once, not per field
         bool hasProto = false, hasForwardedHost = false, hasRequestId = false, acceptsTrailers = false;
+        var tracing = client.Telemetry is { Trace.IsValid: true };
         var fields = head.Fields.AsSpan();
         foreach (var field in fields)
         {
@@ -81,6 +82,8 @@ internal static class UpstreamHeadWriter
                     continue;
                 case FieldKind.Host:
                 case FieldKind.PeerMetadata:
+                    continue;
+                case FieldKind.TraceContext when tracing:
                     continue;
                 case FieldKind.XForwardedProto:
                     hasProto = true;
@@ -184,6 +187,12 @@ internal static class UpstreamHeadWriter
         {
             output.AppendHeader(Telemetry.PeerMetadata.Header, peer);
             output.AppendHeader(Telemetry.PeerMetadata.IdHeader, client.Telemetry.PeerIdHeader!);
+        }
+
+        if (tracing)
+        {
+            var telemetry = client.Telemetry!;
+            Telemetry.Tracing.TracePropagation.Write(output, telemetry.Trace, telemetry.ParentSpan, telemetry.TraceState);
         }
 
         if (operations is not null)

@@ -28,7 +28,7 @@ internal sealed class TelemetryStage
     /// <summary>Before stage (2): the request's caller and protocol, from its head.</summary>
     public void Begin(IExchange exchange, string listener)
     {
-        if (_telemetry.Listener(listener) is { Metrics: true } telemetry)
+        if (_telemetry.Listener(listener) is { } telemetry && (telemetry.Metrics || telemetry.Config.Tracing is not null))
         {
             _telemetry.Begin(telemetry, exchange.Request, exchange.Telemetry);
         }

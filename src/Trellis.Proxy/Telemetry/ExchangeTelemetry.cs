@@ -19,6 +19,15 @@ internal sealed class ExchangeTelemetry
 
     public string? PeerIdHeader;
 
+    /// <summary>This hop's trace context (what the upstream request carries); invalid when none was set up.</summary>
+    public Tracing.TraceContext Trace;
+
+    /// <summary>The caller's span (the parent of this hop's); 0 for a trace this hop started.</summary>
+    public ulong ParentSpan;
+
+    /// <summary>The caller's <c>tracestate</c>, passed on with a valid <c>traceparent</c>; null for none.</summary>
+    public string? TraceState;
+
     /// <summary>Bytes of the request received from the client: head and body.</summary>
     public long RequestBytes;
 
@@ -35,6 +44,9 @@ internal sealed class ExchangeTelemetry
         Protocol = RequestProtocol.Http;
         PeerHeader = null;
         PeerIdHeader = null;
+        Trace = default;
+        ParentSpan = 0;
+        TraceState = null;
         RequestBytes = 0;
         ResponseBytes = 0;
         GrpcStatus = -1;

@@ -37,6 +37,9 @@ internal sealed class ListenerTelemetry
 
     public bool Metrics => Config.Metrics;
 
+    /// <summary>Share of new traces sampled, in percent: the Telemetry API's setting, else Istio's default of 1 %.</summary>
+    public double SamplingPercentage => Config.Tracing?.SamplingPercentage ?? 1.0;
+
     /// <summary>The <c>x-envoy-peer-metadata</c> value requests from this listener carry upstream; null on inbound listeners.</summary>
     public string? PeerHeader { get; }
 

@@ -17,8 +17,12 @@ internal sealed class ProxyTelemetry
     // The tables before the last swap: a request routed on the previous snapshot still finds its clusters there.
     private TelemetryTables _previous = TelemetryTables.Empty;
 
-    public ProxyTelemetry()
+    private readonly Func<int, int> _random;
+
+    /// <param name="random">Trace and span ids and sampling draws (<see cref="ProxyServerOptions.Random"/>).</param>
+    public ProxyTelemetry(Func<int, int>? random = null)
     {
+        _random = random ?? Random.Shared.Next;
         Peers = new PeerDirectory(Metrics.Peers);
     }
 
@@ -44,10 +48,16 @@ internal sealed class ProxyTelemetry
 
     /// <summary>
     /// Reads what telemetry needs from a request's head as the pipeline starts (the head may be gone by the end on the
-    /// fast paths): the caller's identity on a server-side listener, and the protocol.
+    /// fast paths): this hop's trace context, and for metrics the caller's identity on a server-side listener and the protocol.
     /// </summary>
     public void Begin(ListenerTelemetry listener, in RouteRequest request, ExchangeTelemetry telemetry)
     {
+        telemetry.Trace = Tracing.TracePropagation.Continue(request, _random, listener.SamplingPercentage, out telemetry.ParentSpan, out telemetry.TraceState);
+        if (!listener.Metrics)
+        {
+            return;
+        }
+
         Span<char> scratch = stackalloc char[PeerMetadata.MaxEncodedLength];
         if (listener.Reporter == Reporter.Destination)
         {

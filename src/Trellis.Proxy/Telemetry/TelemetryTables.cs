@@ -24,7 +24,7 @@ internal sealed class TelemetryTables
         _listeners = listeners;
         _clusterServices = clusterServices;
         _endpointPeers = endpointPeers;
-        Active = listeners.Values.Any(l => l.Metrics);
+        Active = listeners.Values.Any(l => l.Metrics || l.Config.Tracing is not null);
     }
 
     public bool Active { get; }
