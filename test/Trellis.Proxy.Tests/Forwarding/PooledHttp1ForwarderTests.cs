@@ -218,7 +218,7 @@ public sealed class PooledHttp1ForwarderTests
 
         async Task<(string Upstream, string Client)> ExchangeAsync(bool fast, bool fastHttp2 = false)
         {
-            var options = new ProxyServerOptions { FastHttp1 = fast, FastHttp2 = fastHttp2, RequestIdGenerator = () => "generated-id" };
+            var options = new ProxyServerOptions { FastHttp1 = fast, FastHttp2 = fastHttp2, RequestIdGenerator = () => "generated-id", Random = _ => 7 };
             await using var proxy = await ProxyHarness.StartAsync(snapshot, options);
             using var client = H2cClient(proxy.BaseAddress);
             using var request = new HttpRequestMessage(HttpMethod.Post, "/a%20b/c?x=1&y=%2F") { Content = new StringContent("body"), Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };

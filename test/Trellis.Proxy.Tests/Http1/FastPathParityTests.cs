@@ -99,7 +99,8 @@ public sealed class FastPathParityTests
 
     private static async Task<(string Upstream, string Client)> ExchangeAsync(ProxySnapshot snapshot, bool fast, string request, ConcurrentQueue<string> seen)
     {
-        var options = new ProxyServerOptions { FastHttp1 = fast, RequestIdGenerator = () => "generated-id" };
+        // Fixed ids (request id; trace and span ids from Random), so both paths send the same head.
+        var options = new ProxyServerOptions { FastHttp1 = fast, RequestIdGenerator = () => "generated-id", Random = _ => 7 };
         await using var proxy = await ProxyHarness.StartAsync(snapshot, options);
         using var client = await RawClient.ConnectAsync(proxy.EndPoint.Port);
         seen.Clear();

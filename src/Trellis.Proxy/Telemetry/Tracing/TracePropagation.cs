@@ -95,15 +95,10 @@ internal static class TracePropagation
         return t > 0 && s > 0 && TraceContext.TryParseB3Multi(trace[..t], span[..s], sampled[..Math.Max(d, 0)], flags[..Math.Max(f, 0)], out context);
     }
 
-    /// <summary>A random non-zero 64-bit id from the injected source (three draws of 31 bits).</summary>
+    /// <summary>A random non-zero 64-bit id from the injected source (three draws of 31 bits; a source that draws only zeros gives 1).</summary>
     private static ulong NonZero(Func<int, int> random)
     {
-        ulong id;
-        do
-        {
-            id = ((ulong)(uint)random(int.MaxValue) << 33) ^ ((ulong)(uint)random(int.MaxValue) << 11) ^ (uint)random(int.MaxValue);
-        }
-        while (id == 0);
-        return id;
+        var id = ((ulong)(uint)random(int.MaxValue) << 33) ^ ((ulong)(uint)random(int.MaxValue) << 11) ^ (uint)random(int.MaxValue);
+        return id == 0 ? 1 : id;
     }
 }
