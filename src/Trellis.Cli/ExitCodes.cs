@@ -10,4 +10,6 @@ public static class ExitCodes
     public const int Usage = 2;
     /// <summary>The control plane could not be reached.</summary>
     public const int Unreachable = 3;
+    /// <summary>A server role (<c>up</c>) could not listen on an address it needs: port taken, no permission.</summary>
+    public const int CannotListen = 4;
 }

@@ -34,11 +34,12 @@ public sealed class ControlPlaneHost : IAsyncDisposable
     private readonly ServingController _serving;
     private readonly GatewayApi.GatewayApiController _gatewayApi;
     private readonly Scheduling.SchedulerController _scheduler;
-
     private readonly EventingHost? _eventing;
+    private readonly Events.EventRecorder _events;
 
-    private ControlPlaneHost(WebApplication app, ControlPlaneState state, MeshStateSource states, ITimer? expiry, ServingController serving, GatewayApi.GatewayApiController gatewayApi, Scheduling.SchedulerController scheduler, EventingHost? eventing)
+    private ControlPlaneHost(WebApplication app, ControlPlaneState state, MeshStateSource states, ITimer? expiry, ServingController serving, GatewayApi.GatewayApiController gatewayApi, Scheduling.SchedulerController scheduler, EventingHost? eventing, Events.EventRecorder events)
     {
+        _events = events;
         _scheduler = scheduler;
         _serving = serving;
         _gatewayApi = gatewayApi;
@@ -82,6 +83,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         builder.Services.AddSingleton(state.Reports);
         builder.Services.AddSingleton(state.Leadership);
         builder.Services.AddSingleton(states);
+        builder.Services.AddSingleton(new Events.EventLog(time));
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton<SnapshotCache>();
         builder.Services.AddSingleton<PushServer>();
@@ -120,7 +122,8 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         eventing = options.Eventing is { } eventingOptions
             ? await EventingHost.StartAsync(eventingOptions, options.DataDirectory, state.Store, registry, loggers, time, cancellationToken)
             : null;
-        var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler, eventing);
+        var events = new Events.EventRecorder(states, app.Services.GetRequiredService<Events.EventLog>());
+        var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler, eventing, events);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
         host.ApiUrl = new Uri(Resolve(addresses, options.ApiEndpoint, first: true));
         host.PushUrl = new Uri(Resolve(addresses, options.PushEndpoint, first: false));
@@ -143,6 +146,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
             await _expiry.DisposeAsync();
         }
 
+        await _events.DisposeAsync();
         if (_eventing is not null)
         {
             await _eventing.DisposeAsync();

@@ -18,4 +18,12 @@ public sealed class CliInputTests
         Assert.Equal(2, exit);
         Assert.Contains("/nonexistent.yaml", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ApplyWait_BadTimeout_ExitsUsage()
+    {
+        var (exit, _, stderr) = await TrellisProcess.RunAsync("http://127.0.0.1:1", "apply", "--wait", "--timeout", "soon", "-f", "/nonexistent.yaml");
+        Assert.Equal(2, exit);
+        Assert.Contains("--timeout soon: expected a duration such as 30s or 2m", stderr, StringComparison.Ordinal);
+    }
 }

@@ -112,6 +112,21 @@ public sealed class TrellisProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits for the process to exit on its own; false if it is still running after <paramref name="wait"/>.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan wait)
+    {
+        using var timeout = new CancellationTokenSource(wait);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     public void KillHard() => _process.Kill(entireProcessTree: true);
 
     private int _disposed;

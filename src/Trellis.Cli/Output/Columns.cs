@@ -39,6 +39,8 @@ public static class Columns
         "Call" => [new("ID", o => Str(o["id"])), new("FUNCTION", o => Str(o["function"])), new("NAMESPACE", o => Str(o["namespace"]), WideOnly: true), new("PHASE", o => Str(o["phase"])),
             new("ATTEMPTS", o => Str(o["attempts"])), new("STATUS", o => Str(o["statusCode"])), new("AGE", o => Age.Since(Str(o["queuedAt"]), now)),
             new("CALLBACK", o => Str(o["callback"]), WideOnly: true), new("ERROR", o => Str(o["error"]), WideOnly: true)],
+        "Event" => [new("LAST SEEN", o => Age.Since(Str(o["lastTimestamp"]), now)), new("TYPE", o => Str(o["type"])), new("REASON", o => Str(o["reason"])),
+            new("OBJECT", o => $"{Str(o["involvedObject"]?["kind"]).ToLowerInvariant()}/{Str(o["involvedObject"]?["name"])}"), new("MESSAGE", o => Str(o["message"]))],
         "Proxy" => [new("NAME", o => Str(o["name"])), new("ROLE", o => Str(o["role"])), new("SYNCED", o => o["synced"]?.GetValue<bool>() == true ? "SYNCED" : o["nacked"] is null ? "STALE" : "NACKED"), new("VERSION", o => Str(o["acked"]))],
         _ => [Name, AgeOf(now)],
     };

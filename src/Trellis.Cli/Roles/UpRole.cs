@@ -1,8 +1,10 @@
 using System.CommandLine;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Trellis.Agent;
 using Trellis.Api.Snapshots;
 using Trellis.Cli.Client;
+using Trellis.Cli.Output;
 using Trellis.Cli.Verbs;
 using Trellis.ControlPlane;
 using Trellis.Proxy;
@@ -13,7 +15,9 @@ namespace Trellis.Cli.Roles;
 /// <summary>
 /// <c>trellis up [PATH...]</c>: the embedded mode. Control plane, ingress gateway and the local agent
 /// (with its node proxy) in this one process; then the given files are applied through the API like
-/// <c>trellis apply -f</c>. Ctrl-C stops the workloads gracefully, then everything else.
+/// <c>trellis apply -f</c>. It says what it restored from the data directory, exits when the API or a gateway
+/// listener cannot bind, and prints hints from what the gateway really serves. Ctrl-C or SIGTERM stops the
+/// workloads gracefully, then everything else.
 /// </summary>
 public static class UpRole
 {
@@ -23,32 +27,62 @@ public static class UpRole
         var dataDir = RoleOptions.DataDir();
         var api = new Option<string>("--api-address") { Description = "Control plane API address", DefaultValueFactory = _ => "127.0.0.1:15000" };
         var push = new Option<string>("--push-address") { Description = "Control plane push address", DefaultValueFactory = _ => "127.0.0.1:15010" };
+        var fresh = new Option<bool>("--fresh") { Description = "Start empty: forget the resources stored in --data-dir by earlier runs" };
         var logLevel = RoleOptions.LogLevel();
         var gatewayAddresses = GatewayAddressOptions.GatewayAddresses();
         var poolSize = RoleOptions.PoolSize();
         var broker = EventingRoleOptions.BrokerAddress();
         var eventingGateway = EventingRoleOptions.EventingGateway();
-        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, logLevel, poolSize, gatewayAddresses, broker, eventingGateway };
+        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, fresh, logLevel, poolSize, gatewayAddresses, broker, eventingGateway };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
             var log = loggers.CreateLogger("trellis");
             var shutdown = RoleOptions.ShutdownRequested();
             var data = Path.GetFullPath(parse.GetValue(dataDir)!);
-            await using var controlPlane = await ControlPlaneHost.StartAsync(new ControlPlaneOptions
+            var apiEndpoint = RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address");
+            var pushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address");
+            if (parse.GetValue(fresh) && UpState.Clear(data, apiEndpoint) is { } refused)
             {
-                DataDirectory = Path.Combine(data, "controlplane"),
-                ApiEndpoint = RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address"),
-                PushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address"),
-                GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
-                Eventing = EventingRoleOptions.Eventing(parse.GetValue(broker)!, parse.GetValue(eventingGateway)!),
-            }, loggers, cancellationToken: ct);
+                Console.Error.WriteLine("error: " + refused);
+                return ExitCodes.CannotListen;
+            }
+
+            var startedAt = DateTimeOffset.UtcNow;
+            ControlPlaneHost started;
+            try
+            {
+                started = await ControlPlaneHost.StartAsync(new ControlPlaneOptions
+                {
+                    DataDirectory = UpState.StoreDirectory(data),
+                    ApiEndpoint = apiEndpoint,
+                    PushEndpoint = pushEndpoint,
+                    GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
+                    Eventing = EventingRoleOptions.Eventing(parse.GetValue(broker)!, parse.GetValue(eventingGateway)!),
+                }, loggers, cancellationToken: ct);
+            }
+            catch (IOException e)
+            {
+                Console.Error.WriteLine("error: " + ListenFailures.ControlPlane(e, apiEndpoint, pushEndpoint));
+                return ExitCodes.CannotListen;
+            }
+
+            await using var controlPlane = started;
+            var restored = UpState.Restored(controlPlane.Store.Snapshot, startedAt);
 
             await using var gateway = new ProxyServer(new ProxyServerOptions { NodeName = "gateway/ingress" }, loggers);
+            ProxySnapshot? lastRejected = null;
+            async Task<SnapshotApplyResult> ApplyToGateway(ProxySnapshot snapshot, CancellationToken token)
+            {
+                var result = await gateway.ApplyAsync(snapshot, token);
+                Volatile.Write(ref lastRejected, result.Accepted ? null : snapshot);
+                return result;
+            }
+
             await using var gatewayAdmin = await GatewayRole.StartAdminAsync(gateway, new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), ct);
-            await using var gatewayPush = new PushClient(controlPlane.PushUrl, GatewayRole.Hello("gateway/ingress", GatewayRole.DefaultLabels, gatewayAdmin.Url), gateway.ApplyAsync, loggers.CreateLogger<PushClient>());
+            await using var gatewayPush = new PushClient(controlPlane.PushUrl, GatewayRole.Hello(GatewayName, GatewayRole.DefaultLabels, gatewayAdmin.Url), ApplyToGateway, loggers.CreateLogger<PushClient>());
             gatewayPush.Start();
-            await using var gatewayDemand = new ServingReporter(gateway, controlPlane.ApiUrl, reportLoad: false, log, "gateway/ingress");
+            await using var gatewayDemand = new ServingReporter(gateway, controlPlane.ApiUrl, reportLoad: false, log, GatewayName);
             await using var agent = await AgentHost.StartAsync(new AgentOptions
             {
                 Node = "local",
@@ -59,18 +93,46 @@ public static class UpRole
             }, loggers, ct);
 
             Console.WriteLine($"Trellis is up. API {controlPlane.ApiUrl}, broker ingress {controlPlane.BrokerIngressUrl} (data in {data})");
-            var applied = await ApplyAsync(controlPlane.ApiUrl, parse.GetValue(paths) ?? [], ct);
-            await WaitForGatewayAsync(gateway, TimeSpan.FromSeconds(3));
-            foreach (var endpoint in gateway.BoundEndpoints)
+            if (restored.Count > 0)
             {
-                Console.WriteLine($"Ingress gateway listening on http://localhost:{endpoint.Port}/");
+                Console.WriteLine(UpState.Describe(restored, parse.GetValue(dataDir)!));
+            }
+
+            using var client = new ControlPlaneClient(controlPlane.ApiUrl);
+            var (applied, objects) = await ApplyAsync(client, parse.GetValue(paths) ?? [], keepEdits: restored.Count > 0, ct);
+
+            // Before anything else: a gateway listener that cannot bind must not look like success (nginx and Envoy
+            // exit in that case too), so no hints and no "Press Ctrl-C" then.
+            if (await CheckGatewayAsync(client, controlPlane, () => Volatile.Read(ref lastRejected), log, ct) is { } failed)
+            {
+                return failed;
+            }
+
+            // The hints name what answers: give what was applied (pods starting, a first revision) a while to be ready.
+            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var ready = ApplyWait.ReadyAsync(client, objects, TimeSpan.FromSeconds(60), stopping.Token);
+            if (await Task.WhenAny(ready, shutdown) != ready)
+            {
+                await stopping.CancelAsync();
+                await ready.ContinueWith(static _ => { }, TaskScheduler.Default); // cancelled: nothing to report
+                Console.WriteLine("Stopping workloads...");
+                return ExitCodes.Ok;
+            }
+
+            foreach (var (o, r) in await ready)
+            {
+                Console.WriteLine($"not ready: {o}: {r.Reason}");
+            }
+
+            if (objects.Count > 0 && await CheckGatewayAsync(client, controlPlane, () => Volatile.Read(ref lastRejected), log, ct) is { } late)
+            {
+                return late;
             }
 
             // Where Prometheus scrapes Istio's standard metrics (Envoy's /stats/prometheus on each proxy).
             Console.WriteLine($"Proxy metrics: {new Uri(agent.AdminUrl, Trellis.Proxy.Admin.MetricsEndpoint.Path)} (node proxy), "
                 + $"{new Uri(gatewayAdmin.Url, Trellis.Proxy.Admin.MetricsEndpoint.Path)} (gateway)");
-            Console.WriteLine("Try: curl http://localhost:8080/productpage    trellis get pods    trellis get vs");
-            Console.WriteLine("Press Ctrl-C to stop.");
+            PrintHints(gateway);
             if (!applied)
             {
                 log.LogWarning("Some files were rejected; see the errors above.");
@@ -83,13 +145,87 @@ public static class UpRole
         return command;
     }
 
-    private static async Task<bool> ApplyAsync(Uri api, string[] paths, CancellationToken ct)
+    private const string GatewayName = "gateway/ingress";
+
+    /// <summary>
+    /// Waits until the gateway answered the configuration of the store as it is now. A listener it could not bind
+    /// is reported plainly (which listener, which address, why) and ends <c>up</c> with <see cref="ExitCodes.CannotListen"/>;
+    /// another rejection is reported and <c>up</c> goes on (the gateway keeps its last good configuration).
+    /// </summary>
+    private static async Task<int?> CheckGatewayAsync(ControlPlaneClient client, ControlPlaneHost controlPlane, Func<ProxySnapshot?> lastRejected, ILogger log, CancellationToken ct)
     {
-        using var client = new ControlPlaneClient(api);
+        var answers = await ProxySync.WaitAsync(client, controlPlane.Store.Snapshot.Revision, n => n == GatewayName, TimeSpan.FromSeconds(10), ct, atLeast: 1);
+        var answer = answers.Count > 0 ? answers[0] : null;
+        if (answer is { Answered: true, Accepted: false } nack)
+        {
+            if (lastRejected() is { } rejected && ListenFailures.Gateway(nack.Errors, rejected, controlPlane.Store.Snapshot) is { } cannotListen)
+            {
+                foreach (var line in cannotListen)
+                {
+                    Console.Error.WriteLine("error: " + line);
+                }
+
+                Console.Error.WriteLine("Free the port or change the Gateway's port (`trellis up --fresh` starts without stored Gateways). Stopping.");
+                return ExitCodes.CannotListen;
+            }
+
+            Console.Error.WriteLine($"error: the ingress gateway rejected its configuration: {string.Join("; ", nack.Errors)}");
+        }
+        else if (answer is not { Answered: true })
+        {
+            log.LogWarning("The ingress gateway has not taken its configuration yet; trellis get proxies shows its state.");
+        }
+
+        return null;
+    }
+
+    private static void PrintHints(ProxyServer gateway)
+    {
+        var hints = GatewayHints.For(gateway.Current);
+        if (hints.Count == 0)
+        {
+            Console.WriteLine("The ingress gateway has no listener yet: apply a Gateway (samples/bookinfo/gateway.yaml, samples/functions/gateway.yaml).");
+        }
+        else
+        {
+            Console.WriteLine("The ingress gateway serves (try):");
+            foreach (var hint in hints)
+            {
+                Console.WriteLine("  " + hint);
+            }
+        }
+
+        Console.WriteLine("Then: trellis get all    trellis get proxies    trellis describe ksvc NAME");
+        Console.WriteLine("Press Ctrl-C (or send SIGTERM) to stop.");
+    }
+
+    /// <summary>
+    /// Applies the given files like <c>trellis apply -f</c>. With <paramref name="keepEdits"/> (state was restored),
+    /// a file that would change a stored object is not applied: the stored object may be the user's edit of the
+    /// sample, and silently re-applying the file would undo it (and, for a Knative Service, cut a revision).
+    /// </summary>
+    private static async Task<(bool Ok, List<AppliedObject> Applied)> ApplyAsync(ControlPlaneClient client, string[] paths, bool keepEdits, CancellationToken ct)
+    {
         var ok = true;
+        var objects = new List<AppliedObject>();
         foreach (var (source, text) in await Common.ReadInputsAsync(paths))
         {
-            var response = await client.SendAsync(HttpMethod.Post, $"/apply?source={Uri.EscapeDataString(source)}", text, ct);
+            var query = $"/apply?source={Uri.EscapeDataString(source)}";
+            if (keepEdits)
+            {
+                var preview = await client.SendAsync(HttpMethod.Post, query + "&dryRun=true", text, ct);
+                var changed = (preview.Json?["results"] as JsonArray ?? [])
+                    .Where(r => Columns.Str(r?["change"]) == "configured")
+                    .Select(r => $"{Columns.Str(r?["kind"])} {Columns.Str(r?["namespace"])}/{Columns.Str(r?["name"])}")
+                    .ToList();
+                if (preview.Ok && changed.Count > 0)
+                {
+                    Console.WriteLine($"kept the stored {string.Join(", ", changed)}: not re-applying {source}, which differs (`trellis apply -f {source}` uses the file)");
+                    continue;
+                }
+            }
+
+            var response = await client.SendAsync(HttpMethod.Post, query, text, ct);
             if (!response.Ok)
             {
                 ok = false;
@@ -98,19 +234,12 @@ public static class UpRole
             }
             else
             {
-                Console.WriteLine($"applied {source}");
+                objects.AddRange(AppliedObject.FromResults(response.Json));
+                var changes = (response.Json?["results"] as JsonArray ?? []).GroupBy(r => Columns.Str(r?["change"])).Select(g => $"{g.Count()} {g.Key}");
+                Console.WriteLine($"applied {source} ({string.Join(", ", changes)})");
             }
         }
 
-        return ok;
-    }
-
-    private static async Task WaitForGatewayAsync(ProxyServer gateway, TimeSpan limit)
-    {
-        var deadline = DateTime.UtcNow + limit;
-        while (gateway.BoundEndpoints.Count == 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
+        return (ok, objects);
     }
 }

@@ -12,18 +12,32 @@ public static class ApplyVerbs
     {
         var files = Common.Files("File, directory or - (stdin) with YAML/JSON resources; repeatable");
         var dryRun = new Option<bool>("--dry-run") { Description = "Validate and show what would change, write nothing" };
-        var command = new Command("apply", "Create or update resources from files") { files, dryRun };
+        var wait = new Option<bool>("--wait") { Description = "Return once the applied resources are ready and every proxy runs the new configuration" };
+        var timeout = new Option<string>("--timeout") { Description = "With --wait: how long to wait (30s, 2m)", DefaultValueFactory = _ => "60s" };
+        var command = new Command("apply", "Create or update resources from files") { files, dryRun, wait, timeout };
         command.SetAction((parse, ct) => Common.RunAsync(parse, async client =>
         {
+            if (ApplyWait.ParseTimeout(parse.GetValue(timeout)!) is not { } limit)
+            {
+                throw new InputException($"--timeout {parse.GetValue(timeout)}: expected a duration such as 30s or 2m");
+            }
+
             var failed = false;
+            var applied = new List<AppliedObject>();
             foreach (var (source, text) in await Common.ReadInputsAsync(parse.GetValue(files)!))
             {
                 var query = $"/apply?source={Uri.EscapeDataString(source)}{(parse.GetValue(dryRun) ? "&dryRun=true" : "")}";
                 var response = await client.SendAsync(HttpMethod.Post, query, text, ct);
                 failed |= !Report(response, parse.GetValue(dryRun) ? " (dry run)" : "", text);
+                applied.AddRange(AppliedObject.FromResults(response.Json));
             }
 
-            return failed ? ExitCodes.Rejected : ExitCodes.Ok;
+            if (failed)
+            {
+                return ExitCodes.Rejected;
+            }
+
+            return parse.GetValue(wait) && !parse.GetValue(dryRun) ? await ApplyWait.WaitAsync(client, applied, limit, ct) : ExitCodes.Ok;
         }));
         return command;
     }

@@ -27,16 +27,33 @@ public static class GetVerbs
 
             var scope = parse.GetValue(all) ? null : parse.GetValue(ns);
             var first = true;
-            foreach (var type in parse.GetValue(types)!.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            var requested = parse.GetValue(types)!.Split(',', StringSplitOptions.RemoveEmptyEntries);
+            var everything = requested.Any(t => t.Equals("all", StringComparison.OrdinalIgnoreCase));
+            if (everything && parse.GetValue(name) is not null)
+            {
+                throw new InputException("get all takes no name");
+            }
+
+            foreach (var type in requested.SelectMany(t => t.Equals("all", StringComparison.OrdinalIgnoreCase) ? Kinds.All : [t]).Distinct(StringComparer.OrdinalIgnoreCase))
             {
                 var items = await ListAsync(client, type, scope, parse.GetValue(name), ct);
+                if (everything && items.Items.Count == 0)
+                {
+                    continue; // kubectl get all shows only the kinds that have objects
+                }
+
                 if (!first && format is "" or "wide")
                 {
                     Console.WriteLine();
                 }
 
                 first = false;
-                await PrintAsync(client, items.Kind, items.Items, format, scope is null, ct);
+                await PrintAsync(client, items.Kind, items.Items, format, scope is null, ct, qualified: everything);
+            }
+
+            if (everything && first && format is "" or "wide")
+            {
+                Console.WriteLine(scope is null ? "No resources found." : $"No resources found in {scope} namespace.");
             }
 
             return ExitCodes.Ok;
@@ -55,6 +72,8 @@ public static class GetVerbs
             var (kind, items) = await ListAsync(client, parse.GetValue(type)!, parse.GetValue(ns), parse.GetValue(name), ct);
             var item = items[0];
             Console.Write(Yaml(item));
+            ConditionsPrinter.Print(item, DateTimeOffset.UtcNow, Console.Out);
+            await PrintEventsAsync(client, item, ct);
             if (kind == "Service" || kind == "Deployment")
             {
                 var related = await ListAsync(client, kind == "Service" ? "endpoints" : "pods", parse.GetValue(ns), null, ct);
@@ -73,6 +92,30 @@ public static class GetVerbs
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>kubectl describe's <c>Events:</c>: those about the object, and about its pods for a Deployment (their <c>related</c> object).</summary>
+    private static async Task PrintEventsAsync(ControlPlaneClient client, JsonNode item, CancellationToken ct)
+    {
+        var kind = Columns.Str(item["kind"]);
+        var name = Columns.Str(item["metadata"]?["name"]);
+        var ns = Columns.Str(item["metadata"]?["namespace"]) is { Length: > 0 } n ? n : "default";
+        bool About(JsonNode? o) => o is not null && Columns.Str(o["kind"]) == kind && Columns.Str(o["name"]) == name
+            && Columns.Str(o["apiVersion"]) == Columns.Str(item["apiVersion"]);
+        var events = (await ListAsync(client, "events", ns, null, ct)).Items
+            .Where(e => About(e["involvedObject"]) || About(e["related"]))
+            .ToList();
+        Console.Write("Events:");
+        if (events.Count == 0)
+        {
+            Console.WriteLine(" <none>");
+            return;
+        }
+
+        Console.WriteLine();
+        var columns = Columns.For("Event", DateTimeOffset.UtcNow, []);
+        var table = Table.Render(columns.Select(c => c.Header).ToList(), events.Select(e => (IReadOnlyList<string>)columns.Select(c => c.Value(e)).ToList()));
+        Console.Write(string.Concat(table.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => "  " + line + "\n")));
     }
 
     private static async Task<(string Kind, List<JsonNode> Items)> ListAsync(ControlPlaneClient client, string type, string? ns, string? name, CancellationToken ct)
@@ -114,8 +157,11 @@ public static class GetVerbs
         return (kind, items);
     }
 
-    private static async Task PrintAsync(ControlPlaneClient client, string kind, List<JsonNode> items, string format, bool allNamespaces, CancellationToken ct)
+    /// <param name="qualified">Name objects <c>kind.group/name</c>, as <c>kubectl get all</c> does (several kinds share a table's reader).</param>
+    private static async Task PrintAsync(ControlPlaneClient client, string kind, List<JsonNode> items, string format, bool allNamespaces, CancellationToken ct, bool qualified = false)
     {
+        string Named(JsonNode i) => (qualified ? Qualifier(kind, i) : kind.ToLowerInvariant()) + "/" + Columns.Str(i["metadata"]?["name"] ?? i["name"]);
+
         switch (format)
         {
             case "yaml":
@@ -127,7 +173,7 @@ public static class GetVerbs
             case "name":
                 foreach (var i in items)
                 {
-                    Console.WriteLine($"{kind.ToLowerInvariant()}/{Columns.Str(i["metadata"]?["name"] ?? i["name"])}");
+                    Console.WriteLine(Named(i));
                 }
 
                 return;
@@ -142,12 +188,24 @@ public static class GetVerbs
         var pods = kind == "Deployment" ? (await ListAsync(client, "pods", null, null, ct)).Items : [];
         var columnKind = kind == "Service" && items.FirstOrDefault()?["apiVersion"]?.GetValue<string>()?.StartsWith("serving.knative.dev", StringComparison.Ordinal) == true ? "KnativeService" : kind;
         var columns = Columns.For(columnKind, DateTimeOffset.UtcNow, pods).Where(c => format == "wide" || !c.WideOnly).ToList();
+        if (qualified)
+        {
+            columns[0] = new Columns.Column("NAME", Named);
+        }
+
         if (allNamespaces && kind is not ("Proxy" or "Node" or "Call"))
         {
             columns.Insert(0, Columns.Namespace);
         }
 
         Console.Write(Table.Render(columns.Select(c => c.Header).ToList(), items.Select(i => (IReadOnlyList<string>)columns.Select(c => c.Value(i)).ToList())));
+    }
+
+    private static string Qualifier(string kind, JsonNode item)
+    {
+        var apiVersion = Columns.Str(item["apiVersion"]);
+        var group = apiVersion.Contains('/', StringComparison.Ordinal) ? apiVersion[..apiVersion.IndexOf('/', StringComparison.Ordinal)] : "";
+        return kind.ToLowerInvariant() + (group.Length > 0 ? "." + group : "");
     }
 
     /// <summary>Stored resources print through the API library's writer; computed views (pods) as plain YAML of their JSON.</summary>

@@ -46,7 +46,7 @@ public sealed class ApplyService(IResourceStore store)
 
         if (dryRun)
         {
-            var outcomes = read.Resources.Select(r => new OperationOutcome(r.Key, store.Snapshot.Get(r.Key) is null ? ChangeKind.Created : ChangeKind.Configured, null)).ToList();
+            var outcomes = read.Resources.Select(r => new OperationOutcome(r.Key, BatchApplier.Preview(store.Snapshot.Get(r.Key), r), null)).ToList();
             return new ApplyResponse(200, null, "dry run: nothing was written", outcomes, all);
         }
 

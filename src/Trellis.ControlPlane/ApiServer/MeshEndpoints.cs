@@ -72,6 +72,8 @@ internal static class MeshEndpoints
         app.MapGet("/api/v1/pods", (ServiceRegistry r) => PodList(r.Instances));
         app.MapGet("/api/v1/namespaces/{ns}/pods", (string ns, ServiceRegistry r) => PodList(r.Instances.Where(i => i.Namespace == ns)));
         app.MapGet("/api/v1/endpoints", (IResourceStore s, ServiceRegistry r) => ApiResults.Json(EndpointsView.Render(s.Snapshot, r.Instances, null)));
+        app.MapGet("/api/v1/events", (Events.EventLog events) => EventList(events.List(null)));
+        app.MapGet("/api/v1/namespaces/{ns}/events", (string ns, Events.EventLog events) => EventList(events.List(ns)));
         app.MapGet("/api/v1/namespaces/{ns}/endpoints", (string ns, IResourceStore s, ServiceRegistry r) => ApiResults.Json(EndpointsView.Render(s.Snapshot, r.Instances, ns)));
         app.MapGet("/api/v1/namespaces/{ns}/pods/{name}/log", LogsAsync);
         ExplainEndpoint.Map(app);
@@ -82,6 +84,13 @@ internal static class MeshEndpoints
                 ? Results.Json(cache.Get(conn.Hello, states.Current), WireJson.Options)
                 : ApiResults.Failure(404, "NotFound", $"no connected proxy named {proxy}"));
     }
+
+    private static IResult EventList(IEnumerable<JsonObject> events) => ApiResults.Json(new JsonObject
+    {
+        ["apiVersion"] = "v1",
+        ["kind"] = "List",
+        ["items"] = new JsonArray(events.Select(e => (JsonNode)e).ToArray()),
+    });
 
     private static async Task LogsAsync(HttpContext c, string ns, string name, ServiceRegistry registry, IHttpClientFactory clients)
     {

@@ -13,17 +13,25 @@ public sealed class ProxyConnection(ProxyHello hello, DateTimeOffset connectedAt
 
     public string? SentVersion { get; private set; }
 
+    /// <summary>
+    /// The store revision of the newest mesh state this proxy's snapshot was compiled from, whether or not that
+    /// state changed the snapshot: once the proxy has answered <see cref="SentVersion"/>, everything written up to
+    /// this revision is in effect there (<c>trellis apply --wait</c>, <c>trellis up</c> wait on it).
+    /// </summary>
+    public long StoreRevision { get; private set; }
+
     public string? AckedVersion { get; private set; }
 
     public string? NackedVersion { get; private set; }
 
     public IReadOnlyList<string> LastErrors { get; private set; } = [];
 
-    public void Sent(string version)
+    public void Sent(string version, long storeRevision)
     {
         lock (_gate)
         {
             SentVersion = version;
+            StoreRevision = Math.Max(StoreRevision, storeRevision);
         }
     }
 
@@ -55,6 +63,7 @@ public sealed class ProxyConnection(ProxyHello hello, DateTimeOffset connectedAt
         acked = AckedVersion,
         nacked = NackedVersion,
         errors = LastErrors,
+        storeRevision = StoreRevision,
         synced = SentVersion is not null && SentVersion == AckedVersion,
     };
 }

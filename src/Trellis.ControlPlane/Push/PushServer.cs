@@ -67,8 +67,12 @@ public sealed partial class PushServer(MeshStateSource states, SnapshotCache cac
                     await context.Response.Body.WriteAsync(line, aborted);
                     await context.Response.Body.WriteAsync("\n"u8.ToArray(), aborted);
                     await context.Response.Body.FlushAsync(aborted);
-                    connection.Sent(snapshot.Version);
+                    connection.Sent(snapshot.Version, state.Store.Revision);
                     LogPushed(log, hello.Name, snapshot.Version, snapshot.Listeners.Count);
+                }
+                else
+                {
+                    connection.Sent(snapshot.Version, state.Store.Revision); // unchanged for this proxy: it is current up to this revision
                 }
 
                 await Task.WhenAny(states.WaitForNewerAsync(seen, aborted), acks);

@@ -86,6 +86,10 @@ internal static class BatchApplier
     private static Outcome Fail(ImmutableDictionary<ResourceKey, StoredResource> objects, StoreErrorKind error, string message) =>
         new(error, message, objects, [], []);
 
+    /// <summary>What a put of <paramref name="incoming"/> would change (created, configured or unchanged), by the rule the write itself uses: a dry run.</summary>
+    internal static ChangeKind Preview(StoredResource? existing, Resource incoming) =>
+        Put(existing, incoming, existing?.ResourceVersion ?? 0, DateTimeOffset.UnixEpoch, static () => "").Change;
+
     private static (StoredResource Stored, ChangeKind Change) Put(
         StoredResource? existing, Resource incoming, long revision, DateTimeOffset now, Func<string> newUid)
     {

@@ -19,6 +19,23 @@ public sealed class ApplyEndpointTests
         Assert.Single(list["items"]!.AsArray());
     }
 
+    /// <summary>A dry run says what the write would do, as kubectl's does: unchanged, configured or created (trellis up relies on it).</summary>
+    [Fact]
+    public async Task Apply_DryRun_ReportsUnchangedConfiguredAndCreated()
+    {
+        await using var cp = await ControlPlaneFixture.StartAsync();
+        await cp.PostAsync("/apply", TestResources.ReviewsService + "\n---\n" + TestResources.ReviewsRule);
+        var edited = TestResources.ReviewsRule.Replace("- {name: v2", "- {name: v4", StringComparison.Ordinal);
+        var before = cp.Host.Store.Snapshot;
+
+        var (status, body) = await cp.PostAsync("/apply?dryRun=true", TestResources.ReviewsService + "\n---\n" + edited + "\n---\n"
+            + TestResources.ReviewsService.Replace("reviews", "ratings", StringComparison.Ordinal));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(["unchanged", "configured", "created"], body!["results"]!.AsArray().Select(r => (string)r!["change"]!));
+        Assert.Same(before, cp.Host.Store.Snapshot);
+    }
+
     public static TheoryData<string, string, string> BadInputs => new()
     {
         { "malformed YAML", "apiVersion: v1\nkind: Service\nmetadata: {name: x\n", "TRL0001" },
