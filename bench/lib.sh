@@ -16,6 +16,16 @@ install_missing() {
     log "installing ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    # The benchmarks start their own nginx/HAProxy (and NATS, etcd) on free ports: the packages' services must not
+    # run now or start at boot. Not removed, only stopped and disabled (works without a running systemd too).
+    local unit
+    for unit in "${missing[@]}"; do
+      case "$unit" in nginx|haproxy|nats-server|etcd-server)
+        [ "$unit" = etcd-server ] && unit=etcd
+        as_root systemctl stop "$unit.service" 2>/dev/null || true
+        as_root systemctl disable "$unit.service" 2>/dev/null || true ;;
+      esac
+    done
   fi
   command -v dotnet >/dev/null || die "the .NET SDK (see global.json) is required to build Trellis"
 }
