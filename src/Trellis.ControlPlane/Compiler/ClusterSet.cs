@@ -21,12 +21,14 @@ internal sealed class ClusterSet(MeshIndex index)
     /// <summary>The cluster for a route destination written in namespace <paramref name="ns"/>.</summary>
     public string Reference(Destination destination, string ns, int? contextPort)
     {
-        var fqdn = HostNames.Qualify(destination.Host, ns);
-        index.Services.TryGetValue(fqdn, out var service);
+        var fqdn = index.Resolve(destination.Host, ns);
+        IReadOnlyList<int> ports = index.Services.TryGetValue(fqdn, out var service) ? service.Ports
+            : index.EntryHosts.TryGetValue(fqdn, out var entry) ? entry.Ports.ToList()
+            : [];
         var port = destination.Port?.Number
-            ?? (service is { Ports.Count: 1 } ? service.Ports[0] : (int?)null)
+            ?? (ports.Count == 1 ? ports[0] : (int?)null)
             ?? contextPort
-            ?? (service is { Ports.Count: > 0 } ? service.Ports[0] : 80);
+            ?? (ports.Count > 0 ? ports[0] : 80);
         return Outbound(fqdn, port, destination.Subset);
     }
 
@@ -63,6 +65,14 @@ internal sealed class ClusterSet(MeshIndex index)
         return name;
     }
 
+    /// <summary>Istio's <c>PassthroughCluster</c>: no endpoints; each request goes to the authority it names.</summary>
+    public string Passthrough()
+    {
+        const string name = "PassthroughCluster";
+        _clusters.TryAdd(name, new ClusterConfig(name, [], LoadBalancerKind.Passthrough));
+        return name;
+    }
+
     /// <summary>A cluster without endpoints, for a route target that cannot be resolved: the proxy answers it 503.</summary>
     public string Unreachable(string name)
     {
@@ -73,11 +83,25 @@ internal sealed class ClusterSet(MeshIndex index)
     /// <summary>Requests one proxy holds per revision at zero; beyond it, 503 (Knative's activator bounds its queue too).</summary>
     public const int ActivationQueueCapacity = 1000;
 
-    public string Inbound(WorkloadInstance instance, int appPort)
+    public string Inbound(WorkloadInstance instance, int appPort, UpstreamProtocol protocol = UpstreamProtocol.Http1)
     {
         var name = ClusterNames.Inbound(appPort, instance.Id);
-        _clusters[name] = new ClusterConfig(name, [new EndpointConfig("127.0.0.1", appPort)]);
+        _clusters[name] = new ClusterConfig(name, [new EndpointConfig("127.0.0.1", appPort)], Protocol: protocol);
         return name;
+    }
+
+    /// <summary>
+    /// The protocol an instance's application speaks, from the Services that select it: HTTP/2 when their HTTP ports are
+    /// all HTTP/2 (<c>grpc</c>, <c>http2</c>), since an instance has one application port; else HTTP/1.1.
+    /// </summary>
+    public UpstreamProtocol InboundProtocol(WorkloadInstance instance)
+    {
+        var ports = index.Services.Values
+            .Where(s => s.Instances.Any(i => i.Id == instance.Id))
+            .SelectMany(s => s.Ports.Select(s.ProtocolOf))
+            .Where(p => p.IsHttp())
+            .ToList();
+        return ports.Count > 0 && ports.All(p => p == PortProtocol.Http2) ? UpstreamProtocol.Http2 : UpstreamProtocol.Http1;
     }
 
     /// <summary>
@@ -87,26 +111,38 @@ internal sealed class ClusterSet(MeshIndex index)
     private ClusterConfig BuildOutbound(string name, string fqdn, int port, string? subsetName)
     {
         index.Services.TryGetValue(fqdn, out var service);
-        index.DestinationRules.TryGetValue(fqdn, out var rule);
+        index.EntryHosts.TryGetValue(fqdn, out var entry);
+        var rule = index.RuleFor(fqdn, entry?.Namespace);
         var subset = subsetName is null ? null : rule?.Spec.Subsets.FirstOrDefault(s => s.Name == subsetName);
         var metadata = TelemetryMetadata.Service(fqdn, index);
-        if (service is null || (subsetName is not null && subset is null))
+        if ((service is null && entry is null) || (subsetName is not null && subset is null))
         {
             return new ClusterConfig(name, [], Service: metadata);
         }
 
-        var endpoints = service.Instances
-            .Where(i => i.Ready && (subset is null || Labels.Selects(subset.Labels, i.Labels)))
-            .Select(Endpoint)
-            .Where(e => e is not null)
-            .Select(e => e!)
-            .ToList();
+        var endpoints = service is not null
+            ? service.Instances
+                .Where(i => i.Ready && (subset is null || Labels.Selects(subset.Labels, i.Labels)))
+                .Select(Endpoint)
+                .Where(e => e is not null)
+                .Select(e => e!)
+                .ToList()
+            : ServiceEntries.Endpoints(entry!, port, subset?.Labels, index.Instances);
+        var protocol = service?.ProtocolOf(port) ?? entry!.ProtocolOf(port);
         var policy = TrafficPolicies.Merge(rule?.Spec.TrafficPolicy, subset?.TrafficPolicy, port);
-        return TrafficPolicies.Apply(new ClusterConfig(name, endpoints, Service: metadata), policy);
+        var cluster = TrafficPolicies.Apply(new ClusterConfig(name, endpoints, Protocol: Upstream(protocol), Service: metadata), policy);
+        // resolution NONE: no endpoints to balance over, the request goes to the address it was sent to.
+        return service is null && entry!.Resolution == ServiceEntryResolution.None
+            ? cluster with { LoadBalancer = LoadBalancerKind.Passthrough, ConsistentHash = null, WarmupDuration = null }
+            : cluster;
     }
 
+    /// <summary>HTTP/2 ports (<c>http2</c>, <c>grpc</c>) get HTTP/2 upstreams end to end; every other port HTTP/1.1.</summary>
+    public static UpstreamProtocol Upstream(PortProtocol protocol) =>
+        protocol == PortProtocol.Http2 ? UpstreamProtocol.Http2 : UpstreamProtocol.Http1;
+
     /// <summary>Instances are reached through their proxy's inbound listener; one without a proxy directly.</summary>
-    private static EndpointConfig? Endpoint(WorkloadInstance i)
+    public static EndpointConfig? Endpoint(WorkloadInstance i)
     {
         var port = i.Ports.TryGetValue(WorkloadInstance.InboundPort, out var inbound) ? inbound
             : i.Ports.TryGetValue(WorkloadInstance.AppPort, out var app) ? app

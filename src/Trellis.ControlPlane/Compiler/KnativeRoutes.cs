@@ -10,11 +10,17 @@ namespace Trellis.ControlPlane.Compiler;
 /// </summary>
 internal static class KnativeRoutes
 {
-    public static IEnumerable<VirtualHostConfig> Hosts(MeshIndex index, ClusterSet clusters, bool mesh, ISet<string> taken)
+    /// <param name="visible">In the mesh: whether the calling workload's view (its Sidecar) holds the route's service (namespace, FQDN).</param>
+    public static IEnumerable<VirtualHostConfig> Hosts(MeshIndex index, ClusterSet clusters, bool mesh, ISet<string> taken, Func<string, string, bool>? visible = null)
     {
         foreach (var route in index.KnativeRoutes)
         {
             if (route.Status is not { } status || status["traffic"] is not JsonArray traffic)
+            {
+                continue;
+            }
+
+            if (visible is not null && !visible(route.Namespace, $"{route.Name}.{route.Namespace}.svc.cluster.local"))
             {
                 continue;
             }

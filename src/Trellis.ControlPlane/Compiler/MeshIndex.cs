@@ -6,7 +6,13 @@ using Trellis.Api.Workloads;
 namespace Trellis.ControlPlane.Compiler;
 
 /// <summary>A service the mesh routes to: a Kubernetes Service with its selected instances.</summary>
-internal sealed record MeshService(string Name, string Namespace, string Fqdn, IReadOnlyList<int> Ports, IReadOnlyList<WorkloadInstance> Instances);
+internal sealed record MeshService(string Name, string Namespace, string Fqdn, IReadOnlyList<int> Ports, IReadOnlyList<WorkloadInstance> Instances)
+{
+    /// <summary>Each port's protocol by Istio's protocol selection (<see cref="PortProtocols.OfServicePort"/>).</summary>
+    public IReadOnlyDictionary<int, PortProtocol> Protocols { get; init; } = new Dictionary<int, PortProtocol>();
+
+    public PortProtocol ProtocolOf(int port) => Protocols.GetValueOrDefault(port, PortProtocol.Http);
+}
 
 /// <summary>A resource's spec together with the namespace it was written in, which qualifies its short host names.</summary>
 internal sealed record Scoped<T>(string Name, string Namespace, T Spec);
@@ -32,7 +38,11 @@ internal sealed class MeshIndex
             var instances = spec is null || spec.Selector.Count == 0
                 ? []
                 : state.Instances.Where(i => i.Namespace == ns && Labels.Selects(spec.Selector, i.Labels)).ToList();
-            services[fqdn] = new MeshService(r.Metadata.Name, ns, fqdn, ports, instances);
+            services[fqdn] = new MeshService(r.Metadata.Name, ns, fqdn, ports, instances)
+            {
+                Protocols = (spec?.Ports ?? []).GroupBy(p => p.Port)
+                    .ToDictionary(g => g.Key, g => PortProtocols.OfServicePort(g.First().Name, g.First().AppProtocol, g.First().Protocol)),
+            };
         }
 
         Services = services;
@@ -52,12 +62,47 @@ internal sealed class MeshIndex
             .ToHashSet();
         KnativeRoutes = state.Store.List("serving.knative.dev", "Route").Select(o => (o.Resource.Metadata.Name, o.Resource.Key.Namespace, o.Resource.Status)).ToList();
         GatewayApi = new GatewayApi.GatewayApiIndex(state);
+        EntryHosts = ServiceEntries.Hosts(Scope<ServiceEntrySpec>(state, "ServiceEntry"), services);
+        Sidecars = Scope<SidecarSpec>(state, "Sidecar");
+        MeshConfig = ReadMeshConfig(state);
         Secrets = state.Store.List("", "Secret")
             .Where(o => o.Resource.Spec is SecretData)
             .ToDictionary(o => (o.Resource.Key.Namespace, o.Resource.Metadata.Name), o => (SecretData)o.Resource.Spec!);
     }
 
     public IReadOnlyDictionary<(string Namespace, string Name), SecretData> Secrets { get; }
+
+    /// <summary>The hosts ServiceEntries add to the registry, by host as written (lowercased), oldest entry first.</summary>
+    public IReadOnlyDictionary<string, EntryHost> EntryHosts { get; }
+
+    /// <summary>Sidecar resources, oldest first.</summary>
+    public IReadOnlyList<Scoped<SidecarSpec>> Sidecars { get; }
+
+    /// <summary>The mesh configuration (Istio's <c>istio</c> ConfigMap in <c>istio-system</c>); its defaults when there is none.</summary>
+    public MeshConfig MeshConfig { get; }
+
+    /// <summary>
+    /// The registry name a route's host means: the Service its qualified form names, else a ServiceEntry host as written
+    /// (Istio takes ServiceEntry hosts literally, so <c>example.com</c> is not read as a service in namespace <c>com</c>),
+    /// else the qualified form.
+    /// </summary>
+    public string Resolve(string host, string ns)
+    {
+        var qualified = HostNames.Qualify(host, ns);
+        if (Services.ContainsKey(qualified))
+        {
+            return qualified;
+        }
+
+        var written = host.Trim().TrimEnd('.').ToLowerInvariant();
+        return EntryHosts.ContainsKey(written) ? written : qualified;
+    }
+
+    /// <summary>The DestinationRule for a registry host; a ServiceEntry host may be written short in the rule's namespace.</summary>
+    public Scoped<DestinationRuleSpec>? RuleFor(string host, string? entryNamespace = null) =>
+        DestinationRules.TryGetValue(host, out var rule) ? rule
+        : entryNamespace is not null && DestinationRules.TryGetValue(HostNames.Qualify(host, entryNamespace), out rule) ? rule
+        : null;
 
     /// <summary>The Gateway API objects (Gateways, routes, grants).</summary>
     public GatewayApi.GatewayApiIndex GatewayApi { get; }
@@ -82,6 +127,15 @@ internal sealed class MeshIndex
 
     /// <summary>LocalRateLimit resources, oldest first.</summary>
     public IReadOnlyList<Scoped<Trellis.Api.Policy.LocalRateLimitSpec>> LocalRateLimits { get; }
+
+    /// <summary>A mesh configuration that does not parse was refused at apply; one stored anyway (older data) means the defaults.</summary>
+    private static MeshConfig ReadMeshConfig(MeshState state)
+    {
+        var stored = state.Store.List("", "ConfigMap")
+            .FirstOrDefault(o => MeshConfig.IsMeshConfigMap(o.Resource.Key.Namespace, o.Resource.Metadata.Name));
+        var data = (stored?.Resource.Spec as ConfigMapData)?.Data.GetValueOrDefault(MeshConfig.MeshKey);
+        return MeshConfig.Parse(data).Config ?? MeshConfig.Default;
+    }
 
     /// <summary>
     /// In Istio's order (pilot's <c>sortConfigByCreationTime</c>): oldest first, then by name, then namespace. Where

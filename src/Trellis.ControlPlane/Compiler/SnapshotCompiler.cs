@@ -37,10 +37,13 @@ public static class SnapshotCompiler
         {
             if (instance.Ports.TryGetValue(WorkloadInstance.InboundPort, out var inbound) && instance.Ports.TryGetValue(WorkloadInstance.AppPort, out var app))
             {
-                var cluster = clusters.Inbound(instance, app);
+                // An HTTP/2 application (gRPC) is spoken to in h2c, and so is its inbound listener by other proxies.
+                var protocol = clusters.InboundProtocol(instance);
+                var cluster = clusters.Inbound(instance, app, protocol);
                 var table = Add(tables, "inbound/" + instance.Id, [new VirtualHostConfig("inbound", ["*"], [new RouteConfig("default", [], [new WeightedClusterConfig(cluster, 100)])])]);
                 listeners.Add(new ListenerConfig(
                     $"{instance.Id}/inbound", instance.Host, inbound, ListenerKind.Inbound, table, instance.Id,
+                    Protocols: protocol == UpstreamProtocol.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2,
                     Serving: InstanceServing(instance, index), RateLimit: RateLimits.Listener(index, instance.Labels, instance.Namespace),
                     Peer: TelemetryMetadata.Workload(instance), Services: TelemetryMetadata.ServicesOf(instance, index)));
             }
@@ -48,7 +51,8 @@ public static class SnapshotCompiler
             if (instance.Ports.TryGetValue(WorkloadInstance.OutboundPort, out var outbound))
             {
                 var source = new TrafficSource(instance.Labels, instance.Namespace, Mesh);
-                var hosts = RateLimits.Routes(OutboundHosts(source, index, clusters), index, instance.Labels, instance.Namespace);
+                var view = OutboundView.For(index, instance.Namespace, instance.Labels);
+                var hosts = RateLimits.Routes(OutboundHosts(source, index, clusters, view), index, instance.Labels, instance.Namespace);
                 var table = AddShared(tables, "outbound", hosts);
                 listeners.Add(new ListenerConfig($"{instance.Id}/outbound", "127.0.0.1", outbound, ListenerKind.Outbound, table, instance.Id, Peer: TelemetryMetadata.Workload(instance)));
             }
@@ -78,18 +82,25 @@ public static class SnapshotCompiler
     }
 
     /// <summary>
-    /// One virtual host per service port, reachable by every name a client in the mesh may use for it. Without a
-    /// VirtualService the route still carries Istio's default retry policy (pilot's <c>BuildDefaultHTTPOutboundRoute</c>).
+    /// One virtual host per service port in the workload's <paramref name="view"/>, reachable by every name a client in
+    /// the mesh may use for it, then ServiceEntry hosts, Knative routes, and last the catch-all for every other host
+    /// (<see cref="OutboundView.Mode"/>). Without a VirtualService the route still carries Istio's default retry policy
+    /// (pilot's <c>BuildDefaultHTTPOutboundRoute</c>).
     /// </summary>
-    private static List<VirtualHostConfig> OutboundHosts(TrafficSource source, MeshIndex index, ClusterSet clusters)
+    private static List<VirtualHostConfig> OutboundHosts(TrafficSource source, MeshIndex index, ClusterSet clusters, OutboundView view)
     {
         var hosts = new List<VirtualHostConfig>();
         foreach (var service in index.Services.Values.OrderBy(s => s.Fqdn, StringComparer.Ordinal))
         {
-            var vs = MeshVirtualService(index, service);
+            var vs = MeshVirtualService(index, service.Fqdn);
             for (var p = 0; p < service.Ports.Count; p++)
             {
                 var port = service.Ports[p];
+                if (!view.Sees(service.Namespace, service.Fqdn, port))
+                {
+                    continue;
+                }
+
                 var routes = GatewayApi.MeshRoutes.For(index.GatewayApi, service.Namespace, service.Name, port, source.Namespace, clusters)
                     ?? (vs is null ? [] : RouteTranslator.Translate(vs, source, clusters, new RouteContext(port, port)).Select(r => r.Route).ToList());
                 if (routes.Count == 0)
@@ -102,16 +113,65 @@ public static class SnapshotCompiler
         }
 
         var taken = hosts.SelectMany(h => h.Domains).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        hosts.AddRange(KnativeRoutes.Hosts(index, clusters, mesh: true, taken));
+        hosts.AddRange(EntryHosts(source, index, clusters, view, taken));
+        hosts.AddRange(KnativeRoutes.Hosts(index, clusters, mesh: true, taken, (ns, fqdn) => view.Sees(ns, fqdn, 80)));
+        if (taken.Add("*"))
+        {
+            hosts.Add(CatchAll(view.Mode, clusters));
+        }
+
         return hosts;
     }
+
+    /// <summary>The HTTP ports of ServiceEntry hosts, as a Service's: <c>host:port</c>, and the bare host for its first port or 80.</summary>
+    private static IEnumerable<VirtualHostConfig> EntryHosts(TrafficSource source, MeshIndex index, ClusterSet clusters, OutboundView view, ISet<string> taken)
+    {
+        foreach (var entry in index.EntryHosts.Values)
+        {
+            var vs = MeshVirtualService(index, entry.Host);
+            var ports = entry.Spec.Ports;
+            for (var p = 0; p < ports.Count; p++)
+            {
+                var port = ports[p].Number;
+                if (!entry.ProtocolOf(port).IsHttp() || !view.Sees(entry.Namespace, entry.Host, port))
+                {
+                    continue;
+                }
+
+                var routes = vs is null ? [] : RouteTranslator.Translate(vs, source, clusters, new RouteContext(port, port)).Select(r => r.Route).ToList();
+                if (routes.Count == 0)
+                {
+                    routes = [new RouteConfig("default", [], [new WeightedClusterConfig(clusters.Outbound(entry.Host, port, null), 100)], Retry: HttpPolicies.DefaultRetry)];
+                }
+
+                var domains = new List<string> { string.Create(CultureInfo.InvariantCulture, $"{entry.Host}:{port}") };
+                if (p == 0 || port == 80)
+                {
+                    domains.Add(entry.Host);
+                }
+
+                if (domains.Where(taken.Add).ToList() is { Count: > 0 } mine)
+                {
+                    yield return new VirtualHostConfig($"{entry.Host}:{port}", mine, routes);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every host outside the view (pilot's <c>allow_any</c> and <c>block_all</c> virtual hosts): <c>ALLOW_ANY</c> sends the
+    /// request on to the authority it names (<c>PassthroughCluster</c>), <c>REGISTRY_ONLY</c> answers 502.
+    /// </summary>
+    private static VirtualHostConfig CatchAll(OutboundMode mode, ClusterSet clusters) => mode == OutboundMode.RegistryOnly
+        ? new VirtualHostConfig("block_all", ["*"], [new RouteConfig("block_all", [], [], DirectResponse: new DirectResponseConfig(502))])
+        : new VirtualHostConfig("allow_any", ["*"], [new RouteConfig("allow_any", [], [new WeightedClusterConfig(clusters.Passthrough(), 100)])]);
 
     /// <summary>
     /// The VirtualService a sidecar uses for a service. Istio merges VirtualServices only on gateways: in the mesh one
     /// applies, the one whose host names the service exactly before a wildcard (Envoy's domain precedence), the longer
     /// wildcard before the shorter, and among equals the oldest (istioctl analyze reports the conflict as IST0109).
     /// </summary>
-    private static Scoped<VirtualServiceSpec>? MeshVirtualService(MeshIndex index, MeshService service)
+    private static Scoped<VirtualServiceSpec>? MeshVirtualService(MeshIndex index, string host)
     {
         Scoped<VirtualServiceSpec>? best = null;
         var bestRank = -1;
@@ -122,10 +182,10 @@ public static class SnapshotCompiler
                 continue;
             }
 
-            foreach (var host in vs.Spec.Hosts)
+            foreach (var written in vs.Spec.Hosts)
             {
-                var pattern = HostNames.Qualify(host, vs.Namespace);
-                if (!HostNames.Matches(pattern, service.Fqdn))
+                var pattern = index.Resolve(written, vs.Namespace);
+                if (!HostNames.Matches(pattern, host))
                 {
                     continue;
                 }

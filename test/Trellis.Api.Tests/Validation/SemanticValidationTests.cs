@@ -64,6 +64,13 @@ public sealed class SemanticValidationTests
         { "TriggerWithoutSubscriberTarget", "apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: t}\nspec:\n  broker: default\n  subscriber: {}\n", "spec.subscriber" },
         { "BrokerBadBackoffDelay", "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: b}\nspec:\n  delivery: {backoffDelay: 2s}\n", "spec.delivery.backoffDelay" },
         { "AuthorizationCustomWithoutProvider", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a}\nspec: {action: CUSTOM}\n", "spec.provider" },
+        { "ServiceEntryNoneWithEndpoints", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nspec:\n  hosts: [api.example.com]\n  resolution: NONE\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  endpoints: [{address: 127.0.0.2}]\n", "spec.endpoints" },
+        { "ServiceEntryStaticHostName", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nspec:\n  hosts: [api.example.com]\n  resolution: STATIC\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  endpoints: [{address: api.internal}]\n", "spec.endpoints[0].address" },
+        { "ServiceEntryDnsBadName", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nspec:\n  hosts: [api.example.com]\n  resolution: DNS\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  endpoints: [{address: 'not a name'}]\n", "spec.endpoints[0].address" },
+        { "ServiceEntryDnsWildcard", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nspec:\n  hosts: ['*.example.com']\n  resolution: DNS\n  ports: [{number: 80, name: http, protocol: HTTP}]\n", "spec.hosts[0]" },
+        { "ServiceEntryRoundRobinTwoEndpoints", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nspec:\n  hosts: [api.example.com]\n  resolution: DNS_ROUND_ROBIN\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  endpoints: [{address: a.example.com}, {address: b.example.com}]\n", "spec.endpoints" },
+        { "MeshConfigUnknownMode", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    outboundTrafficPolicy:\n      mode: DENY_ALL\n", "data.mesh" },
+        { "MeshConfigNotYaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: '{outboundTrafficPolicy: [}'\n", "data.mesh" },
         { "ServiceEntryStaticWithoutEndpoints", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nspec:\n  hosts: [db.example.com]\n  resolution: STATIC\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n", "spec.endpoints" },
     };
 

@@ -26,7 +26,7 @@ internal static class CompilerHarness
         """;
 
     /// <summary>The snapshot of node n1 (or <paramref name="proxy"/>) with the reviews Service, its three versions and <paramref name="yaml"/>.</summary>
-    public static ProxySnapshot Compile(string yaml, ProxyHello? proxy = null, bool withRule = true)
+    public static ProxySnapshot Compile(string yaml, ProxyHello? proxy = null, bool withRule = true, WorkloadInstance[]? instances = null)
     {
         var resources = new List<Resource> { TestResources.One(TestResources.ReviewsService) };
         if (withRule)
@@ -38,7 +38,7 @@ internal static class CompilerHarness
         var start = DateTimeOffset.Parse("2024-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
         var read = TestResources.Read(yaml);
         resources.AddRange(read.Select((r, i) => r with { Metadata = r.Metadata with { CreationTimestamp = start.AddSeconds(i) } }));
-        return SnapshotCompiler.Compile(proxy ?? Node, State(resources, Instances()));
+        return SnapshotCompiler.Compile(proxy ?? Node, State(resources, instances ?? Instances()));
     }
 
     /// <summary>The routes of the reviews virtual host seen from productpage's outbound listener.</summary>
