@@ -3,7 +3,7 @@ using Trellis.Api.GatewayApi;
 namespace Trellis.Api.Validation;
 
 /// <summary>The Gateway API's CRD validation rules for Gateway, HTTPRoute and GRPCRoute.</summary>
-internal static class GatewayApiValidator
+internal static partial class GatewayApiValidator
 {
     private static readonly HashSet<string> FilterTypes = ["RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "RequestRedirect", "URLRewrite", "CORS", "ExtensionRef", "ExternalAuth"];
 
@@ -94,6 +94,10 @@ internal static class GatewayApiValidator
                 {
                     ctx.Error($"spec.rules[{r}].matches[{m}].method", "one of service or method must be set");
                 }
+                else if (rule.Matches[m].Method is { } method)
+                {
+                    GrpcMethod(method, $"spec.rules[{r}].matches[{m}].method", ctx);
+                }
 
                 HeaderMatches(rule.Matches[m].Headers, $"spec.rules[{r}].matches[{m}].headers", ctx);
             }
@@ -102,6 +106,47 @@ internal static class GatewayApiValidator
             Backends(rule.BackendRefs, $"spec.rules[{r}].backendRefs", ctx);
         }
     }
+
+    /// <summary>The spec's rules for a method match: an Exact service is a dotted name and a method a name; a RegularExpression compiles.</summary>
+    private static void GrpcMethod(GrpcMethodMatch method, string path, ValidationContext ctx)
+    {
+        switch (method.Type ?? "Exact")
+        {
+            case "Exact":
+                if (method.Service is { } service && !GrpcServiceName().IsMatch(service))
+                {
+                    ctx.Error($"{path}.service", $"\"{service}\" is not a gRPC service name (dotted identifiers, e.g. grpc.health.v1.Health)");
+                }
+
+                if (method.Method is { } name && !GrpcMethodName().IsMatch(name))
+                {
+                    ctx.Error($"{path}.method", $"\"{name}\" is not a gRPC method name");
+                }
+
+                break;
+            case "RegularExpression":
+                if (method.Service is { } servicePattern)
+                {
+                    Checks.Regex(servicePattern, $"{path}.service", ctx);
+                }
+
+                if (method.Method is { } methodPattern)
+                {
+                    Checks.Regex(methodPattern, $"{path}.method", ctx);
+                }
+
+                break;
+            default:
+                ctx.Error($"{path}.type", $"\"{method.Type}\" is not Exact or RegularExpression");
+                break;
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(?i)\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$")]
+    private static partial System.Text.RegularExpressions.Regex GrpcServiceName();
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z_][A-Za-z_0-9]*$")]
+    private static partial System.Text.RegularExpressions.Regex GrpcMethodName();
 
     private static void Parents(IReadOnlyList<ParentReference> parents, IReadOnlyList<string> hostnames, ValidationContext ctx)
     {

@@ -127,7 +127,10 @@ public static class NotEnforced
         new(GatewayApi, "Gateway", "spec.listeners[*].tls.options", "TLS options are the runtime's defaults"),
         new(GatewayApi, "HTTPRoute", "spec.rules[*].filters[*].extensionRef", "extension filters are not supported"),
         new(GatewayApi, "HTTPRoute", "spec.rules[*].sessionPersistence", "session persistence is not applied"),
-        new(GatewayApi, "GRPCRoute", "spec", "GRPCRoutes are not routed yet"),
+        new(GatewayApi, "GRPCRoute", "spec.rules[*].filters[*].requestMirror", "mirroring is compiled but not served until the proxy pipeline lands"),
+        new(GatewayApi, "GRPCRoute", "spec.rules[*].filters[*].extensionRef", "extension filters are not supported"),
+        new(GatewayApi, "GRPCRoute", "spec.rules[*].backendRefs[*].filters", "per-backend filters are compiled but not served until the proxy pipeline lands"),
+        new(GatewayApi, "GRPCRoute", "spec.rules[*].sessionPersistence", "session persistence is not applied"),
 
         // Issue 12: security.
         new(Security, "PeerAuthentication", "spec", "mTLS is not enforced yet: every hop is cleartext"),

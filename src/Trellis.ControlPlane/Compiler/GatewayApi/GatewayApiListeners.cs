@@ -14,10 +14,13 @@ internal static class GatewayApiListeners
 {
     public static List<ListenerConfig> Build(GatewayApiIndex index, ClusterSet clusters, IDictionary<string, RouteTableConfig> tables)
     {
+        // HTTPRoutes and GRPCRoutes share listeners, hostnames and precedence; each kind translates its own rules.
         var attachments = index.HttpRoutes
-            .Select(r => (Route: r, Parents: RouteAttachments.Resolve(r.Head, index)))
+            .Select(r => (Route: r.Head, Translate: (Func<int, List<RankedRoute>>)(port => HttpRouteRules.Translate(r, port, clusters, index)), Parents: RouteAttachments.Resolve(r.Head, index)))
+            .Concat(index.GrpcRoutes
+                .Select(r => (Route: r.Head, Translate: (Func<int, List<RankedRoute>>)(port => GrpcRouteRules.Translate(r, port, clusters, index)), Parents: RouteAttachments.Resolve(r.Head, index))))
             .ToList();
-        var compiled = new Dictionary<(HttpRouteEntry, int), List<RankedRoute>>();
+        var compiled = new Dictionary<(RouteHead, int), List<RankedRoute>>();
         var listeners = new List<ListenerConfig>();
         foreach (var gateway in index.Gateways.Where(g => g.Ours && g.Address is not null))
         {
@@ -29,13 +32,13 @@ internal static class GatewayApiListeners
                 }
 
                 var hosts = new Dictionary<string, HostRoutes>(StringComparer.OrdinalIgnoreCase);
-                foreach (var (route, parents) in attachments)
+                foreach (var (route, translate, parents) in attachments)
                 {
                     foreach (var attached in parents.SelectMany(p => p.Listeners).Where(a => a.Gateway == gateway && a.Listener.Port == port.Key))
                     {
                         if (!compiled.TryGetValue((route, port.Key), out var routes))
                         {
-                            compiled[(route, port.Key)] = routes = HttpRouteRules.Translate(route, port.Key, clusters, index);
+                            compiled[(route, port.Key)] = routes = translate(port.Key);
                         }
 
                         var specificity = RouteHostnames.Specificity(attached.Listener.Hostname);
@@ -80,6 +83,6 @@ internal static class GatewayApiListeners
 
         public List<RankedRoute> Routes { get; } = [];
 
-        public HashSet<HttpRouteEntry> Sources { get; } = new(ReferenceEqualityComparer.Instance);
+        public HashSet<RouteHead> Sources { get; } = new(ReferenceEqualityComparer.Instance);
     }
 }
