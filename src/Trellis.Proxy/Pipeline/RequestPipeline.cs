@@ -216,7 +216,7 @@ internal sealed partial class RequestPipeline
         for (var attempt = 0; ; attempt++)
         {
             var endpoint = cluster.Config.LoadBalancer == Trellis.Api.Snapshots.LoadBalancerKind.Passthrough
-                ? cluster.PassthroughEndpoint(exchange.Request)
+                ? cluster.PassthroughEndpoint(exchange.Request) is var named && !PassthroughLoop.IsSelf(named, _snapshots.Current.Source) ? named : null
                 : cluster.NextEndpoint(hash, attempt);
 
             // A retry avoids the endpoint that just failed when the cluster has another (Istio's

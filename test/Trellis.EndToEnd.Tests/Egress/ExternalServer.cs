@@ -1,0 +1,89 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Trellis.EndToEnd.Tests.Egress;
+
+/// <summary>
+/// An "external" HTTP/1.1 server on a loopback address of its own (127.0.0.2): outside the mesh, no proxy in front of
+/// it. Every request is answered 200 with its name and the Host it was sent, then the connection is closed.
+/// </summary>
+public sealed class ExternalServer : IAsyncDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+
+    public ExternalServer(string name, IPAddress address)
+    {
+        Name = name;
+        _listener = new TcpListener(address, 0);
+        _listener.Start();
+        Address = address.ToString();
+        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        _accepting = AcceptAsync();
+    }
+
+    public string Name { get; }
+
+    public string Address { get; }
+
+    public int Port { get; }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        try
+        {
+            await _accepting;
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+
+        _stop.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            _ = AnswerAsync(client);
+        }
+    }
+
+    private async Task AnswerAsync(TcpClient client)
+    {
+        using (client)
+        {
+            try
+            {
+                var stream = client.GetStream();
+                var head = new StringBuilder();
+                var buffer = new byte[4096];
+                while (!head.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+                {
+                    var read = await stream.ReadAsync(buffer, _stop.Token);
+                    if (read == 0)
+                    {
+                        return;
+                    }
+
+                    head.Append(Encoding.Latin1.GetString(buffer, 0, read));
+                }
+
+                var host = head.ToString().Split("\r\n").FirstOrDefault(l => l.StartsWith("Host:", StringComparison.OrdinalIgnoreCase))?[5..].Trim() ?? "";
+                var body = Encoding.UTF8.GetBytes($"{Name} {host}");
+                var response = $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n";
+                await stream.WriteAsync(Encoding.Latin1.GetBytes(response), _stop.Token);
+                await stream.WriteAsync(body, _stop.Token);
+            }
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
+            {
+                // the proxy went away; nothing to answer
+            }
+        }
+    }
+}
