@@ -55,6 +55,9 @@ internal sealed class Http1Listener
 
     public HandoffTransport Handoff { get; }
 
+    /// <summary>On an <see cref="DetectsH2c"/> listener, where h2c connections for the Kestrel path go (its Kestrel speaks HTTP/1.1 only).</summary>
+    public H2cHandoff? H2c { get; set; }
+
     public IPEndPoint BoundEndPoint { get; }
 
     public bool Stopping => Volatile.Read(ref _stopping) != 0;

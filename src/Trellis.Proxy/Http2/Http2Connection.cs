@@ -241,8 +241,11 @@ internal sealed partial class Http2Connection : IFastConnection
 
             if (preface == PrefaceRead.NotHttp2 || _listener.KestrelPreferredForHttp2 || KestrelOnly.Connection(Services.Snapshots.Current, _listener.Name))
             {
-                // Kestrel answers a client that does not speak h2c, and serves listeners that need it.
-                handedOff = _listener.Handoff.TryHand(_socket, _in.AsSpan(0, _filled));
+                // Kestrel answers a client that does not speak h2c, and serves listeners that need it: over h2c
+                // on a listener that also speaks HTTP/1.1, where the listener's own Kestrel speaks HTTP/1.1 only.
+                handedOff = preface != PrefaceRead.NotHttp2 && _listener.H2c is { } h2c
+                    ? await h2c.TryHandAsync(_socket, _in.AsMemory(0, _filled))
+                    : _listener.Handoff.TryHand(_socket, _in.AsSpan(0, _filled));
                 return;
             }
 

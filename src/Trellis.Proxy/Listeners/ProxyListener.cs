@@ -61,20 +61,26 @@ internal sealed class ProxyListener : IAsyncDisposable
         Http1Services? fastPath,
         CancellationToken cancellationToken)
     {
-        var kestrel = new KestrelServerOptions
+        KestrelServerOptions KestrelOptions()
         {
-            AddServerHeader = false,
-            ApplicationServices = config.Tls is null ? NoServices : ListenerTransport.HttpsServices,
-            // Absolute-form targets (HTTP_PROXY use) route by the target's authority even if a client
-            // sent a Host header that disagrees, as RFC 9112 §3.2.2 says a server must.
-            AllowHostHeaderOverride = true,
-        };
-        // Bodies are streamed, never held, so there is nothing for a size limit to protect.
-        kestrel.Limits.MaxRequestBodySize = null;
-        kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxHttp2StreamsPerConnection;
-        // Proxied streams carry whole bodies; windows larger than the defaults keep fast links busy.
-        kestrel.Limits.Http2.InitialConnectionWindowSize = 2 * 1024 * 1024;
-        kestrel.Limits.Http2.InitialStreamWindowSize = 1024 * 1024;
+            var kestrel = new KestrelServerOptions
+            {
+                AddServerHeader = false,
+                ApplicationServices = config.Tls is null ? NoServices : ListenerTransport.HttpsServices,
+                // Absolute-form targets (HTTP_PROXY use) route by the target's authority even if a client
+                // sent a Host header that disagrees, as RFC 9112 §3.2.2 says a server must.
+                AllowHostHeaderOverride = true,
+            };
+            // Bodies are streamed, never held, so there is nothing for a size limit to protect.
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxHttp2StreamsPerConnection;
+            // Proxied streams carry whole bodies; windows larger than the defaults keep fast links busy.
+            kestrel.Limits.Http2.InitialConnectionWindowSize = 2 * 1024 * 1024;
+            kestrel.Limits.Http2.InitialStreamWindowSize = 1024 * 1024;
+            return kestrel;
+        }
+
+        var kestrel = KestrelOptions();
 
         ListenOptions? listen = null;
         kestrel.Listen(IPAddress.Parse(config.Address), config.Port, l =>
@@ -98,6 +104,10 @@ internal sealed class ProxyListener : IAsyncDisposable
             var handoff = new HandoffTransport(socketOptions, loggerFactory);
             fast = Http1Listener.Start(config, fastPath, stats, handoff);
             transport = handoff;
+            if (fast.DetectsH2c)
+            {
+                fast.H2c = new H2cHandoff(KestrelOptions, fast.BoundEndPoint, socketOptions, loggerFactory, new ProxyApplication(handler));
+            }
         }
         else
         {
@@ -138,8 +148,10 @@ internal sealed class ProxyListener : IAsyncDisposable
         {
             using var drain = new CancellationTokenSource(_drainTimeout);
             var fastStopped = _fast?.StopAsync(_drainTimeout) ?? Task.CompletedTask;
+            var h2cStopped = _fast?.H2c?.StopAsync(drain.Token) ?? Task.CompletedTask;
             await _server.StopAsync(drain.Token);
             await fastStopped;
+            await h2cStopped;
             ProxyLog.ListenerStopped(_logger, Config.Name, BoundEndPoint);
         }
         catch (Exception ex)
@@ -149,6 +161,10 @@ internal sealed class ProxyListener : IAsyncDisposable
         finally
         {
             _server.Dispose();
+            if (_fast?.H2c is { } h2c)
+            {
+                await h2c.DisposeAsync();
+            }
         }
     }
 
