@@ -8,5 +8,11 @@ if (args.Length > 0 && args[0] == "--budget")
     return AllocationBudget.Run(Console.Out);
 }
 
+// `--jetstream-direct`: the JetStream ceiling of `bench/run eventing` (JetStreamDirect.cs).
+if (args.Length > 0 && args[0] == "--jetstream-direct")
+{
+    return await JetStreamDirect.RunAsync(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Fixtures).Assembly).Run(args);
 return 0;

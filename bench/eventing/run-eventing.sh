@@ -7,7 +7,11 @@
 #   2. delivery: a Trigger to a subscriber (bench/eventing/eventing.py, which answers 202 at once),
 #      events at a fixed 1000/s (hey -q), latency from the ingress's knativearrivaltime stamp to the
 #      subscriber (both on this machine's clock): p50 and p99.
-# The JetStream store and its baselines are not built yet; the table says so.
+#   3. the same ingest and delivery with the JetStream store (a NATS server started by
+#      scripts/nats-server, a second control plane with --event-store nats://...), against the
+#      engine's own ceiling in the same run: the same events published straight to JetStream with
+#      NATS.Net by as many concurrent publishers (bench/Trellis.Benchmarks --jetstream-direct).
+#      Skipped, and said so, when nats-server is not installed (./scripts/test installs it).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -35,23 +39,29 @@ TRELLIS_DLL="$ROOT/artifacts/trellis/trellis.dll"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/trellis-bench-eventing.XXXXXX")
-API=$(free_port) PUSH=$(free_port) BROKER=$(free_port) SUB=$(free_port)
-CP_PID="" SUB_PID=""
+SUB=$(free_port)
+CP_PID="" SUB_PID="" NATS_PID=""
 cleanup() {
   [ -n "$SUB_PID" ] && kill "$SUB_PID" 2>/dev/null || true
   [ -n "$CP_PID" ] && kill "$CP_PID" 2>/dev/null && wait "$CP_PID" 2>/dev/null || true
+  [ -n "$NATS_PID" ] && kill "$NATS_PID" 2>/dev/null && wait "$NATS_PID" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-log "trellis controlplane (broker ingress on 127.0.0.1:$BROKER, data in $WORK)"
-dotnet "$TRELLIS_DLL" controlplane --data-dir "$WORK/data" --api-address "127.0.0.1:$API" --push-address "127.0.0.1:$PUSH" \
-  --broker-address "127.0.0.1:$BROKER" --log-level warning >"$WORK/cp.log" 2>&1 &
-CP_PID=$!
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$API/healthz" >/dev/null && break; sleep 0.2; done
+start_cp() {  # start_cp DATA_DIR [extra controlplane options...]: a control plane with the two Brokers
+  local data=$1; shift
+  API=$(free_port) PUSH=$(free_port) BROKER=$(free_port)
+  log "trellis controlplane (broker ingress on 127.0.0.1:$BROKER, data in $data${1:+, $*})"
+  dotnet "$TRELLIS_DLL" controlplane --data-dir "$data" --api-address "127.0.0.1:$API" --push-address "127.0.0.1:$PUSH" \
+    --broker-address "127.0.0.1:$BROKER" --log-level warning "$@" >"$data.log" 2>&1 &
+  CP_PID=$!
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$API/healthz" >/dev/null && break; sleep 0.2; done
+  apply $'apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: ingest}\n---\napiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: deliver}'
+  for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$API/apis/eventing.knative.dev/v1/namespaces/default/brokers/ingest" | grep -q '"url"' && break; sleep 0.1; done
+}
+stop_cp() { [ -n "$CP_PID" ] && kill "$CP_PID" 2>/dev/null && wait "$CP_PID" 2>/dev/null || true; CP_PID=""; }
 apply() { curl -sf -X POST "http://127.0.0.1:$API/apply" -H 'content-type: application/yaml' --data-binary "$1" >/dev/null || die "apply failed"; }
-apply $'apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: ingest}\n---\napiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: deliver}'
-for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$API/apis/eventing.knative.dev/v1/namespaces/default/brokers/ingest" | grep -q '"url"' && break; sleep 0.1; done
 
 PAYLOAD=$(python3 -c 'import json; print(json.dumps({"order": 42, "pad": "x" * 200}))')
 post() {  # post URL DURATION CLIENTS [QPS per client]
@@ -62,40 +72,78 @@ post() {  # post URL DURATION CLIENTS [QPS per client]
 }
 
 RESULTS="$WORK/results.json"
-echo "{\"cores\": $(nproc), \"reps\": $REPS, \"payload\": ${#PAYLOAD}, \"clients\": $CLIENTS, \"when\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"ingest\": [], \"floor\": [], \"delivery\": []}" >"$RESULTS"
+echo "{\"cores\": $(nproc), \"reps\": $REPS, \"payload\": ${#PAYLOAD}, \"clients\": $CLIENTS, \"when\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"ingest\": [], \"floor\": [], \"delivery\": [], \"js_ingest\": [], \"js_direct\": [], \"js_skipped\": null}" >"$RESULTS"
 add() { python3 - "$RESULTS" "$1" "$2" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); r[sys.argv[2]].append(json.loads(sys.argv[3])); json.dump(r, open(sys.argv[1], "w"))
 PY
 }
 
-for rep in $(seq 1 "$REPS"); do
-  log "round $rep: fsync-per-event floor"
-  add floor "$(python3 "$BENCH/eventing.py" fsync-floor --dir "$WORK" --seconds "$DUR")"
-  log "round $rep: ingest (${DUR}s, -c $CLIENTS)"
+ingest() {  # ingest KEY: one ingest round against the running control plane's "ingest" Broker
+  local out rps ok total errors
   out=$(post "http://127.0.0.1:$BROKER/default/ingest" "${DUR}s" "$CLIENTS")
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   ok=$(echo "$out" | awk '/\[202\]/ {print $2}')
   total=$(echo "$out" | awk '/\[[0-9]+\]/ {s+=$2} END {print s+0}')
   errors=$(( total - ${ok:-0} + $(echo "$out" | awk '/Error distribution/ {e=1; next} e && /\[/ {s+=$1} END {print s+0}') ))
-  add ingest "{\"rps\": ${rps:-0}, \"errors\": $errors}"
-done
+  add "$1" "{\"rps\": ${rps:-0}, \"errors\": $errors}"
+}
 
-log "delivery at ${RATE}/s"
-python3 "$BENCH/eventing.py" subscriber --port "$SUB" --out "$WORK/latency.json" &
-SUB_PID=$!
-apply "apiVersion: eventing.knative.dev/v1
+deliver() {  # deliver STORE: latency at $RATE/s through a Trigger on the "deliver" Broker
+  log "delivery at ${RATE}/s ($1 store)"
+  python3 "$BENCH/eventing.py" subscriber --port "$SUB" --out "$WORK/latency.json" &
+  SUB_PID=$!
+  apply "apiVersion: eventing.knative.dev/v1
 kind: Trigger
 metadata: {name: bench}
 spec:
   broker: deliver
   subscriber: {uri: \"http://127.0.0.1:$SUB/\"}"
-for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$API/apis/eventing.knative.dev/v1/namespaces/default/triggers/bench" | grep -q '"type":"Ready","status":"True"' && break; sleep 0.1; done
-out=$(post "http://127.0.0.1:$BROKER/default/deliver" "${DUR}s" $(( RATE / PER_CLIENT )) "$PER_CLIENT")
-sent=$(echo "$out" | awk '/\[202\]/ {print $2}')
-sleep 2   # the last events of the run are still on their way to the subscriber
-kill "$SUB_PID"; wait "$SUB_PID" || true; SUB_PID=""
-lat=$(python3 "$BENCH/eventing.py" latency --file "$WORK/latency.json")
-add delivery "$(python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(rate=$RATE, expected=${sent:-0}); print(json.dumps(d))" "$lat")"
+  for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$API/apis/eventing.knative.dev/v1/namespaces/default/triggers/bench" | grep -q '"type":"Ready","status":"True"' && break; sleep 0.1; done
+  local out sent lat
+  out=$(post "http://127.0.0.1:$BROKER/default/deliver" "${DUR}s" $(( RATE / PER_CLIENT )) "$PER_CLIENT")
+  sent=$(echo "$out" | awk '/\[202\]/ {print $2}')
+  sleep 2   # the last events of the run are still on their way to the subscriber
+  kill "$SUB_PID"; wait "$SUB_PID" || true; SUB_PID=""
+  lat=$(python3 "$BENCH/eventing.py" latency --file "$WORK/latency.json")
+  add delivery "$(python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(rate=$RATE, expected=${sent:-0}, store='$1'); print(json.dumps(d))" "$lat")"
+}
+
+start_cp "$WORK/data"
+for rep in $(seq 1 "$REPS"); do
+  log "round $rep: fsync-per-event floor"
+  add floor "$(python3 "$BENCH/eventing.py" fsync-floor --dir "$WORK" --seconds "$DUR")"
+  log "round $rep: ingest (${DUR}s, -c $CLIENTS)"
+  ingest ingest
+done
+
+deliver embedded
+stop_cp
+
+if command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ]; then
+  NATS_PORT=$(free_port)
+  log "nats-server with JetStream on 127.0.0.1:$NATS_PORT (scripts/nats-server)"
+  "$ROOT/scripts/nats-server" --port "$NATS_PORT" --dir "$WORK/nats" >"$WORK/nats.log" 2>&1 &
+  NATS_PID=$!
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$NATS_PORT") 2>/dev/null && break; sleep 0.1; done
+  if [ "$BUILD" = 1 ]; then dotnet build "$ROOT/bench/Trellis.Benchmarks" -c Release -nologo -clp:ErrorsOnly >/dev/null || die "benchmark build failed"; fi
+  BENCH_DLL="$ROOT/bench/Trellis.Benchmarks/bin/Release/net10.0/Trellis.Benchmarks.dll"
+  # The event as the broker stores it (structured JSON, with the ingress's arrival time), for the direct publishers.
+  python3 -c 'import json,sys; print(json.dumps({"specversion":"1.0","id":"bench","source":"/bench","type":"bench.event","datacontenttype":"application/json","knativearrivaltime":"2026-01-01T00:00:00.0000000+00:00","data":json.loads(sys.argv[1])}), end="")' "$PAYLOAD" >"$WORK/event.json"
+  start_cp "$WORK/data-js" --event-store "nats://127.0.0.1:$NATS_PORT"
+  for rep in $(seq 1 "$REPS"); do
+    log "round $rep: JetStream direct with NATS.Net (${DUR}s, $CLIENTS publishers)"
+    add js_direct "$(dotnet "$BENCH_DLL" --jetstream-direct "nats://127.0.0.1:$NATS_PORT" "$DUR" "$CLIENTS" "$WORK/event.json")"
+    log "round $rep: ingest, JetStream store (${DUR}s, -c $CLIENTS)"
+    ingest js_ingest
+  done
+  deliver jetstream
+  stop_cp
+else
+  python3 - "$RESULTS" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); r["js_skipped"] = "nats-server is not installed (./scripts/test installs it)"; json.dump(r, open(sys.argv[1], "w"))
+PY
+fi
 
 python3 "$BENCH/eventing.py" report --results "$RESULTS"

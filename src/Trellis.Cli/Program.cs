@@ -42,6 +42,12 @@ try
 {
     return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false });
 }
+catch (ArgumentException e)
+{
+    // An option value the roles check as they start (an address, a URL): a usage error in one line.
+    await Console.Error.WriteLineAsync("error: " + e.Message);
+    return ExitCodes.Usage;
+}
 catch (IOException e)
 {
     // Most often a port already in use: say so in one line, not with a stack trace.

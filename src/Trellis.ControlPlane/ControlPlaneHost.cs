@@ -120,7 +120,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         var gatewayApi = new GatewayApi.GatewayApiController(state.Store, states, options.GatewayAddresses, time, loggers.CreateLogger<GatewayApi.GatewayApiController>());
         var scheduler = new Scheduling.SchedulerController(state.Store, registry, state.Leadership, time, loggers.CreateLogger<Scheduling.SchedulerController>());
         eventing = options.Eventing is { } eventingOptions
-            ? await EventingHost.StartAsync(eventingOptions, options.DataDirectory, state.Store, registry, loggers, time, cancellationToken)
+            ? await EventingHost.StartAsync(eventingOptions, options.DataDirectory, state.Store, registry, loggers, time, () => state.Leadership.IsLeader, cancellationToken)
             : null;
         var events = new Events.EventRecorder(states, app.Services.GetRequiredService<Events.EventLog>());
         var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler, eventing, events);

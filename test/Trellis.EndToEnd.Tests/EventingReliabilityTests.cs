@@ -10,6 +10,7 @@ namespace Trellis.EndToEnd.Tests;
 /// The broker's promise under a crash: a control plane killed with SIGKILL during a steady stream of
 /// events, then restarted on the same data directory, delivers every event it answered 202, and never
 /// one it refused. (An event whose request got no answer at all, cut by the kill, may go either way.)
+/// With the JetStream store the NATS server is SIGKILLed and restarted as well.
 /// </summary>
 public sealed class EventingReliabilityTests : IAsyncLifetime
 {
@@ -56,12 +57,16 @@ public sealed class EventingReliabilityTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    [Fact]
-    public async Task ControlPlane_KilledDuringAStream_DeliversEveryAcceptedEventAndNoRefusedOne()
+    [Theory]
+    [InlineData("file")]
+    [InlineData("jetstream")]
+    public async Task ControlPlane_KilledDuringAStream_DeliversEveryAcceptedEventAndNoRefusedOne(string store)
     {
+        await using var nats = store == "jetstream" ? await Trellis.Eventing.Tests.Storage.NatsServer.StartAsync() : null;
         var api = TrellisProcess.FreePort();
         var broker = TrellisProcess.FreePort();
-        string[] args = ["controlplane", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--broker-address", $"127.0.0.1:{broker}"];
+        string[] args = ["controlplane", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--broker-address", $"127.0.0.1:{broker}",
+            "--event-store", nats?.Url ?? "file"];
         var brokerUrl = $"http://127.0.0.1:{broker}/default/default";
         var accepted = new ConcurrentBag<string>();
         var refused = new ConcurrentBag<string>();
@@ -97,7 +102,13 @@ public sealed class EventingReliabilityTests : IAsyncLifetime
 
             await Eventually.WaitAsync(() => Task.FromResult(accepted.Count >= 300), TimeSpan.FromSeconds(60), "300 accepted events", cp);
             cp.KillHard(); // SIGKILL in the middle of the stream
+            nats?.Kill();
             await Task.WhenAll(streams).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        if (nats is not null)
+        {
+            await nats.RestartAsync();
         }
 
         Assert.NotEmpty(refused);

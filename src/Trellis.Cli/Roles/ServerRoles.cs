@@ -21,7 +21,9 @@ public static class ServerRoles
         var gatewayAddresses = GatewayAddressOptions.GatewayAddresses();
         var broker = EventingRoleOptions.BrokerAddress();
         var eventingGateway = EventingRoleOptions.EventingGateway();
-        var command = new Command("controlplane", "Run the control plane: API, store, registry, config push, broker ingress") { dataDir, api, push, store, name, advertise, nodeTtl, logLevel, gatewayAddresses, broker, eventingGateway };
+        var eventStore = EventingRoleOptions.EventStore();
+        var eventStoreReplicas = EventingRoleOptions.EventStoreReplicas();
+        var command = new Command("controlplane", "Run the control plane: API, store, registry, config push, broker ingress") { dataDir, api, push, store, name, advertise, nodeTtl, logLevel, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -53,7 +55,7 @@ public static class ServerRoles
                 PushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address"),
                 GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
                 Store = storeUrl,
-                Eventing = EventingRoleOptions.Eventing(parse.GetValue(broker)!, parse.GetValue(eventingGateway)!),
+                Eventing = EventingRoleOptions.Eventing(parse.GetValue(broker)!, parse.GetValue(eventingGateway)!, parse.GetValue(eventStore)!, parse.GetValue(eventStoreReplicas)),
                 ReplicaName = parse.GetValue(name),
                 AdvertiseUrl = advertised,
                 NodeTtl = TimeSpan.FromSeconds(parse.GetValue(nodeTtl)),

@@ -33,7 +33,9 @@ public static class UpRole
         var poolSize = RoleOptions.PoolSize();
         var broker = EventingRoleOptions.BrokerAddress();
         var eventingGateway = EventingRoleOptions.EventingGateway();
-        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, fresh, logLevel, poolSize, gatewayAddresses, broker, eventingGateway };
+        var eventStore = EventingRoleOptions.EventStore();
+        var eventStoreReplicas = EventingRoleOptions.EventStoreReplicas();
+        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, fresh, logLevel, poolSize, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -58,7 +60,7 @@ public static class UpRole
                     ApiEndpoint = apiEndpoint,
                     PushEndpoint = pushEndpoint,
                     GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
-                    Eventing = EventingRoleOptions.Eventing(parse.GetValue(broker)!, parse.GetValue(eventingGateway)!),
+                    Eventing = EventingRoleOptions.Eventing(parse.GetValue(broker)!, parse.GetValue(eventingGateway)!, parse.GetValue(eventStore)!, parse.GetValue(eventStoreReplicas)),
                 }, loggers, cancellationToken: ct);
             }
             catch (IOException e)

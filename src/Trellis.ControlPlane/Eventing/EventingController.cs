@@ -42,9 +42,16 @@ public sealed partial class EventingController : IAsyncDisposable
     private readonly Task _loop;
     private volatile IReadOnlyDictionary<(string, string), IEventLog> _ready = new Dictionary<(string, string), IEventLog>();
     private volatile HashSet<(string, string)> _known = [];
+    private readonly Func<bool> _leads;
 
-    internal EventingController(IResourceStore store, ServiceRegistry registry, IEventStore events, IEventSender sender, EventingOptions options, Uri ingress, TimeProvider time, ILogger log)
+    /// <param name="leads">
+    /// Whether this replica runs the Triggers and PingSources and writes their status. Always, with the
+    /// embedded store (each replica delivers the events it took); with a store the replicas share
+    /// (JetStream), only the leader, so an event is not delivered once per replica.
+    /// </param>
+    internal EventingController(IResourceStore store, ServiceRegistry registry, IEventStore events, IEventSender sender, EventingOptions options, Uri ingress, TimeProvider time, ILogger log, Func<bool>? leads = null)
     {
+        _leads = leads ?? (() => true);
         _store = store;
         _registry = registry;
         _events = events;
@@ -100,6 +107,22 @@ public sealed partial class EventingController : IAsyncDisposable
         }
 
         _ready = new Dictionary<(string, string), IEventLog>(_brokers);
+        if (!_leads())
+        {
+            // Another replica delivers and writes status; this one only takes events into the shared store.
+            foreach (var key in _dispatchers.Keys.ToList())
+            {
+                await StopAsync(key, removeConsumer: false);
+            }
+
+            foreach (var key in _pings.Keys.ToList())
+            {
+                await StopPingAsync(key);
+            }
+
+            return;
+        }
+
         foreach (var trigger in triggers)
         {
             var status = await ReconcileTriggerAsync(trigger, brokers, snapshot, instances, cancellationToken);

@@ -11,12 +11,13 @@ using Trellis.ControlPlane.Store;
 using Trellis.Eventing.Async;
 using Trellis.Eventing.Delivery;
 using Trellis.Eventing.Storage;
+using Trellis.Eventing.Storage.JetStream;
 
 namespace Trellis.ControlPlane.Eventing;
 
 /// <summary>
 /// The eventing data plane beside the control plane: the broker ingress on its own listener, the
-/// embedded event store in the data directory, and the controller that runs the Triggers.
+/// event store (embedded in the data directory, or JetStream), and the controller that runs the Triggers.
 /// </summary>
 public sealed partial class EventingHost : IAsyncDisposable
 {
@@ -49,23 +50,28 @@ public sealed partial class EventingHost : IAsyncDisposable
     /// Trellis on the machine, a test) it takes a free one and says so: Broker addresses in status
     /// always carry the port actually bound.
     /// </summary>
-    public static async Task<EventingHost> StartAsync(EventingOptions options, string dataDirectory, IResourceStore store, ServiceRegistry registry, ILoggerFactory loggers, TimeProvider time, CancellationToken cancellationToken = default)
+    /// <param name="leads">Whether this control-plane replica leads; with a shared (JetStream) store only the leader delivers.</param>
+    public static async Task<EventingHost> StartAsync(EventingOptions options, string dataDirectory, IResourceStore store, ServiceRegistry registry, ILoggerFactory loggers, TimeProvider time, Func<bool>? leads = null, CancellationToken cancellationToken = default)
     {
+        // The embedded store is this replica's own: it delivers what it took, leader or not.
+        leads = options.JetStream is null ? null : leads;
         try
         {
-            return await StartOnAsync(options, dataDirectory, store, registry, loggers, time, cancellationToken);
+            return await StartOnAsync(options, dataDirectory, store, registry, loggers, time, leads, cancellationToken);
         }
         catch (IOException) when (options.BrokerEndpoint.Port != 0)
         {
             var log = loggers.CreateLogger<EventingHost>();
             LogPortTaken(log, options.BrokerEndpoint.ToString());
-            return await StartOnAsync(options with { BrokerEndpoint = new System.Net.IPEndPoint(options.BrokerEndpoint.Address, 0) }, dataDirectory, store, registry, loggers, time, cancellationToken);
+            return await StartOnAsync(options with { BrokerEndpoint = new System.Net.IPEndPoint(options.BrokerEndpoint.Address, 0) }, dataDirectory, store, registry, loggers, time, leads, cancellationToken);
         }
     }
 
-    private static async Task<EventingHost> StartOnAsync(EventingOptions options, string dataDirectory, IResourceStore store, ServiceRegistry registry, ILoggerFactory loggers, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<EventingHost> StartOnAsync(EventingOptions options, string dataDirectory, IResourceStore store, ServiceRegistry registry, ILoggerFactory loggers, TimeProvider time, Func<bool>? leads, CancellationToken cancellationToken)
     {
-        var events = new FileEventStore(Path.Combine(dataDirectory, "eventing"));
+        IEventStore events = options.JetStream is { } jetStream
+            ? await JetStreamEventStore.ConnectAsync(jetStream, loggers.CreateLogger<JetStreamEventStore>(), cancellationToken)
+            : new FileEventStore(Path.Combine(dataDirectory, "eventing"));
         var client = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), AllowAutoRedirect = false }) { Timeout = Timeout.InfiniteTimeSpan };
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -97,9 +103,9 @@ public sealed partial class EventingHost : IAsyncDisposable
 
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = new Uri(options.BrokerEndpoint.Port != 0 ? $"http://{options.BrokerEndpoint}/" : address.TrimEnd('/') + "/");
-        var controller = new EventingController(store, registry, events, new HttpEventSender(client), options, url, time, loggers.CreateLogger<EventingController>());
+        var controller = new EventingController(store, registry, events, new HttpEventSender(client), options, url, time, loggers.CreateLogger<EventingController>(), leads);
         ingress = new BrokerIngress(controller, options, time);
-        var asyncQueue = await AsyncQueue.StartAsync(events, new GatewayFunctionInvoker(client, options.Gateway, TimeSpan.FromMinutes(5)), time, cancellationToken: cancellationToken);
+        var asyncQueue = await AsyncQueue.StartAsync(events, new GatewayFunctionInvoker(client, options.Gateway, TimeSpan.FromMinutes(5)), time, cancellationToken: cancellationToken, leads: leads);
         asyncEndpoint = new AsyncEndpoint(asyncQueue, controller, options, time);
         return new EventingHost(app, events, controller, client, url, asyncQueue);
     }

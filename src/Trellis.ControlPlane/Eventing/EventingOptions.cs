@@ -21,6 +21,13 @@ public sealed record EventingOptions
     /// <summary>Larger events are refused with 413 (Knative's ingress has no fixed limit; its HTTP server's is 10 MiB).</summary>
     public int MaxEventBytes { get; init; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// Where events are kept: null for the embedded store in the data directory; a NATS JetStream
+    /// (<c>nats://host:4222[,nats://host:4222...]</c>) for the distributed mode, where brokers' events and
+    /// Triggers' positions live on the NATS servers and outlive this host.
+    /// </summary>
+    public Trellis.Eventing.Storage.JetStream.JetStreamOptions? JetStream { get; init; }
+
     /// <summary>How often Brokers and Triggers are reconciled.</summary>
     public TimeSpan Tick { get; init; } = TimeSpan.FromSeconds(1);
 }

@@ -37,11 +37,13 @@ public sealed class AsyncQueue : IAsyncDisposable
     private readonly SortedSet<long> _unfinished = [];
     private readonly SemaphoreSlim _slots = new(MaxInFlight);
     private readonly CancellationTokenSource _stop = new();
+    private readonly Func<bool>? _leads;
     private Task _loop = Task.CompletedTask;
     private long _readNext;
 
-    private AsyncQueue(IEventLog queue, IEventLog results, IFunctionInvoker invoker, TimeProvider time, DeliveryPolicy policy)
+    private AsyncQueue(IEventLog queue, IEventLog results, IFunctionInvoker invoker, TimeProvider time, DeliveryPolicy policy, Func<bool>? leads)
     {
+        _leads = leads;
         _queue = queue;
         _results = results;
         _invoker = invoker;
@@ -52,9 +54,13 @@ public sealed class AsyncQueue : IAsyncDisposable
     /// <summary>OpenFaaS retries up to 10 times from 10 s on; a local mesh needs less: 5 retries from 1 s (1, 2, 4, 8, 16 s).</summary>
     public static DeliveryPolicy DefaultPolicy { get; } = new() { Retry = 5, BackoffDelay = TimeSpan.FromSeconds(0.5), Timeout = TimeSpan.FromMinutes(5) };
 
-    public static async Task<AsyncQueue> StartAsync(IEventStore store, IFunctionInvoker invoker, TimeProvider time, DeliveryPolicy? policy = null, CancellationToken cancellationToken = default)
+    /// <param name="leads">
+    /// With a store shared by several control planes (JetStream): whether this one runs the calls. The
+    /// others only queue them; the worker starts (reading the shared positions again) once this one leads.
+    /// </param>
+    public static async Task<AsyncQueue> StartAsync(IEventStore store, IFunctionInvoker invoker, TimeProvider time, DeliveryPolicy? policy = null, Func<bool>? leads = null, CancellationToken cancellationToken = default)
     {
-        var queue = new AsyncQueue(await store.OpenAsync("async.calls", cancellationToken), await store.OpenAsync("async.results", cancellationToken), invoker, time, policy ?? DefaultPolicy);
+        var queue = new AsyncQueue(await store.OpenAsync("async.calls", cancellationToken), await store.OpenAsync("async.results", cancellationToken), invoker, time, policy ?? DefaultPolicy, leads);
         await queue.RecoverAsync(cancellationToken);
         queue._loop = Task.Run(queue.RunAsync, CancellationToken.None);
         return queue;
@@ -113,6 +119,15 @@ public sealed class AsyncQueue : IAsyncDisposable
     private async Task RunAsync()
     {
         var token = _stop.Token;
+        if (_leads is not null && !_leads())
+        {
+            while (!_leads())
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), _time, token);
+            }
+
+            await RecoverAsync(token);
+        }
         while (!token.IsCancellationRequested)
         {
             foreach (var stored in await _queue.ReadAsync(_readNext, 256, token))

@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Trellis.Eventing.Tests.Storage;
+
+/// <summary>
+/// A real NATS server with JetStream (Debian's nats-server, installed by ./scripts/test), started by
+/// the project's <c>scripts/nats-server</c> on a free loopback port with its data in a temp directory.
+/// It can be killed (SIGKILL, as a crash) and started again on the same data; on dispose it is killed
+/// and the directory removed, also when the test failed.
+/// </summary>
+public sealed class NatsServer : IAsyncDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-nats-" + Guid.NewGuid().ToString("N"));
+    private readonly int _port = FreePort();
+    private Process? _process;
+
+    public string Url => $"nats://127.0.0.1:{_port}";
+
+    public static async Task<NatsServer> StartAsync()
+    {
+        var server = new NatsServer();
+        try
+        {
+            await server.RestartAsync();
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts the server (again) on the same port and data directory and waits until it accepts connections.</summary>
+    public async Task RestartAsync()
+    {
+        Assert.True(File.Exists("/usr/sbin/nats-server") || File.Exists("/usr/bin/nats-server"), "nats-server is missing: ./scripts/test installs Debian's nats-server");
+        var start = new ProcessStartInfo("bash")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { Path.Combine(RepositoryRoot(), "scripts", "nats-server"), "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--dir", _dir })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        // Ready once it says so (JetStream recovered its streams), not merely once the port accepts.
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _process = Process.Start(start)!;
+        DataReceivedEventHandler watch = (_, e) =>
+        {
+            if (e.Data?.Contains("Server is ready", StringComparison.Ordinal) == true)
+            {
+                ready.TrySetResult();
+            }
+        };
+        _process.OutputDataReceived += watch;
+        _process.ErrorDataReceived += watch;
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        var exited = _process.WaitForExitAsync();
+        var first = await Task.WhenAny(ready.Task, exited, Task.Delay(TimeSpan.FromSeconds(60)));
+        Assert.True(first == ready.Task, first == exited ? $"nats-server exited with {_process.ExitCode}" : $"nats-server on {_port} did not start");
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, _port);
+    }
+
+    /// <summary>SIGKILLs the server, as a crash of its host process would.</summary>
+    public void Kill()
+    {
+        if (_process is { } p)
+        {
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            p.Dispose();
+            _process = null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Kill();
+        await Task.Yield();
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Trellis.slnx")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException($"no Trellis.slnx above {AppContext.BaseDirectory}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
