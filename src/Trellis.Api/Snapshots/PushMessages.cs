@@ -68,6 +68,8 @@ public static class WireJson
         typeof(CamelCaseEnum<ProxyRole>),
         typeof(CamelCaseEnum<HashKeyKind>),
         typeof(CamelCaseEnum<HashAlgorithm>),
+        typeof(CamelCaseEnum<AccessLogEncoding>),
+        typeof(CamelCaseEnum<OtlpProtocol>),
     ])]
 [JsonSerializable(typeof(ProxySnapshot))]
 [JsonSerializable(typeof(ProxyHello))]

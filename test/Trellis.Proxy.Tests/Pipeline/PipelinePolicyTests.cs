@@ -204,40 +204,6 @@ public sealed class PipelinePolicyTests
     }
 
     /// <summary>
-    /// Keys hashed to an endpoint that refuses connections: a retry goes elsewhere (Istio's default
-    /// retryIgnorePreviousHosts), or, with it written false, back to the same endpoint, as hashing picks it again.
-    /// </summary>
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Retry_IgnorePreviousHosts_DecidesWhetherAHashedRetryMovesOn(bool ignorePreviousHosts)
-    {
-        await using var upstream = await Scripted.StartAsync();
-        var closed = new EndpointConfig("127.0.0.1", Engines.ClosedPort());
-        var retry = new RetryConfig(1, RetryOn: ["connect-failure"], IgnorePreviousHosts: ignorePreviousHosts);
-        await using var proxy = await Engines.StartAsync(
-            Engine.Http1Fast, [Route(retry: retry)],
-            [new ClusterConfig("backend", [closed, upstream.Backend.Endpoint], ConsistentHash: new ConsistentHashConfig(HashKeyKind.Header, "x-user"))]);
-
-        var statuses = new List<int>();
-        for (var user = 0; user < 20; user++)
-        {
-            using var response = await proxy.Client.SendAsync(Engines.Request(Engine.Http1Fast, HttpMethod.Get, "/x", ("x-user", $"user-{user}")));
-            statuses.Add((int)response.StatusCode);
-        }
-
-        Assert.Equal(20, upstream.Calls("/x") + statuses.Count(s => s != 200));
-        if (ignorePreviousHosts)
-        {
-            Assert.All(statuses, s => Assert.Equal(200, s));
-        }
-        else
-        {
-            Assert.Contains(statuses, s => s != 200); // some of 20 keys hash to the closed endpoint (all but certainly)
-        }
-    }
-
-    /// <summary>
     /// Upstream connections are reused until <c>maxRequestsPerConnection</c> exchanges or <c>maxConnectionDuration</c>
     /// of age (on the injected clock): the backend sees which connection each request came on. The proxy's own pool
     /// carries HTTP/1.1 upstream connections for the fast paths (and the Kestrel path in production, FastHttp1 on); the
