@@ -13,7 +13,7 @@ namespace Trellis.ProxyHost.Tests;
 /// expected status. The in-process proxy tests (test/Trellis.Proxy.Tests) say what is right; these say the
 /// AOT build (trimmed, source-generated JSON, no JIT) does the same.
 /// </summary>
-public sealed class AotParityTests(ParityFixture fixture) : IClassFixture<ParityFixture>
+public sealed partial class AotParityTests(ParityFixture fixture) : IClassFixture<ParityFixture>
 {
     private static readonly Dictionary<string, (int Status, Func<ParityFixture, ProxyBuild, Task<string>> Exchange)> Cases = new()
     {
@@ -69,10 +69,19 @@ public sealed class AotParityTests(ParityFixture fixture) : IClassFixture<Parity
         Assert.True(jit == aot, $"{name}:\n--- JIT:\n{jit}\n--- AOT:\n{aot}\n--- AOT output:\n{fixture.Output(ProxyBuild.Aot)}");
     }
 
-    /// <summary>Each build listens on its own ports, which show in Host and x-forwarded-host.</summary>
+    /// <summary>
+    /// Each build listens on its own ports, which show in Host and x-forwarded-host; each starts its own traces, whose
+    /// random ids show in traceparent and x-b3-* (their form is compared, not their value).
+    /// </summary>
     private static string Normalize(string transcript, ParityFixture.Ports ports) =>
-        new[] { ports.Http1, ports.Http2, ports.Tls, ports.Serving }.Aggregate(transcript, (t, p) => t.Replace(
-            ":" + p.ToString(System.Globalization.CultureInfo.InvariantCulture), ":PORT", StringComparison.Ordinal));
+        TraceIds().Replace(
+            new[] { ports.Http1, ports.Http2, ports.Tls, ports.Serving }.Aggregate(transcript, (t, p) => t.Replace(
+                ":" + p.ToString(System.Globalization.CultureInfo.InvariantCulture), ":PORT", StringComparison.Ordinal)),
+            m => new string('x', m.Length));
+
+    /// <summary>A trace id (32 hex digits) or span id (16) as traceparent and the B3 headers carry them.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"\b[0-9a-f]{32}\b|\b[0-9a-f]{16}\b")]
+    private static partial System.Text.RegularExpressions.Regex TraceIds();
 
     /// <summary>A raw HTTP/1.1 exchange as "status\nheaders sorted, Date left out\n\nbody".</summary>
     private static async Task<string> RawAsync(int port, string request)
