@@ -47,6 +47,7 @@ public static class TrellisBinary
             Run("build samples/bookinfo/src/Bookinfo.csproj -c Release -nologo -clp:ErrorsOnly");
             Run("build samples/functions/src/Functions.csproj -c Release -nologo -clp:ErrorsOnly");
             Run("build samples/echo/src/Echo.csproj -c Release -nologo -clp:ErrorsOnly");
+            Run("build samples/grpc/src/Chain.csproj -c Release -nologo -clp:ErrorsOnly");
             File.WriteAllBytes(stamp, []);
         }
 
