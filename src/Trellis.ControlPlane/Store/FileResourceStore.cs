@@ -1,10 +1,8 @@
 using System.Collections.Immutable;
-using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Threading.Channels;
 using Trellis.Api;
 
 namespace Trellis.ControlPlane.Store;
@@ -18,15 +16,11 @@ namespace Trellis.ControlPlane.Store;
 public sealed class FileResourceStore : IResourceStore
 {
     private const int CompactAfterRecords = 500;
-    private const int HistoryLimit = 10_000;
 
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly List<WatchEvent> _history = [];
-    private readonly List<Channel<WatchEvent>> _watchers = [];
-    private readonly object _watchGate = new();
     private FileStream _log;
-    private long _historyStart;
+    private readonly WatchFeed _feed;
     private volatile StoreSnapshot _snapshot;
     private ImmutableDictionary<ResourceKey, StoredResource> _objects;
 
@@ -35,7 +29,7 @@ public sealed class FileResourceStore : IResourceStore
         _log = log;
         _objects = objects;
         _time = time;
-        _historyStart = revision;
+        _feed = new WatchFeed(revision);
         _snapshot = new StoreSnapshot(revision, objects);
     }
 
@@ -87,7 +81,7 @@ public sealed class FileResourceStore : IResourceStore
 
             _objects = outcome.Objects;
             _snapshot = new StoreSnapshot(revision, outcome.Objects);
-            Publish(outcome.Events);
+            _feed.Publish(outcome.Events);
             return new StoreWriteResult(StoreErrorKind.None, null, revision, outcome.Outcomes);
         }
         finally
@@ -96,82 +90,21 @@ public sealed class FileResourceStore : IResourceStore
         }
     }
 
-    public async IAsyncEnumerable<WatchEvent> WatchAsync(long afterRevision, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var channel = Channel.CreateUnbounded<WatchEvent>(new UnboundedChannelOptions { SingleReader = true });
-        List<WatchEvent> backlog;
-        lock (_watchGate)
-        {
-            if (afterRevision < _historyStart)
-            {
-                throw new WatchExpiredException(afterRevision, _historyStart);
-            }
-
-            backlog = _history.Where(e => e.Revision > afterRevision).ToList();
-            _watchers.Add(channel);
-        }
-
-        try
-        {
-            foreach (var e in backlog)
-            {
-                yield return e;
-            }
-
-            await foreach (var e in channel.Reader.ReadAllAsync(cancellationToken))
-            {
-                yield return e;
-            }
-        }
-        finally
-        {
-            lock (_watchGate)
-            {
-                _watchers.Remove(channel);
-            }
-        }
-    }
+    public IAsyncEnumerable<WatchEvent> WatchAsync(long afterRevision, CancellationToken cancellationToken) =>
+        _feed.WatchAsync(afterRevision, cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
         await _writeLock.WaitAsync();
         try
         {
-            lock (_watchGate)
-            {
-                foreach (var w in _watchers)
-                {
-                    w.Writer.TryComplete();
-                }
-            }
+            _feed.Complete();
 
             await _log.DisposeAsync();
         }
         finally
         {
             _writeLock.Release();
-        }
-    }
-
-    private void Publish(IReadOnlyList<WatchEvent> events)
-    {
-        lock (_watchGate)
-        {
-            _history.AddRange(events);
-            if (_history.Count > HistoryLimit)
-            {
-                var drop = _history.Count - HistoryLimit;
-                _historyStart = _history[drop - 1].Revision;
-                _history.RemoveRange(0, drop);
-            }
-
-            foreach (var w in _watchers)
-            {
-                foreach (var e in events)
-                {
-                    w.Writer.TryWrite(e);
-                }
-            }
         }
     }
 

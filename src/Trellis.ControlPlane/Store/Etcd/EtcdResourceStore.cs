@@ -1,8 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text;
-using System.Threading.Channels;
 using Etcdserverpb;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
@@ -26,20 +24,16 @@ namespace Trellis.ControlPlane.Store.Etcd;
 /// </summary>
 public sealed partial class EtcdResourceStore : IResourceStore
 {
-    private const int HistoryLimit = 10_000;
     private const int MaxAttempts = 20;
 
     private readonly EtcdConnection _etcd;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly List<WatchEvent> _history = [];
-    private readonly List<Channel<WatchEvent>> _watchers = [];
-    private readonly object _gate = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly EtcdWatch _watch;
+    private readonly WatchFeed _feed;
     private Task _follow = Task.CompletedTask;
-    private long _historyStart;
     private long _observed;
     private volatile StoreSnapshot _snapshot;
     private TaskCompletionSource _advanced = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -50,7 +44,7 @@ public sealed partial class EtcdResourceStore : IResourceStore
         _time = time;
         _log = log;
         _snapshot = initial;
-        _historyStart = initial.Revision;
+        _feed = new WatchFeed(initial.Revision);
         _observed = initial.Revision;
         _watch = new EtcdWatch(etcd, EtcdKeys.Resources, EtcdConnection.PrefixEnd(EtcdKeys.Resources));
     }
@@ -111,41 +105,8 @@ public sealed partial class EtcdResourceStore : IResourceStore
         }
     }
 
-    public async IAsyncEnumerable<WatchEvent> WatchAsync(long afterRevision, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var channel = Channel.CreateUnbounded<WatchEvent>(new UnboundedChannelOptions { SingleReader = true });
-        List<WatchEvent> backlog;
-        lock (_gate)
-        {
-            if (afterRevision < _historyStart)
-            {
-                throw new WatchExpiredException(afterRevision, _historyStart);
-            }
-
-            backlog = _history.Where(e => e.Revision > afterRevision).ToList();
-            _watchers.Add(channel);
-        }
-
-        try
-        {
-            foreach (var e in backlog)
-            {
-                yield return e;
-            }
-
-            await foreach (var e in channel.Reader.ReadAllAsync(cancellationToken))
-            {
-                yield return e;
-            }
-        }
-        finally
-        {
-            lock (_gate)
-            {
-                _watchers.Remove(channel);
-            }
-        }
-    }
+    public IAsyncEnumerable<WatchEvent> WatchAsync(long afterRevision, CancellationToken cancellationToken) =>
+        _feed.WatchAsync(afterRevision, cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
@@ -158,13 +119,7 @@ public sealed partial class EtcdResourceStore : IResourceStore
         {
         }
 
-        lock (_gate)
-        {
-            foreach (var w in _watchers)
-            {
-                w.Writer.TryComplete();
-            }
-        }
+        _feed.Complete();
 
         _watch.Dispose();
         _stop.Dispose();
@@ -295,26 +250,8 @@ public sealed partial class EtcdResourceStore : IResourceStore
 
     private void Publish(StoreSnapshot snapshot, List<WatchEvent> events)
     {
-        lock (_gate)
-        {
-            _snapshot = snapshot;
-            _history.AddRange(events);
-            if (_history.Count > HistoryLimit)
-            {
-                var drop = _history.Count - HistoryLimit;
-                _historyStart = _history[drop - 1].Revision;
-                _history.RemoveRange(0, drop);
-            }
-
-            foreach (var w in _watchers)
-            {
-                foreach (var e in events)
-                {
-                    w.Writer.TryWrite(e);
-                }
-            }
-        }
-
+        // The snapshot moves under the feed's lock: a watcher never sees it ahead of or behind the stream.
+        _feed.Publish(events, () => _snapshot = snapshot);
         Advance(snapshot.Revision);
     }
 
