@@ -22,18 +22,12 @@ public sealed partial class ApplyWaitTests : IAsyncLifetime
         _gateway = TrellisProcess.FreePort();
         var api = TrellisProcess.FreePort();
         _server = $"http://127.0.0.1:{api}";
-        var gateway = (await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "samples", "functions", "gateway.yaml")))
-            .Replace("number: 8080", $"number: {_gateway}", StringComparison.Ordinal);
-        await File.WriteAllTextAsync(Path.Combine(_dir, "gateway.yaml"), gateway);
-        _up = TrellisProcess.Start("up", Path.Combine(_dir, "gateway.yaml"), "--data-dir", Path.Combine(_dir, "data"),
-            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
         try
         {
-            await Eventually.WaitAsync(() => Task.FromResult(_up.Output.Contains("Press Ctrl-C", StringComparison.Ordinal)), TimeSpan.FromSeconds(60), "trellis up ready", _up);
+            _up = await FunctionsUp.StartAsync(_dir, _gateway, api);
         }
         catch
         {
-            await _up.DisposeAsync(); // xunit does not call DisposeAsync when InitializeAsync fails
             Directory.Delete(_dir, recursive: true);
             throw;
         }

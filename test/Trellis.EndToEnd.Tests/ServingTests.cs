@@ -22,24 +22,18 @@ public sealed partial class ServingTests : IAsyncLifetime
         _gateway = TrellisProcess.FreePort();
         var api = TrellisProcess.FreePort();
         _server = $"http://127.0.0.1:{api}";
-        var gateway = (await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "samples", "functions", "gateway.yaml")))
-            .Replace("number: 8080", $"number: {_gateway}", StringComparison.Ordinal);
-        await File.WriteAllTextAsync(Path.Combine(_dir, "gateway.yaml"), gateway);
         await File.WriteAllTextAsync(Path.Combine(_dir, "autoscaler.yaml"), """
             apiVersion: v1
             kind: ConfigMap
             metadata: {name: config-autoscaler, namespace: knative-serving}
             data: {stable-window: "6s", scale-to-zero-grace-period: "1s"}
             """);
-        _up = TrellisProcess.Start("up", Path.Combine(_dir, "gateway.yaml"), Path.Combine(_dir, "autoscaler.yaml"), "--data-dir", Path.Combine(_dir, "data"),
-            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
         try
         {
-            await WaitForAsync(async () => (await TryGetAsync("/healthz")) is not null, TimeSpan.FromSeconds(30), "control plane");
+            _up = await FunctionsUp.StartAsync(_dir, _gateway, api, Path.Combine(_dir, "autoscaler.yaml"));
         }
         catch
         {
-            await _up.DisposeAsync(); // xunit does not call DisposeAsync when InitializeAsync fails
             Directory.Delete(_dir, recursive: true);
             throw;
         }

@@ -23,7 +23,7 @@ public sealed class UpTests : IDisposable
         using var holder = new TcpListener(IPAddress.Loopback, 0);
         holder.Start();
         var port = ((IPEndPoint)holder.LocalEndpoint).Port;
-        var gateway = await GatewayFileAsync(port);
+        var gateway = await FunctionsUp.GatewayFileAsync(_dir, port);
 
         await using var up = StartUp(out _, gateway);
 
@@ -54,14 +54,14 @@ public sealed class UpTests : IDisposable
     public async Task Up_Restart_AnnouncesRestoredStateKeepsTheUsersEditAndFreshStartsEmpty()
     {
         var port = TrellisProcess.FreePort();
-        var gateway = await GatewayFileAsync(port);
+        var gateway = await FunctionsUp.GatewayFileAsync(_dir, port);
         var app = Path.Combine(_dir, "app.yaml");
         await File.WriteAllTextAsync(app, App("/hello"));
 
         // 1. A first session: hints from what the gateway serves (its real port and host, this file's path).
         await using (var first = StartUp(out var server, gateway, app))
         {
-            await WaitForHintsAsync(first);
+            await FunctionsUp.WaitUntilReadyAsync(first);
             Assert.Contains($"curl -H 'Host: demo.example.com' http://localhost:{port}/hello", first.Output, StringComparison.Ordinal);
             Assert.DoesNotContain("productpage", first.Output, StringComparison.Ordinal); // the old hard-coded bookinfo hint
             Assert.DoesNotContain("restored", first.Output, StringComparison.Ordinal);
@@ -77,7 +77,7 @@ public sealed class UpTests : IDisposable
         // 2. The same command again: the state is announced, the edit kept, the hints follow the edit.
         await using (var second = StartUp(out var server, gateway, app))
         {
-            await WaitForHintsAsync(second);
+            await FunctionsUp.WaitUntilReadyAsync(second);
             Assert.Contains("restored 3 resources from ", second.Output, StringComparison.Ordinal);
             Assert.Contains("`trellis up --fresh` starts empty", second.Output, StringComparison.Ordinal);
             Assert.Contains($"kept the stored VirtualService default/demo: not re-applying {app}", second.Output, StringComparison.Ordinal);
@@ -90,7 +90,7 @@ public sealed class UpTests : IDisposable
         // 3. --fresh: nothing restored, nothing stored.
         await using (var fresh = StartUp(out var server, "--fresh"))
         {
-            await WaitForHintsAsync(fresh);
+            await FunctionsUp.WaitUntilReadyAsync(fresh);
             Assert.DoesNotContain("restored", fresh.Output, StringComparison.Ordinal);
             Assert.Contains("The ingress gateway has no listener yet", fresh.Output, StringComparison.Ordinal);
             var all = await TrellisProcess.RunAsync(server, "get", "all");
@@ -108,17 +108,6 @@ public sealed class UpTests : IDisposable
         return TrellisProcess.Start([
             "up", .. args, "--data-dir", Path.Combine(_dir, "data"),
             "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}"]);
-    }
-
-    private static Task WaitForHintsAsync(TrellisProcess up) =>
-        Eventually.WaitAsync(() => Task.FromResult(up.Output.Contains("Press Ctrl-C", StringComparison.Ordinal)), TimeSpan.FromSeconds(60), "trellis up ready", up);
-
-    private async Task<string> GatewayFileAsync(int port)
-    {
-        var path = Path.Combine(_dir, "gateway.yaml");
-        var sample = await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "samples", "functions", "gateway.yaml"));
-        await File.WriteAllTextAsync(path, sample.Replace("number: 8080", $"number: {port}", StringComparison.Ordinal));
-        return path;
     }
 
     private static string App(string prefix) => $$"""

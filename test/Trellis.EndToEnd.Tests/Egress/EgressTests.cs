@@ -36,7 +36,7 @@ public sealed class EgressTests : IAsyncLifetime
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-egress-" + Guid.NewGuid().ToString("N"));
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false }) { Timeout = TimeSpan.FromSeconds(10) };
     private TrellisProcess _up = null!;
-    private string _server = "";
+    private ControlPlaneApi _api = null!;
     private ExternalServer _external = null!;
     private ExternalServer _local = null!;
 
@@ -46,13 +46,13 @@ public sealed class EgressTests : IAsyncLifetime
         _external = new ExternalServer("external", IPAddress.Parse("127.0.0.2"));
         _local = new ExternalServer("local", IPAddress.Loopback);
         var api = TrellisProcess.FreePort();
-        _server = $"http://127.0.0.1:{api}";
+        _api = new ControlPlaneApi(_http, $"http://127.0.0.1:{api}", "egress");
         _up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
             "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--pool-size", "0");
         try
         {
-            await Eventually.WaitAsync(HealthyAsync, TimeSpan.FromSeconds(60), "the API", _up);
-            await ApplyAsync(Client.Replace("ECHO_DLL", Path.Combine(TrellisBinary.RepoRoot, "samples", "echo", "bin", "echo.dll"), StringComparison.Ordinal));
+            await Eventually.WaitAsync(_api.HealthyAsync, TimeSpan.FromSeconds(60), "the API", _up);
+            await _api.ApplyAsync(Client.Replace("ECHO_DLL", Path.Combine(TrellisBinary.RepoRoot, "samples", "echo", "bin", "echo.dll"), StringComparison.Ordinal));
         }
         catch
         {
@@ -73,14 +73,14 @@ public sealed class EgressTests : IAsyncLifetime
     [Fact]
     public async Task Egress_ServiceEntriesUnderBothOutboundPolicies_RouteOrRefuse()
     {
-        var outbound = await OutboundPortAsync();
+        var outbound = await _api.OutboundPortAsync(_up);
         var direct = $"{_external.Address}:{_external.Port}";
 
         // ALLOW_ANY (Istio's default): a host the mesh does not know is passed through to the address it names.
         await ExpectAsync(outbound, direct, 200, $"external {direct}");
 
         // A ServiceEntry makes a name the workload uses reachable: port 80 of api.external.test is the external server.
-        await ApplyAsync($$"""
+        await _api.ApplyAsync($$"""
             apiVersion: networking.istio.io/v1
             kind: ServiceEntry
             metadata: {name: external-api}
@@ -94,7 +94,7 @@ public sealed class EgressTests : IAsyncLifetime
         await ExpectAsync(outbound, "api.external.test", 200, "external api.external.test");
 
         // REGISTRY_ONLY in the mesh configuration: unknown hosts get 502 (BlackHoleCluster), registered ones still route.
-        await ApplyAsync("""
+        await _api.ApplyAsync("""
             apiVersion: v1
             kind: ConfigMap
             metadata: {name: istio, namespace: istio-system}
@@ -109,7 +109,7 @@ public sealed class EgressTests : IAsyncLifetime
         // resolution NONE: no endpoints, the request goes to the address it names, once the entry admits the host.
         var local = $"localhost:{_local.Port}";
         await ExpectAsync(outbound, local, 502, null);
-        await ApplyAsync($$"""
+        await _api.ApplyAsync($$"""
             apiVersion: networking.istio.io/v1
             kind: ServiceEntry
             metadata: {name: local}
@@ -121,7 +121,7 @@ public sealed class EgressTests : IAsyncLifetime
         await ExpectAsync(outbound, local, 200, $"local {local}");
 
         // A Sidecar limits the workload's view to the istio-system namespace: the entry is out of it, so refused.
-        await ApplyAsync("""
+        await _api.ApplyAsync("""
             apiVersion: networking.istio.io/v1
             kind: Sidecar
             metadata: {name: default}
@@ -131,7 +131,7 @@ public sealed class EgressTests : IAsyncLifetime
         await ExpectAsync(outbound, "api.external.test", 502, null);
 
         // Back to ALLOW_ANY on the Sidecar itself: outside its view is passed through again.
-        await ApplyAsync("""
+        await _api.ApplyAsync("""
             apiVersion: networking.istio.io/v1
             kind: Sidecar
             metadata: {name: default}
@@ -163,51 +163,5 @@ public sealed class EgressTests : IAsyncLifetime
                 return false;
             }
         }, TimeSpan.FromSeconds(20), $"{host} answered {status} {body} (last: {last})", _up);
-    }
-
-    private async Task<int> OutboundPortAsync()
-    {
-        var port = 0;
-        await Eventually.WaitAsync(async () =>
-        {
-            var pods = await TryGetAsync("/api/v1/namespaces/default/pods");
-            var pod = (pods?["items"] as JsonArray ?? []).FirstOrDefault(p => (bool?)p?["status"]?["ready"] == true);
-            port = (int?)pod?["status"]?["ports"]?["outbound"] ?? 0;
-            return port != 0;
-        }, TimeSpan.FromSeconds(60), "a ready client", _up);
-        return port;
-    }
-
-    private async Task ApplyAsync(string yaml)
-    {
-        using var response = await _http.PostAsync($"{_server}/apply?source=egress", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"apply failed: {(int)response.StatusCode} {body}");
-    }
-
-    private async Task<bool> HealthyAsync()
-    {
-        try
-        {
-            using var response = await _http.GetAsync(_server + "/healthz");
-            return response.IsSuccessStatusCode;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            return false;
-        }
-    }
-
-    private async Task<JsonObject?> TryGetAsync(string path)
-    {
-        try
-        {
-            using var response = await _http.GetAsync(_server + path);
-            return response.IsSuccessStatusCode ? (JsonNode.Parse(await response.Content.ReadAsStringAsync()) as JsonObject ?? []) : null;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or SocketException)
-        {
-            return null;
-        }
     }
 }

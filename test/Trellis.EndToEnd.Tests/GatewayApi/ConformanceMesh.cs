@@ -25,26 +25,25 @@ public sealed partial class ConformanceMesh : IAsyncLifetime
     private static readonly string[] SkippedDeployments = ["coredns", "tls-backend", "tls-backend-2", "grpc-infra-backend-v1", "grpc-infra-backend-v2", "grpc-infra-backend-v3", "tcp-backend"];
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-gwapi-" + Guid.NewGuid().ToString("N"));
+    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
 
     public TrellisProcess Up { get; private set; } = null!;
 
-    public string Server { get; private set; } = "";
-
-    public HttpClient Api { get; } = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
+    public ControlPlaneApi Api { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
         var api = TrellisProcess.FreePort();
-        Server = $"http://127.0.0.1:{api}";
+        Api = new ControlPlaneApi(_http, $"http://127.0.0.1:{api}", "conformance");
         var range = $"127.{RandomNumberGenerator.GetInt32(101, 250)}.{RandomNumberGenerator.GetInt32(1, 250)}.0/24";
         Up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
             "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--gateway-addresses", range, "--pool-size", "0");
         try
         {
-            await Eventually.WaitAsync(HealthyAsync, TimeSpan.FromSeconds(60), "the API", Up);
-            await ApplyAsync(Certificates() + "\n---\n" + Prepare(await File.ReadAllTextAsync(TrellisBinary.Conformance("gateway-api/base/manifests.yaml"))));
-            await ApplyAsync(Prepare(await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "test", "Trellis.EndToEnd.Tests", "GatewayApi", "mesh-base.yaml"))));
+            await Eventually.WaitAsync(Api.HealthyAsync, TimeSpan.FromSeconds(60), "the API", Up);
+            await Api.ApplyAsync(Certificates() + "\n---\n" + Prepare(await File.ReadAllTextAsync(TrellisBinary.Conformance("gateway-api/base/manifests.yaml"))));
+            await Api.ApplyAsync(Prepare(await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "test", "Trellis.EndToEnd.Tests", "GatewayApi", "mesh-base.yaml"))));
             foreach (var gateway in new[] { "same-namespace", "all-namespaces", "backend-namespaces" })
             {
                 await GatewayAddressAsync(Infra, gateway);
@@ -62,7 +61,7 @@ public sealed partial class ConformanceMesh : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await Up.DisposeAsync();
-        Api.Dispose();
+        _http.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 
@@ -78,47 +77,8 @@ public sealed partial class ConformanceMesh : IAsyncLifetime
         return string.Join("\n---", documents);
     }
 
-    public async Task ApplyAsync(string yaml)
-    {
-        using var response = await Api.PostAsync($"{Server}/apply?source=conformance", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"apply failed: {(int)response.StatusCode} {body}");
-    }
-
-    public async Task DeleteAsync(string yaml)
-    {
-        using var response = await Api.PostAsync($"{Server}/delete?source=conformance", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
-        _ = await response.Content.ReadAsStringAsync();
-    }
-
-    private async Task<bool> HealthyAsync()
-    {
-        try
-        {
-            using var response = await Api.GetAsync(Server + "/healthz");
-            return response.IsSuccessStatusCode;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            return false;
-        }
-    }
-
-    public async Task<JsonObject?> TryGetAsync(string path)
-    {
-        try
-        {
-            using var response = await Api.GetAsync(Server + path);
-            return response.IsSuccessStatusCode ? (JsonNode.Parse(await response.Content.ReadAsStringAsync()) as JsonObject ?? []) : null;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
-        {
-            return null;
-        }
-    }
-
     public Task<JsonObject?> GetAsync(string kind, string ns, string name) =>
-        TryGetAsync($"/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/{kind}/{name}");
+        Api.TryGetAsync($"/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/{kind}/{name}");
 
     /// <summary>Waits until the Gateway is Programmed with an address, and returns the address.</summary>
     public async Task<string> GatewayAddressAsync(string ns, string name)
@@ -136,23 +96,9 @@ public sealed partial class ConformanceMesh : IAsyncLifetime
     public static bool HasCondition(JsonNode? conditions, string type, string status, string? reason) =>
         conditions is JsonArray array && array.Any(c => (string?)c?["type"] == type && (string?)c?["status"] == status && (reason is null || (string?)c?["reason"] == reason));
 
-    /// <summary>The outbound (HTTP_PROXY) port of a ready instance of <paramref name="deployment"/>: the mesh client of the GAMMA cases.</summary>
-    public async Task<int> OutboundPortAsync(string ns, string deployment)
-    {
-        int port = 0;
-        await Eventually.WaitAsync(async () =>
-        {
-            var pods = await TryGetAsync($"/api/v1/namespaces/{ns}/pods");
-            var pod = (pods?["items"] as JsonArray ?? []).FirstOrDefault(p => (string?)p?["metadata"]?["ownerReferences"]?[0]?["name"] == deployment && (bool?)p?["status"]?["ready"] == true);
-            port = (int?)pod?["status"]?["ports"]?["outbound"] ?? 0;
-            return port != 0;
-        }, TimeSpan.FromSeconds(60), $"a ready {ns}/{deployment}", Up);
-        return port;
-    }
-
     private async Task<int> ReadyPodsAsync()
     {
-        var pods = await TryGetAsync("/api/v1/pods");
+        var pods = await Api.TryGetAsync("/api/v1/pods");
         return (pods?["items"] as JsonArray ?? []).Count(p => (bool?)p?["status"]?["ready"] == true);
     }
 

@@ -66,7 +66,7 @@ public sealed class ConformanceRun(ConformanceMesh mesh) : IDisposable
     /// <summary>The same, from inside the mesh: sent by the client workload (echo-v1) to its outbound listener.</summary>
     public async Task ExpectMeshAsync(params Expectation[] expectations)
     {
-        var port = await mesh.OutboundPortAsync(ConformanceMesh.MeshNamespace, "echo-v1");
+        var port = await mesh.Api.OutboundPortAsync(mesh.Up, ConformanceMesh.MeshNamespace, "echo-v1");
         foreach (var e in expectations)
         {
             await ConsistentlyAsync(e, () => SendAsync("127.0.0.1", port, e.Request), 80);
@@ -88,7 +88,7 @@ public sealed class ConformanceRun(ConformanceMesh mesh) : IDisposable
         return counts;
     }
 
-    public Task<int> MeshClientPortAsync() => mesh.OutboundPortAsync(ConformanceMesh.MeshNamespace, "echo-v1");
+    public Task<int> MeshClientPortAsync() => mesh.Api.OutboundPortAsync(mesh.Up, ConformanceMesh.MeshNamespace, "echo-v1");
 
     private async Task ConsistentlyAsync(Expectation expected, Func<Task<Captured>> send, int gatewayPort)
     {

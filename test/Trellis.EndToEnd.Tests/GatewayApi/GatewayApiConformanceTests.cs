@@ -47,7 +47,7 @@ public sealed class GatewayApiConformanceTests(ConformanceMesh mesh) : IClassFix
         {
             foreach (var yaml in manifests)
             {
-                await mesh.ApplyAsync(yaml);
+                await mesh.Api.ApplyAsync(yaml);
             }
 
             using var run = new ConformanceRun(mesh);
@@ -62,7 +62,7 @@ public sealed class GatewayApiConformanceTests(ConformanceMesh mesh) : IClassFix
         {
             foreach (var yaml in manifests)
             {
-                await mesh.DeleteAsync(yaml);
+                await mesh.Api.DeleteAsync(yaml);
             }
 
             Record(@case, failure is null ? "pass" : "fail", failure is null ? "" : @case.Gap is null ? failure : $"{@case.Gap} ({failure})");

@@ -19,7 +19,7 @@ public sealed class GrpcChainTests : IAsyncLifetime
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-grpc-" + Guid.NewGuid().ToString("N"));
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
     private TrellisProcess _up = null!;
-    private string _server = "";
+    private ControlPlaneApi _api = null!;
     private GrpcChannel? _channel;
 
     private static string Workload(string name, string app, string version) => $"""
@@ -83,16 +83,16 @@ public sealed class GrpcChainTests : IAsyncLifetime
     {
         Directory.CreateDirectory(_dir);
         var api = TrellisProcess.FreePort();
-        _server = $"http://127.0.0.1:{api}";
+        _api = new ControlPlaneApi(_http, $"http://127.0.0.1:{api}", "grpc");
         _up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
             "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--pool-size", "0");
         try
         {
-            await Eventually.WaitAsync(HealthyAsync, TimeSpan.FromSeconds(60), "the API", _up);
+            await Eventually.WaitAsync(_api.HealthyAsync, TimeSpan.FromSeconds(60), "the API", _up);
             var dll = Path.Combine(TrellisBinary.RepoRoot, "samples", "grpc", "bin", "chain.dll");
             var yaml = string.Join("\n---\n", Workload("front", "front", "v1"), Workload("back-v1", "back", "v1"), Workload("back-v2", "back", "v2"), BackService, Split);
-            await ApplyAsync(yaml.Replace("CHAIN_DLL", dll, StringComparison.Ordinal));
-            var outbound = await OutboundPortAsync("front");
+            await _api.ApplyAsync(yaml.Replace("CHAIN_DLL", dll, StringComparison.Ordinal));
+            var outbound = await _api.OutboundPortAsync(_up, deployment: "front");
             _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{outbound}", new GrpcChannelOptions
             {
                 HttpHandler = new Authority($"front:{Port}") { InnerHandler = new SocketsHttpHandler { UseProxy = false } },
@@ -185,52 +185,6 @@ public sealed class GrpcChainTests : IAsyncLifetime
 
             return seen.Contains("front/v1 back/v1") && seen.Contains("front/v1 back/v2");
         }, TimeSpan.FromSeconds(90), "front calling both backs", _up);
-    }
-
-    private async Task<int> OutboundPortAsync(string deployment)
-    {
-        var port = 0;
-        await Eventually.WaitAsync(async () =>
-        {
-            var pods = await TryGetAsync("/api/v1/namespaces/default/pods");
-            var pod = (pods?["items"] as JsonArray ?? []).FirstOrDefault(p => (string?)p?["metadata"]?["ownerReferences"]?[0]?["name"] == deployment && (bool?)p?["status"]?["ready"] == true);
-            port = (int?)pod?["status"]?["ports"]?["outbound"] ?? 0;
-            return port != 0;
-        }, TimeSpan.FromSeconds(60), $"a ready {deployment}", _up);
-        return port;
-    }
-
-    private async Task ApplyAsync(string yaml)
-    {
-        using var response = await _http.PostAsync($"{_server}/apply?source=grpc", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"apply failed: {(int)response.StatusCode} {body}");
-    }
-
-    private async Task<bool> HealthyAsync()
-    {
-        try
-        {
-            using var response = await _http.GetAsync(_server + "/healthz");
-            return response.IsSuccessStatusCode;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            return false;
-        }
-    }
-
-    private async Task<JsonObject?> TryGetAsync(string path)
-    {
-        try
-        {
-            using var response = await _http.GetAsync(_server + path);
-            return response.IsSuccessStatusCode ? (JsonNode.Parse(await response.Content.ReadAsStringAsync()) as JsonObject ?? []) : null;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
-        {
-            return null;
-        }
     }
 
     /// <summary>Calls go to the outbound listener with the called service's authority, which the listener routes by.</summary>

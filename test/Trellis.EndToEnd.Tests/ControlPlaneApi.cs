@@ -1,0 +1,69 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Trellis.EndToEnd.Tests;
+
+/// <summary>
+/// The control plane's HTTP API as the end-to-end tests drive it: apply and delete YAML (under a field-manager
+/// <c>source</c>), health, reading objects (null while the API is not answering), and the outbound listener of a
+/// ready pod — the port a test calls to be "inside the mesh" as that workload.
+/// </summary>
+public sealed class ControlPlaneApi(HttpClient http, string server, string source)
+{
+    public string Server => server;
+
+    public async Task ApplyAsync(string yaml)
+    {
+        using var response = await http.PostAsync($"{server}/apply?source={source}", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"apply failed: {(int)response.StatusCode} {body}");
+    }
+
+    public async Task DeleteAsync(string yaml)
+    {
+        using var response = await http.PostAsync($"{server}/delete?source={source}", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+        _ = await response.Content.ReadAsStringAsync();
+    }
+
+    public async Task<bool> HealthyAsync()
+    {
+        try
+        {
+            using var response = await http.GetAsync(server + "/healthz");
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public async Task<JsonObject?> TryGetAsync(string path)
+    {
+        try
+        {
+            using var response = await http.GetAsync(server + path);
+            return response.IsSuccessStatusCode ? (JsonNode.Parse(await response.Content.ReadAsStringAsync()) as JsonObject ?? []) : null;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or SocketException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The outbound port of a ready pod in <paramref name="ns"/> (of <paramref name="deployment"/>, or any).</summary>
+    public async Task<int> OutboundPortAsync(TrellisProcess up, string ns = "default", string? deployment = null)
+    {
+        var port = 0;
+        await Eventually.WaitAsync(async () =>
+        {
+            var pods = await TryGetAsync($"/api/v1/namespaces/{ns}/pods");
+            var pod = (pods?["items"] as JsonArray ?? []).FirstOrDefault(p =>
+                (deployment is null || (string?)p?["metadata"]?["ownerReferences"]?[0]?["name"] == deployment) && (bool?)p?["status"]?["ready"] == true);
+            port = (int?)pod?["status"]?["ports"]?["outbound"] ?? 0;
+            return port != 0;
+        }, TimeSpan.FromSeconds(60), $"a ready {ns}/{deployment ?? "pod"}", up);
+        return port;
+    }
+}
