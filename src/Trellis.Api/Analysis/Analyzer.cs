@@ -6,7 +6,8 @@ namespace Trellis.Api;
 
 /// <summary>
 /// Cross-resource checks over a whole set (what is stored plus what is being applied), like istioctl analyze:
-/// references to hosts, subsets and gateways that nothing defines, and subsets that select no workload.
+/// references to hosts, subsets and gateways that nothing defines, subsets that select no workload, and pool
+/// settings an HTTP/2 upstream does not honour.
 /// Each resource is checked on its own, so one broken resource never hides findings about the others.
 /// </summary>
 public static class Analyzer
@@ -132,6 +133,7 @@ public static class Analyzer
 
     private static void CheckDestinationRule(Resource resource, DestinationRuleSpec spec, MeshIndex index, List<Diagnostic> findings)
     {
+        Http2PoolCheck.Check(resource, spec, index, findings, Label(resource));
         var host = HostNames.Qualify(spec.Host, Namespace(resource));
         var workloads = index.WorkloadLabelsBehind(host);
         if (workloads is null || workloads.Count == 0)

@@ -12,6 +12,7 @@ internal sealed class MeshIndex
     private readonly List<(string Host, IReadOnlyList<Subset> Subsets)> _destinationRules = [];
     private readonly Dictionary<string, ServiceSpec> _services = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<(string Namespace, IReadOnlyDictionary<string, string> Labels)> _deployments = [];
+    private readonly Dictionary<string, IReadOnlyList<(int Number, PortProtocol Protocol)>> _ports = new(StringComparer.OrdinalIgnoreCase);
 
     public MeshIndex(IReadOnlyList<Resource> resources)
     {
@@ -24,6 +25,7 @@ internal sealed class MeshIndex
                     var fqdn = HostNames.Qualify(r.Metadata.Name, ns);
                     _hosts.Add(fqdn);
                     _services[fqdn] = service;
+                    _ports[fqdn] = service.Ports.Select(p => (p.Port, PortProtocols.OfServicePort(p.Name, p.AppProtocol, p.Protocol))).ToList();
                     break;
                 case KnativeServiceSpec:
                     // A Knative Service is reachable under its name like a Kubernetes Service.
@@ -42,6 +44,7 @@ internal sealed class MeshIndex
                         {
                             _hosts.Add(host);
                             _hosts.Add(HostNames.Qualify(host, ns));
+                            _ports[host] = entry.Ports.Select(p => (p.Number, PortProtocols.Parse(p.Protocol))).ToList();
                         }
                     }
 
@@ -68,6 +71,10 @@ internal sealed class MeshIndex
     /// <summary>Whether some DestinationRule for <paramref name="host"/> (exactly or by wildcard) defines the subset.</summary>
     public bool HasSubset(string host, string subset) =>
         _destinationRules.Any(dr => HostNames.Matches(dr.Host, host) && dr.Subsets.Any(s => s.Name == subset));
+
+    /// <summary>The ports of a Service or ServiceEntry host and what each carries, or null for an unknown host.</summary>
+    public IReadOnlyList<(int Number, PortProtocol Protocol)>? PortsOf(string written, string qualified) =>
+        _ports.GetValueOrDefault(qualified) ?? _ports.GetValueOrDefault(written);
 
     /// <summary>Template labels of the Deployments a Service selects, or null when the host is no Service with a selector.</summary>
     public IReadOnlyList<IReadOnlyDictionary<string, string>>? WorkloadLabelsBehind(string host)

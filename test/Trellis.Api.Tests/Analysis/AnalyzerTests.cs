@@ -142,4 +142,56 @@ public sealed class AnalyzerTests
 
     [Fact]
     public void Analyze_EmptySet_ReturnsNothing() => Assert.Empty(Analyzer.Analyze([]));
+
+    [Fact]
+    public void Analyze_PoolSettingsOnAnHttp2Port_AcceptedNotEnforcedAtEachField()
+    {
+        var findings = Analyzer.Analyze(ResourceReader.Read("""
+            apiVersion: v1
+            kind: Service
+            metadata: {name: chain, namespace: bookinfo}
+            spec:
+              selector: {app: chain}
+              ports: [{name: grpc, port: 50051}, {name: http, port: 8080}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: chain, namespace: bookinfo}
+            spec:
+              host: chain
+              trafficPolicy:
+                connectionPool:
+                  tcp: {maxConnections: 10, connectTimeout: 1s}
+                  http: {http2MaxRequests: 100, maxRequestsPerConnection: 5}
+                portLevelSettings:
+                - port: {number: 8080}
+                  connectionPool: {http: {idleTimeout: 30s}}
+                - port: {number: 50051}
+                  connectionPool: {tcp: {idleTimeout: 30s}}
+            """).Resources);
+
+        // The thresholds are enforced on every protocol; the HTTP/1.1 port's own settings are enforced.
+        Assert.All(findings, d => Assert.Equal((DiagnosticCodes.AcceptedNotEnforced, Severity.Warning, "DestinationRule/bookinfo/chain"), (d.Code, d.Severity, d.Resource)));
+        Assert.Equal(
+            ["spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection", "spec.trafficPolicy.connectionPool.tcp.connectTimeout", "spec.trafficPolicy.portLevelSettings[1].connectionPool.tcp.idleTimeout"],
+            findings.Select(d => d.Path).Order(StringComparer.Ordinal));
+        Assert.Contains("port 50051 is HTTP/2", findings[0].Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Analyze_PoolSettingsOnHttp1Service_NoFinding() =>
+        Assert.Empty(Analyzer.Analyze(ResourceReader.Read("""
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: bookinfo}
+            spec:
+              ports: [{name: http, port: 80}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: web, namespace: bookinfo}
+            spec:
+              host: web
+              trafficPolicy: {connectionPool: {tcp: {connectTimeout: 1s}, http: {idleTimeout: 30s}}}
+            """).Resources));
 }

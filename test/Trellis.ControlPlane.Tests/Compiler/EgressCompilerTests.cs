@@ -1,3 +1,4 @@
+using Trellis.Api.Networking;
 using Trellis.Api.Snapshots;
 using Trellis.ControlPlane.Compiler;
 using static Trellis.ControlPlane.Tests.Compiler.CompilerHarness;

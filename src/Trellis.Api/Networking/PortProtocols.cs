@@ -1,7 +1,7 @@
-namespace Trellis.ControlPlane.Compiler;
+namespace Trellis.Api.Networking;
 
 /// <summary>What a service port carries, as far as the proxy is concerned.</summary>
-internal enum PortProtocol
+public enum PortProtocol
 {
     /// <summary>HTTP/1.1 upstreams (also a port whose protocol is not declared: Istio sniffs it, Trellis takes HTTP).</summary>
     Http,
@@ -20,7 +20,7 @@ internal enum PortProtocol
 /// port's <c>appProtocol</c> when set, else the prefix of its name up to the first <c>-</c> (<c>grpc-web</c> whole);
 /// the <c>protocol</c> field of ServiceEntry and Gateway ports is the same vocabulary, case-insensitive.
 /// </summary>
-internal static class PortProtocols
+public static class PortProtocols
 {
     /// <summary>A Kubernetes Service port.</summary>
     public static PortProtocol OfServicePort(string? name, string? appProtocol, string? transport)
