@@ -1,4 +1,5 @@
 using Trellis.Api;
+using Trellis.Api.Eventing;
 using Trellis.Api.Registry;
 using Trellis.Api.Workloads;
 using Trellis.Runtime;
@@ -7,7 +8,7 @@ namespace Trellis.Agent;
 
 /// <summary>
 /// Turns a <c>Deployment</c> into what the local runtime runs: the first container's command and args
-/// as a process, its env, working directory and readiness probe, with two extra ports for the
+/// as a process, its env (plus a SinkBinding's <c>K_SINK</c> and <c>K_CE_OVERRIDES</c>), working directory and readiness probe, with two extra ports for the
 /// instance's proxy listeners. Returns an error instead when the Deployment cannot run locally.
 /// </summary>
 public static class DeploymentTranslator
@@ -43,6 +44,17 @@ public static class DeploymentTranslator
             if ((e.Value ?? FieldRef(e, deployment)) is { } value)
             {
                 env[e.Name] = value;
+            }
+        }
+
+        // A SinkBinding's variables, recorded in the status by the control plane, replace the spec's own (Knative's Undo, then Do).
+        var bound = SinkBindingEnv.Of(deployment.Status);
+        if (bound.Count > 0)
+        {
+            env.Remove(SinkBindingEnv.CaCerts);
+            foreach (var (name, value) in bound)
+            {
+                env[name] = value;
             }
         }
 

@@ -112,6 +112,27 @@ public sealed class DeploymentTranslatorTests
         }
     }
 
+    [Fact]
+    public void Translate_BoundBySinkBinding_InstancesGetKSinkAndOverridesOverTheSpecs()
+    {
+        // As the agent reads it from the API, with the binding the control plane recorded in the status.
+        var deployment = Deployment("{name: p, command: [dotnet], env: [{name: K_SINK, value: 'http://old/'}, {name: K_CA_CERTS, value: pem}, {name: A, value: b}]}");
+        var bound = Read(ResourceWriter.ToJson(deployment with
+        {
+            Status = System.Text.Json.Nodes.JsonNode.Parse("""{"sinkBinding":{"binding":"b","sink":"http://127.0.0.1:15080/books/default","ceOverrides":"{\"extensions\":{\"team\":\"x\"}}"}}""")!.AsObject(),
+        }));
+
+        var env = DeploymentTranslator.Translate(bound).Workload!.Env;
+
+        Assert.Equal("http://127.0.0.1:15080/books/default", env["K_SINK"]);
+        Assert.Equal("""{"extensions":{"team":"x"}}""", env["K_CE_OVERRIDES"]);
+        Assert.False(env.ContainsKey("K_CA_CERTS")); // Knative's Undo removes it; a plain-HTTP sink sets none
+        Assert.Equal("b", env["A"]);
+        var unbound = DeploymentTranslator.Translate(deployment).Workload!.Env;
+        Assert.Equal("http://old/", unbound["K_SINK"]);
+        Assert.False(unbound.ContainsKey("K_CE_OVERRIDES"));
+    }
+
     private static Resource Read(string yaml)
     {
         var read = ResourceReader.Read(yaml, "test.yaml");

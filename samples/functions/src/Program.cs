@@ -8,7 +8,8 @@
 //   events    a CloudEvents consumer: logs each event (type, id, source, data) and answers 202, or
 //             500 when FAIL=true (for dead-letter demos)
 //   producer  on each request, publishes a CloudEvent (type com.example.order.created, an amount
-//             from ?amount=) to $K_SINK, Knative's sink variable, and says what the sink answered
+//             from ?amount=) to $K_SINK, Knative's sink variable, with the extensions of
+//             $K_CE_OVERRIDES (both set by a SinkBinding), and says what the sink answered
 using System.Globalization;
 using System.Runtime.InteropServices;
 
@@ -62,6 +63,10 @@ switch (function)
         break;
     case "producer":
         var sink = Environment.GetEnvironmentVariable("K_SINK");
+        // Knative's K_CE_OVERRIDES: {"extensions":{"name":"value"}}, applied to every event the source sends.
+        var overrides = Environment.GetEnvironmentVariable("K_CE_OVERRIDES") is { Length: > 0 } json
+            ? System.Text.Json.Nodes.JsonNode.Parse(json)?["extensions"]?.AsObject().Select(e => (e.Key, Value: (string?)e.Value ?? "")).ToList() ?? []
+            : [];
         using (var http = new HttpClient())
         {
             app.MapFallback(async (HttpRequest r) =>
@@ -78,6 +83,11 @@ switch (function)
                 message.Headers.Add("ce-source", $"/producer/{revision}");
                 message.Headers.Add("ce-type", "com.example.order.created");
                 message.Headers.Add("ce-amount", amount.ToString(CultureInfo.InvariantCulture));
+                foreach (var (name, value) in overrides)
+                {
+                    message.Headers.Add("ce-" + name, value);
+                }
+
                 using var answer = await http.SendAsync(message);
                 return Results.Text($"published an order of {amount}: the sink answered {(int)answer.StatusCode}\n");
             });

@@ -38,6 +38,21 @@ public sealed record EventDestination
     public string? CACerts { get; init; }
 
     public string? Audience { get; init; }
+
+    /// <summary>
+    /// Whether <paramref name="value"/> is a URI events can be sent to on its own: absolute, http or https (Knative
+    /// wants a scheme; .NET alone would take <c>/events</c> for an absolute file path on Unix).
+    /// </summary>
+    public static bool TryAbsoluteHttp(string? value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out System.Uri? uri)
+    {
+        if (System.Uri.TryCreate(value, UriKind.Absolute, out uri) && uri.Scheme is "http" or "https")
+        {
+            return true;
+        }
+
+        uri = null;
+        return false;
+    }
 }
 
 public sealed record KReference

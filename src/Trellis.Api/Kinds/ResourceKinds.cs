@@ -59,6 +59,7 @@ public static class ResourceKinds
         new(KnativeEventing, V1, "Broker", "brokers", [], true, typeof(BrokerSpec)),
         new(KnativeEventing, V1, "Trigger", "triggers", [], true, typeof(TriggerSpec)),
         new(KnativeSources, V1, "PingSource", "pingsources", [], true, typeof(PingSourceSpec)),
+        new(KnativeSources, V1, "SinkBinding", "sinkbindings", [], true, typeof(SinkBindingSpec)),
         new(TrellisNetworking, ["v1alpha1"], "LocalRateLimit", "localratelimits", ["lrl"], true, typeof(LocalRateLimitSpec)),
     ];
 

@@ -73,6 +73,25 @@ internal static class Checks
         }
     }
 
+    /// <summary>A Kubernetes label selector's keys, values and expressions (the operator, and values only where it takes them).</summary>
+    public static void Selector(Trellis.Api.Workloads.LabelSelector selector, string path, ValidationContext ctx)
+    {
+        Labels(selector.MatchLabels, $"{path}.matchLabels", ctx);
+        for (var i = 0; i < selector.MatchExpressions.Count; i++)
+        {
+            var e = selector.MatchExpressions[i];
+            var valuesNeeded = e.Operator is "In" or "NotIn";
+            if (e.Operator is not ("In" or "NotIn" or "Exists" or "DoesNotExist"))
+            {
+                ctx.Error($"{path}.matchExpressions[{i}].operator", $"\"{e.Operator}\" is not In, NotIn, Exists or DoesNotExist");
+            }
+            else if (valuesNeeded != (e.Values.Count > 0))
+            {
+                ctx.Error($"{path}.matchExpressions[{i}].values", valuesNeeded ? $"{e.Operator} needs values" : $"{e.Operator} takes no values");
+            }
+        }
+    }
+
     /// <summary>Reports entries whose key (name, port…) repeats an earlier one.</summary>
     public static void Unique<T>(IReadOnlyList<T> items, Func<T, string?> key, string path, string what, ValidationContext ctx)
     {

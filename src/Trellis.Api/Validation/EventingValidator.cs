@@ -3,7 +3,7 @@ using Trellis.Api.Eventing;
 
 namespace Trellis.Api.Validation;
 
-/// <summary>Knative Eventing's rules for Broker, Trigger and PingSource.</summary>
+/// <summary>Knative Eventing's rules for Broker, Trigger, PingSource and SinkBinding.</summary>
 internal static class EventingValidator
 {
     public static void Validate(BrokerSpec spec, ValidationContext ctx) => Delivery(spec.Delivery, "spec.delivery", ctx);
@@ -53,6 +53,75 @@ internal static class EventingValidator
         }
 
         Destination(spec.Sink, "spec.sink", ctx);
+        Overrides(spec.CeOverrides, ctx);
+    }
+
+    /// <summary>
+    /// Knative's SinkBinding rules (<c>tracker.Reference</c>, the destination, the overrides) and Trellis's one more: the
+    /// subject must be a kind Trellis runs, since a binding to anything else could never inject anything.
+    /// </summary>
+    public static void Validate(SinkBindingSpec spec, string ns, ValidationContext ctx)
+    {
+        var subject = spec.Subject;
+        if (subject.ApiVersion.Length == 0)
+        {
+            ctx.Error("spec.subject.apiVersion", "apiVersion is required");
+        }
+
+        if (subject.Kind.Length == 0)
+        {
+            ctx.Error("spec.subject.kind", "kind is required");
+        }
+
+        if (subject.ApiVersion.Length > 0 && subject.Kind.Length > 0 && !SinkBindingSubjects.IsBindable(subject.ApiVersion, subject.Kind))
+        {
+            ctx.Error("spec.subject", $"{subject.Kind} ({subject.ApiVersion}) cannot be bound: Trellis binds {SinkBindingSubjects.Describe}");
+        }
+
+        if (subject.Namespace is { Length: > 0 } subjectNs && subjectNs != ns)
+        {
+            ctx.Error("spec.subject.namespace", $"\"{subjectNs}\" is not the SinkBinding's namespace \"{ns}\" (a binding binds subjects of its own namespace)");
+        }
+
+        switch (subject.Name, subject.Selector)
+        {
+            case ({ Length: > 0 }, not null):
+                ctx.Error("spec.subject", "expected exactly one of name and selector, got both");
+                break;
+            case (null or "", null):
+                ctx.Error("spec.subject", "expected exactly one of name and selector, got neither");
+                break;
+            case (_, { } selector):
+                Checks.Selector(selector, "spec.subject.selector", ctx);
+                break;
+            case ({ } name, null) when !Names.IsDns1123Label(name):
+                ctx.Error("spec.subject.name", $"\"{name}\" is not a valid name (a DNS-1123 label)");
+                break;
+        }
+
+        Destination(spec.Sink, "spec.sink", ctx);
+        Overrides(spec.CeOverrides, ctx);
+    }
+
+    /// <summary>Knative's <c>CloudEventOverrides</c>: extension names are CloudEvents attribute names (a-z, 0-9), at most 20 characters.</summary>
+    private static void Overrides(CloudEventOverrides? overrides, ValidationContext ctx)
+    {
+        foreach (var key in overrides?.Extensions.Keys ?? [])
+        {
+            var path = $"spec.ceOverrides.extensions[{key}]";
+            if (key.Length == 0)
+            {
+                ctx.Error(path, "extension names must not be empty");
+            }
+            else if (key.Length > 20)
+            {
+                ctx.Error(path, $"\"{key}\" is longer than 20 characters");
+            }
+            else if (!key.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9')))
+            {
+                ctx.Error(path, $"\"{key}\" is not a CloudEvents attribute name (lower-case letters and digits only)");
+            }
+        }
     }
 
     private static void Destination(EventDestination destination, string path, ValidationContext ctx)
@@ -62,9 +131,9 @@ internal static class EventingValidator
             ctx.Error(path, "one of ref or uri is required");
         }
 
-        if (destination.Uri is { } uri && !Uri.TryCreate(uri, destination.Ref is null ? UriKind.Absolute : UriKind.RelativeOrAbsolute, out _))
+        if (destination.Uri is { } uri && !(destination.Ref is null ? EventDestination.TryAbsoluteHttp(uri, out _) : Uri.TryCreate(uri, UriKind.RelativeOrAbsolute, out _)))
         {
-            ctx.Error($"{path}.uri", destination.Ref is null ? $"\"{uri}\" is not an absolute URI" : $"\"{uri}\" is not a URI");
+            ctx.Error($"{path}.uri", destination.Ref is null ? $"\"{uri}\" is not an absolute http(s) URI" : $"\"{uri}\" is not a URI");
         }
     }
 

@@ -161,6 +161,8 @@ public static class NotEnforced
         new(ResourceKinds.KnativeEventing, "Trigger", "spec.delivery.deadLetterSink.audience", "no OIDC tokens are sent to sinks yet"),
         new(ResourceKinds.KnativeSources, "PingSource", "spec.sink.CACerts", "deliveries are plain HTTP: no TLS to sinks yet"),
         new(ResourceKinds.KnativeSources, "PingSource", "spec.sink.audience", "no OIDC tokens are sent to sinks yet"),
+        new(ResourceKinds.KnativeSources, "SinkBinding", "spec.sink.CACerts", "K_CA_CERTS is not injected: sinks are plain HTTP"),
+        new(ResourceKinds.KnativeSources, "SinkBinding", "spec.sink.audience", "no OIDC token is mounted for the bound workloads yet"),
     ];
 
     /// <summary>One warning per field of <paramref name="resource"/> that is set and has no behaviour.</summary>

@@ -47,6 +47,7 @@ public static class ResourceValidator
             case BrokerSpec s: EventingValidator.Validate(s, ctx); break;
             case TriggerSpec s: EventingValidator.Validate(s, ctx); break;
             case PingSourceSpec s: EventingValidator.Validate(s, ctx); break;
+            case SinkBindingSpec s: EventingValidator.Validate(s, resource.Key.Namespace, ctx); break;
             case DeploymentSpec s: WorkloadValidator.Validate(s, ctx); break;
             case PodSpec s: WorkloadValidator.PodSpec(s, "spec", ctx, containerNamesRequired: true); break;
             case ServiceSpec s: ServiceValidator.Validate(s, ctx); break;

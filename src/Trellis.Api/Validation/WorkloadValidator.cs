@@ -17,7 +17,7 @@ internal static class WorkloadValidator
             ctx.Error("spec.minReadySeconds", "must not be negative");
         }
 
-        Checks.Labels(spec.Selector.MatchLabels, "spec.selector.matchLabels", ctx);
+        Checks.Selector(spec.Selector, "spec.selector", ctx);
         var templateLabels = spec.Template.Metadata?.Labels ?? new Dictionary<string, string>();
         Checks.Labels(templateLabels, "spec.template.metadata.labels", ctx);
         if (spec.Selector.MatchLabels.Count == 0 && spec.Selector.MatchExpressions.Count == 0)
@@ -27,20 +27,6 @@ internal static class WorkloadValidator
         else if (!spec.Selector.Matches(templateLabels))
         {
             ctx.Error("spec.template.metadata.labels", "selector does not match template labels");
-        }
-
-        for (var i = 0; i < spec.Selector.MatchExpressions.Count; i++)
-        {
-            var e = spec.Selector.MatchExpressions[i];
-            var valuesNeeded = e.Operator is "In" or "NotIn";
-            if (e.Operator is not ("In" or "NotIn" or "Exists" or "DoesNotExist"))
-            {
-                ctx.Error($"spec.selector.matchExpressions[{i}].operator", $"\"{e.Operator}\" is not In, NotIn, Exists or DoesNotExist");
-            }
-            else if (valuesNeeded != (e.Values.Count > 0))
-            {
-                ctx.Error($"spec.selector.matchExpressions[{i}].values", valuesNeeded ? $"{e.Operator} needs values" : $"{e.Operator} takes no values");
-            }
         }
 
         if (spec.Strategy?.Type is { } type && type is not "RollingUpdate" and not "Recreate")

@@ -36,6 +36,7 @@ public static class Columns
             new("DEAD-LETTERED", o => Str(o["status"]?["delivery"]?["deadLettered"]), WideOnly: true), new("DROPPED", o => Str(o["status"]?["delivery"]?["dropped"]), WideOnly: true)],
         "PingSource" => [Name, new("SINK", o => Str(o["status"]?["sinkUri"])), new("SCHEDULE", o => Str(o["spec"]?["schedule"])), AgeOf(now),
             new("READY", o => Condition(o, "Ready")), new("REASON", o => Reason(o, "Ready")), new("SENT", o => Str(o["status"]?["sent"]), WideOnly: true)],
+        "SinkBinding" => [Name, new("SINK", o => Str(o["status"]?["sinkUri"])), AgeOf(now), new("READY", o => Condition(o, "Ready")), new("REASON", o => Reason(o, "Ready"))],
         "Call" => [new("ID", o => Str(o["id"])), new("FUNCTION", o => Str(o["function"])), new("NAMESPACE", o => Str(o["namespace"]), WideOnly: true), new("PHASE", o => Str(o["phase"])),
             new("ATTEMPTS", o => Str(o["attempts"])), new("STATUS", o => Str(o["statusCode"])), new("AGE", o => Age.Since(Str(o["queuedAt"]), now)),
             new("CALLBACK", o => Str(o["callback"]), WideOnly: true), new("ERROR", o => Str(o["error"]), WideOnly: true)],

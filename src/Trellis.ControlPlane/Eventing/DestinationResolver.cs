@@ -18,7 +18,7 @@ internal sealed class DestinationResolver(EventingOptions options, Uri brokerIng
     {
         if (destination.Ref is not { } reference)
         {
-            return Uri.TryCreate(destination.Uri, UriKind.Absolute, out var uri) ? (DeliveryTarget.Direct(uri), null) : (null, $"\"{destination.Uri}\" is not an absolute URI");
+            return EventDestination.TryAbsoluteHttp(destination.Uri, out var uri) ? (DeliveryTarget.Direct(uri), null) : (null, $"\"{destination.Uri}\" is not an absolute http(s) URI");
         }
 
         var ns = reference.Namespace ?? defaultNamespace;
@@ -44,6 +44,22 @@ internal sealed class DestinationResolver(EventingOptions options, Uri brokerIng
         }
 
         return destination.Uri is { } relative ? (Relative(target, relative), null) : (target, null);
+    }
+
+    /// <summary>
+    /// The URL a workload in the mesh sends to for a resolved destination (a SinkBinding's <c>K_SINK</c>): a Knative
+    /// Service's cluster-local address (Knative's <c>status.address.url</c>), which the workload's outbound proxy
+    /// routes like any call; any other destination's own URL.
+    /// </summary>
+    public static Uri WorkloadUri(EventDestination destination, string defaultNamespace, DeliveryTarget target)
+    {
+        if (destination.Ref is { Kind: "Service" } reference && reference.ApiVersion.StartsWith("serving.knative.dev/", StringComparison.Ordinal))
+        {
+            var local = new Uri($"http://{reference.Name}.{reference.Namespace ?? defaultNamespace}.svc.cluster.local/");
+            return destination.Uri is { } relative ? new Uri(local, relative) : local;
+        }
+
+        return target.Logical;
     }
 
     private static DeliveryTarget? Instance(string name, string ns, StoreSnapshot snapshot, IReadOnlyList<WorkloadInstance> instances)

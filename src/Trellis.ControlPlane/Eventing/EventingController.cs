@@ -17,7 +17,8 @@ namespace Trellis.ControlPlane.Eventing;
 /// Knative eventing in the control plane. Every tick it opens a log for each Broker and records the
 /// Broker's address and conditions; for each Trigger it resolves the broker, the filter, the
 /// subscriber and the dead-letter sink, runs one <see cref="TriggerDispatcher"/> with the result and
-/// records the Trigger's conditions and delivery counters. Deleted Brokers lose their log; deleted
+/// records the Trigger's conditions and delivery counters; it runs the PingSources and the
+/// SinkBindings (<see cref="SinkBindingReconciler"/>). Deleted Brokers lose their log; deleted
 /// Triggers their dispatcher and position.
 /// </summary>
 public sealed partial class EventingController : IAsyncDisposable
@@ -31,6 +32,7 @@ public sealed partial class EventingController : IAsyncDisposable
     private readonly IEventStore _events;
     private readonly IEventSender _sender;
     private readonly DestinationResolver _resolver;
+    private readonly SinkBindingReconciler _bindings;
     private readonly Uri _ingress;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
@@ -60,6 +62,7 @@ public sealed partial class EventingController : IAsyncDisposable
         _time = time;
         _log = log;
         _resolver = new DestinationResolver(options, ingress);
+        _bindings = new SinkBindingReconciler(store, _resolver, log);
         _loop = RunAsync(options.Tick);
     }
 
@@ -140,6 +143,7 @@ public sealed partial class EventingController : IAsyncDisposable
             await StopPingAsync(gone);
         }
 
+        await _bindings.ReconcileAsync(snapshot, instances, cancellationToken);
         await RemoveGoneAsync(brokers, triggers, cancellationToken);
         foreach (var op in ops)
         {
@@ -360,11 +364,14 @@ public sealed partial class EventingController : IAsyncDisposable
 
     private static string LogName((string Ns, string Name) broker) => $"broker.{broker.Ns}.{broker.Name}";
 
-    /// <summary>Knative's status shape: the conditions, Ready the conjunction of the others, and the generation they describe.</summary>
-    private static JsonObject WithConditions(JsonObject status, List<Condition> conditions, long? generation)
+    /// <summary>
+    /// Knative's status shape: the conditions, Ready the conjunction of the others (unless <paramref name="ready"/> says
+    /// more, as a binding's <c>SubjectMissing</c> does), and the generation they describe.
+    /// </summary>
+    internal static JsonObject WithConditions(JsonObject status, List<Condition> conditions, long? generation, Condition? ready = null)
     {
         var failed = conditions.FirstOrDefault(c => c.IsFalse);
-        conditions.Add(failed is null ? Condition.Ok(ConditionTypes.Ready) : failed.As(ConditionTypes.Ready));
+        conditions.Add(failed?.As(ConditionTypes.Ready) ?? ready ?? Condition.Ok(ConditionTypes.Ready));
         status["conditions"] = new JsonArray([.. conditions.Select(c =>
         {
             var condition = new JsonObject { ["type"] = c.Type, ["status"] = c.Status };
