@@ -122,6 +122,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         eventing = options.Eventing is { } eventingOptions
             ? await EventingHost.StartAsync(eventingOptions, options.DataDirectory, state.Store, registry, loggers, time, () => state.Leadership.IsLeader, cancellationToken)
             : null;
+        states.SetAsyncFunctions(eventing?.IngressUrl); // gateways route /async-function/ to the eventing listener
         var events = new Events.EventRecorder(states, app.Services.GetRequiredService<Events.EventLog>());
         var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler, eventing, events);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Trellis.Api.Snapshots;
+using Trellis.ControlPlane.Compiler;
 
 namespace Trellis.Cli.Roles;
 
@@ -22,7 +23,8 @@ public static class GatewayHints
             var scheme = listener.Tls is null ? "http" : "https";
             var address = listener.Address is "127.0.0.1" or "0.0.0.0" or "::" or "::1" ? "localhost" : listener.Address;
             var origin = string.Create(CultureInfo.InvariantCulture, $"{scheme}://{address}:{listener.Port}");
-            var vhosts = tables.TryGetValue(listener.RouteTable, out var table) ? table.VirtualHosts : [];
+            // The /async-function/ route the compiler adds to every host is a POST entry point, not something to try.
+            var vhosts = (tables.TryGetValue(listener.RouteTable, out var table) ? table.VirtualHosts : []).Where(v => v.Name != AsyncFunctionRoutes.RouteName).ToList();
             if (vhosts.Count == 0)
             {
                 lines.Add($"{origin}/ (listening; no route bound to it yet)");
@@ -31,7 +33,7 @@ public static class GatewayHints
             foreach (var vhost in vhosts)
             {
                 var host = Host(vhost.Domains);
-                var path = vhost.Routes.Select(Path).FirstOrDefault(p => p is not null) ?? "/";
+                var path = vhost.Routes.Where(r => r.Name != AsyncFunctionRoutes.RouteName).Select(Path).FirstOrDefault(p => p is not null) ?? "/";
                 lines.Add($"curl {(host is null ? "" : $"-H 'Host: {host}' ")}{origin}{path}");
             }
         }

@@ -73,6 +73,13 @@ internal sealed class ClusterSet(MeshIndex index)
         return name;
     }
 
+    /// <summary>A cluster of one fixed address, for a listener of the control plane's own (the eventing listener).</summary>
+    public string Fixed(string name, string host, int port)
+    {
+        _clusters.TryAdd(name, new ClusterConfig(name, [new EndpointConfig(host, port)]));
+        return name;
+    }
+
     /// <summary>A cluster without endpoints, for a route target that cannot be resolved: the proxy answers it 503.</summary>
     public string Unreachable(string name)
     {

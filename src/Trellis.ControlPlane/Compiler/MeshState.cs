@@ -7,4 +7,10 @@ namespace Trellis.ControlPlane.Compiler;
 public sealed record MeshState(long Generation, StoreSnapshot Store, IReadOnlyList<WorkloadInstance> Instances)
 {
     public static readonly MeshState Empty = new(0, StoreSnapshot.Empty, []);
+
+    /// <summary>
+    /// The eventing listener of this control plane (<c>http://host:port/</c>), where OpenFaaS's
+    /// <c>/async-function/</c> calls are queued; gateways route that path to it. Null when eventing is off.
+    /// </summary>
+    public Uri? AsyncFunctions { get; init; }
 }

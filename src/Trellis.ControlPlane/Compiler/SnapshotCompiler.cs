@@ -25,7 +25,7 @@ public static class SnapshotCompiler
         var tables = new Dictionary<string, RouteTableConfig>(StringComparer.Ordinal);
         var listeners = proxy.Role == ProxyRole.Node
             ? NodeListeners(proxy, state, index, clusters, tables)
-            : TelemetryMetadata.WithGatewayPeer([.. GatewayListeners(proxy, index, clusters, tables), .. GatewayApi.GatewayApiListeners.Build(index.GatewayApi, clusters, tables)], proxy);
+            : TelemetryMetadata.WithGatewayPeer([.. GatewayListeners(proxy, index, clusters, tables, state.AsyncFunctions), .. GatewayApi.GatewayApiListeners.Build(index.GatewayApi, clusters, tables)], proxy);
         var unversioned = new ProxySnapshot("", listeners, tables.Values.OrderBy(t => t.Name, StringComparer.Ordinal).ToList(), clusters.Clusters);
         return unversioned with { Version = Hash(unversioned) };
     }
@@ -218,7 +218,7 @@ public static class SnapshotCompiler
         return domains;
     }
 
-    private static List<ListenerConfig> GatewayListeners(ProxyHello proxy, MeshIndex index, ClusterSet clusters, Dictionary<string, RouteTableConfig> tables)
+    private static List<ListenerConfig> GatewayListeners(ProxyHello proxy, MeshIndex index, ClusterSet clusters, Dictionary<string, RouteTableConfig> tables, Uri? asyncFunctions)
     {
         var listeners = new List<ListenerConfig>();
         var gateways = index.Gateways.Where(g => g.Spec.Selector.Count > 0 && Labels.Selects(g.Spec.Selector, proxy.Labels)).ToList();
@@ -233,7 +233,7 @@ public static class SnapshotCompiler
                 continue; // a TLS server whose credential is missing is not served at all, never in cleartext
             }
 
-            var vhosts = GatewayHosts(index, clusters, source, names, new RouteContext(null, port, tls is not null));
+            var vhosts = AsyncFunctionRoutes.Add(GatewayHosts(index, clusters, source, names, new RouteContext(null, port, tls is not null)), asyncFunctions, clusters);
             if (byPort.Any(x => x.Server.Tls?.HttpsRedirect == true))
             {
                 // Istio: an HTTP server with httpsRedirect answers every request with a 301 to https.

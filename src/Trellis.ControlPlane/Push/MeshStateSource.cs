@@ -25,6 +25,7 @@ public sealed partial class MeshStateSource : IAsyncDisposable
     private readonly Task _publisher;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MeshState _current;
+    private Uri? _asyncFunctions;
 
     public MeshStateSource(IResourceStore store, ServiceRegistry registry, ILogger<MeshStateSource> log, TimeSpan? debounce = null, TimeProvider? time = null)
     {
@@ -112,7 +113,14 @@ public sealed partial class MeshStateSource : IAsyncDisposable
         }
     }
 
-    private MeshState Build(long generation) => new(generation, _store.Snapshot, _registry.Instances);
+    /// <summary>Sets where gateways send <c>/async-function/</c> calls (the eventing listener, which starts after this source) and publishes it.</summary>
+    public void SetAsyncFunctions(Uri? url)
+    {
+        Volatile.Write(ref _asyncFunctions, url);
+        MarkDirty();
+    }
+
+    private MeshState Build(long generation) => new(generation, _store.Snapshot, _registry.Instances) { AsyncFunctions = Volatile.Read(ref _asyncFunctions) };
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Mesh state {Generation}: store revision {Revision}, {Instances} instances")]
     private static partial void LogPublished(ILogger log, long generation, long revision, int instances);
