@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
 
 namespace Trellis.EndToEnd.Tests;
@@ -18,7 +17,7 @@ public sealed class EventingUpTests : IAsyncLifetime
     private readonly HttpListener _listener = new();
     private Task _listening = Task.CompletedTask;
     private TrellisProcess _up = null!;
-    private string _server = "";
+    private ControlPlaneApi _api = null!;
     private int _gateway;
     private int _sink;
 
@@ -31,20 +30,17 @@ public sealed class EventingUpTests : IAsyncLifetime
         _listening = Task.Run(ListenAsync);
         _gateway = TrellisProcess.FreePort();
         var api = TrellisProcess.FreePort();
-        _server = $"http://127.0.0.1:{api}";
-        var gateway = (await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "samples", "functions", "gateway.yaml")))
-            .Replace("number: 8080", $"number: {_gateway}", StringComparison.Ordinal);
-        await File.WriteAllTextAsync(Path.Combine(_dir, "gateway.yaml"), gateway);
-        _up = TrellisProcess.Start("up", Path.Combine(_dir, "gateway.yaml"), "--data-dir", Path.Combine(_dir, "data"),
-            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}",
-            "--broker-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--eventing-gateway", $"http://127.0.0.1:{_gateway}/");
+        _api = new ControlPlaneApi(_http, $"http://127.0.0.1:{api}", "eventing-e2e");
         try
         {
-            await WaitForAsync(async () => (await TryGetAsync("/healthz")) is not null, TimeSpan.FromSeconds(30), "control plane");
+            // After the files, up's options: a free broker port, and events to functions through this test's gateway.
+            _up = await FunctionsUp.StartAsync(_dir, _gateway, api,
+                "--broker-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--eventing-gateway", $"http://127.0.0.1:{_gateway}/");
         }
         catch
         {
-            await DisposeAsync(); // xunit does not call DisposeAsync when InitializeAsync fails
+            await StopListenerAsync();
+            Directory.Delete(_dir, recursive: true);
             throw;
         }
     }
@@ -52,16 +48,21 @@ public sealed class EventingUpTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _up.DisposeAsync();
-        _listener.Close();
-        await _listening;
+        await StopListenerAsync();
         _http.Dispose();
         Directory.Delete(_dir, recursive: true);
+    }
+
+    private async Task StopListenerAsync()
+    {
+        _listener.Close();
+        await _listening;
     }
 
     [Fact]
     public async Task SinkBinding_BoundFunctionPostsToKSink_WithOverrides_AndATriggerDeliversIt()
     {
-        await ApplyAsync($$$"""
+        await _api.ApplyAsync($$$"""
             apiVersion: eventing.knative.dev/v1
             kind: Broker
             metadata: {name: default}
@@ -91,10 +92,10 @@ public sealed class EventingUpTests : IAsyncLifetime
               sink: {ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}}
               ceOverrides: {extensions: {team: orders}}
             """);
-        await WaitForAsync(async () => Condition(await TryGetAsync("/apis/sources.knative.dev/v1/namespaces/default/sinkbindings/bind-producer"), "Ready") == "True"
-            && Condition(await TryGetAsync("/apis/eventing.knative.dev/v1/namespaces/default/triggers/orders"), "Ready") == "True", TimeSpan.FromSeconds(60), "binding and trigger ready");
-        var broker = (string?)(await TryGetAsync("/apis/eventing.knative.dev/v1/namespaces/default/brokers/default"))!["status"]!["address"]!["url"];
-        Assert.Equal(broker, (string?)(await TryGetAsync("/apis/sources.knative.dev/v1/namespaces/default/sinkbindings/bind-producer"))!["status"]!["sinkUri"]);
+        await WaitForAsync(async () => Condition(await _api.TryGetAsync("/apis/sources.knative.dev/v1/namespaces/default/sinkbindings/bind-producer"), "Ready") == "True"
+            && Condition(await _api.TryGetAsync("/apis/eventing.knative.dev/v1/namespaces/default/triggers/orders"), "Ready") == "True", TimeSpan.FromSeconds(60), "binding and trigger ready");
+        var broker = (string?)(await _api.TryGetAsync("/apis/eventing.knative.dev/v1/namespaces/default/brokers/default"))!["status"]!["address"]!["url"];
+        Assert.Equal(broker, (string?)(await _api.TryGetAsync("/apis/sources.knative.dev/v1/namespaces/default/sinkbindings/bind-producer"))!["status"]!["sinkUri"]);
 
         // The function knows nothing of the broker: what it posts to is the K_SINK its instance was given.
         await WaitForAsync(async () => (await CallAsync("producer.default.example.com", "/?amount=7")).Body.Contains("the sink answered 202", StringComparison.Ordinal),
@@ -109,7 +110,7 @@ public sealed class EventingUpTests : IAsyncLifetime
     [Fact]
     public async Task AsyncFunction_OnTheGateway_Answers202AtOnce_AndPostsTheResultToTheCallback()
     {
-        var apply = await TrellisProcess.RunAsync(_server, "apply", "-f", "samples/functions/hello.yaml");
+        var apply = await TrellisProcess.RunAsync(_api.Server, "apply", "-f", "samples/functions/hello.yaml");
         Assert.True(apply.Exit == 0, apply.Stderr);
         // Like `faas-cli deploy` then invoke: the function's route exists once a revision has been ready.
         await WaitForAsync(async () => (await CallAsync("hello.default.example.com", "/")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(60), "hello ready");
@@ -136,7 +137,7 @@ public sealed class EventingUpTests : IAsyncLifetime
 
         using var missing = await SendAsync(new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{_gateway}/async-function/nope"));
         Assert.Equal(HttpStatusCode.NotFound, missing!.StatusCode);
-        var calls = await TrellisProcess.RunAsync(_server, "get", "calls");
+        var calls = await TrellisProcess.RunAsync(_api.Server, "get", "calls");
         Assert.Contains(id, calls.Stdout, StringComparison.Ordinal);
     }
 
@@ -162,14 +163,6 @@ public sealed class EventingUpTests : IAsyncLifetime
         }
     }
 
-    private async Task ApplyAsync(string yaml)
-    {
-        var file = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".yaml");
-        await File.WriteAllTextAsync(file, yaml);
-        var apply = await TrellisProcess.RunAsync(_server, "apply", "-f", file);
-        Assert.True(apply.Exit == 0, apply.Stderr);
-    }
-
     private async Task<HttpResponseMessage?> SendAsync(HttpRequestMessage request)
     {
         try
@@ -188,20 +181,6 @@ public sealed class EventingUpTests : IAsyncLifetime
         request.Headers.Host = host;
         using var response = await SendAsync(request);
         return response is null ? (0, "") : (response.StatusCode, await response.Content.ReadAsStringAsync());
-    }
-
-    private async Task<JsonNode?> TryGetAsync(string path)
-    {
-        try
-        {
-            using var response = await _http.GetAsync(_server + path);
-            var text = await response.Content.ReadAsStringAsync();
-            return !response.IsSuccessStatusCode ? null : text.TrimStart().StartsWith('{') ? JsonNode.Parse(text) : new JsonObject();
-        }
-        catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException)
-        {
-            return null;
-        }
     }
 
     private static string Condition(JsonNode? o, string type) =>
