@@ -11,7 +11,9 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 // response headers. It listens on $PORT (HTTP/1.1) and, when set, $H2C_PORT (HTTP/2 with prior knowledge).
 // For the traffic-policy tests, an instance can misbehave on its own: $FAIL_PERCENT answers 503 to that share of
 // requests, spread evenly (exactly N of every 100, never two in a row below 50 %); $DELAY waits before every answer;
-// $LOG_REQUESTS=1 prints one line per request ("echo GET /path host") for `trellis logs`.
+// $LOG_REQUESTS=1 (or the argument --log-requests=1) prints one line per request ("echo GET /path host") for
+// `trellis logs`. The retry simulation of echo-basic: ?responseCode=NNN&succeedAfter=N&uuid=ID answers NNN to the
+// first N requests carrying that uuid and echoes from then on, so a test can tell how many attempts a proxy made.
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
 var port = int.Parse(Environment.GetEnvironmentVariable("PORT") ?? "3000", CultureInfo.InvariantCulture);
@@ -33,8 +35,9 @@ var context = new EchoContext(
     Environment.GetEnvironmentVariable("POD_NAME") is { Length: > 0 } pod ? pod : Environment.GetEnvironmentVariable("HOSTNAME") ?? "");
 var failPercent = int.Parse(Environment.GetEnvironmentVariable("FAIL_PERCENT") ?? "0", CultureInfo.InvariantCulture);
 TimeSpan? fixedDelay = Environment.GetEnvironmentVariable("DELAY") is { Length: > 0 } d && Durations.TryParse(d, out var parsed) ? parsed : null;
-var logRequests = Environment.GetEnvironmentVariable("LOG_REQUESTS") == "1";
+var logRequests = Environment.GetEnvironmentVariable("LOG_REQUESTS") == "1" || args.Contains("--log-requests=1");
 long served = 0;
+var attemptsByUuid = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
 var app = builder.Build();
 app.MapGet("/health", () => "OK");
 app.Run(async http =>
@@ -62,6 +65,15 @@ app.Run(async http =>
     if (StatusPath().Match(request.Path.Value ?? "") is { Success: true } status)
     {
         http.Response.StatusCode = int.Parse(status.Groups[1].Value, CultureInfo.InvariantCulture);
+        return;
+    }
+
+    if (request.Query["uuid"].ToString() is { Length: > 0 } uuid
+        && int.TryParse(request.Query["responseCode"], CultureInfo.InvariantCulture, out var failWith)
+        && int.TryParse(request.Query["succeedAfter"], CultureInfo.InvariantCulture, out var failures)
+        && attemptsByUuid.AddOrUpdate(uuid, 1, (_, seen) => seen + 1) <= failures)
+    {
+        http.Response.StatusCode = failWith;
         return;
     }
 

@@ -35,8 +35,8 @@ internal enum CorsDecision : byte
 /// <c>Origin</c> and a non-empty <c>Access-Control-Request-Method</c>. An allowed preflight is answered by the proxy
 /// with <c>Access-Control-Allow-Origin</c> (the request's origin, never <c>*</c>), <c>-Allow-Credentials: true</c>
 /// when set, and <c>-Allow-Methods</c>, <c>-Allow-Headers</c> (the lists joined with <c>,</c>, as Istio joins them; a
-/// list of just <c>*</c> answers with what the preflight asked for) and <c>-Max-Age</c> (whole seconds) when
-/// configured; an ignored unmatched preflight gets the same answer without <c>-Allow-Origin</c>. Other requests from
+/// list of just <c>*</c> answers with what the preflight asked for), <c>-Expose-Headers</c> (the Gateway API suite's
+/// HTTPRouteCORS expects it on the preflight too) and <c>-Max-Age</c> (whole seconds) when configured; an ignored unmatched preflight gets the same answer without <c>-Allow-Origin</c>. Other requests from
 /// an allowed origin get <c>-Allow-Origin</c>, <c>-Allow-Credentials</c> and <c>-Expose-Headers</c> on their answer.
 /// Immutable; evaluation allocates nothing.
 /// </summary>
@@ -156,8 +156,8 @@ internal sealed class CorsPolicy
                         (1, _) => (AllowCredentialsField, policy.AllowCredentials ? "true" : null),
                         (2, true) => (AllowMethodsField, policy.AllowMethods == "*" ? requestMethod : policy.AllowMethods),
                         (3, true) => (AllowHeadersField, policy.AllowHeaders == "*" ? requestHeaders : policy.AllowHeaders),
-                        (4, true) => (MaxAgeField, policy.MaxAge),
-                        (5, false) => (ExposeHeadersField, policy.ExposeHeaders),
+                        (4, _) => (ExposeHeadersField, policy.ExposeHeaders),
+                        (5, true) => (MaxAgeField, policy.MaxAge),
                         _ => (string.Empty, (string?)null),
                     };
                     if (!string.IsNullOrEmpty(field.Item2))

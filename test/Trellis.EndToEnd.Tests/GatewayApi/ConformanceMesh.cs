@@ -70,7 +70,7 @@ public sealed partial class ConformanceMesh : IAsyncLifetime
     {
         var echo = Path.Combine(TrellisBinary.RepoRoot, "samples", "echo", "bin", "echo.dll");
         yaml = yaml.Replace("{GATEWAY_CLASS_NAME}", GatewayClass, StringComparison.Ordinal).Replace("ECHO_DLL", echo, StringComparison.Ordinal);
-        yaml = EchoImage().Replace(yaml, m => $"{m.Value}\n{m.Groups[1].Value}command: [\"dotnet\", \"{echo}\"]");
+        yaml = EchoImage().Replace(yaml, m => $"{m.Value}\n{m.Groups[1].Value}command: [\"dotnet\", \"{echo}\", \"--log-requests=1\"]");
         yaml = Replicas().Replace(yaml, "${1}replicas: 1");
         var documents = yaml.Split("\n---", StringSplitOptions.None)
             .Where(d => !(d.Contains("kind: Deployment", StringComparison.Ordinal) && SkippedDeployments.Any(n => d.Contains($"  name: {n}\n", StringComparison.Ordinal))));

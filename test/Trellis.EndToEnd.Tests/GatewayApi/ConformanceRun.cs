@@ -59,9 +59,23 @@ public sealed class ConformanceRun(ConformanceMesh mesh) : IDisposable
     {
         foreach (var e in expectations)
         {
-            await ConsistentlyAsync(e, () => SendAsync(address, 80, e.Request), 80);
+            await ConsistentlyAsync(() => e, x => SendAsync(address, 80, x.Request), 80);
         }
     }
+
+    /// <summary>
+    /// The same for requests that must differ on every try (upstream regenerates a uuid per probe, as the retry cases
+    /// do): <paramref name="next"/> makes each try's expectation.
+    /// </summary>
+    public Task ExpectEachTimeAsync(string address, Func<Expectation> next) => ConsistentlyAsync(next, e => SendAsync(address, 80, e.Request), 80);
+
+    /// <summary>ExpectMirroredRequest: every pod of <paramref name="backend"/> in the infra namespace logged a request for <paramref name="path"/>.</summary>
+    public Task MirroredAsync(string backend, string path) =>
+        Eventually.WaitAsync(async () =>
+        {
+            var logs = await TrellisProcess.RunAsync(mesh.Api.Server, "logs", "-n", Infra, backend);
+            return logs.Exit == 0 && logs.Stdout.Split('\n').Any(l => l.StartsWith($"echo GET {path} ", StringComparison.Ordinal));
+        }, TimeSpan.FromSeconds(30), $"{backend} received the mirrored {path}", mesh.Up);
 
     /// <summary>The same, from inside the mesh: sent by the client workload (echo-v1) to its outbound listener.</summary>
     public async Task ExpectMeshAsync(params Expectation[] expectations)
@@ -69,7 +83,7 @@ public sealed class ConformanceRun(ConformanceMesh mesh) : IDisposable
         var port = await mesh.Api.OutboundPortAsync(mesh.Up, ConformanceMesh.MeshNamespace, "echo-v1");
         foreach (var e in expectations)
         {
-            await ConsistentlyAsync(e, () => SendAsync("127.0.0.1", port, e.Request), 80);
+            await ConsistentlyAsync(() => e, x => SendAsync("127.0.0.1", port, x.Request), 80);
         }
     }
 
@@ -90,8 +104,9 @@ public sealed class ConformanceRun(ConformanceMesh mesh) : IDisposable
 
     public Task<int> MeshClientPortAsync() => mesh.Api.OutboundPortAsync(mesh.Up, ConformanceMesh.MeshNamespace, "echo-v1");
 
-    private async Task ConsistentlyAsync(Expectation expected, Func<Task<Captured>> send, int gatewayPort)
+    private static async Task ConsistentlyAsync(Func<Expectation> next, Func<Expectation, Task<Captured>> send, int gatewayPort)
     {
+        var expected = next();
         var deadline = DateTime.UtcNow + Consistency;
         var streak = 0;
         string? last = null;
@@ -102,8 +117,9 @@ public sealed class ConformanceRun(ConformanceMesh mesh) : IDisposable
                 throw new Xunit.Sdk.XunitException($"{expected}: not consistently seen within {Consistency.TotalSeconds} s; last: {last}");
             }
 
-            var captured = await send();
+            var captured = await send(expected);
             last = ExpectationCheck.Compare(expected, captured, gatewayPort);
+            expected = next();
             streak = last is null ? streak + 1 : 0;
             if (last is not null)
             {

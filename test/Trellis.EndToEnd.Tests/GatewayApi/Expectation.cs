@@ -11,8 +11,10 @@ public sealed record ExpectedRedirect(string? Scheme = null, string? Host = null
 
 /// <summary>
 /// One expected exchange of a conformance case, as upstream's <c>http.ExpectedResponse</c>: the status (200 unless
-/// written), for a 200 the backend (the pod name starts with it) and namespace that answered and what they received,
-/// for a redirect where it points, and response headers.
+/// written, or any of <paramref name="Statuses"/>), for a 200 the backend (the pod name starts with it) and namespace
+/// that answered and what they received, for a redirect where it points, and response headers: exact
+/// (<paramref name="ResponseHeaders"/>), one of several values compared without whitespace, as upstream's
+/// <c>ValidHeaderValues</c> with <c>IgnoreWhitespace</c> (<paramref name="ValidResponseHeaders"/>), or absent.
 /// </summary>
 public sealed record Expectation(
     ConformanceRequest Request,
@@ -22,7 +24,9 @@ public sealed record Expectation(
     ExpectedUpstream? Upstream = null,
     ExpectedRedirect? Redirect = null,
     IReadOnlyDictionary<string, string>? ResponseHeaders = null,
-    IReadOnlyList<string>? AbsentResponseHeaders = null)
+    IReadOnlyList<string>? AbsentResponseHeaders = null,
+    IReadOnlyList<int>? Statuses = null,
+    IReadOnlyDictionary<string, string[]>? ValidResponseHeaders = null)
 {
     public override string ToString() => $"{Request.Method} {Request.Host}{Request.Path} → {Status} {Backend}";
 }

@@ -10,9 +10,9 @@ public static class ExpectationCheck
 {
     public static string? Compare(Expectation expected, Captured actual, int gatewayPort)
     {
-        if (actual.Status != expected.Status)
+        if (expected.Statuses is { } statuses ? !statuses.Contains(actual.Status) : actual.Status != expected.Status)
         {
-            return $"status {actual.Status}, expected {expected.Status}";
+            return $"status {actual.Status}, expected {(expected.Statuses is { } s ? string.Join(" or ", s) : expected.Status)}";
         }
 
         if (actual.Status is >= 300 and < 400 && expected.Redirect is { } redirect)
@@ -41,6 +41,14 @@ public static class ExpectationCheck
             }
         }
 
+        foreach (var (name, values) in expected.ValidResponseHeaders ?? new Dictionary<string, string[]>())
+        {
+            if (!actual.Headers.TryGetValue(name, out var got) || !values.Any(v => NoSpaces(v) == NoSpaces(got)))
+            {
+                return $"response header {name}: '{got}', expected one of '{string.Join("', '", values)}'";
+            }
+        }
+
         foreach (var name in expected.AbsentResponseHeaders ?? [])
         {
             if (actual.Headers.ContainsKey(name))
@@ -49,7 +57,7 @@ public static class ExpectationCheck
             }
         }
 
-        if (actual.Status != 200 || (expected.Backend is null && expected.Namespace is null && expected.Upstream is null))
+        if (actual.Status != 200 || expected.Request.Method == "OPTIONS" || (expected.Backend is null && expected.Namespace is null && expected.Upstream is null))
         {
             return null;
         }
@@ -102,6 +110,8 @@ public static class ExpectationCheck
 
         return null;
     }
+
+    private static string NoSpaces(string value) => string.Concat(value.Where(c => !char.IsWhiteSpace(c)));
 
     /// <summary>The port as the Location writes it ("" when it writes none), as Go's <c>url.Port()</c>.</summary>
     private static string WrittenPort(string location)

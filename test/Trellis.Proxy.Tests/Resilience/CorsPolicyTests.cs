@@ -74,6 +74,7 @@ public sealed class CorsPolicyTests
             ("access-control-allow-credentials", "true"),
             ("access-control-allow-methods", "GET,POST"),
             ("access-control-allow-headers", "x-custom,content-type"),
+            ("access-control-expose-headers", "x-request-id"),
             ("access-control-max-age", "86400"),
         ], fields);
     }
@@ -123,7 +124,7 @@ public sealed class CorsPolicyTests
         }
 
         Assert.Equal(
-            ["access-control-allow-credentials", "access-control-allow-methods", "access-control-allow-headers", "access-control-max-age"],
+            ["access-control-allow-credentials", "access-control-allow-methods", "access-control-allow-headers", "access-control-expose-headers", "access-control-max-age"],
             fields.Select(f => f.Name));
     }
 
