@@ -36,6 +36,7 @@ public sealed partial class AgentHost : IAsyncDisposable
     private RegistryReporter? _reporter;
     private ServingReporter? _serving;
     private UsageCollector? _usage;
+    private Identity.CertificateManager? _certificates;
 
     /// <summary>The agent's own server: instance logs and the node proxy's admin (<c>/explain</c>, <c>/stats/prometheus</c>).</summary>
     public Uri AdminUrl { get; private init; } = null!;
@@ -78,6 +79,12 @@ public sealed partial class AgentHost : IAsyncDisposable
             proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
 
         var host = new AgentHost(supervisor, proxy, push, logs, http, log) { _node = options.Node, AdminUrl = new Uri(agentUrl) };
+        if (options.JoinToken is { } token)
+        {
+            host._certificates = new Identity.CertificateManager(http, options.Node, token, proxy.Identities, TimeProvider.System, log);
+            host._certificates.Start();
+        }
+
         var reporter = new RegistryReporter(http, options, () => agentUrl, log);
         host._reporter = reporter;
         var meter = InstanceMeters.Create(options.Meter, out var meterNote);
@@ -107,6 +114,10 @@ public sealed partial class AgentHost : IAsyncDisposable
         }
 
         _usage?.Dispose();
+        if (_certificates is not null)
+        {
+            await _certificates.DisposeAsync();
+        }
 
         await _push.DisposeAsync();
         await _proxy.DisposeAsync();
@@ -133,6 +144,7 @@ public sealed partial class AgentHost : IAsyncDisposable
     private void Reconcile(IReadOnlyList<Resource> deployments)
     {
         var desired = new List<WorkloadSpec>();
+        var accounts = new List<(string, string)>();
         foreach (var d in deployments)
         {
             var (workload, error) = DeploymentTranslator.Translate(d, _node);
@@ -143,9 +155,15 @@ public sealed partial class AgentHost : IAsyncDisposable
             }
 
             desired.Add(workload);
+            if (workload.Replicas > 0 && d.Spec is Trellis.Api.Workloads.DeploymentSpec spec)
+            {
+                // Every service account this node runs gets a certificate (Kubernetes' default account when none is named).
+                accounts.Add((d.Key.Namespace, spec.Template.Spec.ServiceAccountName ?? "default"));
+            }
         }
 
         _supervisor.Reconcile(desired);
+        _certificates?.Want(accounts);
     }
 
     /// <summary>The agent's own API (instance logs, the node proxy's admin), on the node's address so a control plane on another host can reach it.</summary>

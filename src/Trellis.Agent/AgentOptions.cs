@@ -63,4 +63,10 @@ public sealed record AgentOptions
     /// agent may create cgroups and /proc otherwise; <c>cgroup-v1</c> or <c>proc</c> force one.
     /// </summary>
     public string Meter { get; init; } = "auto";
+
+    /// <summary>
+    /// The control plane's join token (<c>trellis agent --token</c>): with it the agent joins the CA and keeps a
+    /// certificate for every service account it runs; null: no workload identities.
+    /// </summary>
+    public string? JoinToken { get; init; }
 }

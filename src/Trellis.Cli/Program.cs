@@ -21,6 +21,7 @@ var root = new RootCommand("Trellis: a service mesh and serverless platform in o
     InvokeVerb.Create(),
     UsageVerb.Create(),
     RouteVerb.Create(),
+    CaVerb.Create(),
 };
 root.Options.Add(Common.Server);
 // The long-running roles shut down in order on SIGINT/SIGTERM themselves (workloads get their grace

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Trellis.ControlPlane.ApiServer;
+using Trellis.ControlPlane.Ca;
 using Trellis.ControlPlane.Leadership;
 using Trellis.ControlPlane.Eventing;
 using Trellis.ControlPlane.Metering;
@@ -58,6 +59,9 @@ public sealed class ControlPlaneHost : IAsyncDisposable
 
     public Uri ApiUrl { get; private set; } = null!;
 
+    /// <summary>The certificate authority (its join token's file tells <c>trellis up</c> what to give its agent).</summary>
+    public CaService Ca { get; private init; } = null!;
+
     public Uri PushUrl { get; private set; } = null!;
 
     /// <summary>The broker ingress (Broker addresses are under it), or null when eventing is off.</summary>
@@ -71,6 +75,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
             ?? (options.ApiEndpoint.Address.Equals(IPAddress.Any) || options.ApiEndpoint.Address.Equals(IPAddress.IPv6Any) || options.ApiEndpoint.Port == 0 ? null : $"http://{options.ApiEndpoint}");
         var state = await ControlPlaneState.OpenAsync(options, identity, advertised, loggers, time, cancellationToken);
         var registry = state.Registry;
+        var ca = OpenCa(options, time);
         var states = new MeshStateSource(state.Store, registry, loggers.CreateLogger<MeshStateSource>());
 
         var builder = WebApplication.CreateSlimBuilder();
@@ -85,6 +90,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         builder.Services.AddSingleton(states);
         builder.Services.AddSingleton(new Events.EventLog(time));
         builder.Services.AddSingleton(time);
+        builder.Services.AddSingleton(ca);
         builder.Services.AddSingleton<SnapshotCache>();
         builder.Services.AddSingleton<PushServer>();
         builder.Services.AddSingleton<ApplyService>();
@@ -107,6 +113,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         ResourceEndpoints.Map(app);
         MeshEndpoints.Map(app);
         ServingEndpoints.Map(app);
+        CaEndpoints.Map(app);
         app.MapPost("/push/v1/stream", (HttpContext c, PushServer push) => push.HandleAsync(c));
         EventingHost? eventing = null;
         app.MapGet("/eventing/v1/calls", () => Results.Json(new { items = eventing?.Calls ?? [] }));
@@ -124,7 +131,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
             : null;
         states.SetAsyncFunctions(eventing?.IngressUrl); // gateways route /async-function/ to the eventing listener
         var events = new Events.EventRecorder(states, app.Services.GetRequiredService<Events.EventLog>());
-        var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler, eventing, events);
+        var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler, eventing, events) { Ca = ca };
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
         host.ApiUrl = new Uri(Resolve(addresses, options.ApiEndpoint, first: true));
         host.PushUrl = new Uri(Resolve(addresses, options.PushEndpoint, first: false));
@@ -160,6 +167,25 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         await _app.DisposeAsync();
         await _states.DisposeAsync();
         await _state.DisposeAsync();
+    }
+
+    /// <summary>The CA: the operator's plug-in directory, or a root of its own in the data directory; a CA that cannot be used stops the start.</summary>
+    private static CaService OpenCa(ControlPlaneOptions options, TimeProvider time)
+    {
+        if (options.Certificates.Problem() is { } policyProblem)
+        {
+            throw new InvalidOperationException("certificate policy: " + policyProblem);
+        }
+
+        var own = Path.Combine(options.DataDirectory, "ca");
+        var (material, errors) = CaStore.Open(options.CaDirectory, own, options.Certificates.TrustDomain, time);
+        if (material is null)
+        {
+            throw new InvalidOperationException("the certificate authority cannot start: " + string.Join("; ", errors));
+        }
+
+        var token = JoinToken.Open(options.JoinToken, own);
+        return new CaService(new CertificateAuthority(material, time), token, options.Certificates, options.CaDirectory ?? own, time);
     }
 
     /// <summary>Kestrel reports bound addresses in listen order; port 0 endpoints get their real port there.</summary>

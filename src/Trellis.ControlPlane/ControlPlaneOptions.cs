@@ -45,4 +45,17 @@ public sealed record ControlPlaneOptions
 
     /// <summary>The broker ingress and event delivery (Knative eventing); null leaves eventing off.</summary>
     public Eventing.EventingOptions? Eventing { get; init; } = new();
+
+    /// <summary>
+    /// The operator's CA in Istio's plug-in layout (<c>ca-cert.pem</c>, <c>ca-key.pem</c>, <c>root-cert.pem</c>,
+    /// <c>cert-chain.pem</c>); null: a self-signed root made on first start in <c>&lt;data dir&gt;/ca</c>. Replicas
+    /// sharing etcd must share a plugged-in CA (each would otherwise make its own root).
+    /// </summary>
+    public string? CaDirectory { get; init; }
+
+    /// <summary>The agents' join token; null: made on first start in <c>&lt;data dir&gt;/ca/join-token</c>.</summary>
+    public string? JoinToken { get; init; }
+
+    /// <summary>Trust domain, certificate lifetime, renewal point and key type of workload certificates.</summary>
+    public Trellis.Api.Identity.CertificatePolicy Certificates { get; init; } = Trellis.Api.Identity.CertificatePolicy.Default;
 }

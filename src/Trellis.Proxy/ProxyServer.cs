@@ -70,6 +70,9 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>The last accepted snapshot (<see cref="ProxySnapshot.Empty"/> before the first).</summary>
     public ProxySnapshot Current => _snapshots.Current.Source;
 
+    /// <summary>The workload certificates and trust bundle this proxy holds (filled by its agent from the CA).</summary>
+    public Identity.WorkloadIdentities Identities { get; } = new();
+
     /// <summary>How this proxy would route <paramref name="request"/> with the snapshot it serves now (<c>trellis route explain</c>).</summary>
     public Trellis.Api.Explain.RouteExplanation Explain(Trellis.Api.Explain.ExplainRequest request) =>
         global::Trellis.Proxy.Explain.RouteExplainer.Explain(_snapshots.Current, request, _options.NodeName);

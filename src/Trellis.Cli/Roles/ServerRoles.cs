@@ -23,7 +23,11 @@ public static class ServerRoles
         var eventingGateway = EventingRoleOptions.EventingGateway();
         var eventStore = EventingRoleOptions.EventStore();
         var eventStoreReplicas = EventingRoleOptions.EventStoreReplicas();
-        var command = new Command("controlplane", "Run the control plane: API, store, registry, config push, broker ingress") { dataDir, api, push, store, name, advertise, nodeTtl, logLevel, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas };
+        var caDir = new Option<string?>("--ca-dir") { Description = "The operator's CA in Istio's plug-in layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); default: a self-signed root in <data-dir>/ca" };
+        var joinToken = new Option<string?>("--join-token") { Description = "The token agents join with (default: made on first start in <data-dir>/ca/join-token)" };
+        var trustDomain = new Option<string>("--trust-domain") { DefaultValueFactory = _ => Trellis.Api.Identity.SpiffeId.DefaultTrustDomain, Description = "The SPIFFE trust domain of workload identities" };
+        var certLifetime = new Option<int>("--cert-lifetime") { DefaultValueFactory = _ => 86400, Description = "Seconds a workload certificate is valid (renewed at half of it)" };
+        var command = new Command("controlplane", "Run the control plane: API, store, registry, config push, broker ingress, certificate authority") { dataDir, api, push, store, name, advertise, nodeTtl, logLevel, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas, caDir, joinToken, trustDomain, certLifetime };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -48,8 +52,24 @@ public static class ServerRoles
                 return ExitCodes.Usage;
             }
 
+            var certificates = new Trellis.Api.Identity.CertificatePolicy { TrustDomain = parse.GetValue(trustDomain)!, Lifetime = TimeSpan.FromSeconds(parse.GetValue(certLifetime)) };
+            if (certificates.Problem() is { } policyError)
+            {
+                Console.Error.WriteLine("error: " + policyError);
+                return ExitCodes.Usage;
+            }
+
+            if (parse.GetValue(joinToken) is { Length: < 16 })
+            {
+                Console.Error.WriteLine("error: --join-token must be at least 16 characters");
+                return ExitCodes.Usage;
+            }
+
             await using var host = await ControlPlaneHost.StartAsync(new ControlPlaneOptions
             {
+                CaDirectory = parse.GetValue(caDir) is { } plugged ? Path.GetFullPath(plugged) : null,
+                JoinToken = parse.GetValue(joinToken),
+                Certificates = certificates,
                 DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
                 ApiEndpoint = RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address"),
                 PushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address"),
@@ -61,6 +81,7 @@ public static class ServerRoles
                 NodeTtl = TimeSpan.FromSeconds(parse.GetValue(nodeTtl)),
             }, loggers, cancellationToken: ct);
             Console.WriteLine($"Control plane API {host.ApiUrl}, push {host.PushUrl}, store {storeUrl ?? "file"}, replica {host.Leadership.Identity}, broker ingress {host.BrokerIngressUrl}");
+            Console.WriteLine(host.Ca.JoinToken.Path is { } tokenFile ? $"Agents join with: trellis agent --token $(cat {tokenFile})" : "Agents join with the --join-token given");
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });
@@ -78,7 +99,8 @@ public static class ServerRoles
         var labels = new Option<string[]>("--label", "-l") { Description = "Node label k=v, for Deployments' nodeSelector (repeatable)" };
         var cpu = new Option<string?>("--cpu") { Description = "CPU the scheduler may place here (e.g. 2 or 1500m); default: this host's processors" };
         var memory = new Option<string?>("--memory") { Description = "Memory the scheduler may place here (e.g. 4Gi); default: what .NET sees" };
-        var command = new Command("agent", "Run the node agent: workloads as processes, their proxies, registration") { dataDir, node, push, logLevel, poolSize, address, labels, cpu, memory };
+        var token = new Option<string?>("--token") { Description = "The control plane's join token (its <data-dir>/ca/join-token): the agent gets workload certificates from the CA; default TRELLIS_JOIN_TOKEN" };
+        var command = new Command("agent", "Run the node agent: workloads as processes, their proxies, registration") { dataDir, node, push, logLevel, poolSize, address, labels, cpu, memory, token };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -125,6 +147,7 @@ public static class ServerRoles
                 PushReplicas = pushes,
                 DataDirectory = Path.GetFullPath(Path.Combine(parse.GetValue(dataDir)!, "agent")),
                 PoolSize = parse.GetValue(poolSize),
+                JoinToken = parse.GetValue(token) ?? Environment.GetEnvironmentVariable("TRELLIS_JOIN_TOKEN"),
             }, loggers, ct);
             Console.WriteLine($"Agent {parse.GetValue(node)} running");
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));

@@ -92,6 +92,8 @@ public static class UpRole
                 Push = controlPlane.PushUrl,
                 DataDirectory = Path.Combine(data, "agent"),
                 PoolSize = parse.GetValue(poolSize),
+                // The agent joins the CA with the token the control plane made in its data directory.
+                JoinToken = Trellis.ControlPlane.Ca.JoinToken.Read(controlPlane.Ca.JoinToken.Path!),
             }, loggers, ct);
 
             Console.WriteLine($"Trellis is up. API {controlPlane.ApiUrl}, broker ingress {controlPlane.BrokerIngressUrl} (data in {data})");

@@ -1,0 +1,237 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Trellis.Api.Identity;
+using Trellis.Api.Snapshots;
+using Trellis.Proxy.Identity;
+
+namespace Trellis.Agent.Identity;
+
+/// <summary>
+/// Keeps the node proxy's workload certificates (Istio's node agent): joins the CA once with the operator's join
+/// token, then, for every service account the node runs, makes a key here, sends only its CSR (signed with the node
+/// key) and hands the certificate to the proxy. Each certificate, the node's own included, is renewed with a fresh key
+/// at <see cref="CertificatePolicy.RenewalFraction"/> of its lifetime; a failure is retried a second later.
+/// </summary>
+public sealed partial class CertificateManager : IAsyncDisposable
+{
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxSleep = TimeSpan.FromHours(1);
+
+    private readonly HttpClient _http;
+    private readonly string _node;
+    private readonly string _joinToken;
+    private readonly WorkloadIdentities _target;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Dictionary<string, DateTimeOffset> _renewAt = new(StringComparer.Ordinal);
+    private KeyAlgorithm _keyAlgorithm = CertificatePolicy.Default.KeyAlgorithm;
+    private string? _trustDomain;
+    private (ECDsa Key, string ChainPem, DateTimeOffset RenewAt)? _nodeCertificate;
+    private Task _loop = Task.CompletedTask;
+
+    public CertificateManager(HttpClient http, string node, string joinToken, WorkloadIdentities target, TimeProvider time, ILogger log)
+    {
+        _http = http;
+        _node = node;
+        _joinToken = joinToken;
+        _target = target;
+        _time = time;
+        _log = log;
+    }
+
+    /// <summary>The node's trust domain once it has joined.</summary>
+    public string? TrustDomain => Volatile.Read(ref _trustDomain);
+
+    public void Start() => _loop = RunAsync(_stop.Token);
+
+    /// <summary>The service accounts the node runs now (namespace, name); certificates of others are dropped.</summary>
+    public void Want(IEnumerable<(string Namespace, string ServiceAccount)> accounts)
+    {
+        _wantedAccounts = accounts.Distinct().ToList();
+        _wake.Release();
+    }
+
+    private volatile IReadOnlyList<(string Namespace, string ServiceAccount)> _wantedAccounts = [];
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop;
+        _stop.Dispose();
+        _wake.Dispose();
+        _nodeCertificate?.Key.Dispose();
+    }
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            TimeSpan wait;
+            try
+            {
+                wait = await RefreshAsync(stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or CryptographicException or System.Text.Json.JsonException or InvalidOperationException)
+            {
+                LogFailed(_log, e.Message);
+                wait = RetryDelay;
+            }
+
+            if (wait <= TimeSpan.Zero)
+            {
+                continue;
+            }
+
+            // Sleep until the next renewal or until the wanted accounts change, on the injected clock.
+            using var timeout = new CancellationTokenSource(wait < MaxSleep ? wait : MaxSleep, _time);
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
+            try
+            {
+                await _wake.WaitAsync(either.Token);
+            }
+            catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+            {
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Joins or renews what is due; returns how long until the next renewal.</summary>
+    private async Task<TimeSpan> RefreshAsync(CancellationToken stop)
+    {
+        var now = _time.GetUtcNow();
+        if (_nodeCertificate is null || _nodeCertificate.Value.RenewAt <= now)
+        {
+            await JoinOrRenewNodeAsync(stop);
+        }
+
+        var trustDomain = TrustDomain!;
+        var wanted = _wantedAccounts.Select(a => SpiffeId.ForWorkload(trustDomain, a.Namespace, a.ServiceAccount)).ToList();
+        foreach (var gone in _target.All.Keys.Except(wanted.Select(w => w.ToString())).ToList())
+        {
+            _target.Remove(gone);
+            _renewAt.Remove(gone);
+        }
+
+        var next = _nodeCertificate!.Value.RenewAt;
+        foreach (var id in wanted)
+        {
+            var key = id.ToString();
+            if (!_renewAt.TryGetValue(key, out var at) || at <= now)
+            {
+                at = await IssueWorkloadAsync(id, stop);
+            }
+
+            next = at < next ? at : next;
+        }
+
+        var wait = next - _time.GetUtcNow();
+        return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
+    }
+
+    private async Task JoinOrRenewNodeAsync(CancellationToken stop)
+    {
+        if (_trustDomain is null)
+        {
+            var bundle = await _http.GetFromJsonAsync<TrustBundle>("/ca/v1/bundle", WireJson.Options, stop) ?? throw new InvalidOperationException("the CA sent no trust bundle");
+            Volatile.Write(ref _trustDomain, bundle.TrustDomain);
+        }
+
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var csr = Csr(key, CaProtocol.NodeId(_trustDomain, _node));
+        CertificateResponse response;
+        if (_nodeCertificate is { } current)
+        {
+            response = await SignedRequestAsync(csr, current.Key, current.ChainPem, stop);
+        }
+        else
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/ca/v1/join") { Content = JsonContent.Create(new JoinRequest(_node, csr), options: WireJson.Options) };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _joinToken);
+            response = await SendAsync(request, stop);
+        }
+
+        _nodeCertificate?.Key.Dispose();
+        _nodeCertificate = (key, response.CertificateChainPem, RenewAt(response));
+        _keyAlgorithm = response.KeyAlgorithm;
+        _target.SetTrustBundle(response.TrustBundlePem);
+        LogIssued(_log, CaProtocol.NodeId(_trustDomain, _node).ToString(), response.NotAfter);
+    }
+
+    private async Task<DateTimeOffset> IssueWorkloadAsync(SpiffeId id, CancellationToken stop)
+    {
+        var key = WorkloadKey.Create(id, _keyAlgorithm);
+        try
+        {
+            var (nodeKey, nodeChain, _) = _nodeCertificate!.Value;
+            var response = await SignedRequestAsync(key.CsrPem, nodeKey, nodeChain, stop);
+            var certificate = key.WithCertificate(response.CertificateChainPem, out var intermediates);
+            _target.Set(new WorkloadCertificate(id.ToString(), certificate, intermediates, response.NotAfter));
+            _target.SetTrustBundle(response.TrustBundlePem);
+            var at = RenewAt(response);
+            _renewAt[id.ToString()] = at;
+            LogIssued(_log, id.ToString(), response.NotAfter);
+            return at;
+        }
+        finally
+        {
+            key.Dispose(); // the certificate holds its own copy of the key
+        }
+    }
+
+    private async Task<CertificateResponse> SignedRequestAsync(string csr, ECDsa nodeKey, string nodeChain, CancellationToken stop)
+    {
+        var timestamp = _time.GetUtcNow();
+        var body = new WorkloadCertificateRequest(csr, nodeChain, timestamp, CaProtocol.Sign(nodeKey, CaProtocol.SignedMessage(csr, timestamp)));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/ca/v1/certificates") { Content = JsonContent.Create(body, options: WireJson.Options) };
+        return await SendAsync(request, stop);
+    }
+
+    private async Task<CertificateResponse> SendAsync(HttpRequestMessage request, CancellationToken stop)
+    {
+        using var response = await _http.SendAsync(request, stop);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"the CA refused ({(int)response.StatusCode}): {await response.Content.ReadAsStringAsync(stop)}");
+        }
+
+        return await response.Content.ReadFromJsonAsync<CertificateResponse>(WireJson.Options, stop) ?? throw new InvalidOperationException("the CA sent no certificate");
+    }
+
+    /// <summary>
+    /// When to renew: at the CA's renewal fraction of the lifetime from now, when it arrived. Not from the certificate's
+    /// notBefore, which the CA backdates for clock skew (with a short lifetime that would renew at once).
+    /// </summary>
+    private DateTimeOffset RenewAt(CertificateResponse response)
+    {
+        var policy = new CertificatePolicy { RenewalFraction = response.RenewalFraction };
+        return policy.RenewAt(_time.GetUtcNow(), response.NotAfter);
+    }
+
+    private static string Csr(ECDsa key, SpiffeId id)
+    {
+        var request = new CertificateRequest(new X500DistinguishedName(""), key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddUri(new Uri(id.ToString()));
+        request.CertificateExtensions.Add(san.Build(critical: true));
+        return request.CreateSigningRequestPem();
+    }
+
+    [LoggerMessage(EventId = 4301, Level = LogLevel.Warning, Message = "Certificate request failed, retrying: {Reason}")]
+    private static partial void LogFailed(ILogger log, string reason);
+
+    [LoggerMessage(EventId = 4302, Level = LogLevel.Information, Message = "Certificate for {Identity} valid until {NotAfter:u}")]
+    private static partial void LogIssued(ILogger log, string identity, DateTimeOffset notAfter);
+}

@@ -1,0 +1,48 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Trellis.Api.Identity;
+using Trellis.Api.Snapshots;
+using Trellis.Cli.Client;
+using Trellis.Cli.Output;
+
+namespace Trellis.Cli.Verbs;
+
+/// <summary><c>ca status</c>: the CA's roots with their expiry, and which workload certificates are held by which node under which root.</summary>
+public static class CaVerb
+{
+    public static Command Create()
+    {
+        var status = new Command("status", "The CA's roots, their expiry, and the workload certificates issued (which root each chains to)");
+        status.SetAction((parse, ct) => Common.RunAsync(parse, async client =>
+        {
+            var response = await client.SendAsync(HttpMethod.Get, "/ca/v1/status", null, ct);
+            if (!response.Ok)
+            {
+                throw new ApiException(response.Status, response.Message);
+            }
+
+            var view = JsonSerializer.Deserialize<CaStatus>(response.Text, WireJson.Options)!;
+            Console.WriteLine($"Trust domain {view.TrustDomain}, workload certificates live {view.Lifetime}, CA files in {view.Source}");
+            Console.WriteLine();
+            Console.Write(Table.Render(
+                ["ROOT", "FINGERPRINT (SHA-256)", "NOT AFTER", "SIGNING"],
+                view.Roots.Select(r => (IReadOnlyList<string>)[r.Subject, r.Fingerprint[..16], Time(r.NotAfter), r.Signing ? "yes" : "no"])));
+            Console.WriteLine();
+            if (view.Workloads.Count == 0)
+            {
+                Console.WriteLine("No certificates issued yet (agents join with --token).");
+                return ExitCodes.Ok;
+            }
+
+            var signing = view.Roots.FirstOrDefault(r => r.Signing)?.Fingerprint;
+            Console.Write(Table.Render(
+                ["IDENTITY", "NODE", "NOT AFTER", "ROOT"],
+                view.Workloads.Select(w => (IReadOnlyList<string>)[w.Identity, w.Node, Time(w.NotAfter), w.RootFingerprint == signing ? "current" : "old " + w.RootFingerprint[..16]])));
+            return ExitCodes.Ok;
+        }));
+        return new Command("ca", "The mesh's certificate authority") { status };
+    }
+
+    private static string Time(DateTimeOffset at) => at.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+}
