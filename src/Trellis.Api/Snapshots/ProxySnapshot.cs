@@ -40,6 +40,7 @@ public enum ListenerKind
 /// <param name="Services">On an inbound listener, the services that select the instance (the request's Host picks
 /// among them for <c>destination_service</c>).</param>
 /// <param name="Telemetry">The Telemetry API's settings for the workload (access log, tracing, metrics); null: metrics only.</param>
+/// <param name="Authorization">The AuthorizationPolicies of an inbound listener's workload; null when none selects it.</param>
 public sealed record ListenerConfig(
     string Name,
     string Address,
@@ -53,7 +54,8 @@ public sealed record ListenerConfig(
     RateLimitConfig? RateLimit = null,
     WorkloadMetadata? Peer = null,
     IReadOnlyList<ServiceMetadata>? Services = null,
-    ListenerTelemetryConfig? Telemetry = null);
+    ListenerTelemetryConfig? Telemetry = null,
+    AuthorizationConfig? Authorization = null);
 
 /// <summary>
 /// A server certificate carried in the snapshot itself (PEM), as Envoy's SDS does, so a proxy on

@@ -70,6 +70,7 @@ public static class WireJson
         typeof(CamelCaseEnum<HashAlgorithm>),
         typeof(CamelCaseEnum<AccessLogEncoding>),
         typeof(CamelCaseEnum<OtlpProtocol>),
+        typeof(CamelCaseEnum<AuthorizationEffect>),
     ])]
 [JsonSerializable(typeof(ProxySnapshot))]
 [JsonSerializable(typeof(ProxyHello))]

@@ -52,11 +52,51 @@ internal static class SecurityValidator
                 }
             }
 
+            for (var f = 0; f < rule.From.Count; f++)
+            {
+                var source = rule.From[f].Source;
+                if (source == new Source())
+                {
+                    ctx.Error($"spec.rules[{r}].from[{f}].source", "a source must set at least one field");
+                }
+
+                foreach (var (blocks, field) in new[] { (source.IpBlocks, "ipBlocks"), (source.NotIpBlocks, "notIpBlocks"), (source.RemoteIpBlocks, "remoteIpBlocks"), (source.NotRemoteIpBlocks, "notRemoteIpBlocks") })
+                {
+                    for (var b = 0; b < blocks.Count; b++)
+                    {
+                        if (!IpBlock(blocks[b]))
+                        {
+                            ctx.Error($"spec.rules[{r}].from[{f}].source.{field}[{b}]", $"\"{blocks[b]}\" is not an IP address or CIDR block");
+                        }
+                    }
+                }
+            }
+
+            for (var t = 0; t < rule.To.Count; t++)
+            {
+                if (rule.To[t].Operation == new Operation())
+                {
+                    ctx.Error($"spec.rules[{r}].to[{t}].operation", "an operation must set at least one field");
+                }
+            }
+
             for (var w = 0; w < rule.When.Count; w++)
             {
                 if (rule.When[w].Values.Count == 0 && rule.When[w].NotValues.Count == 0)
                 {
                     ctx.Error($"spec.rules[{r}].when[{w}]", "a condition needs values or notValues");
+                }
+
+                if (ConditionKeys.Problem(rule.When[w].Key) is { } problem)
+                {
+                    ctx.Error($"spec.rules[{r}].when[{w}].key", problem);
+                }
+                else if (rule.When[w].Key is ConditionKeys.SourceIp or ConditionKeys.RemoteIp or ConditionKeys.DestinationIp)
+                {
+                    foreach (var value in rule.When[w].Values.Concat(rule.When[w].NotValues).Where(v => !IpBlock(v)))
+                    {
+                        ctx.Error($"spec.rules[{r}].when[{w}]", $"\"{value}\" is not an IP address or CIDR block");
+                    }
                 }
             }
         }
@@ -82,6 +122,9 @@ internal static class SecurityValidator
             Checks.Duration(rule.Timeout, $"spec.jwtRules[{i}].timeout", ctx);
         }
     }
+
+    /// <summary>An address or a CIDR block (<c>10.0.0.0/8</c>, <c>::1</c>), as Istio's ipBlocks take them.</summary>
+    private static bool IpBlock(string text) => Trellis.Api.Security.IpBlock.TryParse(text, out _);
 
     private static void TargetExclusive(bool hasSelector, bool hasTarget, ValidationContext ctx)
     {

@@ -52,6 +52,7 @@ internal sealed class MeshIndex
         VirtualServices = Scope<VirtualServiceSpec>(state, "VirtualService");
         LocalRateLimits = Scope<Trellis.Api.Policy.LocalRateLimitSpec>(state, "LocalRateLimit", ResourceKinds.TrellisNetworking);
         Gateways = Scope<GatewaySpec>(state, "Gateway");
+        AuthorizationPolicies = Scope<Trellis.Api.Security.AuthorizationPolicySpec>(state, "AuthorizationPolicy", ResourceKinds.IstioSecurity);
         Instances = state.Instances;
         Revisions = state.Store.List("serving.knative.dev", "Revision")
             .Where(o => o.Resource.Spec is Trellis.Api.Serving.RevisionSpec)
@@ -124,6 +125,9 @@ internal sealed class MeshIndex
     public IReadOnlyList<Scoped<VirtualServiceSpec>> VirtualServices { get; }
 
     public IReadOnlyList<Scoped<GatewaySpec>> Gateways { get; }
+
+    /// <summary>AuthorizationPolicy resources, oldest first.</summary>
+    public IReadOnlyList<Scoped<Trellis.Api.Security.AuthorizationPolicySpec>> AuthorizationPolicies { get; }
 
     /// <summary>LocalRateLimit resources, oldest first.</summary>
     public IReadOnlyList<Scoped<Trellis.Api.Policy.LocalRateLimitSpec>> LocalRateLimits { get; }

@@ -45,7 +45,9 @@ public static class SnapshotCompiler
                     $"{instance.Id}/inbound", instance.Host, inbound, ListenerKind.Inbound, table, instance.Id,
                     Protocols: protocol == UpstreamProtocol.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2,
                     Serving: InstanceServing(instance, index), RateLimit: RateLimits.Listener(index, instance.Labels, instance.Namespace),
-                    Peer: TelemetryMetadata.Workload(instance), Services: TelemetryMetadata.ServicesOf(instance, index)));
+                    Peer: TelemetryMetadata.Workload(instance), Services: TelemetryMetadata.ServicesOf(instance, index),
+
+                    Authorization: Authorization.Listener(index, instance.Labels, instance.Namespace)));
             }
 
             if (instance.Ports.TryGetValue(WorkloadInstance.OutboundPort, out var outbound))

@@ -1,0 +1,29 @@
+using Trellis.Api.Security;
+using Trellis.Api.Snapshots;
+
+namespace Trellis.ControlPlane.Compiler;
+
+/// <summary>
+/// AuthorizationPolicies → the <see cref="AuthorizationConfig"/> of a workload's inbound listener. A policy selects a
+/// workload as in Istio: one in the root namespace (<c>istio-system</c>) applies mesh-wide, one in the workload's
+/// namespace to all its workloads; a <c>selector</c> narrows either to the workloads whose labels it matches.
+/// Policies attached by <c>targetRef(s)</c>, and the AUDIT and CUSTOM actions, are stored without behaviour
+/// (reported as not enforced) and never reach a proxy.
+/// </summary>
+internal static class Authorization
+{
+    /// <summary>Istio's default root namespace: policies there apply to every namespace.</summary>
+    public const string RootNamespace = "istio-system";
+
+    public static AuthorizationConfig? Listener(MeshIndex index, IReadOnlyDictionary<string, string> labels, string ns)
+    {
+        var policies = index.AuthorizationPolicies
+            .Where(p => p.Spec.Action is null or AuthorizationAction.Allow or AuthorizationAction.Deny)
+            .Where(p => p.Spec.TargetRef is null && p.Spec.TargetRefs.Count == 0)
+            .Where(p => p.Namespace == ns || p.Namespace == RootNamespace)
+            .Where(p => Labels.Selects(p.Spec.Selector?.MatchLabels ?? new Dictionary<string, string>(), labels))
+            .Select(p => new AuthorizationPolicyConfig($"{p.Namespace}/{p.Name}", p.Spec.Action == AuthorizationAction.Deny ? AuthorizationEffect.Deny : AuthorizationEffect.Allow, p.Spec.Rules))
+            .ToList();
+        return policies.Count == 0 ? null : new AuthorizationConfig(policies);
+    }
+}
