@@ -72,6 +72,7 @@ internal static class AllocationBudget
         budgeted.AddRange(ResilienceBudget.Operations());
         budgeted.AddRange(ResilienceBudget.Picks());
         budgeted.AddRange(TelemetryBudget.Operations());
+        budgeted.AddRange(AuthorizationFixtures.Operations());
 
         var failed = false;
         output.WriteLine($"{"operation",-36} {"bytes/call",12} {"budget",8}");

@@ -46,7 +46,6 @@ public static class SnapshotCompiler
                     Protocols: protocol == UpstreamProtocol.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2,
                     Serving: InstanceServing(instance, index), RateLimit: RateLimits.Listener(index, instance.Labels, instance.Namespace),
                     Peer: TelemetryMetadata.Workload(instance), Services: TelemetryMetadata.ServicesOf(instance, index),
-
                     Authorization: Authorization.Listener(index, instance.Labels, instance.Namespace)));
             }
 

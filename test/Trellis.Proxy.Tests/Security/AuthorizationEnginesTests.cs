@@ -10,11 +10,11 @@ namespace Trellis.Proxy.Tests.Security;
 /// <summary>Authorization runs in the pipeline's inbound-policy stage, so every engine refuses alike and the upstream never sees a refused request.</summary>
 public sealed class AuthorizationEnginesTests
 {
-    public static TheoryData<PipelineParityTests.Engine> Engines() => new(Enum.GetValues<PipelineParityTests.Engine>());
+    public static TheoryData<Engine> Engines() => Pipeline.Engines.All();
 
     [Theory]
     [MemberData(nameof(Engines))]
-    public async Task DenyAndAllow_EveryEngine_403RbacAccessDenied(PipelineParityTests.Engine engine)
+    public async Task DenyAndAllow_EveryEngine_403RbacAccessDenied(Engine engine)
     {
         var reached = new List<string>();
         await using var backend = await TestBackend.StartAsync(context =>
@@ -31,13 +31,13 @@ public sealed class AuthorizationEnginesTests
             new AuthorizationPolicyConfig("default/deny-admin", AuthorizationEffect.Deny, [new Rule { To = [new RuleTo { Operation = new Operation { Paths = ["/admin*"] } }] }]),
             new AuthorizationPolicyConfig("default/allow-get", AuthorizationEffect.Allow, [new Rule { To = [new RuleTo { Operation = new Operation { Methods = ["GET"] } }] }]),
         ]);
-        var http2 = engine is PipelineParityTests.Engine.Http2Fast or PipelineParityTests.Engine.Http2Kestrel;
+        var http2 = engine is Engine.Http2Fast or Engine.Http2Kestrel;
         var snapshot = new ProxySnapshot(
             "1",
             [Snapshots.Listener(protocols: http2 ? HttpProtocols.Http2 : HttpProtocols.Http1) with { Authorization = policies }],
             [new RouteTableConfig("rt", [new VirtualHostConfig("all", ["*"], [Snapshots.Route("r", "backend")])])],
             [new ClusterConfig("backend", [backend.Endpoint])]);
-        var options = new ProxyServerOptions { FastHttp1 = engine == PipelineParityTests.Engine.Http1Fast, FastHttp2 = engine == PipelineParityTests.Engine.Http2Fast };
+        var options = new ProxyServerOptions { FastHttp1 = engine == Engine.Http1Fast, FastHttp2 = engine == Engine.Http2Fast };
         await using var proxy = await ProxyHarness.StartAsync(snapshot, options);
 
         var (deniedStatus, deniedBody, deniedFlags) = await SendAsync(proxy, HttpMethod.Get, "/admin/users", http2);
