@@ -31,6 +31,9 @@ public sealed partial class ConformanceMesh : IAsyncLifetime
 
     public ControlPlaneApi Api { get; private set; } = null!;
 
+    /// <summary>The DER of the self-signed certificate in the <c>tls-validity-checks-certificate</c> Secret: what an HTTPS client of the gateways trusts.</summary>
+    public byte[] GatewayCertificate { get; private set; } = [];
+
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
@@ -106,7 +109,7 @@ public sealed partial class ConformanceMesh : IAsyncLifetime
     /// The Secrets the upstream suite creates at run time (self-signed certificates for its HTTPS listeners), as
     /// kubernetes.io/tls Secrets.
     /// </summary>
-    private static string Certificates()
+    private string Certificates()
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=example.org", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -118,6 +121,7 @@ public sealed partial class ConformanceMesh : IAsyncLifetime
 
         request.CertificateExtensions.Add(names.Build());
         using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        GatewayCertificate = cert.RawData;
         var crt = Convert.ToBase64String(Encoding.ASCII.GetBytes(cert.ExportCertificatePem()));
         var pem = Convert.ToBase64String(Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem()));
         return $"""

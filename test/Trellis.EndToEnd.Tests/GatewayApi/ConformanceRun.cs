@@ -64,6 +64,19 @@ public sealed class ConformanceRun(ConformanceMesh mesh) : IDisposable
     }
 
     /// <summary>
+    /// MakeTLSRequestAndExpectEventuallyConsistentResponse: each expectation over TLS to <paramref name="address"/>:443
+    /// with <paramref name="sni"/> as the server name (which may differ from the Host field), trusting only the
+    /// suite's certificate.
+    /// </summary>
+    public async Task ExpectTlsAsync(string address, string sni, params Expectation[] expectations)
+    {
+        foreach (var e in expectations)
+        {
+            await ConsistentlyAsync(() => e, x => GatewayTls.SendAsync(address, sni, mesh.GatewayCertificate, x.Request), 443);
+        }
+    }
+
+    /// <summary>
     /// The same for requests that must differ on every try (upstream regenerates a uuid per probe, as the retry cases
     /// do): <paramref name="next"/> makes each try's expectation.
     /// </summary>
