@@ -14,9 +14,44 @@ public sealed class NatsServer : IAsyncDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-nats-" + Guid.NewGuid().ToString("N"));
     private readonly int _port = FreePort();
+    private readonly string[] _cluster;
     private Process? _process;
 
+    private NatsServer(string[]? cluster = null) => _cluster = cluster ?? [];
+
     public string Url => $"nats://127.0.0.1:{_port}";
+
+    /// <summary>The server's name (its JetStream cluster peer name), or null outside a cluster.</summary>
+    public string? Name { get; private init; }
+
+    /// <summary>
+    /// A JetStream cluster of <paramref name="size"/> servers (names <c>n1</c>..), each routed to the others through
+    /// <c>scripts/nats-server --cluster-port --routes</c>, all started before any is waited for (a clustered server
+    /// only says it is ready once it has its peers).
+    /// </summary>
+    public static async Task<NatsServer[]> StartClusterAsync(int size)
+    {
+        var clusterPorts = Enumerable.Range(0, size).Select(_ => FreePort()).ToArray();
+        var servers = clusterPorts.Select((port, i) => new NatsServer(
+        [
+            "--name", $"n{i + 1}", "--cluster-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--routes", string.Join(",", clusterPorts.Where(p => p != port).Select(p => $"nats://127.0.0.1:{p}")),
+        ]) { Name = $"n{i + 1}" }).ToArray();
+        try
+        {
+            await Task.WhenAll(servers.Select(s => s.RestartAsync()));
+            return servers;
+        }
+        catch
+        {
+            foreach (var server in servers)
+            {
+                await server.DisposeAsync();
+            }
+
+            throw;
+        }
+    }
 
     public static async Task<NatsServer> StartAsync()
     {
@@ -43,7 +78,7 @@ public sealed class NatsServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { Path.Combine(RepositoryRoot(), "scripts", "nats-server"), "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--dir", _dir })
+        foreach (var arg in new[] { Path.Combine(RepositoryRoot(), "scripts", "nats-server"), "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--dir", _dir }.Concat(_cluster))
         {
             start.ArgumentList.Add(arg);
         }
