@@ -26,8 +26,8 @@ public sealed class NatsServer : IAsyncDisposable
 
     /// <summary>
     /// A JetStream cluster of <paramref name="size"/> servers (names <c>n1</c>..), each routed to the others through
-    /// <c>scripts/nats-server --cluster-port --routes</c>, all started before any is waited for (a clustered server
-    /// only says it is ready once it has its peers).
+    /// <c>scripts/nats-server --cluster-port --routes</c>, all started at once, then each waited for. JetStream elects
+    /// its meta leader a moment later: until then creating a stream fails, and callers retry.
     /// </summary>
     public static async Task<NatsServer[]> StartClusterAsync(int size)
     {
@@ -36,7 +36,8 @@ public sealed class NatsServer : IAsyncDisposable
         [
             "--name", $"n{i + 1}", "--cluster-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--routes", string.Join(",", clusterPorts.Where(p => p != port).Select(p => $"nats://127.0.0.1:{p}")),
-        ]) { Name = $"n{i + 1}" }).ToArray();
+        ])
+        { Name = $"n{i + 1}" }).ToArray();
         try
         {
             await Task.WhenAll(servers.Select(s => s.RestartAsync()));
