@@ -281,6 +281,7 @@ public sealed class ProxyServer : IAsyncDisposable
             RetireClusters(_snapshots.Current, CompiledSnapshot.Empty);
             _clients.Dispose();
             _pool.Dispose();
+            await _telemetry.AccessLogs.DisposeAsync();
         }
         finally
         {

@@ -14,6 +14,7 @@ public static class ResourceKinds
 {
     public const string IstioNetworking = "networking.istio.io";
     public const string IstioSecurity = "security.istio.io";
+    public const string IstioTelemetry = "telemetry.istio.io";
     public const string GatewayApi = "gateway.networking.k8s.io";
     public const string KnativeServing = "serving.knative.dev";
     public const string KnativeEventing = "eventing.knative.dev";
@@ -47,6 +48,7 @@ public static class ResourceKinds
         new(IstioSecurity, IstioSecurityVersions, "PeerAuthentication", "peerauthentications", ["pa"], true, typeof(PeerAuthenticationSpec)),
         new(IstioSecurity, IstioSecurityVersions, "AuthorizationPolicy", "authorizationpolicies", ["ap"], true, typeof(AuthorizationPolicySpec)),
         new(IstioSecurity, IstioSecurityVersions, "RequestAuthentication", "requestauthentications", ["ra"], true, typeof(RequestAuthenticationSpec)),
+        new(IstioTelemetry, ["v1", "v1alpha1"], "Telemetry", "telemetries", ["telemetry"], true, typeof(Observability.TelemetrySpec)),
         new(GatewayApi, V1, "GatewayClass", "gatewayclasses", ["gc"], false, typeof(GatewayClassSpec)),
         new(GatewayApi, V1, "Gateway", "gateways", ["gtw"], true, typeof(GatewayApiGatewaySpec)),
         new(GatewayApi, V1, "HTTPRoute", "httproutes", [], true, typeof(HttpRouteSpec)),

@@ -1,3 +1,4 @@
+using Trellis.Api.Observability;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -14,11 +15,15 @@ public enum OutboundMode
 
 /// <summary>
 /// The mesh-wide settings Trellis reads from Istio's mesh configuration: the <c>mesh</c> key of the ConfigMap
-/// <c>istio</c> in the root namespace <c>istio-system</c>, a YAML <c>MeshConfig</c> as istiod reads it. Only
-/// <c>outboundTrafficPolicy.mode</c> has behaviour; other keys are Istio's own settings and are left alone.
+/// <c>istio</c> in the root namespace <c>istio-system</c>, a YAML <c>MeshConfig</c> as istiod reads it.
+/// <c>outboundTrafficPolicy.mode</c> and the telemetry keys (<see cref="MeshTelemetry"/>) have behaviour; other keys are
+/// Istio's own settings and are left alone.
 /// </summary>
 public sealed record MeshConfig(OutboundMode OutboundTrafficPolicy)
 {
+    /// <summary>Access logs, tracing and metrics providers (<c>accessLogFile</c>, <c>extensionProviders</c>, ...).</summary>
+    public MeshTelemetry Telemetry { get; init; } = MeshTelemetry.Default;
+
     /// <summary>Istio's root namespace: its <c>istio</c> ConfigMap and its selector-less Sidecar apply mesh-wide.</summary>
     public const string RootNamespace = "istio-system";
 
@@ -70,6 +75,18 @@ public sealed record MeshConfig(OutboundMode OutboundTrafficPolicy)
             return (null, "the mesh configuration must be a map");
         }
 
+        var (telemetry, telemetryError) = MeshTelemetry.Parse(root);
+        if (telemetry is null)
+        {
+            return (null, telemetryError);
+        }
+
+        var (config, error) = ParseOutbound(root);
+        return (config is null ? null : config with { Telemetry = telemetry }, error);
+    }
+
+    private static (MeshConfig? Config, string? Error) ParseOutbound(YamlMappingNode root)
+    {
         if (!root.Children.TryGetValue(new YamlScalarNode("outboundTrafficPolicy"), out var policy))
         {
             return (Default, null);

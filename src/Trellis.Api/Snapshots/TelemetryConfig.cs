@@ -26,11 +26,11 @@ public sealed record ServiceMetadata(string Host, string Name, string Namespace)
 /// the control plane (workload, then namespace, then mesh: the most specific one wins for each part), with the mesh
 /// config's tracing provider.
 /// </summary>
-/// <param name="AccessLog">Null: no access log for this listener.</param>
-/// <param name="Tracing">Null: no spans from this listener (trace headers are still propagated).</param>
+/// <param name="AccessLogs">The access logs each request of this listener is written to; null or empty for none.</param>
+/// <param name="Tracing">Null: no spans from this listener (trace headers are still propagated, new traces sampled at 1 %).</param>
 /// <param name="Metrics">False when a <c>metrics</c> override disables the Prometheus provider for this workload.</param>
 public sealed record ListenerTelemetryConfig(
-    AccessLogConfig? AccessLog = null,
+    IReadOnlyList<AccessLogConfig>? AccessLogs = null,
     TracingConfig? Tracing = null,
     bool Metrics = true);
 
@@ -43,9 +43,18 @@ public enum AccessLogEncoding
     Json,
 }
 
+/// <param name="Path">The file the lines go to (<c>/dev/stdout</c> and <c>/dev/stderr</c> are the proxy's own streams).</param>
 /// <param name="Encoding">Text or JSON (the mesh's <c>accessLogEncoding</c>).</param>
-/// <param name="Format">A custom Envoy format string (<c>meshConfig.accessLogFormat</c>); null for the default of the encoding.</param>
-public sealed record AccessLogConfig(AccessLogEncoding Encoding = AccessLogEncoding.Text, string? Format = null);
+/// <param name="Format">A custom Envoy format string (<c>meshConfig.accessLogFormat</c>, a provider's <c>logFormat.text</c>);
+/// null for the default of the encoding.</param>
+/// <param name="JsonFields">JSON keys and their format strings (a provider's <c>logFormat.labels</c>); null for Istio's default keys.</param>
+/// <param name="Filter">A Telemetry <c>filter.expression</c> a request must match to be logged; null logs every request.</param>
+public sealed record AccessLogConfig(
+    string Path = "/dev/stdout",
+    AccessLogEncoding Encoding = AccessLogEncoding.Text,
+    string? Format = null,
+    IReadOnlyDictionary<string, string>? JsonFields = null,
+    string? Filter = null);
 
 public enum OtlpProtocol
 {
@@ -59,10 +68,10 @@ public enum OtlpProtocol
 /// <param name="SamplingPercentage">Random sampling of new traces, 0–100 (the Telemetry API's <c>randomSamplingPercentage</c>;
 /// Istio's default 1 %). A request that arrives with a sampling decision keeps it.</param>
 /// <param name="Endpoint">Where spans go (the mesh config's <c>extensionProviders[].opentelemetry</c> service and port), e.g.
-/// <c>http://127.0.0.1:4318</c>.</param>
+/// <c>http://127.0.0.1:4318/v1/traces</c>; null when no tracing provider applies (sampling still decides propagation).</param>
 /// <param name="CustomTags">Span attributes with literal values (the Telemetry API's <c>customTags[].literal</c>).</param>
 public sealed record TracingConfig(
     double SamplingPercentage,
-    string Endpoint,
+    string? Endpoint = null,
     OtlpProtocol Protocol = OtlpProtocol.HttpProtobuf,
     IReadOnlyDictionary<string, string>? CustomTags = null);

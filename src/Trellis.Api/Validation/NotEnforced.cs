@@ -35,6 +35,22 @@ public static class NotEnforced
         new(Istio, "DestinationRule", "spec.exportTo", "exportTo visibility is not applied: every namespace sees the resource"),
         new(Istio, "DestinationRule", "spec.workloadSelector", "workload-scoped DestinationRules are not applied: the rule applies to every client"),
 
+        // Issue 13: telemetry (the Telemetry kind).
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.targetRef", "targetRef attachment is not applied: use a selector"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.targetRefs", "targetRefs attachment is not applied: use a selector"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].providers", "spans are not exported yet: tracing providers only decide sampling"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].customTags", "spans are not recorded yet: custom tags have nowhere to go"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].disableSpanReporting", "spans are not recorded yet"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].useRequestIdForTraceSampling", "new traces are sampled by a random draw, not by the request id"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].enableIstioTags", "spans are not recorded yet"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].tagOverrides", "metric labels are Istio's defaults: tag overrides are not applied"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.metric=REQUEST_COUNT", "only ALL_METRICS can be disabled: one request metric alone is not"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.metric=REQUEST_DURATION", "only ALL_METRICS can be disabled: one request metric alone is not"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.metric=REQUEST_SIZE", "only ALL_METRICS can be disabled: one request metric alone is not"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.metric=RESPONSE_SIZE", "only ALL_METRICS can be disabled: one request metric alone is not"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.customMetric", "there are no custom metrics"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].reportingInterval", "Prometheus reads the proxies' counts when it scrapes: there is no reporting interval"),
+
         // Audit of the kinds Trellis reads: fields stored without behaviour outside issue 10's traffic policy.
         new(Istio, "VirtualService", "spec.http[*].retries.retryOn=reset-before-request", "reset-before-request is not a retry condition of the proxy"),
         new(Istio, "VirtualService", "spec.http[*].retries.retryOn=envoy-ratelimited", "envoy-ratelimited is not a retry condition of the proxy (no global rate limit)"),

@@ -52,6 +52,7 @@ public static class ResourceValidator
             case PodSpec s: WorkloadValidator.PodSpec(s, "spec", ctx, containerNamesRequired: true); break;
             case ServiceSpec s: ServiceValidator.Validate(s, ctx); break;
             case LocalRateLimitSpec s: LocalRateLimitValidator.Validate(s, ctx); break;
+            case Observability.TelemetrySpec s: TelemetryValidator.Validate(s, ctx); break;
             case ConfigMapData s when MeshConfig.IsMeshConfigMap(resource.Key.Namespace, resource.Metadata.Name):
                 // Istio's mesh configuration: a value istiod could not read would leave the mesh on its old settings.
                 if (MeshConfig.Parse(s.Data.GetValueOrDefault(MeshConfig.MeshKey)).Error is { } error)

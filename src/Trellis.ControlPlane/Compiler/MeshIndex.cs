@@ -66,6 +66,7 @@ internal sealed class MeshIndex
         EntryHosts = ServiceEntries.Hosts(Scope<ServiceEntrySpec>(state, "ServiceEntry"), services);
         Sidecars = Scope<SidecarSpec>(state, "Sidecar");
         MeshConfig = ReadMeshConfig(state);
+        Telemetries = Scope<Trellis.Api.Observability.TelemetrySpec>(state, "Telemetry", ResourceKinds.IstioTelemetry);
         Secrets = state.Store.List("", "Secret")
             .Where(o => o.Resource.Spec is SecretData)
             .ToDictionary(o => (o.Resource.Key.Namespace, o.Resource.Metadata.Name), o => (SecretData)o.Resource.Spec!);
@@ -78,6 +79,9 @@ internal sealed class MeshIndex
 
     /// <summary>Sidecar resources, oldest first.</summary>
     public IReadOnlyList<Scoped<SidecarSpec>> Sidecars { get; }
+
+    /// <summary>Istio Telemetry resources, oldest first.</summary>
+    public IReadOnlyList<Scoped<Trellis.Api.Observability.TelemetrySpec>> Telemetries { get; }
 
     /// <summary>The mesh configuration (Istio's <c>istio</c> ConfigMap in <c>istio-system</c>); its defaults when there is none.</summary>
     public MeshConfig MeshConfig { get; }

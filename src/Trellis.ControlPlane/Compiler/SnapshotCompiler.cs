@@ -25,7 +25,7 @@ public static class SnapshotCompiler
         var tables = new Dictionary<string, RouteTableConfig>(StringComparer.Ordinal);
         var listeners = proxy.Role == ProxyRole.Node
             ? NodeListeners(proxy, state, index, clusters, tables)
-            : TelemetryMetadata.WithGatewayPeer([.. GatewayListeners(proxy, index, clusters, tables, state.AsyncFunctions), .. GatewayApi.GatewayApiListeners.Build(index.GatewayApi, clusters, tables)], proxy);
+            : TelemetryMetadata.WithGatewayPeer([.. GatewayListeners(proxy, index, clusters, tables, state.AsyncFunctions), .. GatewayApi.GatewayApiListeners.Build(index.GatewayApi, clusters, tables)], proxy, index);
         var unversioned = new ProxySnapshot("", listeners, tables.Values.OrderBy(t => t.Name, StringComparer.Ordinal).ToList(), clusters.Clusters);
         return unversioned with { Version = Hash(unversioned) };
     }
@@ -46,7 +46,8 @@ public static class SnapshotCompiler
                     Protocols: protocol == UpstreamProtocol.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2,
                     Serving: InstanceServing(instance, index), RateLimit: RateLimits.Listener(index, instance.Labels, instance.Namespace),
                     Peer: TelemetryMetadata.Workload(instance), Services: TelemetryMetadata.ServicesOf(instance, index),
-                    Authorization: Authorization.Listener(index, instance.Labels, instance.Namespace)));
+                    Authorization: Authorization.Listener(index, instance.Labels, instance.Namespace),
+                    Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Inbound)));
             }
 
             if (instance.Ports.TryGetValue(WorkloadInstance.OutboundPort, out var outbound))
@@ -55,7 +56,8 @@ public static class SnapshotCompiler
                 var view = OutboundView.For(index, instance.Namespace, instance.Labels);
                 var hosts = RateLimits.Routes(OutboundHosts(source, index, clusters, view), index, instance.Labels, instance.Namespace);
                 var table = AddShared(tables, "outbound", hosts);
-                listeners.Add(new ListenerConfig($"{instance.Id}/outbound", "127.0.0.1", outbound, ListenerKind.Outbound, table, instance.Id, Peer: TelemetryMetadata.Workload(instance)));
+                listeners.Add(new ListenerConfig($"{instance.Id}/outbound", "127.0.0.1", outbound, ListenerKind.Outbound, table, instance.Id, Peer: TelemetryMetadata.Workload(instance),
+                    Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Outbound)));
             }
         }
 

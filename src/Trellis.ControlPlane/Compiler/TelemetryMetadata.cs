@@ -43,10 +43,17 @@ internal static class TelemetryMetadata
         return new ServiceMetadata(fqdn, parts[0], parts.Length > 1 ? parts[1] : "");
     }
 
-    /// <summary>Every gateway listener (Istio Gateways and Gateway API Gateways alike) speaks for the gateway proxy.</summary>
-    public static List<ListenerConfig> WithGatewayPeer(List<ListenerConfig> listeners, ProxyHello proxy)
+    /// <summary>
+    /// Every gateway listener (Istio Gateways and Gateway API Gateways alike) speaks for the gateway proxy, and takes the
+    /// Telemetry settings of a workload in the root namespace (where Istio's gateways run) with the gateway's labels.
+    /// </summary>
+    public static List<ListenerConfig> WithGatewayPeer(List<ListenerConfig> listeners, ProxyHello proxy, MeshIndex index)
     {
         var gateway = Gateway(proxy);
-        return listeners.Select(l => l.Kind == ListenerKind.Gateway && l.Peer is null ? l with { Peer = gateway } : l).ToList();
+        var telemetry = TelemetryPolicies.For(index, Trellis.Api.Networking.MeshConfig.RootNamespace, proxy.Labels, ListenerKind.Gateway);
+        return listeners
+            .Select(l => l.Kind == ListenerKind.Gateway && l.Peer is null ? l with { Peer = gateway } : l)
+            .Select(l => l.Kind == ListenerKind.Gateway && l.Telemetry is null ? l with { Telemetry = telemetry } : l)
+            .ToList();
     }
 }

@@ -28,6 +28,9 @@ internal sealed class ExchangeTelemetry
     /// <summary>The caller's <c>tracestate</c>, passed on with a valid <c>traceparent</c>; null for none.</summary>
     public string? TraceState;
 
+    /// <summary>The request fields an access log reads (<c>:method</c>, <c>:path</c>, <c>:authority</c>, headers); null when none logs.</summary>
+    public Dictionary<string, string>? LogFields;
+
     /// <summary>Bytes of the request received from the client: head and body.</summary>
     public long RequestBytes;
 
@@ -47,6 +50,7 @@ internal sealed class ExchangeTelemetry
         Trace = default;
         ParentSpan = 0;
         TraceState = null;
+        LogFields = null;
         RequestBytes = 0;
         ResponseBytes = 0;
         GrpcStatus = -1;

@@ -1,4 +1,5 @@
 using Trellis.Api.Snapshots;
+using Trellis.Proxy.Telemetry.AccessLogs;
 using Trellis.Proxy.Telemetry.Metrics;
 
 namespace Trellis.Proxy.Telemetry;
@@ -12,7 +13,7 @@ internal sealed class ListenerTelemetry
 {
     private readonly (int Id, string Name, string Qualified, string WithSvc, string Host)[] _services;
 
-    public ListenerTelemetry(ListenerConfig config, IstioMetrics metrics)
+    public ListenerTelemetry(ListenerConfig config, IstioMetrics metrics, AccessLogSinks? sinks = null)
     {
         Name = config.Name;
         Reporter = config.Kind == ListenerKind.Inbound ? Reporter.Destination : Reporter.Source;
@@ -21,6 +22,9 @@ internal sealed class ListenerTelemetry
             .Select(s => (metrics.Services.Id(ServiceLabels.From(s)), s.Name, $"{s.Name}.{s.Namespace}", $"{s.Name}.{s.Namespace}.svc", s.Host))
             .ToArray();
         Config = config.Telemetry ?? new ListenerTelemetryConfig();
+        AccessLogs = sinks is null ? [] : (Config.AccessLogs ?? []).Select(l => ListenerAccessLog.From(l, sinks)).ToArray();
+        LogHeaders = AccessLogs.SelectMany(l => l.RequestHeaders).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
+        Address = config.Address;
         // A client-side proxy tells the server side who calls (Istio's metadata exchange); the server side never does.
         PeerHeader = Reporter == Reporter.Source && config.Peer is { } peer ? PeerMetadata.Encode(peer) : null;
         PeerIdHeader = PeerHeader is null ? null : PeerMetadata.Id(config.Peer!, config.Address);
@@ -36,6 +40,18 @@ internal sealed class ListenerTelemetry
     public ListenerTelemetryConfig Config { get; }
 
     public bool Metrics => Config.Metrics;
+
+    /// <summary>The access logs every request of this listener goes to (the Telemetry API's, else the mesh's); empty for none.</summary>
+    public ListenerAccessLog[] AccessLogs { get; }
+
+    /// <summary>The request headers the access logs read, captured as the request starts.</summary>
+    public string[] LogHeaders { get; }
+
+    /// <summary>The listener's address (Envoy's <c>%DOWNSTREAM_LOCAL_ADDRESS%</c> with the port the request came to).</summary>
+    public string Address { get; }
+
+    /// <summary>Whether the telemetry stage has anything to do for this listener.</summary>
+    public bool Active => Metrics || Config.Tracing is not null || AccessLogs.Length > 0;
 
     /// <summary>Share of new traces sampled, in percent: the Telemetry API's setting, else Istio's default of 1 %.</summary>
     public double SamplingPercentage => Config.Tracing?.SamplingPercentage ?? 1.0;

@@ -30,6 +30,9 @@ internal sealed class ProxyTelemetry
 
     public PeerDirectory Peers { get; }
 
+    /// <summary>The access-log files of this proxy (one writer per path).</summary>
+    public AccessLogs.AccessLogSinks AccessLogs { get; } = new();
+
     public TelemetryTables Tables => Volatile.Read(ref _tables);
 
     /// <summary>Whether any listener records anything (metrics, access logs, spans).</summary>
@@ -38,7 +41,7 @@ internal sealed class ProxyTelemetry
     /// <summary>Builds the label tables of a snapshot about to be swapped in (the snapshot's compile step).</summary>
     public void OnSnapshot(ProxySnapshot snapshot, CompiledSnapshot compiled)
     {
-        var next = TelemetryTables.Build(snapshot, compiled.Clusters, Metrics);
+        var next = TelemetryTables.Build(snapshot, compiled.Clusters, Metrics, AccessLogs);
         Volatile.Write(ref _previous, Volatile.Read(ref _tables));
         Volatile.Write(ref _tables, next);
     }
@@ -53,6 +56,11 @@ internal sealed class ProxyTelemetry
     public void Begin(ListenerTelemetry listener, in RouteRequest request, ExchangeTelemetry telemetry)
     {
         telemetry.Trace = Tracing.TracePropagation.Continue(request, _random, listener.SamplingPercentage, out telemetry.ParentSpan, out telemetry.TraceState);
+        if (listener.AccessLogs.Length > 0)
+        {
+            telemetry.LogFields = CaptureLogFields(listener, request);
+        }
+
         if (!listener.Metrics)
         {
             return;
@@ -92,6 +100,26 @@ internal sealed class ProxyTelemetry
         Metrics.Record(key, elapsed.Ticks / (TimeSpan.TicksPerMillisecond / 1000), telemetry.RequestBytes, telemetry.ResponseBytes);
     }
 
+    /// <summary>The request fields the listener's access logs read, while the head is there (an access log allocates; metrics do not).</summary>
+    private static Dictionary<string, string> CaptureLogFields(ListenerTelemetry listener, in RouteRequest request)
+    {
+        var fields = new Dictionary<string, string>(listener.LogHeaders.Length + 3, StringComparer.Ordinal)
+        {
+            [":method"] = request.Method,
+            [":path"] = request.Query is { Length: > 0 } query ? request.Path + (query[0] == '?' ? query : "?" + query) : request.Path,
+            [":authority"] = request.Authority,
+        };
+        foreach (var name in listener.LogHeaders)
+        {
+            if (name[0] != ':' && request.TryGetHeader(name, out var value))
+            {
+                fields[name] = value;
+            }
+        }
+
+        return fields;
+    }
+
     /// <summary>Istio's <c>request_protocol</c> is <c>grpc</c> for a request whose content type is <c>application/grpc</c> (with or without a suffix).</summary>
     private static bool IsGrpc(in RouteRequest request, Span<char> scratch)
     {
@@ -111,6 +139,7 @@ internal sealed class ProxyTelemetry
     {
         var writer = new PrometheusWriter();
         Metrics.Write(writer);
+        AccessLogs.Write(writer);
         return writer.ToString();
     }
 }

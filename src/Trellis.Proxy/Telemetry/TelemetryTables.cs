@@ -24,15 +24,15 @@ internal sealed class TelemetryTables
         _listeners = listeners;
         _clusterServices = clusterServices;
         _endpointPeers = endpointPeers;
-        Active = listeners.Values.Any(l => l.Metrics || l.Config.Tracing is not null);
+        Active = listeners.Values.Any(l => l.Active);
     }
 
     public bool Active { get; }
 
     /// <param name="clusters">The compiled clusters of <paramref name="snapshot"/>, whose endpoint states requests carry.</param>
-    public static TelemetryTables Build(ProxySnapshot snapshot, IReadOnlyDictionary<string, ClusterState> clusters, IstioMetrics metrics)
+    public static TelemetryTables Build(ProxySnapshot snapshot, IReadOnlyDictionary<string, ClusterState> clusters, IstioMetrics metrics, AccessLogs.AccessLogSinks? sinks = null)
     {
-        var listeners = (snapshot.Listeners ?? []).ToFrozenDictionary(l => l.Name, l => new ListenerTelemetry(l, metrics), StringComparer.Ordinal);
+        var listeners = (snapshot.Listeners ?? []).ToFrozenDictionary(l => l.Name, l => new ListenerTelemetry(l, metrics, sinks), StringComparer.Ordinal);
         var services = new Dictionary<string, int>(StringComparer.Ordinal);
         var peers = new Dictionary<EndpointState, int>(ReferenceEqualityComparer.Instance);
         foreach (var config in snapshot.Clusters ?? [])

@@ -1,3 +1,4 @@
+using Trellis.Api.Observability;
 using Trellis.Proxy.Pipeline;
 
 namespace Trellis.Proxy.Telemetry.AccessLogs;
@@ -23,8 +24,21 @@ internal sealed record AccessLogEntry(
     string? Route = null,
     string? TraceId = null,
     string? Details = null,
-    IReadOnlyDictionary<string, string>? Response = null)
+    IReadOnlyDictionary<string, string>? Response = null) : ILogAttributes
 {
+    int ILogAttributes.ResponseCode => Status;
+
+    /// <summary>The attributes of a Telemetry filter expression, as Envoy's CEL names them.</summary>
+    string? ILogAttributes.Get(LogAttribute attribute, string? header) => attribute switch
+    {
+        LogAttribute.RequestMethod => RequestHeader(":method"),
+        LogAttribute.RequestPath => RequestHeader(":path"),
+        LogAttribute.RequestUrlPath => RequestHeader(":path") is { } path && path.IndexOf('?', StringComparison.Ordinal) is var q and >= 0 ? path[..q] : RequestHeader(":path"),
+        LogAttribute.RequestHost => RequestHeader(":authority"),
+        LogAttribute.RequestHeader => header is null ? null : RequestHeader(header),
+        _ => null,
+    };
+
     public string? RequestHeader(string name) => Request.TryGetValue(name, out var value) ? value : null;
 
     public string? ResponseHeader(string name) => Response is not null && Response.TryGetValue(name, out var value) ? value : null;

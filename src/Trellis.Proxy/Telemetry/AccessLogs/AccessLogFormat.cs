@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Trellis.Api.Observability;
 using Trellis.Proxy.Pipeline;
 
 namespace Trellis.Proxy.Telemetry.AccessLogs;
@@ -36,22 +37,14 @@ internal sealed class AccessLogFormat
         ("route_name", "%ROUTE_NAME%"), ("trace_id", "%TRACE_ID%"),
     ];
 
-    private static readonly HashSet<string> Operators = new(StringComparer.Ordinal)
-    {
-        "START_TIME", "PROTOCOL", "RESPONSE_CODE", "RESPONSE_FLAGS", "RESPONSE_CODE_DETAILS", "CONNECTION_TERMINATION_DETAILS",
-        "UPSTREAM_TRANSPORT_FAILURE_REASON", "BYTES_RECEIVED", "BYTES_SENT", "DURATION", "UPSTREAM_HOST", "UPSTREAM_CLUSTER",
-        "UPSTREAM_CLUSTER_RAW", "UPSTREAM_LOCAL_ADDRESS", "DOWNSTREAM_LOCAL_ADDRESS", "DOWNSTREAM_REMOTE_ADDRESS",
-        "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT", "REQUESTED_SERVER_NAME", "ROUTE_NAME", "TRACE_ID", "UPSTREAM_SERVICE_TIME",
-    };
-
-    private readonly Token[] _tokens;
+    private readonly FormatToken[] _tokens;
     private readonly string[]? _jsonKeys;
 
-    private AccessLogFormat(Token[] tokens, string[]? jsonKeys)
+    private AccessLogFormat(FormatToken[] tokens, string[]? jsonKeys)
     {
         _tokens = tokens;
         _jsonKeys = jsonKeys;
-        RequestHeaders = tokens.Where(t => t.Kind == TokenKind.Request).SelectMany(t => new[] { t.Name, t.Fallback })
+        RequestHeaders = tokens.Where(t => t.Kind == FormatTokenKind.Request).SelectMany(t => new[] { t.Name, t.Fallback })
             .OfType<string>().Where(h => !h.StartsWith(':')).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
     }
 
@@ -65,24 +58,24 @@ internal sealed class AccessLogFormat
     /// <summary>A text format; null and <paramref name="error"/> when an operator is unknown or malformed.</summary>
     public static AccessLogFormat? Parse(string format, out string? error)
     {
-        var tokens = Tokenize(format, out error);
+        var tokens = AccessLogFormatSyntax.Tokenize(format, out error);
         return tokens is null ? null : new AccessLogFormat(tokens, null);
     }
 
     /// <summary>A JSON format (Envoy's <c>json_format</c>): each key's value is one format string.</summary>
     public static AccessLogFormat? ParseJson(IReadOnlyDictionary<string, string> fields, out string? error)
     {
-        var tokens = new List<Token>();
+        var tokens = new List<FormatToken>();
         foreach (var (key, value) in fields)
         {
-            var parsed = Tokenize(value, out error);
+            var parsed = AccessLogFormatSyntax.Tokenize(value, out error);
             if (parsed is null)
             {
                 error = $"{key}: {error}";
                 return null;
             }
 
-            tokens.Add(parsed.Length == 1 ? parsed[0] : new Token(TokenKind.Literal, value, null, 0));
+            tokens.Add(parsed.Length == 1 ? parsed[0] : new FormatToken(FormatTokenKind.Literal, value, null, 0));
         }
 
         error = null;
@@ -130,11 +123,11 @@ internal sealed class AccessLogFormat
         return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
     }
 
-    private static string? Value(Token token, AccessLogEntry e) => token.Kind switch
+    private static string? Value(FormatToken token, AccessLogEntry e) => token.Kind switch
     {
-        TokenKind.Literal => token.Name,
-        TokenKind.Request => Truncate(e.RequestHeader(token.Name!) ?? (token.Fallback is null ? null : e.RequestHeader(token.Fallback)), token.Limit),
-        TokenKind.Response => Truncate(e.ResponseHeader(token.Name!), token.Limit),
+        FormatTokenKind.Literal => token.Name,
+        FormatTokenKind.Request => Truncate(e.RequestHeader(token.Name!) ?? (token.Fallback is null ? null : e.RequestHeader(token.Fallback)), token.Limit),
+        FormatTokenKind.Response => Truncate(e.ResponseHeader(token.Name!), token.Limit),
         _ => token.Name switch
         {
             // Envoy's default START_TIME: ISO 8601 with milliseconds, UTC.
@@ -164,111 +157,4 @@ internal sealed class AccessLogFormat
         var colon = address?.LastIndexOf(':') ?? -1;
         return colon > 0 && address![..colon] is var host && !host.EndsWith(':') ? host.Trim('[', ']') : address;
     }
-
-    private static Token[]? Tokenize(string format, out string? error)
-    {
-        error = null;
-        var tokens = new List<Token>();
-        var literal = new StringBuilder();
-        for (var i = 0; i < format.Length; i++)
-        {
-            if (format[i] != '%')
-            {
-                literal.Append(format[i]);
-                continue;
-            }
-
-            var end = format.IndexOf('%', i + 1);
-            if (end < 0)
-            {
-                error = $"unterminated command operator at position {i}";
-                return null;
-            }
-
-            if (end == i + 1)
-            {
-                literal.Append('%'); // %% is a literal percent sign
-                i = end;
-                continue;
-            }
-
-            if (literal.Length > 0)
-            {
-                tokens.Add(new Token(TokenKind.Literal, literal.ToString(), null, 0));
-                literal.Clear();
-            }
-
-            var token = Operator(format[(i + 1)..end], out error);
-            if (token is null)
-            {
-                return null;
-            }
-
-            tokens.Add(token.Value);
-            i = end;
-        }
-
-        if (literal.Length > 0)
-        {
-            tokens.Add(new Token(TokenKind.Literal, literal.ToString(), null, 0));
-        }
-
-        return [.. tokens];
-    }
-
-    /// <summary><c>NAME</c>, <c>REQ(H?ALT):LEN</c> or <c>RESP(H):LEN</c> (the value cut to LEN characters).</summary>
-    private static Token? Operator(string text, out string? error)
-    {
-        error = null;
-        var open = text.IndexOf('(');
-        if (open < 0)
-        {
-            if (!Operators.Contains(text))
-            {
-                error = $"unknown command operator %{text}%";
-                return null;
-            }
-
-            return new Token(TokenKind.Field, text, null, 0, text is "RESPONSE_CODE" or "BYTES_RECEIVED" or "BYTES_SENT" or "DURATION");
-        }
-
-        var close = text.IndexOf(')', open);
-        var name = text[..open];
-        if (close < 0 || name is not ("REQ" or "RESP"))
-        {
-            error = $"unknown command operator %{text}%";
-            return null;
-        }
-
-        var header = text[(open + 1)..close];
-        var question = header.IndexOf('?');
-        var primary = (question < 0 ? header : header[..question]).ToLowerInvariant();
-        var fallback = question < 0 ? null : header[(question + 1)..].ToLowerInvariant();
-        if (primary.Length == 0 || fallback is { Length: 0 })
-        {
-            error = $"empty header name in %{text}%";
-            return null;
-        }
-
-        var limit = 0;
-        var suffix = text[(close + 1)..];
-        if (suffix.Length > 0 && (suffix[0] != ':' || !int.TryParse(suffix.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit == 0))
-        {
-            error = $"bad length limit in %{text}% (expected :N)";
-            return null;
-        }
-
-        var numeric = primary == "x-envoy-upstream-service-time";
-        return new Token(name == "REQ" ? TokenKind.Request : TokenKind.Response, primary, fallback, limit, numeric);
-    }
-
-    private enum TokenKind : byte
-    {
-        Literal,
-        Field,
-        Request,
-        Response,
-    }
-
-    private readonly record struct Token(TokenKind Kind, string? Name, string? Fallback, int Limit, bool Numeric = false);
 }
