@@ -36,6 +36,25 @@ public sealed class KindCoverageTests
             """
         },
         {
+            "Telemetry", """
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: reviews, namespace: bookinfo}
+            spec:
+              selector: {matchLabels: {app: reviews}}
+              accessLogging:
+              - match: {mode: SERVER}
+                providers: [{name: envoy}]
+                filter: {expression: "response.code >= 400 || request.headers['x-debug'] == '1'"}
+              tracing:
+              - providers: [{name: otel}]
+                randomSamplingPercentage: 10.5
+              metrics:
+              - providers: [{name: prometheus}]
+                overrides: [{match: {metric: ALL_METRICS, mode: CLIENT_AND_SERVER}, disabled: false}]
+            """
+        },
+        {
             "Sidecar", """
             apiVersion: networking.istio.io/v1alpha3
             kind: Sidecar

@@ -76,6 +76,12 @@ public sealed class SemanticValidationTests
         { "ServiceEntryRoundRobinTwoEndpoints", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nspec:\n  hosts: [api.example.com]\n  resolution: DNS_ROUND_ROBIN\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  endpoints: [{address: a.example.com}, {address: b.example.com}]\n", "spec.endpoints" },
         { "MeshConfigUnknownMode", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    outboundTrafficPolicy:\n      mode: DENY_ALL\n", "data.mesh" },
         { "MeshConfigNotYaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: '{outboundTrafficPolicy: [}'\n", "data.mesh" },
+        { "TelemetrySamplingOver100", "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t}\nspec:\n  tracing: [{randomSamplingPercentage: 101}]\n", "spec.tracing[0].randomSamplingPercentage" },
+        { "TelemetryFilterNotInSubset", "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t}\nspec:\n  accessLogging: [{filter: {expression: 'size(request.path) > 3'}}]\n", "spec.accessLogging[0].filter.expression" },
+        { "TelemetryTwoKindsOfTag", "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t}\nspec:\n  tracing: [{customTags: {a: {literal: {value: x}, header: {name: y}}}}]\n", "spec.tracing[0].customTags.a" },
+        { "MeshConfigAccessLogEncoding", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    accessLogEncoding: XML\n", "data.mesh" },
+        { "MeshConfigAccessLogFormat", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    accessLogFormat: '%NOT_AN_OPERATOR%'\n", "data.mesh" },
+        { "MeshConfigOtelWithoutPort", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    extensionProviders: [{name: otel, opentelemetry: {service: collector}}]\n", "data.mesh" },
         { "ServiceEntryStaticWithoutEndpoints", "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nspec:\n  hosts: [db.example.com]\n  resolution: STATIC\n  ports: [{number: 5432, name: pg, protocol: TCP}]\n", "spec.endpoints" },
     };
 
