@@ -35,7 +35,10 @@ public static class UpRole
         var eventingGateway = EventingRoleOptions.EventingGateway();
         var eventStore = EventingRoleOptions.EventStore();
         var eventStoreReplicas = EventingRoleOptions.EventStoreReplicas();
-        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, fresh, logLevel, poolSize, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas };
+        var prometheus = new Option<bool>("--prometheus") { Description = "Also run Debian's prometheus, scraping every proxy (data in DATA-DIR/prometheus)" };
+        var prometheusAddress = new Option<string>("--prometheus-address") { Description = "Where that Prometheus listens", DefaultValueFactory = _ => "127.0.0.1:9090" };
+        var scrapeInterval = new Option<int>("--prometheus-scrape-interval") { Description = "Its scrape interval in seconds", DefaultValueFactory = _ => 5 };
+        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, fresh, logLevel, poolSize, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas, prometheus, prometheusAddress, scrapeInterval };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -44,6 +47,13 @@ public static class UpRole
             var data = Path.GetFullPath(parse.GetValue(dataDir)!);
             var apiEndpoint = RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address");
             var pushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address");
+            var prometheusEndpoint = parse.GetValue(prometheus) ? RoleOptions.Endpoint(parse.GetValue(prometheusAddress)!, "--prometheus-address") : null;
+            if (prometheusEndpoint is not null && Prometheus.PrometheusRunner.Unavailable() is { } missing)
+            {
+                Console.Error.WriteLine("error: --prometheus: " + missing);
+                return ExitCodes.Usage;
+            }
+
             if (parse.GetValue(fresh) && UpState.Clear(data, apiEndpoint) is { } refused)
             {
                 Console.Error.WriteLine("error: " + refused);
@@ -103,6 +113,13 @@ public static class UpRole
             }
 
             using var client = new ControlPlaneClient(controlPlane.ApiUrl);
+            await using var prometheusRunner = prometheusEndpoint is null ? null
+                : await StartPrometheusAsync(data, prometheusEndpoint, TimeSpan.FromSeconds(parse.GetValue(scrapeInterval)), client, controlPlane.ApiUrl, ct);
+            if (prometheusEndpoint is not null && prometheusRunner is null)
+            {
+                return ExitCodes.CannotListen;
+            }
+
             var (applied, objects) = await ApplyAsync(client, parse.GetValue(paths) ?? [], keepEdits: restored.Count > 0, ct);
 
             // Before anything else: a gateway listener that cannot bind must not look like success (nginx and Envoy
@@ -136,6 +153,11 @@ public static class UpRole
             // Where Prometheus scrapes Istio's standard metrics (Envoy's /stats/prometheus on each proxy).
             Console.WriteLine($"Proxy metrics: {new Uri(agent.AdminUrl, Trellis.Proxy.Admin.MetricsEndpoint.Path)} (node proxy), "
                 + $"{new Uri(gatewayAdmin.Url, Trellis.Proxy.Admin.MetricsEndpoint.Path)} (gateway)");
+            if (prometheusRunner is not null)
+            {
+                Console.WriteLine($"Prometheus: {prometheusRunner.Url} (scraping the proxies listed in {prometheusRunner.TargetsFile}; data in {prometheusRunner.Directory})");
+            }
+
             PrintHints(gateway);
             if (!applied)
             {
@@ -150,6 +172,21 @@ public static class UpRole
     }
 
     private const string GatewayName = "gateway/ingress";
+
+    /// <summary>Prometheus for <c>--prometheus</c>; null, with the reason printed, when it cannot start (its port is taken).</summary>
+    private static async Task<Prometheus.PrometheusRunner?> StartPrometheusAsync(
+        string data, System.Net.IPEndPoint listen, TimeSpan interval, ControlPlaneClient client, Uri apiUrl, CancellationToken ct)
+    {
+        try
+        {
+            return await Prometheus.PrometheusRunner.StartAsync(data, listen, interval, client, apiUrl, ct);
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+        {
+            Console.Error.WriteLine($"error: --prometheus: {e.Message}");
+            return null;
+        }
+    }
 
     /// <summary>
     /// Waits until the gateway answered the configuration of the store as it is now. A listener it could not bind
