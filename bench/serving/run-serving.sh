@@ -5,8 +5,9 @@
 #      its app port, through its inbound proxy only, and through the gateway, at a fixed rate;
 #   2. min-scale 1 "cold start": new connection → first byte on the warm instance;
 #   3. cold start: at zero instances (status desired = actual = 0, no process left), one request,
-#      time to its first response byte, repeated, for the plain process, a ReadyToRun build of the
-#      same function and the pre-warmed pool (annotation serving.trellis.dev/pool: dotnet);
+#      time to its first response byte and its stages (held -> instance started -> ready -> first
+#      byte), repeated, for the plain process, the same socket-activated, a ReadyToRun build, a Native
+#      AOT build (plain and socket-activated) and the pre-warmed pool (serving.trellis.dev/pool: dotnet);
 #      interleaved with the floor: the same function started by hand without Trellis, spawn -> first byte;
 #   4. burst: 200 concurrent requests against a function at zero; errors (must be 0), the revision
 #      status polled every 100 ms, the time until the desired scale is met, a text chart.
@@ -177,12 +178,15 @@ EOF
 {
   # cold: the plain process function, as samples/functions/hello.yaml (scales to zero).
   ksvc cold hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10"}' 20
+  # coldsa: the same, socket-activated: the agent listens on the port and passes the socket as fd 3.
+  ksvc coldsa hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10", serving.trellis.dev/socket-activation: "true"}' 20
   # pool: the same, started in a pre-warmed .NET host of the agent's pool.
   ksvc pool hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10", serving.trellis.dev/pool: "dotnet"}' 20
   # r2r: the same function compiled ReadyToRun (plain process start).
   [ -n "$R2R_ERROR" ] || ksvc r2r hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10"}' 20 "$R2R_DIR/functions.dll"
   # aot: the same function compiled Native AOT, a plain process without the pool.
   [ -n "$AOT_ERROR" ] || ksvc aot hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10"}' 20 "" "$AOT_DIR/functions"
+  [ -n "$AOT_ERROR" ] || ksvc aotsa hello '{autoscaling.knative.dev/min-scale: "0", autoscaling.knative.dev/target: "10", serving.trellis.dev/socket-activation: "true"}' 20 "" "$AOT_DIR/functions"
   # warm: one instance kept; target-burst-capacity 0 takes the activator out of the path.
   ksvc warm hello '{autoscaling.knative.dev/min-scale: "1", autoscaling.knative.dev/target-burst-capacity: "0"}' 0
   # burst: waits 200 ms per request, so concurrency decides the scale: target 10 (x 70 %) per instance.
@@ -220,9 +224,9 @@ wait_answer() { # host: until 200 (the revision became ready and the route exist
   done
   tail -20 "$WORK/up.log" >&2; die "$1 did not answer 200 within 120 s"
 }
-COLD_SERVICES="cold pool"
-[ -n "$R2R_ERROR" ] || COLD_SERVICES="cold r2r pool"
-[ -n "$AOT_ERROR" ] || COLD_SERVICES="$COLD_SERVICES aot"
+COLD_SERVICES="cold coldsa pool"
+[ -n "$R2R_ERROR" ] || COLD_SERVICES="$COLD_SERVICES r2r"
+[ -n "$AOT_ERROR" ] || COLD_SERVICES="$COLD_SERVICES aot aotsa"
 for h in $COLD_SERVICES warm burst; do wait_answer "$h.default.example.com"; done
 log "all services answer"
 remember_function_pids
@@ -278,34 +282,48 @@ for i in $(seq 1 "$WARM_TRIALS"); do
 done
 
 # ---- 3. cold start ------------------------------------------------------------------------------
-# Per trial: plain, then the floor (by hand), then ReadyToRun, then the pool last, so that the
-# pool's refill (a new host warming up 1 s after a take) falls into the next trial's wait for zero.
-# Every trial is recorded as "trial ms" or "trial failed: why": the table counts the failed ones,
-# and the floor is paired with the cold start of the same trial.
-cold_trial() { # service key trial; sets ms (a figure, or "failed")
+# Per trial: plain, then the floor (by hand), the socket-activated plain process, ReadyToRun, Native
+# AOT and its floor, AOT socket-activated, then the pool last, so that the pool's refill (a new host
+# warming up 1 s after a take) falls into the next trial's wait for zero. Every trial is recorded as
+# "trial ms" or "trial failed: why" (the table counts the failed ones), with the instance's start and
+# ready times after the request was sent (the stage breakdown), and the floor is paired with the
+# cold start of the same trial.
+cold_trial() { # service key trial; sets ms (a figure, or "failed"); records the stages (coldstart.py)
+  local code ttfb started ready
   wait_zero "$1" 60 "cold starts (trial $3)"
   sleep 0.5   # the agent finishes removing the stopped instance's listeners
-  read -r code ttfb < <(call "$1.default.example.com")
+  read -r code ttfb started ready < <($PY cold --api "$API" --rev "$1-00001" --port "$GW" --host "$1.default.example.com" --body "$WORK/body")
   if ! { [ "$code" = 200 ] && grep -q "^Hello bench! ($1-00001)" "$WORK/body"; }; then
     log "$1 trial $3 -> $code $(head -c 200 "$WORK/body")"; record "$2" "$3 failed: HTTP $code"; FAILED=1; ms=failed; return 0
   fi
-  ms=$(awk -v s="$ttfb" 'BEGIN { printf "%.1f", s * 1000 }')
-  record "$2" "$3 $ms"
-  ms="$ms ms"
+  record "$2" "$3 $ttfb"
+  [ "$started" = - ] || record "$2_started" "$3 $started"
+  [ "$ready" = - ] || record "$2_ready" "$3 $ready"
+  ms="$ttfb ms (started +$started, ready +$ready)"
   remember_function_pids
+}
+floor_trial() { # key trial command...: the function started by hand; sets bare
+  local key=$1 trial=$2 listen; shift 2
+  read -r bare listen < <($PY bare-start --trials 1 -- "$@") || die "the function does not start by hand ($*)"
+  [ -n "$bare" ] || die "the function does not start by hand ($*)"
+  record "$key" "$trial $bare"
+  record "${key}_listen" "$trial $listen"
 }
 for i in $(seq 1 "$TRIALS"); do
   cold_trial cold cold_ms "$i"
+  line="plain $ms"
   # The floor, interleaved with the trials: the same function started by hand, no Trellis.
-  bare=$($PY bare-start --trials 1 -- dotnet "$FUNCTIONS_DLL" hello) || die "the function does not start by hand"
-  record bare_ms "$i $bare"
-  line="plain $ms (by hand, no Trellis: $bare ms)"
+  floor_trial bare_ms "$i" dotnet "$FUNCTIONS_DLL" hello
+  line="$line (by hand, no Trellis: $bare ms)"
+  cold_trial coldsa coldsa_ms "$i"
+  line="$line, socket-activated $ms"
   if [ -z "$R2R_ERROR" ]; then cold_trial r2r r2r_ms "$i"; line="$line, ReadyToRun $ms"; fi
   if [ -z "$AOT_ERROR" ]; then
     cold_trial aot aot_ms "$i"
-    bare=$($PY bare-start --trials 1 -- "$AOT_DIR/functions" hello) || die "the AOT function does not start by hand"
-    record aot_bare_ms "$i $bare"
+    floor_trial aot_bare_ms "$i" "$AOT_DIR/functions" hello
     line="$line, Native AOT $ms (by hand: $bare ms)"
+    cold_trial aotsa aotsa_ms "$i"
+    line="$line, AOT socket-activated $ms"
   fi
   cold_trial pool pool_ms "$i"
   log "cold start $i/$TRIALS: $line, pool $ms"

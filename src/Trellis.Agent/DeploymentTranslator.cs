@@ -23,6 +23,15 @@ public static class DeploymentTranslator
     /// </summary>
     public const string PoolAnnotation = "serving.trellis.dev/pool";
 
+    /// <summary>
+    /// Pod template annotation (<c>"true"</c>) that binds the app port in the agent and passes the
+    /// listening socket to the process as fd 3 with <c>LISTEN_FDS</c>/<c>LISTEN_PID</c> (systemd's
+    /// socket activation; Kestrel: <c>UseSystemd()</c>). Opt-in, because an app that binds PORT
+    /// itself would find it taken. The instance is then ready as soon as it is started and requests
+    /// wait in the kernel's backlog until the app accepts them. docs/serving.md.
+    /// </summary>
+    public const string SocketActivationAnnotation = "serving.trellis.dev/socket-activation";
+
     /// <summary>The Deployment as this node runs it: with <paramref name="node"/>, only the replicas the scheduler placed there.</summary>
     public static (WorkloadSpec? Workload, string? Error) Translate(Resource deployment, string? node = null)
     {
@@ -64,6 +73,13 @@ public static class DeploymentTranslator
         {
             return (null, $"annotation {PoolAnnotation}: \"{pool}\" is not a pool (\"dotnet\")");
         }
+
+        var socketActivation = spec.Template.Metadata?.Annotations.GetValueOrDefault(SocketActivationAnnotation);
+        if (socketActivation is not null and not "true" and not "false")
+        {
+            return (null, $"annotation {SocketActivationAnnotation}: \"{socketActivation}\" is not \"true\" or \"false\"");
+        }
+
         return (new WorkloadSpec(
             Name: deployment.Metadata.Name,
             Namespace: deployment.Key.Namespace,
@@ -78,6 +94,7 @@ public static class DeploymentTranslator
             ExtraPortNames: ProxyPorts)
         {
             Pool = pool,
+            SocketActivation = socketActivation == "true",
         }, null);
     }
 

@@ -65,7 +65,10 @@ public sealed partial class RegistryReporter(HttpClient http, AgentOptions optio
     {
         var ports = new Dictionary<string, int>(s.Ports) { [WorkloadInstance.AppPort] = s.Port };
         return new WorkloadInstance(s.Id, options.Node, s.Workload, s.Namespace, s.Labels, options.Address, ports,
-            s.Phase.ToString(), s.Ready, s.Restarts, s.StartedAt, s.Pid, s.Message);
+            s.Phase.ToString(), s.Ready, s.Restarts, s.StartedAt, s.Pid, s.Message)
+        {
+            ReadyAt = s.ReadyAt,
+        };
     }
 
     [LoggerMessage(EventId = 4101, Level = LogLevel.Debug, Message = "Reporting to the registry failed: {Reason}")]

@@ -28,6 +28,17 @@ internal sealed class ChildProcess : IDisposable
     // $1 is the log path; the rest is the command line, passed as arguments so nothing is re-parsed.
     private const string Wrapper = "log=$1; shift; exec \"$@\" </dev/null >>\"$log\" 2>&1";
 
+    // Socket activation (Activation/ListenSocket.cs): $2 is the inherited listening socket's number,
+    // moved to fd 3; LISTEN_PID is the shell's own pid, which exec keeps for the command. Run by bash:
+    // dash (Debian's /bin/sh) takes single-digit descriptors only, and the socket's is larger.
+    private const string BashPath = "/bin/bash";
+    private const string ActivationWrapper =
+        "log=$1; fd=$2; shift 2; [ \"$fd\" = 3 ] || eval \"exec 3<&$fd $fd<&-\"; " +
+        "LISTEN_PID=$$; LISTEN_FDS=1; export LISTEN_PID LISTEN_FDS; exec \"$@\" </dev/null >>\"$log\" 2>&1";
+
+    // Held over every start: a socket made inheritable for one child must not leak into another.
+    private static readonly Lock StartGate = new();
+
     private static readonly bool HasSetsid = File.Exists(SetsidPath);
 
     private readonly Process process;
@@ -49,7 +60,10 @@ internal sealed class ChildProcess : IDisposable
 
     public int ExitCode => process.ExitCode;
 
-    /// <summary>Starts <paramref name="executable"/>; throws when it cannot be started.</summary>
+    /// <summary>
+    /// Starts <paramref name="executable"/>; throws when it cannot be started. With <paramref name="listen"/>
+    /// the process gets that listening socket as fd 3 (socket activation); the caller closes its own copy after.
+    /// </summary>
     public static ChildProcess Start(
         string executable,
         IReadOnlyList<string> args,
@@ -58,34 +72,63 @@ internal sealed class ChildProcess : IDisposable
         string logPath,
         Records.ProcessRecords? records = null,
         string what = "",
-        TimeSpan grace = default)
+        TimeSpan grace = default,
+        Activation.ListenSocket? listen = null)
     {
-        var start = new ProcessStartInfo(HasSetsid ? SetsidPath : ShellPath)
+        var shell = ShellPath;
+        if (listen is not null)
+        {
+            shell = File.Exists(BashPath) ? BashPath : throw new InvalidOperationException($"socket activation needs {BashPath}, which is missing");
+        }
+
+        var start = new ProcessStartInfo(HasSetsid ? SetsidPath : shell)
         {
             UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
         if (HasSetsid)
         {
-            start.ArgumentList.Add(ShellPath);
+            start.ArgumentList.Add(shell);
         }
 
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(Wrapper);
+        start.ArgumentList.Add(listen is null ? Wrapper : ActivationWrapper);
         start.ArgumentList.Add("trellis-instance");
         start.ArgumentList.Add(logPath);
+        if (listen is not null)
+        {
+            start.ArgumentList.Add(listen.Descriptor.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
         start.ArgumentList.Add(executable);
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }
 
+        // A socket-activated supervisor's own LISTEN_* describe its sockets, not the child's.
+        start.Environment.Remove("LISTEN_PID");
+        start.Environment.Remove("LISTEN_FDS");
+        start.Environment.Remove("LISTEN_FDNAMES");
         foreach (var (key, value) in env)
         {
             start.Environment[key] = value;
         }
 
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"'{executable}' did not start");
+        Process process;
+        lock (StartGate)
+        {
+            listen?.SetInheritable(true);
+            try
+            {
+                process = Process.Start(start) ?? throw new InvalidOperationException($"'{executable}' did not start");
+            }
+            finally
+            {
+                listen?.SetInheritable(false);
+            }
+        }
+
         var child = new ChildProcess(process, HasSetsid);
         if (records is not null && HasSetsid)
         {

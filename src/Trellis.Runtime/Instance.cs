@@ -22,6 +22,7 @@ internal sealed class Instance : IDisposable
     private bool ready;
     private int restarts;
     private DateTimeOffset? startedAt;
+    private DateTimeOffset? readyAt;
     private int? lastExitCode;
     private string? message;
     private ChildProcess? child;
@@ -70,7 +71,10 @@ internal sealed class Instance : IDisposable
     /// <summary>Must be called under the gate.</summary>
     public InstanceStatus Snapshot() => new(
         Id, Spec.Name, Spec.Namespace, Spec.Labels, phase, ready, child?.Pid, Port, Ports,
-        restarts, startedAt, lastExitCode, message, LogPath);
+        restarts, startedAt, lastExitCode, message, LogPath)
+    {
+        ReadyAt = readyAt,
+    };
 
     public void Start() => run = Task.Run(RunAsync);
 
@@ -117,6 +121,7 @@ internal sealed class Instance : IDisposable
             if (process is not null)
             {
                 phase = InstancePhase.Terminating;
+                readyAt = ready ? context.Time.GetUtcNow() : readyAt;
                 ready = false;
                 message = "stopping";
             }
@@ -248,6 +253,11 @@ internal sealed class Instance : IDisposable
         lock (context.Gate)
         {
             child = null;
+            if (ready)
+            {
+                readyAt = context.Time.GetUtcNow();
+            }
+
             ready = false;
             lastExitCode = process.ExitCode;
         }
@@ -280,6 +290,7 @@ internal sealed class Instance : IDisposable
                         }
 
                         ready = tracker.Ready;
+                        readyAt = context.Time.GetUtcNow();
                         phase = ready ? InstancePhase.Ready : InstancePhase.Running;
                         message = ready ? null : "readiness probe failed";
                     }
@@ -339,7 +350,14 @@ internal sealed class Instance : IDisposable
                 }
             }
 
-            return (ChildProcess.Start(executable, Spec.Args, workingDirectory, env, LogPath, context.Records, "instance " + Id, Spec.TerminationGracePeriod), null);
+            if (!Spec.SocketActivation)
+            {
+                return (ChildProcess.Start(executable, Spec.Args, workingDirectory, env, LogPath, context.Records, "instance " + Id, Spec.TerminationGracePeriod), null);
+            }
+
+            // The process holds the only copy once started: its exit frees the port.
+            using var listen = Activation.ListenSocket.Open(context.Options.Host, Port);
+            return (ChildProcess.Start(executable, Spec.Args, workingDirectory, env, LogPath, context.Records, "instance " + Id, Spec.TerminationGracePeriod, listen), null);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -29,4 +29,8 @@ public sealed record InstanceStatus(
     DateTimeOffset? StartedAt,
     int? LastExitCode,
     string? Message,
-    string LogPath);
+    string LogPath)
+{
+    /// <summary>When <see cref="Ready"/> last changed (Kubernetes' Ready condition lastTransitionTime); null until the first probe decided.</summary>
+    public DateTimeOffset? ReadyAt { get; init; }
+}

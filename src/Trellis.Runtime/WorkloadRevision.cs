@@ -43,6 +43,11 @@ internal static class WorkloadRevision
             Add(text, pool);
         }
 
+        if (spec.SocketActivation)
+        {
+            Add(text, "socket-activation");
+        }
+
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()));
         return Convert.ToHexStringLower(hash, 0, 5);
     }

@@ -41,4 +41,11 @@ public sealed record WorkloadSpec(
     /// with a plain start as the fallback. Restarts are always plain starts.
     /// </summary>
     public string? Pool { get; init; }
+
+    /// <summary>
+    /// True to bind the app port in the supervisor and pass the listening socket to the process
+    /// (systemd's socket activation, <see cref="Activation.ListenSocket"/>), for apps that take it;
+    /// PORT is set as well. Plain starts only: a pooled host binds PORT itself.
+    /// </summary>
+    public bool SocketActivation { get; init; }
 }

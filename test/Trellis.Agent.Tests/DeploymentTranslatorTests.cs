@@ -133,6 +133,29 @@ public sealed class DeploymentTranslatorTests
         Assert.False(unbound.ContainsKey("K_CE_OVERRIDES"));
     }
 
+    [Theory]
+    [InlineData(null, false, null)]
+    [InlineData("true", true, null)]
+    [InlineData("false", false, null)]
+    [InlineData("yes", false, "serving.trellis.dev/socket-activation: \"yes\" is not \"true\" or \"false\"")]
+    public void Translate_SocketActivationAnnotation_OptsIn(string? annotation, bool expected, string? error)
+    {
+        var r = Deployment("{name: fn, command: [fn]}");
+        var spec = (Trellis.Api.Workloads.DeploymentSpec)r.Spec!;
+        var annotations = annotation is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [DeploymentTranslator.SocketActivationAnnotation] = annotation };
+        var (workload, why) = DeploymentTranslator.Translate(r with
+        {
+            Spec = spec with { Template = spec.Template with { Metadata = spec.Template.Metadata! with { Annotations = annotations } } },
+        });
+
+        Assert.Equal(error, why);
+        Assert.Equal(expected, workload?.SocketActivation ?? false);
+        if (error is not null)
+        {
+            Assert.Null(workload);
+        }
+    }
+
     private static Resource Read(string yaml)
     {
         var read = ResourceReader.Read(yaml, "test.yaml");

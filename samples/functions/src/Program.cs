@@ -1,4 +1,5 @@
-// Sample functions for Trellis serving, following the Knative runtime contract: listen on $PORT,
+// Sample functions for Trellis serving, following the Knative runtime contract: listen on $PORT
+// (or on the socket the agent passes, when socket-activated),
 // answer HTTP, finish in-flight requests on SIGTERM (Kestrel's graceful shutdown does).
 //   hello  "Hello <TARGET>!" from <K_REVISION>
 //   cpu    CPU-bound: counts primes below ?n= (default 200000)
@@ -18,6 +19,10 @@ var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
 var port = Environment.GetEnvironmentVariable("PORT") ?? "8080";
 builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+// Socket activation (serving.trellis.dev/socket-activation: "true"): the agent passes the port
+// already listening as fd 3 with LISTEN_FDS/LISTEN_PID, and Kestrel serves it instead of binding
+// PORT (an explicit endpoint overrides the URL above); without those variables this does nothing.
+builder.WebHost.ConfigureKestrel(kestrel => kestrel.UseSystemd());
 var revision = Environment.GetEnvironmentVariable("K_REVISION") ?? "local";
 if (function == "stubborn")
 {

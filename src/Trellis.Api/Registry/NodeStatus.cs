@@ -39,6 +39,9 @@ public sealed record WorkloadInstance(
     int? Pid,
     string? Message)
 {
+    /// <summary>When <see cref="Ready"/> last changed (a Pod's Ready condition lastTransitionTime).</summary>
+    public DateTimeOffset? ReadyAt { get; init; }
+
     public const string AppPort = "app";
     public const string InboundPort = "inbound";
     public const string OutboundPort = "outbound";

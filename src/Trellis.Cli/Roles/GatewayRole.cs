@@ -74,7 +74,19 @@ public static class GatewayRole
             }
 
             await using var adminServer = await StartAdminAsync(proxy, RoleOptions.Endpoint(parse.GetValue(admin)!, "--admin-address"), ct);
-            await using var client = new PushClient(pushes, Hello(parse.GetValue(name)!, map, adminServer.Url), proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
+            var firstApplied = 0;
+            async Task<SnapshotApplyResult> ApplyAsync(ProxySnapshot pushed, CancellationToken c)
+            {
+                var applied = await proxy.ApplyAsync(pushed, c);
+                if (applied.Accepted && Interlocked.Exchange(ref firstApplied, 1) == 0)
+                {
+                    StartupMemory.Release();
+                }
+
+                return applied;
+            }
+
+            await using var client = new PushClient(pushes, Hello(parse.GetValue(name)!, map, adminServer.Url), ApplyAsync, loggers.CreateLogger<PushClient>());
             client.Start();
             await using var demand = new Trellis.Agent.ServingReporter(proxy, servers, reportLoad: false, loggers.CreateLogger("trellis.proxy"), parse.GetValue(name)!);
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
@@ -107,6 +119,7 @@ public static class GatewayRole
             return ExitCodes.Rejected;
         }
 
+        StartupMemory.Release();
         Console.WriteLine($"proxy serving {file} on {string.Join(", ", proxy.BoundEndpoints)}");
         await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
         return ExitCodes.Ok;

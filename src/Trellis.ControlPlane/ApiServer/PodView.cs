@@ -28,8 +28,17 @@ internal static class PodView
             ["pid"] = i.Pid,
             ["startTime"] = i.StartedAt,
             ["message"] = i.Message,
+            ["conditions"] = Conditions(i),
         },
     };
+
+    /// <summary>
+    /// The Pod's Ready condition, with the time readiness last changed to the tick (Kubernetes rounds
+    /// to seconds; a cold start is measured in milliseconds, e.g. by bench/run serving).
+    /// </summary>
+    private static JsonArray Conditions(WorkloadInstance i) => i.ReadyAt is { } at
+        ? [new JsonObject { ["type"] = "Ready", ["status"] = i.Ready ? "True" : "False", ["lastTransitionTime"] = at }]
+        : [];
 
     public static JsonObject Map(IReadOnlyDictionary<string, string> map) =>
         new(map.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));

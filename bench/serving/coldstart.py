@@ -1,0 +1,161 @@
+"""Cold starts for bench/run serving: one request at zero instances with the times of its stages,
+the floor (the function started by hand), and the table rows of the stage breakdown.
+
+Stages of a cold start (issue 16), all on the machine's wall clock (the API reports the instance's
+times, this client takes its own):
+  request sent (the activator holds it) -> instance started (the agent spawned the process, or took a
+  pooled host) -> ready (Pod condition Ready, lastTransitionTime) -> first byte of the answer."""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime
+
+from report import percentile  # noqa: E402  (bench/proxy/report.py, on sys.path via serving.py)
+
+
+def parse_time(text):
+    """A .NET DateTimeOffset in ISO 8601 (7 fraction digits, offset) as epoch seconds."""
+    m = re.match(r"^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", text or "")
+    if not m:
+        return None
+    base = datetime.fromisoformat(m.group(1) + (m.group(3) if m.group(3) != "Z" else "+00:00"))
+    return base.timestamp() + (int(m.group(2)) / 10 ** len(m.group(2)) if m.group(2) else 0.0)
+
+
+def instance_times(api, rev, before):
+    """(started, ready) epoch seconds of the revision's newest instance started before `before`."""
+    try:
+        with urllib.request.urlopen(api + "/api/v1/pods", timeout=5) as r:
+            pods = json.load(r).get("items") or []
+    except (OSError, ValueError):
+        return None, None
+    best = (None, None)
+    for p in pods:
+        if ((p.get("metadata") or {}).get("labels") or {}).get("serving.knative.dev/revision") != rev:
+            continue
+        st = p.get("status") or {}
+        started = parse_time(st.get("startTime"))
+        ready = next((parse_time(c.get("lastTransitionTime")) for c in st.get("conditions") or []
+                      if c.get("type") == "Ready" and c.get("status") == "True"), None)
+        if started is not None and started <= before and (best[0] is None or started > best[0]):
+            best = (started, ready)
+    return best
+
+
+def cmd_cold(a):
+    """One request through the gateway on a new connection. Prints 'status ttfb_ms started_ms ready_ms'
+    (the instance's times after the request was sent; '-' when unknown); the body goes to --body."""
+    status, ttfb = "000", None
+    sent = time.time()
+    body = b""
+    try:
+        with socket.create_connection(("127.0.0.1", a.port), timeout=30) as c:
+            sent = time.time()
+            c.sendall(f"GET / HTTP/1.1\r\nHost: {a.host}\r\nConnection: close\r\n\r\n".encode())
+            chunk = c.recv(65536)
+            first = time.time()
+            data = chunk
+            while chunk:
+                chunk = c.recv(65536)
+                data += chunk
+        ttfb = (first - sent) * 1000
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = head.split(b" ", 2)[1].decode() if head.startswith(b"HTTP/") else "000"
+        if b"chunked" in head.lower():
+            body = dechunk(body)
+    except OSError:
+        pass
+    with open(a.body, "wb") as f:
+        f.write(body)
+    started, ready = instance_times(a.api, a.rev, time.time()) if ttfb is not None else (None, None)
+
+    def rel(t):
+        return "-" if t is None else f"{(t - sent) * 1000:.1f}"
+    print(status, "-" if ttfb is None else f"{ttfb:.1f}", rel(started), rel(ready))
+    return 0
+
+
+def dechunk(body):
+    out = b""
+    while body:
+        size, _, rest = body.partition(b"\r\n")
+        n = int(size.split(b";")[0] or b"0", 16)
+        if n == 0:
+            break
+        out += rest[:n]
+        body = rest[n + 2:]
+    return out
+
+
+def cmd_bare_start(a):
+    """The floor of a cold start: the function process started by hand (no Trellis), connecting
+    every 2 ms until the port opens. Prints 'first_byte_ms listening_ms' per trial: spawn -> first
+    byte of its first answer, spawn -> the first connection accepted."""
+    for _ in range(a.trials):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        env = dict(os.environ, PORT=str(port), K_REVISION="bare", TARGET="bench")
+        t0 = time.monotonic()
+        proc = subprocess.Popen(a.command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            first = listening = None
+            while first is None and time.monotonic() - t0 < 30:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                        listening = listening or time.monotonic()
+                        c.sendall(b"GET / HTTP/1.1\r\nHost: bare\r\nConnection: close\r\n\r\n")
+                        if c.recv(1):
+                            first = time.monotonic()
+                except OSError:
+                    if proc.poll() is not None:
+                        print("function exited before answering", file=sys.stderr)
+                        return 1
+                    time.sleep(0.002)
+            if first is None:
+                print("function did not answer within 30 s", file=sys.stderr)
+                return 1
+            print(f"{(first - t0) * 1000:.1f} {(listening - t0) * 1000:.1f}")
+            sys.stdout.flush()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        time.sleep(0.3)
+    return 0
+
+
+def stage_rows(trials, key, floor_key=None):
+    """Table rows: the stages of the cold starts recorded under `key` (p50 / p99 over the trials
+    where each was known), and what the floor's own start took, paired per trial."""
+    ttfb, started, ready = trials(key), trials(key + "_started"), trials(key + "_ready")
+    rows = []
+
+    def row(label, values, anchor=""):
+        v = sorted(x for x in values if x is not None)
+        if v:
+            rows.append(f"|     {label} (n={len(v)}) | {percentile(v, 50):.1f} ms | {percentile(v, 99):.1f} ms | {anchor} | |")
+    ok = [t for t in ttfb if ttfb[t] is not None]
+    row("request held → instance started", [started.get(t) for t in ok],
+        "activator's demand, autoscaler's decision, agent's spawn (Trellis)")
+    row("instance started → ready", [ready[t] - started[t] for t in ok if ready.get(t) is not None and started.get(t) is not None],
+        "the function's start until its port is seen (0 with socket activation: the agent's socket listens at once)")
+    row("ready → first byte", [ttfb[t] - ready[t] for t in ok if ready.get(t) is not None],
+        "endpoint push, activator forwards; the function's first answer (and its start, with socket activation)")
+    if floor_key:
+        listen = trials(floor_key + "_listen")
+        row("floor: spawn → listening, by hand", [listen.get(t) for t in ok],
+            "the function's own start; started → ready minus this is the readiness detection delay")
+        row("readiness detection delay: (started → ready) − floor's spawn → listening, paired",
+            [ready[t] - started[t] - listen[t] for t in ok
+             if ready.get(t) is not None and started.get(t) is not None and listen.get(t) is not None], "")
+    return rows
