@@ -118,6 +118,18 @@ class ServingReportTests(unittest.TestCase):
         out = self.report([("cold_ms", "1 300"), ("cold_ms", "2 320"), ("bare_ms", "1 200"), ("bare_ms", "2 200")])
         self.assertIn("| 0 failed, ✓ met |", out)
 
+    def test_report_ColdStartStages_FromInstanceTimesPairedPerTrial(self):
+        # Trial 1: started 20 ms after the request, ready at 90, first byte at 100; by hand it listened at 60.
+        rows = [("aot_ms", "1 100"), ("aot_ms_started", "1 20"), ("aot_ms_ready", "1 90"),
+                ("aot_ms", "2 failed: HTTP 502"), ("aot_ms_started", "2 5"),
+                ("aot_bare_ms", "1 70"), ("aot_bare_ms_listen", "1 60"), ("aot_bare_ms", "2 70")]
+        out = self.report(rows)
+        self.assertIn("request held → instance started (n=1) | 20.0 ms |", out)  # the failed trial is left out
+        self.assertIn("instance started → ready (n=1) | 70.0 ms |", out)
+        self.assertIn("ready → first byte (n=1) | 10.0 ms |", out)
+        self.assertIn("readiness detection delay: (started → ready) − floor's spawn → listening, paired (n=1) | 10.0 ms |", out)
+        self.assertIn("added by Trellis to the AOT function: cold start − floor, paired per trial (n=1) | 30 ms |", out)
+
     def test_report_LatencyErrors_ShownAndNotMet(self):
         rows = [("direct_p50", "0.5"), ("direct_p99", "1.0"), ("direct_errors", "0"),
                 ("gateway_p50", "0.9"), ("gateway_p99", "1.5"), ("gateway_errors", "12")]

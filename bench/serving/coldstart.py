@@ -48,28 +48,45 @@ def instance_times(api, rev, before):
 
 
 def cmd_cold(a):
-    """One request through the gateway on a new connection. Prints 'status ttfb_ms started_ms ready_ms'
-    (the instance's times after the request was sent; '-' when unknown); the body goes to --body."""
-    status, ttfb = "000", None
+    """One request through the gateway on a new connection, as curl sends it. Prints 'status ttfb_ms
+    started_ms ready_ms' (the instance's times after the request was sent; '-' when unknown); the
+    body goes to --body, and why a request failed to stderr."""
+    status, ttfb, body = "000", None, b""
     sent = time.time()
-    body = b""
     try:
         with socket.create_connection(("127.0.0.1", a.port), timeout=30) as c:
             sent = time.time()
-            c.sendall(f"GET / HTTP/1.1\r\nHost: {a.host}\r\nConnection: close\r\n\r\n".encode())
-            chunk = c.recv(65536)
+            c.sendall(f"GET / HTTP/1.1\r\nHost: {a.host}\r\nUser-Agent: trellis-bench\r\nAccept: */*\r\n\r\n".encode())
+            data = c.recv(65536)
             first = time.time()
-            data = chunk
-            while chunk:
-                chunk = c.recv(65536)
-                data += chunk
-        ttfb = (first - sent) * 1000
-        head, _, body = data.partition(b"\r\n\r\n")
-        status = head.split(b" ", 2)[1].decode() if head.startswith(b"HTTP/") else "000"
-        if b"chunked" in head.lower():
-            body = dechunk(body)
-    except OSError:
-        pass
+            while b"\r\n\r\n" not in data:
+                more = c.recv(65536)
+                if not more:
+                    break
+                data += more
+            head, _, body = data.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            fields = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+            if fields.get("transfer-encoding", "").lower() == "chunked":
+                while not body.endswith(b"0\r\n\r\n"):
+                    more = c.recv(65536)
+                    if not more:
+                        break
+                    body += more
+                body = dechunk(body)
+            else:
+                while len(body) < int(fields.get("content-length", "0") or 0):
+                    more = c.recv(65536)
+                    if not more:
+                        break
+                    body += more
+        if data:
+            ttfb = (first - sent) * 1000
+            status = lines[0].split(" ")[1] if lines[0].startswith("HTTP/") else "000"
+        else:
+            print(f"{a.host}: the connection closed without an answer", file=sys.stderr)
+    except (OSError, ValueError, IndexError) as e:
+        print(f"{a.host}: {e!r}", file=sys.stderr)
     with open(a.body, "wb") as f:
         f.write(body)
     started, ready = instance_times(a.api, a.rev, time.time()) if ttfb is not None else (None, None)

@@ -137,7 +137,7 @@ public sealed class DeploymentTranslatorTests
     [InlineData(null, false, null)]
     [InlineData("true", true, null)]
     [InlineData("false", false, null)]
-    [InlineData("yes", false, "serving.trellis.dev/socket-activation: \"yes\" is not \"true\" or \"false\"")]
+    [InlineData("yes", false, "annotation serving.trellis.dev/socket-activation: \"yes\" is not \"true\" or \"false\"")]
     public void Translate_SocketActivationAnnotation_OptsIn(string? annotation, bool expected, string? error)
     {
         var r = Deployment("{name: fn, command: [fn]}");

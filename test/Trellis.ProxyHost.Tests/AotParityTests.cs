@@ -71,13 +71,20 @@ public sealed partial class AotParityTests(ParityFixture fixture) : IClassFixtur
 
     /// <summary>
     /// Each build listens on its own ports, which show in Host and x-forwarded-host; each starts its own traces, whose
-    /// random ids show in traceparent and x-b3-* (their form is compared, not their value).
+    /// random ids show in traceparent and x-b3-* (their form is compared, not their value), and samples a new trace
+    /// at random (1 %), which shows in traceparent's flags and x-b3-sampled: one build in a hundred drew "sampled".
     /// </summary>
     private static string Normalize(string transcript, ParityFixture.Ports ports) =>
-        TraceIds().Replace(
-            new[] { ports.Http1, ports.Http2, ports.Tls, ports.Serving }.Aggregate(transcript, (t, p) => t.Replace(
-                ":" + p.ToString(System.Globalization.CultureInfo.InvariantCulture), ":PORT", StringComparison.Ordinal)),
-            m => new string('x', m.Length));
+        SamplingFlags().Replace(
+            TraceIds().Replace(
+                new[] { ports.Http1, ports.Http2, ports.Tls, ports.Serving }.Aggregate(transcript, (t, p) => t.Replace(
+                    ":" + p.ToString(System.Globalization.CultureInfo.InvariantCulture), ":PORT", StringComparison.Ordinal)),
+                m => new string('x', m.Length)),
+            "${head}S");
+
+    /// <summary>The sampling decision: traceparent's flags byte and x-b3-sampled.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?<head>traceparent: 00-x{32}-x{16}-)0[01]\b|(?<head>x-b3-sampled: )[01]\b")]
+    private static partial System.Text.RegularExpressions.Regex SamplingFlags();
 
     /// <summary>A trace id (32 hex digits) or span id (16) as traceparent and the B3 headers carry them.</summary>
     [System.Text.RegularExpressions.GeneratedRegex(@"\b[0-9a-f]{32}\b|\b[0-9a-f]{16}\b")]
