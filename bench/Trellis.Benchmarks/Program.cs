@@ -14,5 +14,11 @@ if (args.Length > 0 && args[0] == "--jetstream-direct")
     return await JetStreamDirect.RunAsync(args);
 }
 
+// `--push-load`: the simulated proxies of `bench/run push` (PushLoad.cs).
+if (args.Length > 0 && args[0] == "--push-load")
+{
+    return await PushLoad.RunAsync(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Fixtures).Assembly).Run(args);
 return 0;

@@ -60,12 +60,10 @@ public sealed partial class PushServer(MeshStateSource states, SnapshotCache cac
             {
                 var state = states.Current;
                 seen = state.Generation;
-                var snapshot = cache.Get(hello, state);
+                var (snapshot, line) = cache.GetWire(hello, state);
                 if (snapshot.Version != connection.SentVersion)
                 {
-                    var line = JsonSerializer.SerializeToUtf8Bytes(snapshot, WireJsonContext.Default.ProxySnapshot);
                     await context.Response.Body.WriteAsync(line, aborted);
-                    await context.Response.Body.WriteAsync("\n"u8.ToArray(), aborted);
                     await context.Response.Body.FlushAsync(aborted);
                     connection.Sent(snapshot.Version, state.Store.Revision);
                     LogPushed(log, hello.Name, snapshot.Version, snapshot.Listeners.Count);
