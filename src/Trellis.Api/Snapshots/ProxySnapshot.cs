@@ -41,6 +41,7 @@ public enum ListenerKind
 /// among them for <c>destination_service</c>).</param>
 /// <param name="Telemetry">The Telemetry API's settings for the workload (access log, tracing, metrics); null: metrics only.</param>
 /// <param name="Authorization">The AuthorizationPolicies of an inbound listener's workload; null when none selects it.</param>
+/// <param name="Authentication">The RequestAuthentication JWT rules of an inbound listener's workload; null when none selects it.</param>
 public sealed record ListenerConfig(
     string Name,
     string Address,
@@ -55,7 +56,8 @@ public sealed record ListenerConfig(
     WorkloadMetadata? Peer = null,
     IReadOnlyList<ServiceMetadata>? Services = null,
     ListenerTelemetryConfig? Telemetry = null,
-    AuthorizationConfig? Authorization = null);
+    AuthorizationConfig? Authorization = null,
+    AuthenticationConfig? Authentication = null);
 
 /// <summary>
 /// A server certificate carried in the snapshot itself (PEM), as Envoy's SDS does, so a proxy on

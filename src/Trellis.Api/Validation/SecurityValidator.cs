@@ -119,6 +119,11 @@ internal static class SecurityValidator
                 ctx.Error($"spec.jwtRules[{i}].jwksUri", $"\"{uri}\" is not an absolute URI");
             }
 
+            if (rule.Jwks is { } jwks && JwksDocument.Check(jwks) is { } problem)
+            {
+                ctx.Error($"spec.jwtRules[{i}].jwks", problem);
+            }
+
             Checks.Duration(rule.Timeout, $"spec.jwtRules[{i}].timeout", ctx);
         }
     }

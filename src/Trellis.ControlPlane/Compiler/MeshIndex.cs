@@ -65,6 +65,7 @@ internal sealed class MeshIndex
         GatewayApi = new GatewayApi.GatewayApiIndex(state);
         EntryHosts = ServiceEntries.Hosts(Scope<ServiceEntrySpec>(state, "ServiceEntry"), services);
         Sidecars = Scope<SidecarSpec>(state, "Sidecar");
+        RequestAuthentications = Scope<Trellis.Api.Security.RequestAuthenticationSpec>(state, "RequestAuthentication", ResourceKinds.IstioSecurity);
         MeshConfig = ReadMeshConfig(state);
         Telemetries = Scope<Trellis.Api.Observability.TelemetrySpec>(state, "Telemetry", ResourceKinds.IstioTelemetry);
         Secrets = state.Store.List("", "Secret")
@@ -78,6 +79,9 @@ internal sealed class MeshIndex
     public IReadOnlyDictionary<string, EntryHost> EntryHosts { get; }
 
     /// <summary>Sidecar resources, oldest first.</summary>
+    /// <summary>RequestAuthentication resources, oldest first.</summary>
+    public IReadOnlyList<Scoped<Trellis.Api.Security.RequestAuthenticationSpec>> RequestAuthentications { get; }
+
     public IReadOnlyList<Scoped<SidecarSpec>> Sidecars { get; }
 
     /// <summary>Istio Telemetry resources, oldest first.</summary>

@@ -13,4 +13,7 @@ public sealed record MeshState(long Generation, StoreSnapshot Store, IReadOnlyLi
     /// <c>/async-function/</c> calls are queued; gateways route that path to it. Null when eventing is off.
     /// </summary>
     public Uri? AsyncFunctions { get; init; }
+
+    /// <summary>The JWKS documents fetched for RequestAuthentication <c>jwksUri</c>s, by URI (<see cref="Trellis.ControlPlane.Jwks.JwksResolver"/>).</summary>
+    public IReadOnlyDictionary<string, string> Jwks { get; init; } = new Dictionary<string, string>();
 }

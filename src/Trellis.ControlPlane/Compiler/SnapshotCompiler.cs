@@ -47,7 +47,8 @@ public static class SnapshotCompiler
                     Serving: InstanceServing(instance, index), RateLimit: RateLimits.Listener(index, instance.Labels, instance.Namespace),
                     Peer: TelemetryMetadata.Workload(instance), Services: TelemetryMetadata.ServicesOf(instance, index),
                     Authorization: Authorization.Listener(index, instance.Labels, instance.Namespace),
-                    Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Inbound)));
+                    Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Inbound),
+                    Authentication: RequestAuthentications.Listener(index, state, instance.Labels, instance.Namespace)));
             }
 
             if (instance.Ports.TryGetValue(WorkloadInstance.OutboundPort, out var outbound))

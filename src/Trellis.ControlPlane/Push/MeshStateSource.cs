@@ -11,6 +11,8 @@ namespace Trellis.ControlPlane.Push;
 /// instance that just became ready for a request held at zero must not wait for a timer), and the
 /// changes that follow within the interval are published together at its end, so a burst (an
 /// apply of many documents, a node reporting many instances) costs two pushes, not one per change.
+/// With a <see cref="Jwks.JwksResolver"/> (which it owns), each state carries the JWKS documents fetched so far, and a
+/// newly fetched one is a change.
 /// </summary>
 public sealed partial class MeshStateSource : IAsyncDisposable
 {
@@ -27,8 +29,11 @@ public sealed partial class MeshStateSource : IAsyncDisposable
     private MeshState _current;
     private Uri? _asyncFunctions;
 
-    public MeshStateSource(IResourceStore store, ServiceRegistry registry, ILogger<MeshStateSource> log, TimeSpan? debounce = null, TimeProvider? time = null)
+    private readonly Jwks.JwksResolver? _jwks;
+
+    public MeshStateSource(IResourceStore store, ServiceRegistry registry, ILogger<MeshStateSource> log, TimeSpan? debounce = null, TimeProvider? time = null, Jwks.JwksResolver? jwks = null)
     {
+        _jwks = jwks;
         _time = time ?? TimeProvider.System;
         _store = store;
         _registry = registry;
@@ -36,6 +41,11 @@ public sealed partial class MeshStateSource : IAsyncDisposable
         _debounce = debounce ?? TimeSpan.FromMilliseconds(20);
         _current = Build(1);
         _registry.Changed += MarkDirty;
+        if (_jwks is not null)
+        {
+            _jwks.Changed += MarkDirty; // a fetched JWKS changes the snapshots that inline it
+        }
+
         _storeWatch = FollowStoreAsync(store.Snapshot.Revision);
         _publisher = PublishAsync();
     }
@@ -52,6 +62,12 @@ public sealed partial class MeshStateSource : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _registry.Changed -= MarkDirty;
+        if (_jwks is not null)
+        {
+            _jwks.Changed -= MarkDirty;
+            await _jwks.DisposeAsync(); // the source owns its resolver
+        }
+
         await _stop.CancelAsync();
         try
         {
@@ -120,7 +136,11 @@ public sealed partial class MeshStateSource : IAsyncDisposable
         MarkDirty();
     }
 
-    private MeshState Build(long generation) => new(generation, _store.Snapshot, _registry.Instances) { AsyncFunctions = Volatile.Read(ref _asyncFunctions) };
+    private MeshState Build(long generation)
+    {
+        var state = new MeshState(generation, _store.Snapshot, _registry.Instances) { AsyncFunctions = Volatile.Read(ref _asyncFunctions) };
+        return _jwks is null ? state : _jwks.Attach(state);
+    }
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Mesh state {Generation}: store revision {Revision}, {Instances} instances")]
     private static partial void LogPublished(ILogger log, long generation, long revision, int instances);

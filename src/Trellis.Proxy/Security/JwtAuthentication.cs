@@ -1,0 +1,206 @@
+using System.Text.Json;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Trellis.Api.Snapshots;
+using Trellis.Proxy.Routing;
+
+namespace Trellis.Proxy.Security;
+
+/// <summary>
+/// A listener's RequestAuthentication, compiled once per snapshot: for each JWT rule, where its token is looked for and
+/// the validation parameters (issuer, audiences, keys of its JWKS). Istio's semantics (Envoy's <c>jwt_authn</c> with
+/// <c>requires_any</c> of the providers and <c>allow_missing</c>): a request without a token passes unauthenticated; a
+/// token is checked by the rule whose issuer it names, and one that fails (signature, lifetime, issuer, audience,
+/// key, form) refuses the request. Signatures and lifetimes are checked by Microsoft.IdentityModel, never here.
+/// </summary>
+internal sealed class JwtAuthentication
+{
+    // Envoy's jwt_authn default clock skew (clock_skew_seconds: 60).
+    private static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(60);
+    private static readonly JsonWebTokenHandler Handler = new();
+
+    private readonly JwtProvider[] _providers;
+
+    private JwtAuthentication(JwtProvider[] providers) => _providers = providers;
+
+    public IReadOnlyList<JwtProvider> Providers => _providers;
+
+    public static JwtAuthentication Compile(AuthenticationConfig config, TimeProvider time) =>
+        new([.. config.Providers.Select(p => JwtProvider.Compile(p, time))]);
+
+    /// <summary>The request's end user: none (no token anywhere), a verified identity, or the reason its token is refused.</summary>
+    public JwtVerdict Authenticate(in RouteRequest request)
+    {
+        string? failure = null;
+        foreach (var provider in _providers)
+        {
+            if (provider.Sources.Find(request, out var header) is not { } token)
+            {
+                continue;
+            }
+
+            var verdict = provider.Validate(token, header);
+            if (verdict.User is not null)
+            {
+                return verdict;
+            }
+
+            // A token another rule's issuer names is that rule's to judge: "issuer is not configured" only when no rule is.
+            if (failure is null || failure == JwtFailures.UnknownIssuer)
+            {
+                failure = verdict.Failure;
+            }
+        }
+
+        return failure is null ? default : new JwtVerdict(null, failure, null);
+    }
+
+    /// <summary>One JWT rule, ready to validate.</summary>
+    internal sealed class JwtProvider
+    {
+        private readonly TokenValidationParameters? _parameters;
+
+        private JwtProvider(JwtProviderConfig config, JwtTokenSources sources, TokenValidationParameters? parameters)
+        {
+            Config = config;
+            Sources = sources;
+            _parameters = parameters;
+        }
+
+        public JwtProviderConfig Config { get; }
+
+        public JwtTokenSources Sources { get; }
+
+        public static JwtProvider Compile(JwtProviderConfig config, TimeProvider time)
+        {
+            var keys = Keys(config.Jwks);
+            var parameters = keys is null ? null : new TokenValidationParameters
+            {
+                ValidIssuer = config.Issuer,
+                ValidateIssuer = true,
+                ValidAudiences = config.Audiences,
+                ValidateAudience = config.Audiences.Count > 0,
+                RequireAudience = config.Audiences.Count > 0,
+                IssuerSigningKeys = keys,
+                // Envoy's key choice: a token's kid selects the keys with that kid (or none); a token without kid tries all.
+                TryAllIssuerSigningKeys = false,
+                IssuerSigningKeyResolver = (_, _, kid, _) => string.IsNullOrEmpty(kid) ? keys : keys.Where(k => string.IsNullOrEmpty(k.KeyId) || k.KeyId == kid),
+                RequireSignedTokens = true,
+                ValidateLifetime = true,
+                RequireExpirationTime = false, // Envoy accepts a token without exp
+                ClockSkew = ClockSkew,
+                TimeProvider = time,
+                ValidateIssuerSigningKey = false,
+                SaveSigninToken = false,
+            };
+            return new JwtProvider(config, new JwtTokenSources(config), parameters);
+        }
+
+        /// <summary>Checks one token that this rule's sources found (in <paramref name="header"/> when it came from a header).</summary>
+        public JwtVerdict Validate(string token, string? header)
+        {
+            if (!Handler.CanReadToken(token))
+            {
+                return JwtVerdict.Refused(JwtFailures.BadFormat);
+            }
+
+            JsonWebToken jwt;
+            try
+            {
+                jwt = Handler.ReadJsonWebToken(token);
+            }
+            catch (ArgumentException)
+            {
+                // The handler reports a header or payload that is not base64url JSON by throwing; a bad request, not a bug.
+                return JwtVerdict.Refused(JwtFailures.BadFormat);
+            }
+
+            if (!string.Equals(jwt.Issuer, Config.Issuer, StringComparison.Ordinal))
+            {
+                return JwtVerdict.Refused(JwtFailures.UnknownIssuer);
+            }
+
+            if (_parameters is null)
+            {
+                return JwtVerdict.Refused(JwtFailures.JwksUnavailable);
+            }
+
+            // With keys in hand (no configuration manager), validation never waits: the task is complete when it returns.
+            var validation = Handler.ValidateTokenAsync(jwt, _parameters);
+            var result = validation.IsCompleted ? validation.Result : validation.GetAwaiter().GetResult();
+            if (!result.IsValid)
+            {
+                return JwtVerdict.Refused(JwtFailures.Of(result.Exception));
+            }
+
+            return new JwtVerdict(Identity(jwt), null, new JwtOutputs(this, jwt, header));
+        }
+
+        private static JwtIdentity Identity(JsonWebToken jwt)
+        {
+            using var payload = JsonDocument.Parse(Base64UrlEncoder.DecodeBytes(jwt.EncodedPayload));
+            var claims = payload.RootElement.Clone();
+            var presenter = jwt.TryGetPayloadValue<string>("azp", out var azp) ? azp : "";
+            return new JwtIdentity($"{jwt.Issuer}/{jwt.Subject}", [.. jwt.Audiences], presenter, claims);
+        }
+
+        /// <summary>The signing keys of a JWKS document; null when there is none or it holds no usable key.</summary>
+        private static List<SecurityKey>? Keys(string? jwks)
+        {
+            if (string.IsNullOrWhiteSpace(jwks))
+            {
+                return null;
+            }
+
+            try
+            {
+                var keys = new JsonWebKeySet(jwks).GetSigningKeys().ToList();
+                return keys.Count == 0 ? null : keys;
+            }
+            catch (ArgumentException)
+            {
+                return null; // the control plane validated it; a document that still fails verifies nothing
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// What authentication made of a request: <see cref="User"/> for a verified token, <see cref="Failure"/> (the 401's
+/// body) for a refused one, neither for a request without a token.
+/// </summary>
+internal readonly record struct JwtVerdict(JwtIdentity? User, string? Failure, JwtOutputs? Outputs)
+{
+    public static JwtVerdict Refused(string failure) => new(null, failure, null);
+}
+
+/// <summary>A verified token and the rule that verified it: what goes upstream with the request (Istio's output fields).</summary>
+internal sealed record JwtOutputs(JwtAuthentication.JwtProvider Provider, JsonWebToken Token, string? Header);
+
+/// <summary>Envoy's messages (jwt_verify_lib's status texts), the body of the 401.</summary>
+internal static class JwtFailures
+{
+    public const string BadFormat = "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections";
+    public const string UnknownIssuer = "Jwt issuer is not configured";
+    public const string Expired = "Jwt is expired";
+    public const string NotYetValid = "Jwt not yet valid";
+    public const string AudienceNotAllowed = "Audiences in Jwt are not allowed";
+    public const string KidAlgMismatch = "Jwks doesn't have key to match kid or alg from Jwt";
+    public const string JwksUnavailable = "Jwks remote fetch is failed";
+    public const string VerificationFails = "Jwt verification fails";
+
+    public static string Of(Exception? error) => error switch
+    {
+        SecurityTokenExpiredException => Expired,
+        SecurityTokenNotYetValidException => NotYetValid,
+        SecurityTokenInvalidIssuerException => UnknownIssuer,
+        SecurityTokenInvalidAudienceException => AudienceNotAllowed,
+        SecurityTokenSignatureKeyNotFoundException => KidAlgMismatch,
+        SecurityTokenMalformedException => BadFormat,
+        _ => VerificationFails, // a forged signature, alg none, a key of the wrong type
+    };
+}
