@@ -127,8 +127,8 @@ public sealed partial class JwksResolver : IAsyncDisposable
     /// <summary>The document at the URI when it is a JWKS; null (logged) when it cannot be had.</summary>
     private async Task<string?> FetchAsync(Fetch fetch)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        timeout.CancelAfter(fetch.Timeout);
+        using var deadline = new CancellationTokenSource(fetch.Timeout, _time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, deadline.Token);
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, fetch.Uri);
