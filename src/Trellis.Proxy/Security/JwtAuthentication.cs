@@ -60,8 +60,11 @@ internal sealed class JwtAuthentication
     {
         private readonly TokenValidationParameters? _parameters;
 
-        private JwtProvider(JwtProviderConfig config, JwtTokenSources sources, TokenValidationParameters? parameters)
+        private readonly TimeProvider _time;
+
+        private JwtProvider(JwtProviderConfig config, JwtTokenSources sources, TokenValidationParameters? parameters, TimeProvider time)
         {
+            _time = time;
             Config = config;
             Sources = sources;
             _parameters = parameters;
@@ -86,14 +89,13 @@ internal sealed class JwtAuthentication
                 TryAllIssuerSigningKeys = false,
                 IssuerSigningKeyResolver = (_, _, kid, _) => string.IsNullOrEmpty(kid) ? keys : keys.Where(k => string.IsNullOrEmpty(k.KeyId) || k.KeyId == kid),
                 RequireSignedTokens = true,
-                ValidateLifetime = true,
-                RequireExpirationTime = false, // Envoy accepts a token without exp
-                ClockSkew = ClockSkew,
-                TimeProvider = time,
+                // Lifetime is checked before, against the injected clock (Lifetime); the library would read the system's.
+                ValidateLifetime = false,
+                RequireExpirationTime = false,
                 ValidateIssuerSigningKey = false,
                 SaveSigninToken = false,
             };
-            return new JwtProvider(config, new JwtTokenSources(config), parameters);
+            return new JwtProvider(config, new JwtTokenSources(config), parameters, time);
         }
 
         /// <summary>Checks one token that this rule's sources found (in <paramref name="header"/> when it came from a header).</summary>
@@ -120,6 +122,12 @@ internal sealed class JwtAuthentication
                 return JwtVerdict.Refused(JwtFailures.UnknownIssuer);
             }
 
+            // Envoy checks the time constraints before it looks for a key: an expired token is "expired" whatever its signature.
+            if (Lifetime(jwt, _time.GetUtcNow().UtcDateTime) is { } lifetime)
+            {
+                return JwtVerdict.Refused(lifetime);
+            }
+
             if (_parameters is null)
             {
                 return JwtVerdict.Refused(JwtFailures.JwksUnavailable);
@@ -134,6 +142,21 @@ internal sealed class JwtAuthentication
             }
 
             return new JwtVerdict(Identity(jwt), null, new JwtOutputs(this, jwt, header));
+        }
+
+        /// <summary>
+        /// Envoy's time constraints with its 60 s of clock skew: <c>exp</c> must not be past, <c>nbf</c> not ahead;
+        /// a token without them is not limited by them (Envoy's <c>require_expiration</c> is off in Istio).
+        /// </summary>
+        private static string? Lifetime(JsonWebToken jwt, DateTime now)
+        {
+            // ValidTo and ValidFrom are DateTime.MinValue when the claim is absent.
+            if (jwt.ValidTo != DateTime.MinValue && now > jwt.ValidTo + ClockSkew)
+            {
+                return JwtFailures.Expired;
+            }
+
+            return jwt.ValidFrom != DateTime.MinValue && now + ClockSkew < jwt.ValidFrom ? JwtFailures.NotYetValid : null;
         }
 
         private static JwtIdentity Identity(JsonWebToken jwt)
