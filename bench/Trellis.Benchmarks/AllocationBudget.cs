@@ -73,6 +73,7 @@ internal static class AllocationBudget
         budgeted.AddRange(ResilienceBudget.Picks());
         budgeted.AddRange(TelemetryBudget.Operations());
         budgeted.AddRange(AuthorizationFixtures.Operations());
+        budgeted.AddRange(JwtBudget.Operations());
 
         var failed = false;
         output.WriteLine($"{"operation",-36} {"bytes/call",12} {"budget",8}");
@@ -87,6 +88,7 @@ internal static class AllocationBudget
         var headers = new HeaderCopyBenchmarks();
         output.WriteLine($"{"request headers (informational)",-36} {Measure(headers.RequestHeaders),12:0.##} {"-",8}");
         output.WriteLine($"{"response headers (informational)",-36} {Measure(headers.ResponseHeaders),12:0.##} {"-",8}");
+        JwtBudget.Report(output, () => table.Match(requests[2].Item2));
         output.WriteLine(failed ? "allocation budget exceeded" : "allocation budget met");
         return failed ? 1 : 0;
     }

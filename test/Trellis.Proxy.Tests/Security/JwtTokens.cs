@@ -14,7 +14,11 @@ namespace Trellis.Proxy.Tests.Security;
 internal sealed class JwtTokens
 {
     public const string Issuer = "https://issuer.test";
-    public static readonly DateTimeOffset Now = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>The tests' clock (ManualTimeProvider's start) unless the tokens are for a real one.</summary>
+    public JwtTokens(DateTimeOffset? now = null) => Now = now ?? new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public DateTimeOffset Now { get; }
 
     private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
 
@@ -47,14 +51,14 @@ internal sealed class JwtTokens
     public string Es256(Action<SecurityTokenDescriptor>? edit = null) => Sign(new SigningCredentials(new ECDsaSecurityKey(Ec) { KeyId = "ec" }, SecurityAlgorithms.EcdsaSha256), edit);
 
     /// <summary>Signed by a key the JWKS does not hold, under <paramref name="kid"/>.</summary>
-    public static string Foreign(string kid)
+    public string Foreign(string kid)
     {
         using var other = RSA.Create(2048);
         return Sign(new SigningCredentials(new RsaSecurityKey(other.ExportParameters(true)) { KeyId = kid }, SecurityAlgorithms.RsaSha256), null);
     }
 
     /// <summary>An unsigned token (<c>alg: none</c>) with the claims of a valid one.</summary>
-    public static string AlgNone() => $"{B64("""{"alg":"none","typ":"JWT"}"""u8.ToArray())}.{B64(Encoding.UTF8.GetBytes(Payload()))}.";
+    public string AlgNone() => $"{B64("""{"alg":"none","typ":"JWT"}"""u8.ToArray())}.{B64(Encoding.UTF8.GetBytes(Payload()))}.";
 
     /// <summary>Key confusion: HS256 with the RSA public key (its SubjectPublicKeyInfo bytes) as the HMAC secret.</summary>
     public string HmacWithPublicKey()
@@ -71,7 +75,7 @@ internal sealed class JwtTokens
         return $"{parts[0]}.{B64(Encoding.UTF8.GetBytes(Payload("mallory")))}.{parts[2]}";
     }
 
-    private static string Sign(SigningCredentials credentials, Action<SecurityTokenDescriptor>? edit)
+    private string Sign(SigningCredentials credentials, Action<SecurityTokenDescriptor>? edit)
     {
         var descriptor = new SecurityTokenDescriptor
         {
@@ -87,7 +91,7 @@ internal sealed class JwtTokens
         return Handler.CreateToken(descriptor);
     }
 
-    private static string Payload(string subject = "alice") =>
+    private string Payload(string subject = "alice") =>
         $$"""{"iss":"{{Issuer}}","sub":"{{subject}}","aud":"bookinfo","exp":{{Now.AddHours(1).ToUnixTimeSeconds()}}}""";
 
     private static string B64(byte[] bytes) => Base64UrlEncoder.Encode(bytes);
