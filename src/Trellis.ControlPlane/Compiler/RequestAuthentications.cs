@@ -14,14 +14,11 @@ namespace Trellis.ControlPlane.Compiler;
 /// </summary>
 internal static class RequestAuthentications
 {
-    /// <summary>Istio's default root namespace: policies there apply to every namespace.</summary>
-    public const string RootNamespace = "istio-system";
-
     public static AuthenticationConfig? Listener(MeshIndex index, MeshState state, IReadOnlyDictionary<string, string> labels, string ns)
     {
         var providers = index.RequestAuthentications
             .Where(p => p.Spec.TargetRef is null && p.Spec.TargetRefs.Count == 0)
-            .Where(p => p.Namespace == ns || p.Namespace == RootNamespace)
+            .Where(p => p.Namespace == ns || p.Namespace == Authorization.RootNamespace)
             .Where(p => Labels.Selects(p.Spec.Selector?.MatchLabels ?? new Dictionary<string, string>(), labels))
             .SelectMany(p => p.Spec.JwtRules.Select((rule, i) => Provider($"{p.Namespace}/{p.Name}/{i}", rule, state)))
             .ToList();

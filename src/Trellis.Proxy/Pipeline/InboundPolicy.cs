@@ -11,26 +11,39 @@ namespace Trellis.Proxy.Pipeline;
 /// runs (Envoy's RBAC and JWT filters sit there), once for every engine. Authorization: the listener's
 /// AuthorizationPolicies (<see cref="AuthorizationPolicies"/>), compiled once per snapshot; a refusal is Istio's
 /// <c>403 RBAC: access denied</c> with flag RBAC. The peer's principal is empty until proxies speak mTLS, so rules on
-/// principals and namespaces match no one yet (docs/security.md).
+/// principals and namespaces match no one yet (docs/security.md). Authentication runs first, as Envoy's JWT filter
+/// before RBAC: the listener's RequestAuthentication (<see cref="JwtStage"/>) refuses an invalid token with 401 and
+/// Envoy's message, and a valid one gives authorization its <c>request.auth.*</c>.
 /// </summary>
-internal sealed class InboundPolicy(SnapshotHolder snapshots)
+internal sealed class InboundPolicy(SnapshotHolder snapshots, TimeProvider time)
 {
     /// <summary>Istio's body for a request the RBAC filter refuses.</summary>
     public static readonly LocalReply Denied = new(403, Encoding.ASCII.GetBytes("RBAC: access denied"), ResponseFlags.UnauthorizedDenied, ForwardError.None);
 
+    private readonly JwtStage _jwt = new(snapshots, time);
     private Compiled _compiled = new(null, FrozenDictionary<string, AuthorizationPolicies>.Empty);
 
     /// <summary>Null when the request may go on; otherwise the answer that refuses it (e.g. 403 <c>RBAC: access denied</c>).</summary>
     public LocalReply? Check(IExchange exchange, string listener, CompiledRoute route)
     {
+        var user = _jwt.Authenticate(exchange.Request, listener);
+        if (user.Failure is { } failure)
+        {
+            return Unauthenticated(failure);
+        }
+
         if (!For(snapshots.Current).TryGetValue(listener, out var policies))
         {
             return null;
         }
 
-        var identity = new RequestIdentity("", exchange.ClientAddress, null);
+        var identity = new RequestIdentity("", exchange.ClientAddress, user.User);
         return policies.Decide(exchange.Request, identity).Allowed ? null : Denied;
     }
+
+    /// <summary>Envoy's answer to a token that fails: 401, its status text as the body, and an RFC 6750 challenge.</summary>
+    private static LocalReply Unauthenticated(string failure) => new(
+        401, Encoding.ASCII.GetBytes(failure), ResponseFlags.None, ForwardError.None, Headers: [new("www-authenticate", "Bearer realm=\"trellis\", error=\"invalid_token\"")]);
 
     /// <summary>The compiled policies of every listener of <paramref name="snapshot"/>; compiled on its first request.</summary>
     private FrozenDictionary<string, AuthorizationPolicies> For(CompiledSnapshot snapshot)

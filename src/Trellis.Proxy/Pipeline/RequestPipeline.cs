@@ -13,7 +13,7 @@ namespace Trellis.Proxy.Pipeline;
 /// The one request pipeline every listener path runs (Envoy's HTTP filter chain, linkerd2-proxy's layers), over the
 /// protocol-neutral <see cref="IExchange"/>. Stages, in order:
 /// (1) route (the engine matched it, <see cref="Route"/>);
-/// (2) inbound policy (authorization; <see cref="InboundPolicy"/>);
+/// (2) inbound policy (JWT authentication, then authorization; <see cref="InboundPolicy"/>);
 /// (3) local answers: CORS preflight, fault (delay, then abort), redirect, direct response;
 /// (4) mirror copies, fire and forget;
 /// (5) the attempt loop: pick the destination once, then per try the endpoint (balancer, activator), one attempt
@@ -43,7 +43,7 @@ internal sealed partial class RequestPipeline
         TelemetryStage telemetry, ILogger forwardLog, ILogger servingLog, Mirroring mirroring)
     {
         _snapshots = snapshots;
-        _inbound = new InboundPolicy(snapshots);
+        _inbound = new InboundPolicy(snapshots, time);
         _options = options;
         _time = time;
         _activation = activation;
