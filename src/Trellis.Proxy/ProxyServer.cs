@@ -62,7 +62,7 @@ public sealed class ProxyServer : IAsyncDisposable
         _pool = new UpstreamConnectionPool(options, _time);
         _forwarder = new HttpForwarder(options, _time, forwardLog, _pool);
         _pipeline = new RequestPipeline(
-            _snapshots, options, _time, _activation, _coldStarts, new TelemetryStage(_accessLog, _time, _telemetry), forwardLog, _servingLog,
+            _snapshots, options, _time, _activation, _coldStarts, new TelemetryStage(_accessLog, _time, _telemetry, options.NodeName), forwardLog, _servingLog,
             new Mirroring(_pool, options, forwardLog));
         _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog, _pipeline);
     }
@@ -282,6 +282,7 @@ public sealed class ProxyServer : IAsyncDisposable
             _clients.Dispose();
             _pool.Dispose();
             await _telemetry.AccessLogs.DisposeAsync();
+            _telemetry.Spans.Dispose();
         }
         finally
         {

@@ -70,8 +70,15 @@ public enum OtlpProtocol
 /// <param name="Endpoint">Where spans go (the mesh config's <c>extensionProviders[].opentelemetry</c> service and port), e.g.
 /// <c>http://127.0.0.1:4318/v1/traces</c>; null when no tracing provider applies (sampling still decides propagation).</param>
 /// <param name="CustomTags">Span attributes with literal values (the Telemetry API's <c>customTags[].literal</c>).</param>
+/// <param name="HeaderTags">Span attributes from a request header (<c>customTags[].header</c>).</param>
+/// <param name="EnvironmentTags">Span attributes from the proxy's environment (<c>customTags[].environment</c>).</param>
 public sealed record TracingConfig(
     double SamplingPercentage,
     string? Endpoint = null,
     OtlpProtocol Protocol = OtlpProtocol.HttpProtobuf,
-    IReadOnlyDictionary<string, string>? CustomTags = null);
+    IReadOnlyDictionary<string, string>? CustomTags = null,
+    IReadOnlyDictionary<string, CustomTagSource>? HeaderTags = null,
+    IReadOnlyDictionary<string, CustomTagSource>? EnvironmentTags = null);
+
+/// <summary>A header or environment variable a span attribute is read from, and its value when there is none.</summary>
+public sealed record CustomTagSource(string Name, string? DefaultValue = null);

@@ -38,11 +38,8 @@ public static class NotEnforced
         // Issue 13: telemetry (the Telemetry kind).
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.targetRef", "targetRef attachment is not applied: use a selector"),
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.targetRefs", "targetRefs attachment is not applied: use a selector"),
-        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].providers", "spans are not exported yet: tracing providers only decide sampling"),
-        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].customTags", "spans are not recorded yet: custom tags have nowhere to go"),
-        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].disableSpanReporting", "spans are not recorded yet"),
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].useRequestIdForTraceSampling", "new traces are sampled by a random draw, not by the request id"),
-        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].enableIstioTags", "spans are not recorded yet"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].enableIstioTags", "Istio's span tags are always added"),
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].tagOverrides", "metric labels are Istio's defaults: tag overrides are not applied"),
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.metric=REQUEST_COUNT", "only ALL_METRICS can be disabled: one request metric alone is not"),
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.metric=REQUEST_DURATION", "only ALL_METRICS can be disabled: one request metric alone is not"),

@@ -99,27 +99,44 @@ internal static class TelemetryPolicies
     {
         IReadOnlyList<string>? providers = null;
         double? sampling = null;
+        var disabled = false;
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        var headers = new Dictionary<string, CustomTagSource>(StringComparer.Ordinal);
+        var environment = new Dictionary<string, CustomTagSource>(StringComparer.Ordinal);
         foreach (var entry in chain.SelectMany(t => t.Tracing).Where(e => Applies(e.Match?.Mode, mode)))
         {
             providers = entry.Providers.Count > 0 ? entry.Providers.Select(p => p.Name).ToList() : providers;
             sampling = entry.RandomSamplingPercentage ?? sampling;
+            disabled = entry.DisableSpanReporting ?? disabled;
             foreach (var (name, tag) in entry.CustomTags)
             {
+                // A more specific level's tag of the same name replaces the other's, whatever its kind.
+                tags.Remove(name);
+                headers.Remove(name);
+                environment.Remove(name);
                 if (tag.Literal is { } literal)
                 {
                     tags[name] = literal.Value;
                 }
+                else if (tag.Header is { } header)
+                {
+                    headers[name] = new CustomTagSource(header.Name.ToLowerInvariant(), header.DefaultValue);
+                }
+                else if (tag.Environment is { } variable)
+                {
+                    environment[name] = new CustomTagSource(variable.Name, variable.DefaultValue);
+                }
             }
         }
 
-        var otel = mesh.EnableTracing ? (providers ?? mesh.DefaultTracing).Select(mesh.Provider).OfType<OpenTelemetryProvider>().FirstOrDefault() : null;
+        // disableSpanReporting keeps sampling and propagation and sends no span.
+        var otel = mesh.EnableTracing && !disabled ? (providers ?? mesh.DefaultTracing).Select(mesh.Provider).OfType<OpenTelemetryProvider>().FirstOrDefault() : null;
         var endpoint = otel is null ? null : $"http://{otel.Service}:{otel.Port}{otel.HttpPath}";
         var protocol = otel?.HttpPath is null ? OtlpProtocol.Grpc : OtlpProtocol.HttpProtobuf;
         var percent = sampling ?? mesh.DefaultSampling;
-        return endpoint is null && tags.Count == 0 && percent == 1.0
+        return endpoint is null && tags.Count == 0 && headers.Count == 0 && environment.Count == 0 && percent == 1.0
             ? null
-            : new TracingConfig(percent, endpoint, protocol, tags.Count == 0 ? null : tags);
+            : new TracingConfig(percent, endpoint, protocol, tags.Count == 0 ? null : tags, headers.Count == 0 ? null : headers, environment.Count == 0 ? null : environment);
     }
 
     private static bool Metrics(List<TelemetrySpec> chain, WorkloadMode mode, MeshTelemetry mesh)

@@ -3,6 +3,7 @@ using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Telemetry;
 using Trellis.Proxy.Telemetry.AccessLogs;
+using Trellis.Proxy.Telemetry.Tracing;
 
 namespace Trellis.Proxy.Pipeline;
 
@@ -18,11 +19,14 @@ internal sealed class TelemetryStage
     private readonly TimeProvider _time;
     private readonly ProxyTelemetry _telemetry;
 
-    public TelemetryStage(ILogger accessLog, TimeProvider time, ProxyTelemetry telemetry)
+    private readonly string _node;
+
+    public TelemetryStage(ILogger accessLog, TimeProvider time, ProxyTelemetry telemetry, string node = "")
     {
         _accessLog = accessLog;
         _time = time;
         _telemetry = telemetry;
+        _node = node;
     }
 
     /// <summary>Whether <see cref="Record"/> does anything: when not, the pipeline skips the wrapper that waits for the outcome.</summary>
@@ -34,6 +38,10 @@ internal sealed class TelemetryStage
         if (_telemetry.Listener(listener) is { Active: true } telemetry)
         {
             _telemetry.Begin(telemetry, exchange.Request, exchange.Telemetry);
+            if (telemetry.Spans is not null && exchange.Telemetry.Trace.Sampled)
+            {
+                exchange.Telemetry.Span = ProxySpans.Begin(telemetry, telemetry.SelfLabels, exchange.Request, exchange.Scheme, exchange.Telemetry, _time.GetUtcNow(), _node);
+            }
         }
     }
 
@@ -44,6 +52,12 @@ internal sealed class TelemetryStage
         if (telemetry is { Metrics: true })
         {
             _telemetry.Record(telemetry, exchange.Request, exchange.Telemetry, outcome, elapsed);
+        }
+
+        if (exchange.Telemetry.Span is { } span)
+        {
+            exchange.Telemetry.Span = null;
+            ProxySpans.End(span, exchange.Telemetry, exchange.Request, outcome, elapsed, _telemetry.DestinationHost(telemetry!, exchange.Request, outcome), exchange.ClientAddress);
         }
 
         if (telemetry is { AccessLogs.Length: > 0 } && exchange.Telemetry.LogFields is { } fields)

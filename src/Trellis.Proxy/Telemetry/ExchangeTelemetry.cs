@@ -31,6 +31,9 @@ internal sealed class ExchangeTelemetry
     /// <summary>The request fields an access log reads (<c>:method</c>, <c>:path</c>, <c>:authority</c>, headers); null when none logs.</summary>
     public Dictionary<string, string>? LogFields;
 
+    /// <summary>This hop's span while the request is served; null when it is not sampled or not exported.</summary>
+    public System.Diagnostics.Activity? Span;
+
     /// <summary>Bytes of the request received from the client: head and body.</summary>
     public long RequestBytes;
 
@@ -51,6 +54,7 @@ internal sealed class ExchangeTelemetry
         ParentSpan = 0;
         TraceState = null;
         LogFields = null;
+        Span = null;
         RequestBytes = 0;
         ResponseBytes = 0;
         GrpcStatus = -1;

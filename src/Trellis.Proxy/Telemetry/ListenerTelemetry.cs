@@ -13,7 +13,7 @@ internal sealed class ListenerTelemetry
 {
     private readonly (int Id, string Name, string Qualified, string WithSvc, string Host)[] _services;
 
-    public ListenerTelemetry(ListenerConfig config, IstioMetrics metrics, AccessLogSinks? sinks = null)
+    public ListenerTelemetry(ListenerConfig config, IstioMetrics metrics, AccessLogSinks? sinks = null, Tracing.SpanExporters? spans = null)
     {
         Name = config.Name;
         Reporter = config.Kind == ListenerKind.Inbound ? Reporter.Destination : Reporter.Source;
@@ -25,6 +25,12 @@ internal sealed class ListenerTelemetry
         AccessLogs = sinks is null ? [] : (Config.AccessLogs ?? []).Select(l => ListenerAccessLog.From(l, sinks)).ToArray();
         LogHeaders = AccessLogs.SelectMany(l => l.RequestHeaders).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
         Address = config.Address;
+        var self = PeerLabels.From(config.Peer);
+        SelfLabels = self;
+        // Istio names a workload in traces CANONICAL_SERVICE.NAMESPACE (istio-ingressgateway.istio-system).
+        Spans = spans is not null && Config.Tracing is { Endpoint: { } endpoint } tracing
+            ? spans.For(endpoint, tracing.Protocol, self.Namespace == PeerLabels.Unknown ? self.CanonicalService : $"{self.CanonicalService}.{self.Namespace}")
+            : null;
         // A client-side proxy tells the server side who calls (Istio's metadata exchange); the server side never does.
         PeerHeader = Reporter == Reporter.Source && config.Peer is { } peer ? PeerMetadata.Encode(peer) : null;
         PeerIdHeader = PeerHeader is null ? null : PeerMetadata.Id(config.Peer!, config.Address);
@@ -49,6 +55,12 @@ internal sealed class ListenerTelemetry
 
     /// <summary>The listener's address (Envoy's <c>%DOWNSTREAM_LOCAL_ADDRESS%</c> with the port the request came to).</summary>
     public string Address { get; }
+
+    /// <summary>The workload's labels (the tags of its spans).</summary>
+    public PeerLabels SelfLabels { get; }
+
+    /// <summary>Where the spans of this listener go; null when no tracing provider applies.</summary>
+    public Tracing.SpanExporter? Spans { get; }
 
     /// <summary>Whether the telemetry stage has anything to do for this listener.</summary>
     public bool Active => Metrics || Config.Tracing is not null || AccessLogs.Length > 0;

@@ -30,6 +30,9 @@ internal sealed class ProxyTelemetry
 
     public PeerDirectory Peers { get; }
 
+    /// <summary>The span exporters of this proxy (one per endpoint and workload).</summary>
+    public Tracing.SpanExporters Spans { get; } = new();
+
     /// <summary>The access-log files of this proxy (one writer per path).</summary>
     public AccessLogs.AccessLogSinks AccessLogs { get; } = new();
 
@@ -41,7 +44,7 @@ internal sealed class ProxyTelemetry
     /// <summary>Builds the label tables of a snapshot about to be swapped in (the snapshot's compile step).</summary>
     public void OnSnapshot(ProxySnapshot snapshot, CompiledSnapshot compiled)
     {
-        var next = TelemetryTables.Build(snapshot, compiled.Clusters, Metrics, AccessLogs);
+        var next = TelemetryTables.Build(snapshot, compiled.Clusters, Metrics, AccessLogs, Spans);
         Volatile.Write(ref _previous, Volatile.Read(ref _tables));
         Volatile.Write(ref _tables, next);
     }
@@ -118,6 +121,15 @@ internal sealed class ProxyTelemetry
         }
 
         return fields;
+    }
+
+    /// <summary>The destination service's host of a request (the name of its span); null when not known.</summary>
+    public string? DestinationHost(ListenerTelemetry listener, in RouteRequest request, in ExchangeOutcome outcome)
+    {
+        var service = listener.Reporter == Reporter.Source
+            ? outcome.Cluster is { } cluster ? ServiceOf(cluster.Name) : 0
+            : listener.ServiceFor(request.Host);
+        return service == 0 ? null : Metrics.Services[service].Host;
     }
 
     /// <summary>Istio's <c>request_protocol</c> is <c>grpc</c> for a request whose content type is <c>application/grpc</c> (with or without a suffix).</summary>

@@ -170,4 +170,42 @@ public sealed class TelemetryPolicyCompilerTests
         // The workload's provider replaces the mesh's; its sampling is inherited.
         Assert.Equal((100.0, "http://collector.observability.svc.cluster.local:4317", OtlpProtocol.Grpc), (reviews.SamplingPercentage, reviews.Endpoint, reviews.Protocol));
     }
+
+    [Fact]
+    public void Compile_HeaderAndEnvironmentTagsAndDisabledReporting_Resolved()
+    {
+        var snapshot = Compile(Mesh("""
+            extensionProviders:
+            - name: otel
+              opentelemetry: {service: 127.0.0.1, port: 4317}
+            defaultProviders:
+              tracing: [otel]
+            """) + """
+
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: mesh-default, namespace: istio-system}
+            spec:
+              tracing:
+              - customTags:
+                  user: {header: {name: X-User, defaultValue: anonymous}}
+                  pod: {environment: {name: POD_NAME}}
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: quiet, namespace: default}
+            spec:
+              selector: {matchLabels: {app: reviews}}
+              tracing:
+              - disableSpanReporting: true
+            """);
+
+        var outbound = Of(snapshot, Outbound)!.Tracing!;
+        Assert.Equal("http://127.0.0.1:4317", outbound.Endpoint);
+        Assert.Equal(OtlpProtocol.Grpc, outbound.Protocol);
+        Assert.Equal(new CustomTagSource("x-user", "anonymous"), outbound.HeaderTags!["user"]);
+        Assert.Equal(new CustomTagSource("POD_NAME"), outbound.EnvironmentTags!["pod"]);
+        Assert.Null(Of(snapshot, ReviewsInbound)!.Tracing!.Endpoint); // sampled and propagated, not reported
+    }
 }
