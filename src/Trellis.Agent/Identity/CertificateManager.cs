@@ -71,10 +71,10 @@ public sealed partial class CertificateManager : IAsyncDisposable
     {
         while (!stop.IsCancellationRequested)
         {
-            TimeSpan wait;
+            DateTimeOffset until;
             try
             {
-                wait = await RefreshAsync(stop);
+                until = await RefreshAsync(stop);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -83,9 +83,12 @@ public sealed partial class CertificateManager : IAsyncDisposable
             catch (Exception e) when (e is HttpRequestException or OperationCanceledException or CryptographicException or System.Text.Json.JsonException or InvalidOperationException)
             {
                 LogFailed(_log, e.Message);
-                wait = RetryDelay;
+                until = _time.GetUtcNow() + RetryDelay;
             }
 
+            // The sleep is measured from now, not from when the renewal times were worked out: the clock may have
+            // moved while the certificates were being issued (a slow CA, or a test's clock advanced meanwhile).
+            var wait = until - _time.GetUtcNow();
             if (wait <= TimeSpan.Zero)
             {
                 continue;
@@ -108,8 +111,8 @@ public sealed partial class CertificateManager : IAsyncDisposable
         }
     }
 
-    /// <summary>Joins or renews what is due; returns how long until the next renewal.</summary>
-    private async Task<TimeSpan> RefreshAsync(CancellationToken stop)
+    /// <summary>Joins or renews what is due; returns when the next renewal is due.</summary>
+    private async Task<DateTimeOffset> RefreshAsync(CancellationToken stop)
     {
         var now = _time.GetUtcNow();
         if (_nodeCertificate is null || _nodeCertificate.Value.RenewAt <= now)
@@ -137,8 +140,7 @@ public sealed partial class CertificateManager : IAsyncDisposable
             next = at < next ? at : next;
         }
 
-        var wait = next - _time.GetUtcNow();
-        return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
+        return next;
     }
 
     private async Task JoinOrRenewNodeAsync(CancellationToken stop)
