@@ -23,7 +23,9 @@ install_missing() {
       case "$unit" in nginx|haproxy|nats-server|etcd-server)
         [ "$unit" = etcd-server ] && unit=etcd
         as_root systemctl stop "$unit.service" 2>/dev/null || true
-        as_root systemctl disable "$unit.service" 2>/dev/null || true ;;
+        as_root systemctl disable "$unit.service" 2>/dev/null || true
+        # Without a running systemd (containers) the boot links are SysV ones: disable them too.
+        [ ! -e "/etc/init.d/$unit" ] || as_root update-rc.d "$unit" disable >/dev/null 2>&1 || true ;;
       esac
     done
   fi
