@@ -22,15 +22,7 @@ public sealed partial class ApplyWaitTests : IAsyncLifetime
         _gateway = TrellisProcess.FreePort();
         var api = TrellisProcess.FreePort();
         _server = $"http://127.0.0.1:{api}";
-        try
-        {
-            _up = await FunctionsUp.StartAsync(_dir, _gateway, api);
-        }
-        catch
-        {
-            Directory.Delete(_dir, recursive: true);
-            throw;
-        }
+        _up = await FunctionsUp.StartAsync(_dir, _gateway, api);
     }
 
     public async Task DisposeAsync()

@@ -39,8 +39,7 @@ public sealed class EventingUpTests : IAsyncLifetime
         }
         catch
         {
-            await StopListenerAsync();
-            Directory.Delete(_dir, recursive: true);
+            await StopListenerAsync(); // FunctionsUp has stopped up and deleted the directory
             throw;
         }
     }

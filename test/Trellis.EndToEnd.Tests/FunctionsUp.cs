@@ -3,8 +3,8 @@ namespace Trellis.EndToEnd.Tests;
 /// <summary>
 /// <c>trellis up</c> for the serving tests: the functions sample's Gateway with its port changed to a free one, the
 /// given files, a data directory under the test's own folder, free API and push ports; returned once it prints
-/// that it is ready. A start that fails stops the process before the exception leaves (xunit does not call
-/// DisposeAsync when InitializeAsync throws).
+/// that it is ready. A start that fails stops the process and deletes <c>dir</c> before the exception leaves (xunit
+/// does not call DisposeAsync when InitializeAsync throws).
 /// </summary>
 internal static class FunctionsUp
 {
@@ -22,6 +22,7 @@ internal static class FunctionsUp
         catch
         {
             await up.DisposeAsync();
+            Directory.Delete(dir, recursive: true);
             throw;
         }
     }

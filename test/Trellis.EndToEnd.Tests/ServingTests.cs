@@ -28,15 +28,7 @@ public sealed partial class ServingTests : IAsyncLifetime
             metadata: {name: config-autoscaler, namespace: knative-serving}
             data: {stable-window: "6s", scale-to-zero-grace-period: "1s"}
             """);
-        try
-        {
-            _up = await FunctionsUp.StartAsync(_dir, _gateway, api, Path.Combine(_dir, "autoscaler.yaml"));
-        }
-        catch
-        {
-            Directory.Delete(_dir, recursive: true);
-            throw;
-        }
+        _up = await FunctionsUp.StartAsync(_dir, _gateway, api, Path.Combine(_dir, "autoscaler.yaml"));
     }
 
     public async Task DisposeAsync()
