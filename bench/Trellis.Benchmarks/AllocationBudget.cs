@@ -74,6 +74,7 @@ internal static class AllocationBudget
         budgeted.AddRange(TelemetryBudget.Operations());
         budgeted.AddRange(AuthorizationFixtures.Operations());
         budgeted.AddRange(JwtBudget.Operations());
+        budgeted.AddRange(MeshTlsBudget.Operations());
 
         var failed = false;
         output.WriteLine($"{"operation",-36} {"bytes/call",12} {"budget",8}");

@@ -190,7 +190,7 @@ trellis_snapshot() { # kind domains-json upstream-port h1port h2port(or 0) [extr
   "routeTables": [{"name": "routes", "virtualHosts": [{"name": "backend", "domains": $domains,
     "routes": [{"name": "default", "matches": [], "clusters": [{"cluster": "next", "weight": 100}]$route_policy}]}]}],
   "clusters": [{"name": "next", "endpoints": [{"address": "127.0.0.1", "port": $up, "workload": "backend-v1", "namespace": "default",
-    "labels": {"app": "backend", "version": "v1"}}], "loadBalancer": "roundRobin", "protocol": "http1", "service": $BENCH_SERVICE$cluster_policy}]
+    "labels": {"app": "backend", "version": "v1"}${TRELLIS_ENDPOINT_EXTRA:-}}], "loadBalancer": "roundRobin", "protocol": "http1", "service": $BENCH_SERVICE$cluster_policy${TRELLIS_CLUSTER_EXTRA:-}}]
 }
 EOF
 }
@@ -198,7 +198,7 @@ EOF
 # The proxies run as the product ships them: the Release build, default runtime settings.
 trellis_proxy() { # label snapshot-file [dll [env words]]
   # shellcheck disable=SC2086 # the env words are split on purpose
-  start_bg "$1" env ${4:-$TRELLIS_ENV} dotnet "${3:-$TRELLIS_DLL}" proxy --snapshot "$2" --name "$1" --log-level warning
+  start_bg "$1" env ${4:-$TRELLIS_ENV} dotnet "${3:-$TRELLIS_DLL}" proxy --snapshot "$2" --name "$1" --log-level warning ${TRELLIS_PROXY_ARGS:-}
 }
 
 # The same role as trellis-proxy, the Native AOT executable (its command line is `trellis proxy`'s).
@@ -235,6 +235,38 @@ start_trellis_aot_pair() { TRELLIS_LAUNCHER=trellis_aot_proxy start_trellis_pair
 # The same pair with the Telemetry API's metrics override off on every listener: the telemetry stage does nothing, so
 # trellis-pair against this row is what counting Istio's metrics costs.
 start_trellis_pair_no_telemetry() { start_trellis_pair "$1" "" "" ', "telemetry": {"metrics": false}'; }
+
+# Workload certificates as the mesh CA makes them (ECDSA P-256, one SPIFFE URI SAN, client and server auth), in Istio's
+# file layout, one directory per proxy: A speaks as sa/client, B as sa/backend.
+make_mesh_certs() { # dir
+  local d=$1 who dir sa
+  mkdir -p "$d/a" "$d/b"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/root-key.pem" -out "$d/root-cert.pem" \
+    -days 2 -subj "/O=bench mesh" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  for who in a:client b:backend; do
+    dir=${who%%:*} sa=${who#*:}
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/$dir/key.pem" -out "$d/$dir/csr.pem" -subj "/O=bench mesh" 2>/dev/null
+    printf 'subjectAltName=critical,URI:spiffe://cluster.local/ns/default/sa/%s\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n' "$sa" >"$d/$dir/ext.cnf"
+    openssl x509 -req -in "$d/$dir/csr.pem" -CA "$d/root-cert.pem" -CAkey "$d/root-key.pem" -CAcreateserial -days 1 \
+      -extfile "$d/$dir/ext.cnf" -out "$d/$dir/cert-chain.pem" 2>/dev/null
+    cp "$d/root-cert.pem" "$d/$dir/root-cert.pem"
+  done
+}
+
+# trellis-pair with mTLS between A and B: B's inbound listener STRICT as sa/backend, A's outbound one calling as
+# sa/client with auto mTLS and secure naming, both loading their certificates with --identity-dir.
+start_trellis_pair_mtls() {
+  local certs="$WORK/$1-certs" backend='spiffe://cluster.local/ns/default/sa/backend'
+  make_mesh_certs "$certs"
+  allocate_ports
+  trellis_snapshot inbound '["*"]' $BACKEND_H1 $((BASE + 2)) 0 ", $BENCH_BACKEND_PEER, \"services\": [$BENCH_SERVICE], \"identity\": \"$backend\", \"mtls\": \"strict\"" >"$WORK/$1-b.json"
+  TRELLIS_ENDPOINT_EXTRA=', "mtls": true' TRELLIS_CLUSTER_EXTRA=", \"tls\": {\"mode\": \"auto\", \"peerIdentities\": [\"$backend\"]}" \
+    trellis_snapshot outbound "[\"$HOST_HEADER\"]" $((BASE + 2)) "$BASE" $((BASE + 1)) ", $BENCH_CLIENT_PEER, \"identity\": \"spiffe://cluster.local/ns/default/sa/client\"" >"$WORK/$1-a.json"
+  TRELLIS_PROXY_ARGS="--identity-dir $certs/b" trellis_proxy "$1-b" "$WORK/$1-b.json"
+  TRELLIS_PROXY_ARGS="--identity-dir $certs/a" trellis_proxy "$1-a" "$WORK/$1-a.json"
+  wait_port $((BASE + 2)); wait_port "$BASE"
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
+}
 
 start_trellis_gateway() { # name; TRELLIS_LAUNCHER as for start_trellis_pair
   allocate_ports

@@ -98,7 +98,7 @@ def table(args):
     bases = ("nginx-pair", "haproxy-pair") + (("trellis-pair-base",) if "trellis-pair-base" in paths else ())
     # The Native AOT rows are read against the JIT build of the same proxy (issue 16).
     # So are the AOT and the policy rows (what configured retries, breakers and outlier detection cost).
-    bases += ("trellis-pair",) if ("trellis-aot-pair" in paths or "trellis-policy-pair" in paths) and "trellis-pair" in paths else ()
+    bases += ("trellis-pair",) if ("trellis-aot-pair" in paths or "trellis-policy-pair" in paths or "trellis-pair-mtls" in paths) and "trellis-pair" in paths else ()
     rows = []
     rows.append(("proxies alive to the end", ["✗ " + res.gone[p] if p in res.gone else "yes" if proxies[p] else "–" for p in paths]))
     rows.append((f"HTTP/1.1 req/s (wrk, {args.h1_connections} connections)", [fmt(get(p, "rps_h1")) for p in paths]))

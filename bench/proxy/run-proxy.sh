@@ -51,6 +51,7 @@ PATHS=(
   "trellis-policy-pair|start_trellis_policy_pair|trellis-pair with retries, circuit breakers and outlier detection configured, none firing"
   "trellis-aot-pair|start_trellis_aot_pair|trellis-pair on trellis-proxy, the Native AOT build (two processes)"
   "trellis-pair-no-telemetry|start_trellis_pair_no_telemetry|trellis-pair with metrics off (Telemetry API override): the telemetry stage's cost"
+  "trellis-pair-mtls|start_trellis_pair_mtls|trellis-pair with mTLS between the two proxies (TLS 1.3, ECDSA P-256 workload certificates, STRICT)"
   "nginx-pair|start_nginx_pair|client -> nginx -> nginx -> backend"
   "haproxy-pair|start_haproxy_pair|client -> haproxy -> haproxy -> backend"
   "trellis-gateway|start_trellis_gateway|client -> trellis gateway -> backend"

@@ -76,7 +76,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         var state = await ControlPlaneState.OpenAsync(options, identity, advertised, loggers, time, cancellationToken);
         var registry = state.Registry;
         var ca = OpenCa(options, time);
-        var states = new MeshStateSource(state.Store, registry, loggers.CreateLogger<MeshStateSource>(), jwks: new Jwks.JwksResolver(loggers.CreateLogger<Jwks.JwksResolver>(), time));
+        var states = new MeshStateSource(state.Store, registry, loggers.CreateLogger<MeshStateSource>(), jwks: new Jwks.JwksResolver(loggers.CreateLogger<Jwks.JwksResolver>(), time), trustDomain: options.Certificates.TrustDomain);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

@@ -43,6 +43,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private IReadOnlyDictionary<string, ListenerStats> _stats = new Dictionary<string, ListenerStats>();
     private (ListenerConfig Config, ListenerStats Stats)[] _loads = [];
     private bool _disposed;
+    private readonly Upstream.MeshConnectors _connectors;
 
     public ProxyServer(ProxyServerOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null)
     {
@@ -64,7 +65,9 @@ public sealed class ProxyServer : IAsyncDisposable
         _pipeline = new RequestPipeline(
             _snapshots, options, _time, _activation, _coldStarts, new TelemetryStage(_accessLog, _time, _telemetry, options.NodeName), forwardLog, _servingLog,
             new Mirroring(_pool, options, forwardLog));
-        _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog, _pipeline);
+        var tls = new Security.Tls.MeshTls(Identities, _time, loggerFactory.CreateLogger("Trellis.Proxy.MeshTls"));
+        _connectors = new Upstream.MeshConnectors(tls, () => Forwarding.UpstreamClients.CreateHandler(options));
+        _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog, _pipeline) { Tls = tls };
     }
 
     /// <summary>The last accepted snapshot (<see cref="ProxySnapshot.Empty"/> before the first).</summary>
@@ -176,7 +179,7 @@ public sealed class ProxyServer : IAsyncDisposable
             }
 
             var previous = _snapshots.Current;
-            var next = SnapshotCompiler.Compile(snapshot, previous, _clients, _options, _time);
+            var next = SnapshotCompiler.Compile(snapshot, previous, _clients, _options, _time, _connectors);
 
             // A replaced listener whose new binding collides with its old one must release the port first.
             var wanted = snapshot.Listeners;
@@ -204,7 +207,7 @@ public sealed class ProxyServer : IAsyncDisposable
 
                 try
                 {
-                    started.Add(await ProxyListener.StartAsync(config, _options, _loggerFactory, CreateHandler(config.Name), _fastPath, ct));
+                    started.Add(await ProxyListener.StartAsync(config, _options, _loggerFactory, CreateHandler(config.Name, config.Identity), _fastPath, ct));
                 }
                 catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException or InvalidOperationException)
                 {
@@ -212,7 +215,7 @@ public sealed class ProxyServer : IAsyncDisposable
                     // undo and NACK, so the previous snapshot keeps serving as it was.
                     // Back to the previous configuration, recompiled from this one: live state built for it
                     // (outlier detectors, which retire their predecessors) carries on rather than stopping.
-                    var restored = SnapshotCompiler.Compile(previous.Source, next, _clients, _options, _time);
+                    var restored = SnapshotCompiler.Compile(previous.Source, next, _clients, _options, _time, _connectors);
                     RetireClusters(next, restored);
                     _snapshots.Swap(restored);
                     foreach (var listener in started)
@@ -290,13 +293,13 @@ public sealed class ProxyServer : IAsyncDisposable
         }
     }
 
-    private Func<ListenerStats, Microsoft.AspNetCore.Http.RequestDelegate> CreateHandler(string listenerName) =>
+    private Func<ListenerStats, Microsoft.AspNetCore.Http.RequestDelegate> CreateHandler(string listenerName, string? identity) =>
         stats =>
         {
             // Runs before the listener accepts its first request: the origin of its first load sample.
             stats.SampledUntil = _time.GetUtcNow();
             stats.Load.Start(ConcurrencyTracker.ToMicros(_time, _time.GetTimestamp()));
-            return new ListenerRequestHandler(listenerName, _pipeline, _forwarder, stats, _time, _options.RequestIdGenerator, _servingLog).HandleAsync;
+            return new ListenerRequestHandler(listenerName, _pipeline, _forwarder, stats, _time, _options.RequestIdGenerator, _servingLog) { Identity = identity }.HandleAsync;
         };
 
     /// <summary>Stops the live state (outlier detectors' timers) of clusters of <paramref name="old"/> that <paramref name="current"/> no longer has.</summary>

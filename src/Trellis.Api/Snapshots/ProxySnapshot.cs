@@ -42,6 +42,9 @@ public enum ListenerKind
 /// <param name="Telemetry">The Telemetry API's settings for the workload (access log, tracing, metrics); null: metrics only.</param>
 /// <param name="Authorization">The AuthorizationPolicies of an inbound listener's workload; null when none selects it.</param>
 /// <param name="Authentication">The RequestAuthentication JWT rules of an inbound listener's workload; null when none selects it.</param>
+/// <param name="Identity">The SPIFFE ID of the listener's workload: the certificate an inbound listener presents and an
+/// outbound listener's mTLS client certificate; null for a listener without a workload identity (cleartext only).</param>
+/// <param name="Mtls">What an inbound listener accepts from peers (its PeerAuthentication, resolved).</param>
 public sealed record ListenerConfig(
     string Name,
     string Address,
@@ -57,7 +60,10 @@ public sealed record ListenerConfig(
     IReadOnlyList<ServiceMetadata>? Services = null,
     ListenerTelemetryConfig? Telemetry = null,
     AuthorizationConfig? Authorization = null,
-    AuthenticationConfig? Authentication = null);
+    AuthenticationConfig? Authentication = null,
+
+    string? Identity = null,
+    PeerAuthenticationMode Mtls = PeerAuthenticationMode.Disable);
 
 /// <summary>
 /// A server certificate carried in the snapshot itself (PEM), as Envoy's SDS does, so a proxy on
@@ -182,6 +188,7 @@ public enum LoadBalancerKind
 /// <param name="ConnectionPool">Circuit-breaker thresholds and connection settings (DestinationRule <c>connectionPool</c>).</param>
 /// <param name="OutlierDetection">Passive health checking; null: endpoints are never ejected.</param>
 /// <param name="Service">The service the cluster targets (<c>destination_service*</c> in telemetry); null for none.</param>
+/// <param name="Tls">How connections to the endpoints are secured (mode and secure naming); null: cleartext.</param>
 public sealed record ClusterConfig(
     string Name,
     IReadOnlyList<EndpointConfig> Endpoints,
@@ -192,7 +199,8 @@ public sealed record ClusterConfig(
     TimeSpan? WarmupDuration = null,
     ConnectionPoolConfig? ConnectionPool = null,
     OutlierDetectionConfig? OutlierDetection = null,
-    ServiceMetadata? Service = null);
+    ServiceMetadata? Service = null,
+    ClusterTlsConfig? Tls = null);
 
 public enum UpstreamProtocol
 {
@@ -204,4 +212,5 @@ public enum UpstreamProtocol
 /// <param name="Labels">The instance's labels (subsets, telemetry's <c>destination_app</c>/<c>destination_version</c>).</param>
 /// <param name="Workload">The Deployment the instance belongs to (<c>destination_workload</c>); null when unknown.</param>
 /// <param name="Namespace">Its namespace (<c>destination_workload_namespace</c>).</param>
-public sealed record EndpointConfig(string Address, int Port, IReadOnlyDictionary<string, string>? Labels = null, string? Workload = null, string? Namespace = null);
+/// <param name="Mtls">The endpoint is a proxy that accepts mTLS (its PeerAuthentication is not DISABLE): auto mTLS speaks mTLS to it.</param>
+public sealed record EndpointConfig(string Address, int Port, IReadOnlyDictionary<string, string>? Labels = null, string? Workload = null, string? Namespace = null, bool Mtls = false);

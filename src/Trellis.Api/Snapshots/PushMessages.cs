@@ -71,6 +71,8 @@ public static class WireJson
         typeof(CamelCaseEnum<AccessLogEncoding>),
         typeof(CamelCaseEnum<OtlpProtocol>),
         typeof(CamelCaseEnum<AuthorizationEffect>),
+        typeof(CamelCaseEnum<PeerAuthenticationMode>),
+        typeof(CamelCaseEnum<ClusterTlsMode>),
     ])]
 [JsonSerializable(typeof(ProxySnapshot))]
 [JsonSerializable(typeof(ProxyHello))]

@@ -42,7 +42,8 @@ public static class GatewayRole
         var snapshot = new Option<string?>("--snapshot") { Description = "Serve this ProxySnapshot JSON file instead of connecting to a control plane (static mode, as Envoy's static bootstrap)" };
         var logLevel = RoleOptions.LogLevel();
         var admin = new Option<string>("--admin-address") { Description = "Loopback address of the admin endpoints (route explain); port 0 picks one", DefaultValueFactory = _ => "127.0.0.1:0" };
-        foreach (var option in new Option[] { name, labels, push, snapshot, logLevel, admin })
+        var identityDir = new Option<string?>("--identity-dir") { Description = "A workload certificate for mTLS in Istio's file layout (cert-chain.pem, key.pem, root-cert.pem); with --snapshot" };
+        foreach (var option in new Option[] { name, labels, push, snapshot, logLevel, admin, identityDir })
         {
             command.Options.Add(option);
         }
@@ -60,6 +61,12 @@ public static class GatewayRole
 
             var map = given.Count == 0 ? DefaultLabels : given.ToDictionary(p => p[0], p => p[1]);
             await using var proxy = new ProxyServer(new ProxyServerOptions { NodeName = parse.GetValue(name)! }, loggers);
+            if (parse.GetValue(identityDir) is { } certificates && StaticIdentity.Load(proxy, certificates, out _) is { } identityError)
+            {
+                Console.Error.WriteLine($"error: --identity-dir {certificates}: {identityError}");
+                return ExitCodes.Usage;
+            }
+
             if (parse.GetValue(snapshot) is { } file)
             {
                 return await ServeStaticAsync(proxy, file, shutdown, ct);

@@ -51,7 +51,8 @@ internal sealed class ClusterSet(MeshIndex index)
         {
             var endpoints = index.Instances
                 .Where(i => i.Ready && i.Namespace == ns && i.Labels.GetValueOrDefault(ServingLabels.Revision) == revision)
-                .Select(Endpoint).Where(e => e is not null).Select(e => e!).ToList();
+                .Select(MeshEndpoint).Where(e => e is not null).Select(e => e!).ToList();
+            var identities = index.Instances.Where(i => i.Namespace == ns && i.Labels.GetValueOrDefault(ServingLabels.Revision) == revision);
             // The in-proxy activator: at zero instances requests wait (up to the revision's timeout) instead of
             // failing. While the autoscaler keeps it in the path (too little burst capacity), it also caps each
             // instance at containerConcurrency from this proxy and holds the rest, as Knative's activator does.
@@ -59,7 +60,7 @@ internal sealed class ClusterSet(MeshIndex index)
             var capacity = index.ActivatorInPath.Contains((ns, revision)) ? (int)Math.Clamp(spec?.ContainerConcurrency ?? 0, 0, int.MaxValue) : 0;
             _clusters[name] = new ClusterConfig(
                 name, endpoints, Activation: new ActivationConfig(ActivationQueueCapacity, TimeSpan.FromSeconds(timeout), capacity),
-                Service: TelemetryMetadata.Service(serviceFqdn, index));
+                Service: TelemetryMetadata.Service(serviceFqdn, index), Tls: MeshTls(ClusterTlsMode.Auto, identities));
         }
 
         return name;
@@ -130,7 +131,7 @@ internal sealed class ClusterSet(MeshIndex index)
         var endpoints = service is not null
             ? service.Instances
                 .Where(i => i.Ready && (subset is null || Labels.Selects(subset.Labels, i.Labels)))
-                .Select(Endpoint)
+                .Select(MeshEndpoint)
                 .Where(e => e is not null)
                 .Select(e => e!)
                 .ToList()
@@ -138,6 +139,12 @@ internal sealed class ClusterSet(MeshIndex index)
         var protocol = service?.ProtocolOf(port) ?? entry!.ProtocolOf(port);
         var policy = TrafficPolicies.Merge(rule?.Spec.TrafficPolicy, subset?.TrafficPolicy, port);
         var cluster = TrafficPolicies.Apply(new ClusterConfig(name, endpoints, Protocol: Upstream(protocol), Service: metadata), policy);
+        if (service is not null)
+        {
+            // Secure naming: a server of this cluster must present the identity of one of the service's workloads.
+            cluster = cluster with { Tls = MeshTls(TlsMode(policy.Tls?.Mode), service.Instances) };
+        }
+
         // resolution NONE: no endpoints to balance over, the request goes to the address it was sent to.
         return service is null && entry!.Resolution == ServiceEntryResolution.None
             ? cluster with { LoadBalancer = LoadBalancerKind.Passthrough, ConsistentHash = null, WarmupDuration = null }
@@ -147,6 +154,29 @@ internal sealed class ClusterSet(MeshIndex index)
     /// <summary>HTTP/2 ports (<c>http2</c>, <c>grpc</c>) get HTTP/2 upstreams end to end; every other port HTTP/1.1.</summary>
     public static UpstreamProtocol Upstream(PortProtocol protocol) =>
         protocol == PortProtocol.Http2 ? UpstreamProtocol.Http2 : UpstreamProtocol.Http1;
+
+    /// <summary>
+    /// DestinationRule <c>tls.mode</c> for a mesh service: ISTIO_MUTUAL and DISABLE are honoured; none is auto mTLS.
+    /// SIMPLE and MUTUAL (TLS origination with the user's certificates) are for external hosts and stay accepted, not
+    /// enforced: the cluster then keeps auto mTLS.
+    /// </summary>
+    public static ClusterTlsMode TlsMode(ClientTlsMode? mode) => mode switch
+    {
+        ClientTlsMode.IstioMutual => ClusterTlsMode.IstioMutual,
+        ClientTlsMode.Disable => ClusterTlsMode.Disable,
+        _ => ClusterTlsMode.Auto,
+    };
+
+    private ClusterTlsConfig MeshTls(ClusterTlsMode mode, IEnumerable<WorkloadInstance> instances) => new(
+        mode,
+        instances.Select(i => PeerAuthentications.IdentityOf(index, i)).Where(i => i is not null).Select(i => i!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList());
+
+    /// <summary>An instance's endpoint, marked for auto mTLS when its proxy has an identity and does not DISABLE mTLS on the port.</summary>
+    private EndpointConfig? MeshEndpoint(WorkloadInstance i) =>
+        Endpoint(i) is { } endpoint && i.Ports.ContainsKey(WorkloadInstance.InboundPort) && PeerAuthentications.IdentityOf(index, i) is not null
+            && PeerAuthentications.ModeFor(index, i) != PeerAuthenticationMode.Disable
+            ? endpoint with { Mtls = true }
+            : Endpoint(i);
 
     /// <summary>Instances are reached through their proxy's inbound listener; one without a proxy directly.</summary>
     public static EndpointConfig? Endpoint(WorkloadInstance i)

@@ -53,6 +53,12 @@ internal sealed class MeshIndex
         LocalRateLimits = Scope<Trellis.Api.Policy.LocalRateLimitSpec>(state, "LocalRateLimit", ResourceKinds.TrellisNetworking);
         Gateways = Scope<GatewaySpec>(state, "Gateway");
         AuthorizationPolicies = Scope<Trellis.Api.Security.AuthorizationPolicySpec>(state, "AuthorizationPolicy", ResourceKinds.IstioSecurity);
+        PeerAuthentications = Scope<Trellis.Api.Security.PeerAuthenticationSpec>(state, "PeerAuthentication", ResourceKinds.IstioSecurity);
+        TrustDomain = state.TrustDomain;
+        // The account each Deployment's instances run as (Kubernetes' "default" when none is named), as the agent asks the CA for it.
+        ServiceAccounts = state.Store.List(ResourceKinds.Apps, "Deployment")
+            .Where(o => o.Resource.Spec is DeploymentSpec)
+            .ToDictionary(o => (o.Resource.Key.Namespace, o.Resource.Metadata.Name), o => ((DeploymentSpec)o.Resource.Spec!).Template.Spec.ServiceAccountName ?? "default");
         Instances = state.Instances;
         Revisions = state.Store.List("serving.knative.dev", "Revision")
             .Where(o => o.Resource.Spec is Trellis.Api.Serving.RevisionSpec)
@@ -74,6 +80,14 @@ internal sealed class MeshIndex
     }
 
     public IReadOnlyDictionary<(string Namespace, string Name), SecretData> Secrets { get; }
+
+    /// <summary>PeerAuthentications, oldest first (Istio picks the oldest of several at one scope).</summary>
+    public IReadOnlyList<Scoped<Trellis.Api.Security.PeerAuthenticationSpec>> PeerAuthentications { get; }
+
+    /// <summary>The service account of each Deployment, by (namespace, name).</summary>
+    public IReadOnlyDictionary<(string Namespace, string Name), string> ServiceAccounts { get; }
+
+    public string TrustDomain { get; }
 
     /// <summary>The hosts ServiceEntries add to the registry, by host as written (lowercased), oldest entry first.</summary>
     public IReadOnlyDictionary<string, EntryHost> EntryHosts { get; }

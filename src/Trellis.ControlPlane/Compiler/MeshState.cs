@@ -6,6 +6,9 @@ namespace Trellis.ControlPlane.Compiler;
 /// <summary>Everything the config compiler reads: one store revision plus the registry's instances.</summary>
 public sealed record MeshState(long Generation, StoreSnapshot Store, IReadOnlyList<WorkloadInstance> Instances)
 {
+    /// <summary>The trust domain of workload identities (the CA's), for the SPIFFE IDs snapshots name.</summary>
+    public string TrustDomain { get; init; } = Trellis.Api.Identity.SpiffeId.DefaultTrustDomain;
+
     public static readonly MeshState Empty = new(0, StoreSnapshot.Empty, []);
 
     /// <summary>

@@ -41,6 +41,7 @@ public static class SnapshotCompiler
                 var protocol = clusters.InboundProtocol(instance);
                 var cluster = clusters.Inbound(instance, app, protocol);
                 var table = Add(tables, "inbound/" + instance.Id, [new VirtualHostConfig("inbound", ["*"], [new RouteConfig("default", [], [new WeightedClusterConfig(cluster, 100)])])]);
+                var identity = PeerAuthentications.IdentityOf(index, instance);
                 listeners.Add(new ListenerConfig(
                     $"{instance.Id}/inbound", instance.Host, inbound, ListenerKind.Inbound, table, instance.Id,
                     Protocols: protocol == UpstreamProtocol.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2,
@@ -48,7 +49,9 @@ public static class SnapshotCompiler
                     Peer: TelemetryMetadata.Workload(instance), Services: TelemetryMetadata.ServicesOf(instance, index),
                     Authorization: Authorization.Listener(index, instance.Labels, instance.Namespace),
                     Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Inbound),
-                    Authentication: RequestAuthentications.Listener(index, state, instance.Labels, instance.Namespace)));
+                    Authentication: RequestAuthentications.Listener(index, state, instance.Labels, instance.Namespace),
+
+                    Identity: identity, Mtls: identity is null ? PeerAuthenticationMode.Disable : PeerAuthentications.ModeFor(index, instance)));
             }
 
             if (instance.Ports.TryGetValue(WorkloadInstance.OutboundPort, out var outbound))
@@ -58,7 +61,8 @@ public static class SnapshotCompiler
                 var hosts = RateLimits.Routes(OutboundHosts(source, index, clusters, view), index, instance.Labels, instance.Namespace);
                 var table = AddShared(tables, "outbound", hosts);
                 listeners.Add(new ListenerConfig($"{instance.Id}/outbound", "127.0.0.1", outbound, ListenerKind.Outbound, table, instance.Id, Peer: TelemetryMetadata.Workload(instance),
-                    Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Outbound)));
+                    Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Outbound),
+                    Identity: PeerAuthentications.IdentityOf(index, instance)));
             }
         }
 

@@ -5,7 +5,7 @@ using Trellis.Api.Snapshots;
 namespace Trellis.ControlPlane.Compiler;
 
 /// <summary>The parts of a DestinationRule's traffic policy that shape a cluster, after merging.</summary>
-internal sealed record EffectivePolicy(LoadBalancerSettings? LoadBalancer, ConnectionPoolSettings? ConnectionPool, OutlierDetection? OutlierDetection);
+internal sealed record EffectivePolicy(LoadBalancerSettings? LoadBalancer, ConnectionPoolSettings? ConnectionPool, OutlierDetection? OutlierDetection, ClientTlsSettings? Tls = null);
 
 /// <summary>
 /// DestinationRule <c>trafficPolicy</c> → cluster settings, as pilot builds Envoy clusters
@@ -36,7 +36,8 @@ internal static class TrafficPolicies
         return new EffectivePolicy(
             subsetLevel.LoadBalancer ?? ruleLevel.LoadBalancer,
             subsetLevel.ConnectionPool ?? ruleLevel.ConnectionPool,
-            subsetLevel.OutlierDetection ?? ruleLevel.OutlierDetection);
+            subsetLevel.OutlierDetection ?? ruleLevel.OutlierDetection,
+            subsetLevel.Tls ?? ruleLevel.Tls);
     }
 
     private static (EffectivePolicy? Policy, bool PortLevel) ForPort(TrafficPolicy? policy, int port)
@@ -48,8 +49,8 @@ internal static class TrafficPolicies
 
         var level = policy.PortLevelSettings.FirstOrDefault(p => p.Port?.Number == port);
         return level is null
-            ? (new EffectivePolicy(policy.LoadBalancer, policy.ConnectionPool, policy.OutlierDetection), false)
-            : (new EffectivePolicy(level.LoadBalancer, level.ConnectionPool, level.OutlierDetection), true);
+            ? (new EffectivePolicy(policy.LoadBalancer, policy.ConnectionPool, policy.OutlierDetection, policy.Tls), false)
+            : (new EffectivePolicy(level.LoadBalancer, level.ConnectionPool, level.OutlierDetection, level.Tls), true);
     }
 
     /// <summary>The cluster with the policy's load balancing, connection pool and outlier detection.</summary>

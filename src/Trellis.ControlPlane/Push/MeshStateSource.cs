@@ -28,12 +28,14 @@ public sealed partial class MeshStateSource : IAsyncDisposable
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MeshState _current;
     private Uri? _asyncFunctions;
+    private readonly string _trustDomain;
 
     private readonly Jwks.JwksResolver? _jwks;
 
-    public MeshStateSource(IResourceStore store, ServiceRegistry registry, ILogger<MeshStateSource> log, TimeSpan? debounce = null, TimeProvider? time = null, Jwks.JwksResolver? jwks = null)
+    public MeshStateSource(IResourceStore store, ServiceRegistry registry, ILogger<MeshStateSource> log, TimeSpan? debounce = null, TimeProvider? time = null, Jwks.JwksResolver? jwks = null, string? trustDomain = null)
     {
         _jwks = jwks;
+        _trustDomain = trustDomain ?? Trellis.Api.Identity.SpiffeId.DefaultTrustDomain;
         _time = time ?? TimeProvider.System;
         _store = store;
         _registry = registry;
@@ -138,7 +140,7 @@ public sealed partial class MeshStateSource : IAsyncDisposable
 
     private MeshState Build(long generation)
     {
-        var state = new MeshState(generation, _store.Snapshot, _registry.Instances) { AsyncFunctions = Volatile.Read(ref _asyncFunctions) };
+        var state = new MeshState(generation, _store.Snapshot, _registry.Instances) { AsyncFunctions = Volatile.Read(ref _asyncFunctions), TrustDomain = _trustDomain };
         return _jwks is null ? state : _jwks.Attach(state);
     }
 

@@ -77,7 +77,7 @@ internal sealed class PooledHttp1Forwarder
             exchange.Framing = framing;
             for (var resend = 0; ; resend++)
             {
-                (upstream, _) = await UpstreamAttempt.OpenAsync(_pool, attempt.Cluster, endpoint, resend, token);
+                (upstream, _) = await UpstreamAttempt.OpenAsync(_pool, attempt.Cluster, endpoint, exchange.SourceIdentity, resend, token);
                 if (upstream is null)
                 {
                     var error = await ClassifyAsync(context, cts, exchange.Deadline, null, ForwardError.UpstreamConnect);
@@ -222,7 +222,7 @@ internal sealed class PooledHttp1Forwarder
     /// wait, for the upstream's 100 (then it goes), a final response (then it is never read, so Kestrel
     /// never sends the client its own 100, and the client gets that answer), or <see cref="ContinueTimeout"/>
     /// on the injected clock (then it goes anyway; a late 100 is dropped). The fast path gets the same
-    /// order by relaying the upstream's 100 to its client (<see cref="UpstreamConnection.ReadResponseHeadAsync(System.Net.Sockets.Socket?, TaskCompletionSource?, CancellationToken)"/>).
+    /// order by relaying the upstream's 100 to its client (<see cref="UpstreamConnection.ReadResponseHeadAsync(Listeners.IClientTransport?, TaskCompletionSource?, CancellationToken)"/>).
     /// </summary>
     private async Task<(Task<ForwardError>? BodyCopy, ForwardError Received)> AwaitContinueAsync(
         Stream body, long? length, UpstreamConnection upstream, CancellationToken token)

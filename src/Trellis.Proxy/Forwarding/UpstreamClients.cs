@@ -28,7 +28,8 @@ internal sealed class UpstreamClients : IDisposable
         _http2.Dispose();
     }
 
-    private static SocketsHttpHandler CreateHandler(ProxyServerOptions options) => new()
+    /// <summary>A handler with the proxy's settings; mTLS HTTP/2 upstreams get one per connector (<see cref="Upstream.TlsConnector.Invoker"/>).</summary>
+    internal static SocketsHttpHandler CreateHandler(ProxyServerOptions options) => new()
     {
         // A proxy forwards what it receives: no proxying of its own, no redirects followed, no
         // decompression (bodies and Content-Encoding pass through as is), no cookie jar shared

@@ -48,6 +48,8 @@ internal sealed partial class Http1Connection
 
     public string ClientAddress => _clientIp;
 
+    public Security.PeerIdentity? Peer => _transport.Peer;
+
     RouteRequest IExchange.Request => _request;
 
     public bool HasBody => _head.Chunked || _head.ContentLength > 0;
@@ -108,7 +110,7 @@ internal sealed partial class Http1Connection
             int read;
             try
             {
-                read = await _socket.ReceiveAsync(_in.AsMemory(_filled), SocketFlags.None);
+                read = await _transport.ReceiveAsync(_in.AsMemory(_filled));
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
@@ -159,7 +161,7 @@ internal sealed partial class Http1Connection
         var endpoint = attempt.Endpoint;
         for (var resend = 0; ; resend++)
         {
-            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, resend, token);
+            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, _listener.Identity, resend, token);
             if (upstream is null)
             {
                 DisarmClientWatch();
@@ -417,7 +419,7 @@ internal sealed partial class Http1Connection
 
         try
         {
-            _socket.Send(ContinueProbe, SocketFlags.None);
+            _transport.Send(ContinueProbe);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
@@ -496,7 +498,7 @@ internal sealed partial class Http1Connection
                 int read;
                 try
                 {
-                    read = await _socket.ReceiveAsync(buffer.AsMemory(0, (int)Math.Min(remaining, buffer.Length)), SocketFlags.None, CancellationToken.None);
+                    read = await _transport.ReceiveAsync(buffer.AsMemory(0, (int)Math.Min(remaining, buffer.Length)));
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
                 {
@@ -550,5 +552,5 @@ internal sealed partial class Http1Connection
 
     /// <summary>(4) Reads the final response head; a 100 the client asked for (Expect: 100-continue) is relayed to it.</summary>
     private ValueTask<ForwardError> ReadResponseHeadAsync(UpstreamConnection upstream, CancellationToken token) =>
-        upstream.ReadResponseHeadAsync(_head.ExpectContinue ? _socket : null, token);
+        upstream.ReadResponseHeadAsync(_head.ExpectContinue ? _transport : null, token);
 }

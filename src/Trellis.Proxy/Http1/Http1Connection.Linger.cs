@@ -43,7 +43,7 @@ internal sealed partial class Http1Connection
             return; // closed by the listener, or it is stopping: no waiting on clients (CloseIfIdle)
         }
 
-        _socket.Shutdown(SocketShutdown.Send);
+        _transport.ShutdownSend();
         if (_bodyCopy is { } copy)
         {
             await copy;

@@ -13,7 +13,7 @@ internal sealed partial class Http1Connection
     private ValueTask SendToClientAsync(ReadOnlyMemory<byte> bytes)
     {
         _telemetry.ResponseBytes += bytes.Length;
-        return SocketSends.AllAsync(_socket, bytes, CancellationToken.None);
+        return _transport.SendAsync(bytes, CancellationToken.None);
     }
 
     /// <summary>A new request: its head and the body bytes read with it so far.</summary>

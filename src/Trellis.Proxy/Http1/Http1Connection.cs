@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.Forwarding;
 using Trellis.Proxy.Http2;
+using Trellis.Proxy.Listeners;
 using Trellis.Proxy.LoadBalancing;
 using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.Routing;
@@ -45,7 +46,8 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
     /// </summary>
     private static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(130);
 
-    private readonly Socket _socket;
+    private readonly Socket _socket; // below the byte stream only: addresses, liveness probes, lingering (see IClientTransport.Socket)
+    private readonly IClientTransport _transport;
     private readonly Http1Listener _listener;
     private readonly Http1Services _services;
     private readonly RequestHead _head = new();
@@ -82,9 +84,10 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
     private int _watching;
     private volatile bool _clientGone;
 
-    public Http1Connection(Socket socket, Http1Listener listener)
+    public Http1Connection(IClientTransport transport, Http1Listener listener)
     {
-        _socket = socket;
+        _transport = transport;
+        var socket = _socket = transport.Socket;
         _listener = listener;
         _services = listener.Services;
         _clientIp = (socket.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? string.Empty;
@@ -120,7 +123,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
         if (Interlocked.CompareExchange(ref _state, States.Closed, States.Idle) == States.Idle
             || Interlocked.CompareExchange(ref _state, States.Closed, States.Lingering) == States.Lingering)
         {
-            _socket.Dispose();
+            _transport.Dispose();
         }
     }
 
@@ -128,7 +131,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
     public void Abort()
     {
         Volatile.Write(ref _state, States.Closed);
-        _socket.Dispose();
+        _transport.Dispose();
         Interlocked.Exchange(ref _upstream, null)?.Dispose();
     }
 
@@ -159,7 +162,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
                         break;
                     }
 
-                    var read = await _socket.ReceiveAsync(_in.AsMemory(_filled), SocketFlags.None);
+                    var read = await _transport.ReceiveAsync(_in.AsMemory(_filled));
                     if (read == 0)
                     {
                         return;
@@ -178,7 +181,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
                 {
                     // An h2c client with prior knowledge on a listener that also speaks HTTP/1.1, as
                     // Envoy's codec detects it; Kestrel cannot tell the two apart on one cleartext port.
-                    _listener.Adopt(new Http2Connection(_socket, _listener, _in.AsSpan(0, _filled)));
+                    _listener.Adopt(new Http2Connection(_transport, _listener, _in.AsSpan(0, _filled)));
                     handedOff = true;
                     return;
                 }
@@ -186,7 +189,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
                 _served = true;
                 if (next == Next.Handoff)
                 {
-                    handedOff = _listener.Handoff.TryHand(_socket, _in.AsSpan(0, _filled));
+                    handedOff = _listener.Handoff.TryHand(_transport, _in.AsSpan(0, _filled));
                     return;
                 }
 
@@ -211,7 +214,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
             Volatile.Write(ref _state, States.Closed);
             if (!handedOff)
             {
-                _socket.Dispose();
+                _transport.Dispose();
             }
 
             if (_bodyCopy is { } copy)

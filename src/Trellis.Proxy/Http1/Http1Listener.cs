@@ -32,9 +32,13 @@ internal sealed class Http1Listener
     private long _kestrelPreferredSince = long.MinValue;
     private int _stopping;
 
-    private Http1Listener(string name, bool http2, bool detectsH2c, Socket socket, Http1Services services, ListenerStats stats, HandoffTransport handoff)
+    private Http1Listener(string name, bool http2, bool detectsH2c, Socket socket, Http1Services services, ListenerStats stats, HandoffTransport handoff, ListenerConfig config)
     {
         Name = name;
+        Identity = config.Identity;
+        Mtls = services.Tls is { } tls && config.Identity is { } identity && config.Mtls != PeerAuthenticationMode.Disable
+            ? new MeshTlsAcceptor(tls, name, identity, config.Mtls, config.Protocols)
+            : null;
         _http2 = http2;
         DetectsH2c = detectsH2c;
         _socket = socket;
@@ -48,6 +52,12 @@ internal sealed class Http1Listener
     }
 
     public string Name { get; }
+
+    /// <summary>The SPIFFE ID of the listener's workload: its mTLS client certificate upstream; null for none.</summary>
+    public string? Identity { get; }
+
+    /// <summary>The mTLS side of the accept (PeerAuthentication PERMISSIVE or STRICT); null for a cleartext-only listener.</summary>
+    public MeshTlsAcceptor? Mtls { get; }
 
     public Http1Services Services { get; }
 
@@ -94,7 +104,7 @@ internal sealed class Http1Listener
         }
 
         return new Http1Listener(
-            config.Name, config.Protocols == HttpProtocols.Http2, config.Protocols == HttpProtocols.Http1AndHttp2 && services.Options.FastHttp2, socket, services, stats, handoff);
+            config.Name, config.Protocols == HttpProtocols.Http2, config.Protocols == HttpProtocols.Http1AndHttp2 && services.Options.FastHttp2, socket, services, stats, handoff, config);
     }
 
     /// <summary>
@@ -192,9 +202,34 @@ internal sealed class Http1Listener
             }
 
             client.NoDelay = true;
-            IFastConnection connection = _http2 ? new Http2Connection(client, this) : new Http1Connection(client, this);
-            _connections.TryAdd(connection, 0);
-            connection.Start();
+            if (Mtls is { } mtls)
+            {
+                _ = AcceptMeshAsync(mtls, client);
+                continue;
+            }
+
+            Serve(new SocketClientTransport(client), _http2);
         }
+    }
+
+    /// <summary>Sniffs and handshakes off the accept loop (a slow client must not hold up the others), then serves.</summary>
+    private async Task AcceptMeshAsync(MeshTlsAcceptor mtls, Socket client)
+    {
+        var transport = await mtls.AcceptAsync(client);
+        if (transport is null || Stopping)
+        {
+            transport?.Dispose();
+            client.Dispose();
+            return;
+        }
+
+        Serve(transport, _http2 || MeshTlsAcceptor.NegotiatedHttp2(transport));
+    }
+
+    private void Serve(IClientTransport transport, bool http2)
+    {
+        IFastConnection connection = http2 ? new Http2Connection(transport, this) : new Http1Connection(transport, this);
+        _connections.TryAdd(connection, 0);
+        connection.Start();
     }
 }

@@ -36,4 +36,7 @@ internal sealed class Http1Services
     public ILogger ForwardLog { get; }
 
     public ResponseDate Date { get; } = new();
+
+    /// <summary>mTLS between proxies (both sides, every engine); null in a proxy built without it (some tests).</summary>
+    public Security.Tls.MeshTls? Tls { get; init; }
 }

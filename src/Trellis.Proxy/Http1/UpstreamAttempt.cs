@@ -11,12 +11,17 @@ namespace Trellis.Proxy.Http1;
 internal static class UpstreamAttempt
 {
     /// <summary>The first attempt takes a pooled connection when there is one; a second one always connects anew.</summary>
-    /// <remarks>The cluster's connection pool settings apply: its connect and idle timeouts, and how many requests a connection may carry.</remarks>
+    /// <remarks>The cluster's connection pool settings apply: its connect and idle timeouts, and how many requests a connection may carry.
+    /// <paramref name="source"/> is the SPIFFE ID of the calling workload (its listener's), for mTLS.</remarks>
     public static ValueTask<(UpstreamConnection? Connection, Exception? Error)> OpenAsync(
-        UpstreamConnectionPool pool, ClusterState cluster, EndpointState endpoint, int attempt, CancellationToken token = default) =>
-        attempt == 0 && pool.TakeIdle(endpoint.Address, endpoint.Port, cluster.Connector, cluster.Config.ConnectionPool) is { } idle
+        UpstreamConnectionPool pool, ClusterState cluster, EndpointState endpoint, string? source, int attempt, CancellationToken token = default)
+    {
+        // The transport (cleartext or mTLS as the calling workload) is part of the pool's key.
+        var connector = cluster.ConnectorFor(endpoint, source);
+        return attempt == 0 && pool.TakeIdle(endpoint.Address, endpoint.Port, connector, cluster.Config.ConnectionPool) is { } idle
             ? new((idle, null))
-            : pool.ConnectAsync(endpoint.Address, endpoint.Port, cluster.Connector, cluster.Config.ConnectionPool, token);
+            : pool.ConnectAsync(endpoint.Address, endpoint.Port, connector, cluster.Config.ConnectionPool, token);
+    }
 
     /// <summary>
     /// Whether a first attempt that failed with <paramref name="error"/> is sent once more, on a new

@@ -58,8 +58,8 @@ internal sealed class UpstreamConnection : IDisposable
 
     private static readonly byte[] ContinueHead = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
 
-    /// <inheritdoc cref="ReadResponseHeadAsync(Socket?, TaskCompletionSource?, CancellationToken)"/>
-    public ValueTask<ForwardError> ReadResponseHeadAsync(Socket? continueTo, CancellationToken token) => ReadResponseHeadAsync(continueTo, null, token);
+    /// <inheritdoc cref="ReadResponseHeadAsync(Listeners.IClientTransport?, TaskCompletionSource?, CancellationToken)"/>
+    public ValueTask<ForwardError> ReadResponseHeadAsync(Listeners.IClientTransport? continueTo, CancellationToken token) => ReadResponseHeadAsync(continueTo, null, token);
 
     /// <summary>
     /// Reads until a final (non-1xx) response head is at <see cref="Start"/>, parsed into <see cref="Head"/>.
@@ -69,7 +69,7 @@ internal sealed class UpstreamConnection : IDisposable
     /// back until then). A 101 is an error: neither path asks to switch protocols here.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<ForwardError> ReadResponseHeadAsync(Socket? continueTo, TaskCompletionSource? continued, CancellationToken token)
+    public async ValueTask<ForwardError> ReadResponseHeadAsync(Listeners.IClientTransport? continueTo, TaskCompletionSource? continued, CancellationToken token)
     {
         while (true)
         {
@@ -100,7 +100,7 @@ internal sealed class UpstreamConnection : IDisposable
                 {
                     try
                     {
-                        await SocketSends.AllAsync(continueTo, ContinueHead, CancellationToken.None);
+                        await continueTo.SendAsync(ContinueHead, CancellationToken.None);
                     }
                     catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
                     {

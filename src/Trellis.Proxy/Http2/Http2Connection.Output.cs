@@ -340,14 +340,14 @@ internal sealed partial class Http2Connection
                 var output = _sending.Written;
                 for (var at = 0; at < output.Length; at += SendSlice)
                 {
-                    await SocketSends.AllAsync(_socket, output.Slice(at, Math.Min(SendSlice, output.Length - at)), CancellationToken.None);
+                    await _transport.SendAsync(output.Slice(at, Math.Min(SendSlice, output.Length - at)), CancellationToken.None);
                     Volatile.Write(ref _slicesSent, _slicesSent + 1);
                 }
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
                 CloseOutput();
-                _socket.Dispose(); // ends the read loop, which ends the streams
+                _transport.Dispose(); // ends the read loop, which ends the streams
                 return;
             }
 
@@ -452,11 +452,11 @@ internal sealed partial class Http2Connection
         Volatile.Write(ref _finishedAt, Services.Time.GetTimestamp());
         try
         {
-            _socket.Shutdown(SocketShutdown.Send);
+            _transport.ShutdownSend();
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
-            _socket.Dispose(); // already gone
+            _transport.Dispose(); // already gone
         }
     }
 

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using Trellis.Proxy.Http1;
 using Trellis.Proxy.Http2.Hpack;
+using Trellis.Proxy.Listeners;
 using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Telemetry;
@@ -61,7 +62,7 @@ internal sealed partial class Http2Connection : IFastConnection
     /// <summary>Whether the first line of a connection is the h2c preface's (prior knowledge, RFC 9113 §3.3).</summary>
     public static bool StartsWithPreface(ReadOnlySpan<byte> received) => received.StartsWith(Preface[..16]);
 
-    private readonly Socket _socket;
+    private readonly IClientTransport _transport;
     private readonly Http1Listener _listener;
     private readonly HpackDecoder _decoder = new(4096, MaxHeaderListSize);
     private readonly Dictionary<int, Http2Stream> _streams = [];
@@ -91,9 +92,10 @@ internal sealed partial class Http2Connection : IFastConnection
     private long? _stuckSince;
 
     /// <param name="received">Bytes already read from the socket (a preface that an HTTP/1.1 connection recognised), if any.</param>
-    public Http2Connection(Socket socket, Http1Listener listener, ReadOnlySpan<byte> received = default)
+    public Http2Connection(IClientTransport transport, Http1Listener listener, ReadOnlySpan<byte> received = default)
     {
-        _socket = socket;
+        _transport = transport;
+        var socket = transport.Socket;
         received.CopyTo(_in);
         _filled = received.Length;
         _listener = listener;
@@ -111,6 +113,9 @@ internal sealed partial class Http2Connection : IFastConnection
 
     public string ClientIp { get; }
 
+    /// <summary>The verified mTLS peer of the connection; null for cleartext.</summary>
+    public Security.PeerIdentity? Peer => _transport.Peer;
+
     public int LocalPort { get; }
 
     public Task Completion { get; private set; } = Task.CompletedTask;
@@ -122,7 +127,7 @@ internal sealed partial class Http2Connection : IFastConnection
     public void Abort()
     {
         _draining = true;
-        _socket.Dispose();
+        _transport.Dispose();
         AbortStreams();
     }
 
@@ -131,7 +136,7 @@ internal sealed partial class Http2Connection : IFastConnection
         var finishedAt = Volatile.Read(ref _finishedAt);
         if (finishedAt != 0 && Services.Time.GetElapsedTime(finishedAt, now) > LingerTimeout)
         {
-            _socket.Dispose(); // the client did not close after our FIN: the read loop ends here
+            _transport.Dispose(); // the client did not close after our FIN: the read loop ends here
             return;
         }
 
@@ -221,7 +226,7 @@ internal sealed partial class Http2Connection : IFastConnection
         WriteGoAway(Volatile.Read(ref _lastStreamId), Http2Error.EnhanceYourCalm, StalledReason);
         AbortStreams();
         await FlushedAsync();
-        _socket.Dispose(); // ends the read loop, and with it the connection
+        _transport.Dispose(); // ends the read loop, and with it the connection
     }
 
     /// <summary>Routing's strings, cached across the connection's requests (used on the read loop only, where streams are routed).</summary>
@@ -244,8 +249,8 @@ internal sealed partial class Http2Connection : IFastConnection
                 // Kestrel answers a client that does not speak h2c, and serves listeners that need it: over h2c
                 // on a listener that also speaks HTTP/1.1, where the listener's own Kestrel speaks HTTP/1.1 only.
                 handedOff = preface != PrefaceRead.NotHttp2 && _listener.H2c is { } h2c
-                    ? await h2c.TryHandAsync(_socket, _in.AsMemory(0, _filled))
-                    : _listener.Handoff.TryHand(_socket, _in.AsSpan(0, _filled));
+                    ? await h2c.TryHandAsync(_transport, _in.AsMemory(0, _filled))
+                    : _listener.Handoff.TryHand(_transport, _in.AsSpan(0, _filled));
                 return;
             }
 
@@ -286,7 +291,7 @@ internal sealed partial class Http2Connection : IFastConnection
     {
         while (_filled < Preface.Length)
         {
-            var read = await _socket.ReceiveAsync(_in.AsMemory(_filled), SocketFlags.None);
+            var read = await _transport.ReceiveAsync(_in.AsMemory(_filled));
             if (read == 0)
             {
                 return PrefaceRead.Closed;
@@ -340,7 +345,7 @@ internal sealed partial class Http2Connection : IFastConnection
 
             // A client that does not read what it asks for (PING, SETTINGS, responses) stops being read.
             await WaitForOutputAsync();
-            var read = await _socket.ReceiveAsync(_in.AsMemory(_filled), SocketFlags.None);
+            var read = await _transport.ReceiveAsync(_in.AsMemory(_filled));
             if (read == 0)
             {
                 return;
@@ -435,7 +440,7 @@ internal sealed partial class Http2Connection : IFastConnection
                 await FlushedAsync();
             }
 
-            _socket.Dispose();
+            _transport.Dispose();
         }
 
         _draining = true;

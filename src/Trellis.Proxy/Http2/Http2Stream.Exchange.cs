@@ -181,7 +181,7 @@ internal sealed partial class Http2Stream
         var endpoint = attempt.Endpoint;
         for (var resend = 0; ; resend++)
         {
-            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, resend, token);
+            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, _connection.Listener.Identity, resend, token);
             if (upstream is null)
             {
                 return AttemptResult.Failed(token.IsCancellationRequested ? ForwardError.UpstreamTimeout : ForwardError.UpstreamConnect, requestSent: false, _reset);
@@ -325,6 +325,8 @@ internal sealed partial class Http2Stream
     public string Scheme => "http";
 
     public string ClientAddress => _connection.ClientIp;
+
+    public Security.PeerIdentity? Peer => _connection.Peer;
 
     RouteRequest IExchange.Request => _routeRequest;
 

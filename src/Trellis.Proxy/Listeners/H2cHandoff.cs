@@ -37,10 +37,10 @@ internal sealed class H2cHandoff : IAsyncDisposable
     }
 
     /// <summary>Gives the connection to the h2c server, starting it first if needed; false when stopped (the caller closes it).</summary>
-    public async ValueTask<bool> TryHandAsync(Socket socket, ReadOnlyMemory<byte> prefix)
+    public async ValueTask<bool> TryHandAsync(IClientTransport client, ReadOnlyMemory<byte> prefix)
     {
         var transport = Volatile.Read(ref _transport) ?? await StartAsync();
-        return transport is not null && transport.TryHand(socket, prefix.Span);
+        return transport is not null && transport.TryHand(client, prefix.Span);
     }
 
     public async Task StopAsync(CancellationToken token)

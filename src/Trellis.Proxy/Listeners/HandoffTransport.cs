@@ -88,6 +88,29 @@ internal sealed class HandoffTransport : IConnectionListenerFactory, IAsyncDispo
         }
     }
 
+    /// <summary>
+    /// Gives a fast-path client connection to Kestrel: a cleartext one as its socket (<see cref="TryHand(Socket, ReadOnlySpan{byte})"/>),
+    /// an mTLS one as its decrypted stream (<see cref="TlsHandoffConnection"/>: a TLS session cannot change hands), with
+    /// the TLS features Kestrel reads (ALPN, the client certificate) and the peer's verified identity.
+    /// </summary>
+    public bool TryHand(IClientTransport client, ReadOnlySpan<byte> prefix)
+    {
+        if (client is not TlsClientTransport tls)
+        {
+            return TryHand(client.Socket, prefix);
+        }
+
+        lock (_gate)
+        {
+            if (_disposed || _listener is not { IsUnbound: false } listener)
+            {
+                return false;
+            }
+
+            return listener.Accepted.Writer.TryWrite(new TlsHandoffConnection(tls, prefix.ToArray()));
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         Listener? listener;

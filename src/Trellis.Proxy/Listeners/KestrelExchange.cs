@@ -51,6 +51,11 @@ internal sealed class KestrelExchange : IExchange
 
     public string ClientAddress => Context.Connection.RemoteIpAddress?.ToString() ?? string.Empty;
 
+    public Security.PeerIdentity? Peer => Context.Features.Get<PeerIdentityFeature>()?.Peer;
+
+    /// <summary>The SPIFFE ID the listener's workload calls upstream as (its mTLS client certificate); null for none.</summary>
+    public string? SourceIdentity { get; init; }
+
     public bool HasBody => Context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true;
 
     public CancellationToken ClientGone => Context.RequestAborted;

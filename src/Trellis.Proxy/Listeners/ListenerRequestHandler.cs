@@ -37,6 +37,9 @@ internal sealed class ListenerRequestHandler
         _servingLog = servingLog;
     }
 
+    /// <summary>The SPIFFE ID of the listener's workload (its mTLS client certificate upstream); null for none.</summary>
+    public string? Identity { get; init; }
+
     public async Task HandleAsync(HttpContext context)
     {
         var started = _time.GetTimestamp();
@@ -63,7 +66,7 @@ internal sealed class ListenerRequestHandler
                             ProxyLog.InstanceOverloaded(_servingLog, _listenerName, breaker.Capacity, breaker.QueueDepth);
                         }
 
-                        await new KestrelExchange(context, deadline, _forwarder, _requestIds).AnswerAsync(LocalReply.For(error));
+                        await new KestrelExchange(context, deadline, _forwarder, _requestIds) { SourceIdentity = Identity }.AnswerAsync(LocalReply.For(error));
                         return;
                     }
 
@@ -71,7 +74,7 @@ internal sealed class ListenerRequestHandler
                 }
             }
 
-            var exchange = new KestrelExchange(context, deadline, _forwarder, _requestIds);
+            var exchange = new KestrelExchange(context, deadline, _forwarder, _requestIds) { SourceIdentity = Identity };
             await _pipeline.RunAsync(exchange, _listenerName, RequestPipeline.Route(snapshot, _listenerName, exchange.Request));
         }
         finally

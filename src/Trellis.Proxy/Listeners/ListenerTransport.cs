@@ -19,12 +19,27 @@ namespace Trellis.Proxy.Listeners;
 /// </summary>
 internal static class ListenerTransport
 {
-    public static void Configure(ListenOptions listen, ListenerConfig config)
+    /// <param name="mesh">mTLS between proxies; null in a proxy without it.</param>
+    /// <param name="fronted">The fast path owns the socket (it sniffs and handshakes itself) and hands Kestrel connections
+    /// already decrypted: Kestrel then only needs ALPN to pick HTTP/2 for a handed TLS session.</param>
+    public static void Configure(ListenOptions listen, ListenerConfig config, Security.Tls.MeshTls? mesh = null, bool fronted = false)
     {
         if (config.Tls is { } tls)
         {
             listen.Protocols = Map(config.Protocols);
             listen.UseHttps(LoadCertificate(tls));
+            return;
+        }
+
+        if (MeshTlsFor(config, mesh) is { } identity)
+        {
+            // A TLS connection says HTTP/2 by ALPN; a cleartext one (PERMISSIVE) is HTTP/1.1 to Kestrel, as below.
+            listen.Protocols = Map(config.Protocols);
+            if (!fronted)
+            {
+                MeshTlsKestrel.Use(listen, mesh!, config.Name, identity, config.Mtls, config.Protocols);
+            }
+
             return;
         }
 
@@ -49,6 +64,10 @@ internal static class ListenerTransport
         return builder.Services.BuildServiceProvider();
 #pragma warning restore ASP0000
     });
+
+    /// <summary>The identity an inbound listener serves mTLS as, or null when it speaks cleartext only.</summary>
+    public static string? MeshTlsFor(ListenerConfig config, Security.Tls.MeshTls? mesh) =>
+        mesh is not null && config.Tls is null && config.Mtls != PeerAuthenticationMode.Disable ? config.Identity : null;
 
     public static KestrelProtocols Map(SnapshotProtocols protocols) => protocols switch
     {

@@ -51,7 +51,8 @@ internal sealed class ProxyListener : IAsyncDisposable
 
     /// <summary>Whether <paramref name="next"/> can be served by this listener without rebinding.</summary>
     public bool CanServe(ListenerConfig next) =>
-        next.Address == Config.Address && next.Port == Config.Port && next.Protocols == Config.Protocols && next.Tls == Config.Tls;
+        next.Address == Config.Address && next.Port == Config.Port && next.Protocols == Config.Protocols && next.Tls == Config.Tls
+        && next.Identity == Config.Identity && next.Mtls == Config.Mtls;
 
     public static async Task<ProxyListener> StartAsync(
         ListenerConfig config,
@@ -61,12 +62,14 @@ internal sealed class ProxyListener : IAsyncDisposable
         Http1Services? fastPath,
         CancellationToken cancellationToken)
     {
+        var fronted = fastPath is not null && Http1Listener.Serves(config, options);
+        var kestrelTls = config.Tls is not null || (!fronted && ListenerTransport.MeshTlsFor(config, fastPath?.Tls) is not null);
         KestrelServerOptions KestrelOptions()
         {
             var kestrel = new KestrelServerOptions
             {
                 AddServerHeader = false,
-                ApplicationServices = config.Tls is null ? NoServices : ListenerTransport.HttpsServices,
+                ApplicationServices = kestrelTls ? ListenerTransport.HttpsServices : NoServices,
                 // Absolute-form targets (HTTP_PROXY use) route by the target's authority even if a client
                 // sent a Host header that disagrees, as RFC 9112 §3.2.2 says a server must.
                 AllowHostHeaderOverride = true,
@@ -86,7 +89,7 @@ internal sealed class ProxyListener : IAsyncDisposable
         kestrel.Listen(IPAddress.Parse(config.Address), config.Port, l =>
         {
             listen = l;
-            ListenerTransport.Configure(l, config);
+            ListenerTransport.Configure(l, config, fastPath?.Tls, fronted);
         });
 
         // Inline scheduling (on by default, see ProxyServerOptions.InlineScheduling) runs the request

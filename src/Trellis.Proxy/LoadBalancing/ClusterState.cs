@@ -61,6 +61,15 @@ internal sealed class ClusterState
     /// <summary>How connections to the endpoints are opened (the upstream transport seam): plain TCP today.</summary>
     public Upstream.IUpstreamConnector Connector { get; init; }
 
+    /// <summary>The cluster's mTLS decision (auto mTLS, ISTIO_MUTUAL, DISABLE); null: every connection is <see cref="Connector"/>'s.</summary>
+    public Upstream.ClusterTls? Tls { get; init; }
+
+    /// <summary>The connector of an attempt from the workload <paramref name="source"/> (its SPIFFE ID; null for none) to <paramref name="endpoint"/>.</summary>
+    public Upstream.IUpstreamConnector ConnectorFor(EndpointState endpoint, string? source) => Tls is { } tls ? tls.For(endpoint, source, Connector) : Connector;
+
+    /// <summary>The HTTP client of an attempt (the Kestrel path's HTTP/2 upstreams): <see cref="Invoker"/>, or the mTLS connector's own.</summary>
+    public HttpMessageInvoker InvokerFor(EndpointState endpoint, string? source) => ConnectorFor(endpoint, source) is Upstream.TlsConnector tls ? tls.Invoker : Invoker;
+
     public Func<int, int> Random { get; }
 
     // PASSTHROUGH endpoints by the authority asked for, kept across snapshots; bounded so that arbitrary hosts cannot grow it.

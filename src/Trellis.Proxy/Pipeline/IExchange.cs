@@ -21,6 +21,9 @@ internal interface IExchange : Resilience.IResponseHeaderLookup
     /// <summary>The client's IP address as text (x-forwarded-for, source-IP hashing); empty when unknown.</summary>
     string ClientAddress { get; }
 
+    /// <summary>The verified identity of the peer proxy that sent the request over mTLS; null for a cleartext client.</summary>
+    Security.PeerIdentity? Peer { get; }
+
     /// <summary>A body follows the head (declared, chunked, or an HTTP/2 stream still open).</summary>
     bool HasBody { get; }
 

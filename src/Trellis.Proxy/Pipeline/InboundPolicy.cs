@@ -10,8 +10,8 @@ namespace Trellis.Proxy.Pipeline;
 /// Stage (2) of <see cref="RequestPipeline"/>: what may reach the route at all, decided before any policy of the route
 /// runs (Envoy's RBAC and JWT filters sit there), once for every engine. Authorization: the listener's
 /// AuthorizationPolicies (<see cref="AuthorizationPolicies"/>), compiled once per snapshot; a refusal is Istio's
-/// <c>403 RBAC: access denied</c> with flag RBAC. The peer's principal is empty until proxies speak mTLS, so rules on
-/// principals and namespaces match no one yet (docs/security.md). Authentication runs first, as Envoy's JWT filter
+/// <c>403 RBAC: access denied</c> with flag RBAC. The peer's principal is the SPIFFE ID its mTLS certificate proved
+/// (<see cref="IExchange.Peer"/>); a cleartext peer has none, so rules on principals and namespaces never match it. Authentication runs first, as Envoy's JWT filter
 /// before RBAC: the listener's RequestAuthentication (<see cref="JwtStage"/>) refuses an invalid token with 401 and
 /// Envoy's message, and a valid one gives authorization its <c>request.auth.*</c>.
 /// </summary>
@@ -37,7 +37,7 @@ internal sealed class InboundPolicy(SnapshotHolder snapshots, TimeProvider time)
             return null;
         }
 
-        var identity = new RequestIdentity("", exchange.ClientAddress, user.User);
+        var identity = new RequestIdentity(exchange.Peer?.Principal ?? "", exchange.ClientAddress, user.User);
         return policies.Decide(exchange.Request, identity).Allowed ? null : Denied;
     }
 

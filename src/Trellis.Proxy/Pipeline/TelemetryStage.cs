@@ -35,6 +35,7 @@ internal sealed class TelemetryStage
     /// <summary>Before stage (2): the request's caller, protocol, trace context and logged fields, from its head.</summary>
     public void Begin(IExchange exchange, string listener)
     {
+        exchange.Telemetry.MutualTlsPeer = exchange.Peer;
         if (_telemetry.Listener(listener) is { Active: true } telemetry)
         {
             _telemetry.Begin(telemetry, exchange.Request, exchange.Telemetry);

@@ -16,7 +16,8 @@ internal static class SnapshotCompiler
         CompiledSnapshot previous,
         UpstreamClients clients,
         ProxyServerOptions options,
-        TimeProvider? time = null)
+        TimeProvider? time = null,
+        Upstream.MeshConnectors? connectors = null)
     {
         time ??= TimeProvider.System;
         var clusters = new Dictionary<string, ClusterState>(StringComparer.Ordinal);
@@ -24,7 +25,12 @@ internal static class SnapshotCompiler
         {
             previous.Clusters.TryGetValue(cluster.Name, out var old);
             var endpoints = (cluster.Endpoints ?? []).Select(e => ReuseOrCreate(old, e)).ToArray();
-            clusters[cluster.Name] = new ClusterState(cluster, endpoints, clients.For(cluster.Protocol), options.Random, time, old);
+            clusters[cluster.Name] = new ClusterState(cluster, endpoints, clients.For(cluster.Protocol), options.Random, time, old)
+            {
+                Tls = cluster.Tls is not null && connectors is not null
+                    ? new Upstream.ClusterTls(cluster, endpoints, Upstream.TcpConnector.For(cluster.ConnectionPool?.TcpKeepalive), connectors)
+                    : null,
+            };
         }
 
         var buckets = PreviousRouteBuckets(previous);

@@ -12,6 +12,9 @@ internal sealed class ExchangeTelemetry
     /// <summary>The caller (<see cref="IstioMetrics.Peers"/> id) as its proxy announced it; 0 when unknown or not read.</summary>
     public int Peer;
 
+    /// <summary>The caller's verified mTLS identity (set when the pipeline starts); null for a cleartext request.</summary>
+    public Security.PeerIdentity? MutualTlsPeer;
+
     public RequestProtocol Protocol;
 
     /// <summary>The metadata-exchange fields the request carries upstream (a client-side listener's); null for none.</summary>

@@ -18,6 +18,8 @@ internal sealed class ListenerTelemetry
         Name = config.Name;
         Reporter = config.Kind == ListenerKind.Inbound ? Reporter.Destination : Reporter.Source;
         Self = metrics.Peers.Id(PeerLabels.From(config.Peer));
+        // Over mTLS the workload's own certificate names it: Istio's destination_principal.
+        SelfMutualTls = config.Identity is { } identity ? metrics.Peers.Id(PeerLabels.From(config.Peer) with { Principal = identity }) : Self;
         _services = (config.Services ?? [])
             .Select(s => (metrics.Services.Id(ServiceLabels.From(s)), s.Name, $"{s.Name}.{s.Namespace}", $"{s.Name}.{s.Namespace}.svc", s.Host))
             .ToArray();
@@ -42,6 +44,9 @@ internal sealed class ListenerTelemetry
 
     /// <summary>The <see cref="IstioMetrics.Peers"/> id of the workload the listener speaks for.</summary>
     public int Self { get; }
+
+    /// <summary><see cref="Self"/> with the workload's SPIFFE ID as its principal, for requests that arrived over mTLS.</summary>
+    public int SelfMutualTls { get; }
 
     public ListenerTelemetryConfig Config { get; }
 

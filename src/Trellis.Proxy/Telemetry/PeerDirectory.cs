@@ -14,6 +14,28 @@ internal sealed class PeerDirectory(Interned<PeerLabels> peers)
     public const int Capacity = 4096;
 
     private readonly ConcurrentDictionary<string, int> _byHeader = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(int Peer, string Principal), int> _withPrincipal = new();
+
+    /// <summary>
+    /// The peer <paramref name="id"/> with the principal its mTLS certificate proved (Istio's source_principal): the
+    /// header names the workload, the certificate who it is. Bounded like the header lookup.
+    /// </summary>
+    public int WithPrincipal(int id, string principal)
+    {
+        if (_withPrincipal.TryGetValue((id, principal), out var known))
+        {
+            return known;
+        }
+
+        if (_withPrincipal.Count >= Capacity)
+        {
+            return id;
+        }
+
+        known = peers.Id(peers[id] with { Principal = principal });
+        _withPrincipal.TryAdd((id, principal), known);
+        return known;
+    }
 
     /// <summary>The peer id of a request's header value; 0 (unknown) for none or a malformed one.</summary>
     public int Resolve(ReadOnlySpan<char> header)

@@ -96,10 +96,16 @@ internal sealed class ProxyTelemetry
             source = telemetry.Peer;
             destination = listener.Self;
             service = listener.ServiceFor(request.Host);
+            if (telemetry.MutualTlsPeer is { } peer)
+            {
+                source = Peers.WithPrincipal(source, peer.SpiffeId);
+                destination = listener.SelfMutualTls;
+            }
         }
 
         var key = new RequestKey(
-            listener.Reporter, source, destination, service, outcome.Status, telemetry.GrpcStatus, outcome.Flags, telemetry.Protocol, MutualTls: false);
+            listener.Reporter, source, destination, service, outcome.Status, telemetry.GrpcStatus, outcome.Flags, telemetry.Protocol,
+            MutualTls: listener.Reporter == Reporter.Destination && telemetry.MutualTlsPeer is not null);
         Metrics.Record(key, elapsed.Ticks / (TimeSpan.TicksPerMillisecond / 1000), telemetry.RequestBytes, telemetry.ResponseBytes);
     }
 

@@ -9,6 +9,9 @@ internal sealed class TcpTransport(Socket socket) : IUpstreamTransport
 {
     public string Remote => socket.RemoteEndPoint?.ToString() ?? string.Empty;
 
+    /// <summary>The connected socket (a TLS connector runs its handshake over it).</summary>
+    public Socket Socket => socket;
+
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken token) => SocketSends.AllAsync(socket, data, token);
 
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken token) => socket.ReceiveAsync(buffer, SocketFlags.None, token);

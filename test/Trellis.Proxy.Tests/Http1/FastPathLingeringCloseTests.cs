@@ -226,7 +226,7 @@ public sealed class FastPathLingeringCloseTests
             var socket = await _accept.AcceptSocketAsync();
             socket.NoDelay = true;
             _accepted = socket;
-            var connection = new Http1Connection(socket, Listener);
+            var connection = new Http1Connection(new Trellis.Proxy.Listeners.SocketClientTransport(socket), Listener);
             Listener.Adopt(connection);
 
             await client.SendAsync($"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: {1024 * 1024}\r\n\r\n");

@@ -1,0 +1,103 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Trellis.Api.Snapshots;
+using Trellis.Proxy.Security.Tls;
+using Trellis.Proxy.Upstream;
+
+namespace Trellis.Proxy.Listeners;
+
+/// <summary>What a connection's first bytes say it speaks (Istio's TLS inspector, reduced to what PERMISSIVE needs).</summary>
+internal static class FirstBytes
+{
+    public enum Kind
+    {
+        /// <summary>Nothing to decide on yet.</summary>
+        NeedMore,
+
+        /// <summary>A TLS record of type handshake (0x16) with major version 3: a ClientHello.</summary>
+        Tls,
+
+        /// <summary>Anything else: cleartext HTTP (a method token, or the h2c preface).</summary>
+        Cleartext,
+    }
+
+    /// <summary>
+    /// 0x16 can start no HTTP/1.1 request (methods are tokens) nor the h2c preface, so the first byte decides; when the
+    /// second is there, it must be 0x03 too.
+    /// </summary>
+    public static Kind Classify(ReadOnlySpan<byte> first) => first.Length switch
+    {
+        0 => Kind.NeedMore,
+        1 => first[0] == 0x16 ? Kind.Tls : Kind.Cleartext,
+        _ => first[0] == 0x16 && first[1] == 0x03 ? Kind.Tls : Kind.Cleartext,
+    };
+}
+
+/// <summary>
+/// The mTLS side of an inbound listener's accept: under PERMISSIVE, peeks at the first bytes and lets cleartext through
+/// (<see cref="SocketClientTransport"/>); under STRICT, closes a cleartext connection with a log line; a TLS one is
+/// handshaken as the workload's identity, with a client certificate required and checked (<see cref="PeerCertificates"/>).
+/// Returns null, never throws, for a connection that is refused or goes away; the caller closes the socket.
+/// </summary>
+internal sealed class MeshTlsAcceptor(MeshTls tls, string listener, string identity, PeerAuthenticationMode mode, HttpProtocols protocols)
+{
+    public PeerAuthenticationMode Mode => mode;
+
+    public async Task<IClientTransport?> AcceptAsync(Socket client)
+    {
+        var remote = (client.RemoteEndPoint as IPEndPoint)?.ToString() ?? string.Empty;
+        using var timeout = new CancellationTokenSource(MeshTls.HandshakeTimeout, tls.Time);
+        var first = new byte[2];
+        int peeked;
+        try
+        {
+            peeked = await client.ReceiveAsync(first, SocketFlags.Peek, timeout.Token);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            return null;
+        }
+
+        var kind = FirstBytes.Classify(first.AsSpan(0, peeked));
+        if (kind == FirstBytes.Kind.NeedMore)
+        {
+            return null; // closed before a byte
+        }
+
+        if (kind == FirstBytes.Kind.Cleartext)
+        {
+            if (mode == PeerAuthenticationMode.Strict)
+            {
+                MeshTlsLog.CleartextRefused(tls.Log, listener, remote);
+                return null;
+            }
+
+            return new SocketClientTransport(client);
+        }
+
+        var slot = new PeerSlot();
+        if (tls.Server(identity, protocols, slot) is not { } options)
+        {
+            MeshTlsLog.NoServerCertificate(tls.Log, listener, identity, remote);
+            return null;
+        }
+
+        var stream = new SslStream(new NetworkStream(client, ownsSocket: false), leaveInnerStreamOpen: false);
+        try
+        {
+            await stream.AuthenticateAsServerAsync(options, timeout.Token);
+            return new TlsClientTransport(stream, client, slot.Verdict.Peer!);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException || TlsFailures.IsStreamFailure(ex))
+        {
+            MeshTlsLog.HandshakeRefused(tls.Log, listener, remote, slot.Verdict.Error ?? ex.Message);
+            await stream.DisposeAsync();
+            return null;
+        }
+    }
+
+    /// <summary>Whether a handshaken connection speaks HTTP/2 (ALPN h2).</summary>
+    public static bool NegotiatedHttp2(IClientTransport transport) =>
+        transport is TlsClientTransport tls && tls.Stream.NegotiatedApplicationProtocol == SslApplicationProtocol.Http2;
+}

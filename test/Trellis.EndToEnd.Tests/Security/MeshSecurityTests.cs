@@ -1,0 +1,217 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Trellis.EndToEnd.Tests.Security;
+
+/// <summary>
+/// mTLS and authorization through the real binary (<c>trellis up</c>): two caller workloads with their own service
+/// accounts call a target through their outbound listeners (the test speaks for the callers' applications), and a
+/// cleartext caller reaches the target's inbound port directly, as a process outside the mesh would. One ordered
+/// scenario: Istio's default PERMISSIVE accepts both; STRICT refuses the cleartext caller while proxies keep talking
+/// mTLS; an AuthorizationPolicy by principal allows one service account and denies the other.
+/// </summary>
+public sealed class MeshSecurityTests : IAsyncLifetime
+{
+    private const string Mesh = """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: target}
+        spec:
+          selector: {app: target}
+          ports: [{name: http, port: 80}]
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: target}
+        spec:
+          selector: {matchLabels: {app: target}}
+          template:
+            metadata: {labels: {app: target}}
+            spec:
+              serviceAccountName: target
+              containers: [{name: echo, command: ["dotnet", "ECHO_DLL"]}]
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: caller-a}
+        spec:
+          selector: {matchLabels: {app: caller-a}}
+          template:
+            metadata: {labels: {app: caller-a}}
+            spec:
+              serviceAccountName: caller-a
+              containers: [{name: echo, command: ["dotnet", "ECHO_DLL"]}]
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: caller-b}
+        spec:
+          selector: {matchLabels: {app: caller-b}}
+          template:
+            metadata: {labels: {app: caller-b}}
+            spec:
+              serviceAccountName: caller-b
+              containers: [{name: echo, command: ["dotnet", "ECHO_DLL"]}]
+        """;
+
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-security-" + Guid.NewGuid().ToString("N"));
+    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false, PooledConnectionLifetime = TimeSpan.Zero }) { Timeout = TimeSpan.FromSeconds(10) };
+    private TrellisProcess _up = null!;
+    private string _server = "";
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_dir);
+        var api = TrellisProcess.FreePort();
+        _server = $"http://127.0.0.1:{api}";
+        _up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
+            "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--pool-size", "0");
+        try
+        {
+            await Eventually.WaitAsync(HealthyAsync, TimeSpan.FromSeconds(60), "the API", _up);
+            await ApplyAsync(Mesh.Replace("ECHO_DLL", Path.Combine(TrellisBinary.RepoRoot, "samples", "echo", "bin", "echo.dll"), StringComparison.Ordinal));
+        }
+        catch
+        {
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _up.DisposeAsync();
+        _http.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task PeerAuthenticationAndAuthorization_PermissiveStrictAndPrincipals_AsIstio()
+    {
+        var a = await PortAsync("caller-a", "outbound");
+        var b = await PortAsync("caller-b", "outbound");
+        var inbound = await PortAsync("target", "inbound");
+
+        // PERMISSIVE (no PeerAuthentication): callers reach the target over mTLS (their proxies hold certificates), and a
+        // cleartext client outside the mesh is accepted on the same port.
+        await ExpectAsync(a, 200);
+        await ExpectAsync(b, 200);
+        await ExpectDirectAsync(inbound, accepted: true);
+
+        // STRICT in the namespace: the cleartext client is refused, the callers' mTLS goes on.
+        await ApplyAsync("""
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: default, namespace: default}
+            spec: {mtls: {mode: STRICT}}
+            """);
+        await ExpectDirectAsync(inbound, accepted: false);
+        await ExpectAsync(a, 200);
+        Assert.Contains("mTLS is STRICT", _up.Output, StringComparison.Ordinal); // the refusal is logged
+
+        // Only caller-a's service account may call the target.
+        await ApplyAsync("""
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: target-callers, namespace: default}
+            spec:
+              selector: {matchLabels: {app: target}}
+              action: ALLOW
+              rules:
+              - from: [{source: {principals: ["cluster.local/ns/default/sa/caller-a"]}}]
+            """);
+        await ExpectAsync(b, 403, "RBAC: access denied");
+        await ExpectAsync(a, 200);
+
+        // PERMISSIVE again: the cleartext client is accepted, but it has no principal, so the policy refuses it.
+        await ApplyAsync("""
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: default, namespace: default}
+            spec: {mtls: {mode: PERMISSIVE}}
+            """);
+        await Eventually.WaitAsync(async () => (await DirectAsync(inbound)) == HttpStatusCode.Forbidden, TimeSpan.FromSeconds(20), "cleartext accepted and refused by the policy", _up);
+    }
+
+    /// <summary>Waits until a call through <paramref name="outbound"/> to the target answers <paramref name="status"/>.</summary>
+    private Task ExpectAsync(int outbound, int status, string? body = null) => Eventually.WaitAsync(async () =>
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{outbound}/hello");
+            request.Headers.Host = "target";
+            using var response = await _http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            return (int)response.StatusCode == status && (body is null || text == body);
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }, TimeSpan.FromSeconds(30), $"{status} through outbound port {outbound}", _up);
+
+    private Task ExpectDirectAsync(int inbound, bool accepted) => Eventually.WaitAsync(
+        async () => (await DirectAsync(inbound) is not null) == accepted, TimeSpan.FromSeconds(20), accepted ? "cleartext accepted" : "cleartext refused", _up);
+
+    /// <summary>A cleartext request straight to the target's inbound listener: its status, or null when the connection was refused.</summary>
+    private async Task<HttpStatusCode?> DirectAsync(int inbound)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{inbound}/hello");
+            request.Headers.Host = "target";
+            using var response = await _http.SendAsync(request);
+            return response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<int> PortAsync(string app, string name)
+    {
+        var port = 0;
+        await Eventually.WaitAsync(async () =>
+        {
+            var pods = await TryGetAsync("/api/v1/namespaces/default/pods");
+            var pod = (pods?["items"] as JsonArray ?? []).FirstOrDefault(p => (bool?)p?["status"]?["ready"] == true && (string?)p?["metadata"]?["labels"]?["app"] == app);
+            port = (int?)pod?["status"]?["ports"]?[name] ?? 0;
+            return port != 0;
+        }, TimeSpan.FromSeconds(60), $"a ready {app}", _up);
+        return port;
+    }
+
+    private async Task ApplyAsync(string yaml)
+    {
+        using var response = await _http.PostAsync($"{_server}/apply?source=security", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"apply failed: {(int)response.StatusCode} {body}");
+    }
+
+    private async Task<bool> HealthyAsync()
+    {
+        try
+        {
+            using var response = await _http.GetAsync(_server + "/healthz");
+            return response.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    private async Task<JsonNode?> TryGetAsync(string path)
+    {
+        try
+        {
+            return JsonNode.Parse(await _http.GetStringAsync(_server + path));
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+}
