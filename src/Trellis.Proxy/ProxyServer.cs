@@ -65,7 +65,7 @@ public sealed class ProxyServer : IAsyncDisposable
         _pipeline = new RequestPipeline(
             _snapshots, options, _time, _activation, _coldStarts, new TelemetryStage(_accessLog, _time, _telemetry, options.NodeName), forwardLog, _servingLog,
             new Mirroring(_pool, options, forwardLog));
-        var tls = new Security.Tls.MeshTls(Identities, _time, loggerFactory.CreateLogger("Trellis.Proxy.MeshTls"));
+        var tls = new Security.Tls.MeshTls(Identities, _time, loggerFactory.CreateLogger("Trellis.Proxy.MeshTls"), _snapshots);
         _connectors = new Upstream.MeshConnectors(tls, () => Forwarding.UpstreamClients.CreateHandler(options));
         _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog, _pipeline) { Tls = tls };
     }

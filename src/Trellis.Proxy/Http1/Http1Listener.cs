@@ -36,7 +36,7 @@ internal sealed class Http1Listener
     {
         Name = name;
         Identity = config.Identity;
-        Mtls = services.Tls is { } tls && config.Identity is { } identity && config.Mtls != PeerAuthenticationMode.Disable
+        Mtls = config.Kind == ListenerKind.Inbound && services.Tls is { } tls && config.Identity is { } identity
             ? new MeshTlsAcceptor(tls, name, identity, config.Mtls, config.Protocols)
             : null;
         _http2 = http2;
@@ -56,7 +56,7 @@ internal sealed class Http1Listener
     /// <summary>The SPIFFE ID of the listener's workload: its mTLS client certificate upstream; null for none.</summary>
     public string? Identity { get; }
 
-    /// <summary>The mTLS side of the accept (PeerAuthentication PERMISSIVE or STRICT); null for a cleartext-only listener.</summary>
+    /// <summary>The mTLS side of the accept (its mode follows PeerAuthentication); null for a listener without a workload identity.</summary>
     public MeshTlsAcceptor? Mtls { get; }
 
     public Http1Services Services { get; }

@@ -21,7 +21,7 @@ internal static class ListenerTransport
 {
     /// <param name="mesh">mTLS between proxies; null in a proxy without it.</param>
     /// <param name="fronted">The fast path owns the socket (it sniffs and handshakes itself) and hands Kestrel connections
-    /// already decrypted: Kestrel then only needs ALPN to pick HTTP/2 for a handed TLS session.</param>
+    /// already decrypted (an HTTP/2 one to the listener's h2c server).</param>
     public static void Configure(ListenOptions listen, ListenerConfig config, Security.Tls.MeshTls? mesh = null, bool fronted = false)
     {
         if (config.Tls is { } tls)
@@ -31,15 +31,11 @@ internal static class ListenerTransport
             return;
         }
 
-        if (MeshTlsFor(config, mesh) is { } identity)
+        if (!fronted && MeshTlsFor(config, mesh) is { } identity)
         {
-            // A TLS connection says HTTP/2 by ALPN; a cleartext one (PERMISSIVE) is HTTP/1.1 to Kestrel, as below.
+            // A TLS connection says HTTP/2 by ALPN; a cleartext one (PERMISSIVE, DISABLE) is HTTP/1.1 to Kestrel, as below.
             listen.Protocols = Map(config.Protocols);
-            if (!fronted)
-            {
-                MeshTlsKestrel.Use(listen, mesh!, config.Name, identity, config.Mtls, config.Protocols);
-            }
-
+            MeshTlsKestrel.Use(listen, mesh!, config.Name, identity, config.Mtls, config.Protocols);
             return;
         }
 
@@ -65,9 +61,9 @@ internal static class ListenerTransport
 #pragma warning restore ASP0000
     });
 
-    /// <summary>The identity an inbound listener serves mTLS as, or null when it speaks cleartext only.</summary>
+    /// <summary>The identity a listener may serve mTLS as (its mode, read per connection, may say not to); null for none.</summary>
     public static string? MeshTlsFor(ListenerConfig config, Security.Tls.MeshTls? mesh) =>
-        mesh is not null && config.Tls is null && config.Mtls != PeerAuthenticationMode.Disable ? config.Identity : null;
+        mesh is not null && config.Tls is null && config.Kind == ListenerKind.Inbound ? config.Identity : null;
 
     public static KestrelProtocols Map(SnapshotProtocols protocols) => protocols switch
     {

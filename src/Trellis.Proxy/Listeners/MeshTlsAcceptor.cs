@@ -40,12 +40,19 @@ internal static class FirstBytes
 /// handshaken as the workload's identity, with a client certificate required and checked (<see cref="PeerCertificates"/>).
 /// Returns null, never throws, for a connection that is refused or goes away; the caller closes the socket.
 /// </summary>
-internal sealed class MeshTlsAcceptor(MeshTls tls, string listener, string identity, PeerAuthenticationMode mode, HttpProtocols protocols)
+internal sealed class MeshTlsAcceptor(MeshTls tls, string listener, string identity, PeerAuthenticationMode initial, HttpProtocols protocols)
 {
-    public PeerAuthenticationMode Mode => mode;
+    /// <summary>The listener's mode now (PeerAuthentication changes apply to new connections).</summary>
+    public PeerAuthenticationMode Mode => tls.ModeOf(listener, initial);
 
     public async Task<IClientTransport?> AcceptAsync(Socket client)
     {
+        var mode = Mode;
+        if (mode == PeerAuthenticationMode.Disable)
+        {
+            return new SocketClientTransport(client);
+        }
+
         var remote = (client.RemoteEndPoint as IPEndPoint)?.ToString() ?? string.Empty;
         using var timeout = new CancellationTokenSource(MeshTls.HandshakeTimeout, tls.Time);
         var first = new byte[2];

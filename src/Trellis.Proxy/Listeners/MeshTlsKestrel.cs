@@ -17,7 +17,7 @@ namespace Trellis.Proxy.Listeners;
 /// </summary>
 internal static class MeshTlsKestrel
 {
-    public static void Use(ListenOptions listen, MeshTls tls, string listener, string identity, PeerAuthenticationMode mode, HttpProtocols protocols)
+    public static void Use(ListenOptions listen, MeshTls tls, string listener, string identity, PeerAuthenticationMode initial, HttpProtocols protocols)
     {
         ConnectionDelegate? afterTls = null;
         listen.Use(next => async connection =>
@@ -27,7 +27,12 @@ internal static class MeshTlsKestrel
             var first = read.Buffer.Slice(0, Math.Min(2, read.Buffer.Length)).ToArray();
             input.AdvanceTo(read.Buffer.Start, read.Buffer.Start);
             var kind = FirstBytes.Classify(first);
-            if (kind == FirstBytes.Kind.Tls)
+            var mode = tls.ModeOf(listener, initial);
+            if (mode == PeerAuthenticationMode.Disable)
+            {
+                await afterTls!(connection);
+            }
+            else if (kind == FirstBytes.Kind.Tls)
             {
                 await next(connection);
             }

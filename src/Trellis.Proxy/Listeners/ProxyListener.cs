@@ -52,7 +52,7 @@ internal sealed class ProxyListener : IAsyncDisposable
     /// <summary>Whether <paramref name="next"/> can be served by this listener without rebinding.</summary>
     public bool CanServe(ListenerConfig next) =>
         next.Address == Config.Address && next.Port == Config.Port && next.Protocols == Config.Protocols && next.Tls == Config.Tls
-        && next.Identity == Config.Identity && next.Mtls == Config.Mtls;
+        && next.Identity == Config.Identity; // the PeerAuthentication mode is read per connection: a change needs no rebind
 
     public static async Task<ProxyListener> StartAsync(
         ListenerConfig config,

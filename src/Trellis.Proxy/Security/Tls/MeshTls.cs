@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Net.Security;
 using System.Runtime.CompilerServices;
 using System.Security.Authentication;
@@ -20,8 +21,10 @@ internal sealed class PeerSlot
 /// certificates required, and peers checked by <see cref="PeerCertificates"/> against the trust bundle (never the system's
 /// roots). Certificate contexts are made once per certificate, not per handshake.
 /// </summary>
-internal sealed class MeshTls(WorkloadIdentities identities, TimeProvider time, ILogger log)
+internal sealed class MeshTls(WorkloadIdentities identities, TimeProvider time, ILogger log, Routing.SnapshotHolder? snapshots = null)
 {
+    private (Routing.CompiledSnapshot? Snapshot, FrozenDictionary<string, PeerAuthenticationMode> Modes) _modes;
+
     public static readonly SslApplicationProtocol[] Http1AndHttp2 = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11];
     public static readonly SslApplicationProtocol[] Http2Only = [SslApplicationProtocol.Http2];
     public static readonly SslApplicationProtocol[] Http1Only = [SslApplicationProtocol.Http11];
@@ -36,6 +39,28 @@ internal sealed class MeshTls(WorkloadIdentities identities, TimeProvider time, 
     public TimeProvider Time => time;
 
     public ILogger Log => log;
+
+    /// <summary>
+    /// A listener's PeerAuthentication mode in the current snapshot, read per connection: a PeerAuthentication change
+    /// applies to the next connection without rebinding the listener (and dropping its connections).
+    /// </summary>
+    public PeerAuthenticationMode ModeOf(string listener, PeerAuthenticationMode fallback)
+    {
+        if (snapshots is null)
+        {
+            return fallback;
+        }
+
+        var current = snapshots.Current;
+        var cached = _modes;
+        if (!ReferenceEquals(cached.Snapshot, current))
+        {
+            cached = (current, current.Source.Listeners.ToFrozenDictionary(l => l.Name, l => l.Mtls, StringComparer.Ordinal));
+            _modes = cached;
+        }
+
+        return cached.Modes.TryGetValue(listener, out var mode) ? mode : fallback;
+    }
 
     /// <summary>Whether this proxy holds a certificate for <paramref name="identity"/> (it can then speak mTLS as it).</summary>
     public bool Holds(string? identity) => identity is not null && identities.Get(identity) is not null;
