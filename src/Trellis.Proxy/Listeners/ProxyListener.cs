@@ -73,6 +73,9 @@ internal sealed class ProxyListener : IAsyncDisposable
                 // Absolute-form targets (HTTP_PROXY use) route by the target's authority even if a client
                 // sent a Host header that disagrees, as RFC 9112 §3.2.2 says a server must.
                 AllowHostHeaderOverride = true,
+                // A mesh peer speaks h2 inside mTLS with the application's :scheme (http), as Envoy's sidecars do;
+                // Kestrel would otherwise reset every such stream (PROTOCOL_ERROR) for not saying https.
+                AllowAlternateSchemes = config.Kind == ListenerKind.Inbound,
             };
             // Bodies are streamed, never held, so there is nothing for a size limit to protect.
             kestrel.Limits.MaxRequestBodySize = null;

@@ -112,6 +112,31 @@ public sealed class MeshTlsEnginesTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await GetAsync(misnamed.Client, engine.IsHttp2())).Status);
     }
 
+    /// <summary>gRPC's case: an HTTP/2 cluster (h2 inside the TLS session) to an HTTP/2-only inbound listener, on both server engines.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ProxyPair_Http2Cluster_MtlsToAnHttp2InboundListener(bool serverFastPath)
+    {
+        using var ca = new MeshCa();
+        await using var backend = await TestBackend.StartAsync(
+            context => context.Response.WriteAsync("upstream " + context.Request.Protocol), Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
+        var serverSnapshot = Server(backend, PeerAuthenticationMode.Strict, HttpProtocols.Http2);
+        serverSnapshot = serverSnapshot with { Clusters = [serverSnapshot.Clusters[0] with { Protocol = UpstreamProtocol.Http2 }] };
+        await using var server = await ProxyHarness.StartAsync(serverSnapshot, new ProxyServerOptions { FastHttp1 = serverFastPath, FastHttp2 = serverFastPath });
+        ca.Install(server.Server, Reviews);
+        var client = new ProxySnapshot(
+            "1",
+            [Snapshots.Listener(protocols: HttpProtocols.Http1AndHttp2) with { Kind = ListenerKind.Outbound, Identity = Productpage }],
+            [new RouteTableConfig("rt", [new VirtualHostConfig("all", ["*"], [Snapshots.Route("r", "reviews")])])],
+            [new ClusterConfig("reviews", [new EndpointConfig("127.0.0.1", server.EndPoint.Port, Mtls: true)], Protocol: UpstreamProtocol.Http2, Tls: new ClusterTlsConfig(ClusterTlsMode.Auto, [Reviews]))]);
+        await using var productpage = await ProxyHarness.StartAsync(client, new ProxyServerOptions());
+        ca.Install(productpage.Server, Productpage);
+
+        Assert.Equal((HttpStatusCode.OK, "upstream HTTP/2"), await GetAsync(productpage.Client, http2: true));
+        Assert.Equal((HttpStatusCode.OK, "upstream HTTP/2"), await GetAsync(productpage.Client, http2: false));
+    }
+
     private static async Task<(HttpStatusCode Status, string Body)> GetAsync(HttpClient client, bool? http2 = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/")
