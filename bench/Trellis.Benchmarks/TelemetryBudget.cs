@@ -44,8 +44,8 @@ internal static class TelemetryBudget
         var elapsed = TimeSpan.FromMilliseconds(3);
         yield return ("telemetry: begin, client side", () => telemetry.Begin(outbound, toReviews, client));
         yield return ("telemetry: begin, caller header", () => telemetry.Begin(inbound, fromProductpage, server));
-        yield return ("telemetry: count, source side", () => telemetry.Record(outbound, toReviews, client, outcome, elapsed));
-        yield return ("telemetry: count, destination side", () => telemetry.Record(inbound, fromProductpage, server, outcome, elapsed));
+        yield return ("telemetry: count, source side", () => telemetry.Record(outbound, toReviews, client, outcome, elapsed, System.Diagnostics.Stopwatch.GetTimestamp()));
+        yield return ("telemetry: count, destination side", () => telemetry.Record(inbound, fromProductpage, server, outcome, elapsed, System.Diagnostics.Stopwatch.GetTimestamp()));
     }
 
     private static RouteRequest Request(params (string Name, string Value)[] headers)

@@ -21,6 +21,10 @@ var root = new RootCommand("Trellis: a service mesh and serverless platform in o
     InvokeVerb.Create(),
     UsageVerb.Create(),
     RouteVerb.Create(),
+    StatVerb.Stat(),
+    StatVerb.Edges(),
+    TapVerb.Create(),
+    TopVerb.Create(),
     CaVerb.Create(),
 };
 root.Options.Add(Common.Server);

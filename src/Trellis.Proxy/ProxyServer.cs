@@ -59,7 +59,7 @@ public sealed class ProxyServer : IAsyncDisposable
         _coldStarts = new ColdStartStats();
         _clients = new UpstreamClients(options);
         var forwardLog = loggerFactory.CreateLogger<HttpForwarder>();
-        _telemetry = new ProxyTelemetry(options.Random);
+        _telemetry = new ProxyTelemetry(options.Random, _time);
         _pool = new UpstreamConnectionPool(options, _time);
         _forwarder = new HttpForwarder(options, _time, forwardLog, _pool);
         _pipeline = new RequestPipeline(
@@ -69,6 +69,9 @@ public sealed class ProxyServer : IAsyncDisposable
         _connectors = new Upstream.MeshConnectors(tls, () => Forwarding.UpstreamClients.CreateHandler(options));
         _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog, _pipeline) { Tls = tls };
     }
+
+    /// <summary>The proxy's name (<see cref="ProxyServerOptions.NodeName"/>), as the live views name it.</summary>
+    public string Name => _options.NodeName;
 
     /// <summary>The last accepted snapshot (<see cref="ProxySnapshot.Empty"/> before the first).</summary>
     public ProxySnapshot Current => _snapshots.Current.Source;

@@ -83,6 +83,10 @@ public static class WireJson
 [JsonSerializable(typeof(Explain.RouteExplanation))]
 [JsonSerializable(typeof(IReadOnlyList<Explain.ClusterStatus>))]
 [JsonSerializable(typeof(IReadOnlyList<Explain.ProxyClusters>))]
+[JsonSerializable(typeof(LiveViews.ProxyLiveStats))]
+[JsonSerializable(typeof(LiveViews.TapEvent))]
+[JsonSerializable(typeof(LiveViews.StatReport))]
+[JsonSerializable(typeof(LiveViews.EdgesReport))]
 public sealed partial class WireJsonContext : JsonSerializerContext;
 
 /// <summary>Enum values as camelCase strings (<c>"roundRobin"</c>), read in any case; the wire's enum format (docs/protocol.md).</summary>

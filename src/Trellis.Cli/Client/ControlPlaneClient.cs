@@ -75,7 +75,11 @@ public sealed class ControlPlaneClient : IDisposable
         {
             if (!response.IsSuccessStatusCode)
             {
-                throw new ApiException(response.StatusCode, (await response.Content.ReadAsStringAsync(ct)).Trim());
+                var text = (await response.Content.ReadAsStringAsync(ct)).Trim();
+                var message = response.Content.Headers.ContentType?.MediaType == "application/json" && text.Length > 0
+                    ? JsonNode.Parse(text)?["message"]?.GetValue<string>() ?? text
+                    : text;
+                throw new ApiException(response.StatusCode, message);
             }
 
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));

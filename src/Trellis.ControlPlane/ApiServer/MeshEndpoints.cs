@@ -78,6 +78,8 @@ internal static class MeshEndpoints
         app.MapGet("/api/v1/namespaces/{ns}/pods/{name}/log", LogsAsync);
         ExplainEndpoint.Map(app);
         ClustersEndpoint.Map(app);
+        LiveStatsEndpoints.Map(app);
+        ProxyStreamEndpoints.Map(app);
         app.MapGet("/debug/proxies", (PushServer push) => Results.Json(push.Connections.Select(c => c.Describe())));
         app.MapGet("/debug/snapshot/{**proxy}", (string proxy, MeshStateSource states, SnapshotCache cache, PushServer push) =>
             push.Connections.FirstOrDefault(c => c.Hello.Name == proxy) is { } conn

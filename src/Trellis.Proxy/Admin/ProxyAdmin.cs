@@ -9,7 +9,7 @@ namespace Trellis.Proxy.Admin;
 /// <summary>
 /// A proxy's admin endpoints, as Envoy's admin interface: mounted on a process's existing HTTP server (the agent's) or
 /// on an <see cref="AdminServer"/> of their own (a gateway). Loopback only. <c>GET /explain</c> (route explain), <c>GET /clusters</c>,
-/// <c>GET /stats/prometheus</c> (<see cref="MetricsEndpoint"/>).
+/// <c>GET /stats/prometheus</c> (<see cref="MetricsEndpoint"/>), <c>GET /live/...</c> (<see cref="LiveEndpoints"/>).
 /// </summary>
 public static class ProxyAdmin
 {
@@ -21,6 +21,7 @@ public static class ProxyAdmin
     public static void Map(IEndpointRouteBuilder app, ProxyServer proxy)
     {
         MetricsEndpoint.Map(app, proxy);
+        LiveEndpoints.Map(app, proxy);
         // A RequestDelegate and the generated JSON, not a lambda with parameter binding and reflection JSON:
         // the Native AOT proxy (trellis-proxy) serves this too, and its build refuses reflection.
         app.MapGet("/explain", c => Explain(c, proxy).ExecuteAsync(c));

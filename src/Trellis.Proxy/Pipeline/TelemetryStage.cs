@@ -48,11 +48,12 @@ internal sealed class TelemetryStage
 
     public void Record(IExchange exchange, string listener, RouteMatch match, in ExchangeOutcome outcome, long started)
     {
-        var elapsed = _time.GetElapsedTime(started);
+        var now = _time.GetTimestamp();
+        var elapsed = _time.GetElapsedTime(started, now);
         var telemetry = _telemetry.Listener(listener);
         if (telemetry is { Metrics: true })
         {
-            _telemetry.Record(telemetry, exchange.Request, exchange.Telemetry, outcome, elapsed);
+            _telemetry.Record(telemetry, exchange.Request, exchange.Telemetry, outcome, elapsed, now);
         }
 
         if (exchange.Telemetry.Span is { } span)
@@ -87,7 +88,7 @@ internal sealed class TelemetryStage
         {
             if (log.Filter is null || log.Filter.Matches(entry))
             {
-                log.Writer.TryWrite(log.Format, entry);
+                log.Writer.TryWrite(log.Format, entry, log.Tail);
             }
         }
     }

@@ -13,7 +13,8 @@ internal sealed class ListenerTelemetry
 {
     private readonly (int Id, string Name, string Qualified, string WithSvc, string Host)[] _services;
 
-    public ListenerTelemetry(ListenerConfig config, IstioMetrics metrics, AccessLogSinks? sinks = null, Tracing.SpanExporters? spans = null)
+    /// <param name="tails">Where each workload's access-log lines are kept for <c>trellis logs --proxy</c>; null for nowhere.</param>
+    public ListenerTelemetry(ListenerConfig config, IstioMetrics metrics, AccessLogSinks? sinks = null, Tracing.SpanExporters? spans = null, AccessLogTails? tails = null)
     {
         Name = config.Name;
         Reporter = config.Kind == ListenerKind.Inbound ? Reporter.Destination : Reporter.Source;
@@ -24,10 +25,11 @@ internal sealed class ListenerTelemetry
             .Select(s => (metrics.Services.Id(ServiceLabels.From(s)), s.Name, $"{s.Name}.{s.Namespace}", $"{s.Name}.{s.Namespace}.svc", s.Host))
             .ToArray();
         Config = config.Telemetry ?? new ListenerTelemetryConfig();
-        AccessLogs = sinks is null ? [] : (Config.AccessLogs ?? []).Select(l => ListenerAccessLog.From(l, sinks)).ToArray();
+        var self = PeerLabels.From(config.Peer);
+        var tail = tails is not null && Config.AccessLogs is { Count: > 0 } ? tails.For(self.Workload, self.Namespace) : null;
+        AccessLogs = sinks is null ? [] : (Config.AccessLogs ?? []).Select(l => ListenerAccessLog.From(l, sinks, tail)).ToArray();
         LogHeaders = AccessLogs.SelectMany(l => l.RequestHeaders).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
         Address = config.Address;
-        var self = PeerLabels.From(config.Peer);
         SelfLabels = self;
         // Istio names a workload in traces CANONICAL_SERVICE.NAMESPACE (istio-ingressgateway.istio-system).
         Spans = spans is not null && Config.Tracing is { Endpoint: { } endpoint } tracing

@@ -18,13 +18,24 @@ internal sealed class ProxyTelemetry
     private TelemetryTables _previous = TelemetryTables.Empty;
 
     private readonly Func<int, int> _random;
+    private readonly TimeProvider _time;
+    private readonly long _frequency;
 
     /// <param name="random">Trace and span ids and sampling draws (<see cref="ProxyServerOptions.Random"/>).</param>
-    public ProxyTelemetry(Func<int, int>? random = null)
+    /// <param name="time">The clock of the request pipeline: <see cref="Record"/>'s timestamps are read from it.</param>
+    public ProxyTelemetry(Func<int, int>? random = null, TimeProvider? time = null)
     {
         _random = random ?? Random.Shared.Next;
+        _time = time ?? TimeProvider.System;
+        _frequency = _time.TimestampFrequency;
         Peers = new PeerDirectory(Metrics.Peers);
     }
+
+    /// <summary>The taps attached to this proxy (<c>trellis tap</c>, <c>trellis top</c>).</summary>
+    public Live.TapHub Taps { get; } = new();
+
+    /// <summary>The recent access-log lines of each workload (<c>trellis logs --proxy</c>).</summary>
+    public AccessLogs.AccessLogTails Tails { get; } = new();
 
     public IstioMetrics Metrics { get; } = new();
 
@@ -44,7 +55,7 @@ internal sealed class ProxyTelemetry
     /// <summary>Builds the label tables of a snapshot about to be swapped in (the snapshot's compile step).</summary>
     public void OnSnapshot(ProxySnapshot snapshot, CompiledSnapshot compiled)
     {
-        var next = TelemetryTables.Build(snapshot, compiled.Clusters, Metrics, AccessLogs, Spans);
+        var next = TelemetryTables.Build(snapshot, compiled.Clusters, Metrics, AccessLogs, Spans, Tails);
         Volatile.Write(ref _previous, Volatile.Read(ref _tables));
         Volatile.Write(ref _tables, next);
     }
@@ -81,8 +92,12 @@ internal sealed class ProxyTelemetry
         telemetry.PeerIdHeader = listener.PeerIdHeader;
     }
 
-    /// <summary>Counts one finished request of <paramref name="listener"/> in Istio's request metrics.</summary>
-    public void Record(ListenerTelemetry listener, in RouteRequest request, ExchangeTelemetry telemetry, in ExchangeOutcome outcome, TimeSpan elapsed)
+    /// <summary>
+    /// Counts one finished request of <paramref name="listener"/> in Istio's request metrics (and with them in the live
+    /// views' windows), and hands it to the taps that want it.
+    /// </summary>
+    /// <param name="now">A timestamp of the clock given at construction, read as the request ended.</param>
+    public void Record(ListenerTelemetry listener, in RouteRequest request, ExchangeTelemetry telemetry, in ExchangeOutcome outcome, TimeSpan elapsed, long now)
     {
         int source, destination, service;
         if (listener.Reporter == Reporter.Source)
@@ -106,7 +121,41 @@ internal sealed class ProxyTelemetry
         var key = new RequestKey(
             listener.Reporter, source, destination, service, outcome.Status, telemetry.GrpcStatus, outcome.Flags, telemetry.Protocol,
             MutualTls: listener.Reporter == Reporter.Destination && telemetry.MutualTlsPeer is not null);
-        Metrics.Record(key, elapsed.Ticks / (TimeSpan.TicksPerMillisecond / 1000), telemetry.RequestBytes, telemetry.ResponseBytes);
+        var micros = elapsed.Ticks / (TimeSpan.TicksPerMillisecond / 1000);
+        Metrics.Record(key, micros, telemetry.RequestBytes, telemetry.ResponseBytes, now / _frequency);
+        if (Taps.Attached)
+        {
+            Tap(listener, request, telemetry, key, micros);
+        }
+    }
+
+    /// <summary>Keeps the request for the taps when one wants it (only while a tap is attached: this allocates).</summary>
+    private void Tap(ListenerTelemetry listener, in RouteRequest request, ExchangeTelemetry telemetry, in RequestKey key, long micros)
+    {
+        var self = Metrics.Peers[listener.Self];
+        if (!Taps.Wants(self, request.Method, request.Path))
+        {
+            return;
+        }
+
+        var path = request.Query is { Length: > 0 } query ? request.Path + (query[0] == '?' ? query : "?" + query) : request.Path;
+        Taps.Records.Append(new Live.TapRecord(
+            _time.GetUtcNow(), listener.Reporter == Reporter.Destination, self, Metrics.Peers[key.Source], Metrics.Peers[key.Destination],
+            request.Method, request.Authority, path, key.Status, key.GrpcStatus, key.Flags, micros, telemetry.RequestBytes, telemetry.ResponseBytes,
+            key.MutualTls, telemetry.Trace));
+    }
+
+    /// <summary>
+    /// This proxy's edges with requests in the last <paramref name="seconds"/> seconds (1 to
+    /// <see cref="Live.EdgeWindow.MaxWindowSeconds"/>), and the time they cover: the whole seconds before this one and
+    /// the part of this one gone by (<see cref="Live.EdgeWindow.Read"/>).
+    /// </summary>
+    public Trellis.Api.LiveViews.ProxyLiveStats LiveStats(int seconds, string proxy)
+    {
+        var now = _time.GetTimestamp();
+        var second = now / _frequency;
+        var covered = seconds + ((double)(now % _frequency) / _frequency);
+        return new Trellis.Api.LiveViews.ProxyLiveStats(proxy, covered, Metrics.Edges.Read(Metrics, second, seconds));
     }
 
     /// <summary>The request fields the listener's access logs read, while the head is there (an access log allocates; metrics do not).</summary>

@@ -30,9 +30,11 @@ internal sealed class TelemetryTables
     public bool Active { get; }
 
     /// <param name="clusters">The compiled clusters of <paramref name="snapshot"/>, whose endpoint states requests carry.</param>
-    public static TelemetryTables Build(ProxySnapshot snapshot, IReadOnlyDictionary<string, ClusterState> clusters, IstioMetrics metrics, AccessLogs.AccessLogSinks? sinks = null, Tracing.SpanExporters? spans = null)
+    public static TelemetryTables Build(
+        ProxySnapshot snapshot, IReadOnlyDictionary<string, ClusterState> clusters, IstioMetrics metrics, AccessLogs.AccessLogSinks? sinks = null,
+        Tracing.SpanExporters? spans = null, AccessLogs.AccessLogTails? tails = null)
     {
-        var listeners = (snapshot.Listeners ?? []).ToFrozenDictionary(l => l.Name, l => new ListenerTelemetry(l, metrics, sinks, spans), StringComparer.Ordinal);
+        var listeners = (snapshot.Listeners ?? []).ToFrozenDictionary(l => l.Name, l => new ListenerTelemetry(l, metrics, sinks, spans, tails), StringComparer.Ordinal);
         var services = new Dictionary<string, int>(StringComparer.Ordinal);
         var peers = new Dictionary<EndpointState, int>(ReferenceEqualityComparer.Instance);
         foreach (var config in snapshot.Clusters ?? [])

@@ -13,7 +13,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     /// <summary>Lines that may wait for the writer; past this, lines are dropped.</summary>
     public const int Capacity = 8192;
 
-    private readonly Channel<(AccessLogFormat Format, AccessLogEntry Entry)> _lines;
+    private readonly Channel<(AccessLogFormat Format, AccessLogEntry Entry, Live.RecordRing<string>? Tail)> _lines;
     private readonly Task _pump;
     private long _written;
     private long _dropped;
@@ -22,7 +22,7 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     {
         Path = path;
         // Wait mode makes TryWrite answer false when full (DropWrite would claim success and drop silently).
-        _lines = Channel.CreateBounded<(AccessLogFormat, AccessLogEntry)>(new BoundedChannelOptions(capacity)
+        _lines = Channel.CreateBounded<(AccessLogFormat, AccessLogEntry, Live.RecordRing<string>?)>(new BoundedChannelOptions(capacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
@@ -41,9 +41,10 @@ internal sealed class AccessLogWriter : IAsyncDisposable
     public string? Error { get; private set; }
 
     /// <summary>Queues one line; false (and counted) when the writer is behind by <see cref="Capacity"/> lines or stopped.</summary>
-    public bool TryWrite(AccessLogFormat format, AccessLogEntry entry)
+    /// <param name="tail">Where the line also goes once written (its workload's <see cref="AccessLogTails"/> entry); null for nowhere.</param>
+    public bool TryWrite(AccessLogFormat format, AccessLogEntry entry, Live.RecordRing<string>? tail = null)
     {
-        if (_lines.Writer.TryWrite((format, entry)))
+        if (_lines.Writer.TryWrite((format, entry, tail)))
         {
             return true;
         }
@@ -83,8 +84,10 @@ internal sealed class AccessLogWriter : IAsyncDisposable
                     continue;
                 }
 
-                await writer.WriteAsync(item.Format.Format(item.Entry)).ConfigureAwait(false);
+                var line = item.Format.Format(item.Entry);
+                await writer.WriteAsync(line).ConfigureAwait(false);
                 Interlocked.Increment(ref _written);
+                item.Tail?.Append(line.TrimEnd('\n'));
             }
 
             if (writer is not null)

@@ -30,15 +30,20 @@ internal sealed class IstioMetrics
 
     public int SeriesCount => _requests.Count;
 
+    /// <summary>The recent requests of every edge, for the live views; each series adds to its edge's window.</summary>
+    public Live.LiveEdges Edges { get; } = new();
+
     /// <summary>Counts one finished request. Allocates only the first time a label set is seen.</summary>
-    public void Record(in RequestKey key, long durationMicros, long requestBytes, long responseBytes)
+    /// <param name="second">The clock's current second (the live views' window).</param>
+    public void Record(in RequestKey key, long durationMicros, long requestBytes, long responseBytes, long second)
     {
         if (!_requests.TryGetValue(key, out var series))
         {
-            series = _requests.GetOrAdd(key, static (k, self) => new RequestSeries(self.LabelText(k)), this);
+            series = _requests.GetOrAdd(
+                key, static (k, self) => new RequestSeries(self.LabelText(k), self.Edges.For(k), RequestSeries.Succeeded(k), k.MutualTls), this);
         }
 
-        series.Record(durationMicros, requestBytes, responseBytes);
+        series.Record(durationMicros, requestBytes, responseBytes, second);
     }
 
     /// <summary>The series of <paramref name="key"/>, if any request had it (tests, live views).</summary>

@@ -1,4 +1,6 @@
+using Trellis.Api.LiveViews;
 using Trellis.Proxy.Pipeline;
+using Trellis.Proxy.Telemetry.Live;
 
 namespace Trellis.Proxy.Telemetry.Metrics;
 
@@ -47,10 +49,24 @@ internal sealed class RequestSeries
 {
     private long _requests;
 
-    public RequestSeries(string labels)
+    private readonly EdgeWindow? _window;
+    private readonly bool _success;
+    private readonly bool _mutualTls;
+
+    /// <param name="window">The live views' window of the series's edge; null when none is kept (tests).</param>
+    public RequestSeries(string labels, EdgeWindow? window = null, bool success = true, bool mutualTls = false)
     {
         Labels = labels;
+        _window = window;
+        _success = success;
+        _mutualTls = mutualTls;
     }
+
+    /// <summary>
+    /// Linkerd's success for the live views: an answer, not a 5xx, and for gRPC status OK (the label set says it all,
+    /// so it is decided once per series).
+    /// </summary>
+    public static bool Succeeded(in RequestKey key) => key.Status is > 0 and < 500 && key.GrpcStatus <= 0;
 
     /// <summary>The label text between the braces, built once when the series is first met.</summary>
     public string Labels { get; }
@@ -64,8 +80,10 @@ internal sealed class RequestSeries
 
     public FixedHistogram ResponseBytes { get; } = new(HistogramLayout.Bytes);
 
-    public void Record(long durationMicros, long requestBytes, long responseBytes)
+    /// <param name="second">The clock's current second, for the live views' window.</param>
+    public void Record(long durationMicros, long requestBytes, long responseBytes, long second)
     {
+        _window?.Record(second, LatencyBuckets.Index(durationMicros), _success, _mutualTls);
         Interlocked.Increment(ref _requests);
         Duration.Record(durationMicros);
         RequestBytes.Record(requestBytes);
