@@ -11,7 +11,8 @@ namespace Trellis.Benchmarks;
 /// <summary>
 /// The telemetry stage's per-request work, for the allocation budget: reading the trace context (continued or new), the
 /// caller and the protocol from a request head (the metadata-exchange header of a known caller), and counting a finished request in
-/// its series on either reporter's side. Each must allocate nothing once a label set has been seen.
+/// its series on either reporter's side (and with it in the live views' window of its edge), also while a tap watches another
+/// workload. Each must allocate nothing once a label set has been seen.
 /// </summary>
 internal static class TelemetryBudget
 {
@@ -46,6 +47,14 @@ internal static class TelemetryBudget
         yield return ("telemetry: begin, caller header", () => telemetry.Begin(inbound, fromProductpage, server));
         yield return ("telemetry: count, source side", () => telemetry.Record(outbound, toReviews, client, outcome, elapsed, System.Diagnostics.Stopwatch.GetTimestamp()));
         yield return ("telemetry: count, destination side", () => telemetry.Record(inbound, fromProductpage, server, outcome, elapsed, System.Diagnostics.Stopwatch.GetTimestamp()));
+
+        // A tap on another workload (trellis tap details-v1), on a proxy of its own so the rows above run with none:
+        // these requests are looked at and not kept.
+        var watched = new ProxyTelemetry();
+        watched.OnSnapshot(snapshot, compiled);
+        watched.Taps.Attach(new Trellis.Proxy.Telemetry.Live.TapFilter("details-v1", "default", null, null));
+        var watchedInbound = watched.Listener("reviews/inbound")!;
+        yield return ("telemetry: count, tap on other workload", () => watched.Record(watchedInbound, fromProductpage, server, outcome, elapsed, System.Diagnostics.Stopwatch.GetTimestamp()));
     }
 
     private static RouteRequest Request(params (string Name, string Value)[] headers)
