@@ -51,14 +51,20 @@ public sealed class LiveViewsUpTests(MeshFixture mesh) : IClassFixture<MeshFixtu
         Assert.InRange((long)reviews!["requests"]!, all * 0.8, (all * 1.2) + 5);
 
         // edges: who calls whom.
-        var edges = (await JsonAsync("edges", "deploy", "-o", "json"))["edges"]!.AsArray()
-            .Select(e => $"{(string)e!["source"]!}>{(string)e["destination"]!}").ToList();
+        var edgeRows = (await JsonAsync("edges", "deploy", "-o", "json"))["edges"]!.AsArray();
+        var edges = edgeRows.Select(e => $"{(string)e!["source"]!}>{(string)e["destination"]!}").ToList();
         foreach (var edge in new[] { "ingress>productpage-v1", "productpage-v1>details-v1", "productpage-v1>reviews-v1", "productpage-v1>reviews-v2", "reviews-v2>ratings-v1" })
         {
             Assert.Contains(edge, edges);
         }
 
         Assert.DoesNotContain("reviews-v1>ratings-v1", edges); // reviews v1 shows no stars
+
+        // Between workloads the hops are mTLS (auto mTLS with the agent's certificates): the identities are the proven ones.
+        var secured = edgeRows.Single(e => (string)e!["source"]! == "productpage-v1" && (string)e["destination"]! == "reviews-v1")!;
+        Assert.StartsWith("spiffe://", (string)secured["sourcePrincipal"]!, StringComparison.Ordinal);
+        Assert.StartsWith("spiffe://", (string)secured["destinationPrincipal"]!, StringComparison.Ordinal);
+        Assert.True((double)rows["reviews-v1"]["mutualTlsShare"]! > 0.5, stat.ToJsonString());
 
         // tap: productpage's calls to reviews as they happen, metadata only.
         var tap = await WithTrafficAsync(mesh.TrellisAsync("tap", "productpage-v1", "--path", "/reviews", "--method", "GET", "--max-events", "3", "--duration", "45s", "-o", "json"));
