@@ -18,7 +18,6 @@ namespace Trellis.ControlPlane.ApiServer;
 /// </summary>
 internal static class ProxyStreamEndpoints
 {
-    // TODO(apiauth): once the API has roles, tap must be refused to the view role (it shows request metadata).
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapGet("/debug/tap", TapAsync);
