@@ -34,6 +34,7 @@ public sealed class ProxyServer : IAsyncDisposable
     private readonly ActivationQueues _activation;
     private readonly ColdStartStats _coldStarts;
     private readonly ProxyTelemetry _telemetry;
+    private readonly Tcp.TcpServices _tcp;
     // Serializes SampleLoad callers; requests never take it.
     private readonly object _sampleLock = new();
     // Guarded by _applyLock; requests never touch it.
@@ -68,6 +69,7 @@ public sealed class ProxyServer : IAsyncDisposable
         var tls = new Security.Tls.MeshTls(Identities, _time, loggerFactory.CreateLogger("Trellis.Proxy.MeshTls"), _snapshots);
         _connectors = new Upstream.MeshConnectors(tls, () => Forwarding.UpstreamClients.CreateHandler(options));
         _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog, _pipeline) { Tls = tls };
+        _tcp = new Tcp.TcpServices(_snapshots, _telemetry, options, _time, loggerFactory.CreateLogger("Trellis.Proxy.Tcp"));
     }
 
     /// <summary>The proxy's name (<see cref="ProxyServerOptions.NodeName"/>), as the live views name it.</summary>
@@ -210,7 +212,9 @@ public sealed class ProxyServer : IAsyncDisposable
 
                 try
                 {
-                    started.Add(await ProxyListener.StartAsync(config, _options, _loggerFactory, CreateHandler(config.Name, config.Identity), _fastPath, ct));
+                    started.Add(config.Tcp is not null
+                        ? ProxyListener.StartTcp(config, _tcp, _loggerFactory)
+                        : await ProxyListener.StartAsync(config, _options, _loggerFactory, CreateHandler(config.Name, config.Identity), _fastPath, ct));
                 }
                 catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException or InvalidOperationException)
                 {

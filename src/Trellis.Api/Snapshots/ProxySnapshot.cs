@@ -45,6 +45,8 @@ public enum ListenerKind
 /// <param name="Identity">The SPIFFE ID of the listener's workload: the certificate an inbound listener presents and an
 /// outbound listener's mTLS client certificate; null for a listener without a workload identity (cleartext only).</param>
 /// <param name="Mtls">What an inbound listener accepts from peers (its PeerAuthentication, resolved).</param>
+/// <param name="Tcp">When set, the listener relays TCP connections by these routes instead of serving HTTP; its
+/// <paramref name="RouteTable"/> is then not used (empty).</param>
 public sealed record ListenerConfig(
     string Name,
     string Address,
@@ -63,7 +65,8 @@ public sealed record ListenerConfig(
     AuthenticationConfig? Authentication = null,
 
     string? Identity = null,
-    PeerAuthenticationMode Mtls = PeerAuthenticationMode.Disable);
+    PeerAuthenticationMode Mtls = PeerAuthenticationMode.Disable,
+    TcpProxyConfig? Tcp = null);
 
 /// <summary>
 /// A server certificate carried in the snapshot itself (PEM), as Envoy's SDS does, so a proxy on

@@ -24,8 +24,9 @@ internal sealed class ProxyListener : IAsyncDisposable
 {
     private static readonly IServiceProvider NoServices = new ServiceCollection().BuildServiceProvider();
 
-    private readonly KestrelServer _server;
+    private readonly KestrelServer? _server;
     private readonly Http1Listener? _fast;
+    private readonly Tcp.TcpProxyListener? _tcp;
     private readonly ILogger _logger;
     private readonly TimeSpan _drainTimeout;
     private int _stopped;
@@ -42,6 +43,16 @@ internal sealed class ProxyListener : IAsyncDisposable
         _drainTimeout = drainTimeout;
     }
 
+    private ProxyListener(ListenerConfig config, Tcp.TcpProxyListener tcp, TimeSpan drainTimeout, ILogger logger)
+    {
+        Config = config;
+        _tcp = tcp;
+        BoundEndPoint = tcp.BoundEndPoint;
+        Stats = new ListenerStats();
+        _logger = logger;
+        _drainTimeout = drainTimeout;
+    }
+
     public ListenerConfig Config { get; }
 
     /// <summary>The address actually bound; differs from the config when it asked for port 0.</summary>
@@ -52,7 +63,12 @@ internal sealed class ProxyListener : IAsyncDisposable
     /// <summary>Whether <paramref name="next"/> can be served by this listener without rebinding.</summary>
     public bool CanServe(ListenerConfig next) =>
         next.Address == Config.Address && next.Port == Config.Port && next.Protocols == Config.Protocols && next.Tls == Config.Tls
-        && next.Identity == Config.Identity; // the PeerAuthentication mode is read per connection: a change needs no rebind
+        && next.Identity == Config.Identity // the PeerAuthentication mode is read per connection: a change needs no rebind
+        && (next.Tcp is null) == (Config.Tcp is null);
+
+    /// <summary>A listener that relays TCP (<see cref="ListenerConfig.Tcp"/>) instead of serving HTTP.</summary>
+    public static ProxyListener StartTcp(ListenerConfig config, Tcp.TcpServices services, ILoggerFactory loggerFactory) =>
+        new(config, Tcp.TcpProxyListener.Start(config, services), services.Options.ListenerDrainTimeout, loggerFactory.CreateLogger<ProxyListener>());
 
     public static async Task<ProxyListener> StartAsync(
         ListenerConfig config,
@@ -150,12 +166,18 @@ internal sealed class ProxyListener : IAsyncDisposable
             return;
         }
 
+        if (_tcp is not null)
+        {
+            await _tcp.StopAsync(_drainTimeout);
+            return;
+        }
+
         try
         {
             using var drain = new CancellationTokenSource(_drainTimeout);
             var fastStopped = _fast?.StopAsync(_drainTimeout) ?? Task.CompletedTask;
             var h2cStopped = _fast?.H2c?.StopAsync(drain.Token) ?? Task.CompletedTask;
-            await _server.StopAsync(drain.Token);
+            await _server!.StopAsync(drain.Token);
             await fastStopped;
             await h2cStopped;
             ProxyLog.ListenerStopped(_logger, Config.Name, BoundEndPoint);
@@ -166,7 +188,7 @@ internal sealed class ProxyListener : IAsyncDisposable
         }
         finally
         {
-            _server.Dispose();
+            _server!.Dispose();
             if (_fast?.H2c is { } h2c)
             {
                 await h2c.DisposeAsync();

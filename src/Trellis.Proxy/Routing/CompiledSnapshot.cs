@@ -39,6 +39,9 @@ internal sealed class CompiledSnapshot
 
     public FrozenDictionary<string, ClusterState> Clusters { get; }
 
+    /// <summary>Only the listeners that relay TCP (<see cref="ListenerConfig.Tcp"/>): their routes.</summary>
+    public FrozenDictionary<string, Tcp.TcpRouteTable> TcpByListener { get; init; } = FrozenDictionary<string, Tcp.TcpRouteTable>.Empty;
+
     /// <summary>Only the listeners that have <see cref="ListenerConfig.Serving"/>.</summary>
     public FrozenDictionary<string, InstanceServing> ServingByListener { get; }
 }

@@ -40,7 +40,7 @@ internal static class SnapshotCompiler
             tables[table.Name] = CompileTable(table, clusters, options.RegexMatchTimeout, new RouteStateContext(buckets, options.Random, time));
         }
 
-        var byListener = (snapshot.Listeners ?? []).ToFrozenDictionary(l => l.Name, l => tables[l.RouteTable], StringComparer.Ordinal);
+        var byListener = (snapshot.Listeners ?? []).Where(l => l.Tcp is null).ToFrozenDictionary(l => l.Name, l => tables[l.RouteTable], StringComparer.Ordinal);
         var serving = (snapshot.Listeners ?? [])
             .Where(l => l.Serving is not null)
             .ToFrozenDictionary(
@@ -53,7 +53,10 @@ internal static class SnapshotCompiler
                 l => l.Name,
                 l => Resilience.TokenBucket.Create(l.RateLimit!, previous.RateLimitsByListener.GetValueOrDefault(l.Name), time),
                 StringComparer.Ordinal);
-        return new CompiledSnapshot(snapshot, byListener, clusters.ToFrozenDictionary(StringComparer.Ordinal), serving, rateLimits);
+        var tcp = (snapshot.Listeners ?? [])
+            .Where(l => l.Tcp is not null)
+            .ToFrozenDictionary(l => l.Name, l => Tcp.TcpRouteTable.Compile(l.Tcp!, clusters), StringComparer.Ordinal);
+        return new CompiledSnapshot(snapshot, byListener, clusters.ToFrozenDictionary(StringComparer.Ordinal), serving, rateLimits) { TcpByListener = tcp };
     }
 
     /// <summary>What a route's live state is built from: the previous snapshot's token buckets (kept when unchanged), random, clock.</summary>

@@ -22,7 +22,7 @@ internal static class SnapshotValidator
 
         var clusters = ValidateClusters(snapshot.Clusters ?? [], errors);
         var tables = ValidateRouteTables(snapshot.RouteTables ?? [], clusters, errors);
-        ValidateListeners(snapshot.Listeners ?? [], tables, errors);
+        ValidateListeners(snapshot.Listeners ?? [], tables, clusters, errors);
         return errors;
     }
 
@@ -278,7 +278,7 @@ internal static class SnapshotValidator
         }
     }
 
-    private static void ValidateListeners(IReadOnlyList<ListenerConfig> listeners, HashSet<string> tables, List<string> errors)
+    private static void ValidateListeners(IReadOnlyList<ListenerConfig> listeners, HashSet<string> tables, HashSet<string> clusters, List<string> errors)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         var bindings = new HashSet<(IPAddress, int)>();
@@ -301,7 +301,11 @@ internal static class SnapshotValidator
                 errors.Add($"{path}.port: {listener.Address}:{listener.Port} is used by another listener");
             }
 
-            if (!tables.Contains(listener.RouteTable))
+            if (listener.Tcp is { } tcp)
+            {
+                Tcp.TcpValidator.Validate(tcp, clusters, $"{path}.tcp", errors);
+            }
+            else if (!tables.Contains(listener.RouteTable))
             {
                 errors.Add($"{path}.routeTable: route table '{listener.RouteTable}' not found");
             }

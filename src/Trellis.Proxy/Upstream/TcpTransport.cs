@@ -9,7 +9,7 @@ internal sealed class TcpTransport(Socket socket) : IUpstreamTransport
 {
     public string Remote => socket.RemoteEndPoint?.ToString() ?? string.Empty;
 
-    /// <summary>The connected socket (a TLS connector runs its handshake over it).</summary>
+    /// <summary>The connected socket (a TLS connector runs its handshake over it; the TCP proxy's relay half-closes it).</summary>
     public Socket Socket => socket;
 
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken token) => SocketSends.AllAsync(socket, data, token);

@@ -33,6 +33,11 @@ internal sealed class IstioMetrics
     /// <summary>The recent requests of every edge, for the live views; each series adds to its edge's window.</summary>
     public Live.LiveEdges Edges { get; } = new();
 
+    /// <summary>Istio's TCP metrics, labelled from the same peers and services.</summary>
+    public TcpMetrics Tcp { get; }
+
+    public IstioMetrics() => Tcp = new TcpMetrics(Peers, Services);
+
     /// <summary>Counts one finished request. Allocates only the first time a label set is seen.</summary>
     /// <param name="second">The clock's current second (the live views' window).</param>
     public void Record(in RequestKey key, long durationMicros, long requestBytes, long responseBytes, long second)
@@ -65,6 +70,7 @@ internal sealed class IstioMetrics
         WriteHistograms(writer, series, RequestDuration, "Duration of requests, from the first request byte to the last response byte, in milliseconds.", s => s.Duration);
         WriteHistograms(writer, series, RequestBytes, "Request sizes (head and body), in bytes.", s => s.RequestBytes);
         WriteHistograms(writer, series, ResponseBytes, "Response sizes (head and body), in bytes.", s => s.ResponseBytes);
+        Tcp.Write(writer);
     }
 
     private static void WriteHistograms(PrometheusWriter writer, RequestSeries[] series, string name, string help, Func<RequestSeries, FixedHistogram> pick)
@@ -82,11 +88,25 @@ internal sealed class IstioMetrics
     /// <summary>Istio's label set of a request series, in the order Istio's stats plugin writes it.</summary>
     private string LabelText(RequestKey key)
     {
-        var source = Peers[key.Source];
-        var destination = Peers[key.Destination];
-        var service = Services[key.Service];
         var text = new StringBuilder(640);
-        PrometheusWriter.Label(text, "reporter", key.Reporter == Reporter.Source ? "source" : "destination");
+        AppendPeers(text, key.Reporter, Peers[key.Source], Peers[key.Destination], Services[key.Service]);
+        PrometheusWriter.Label(text, "request_protocol", key.Protocol == RequestProtocol.Grpc ? "grpc" : "http");
+        PrometheusWriter.Label(text, "response_code", key.Status.ToString(CultureInfo.InvariantCulture));
+        PrometheusWriter.Label(text, "grpc_response_status", key.GrpcStatus < 0 ? string.Empty : key.GrpcStatus.ToString(CultureInfo.InvariantCulture));
+        PrometheusWriter.Label(text, "response_flags", key.Flags.ToShortString());
+        // Istio: a source reporter cannot know the server's policy ("unknown"); a destination reporter knows whether
+        // the connection was mutual TLS.
+        PrometheusWriter.Label(text, "connection_security_policy", key.Reporter == Reporter.Source ? "unknown" : key.MutualTls ? "mutual_tls" : "none");
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// The labels every Istio metric of a connection or request starts with, in Istio's order: the reporter, the
+    /// <c>source_*</c> and <c>destination_*</c> workloads and the destination service. Request and TCP metrics share it.
+    /// </summary>
+    internal static void AppendPeers(StringBuilder text, Reporter reporter, PeerLabels source, PeerLabels destination, ServiceLabels service)
+    {
+        PrometheusWriter.Label(text, "reporter", reporter == Reporter.Source ? "source" : "destination");
         PrometheusWriter.Label(text, "source_workload", source.Workload);
         PrometheusWriter.Label(text, "source_canonical_service", source.CanonicalService);
         PrometheusWriter.Label(text, "source_canonical_revision", source.CanonicalRevision);
@@ -106,13 +126,5 @@ internal sealed class IstioMetrics
         PrometheusWriter.Label(text, "destination_service_name", service.Name);
         PrometheusWriter.Label(text, "destination_service_namespace", service.Namespace);
         PrometheusWriter.Label(text, "destination_cluster", destination.Cluster);
-        PrometheusWriter.Label(text, "request_protocol", key.Protocol == RequestProtocol.Grpc ? "grpc" : "http");
-        PrometheusWriter.Label(text, "response_code", key.Status.ToString(CultureInfo.InvariantCulture));
-        PrometheusWriter.Label(text, "grpc_response_status", key.GrpcStatus < 0 ? string.Empty : key.GrpcStatus.ToString(CultureInfo.InvariantCulture));
-        PrometheusWriter.Label(text, "response_flags", key.Flags.ToShortString());
-        // Istio: a source reporter cannot know the server's policy ("unknown"); a destination reporter knows whether
-        // the connection was mutual TLS.
-        PrometheusWriter.Label(text, "connection_security_policy", key.Reporter == Reporter.Source ? "unknown" : key.MutualTls ? "mutual_tls" : "none");
-        return text.ToString();
     }
 }

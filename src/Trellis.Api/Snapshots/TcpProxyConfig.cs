@@ -1,0 +1,27 @@
+namespace Trellis.Api.Snapshots;
+
+/// <summary>
+/// A listener that relays opaque TCP connections instead of serving HTTP (Envoy's <c>tcp_proxy</c> filter): each
+/// connection takes the first of <see cref="Routes"/> that matches it, one of that route's clusters by weight, and one of
+/// the cluster's endpoints by its load balancer, and its bytes are relayed both ways until both sides have closed.
+/// A connection no route matches is closed. See docs/tcp.md.
+/// </summary>
+/// <param name="Routes">In order; the first whose matches hold wins.</param>
+/// <param name="SniPeek">Read the TLS ClientHello's server name before routing (routes with <c>SniHosts</c>); the bytes read
+/// are relayed unchanged. The client's first bytes are awaited for at most <see cref="SniPeekTimeout"/>.</param>
+public sealed record TcpProxyConfig(IReadOnlyList<TcpRouteConfig> Routes, bool SniPeek = false)
+{
+    /// <summary>How long a listener that reads the server name waits for the ClientHello (Envoy's tls_inspector: 15 s).</summary>
+    public static readonly TimeSpan SniPeekTimeout = TimeSpan.FromSeconds(15);
+}
+
+/// <summary>One TCP (or TLS passthrough) route: Istio's <c>TCPRoute</c>/<c>TLSRoute</c>, Gateway API's <c>TCPRoute</c>/<c>TLSRoute</c> rule.</summary>
+/// <param name="Matches">Any of them (none: every connection).</param>
+/// <param name="Clusters">Picked by weight per connection; none with a positive weight: the connection is closed.</param>
+public sealed record TcpRouteConfig(string Name, IReadOnlyList<TcpMatchConfig> Matches, IReadOnlyList<WeightedClusterConfig> Clusters);
+
+/// <summary>All present conditions hold (Istio's <c>L4MatchAttributes</c> and <c>TLSMatchAttributes</c>, the parts a proxy sees).</summary>
+/// <param name="DestinationSubnets">The address the client connected to is in one of these (CIDR or single IP).</param>
+/// <param name="SourceSubnet">The client's address is in this CIDR (or is this IP).</param>
+/// <param name="SniHosts">The ClientHello's server name is one of these: an exact name, <c>*.suffix</c> for any deeper name, or <c>*</c>.</param>
+public sealed record TcpMatchConfig(IReadOnlyList<string>? DestinationSubnets = null, string? SourceSubnet = null, IReadOnlyList<string>? SniHosts = null);

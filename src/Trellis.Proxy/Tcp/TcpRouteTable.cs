@@ -1,0 +1,177 @@
+using System.Net;
+using Trellis.Api.Snapshots;
+using Trellis.Proxy.LoadBalancing;
+
+namespace Trellis.Proxy.Tcp;
+
+/// <summary>
+/// The TCP routes of one listener in one compiled snapshot (<see cref="TcpProxyConfig"/>): what a new connection matches
+/// on (the address it came to, the client's address, the TLS server name) and the clusters it may go to by weight.
+/// Immutable; a connection reads it once when it arrives.
+/// </summary>
+internal sealed class TcpRouteTable
+{
+    private readonly TcpRoute[] _routes;
+
+    private TcpRouteTable(TcpRoute[] routes, bool sniPeek)
+    {
+        _routes = routes;
+        SniPeek = sniPeek;
+    }
+
+    /// <summary>Whether a route needs the ClientHello's server name (the listener reads it before routing).</summary>
+    public bool SniPeek { get; }
+
+    public IReadOnlyList<TcpRoute> Routes => _routes;
+
+    /// <param name="clusters">The snapshot's clusters; the validator has checked that every name exists.</param>
+    public static TcpRouteTable Compile(TcpProxyConfig config, IReadOnlyDictionary<string, ClusterState> clusters)
+    {
+        var routes = (config.Routes ?? []).Select(r => TcpRoute.Compile(r, clusters)).ToArray();
+        return new TcpRouteTable(routes, config.SniPeek || routes.Any(r => r.NeedsSni));
+    }
+
+    /// <summary>The first route whose matches hold for the connection; null when none does (the connection is closed, NR).</summary>
+    public TcpRoute? Match(IPAddress local, IPAddress remote, string? serverName)
+    {
+        foreach (var route in _routes)
+        {
+            if (route.Matches(local, remote, serverName))
+            {
+                return route;
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>One compiled <see cref="TcpRouteConfig"/>.</summary>
+internal sealed class TcpRoute
+{
+    private readonly TcpMatch[] _matches;
+    private readonly ClusterState[] _clusters;
+    private readonly int[] _weights;
+    private readonly int _total;
+
+    private TcpRoute(string name, TcpMatch[] matches, ClusterState[] clusters, int[] weights)
+    {
+        Name = name;
+        _matches = matches;
+        _clusters = clusters;
+        _weights = weights;
+        _total = weights.Sum();
+    }
+
+    public string Name { get; }
+
+    public bool NeedsSni => _matches.Any(m => m.SniHosts is not null);
+
+    public static TcpRoute Compile(TcpRouteConfig config, IReadOnlyDictionary<string, ClusterState> clusters)
+    {
+        // Zero weights can never be picked; dropping them keeps the pick short (as for HTTP routes).
+        var targets = (config.Clusters ?? []).Where(c => c.Weight > 0).ToArray();
+        return new TcpRoute(
+            config.Name,
+            (config.Matches ?? []).Select(TcpMatch.Compile).ToArray(),
+            targets.Select(c => clusters[c.Cluster]).ToArray(),
+            targets.Select(c => c.Weight).ToArray());
+    }
+
+    public bool Matches(IPAddress local, IPAddress remote, string? serverName)
+    {
+        if (_matches.Length == 0)
+        {
+            return true;
+        }
+
+        foreach (var match in _matches)
+        {
+            if (match.Holds(local, remote, serverName))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>A cluster by weight, one draw per connection; null when the route has none with a positive weight.</summary>
+    /// <param name="random">Uniform in [0, maxExclusive) (<see cref="ProxyServerOptions.Random"/>).</param>
+    public ClusterState? PickCluster(Func<int, int> random)
+    {
+        if (_clusters.Length <= 1)
+        {
+            return _clusters.Length == 0 ? null : _clusters[0];
+        }
+
+        var draw = random(_total);
+        for (var i = 0; i < _clusters.Length; i++)
+        {
+            draw -= _weights[i];
+            if (draw < 0)
+            {
+                return _clusters[i];
+            }
+        }
+
+        return _clusters[^1];
+    }
+}
+
+/// <summary>One compiled <see cref="TcpMatchConfig"/>: every present condition must hold.</summary>
+internal sealed record TcpMatch(IPNetwork[]? DestinationSubnets, IPNetwork? SourceSubnet, string[]? SniHosts)
+{
+    public static TcpMatch Compile(TcpMatchConfig config) => new(
+        config.DestinationSubnets is { Count: > 0 } subnets ? subnets.Select(TcpSubnets.Parse).ToArray() : null,
+        config.SourceSubnet is { Length: > 0 } source ? TcpSubnets.Parse(source) : null,
+        config.SniHosts is { Count: > 0 } hosts ? hosts.Select(h => h.ToLowerInvariant()).ToArray() : null);
+
+    public bool Holds(IPAddress local, IPAddress remote, string? serverName)
+    {
+        if (DestinationSubnets is { } subnets && !subnets.Any(s => s.Contains(TcpSubnets.Plain(local))))
+        {
+            return false;
+        }
+
+        if (SourceSubnet is { } source && !source.Contains(TcpSubnets.Plain(remote)))
+        {
+            return false;
+        }
+
+        return SniHosts is not { } hosts || (serverName is not null && hosts.Any(h => SniMatches(h, serverName)));
+    }
+
+    /// <summary>Istio's <c>sniHosts</c>: an exact name, <c>*.suffix</c> for any name below the suffix, or <c>*</c> for any name.</summary>
+    public static bool SniMatches(string pattern, string serverName) =>
+        pattern == "*"
+        || (pattern.StartsWith("*.", StringComparison.Ordinal)
+            ? serverName.Length > pattern.Length - 1 && serverName.EndsWith(pattern.AsSpan(1), StringComparison.OrdinalIgnoreCase)
+            : serverName.Equals(pattern, StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>Subnets as Istio writes them: a CIDR (<c>10.0.0.0/8</c>) or a single address.</summary>
+internal static class TcpSubnets
+{
+    public static bool TryParse(string text, out IPNetwork network)
+    {
+        if (IPNetwork.TryParse(text, out network))
+        {
+            return true;
+        }
+
+        if (IPAddress.TryParse(text, out var address))
+        {
+            network = new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+            return true;
+        }
+
+        return false;
+    }
+
+    public static IPNetwork Parse(string text) =>
+        TryParse(text, out var network) ? network : throw new FormatException($"'{text}' is not a CIDR or an IP address");
+
+    /// <summary>An IPv4 client of a dual-stack socket appears as <c>::ffff:a.b.c.d</c>; subnets are written as IPv4.</summary>
+    public static IPAddress Plain(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+}
