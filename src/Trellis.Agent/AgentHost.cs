@@ -66,7 +66,8 @@ public sealed partial class AgentHost : IAsyncDisposable
             PoolSize = options.PoolSize,
             PoolHostPath = options.PoolHostPath,
         }, loggers);
-        supervisor.ExtraEnv = (_, ports) => MeshEnv(ports);
+        var tcpPorts = new TcpServicePorts();
+        supervisor.ExtraEnv = (spec, ports) => MeshEnv(ports, tcpPorts.Env(spec.Namespace, ports));
         // A previous agent on this data directory that was killed left its workloads running: stop them
         // before anything starts, so the node never runs two copies (Runtime/Records).
         await supervisor.ReapPreviousAsync(TimeSpan.FromSeconds(10), cancellationToken);
@@ -85,7 +86,7 @@ public sealed partial class AgentHost : IAsyncDisposable
             host._certificates.Start();
         }
 
-        var reporter = new RegistryReporter(http, options, () => agentUrl, log);
+        var reporter = new RegistryReporter(http, options, () => agentUrl, log) { TcpPorts = tcpPorts };
         host._reporter = reporter;
         var meter = InstanceMeters.Create(options.Meter, out var meterNote);
         LogMeter(log, meter.Kind, meterNote);
@@ -94,9 +95,11 @@ public sealed partial class AgentHost : IAsyncDisposable
         host._serving = new ServingReporter(proxy, options.Servers, reportLoad: true, log, "node/" + options.Node, host._usage);
         supervisor.Changed += reporter.Update;
         var watcher = new ResourceWatcher(http, "/apis/apps/v1/deployments", host.Reconcile, log);
+        var services = new ResourceWatcher(http, "/api/v1/services", tcpPorts.OnServices, log);
         push.Start();
         host._loops.Add(reporter.RunAsync(host._stop.Token));
-        host._loops.Add(watcher.RunAsync(host._stop.Token));
+        host._loops.Add(services.RunAsync(host._stop.Token));
+        host._loops.Add(WatchDeploymentsAsync(watcher, tcpPorts, host._stop.Token));
         reporter.Update([]);
         return host;
     }
@@ -128,17 +131,33 @@ public sealed partial class AgentHost : IAsyncDisposable
         _stop.Dispose();
     }
 
-    /// <summary>Workloads reach the mesh through their instance's outbound listener, as an HTTP proxy.</summary>
-    private static Dictionary<string, string> MeshEnv(IReadOnlyDictionary<string, int> ports)
+    /// <summary>
+    /// Workloads reach the mesh through their instance's outbound listener, as an HTTP proxy, and its TCP services through
+    /// the ports <paramref name="tcp"/> announces (<see cref="TcpServicePorts"/>).
+    /// </summary>
+    private static Dictionary<string, string> MeshEnv(IReadOnlyDictionary<string, int> ports, Dictionary<string, string> tcp)
     {
         var proxy = $"http://127.0.0.1:{ports[WorkloadInstance.OutboundPort]}";
-        return new Dictionary<string, string>
+        tcp["HTTP_PROXY"] = proxy;
+        tcp["http_proxy"] = proxy;
+        tcp["NO_PROXY"] = "localhost,127.0.0.1";
+        tcp["no_proxy"] = "localhost,127.0.0.1";
+        return tcp;
+    }
+
+    /// <summary>Deployments are run once the Services are known, so that the first instances get their TCP services' variables.</summary>
+    private static async Task WatchDeploymentsAsync(ResourceWatcher deployments, TcpServicePorts tcpPorts, CancellationToken stop)
+    {
+        try
         {
-            ["HTTP_PROXY"] = proxy,
-            ["http_proxy"] = proxy,
-            ["NO_PROXY"] = "localhost,127.0.0.1",
-            ["no_proxy"] = "localhost,127.0.0.1",
-        };
+            await tcpPorts.Loaded.WaitAsync(stop);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        await deployments.RunAsync(stop);
     }
 
     private void Reconcile(IReadOnlyList<Resource> deployments)

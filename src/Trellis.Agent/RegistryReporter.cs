@@ -13,8 +13,12 @@ public sealed partial class RegistryReporter(HttpClient http, AgentOptions optio
     private volatile IReadOnlyList<InstanceStatus> _instances = [];
     private TimeSpan _interval = options.Heartbeat;
 
+    /// <summary>The instances' reserved outbound TCP ports, reported with their other ports; null: none.</summary>
+    public TcpServicePorts? TcpPorts { get; init; }
+
     public void Update(IReadOnlyList<InstanceStatus> instances)
     {
+        TcpPorts?.Retain(instances.Select(i => i.Ports.GetValueOrDefault(WorkloadInstance.OutboundPort)));
         _instances = instances;
         _changed.Release();
     }
@@ -63,7 +67,8 @@ public sealed partial class RegistryReporter(HttpClient http, AgentOptions optio
 
     private WorkloadInstance ToInstance(InstanceStatus s)
     {
-        var ports = new Dictionary<string, int>(s.Ports) { [WorkloadInstance.AppPort] = s.Port };
+        var ports = TcpPorts?.WithReserved(s.Ports) ?? new Dictionary<string, int>(s.Ports);
+        ports[WorkloadInstance.AppPort] = s.Port;
         return new WorkloadInstance(s.Id, options.Node, s.Workload, s.Namespace, s.Labels, options.Address, ports,
             s.Phase.ToString(), s.Ready, s.Restarts, s.StartedAt, s.Pid, s.Message)
         {

@@ -45,4 +45,35 @@ public sealed record WorkloadInstance(
     public const string AppPort = "app";
     public const string InboundPort = "inbound";
     public const string OutboundPort = "outbound";
+
+    /// <summary>
+    /// The key in <see cref="Ports"/> of the instance's outbound TCP listener for one Service port (<c>tcp:ns/name:port</c>):
+    /// the agent reserves one per TCP port of the Services of the instance's namespace and announces it to the process as
+    /// <c>NAME_SERVICE_HOST</c>/<c>NAME_SERVICE_PORT</c> (docs/tcp.md); the compiler puts the listener there.
+    /// </summary>
+    public static string TcpPortKey(string ns, string service, int port) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"tcp:{ns}/{service}:{port}");
+
+    /// <summary>The Service port a <see cref="TcpPortKey"/> names; false for any other key.</summary>
+    public static bool TryParseTcpPortKey(string key, out string ns, out string service, out int port)
+    {
+        ns = service = "";
+        port = 0;
+        if (!key.StartsWith("tcp:", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var slash = key.IndexOf('/', StringComparison.Ordinal);
+        var colon = key.LastIndexOf(':');
+        if (slash < 5 || colon <= slash + 1
+            || !int.TryParse(key.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port))
+        {
+            return false;
+        }
+
+        ns = key[4..slash];
+        service = key[(slash + 1)..colon];
+        return true;
+    }
 }

@@ -124,24 +124,32 @@ internal static class RouteTranslator
         };
     }
 
-    private static bool Applies(HttpMatchRequest m, string vsNamespace, TrafficSource source)
+    private static bool Applies(HttpMatchRequest m, string vsNamespace, TrafficSource source) =>
+        Applies(m.SourceLabels, m.SourceNamespace, m.Gateways, vsNamespace, source);
+
+    /// <summary>
+    /// Whether a match's source conditions hold for <paramref name="source"/>: <c>sourceLabels</c>, <c>sourceNamespace</c>
+    /// and <c>gateways</c> (HTTP, TCP and TLS matches alike; the proxy never sees them, they choose the routes compiled).
+    /// </summary>
+    public static bool Applies(
+        IReadOnlyDictionary<string, string> sourceLabels, string? sourceNamespace, IReadOnlyList<string> gateways, string vsNamespace, TrafficSource source)
     {
-        if (!Labels.Selects(m.SourceLabels, source.Labels))
+        if (!Labels.Selects(sourceLabels, source.Labels))
         {
             return false;
         }
 
-        if (m.SourceNamespace is { } sourceNs && sourceNs != source.Namespace)
+        if (sourceNamespace is { } sourceNs && sourceNs != source.Namespace)
         {
             return false;
         }
 
-        if (m.Gateways.Count == 0)
+        if (gateways.Count == 0)
         {
             return true;
         }
 
-        var names = m.Gateways.Select(g => g == "mesh" ? g : Qualify(g, vsNamespace));
+        var names = gateways.Select(g => g == "mesh" ? g : Qualify(g, vsNamespace));
         return source.Gateways.Count == 0 ? names.Contains("mesh") : names.Any(source.Gateways.Contains);
     }
 

@@ -40,10 +40,12 @@ public static class SnapshotCompiler
                 // An HTTP/2 application (gRPC) is spoken to in h2c, and so is its inbound listener by other proxies.
                 var protocol = clusters.InboundProtocol(instance);
                 var cluster = clusters.Inbound(instance, app, protocol);
-                var table = Add(tables, "inbound/" + instance.Id, [new VirtualHostConfig("inbound", ["*"], [new RouteConfig("default", [], [new WeightedClusterConfig(cluster, 100)])])]);
+                // An instance whose Services' ports are all opaque TCP gets a TCP relay in front instead (docs/tcp.md).
+                var tcp = TcpRoutes.InboundIsTcp(index, instance) ? new TcpProxyConfig([new TcpRouteConfig("inbound", [], [new WeightedClusterConfig(cluster, 100)])]) : null;
+                var table = tcp is not null ? "" : Add(tables, "inbound/" + instance.Id, [new VirtualHostConfig("inbound", ["*"], [new RouteConfig("default", [], [new WeightedClusterConfig(cluster, 100)])])]);
                 var identity = PeerAuthentications.IdentityOf(index, instance);
                 listeners.Add(new ListenerConfig(
-                    $"{instance.Id}/inbound", instance.Host, inbound, ListenerKind.Inbound, table, instance.Id,
+                    $"{instance.Id}/inbound", instance.Host, inbound, ListenerKind.Inbound, table, instance.Id, Tcp: tcp,
                     Protocols: protocol == UpstreamProtocol.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2,
                     Serving: InstanceServing(instance, index), RateLimit: RateLimits.Listener(index, instance.Labels, instance.Namespace),
                     Peer: TelemetryMetadata.Workload(instance), Services: TelemetryMetadata.ServicesOf(instance, index),
@@ -63,10 +65,34 @@ public static class SnapshotCompiler
                 listeners.Add(new ListenerConfig($"{instance.Id}/outbound", "127.0.0.1", outbound, ListenerKind.Outbound, table, instance.Id, Peer: TelemetryMetadata.Workload(instance),
                     Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Outbound),
                     Identity: PeerAuthentications.IdentityOf(index, instance)));
+                listeners.AddRange(OutboundTcpListeners(instance, source, index, clusters));
             }
         }
 
         return listeners;
+    }
+
+    /// <summary>
+    /// The instance's outbound TCP listeners: one per Service port the agent reserved a port for
+    /// (<see cref="WorkloadInstance.TcpPortKey"/>), relaying to that service port by its <c>tcp</c>/<c>tls</c> routes.
+    /// A reserved port whose Service or port is gone (or no longer TCP) gets no listener: connections are refused.
+    /// </summary>
+    private static IEnumerable<ListenerConfig> OutboundTcpListeners(WorkloadInstance instance, TrafficSource source, MeshIndex index, ClusterSet clusters)
+    {
+        foreach (var (key, local) in instance.Ports.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            if (!WorkloadInstance.TryParseTcpPortKey(key, out var ns, out var name, out var port)
+                || !index.Services.TryGetValue($"{name}.{ns}.svc.cluster.local", out var service)
+                || !service.Ports.Contains(port) || !TcpRoutes.IsOpaque(service.ProtocolOf(port)))
+            {
+                continue;
+            }
+
+            yield return new ListenerConfig(
+                $"{instance.Id}/{key}", "127.0.0.1", local, ListenerKind.Outbound, "", instance.Id, Peer: TelemetryMetadata.Workload(instance),
+                Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Outbound),
+                Tcp: new TcpProxyConfig(TcpRoutes.Mesh(index, clusters, source, service, port)));
+        }
     }
 
     /// <summary>
@@ -179,7 +205,7 @@ public static class SnapshotCompiler
     /// applies, the one whose host names the service exactly before a wildcard (Envoy's domain precedence), the longer
     /// wildcard before the shorter, and among equals the oldest (istioctl analyze reports the conflict as IST0109).
     /// </summary>
-    private static Scoped<VirtualServiceSpec>? MeshVirtualService(MeshIndex index, string host)
+    internal static Scoped<VirtualServiceSpec>? MeshVirtualService(MeshIndex index, string host)
     {
         Scoped<VirtualServiceSpec>? best = null;
         var bestRank = -1;
@@ -235,6 +261,15 @@ public static class SnapshotCompiler
             var port = byPort.Key;
             var names = byPort.Select(x => $"{x.Gateway.Namespace}/{x.Gateway.Name}").ToHashSet(StringComparer.Ordinal);
             var source = new TrafficSource(proxy.Labels, "", names);
+            var listenerName = string.Create(CultureInfo.InvariantCulture, $"gateway/{port}");
+            if (TcpRoutes.GatewayPort(byPort.Select(x => x.Server).ToList()) is (true, var passthrough))
+            {
+                // TCP servers (and TLS PASSTHROUGH ones, routed by SNI) relay connections by the bound VirtualServices' tcp/tls rules.
+                listeners.Add(new ListenerConfig(listenerName, "127.0.0.1", port, ListenerKind.Gateway, "",
+                    Tcp: new TcpProxyConfig(TcpRoutes.Gateway(index, clusters, source, port, passthrough), SniPeek: passthrough)));
+                continue;
+            }
+
             var tls = ServerTls(byPort.Select(x => (x.Gateway.Namespace, x.Server)), index, out var unusable);
             if (unusable)
             {
@@ -249,7 +284,6 @@ public static class SnapshotCompiler
             }
 
             var table = Add(tables, string.Create(CultureInfo.InvariantCulture, $"gateway/{port}"), RateLimits.Routes(vhosts, index, proxy.Labels, ns: null));
-            var listenerName = string.Create(CultureInfo.InvariantCulture, $"gateway/{port}");
             listeners.Add(new ListenerConfig(listenerName, "127.0.0.1", port, ListenerKind.Gateway, table, Tls: tls, RateLimit: RateLimits.Listener(index, proxy.Labels, ns: null)));
         }
 

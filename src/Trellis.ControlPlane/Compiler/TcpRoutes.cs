@@ -1,0 +1,134 @@
+using Trellis.Api.Networking;
+using Trellis.Api.Registry;
+using Trellis.Api.Snapshots;
+
+namespace Trellis.ControlPlane.Compiler;
+
+/// <summary>
+/// VirtualService <c>tcp</c> and <c>tls</c> rules as TCP proxy routes (<see cref="TcpRouteConfig"/>), with Istio's
+/// semantics (pilot's <c>buildSidecarOutboundTCPListenerOpts</c> and <c>buildGatewayNetworkFiltersFromTCPRoutes</c>):
+/// matches for other sources, gateways or ports are dropped when compiling; what a proxy can only see per connection
+/// (the address connected to, the client's address, the TLS server name) stays in the route; destinations are weighted
+/// clusters as for HTTP. See docs/tcp.md.
+/// </summary>
+internal static class TcpRoutes
+{
+    /// <summary>Ports whose connections the proxy relays as bytes: opaque TCP (<c>tcp</c>, <c>mongo</c>, <c>redis</c>, …) and
+    /// TLS it does not terminate (<c>tls</c>, <c>https</c>).</summary>
+    public static bool IsOpaque(PortProtocol protocol) => protocol is PortProtocol.Tcp or PortProtocol.Tls;
+
+    /// <summary>
+    /// Whether an instance's inbound listener relays TCP: some Service selects it and every port of those Services is
+    /// opaque (an instance has one application port, so one listener protocol; a mix stays HTTP).
+    /// </summary>
+    public static bool InboundIsTcp(MeshIndex index, WorkloadInstance instance)
+    {
+        var protocols = index.Services.Values
+            .Where(s => s.Instances.Any(i => i.Id == instance.Id))
+            .SelectMany(s => s.Ports.Select(s.ProtocolOf))
+            .ToList();
+        return protocols.Count > 0 && protocols.All(IsOpaque);
+    }
+
+    /// <summary>
+    /// The routes of a workload's outbound TCP listener for one service port: the mesh VirtualService's <c>tls</c> rules
+    /// (TLS ports) and <c>tcp</c> rules that apply to <paramref name="source"/>, then the service port's own cluster for
+    /// connections no rule took (as a sidecar's default TCP filter chain).
+    /// </summary>
+    public static List<TcpRouteConfig> Mesh(MeshIndex index, ClusterSet clusters, TrafficSource source, MeshService service, int port)
+    {
+        var vs = SnapshotCompiler.MeshVirtualService(index, service.Fqdn);
+        var tls = service.ProtocolOf(port) == PortProtocol.Tls;
+        var routes = vs is null ? [] : Translate(vs, source, clusters, port, port, tls);
+        if (routes.Count == 0 || routes[^1].Matches.Count > 0)
+        {
+            routes.Add(new TcpRouteConfig("default", [], [new WeightedClusterConfig(clusters.Outbound(service.Fqdn, port, null), 100)]));
+        }
+
+        return routes;
+    }
+
+    /// <summary>
+    /// The routes of a gateway port whose servers are <c>TCP</c> (or <c>TLS</c> with <c>mode: PASSTHROUGH</c>, then by
+    /// <c>tls</c> rules): the rules of every VirtualService bound to the port's gateways, oldest VirtualService first.
+    /// A connection no rule takes is closed.
+    /// </summary>
+    public static List<TcpRouteConfig> Gateway(MeshIndex index, ClusterSet clusters, TrafficSource source, int port, bool passthrough)
+    {
+        var routes = new List<TcpRouteConfig>();
+        foreach (var vs in index.VirtualServices.Where(v => v.Spec.Gateways.Any(g => source.Gateways.Contains(RouteTranslator.Qualify(g, v.Namespace)))))
+        {
+            routes.AddRange(Translate(vs, source, clusters, port, destinationPort: null, passthrough, tcp: !passthrough));
+        }
+
+        return routes;
+    }
+
+    /// <summary>Whether a gateway's servers on one port are relayed as TCP: all <c>TCP</c>-like, or all TLS <c>PASSTHROUGH</c>.</summary>
+    public static (bool Tcp, bool Passthrough) GatewayPort(IReadOnlyList<Server> servers)
+    {
+        if (servers.All(s => PortProtocols.Parse(s.Port.Protocol) == PortProtocol.Tcp))
+        {
+            return (true, false);
+        }
+
+        var passthrough = servers.All(s => PortProtocols.Parse(s.Port.Protocol) == PortProtocol.Tls && s.Tls?.Mode == ServerTlsMode.Passthrough);
+        return (passthrough, passthrough);
+    }
+
+    private static List<TcpRouteConfig> Translate(
+        Scoped<VirtualServiceSpec> vs, TrafficSource source, ClusterSet clusters, int listenPort, int? destinationPort, bool tls, bool tcp = true)
+    {
+        var routes = new List<TcpRouteConfig>();
+        var rules = new List<(string Kind, int Index, List<Match> Matches, IReadOnlyList<RouteDestination> Route)>();
+        if (tls)
+        {
+            rules.AddRange(vs.Spec.Tls.Select((r, i) => ("tls", i, r.Match.Select(TlsMatch).ToList(), r.Route)));
+        }
+
+        if (tcp)
+        {
+            rules.AddRange(vs.Spec.Tcp.Select((r, i) => ("tcp", i, r.Match.Select(L4Match).ToList(), r.Route)));
+        }
+
+        foreach (var rule in rules)
+        {
+            var applicable = rule.Matches
+                .Where(m => RouteTranslator.Applies(m.SourceLabels, m.SourceNamespace, m.Gateways, vs.Namespace, source) && (m.Port is null || m.Port == listenPort))
+                .ToList();
+            if (rule.Matches.Count > 0 && applicable.Count == 0)
+            {
+                continue; // every match is for other sources, gateways or ports
+            }
+
+            // Any-of: one applicable match without a condition the proxy checks makes the route match every connection.
+            var matches = applicable.Any(m => m.Proxy is null) ? [] : applicable.Select(m => m.Proxy!).ToList();
+            var destinations = rule.Route.Count == 1
+                ? [new WeightedClusterConfig(clusters.Reference(rule.Route[0].Destination, vs.Namespace, destinationPort), 100)]
+                : rule.Route.Where(d => d.Weight is > 0)
+                    .Select(d => new WeightedClusterConfig(clusters.Reference(d.Destination, vs.Namespace, destinationPort), d.Weight!.Value))
+                    .ToList();
+            routes.Add(new TcpRouteConfig($"{vs.Namespace}/{vs.Name}/{rule.Kind}/{rule.Index}", matches, destinations));
+            if (matches.Count == 0)
+            {
+                break; // connections match in order: nothing after a route that takes every connection can match
+            }
+        }
+
+        return routes;
+    }
+
+    /// <summary>A match's compile-time conditions and what the proxy checks (null: nothing).</summary>
+    private sealed record Match(
+        IReadOnlyDictionary<string, string> SourceLabels, string? SourceNamespace, IReadOnlyList<string> Gateways, int? Port, TcpMatchConfig? Proxy);
+
+    private static Match L4Match(L4MatchAttributes m) => new(
+        m.SourceLabels, m.SourceNamespace, m.Gateways, m.Port,
+        m.DestinationSubnets.Count == 0 && m.SourceSubnet is not { Length: > 0 }
+            ? null
+            : new TcpMatchConfig(m.DestinationSubnets.Count == 0 ? null : m.DestinationSubnets, m.SourceSubnet is { Length: > 0 } s ? s : null));
+
+    private static Match TlsMatch(TlsMatchAttributes m) => new(
+        m.SourceLabels, m.SourceNamespace, m.Gateways, m.Port,
+        new TcpMatchConfig(m.DestinationSubnets.Count == 0 ? null : m.DestinationSubnets, SniHosts: m.SniHosts));
+}
