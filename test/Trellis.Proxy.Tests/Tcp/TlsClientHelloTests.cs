@@ -1,0 +1,71 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Trellis.Proxy.Tcp;
+
+namespace Trellis.Proxy.Tests.Tcp;
+
+public sealed class TlsClientHelloTests
+{
+    /// <summary>The first bytes .NET's own TLS client sends for <paramref name="serverName"/> (a real ClientHello).</summary>
+    private static async Task<byte[]> CaptureAsync(string serverName)
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
+        using var server = await listener.AcceptSocketAsync();
+        await using var tls = new SslStream(client.GetStream());
+        using var abandon = new CancellationTokenSource();
+        var handshake = tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = serverName }, abandon.Token);
+        var captured = new List<byte>();
+        var buffer = new byte[TlsClientHello.MaxBytes];
+        while (TlsClientHello.TryRead(captured.ToArray(), out _) == ClientHelloParse.Incomplete)
+        {
+            var n = await server.ReceiveAsync(buffer, SocketFlags.None);
+            Assert.True(n > 0);
+            captured.AddRange(buffer.AsSpan(0, n).ToArray());
+        }
+
+        await abandon.CancelAsync();
+        server.Close();
+        await Assert.ThrowsAnyAsync<Exception>(() => handshake);
+        return captured.ToArray();
+    }
+
+    [Fact]
+    public async Task TryRead_RealClientHello_ServerName()
+    {
+        var hello = await CaptureAsync("Db.Example.Test");
+
+        Assert.Equal(ClientHelloParse.Complete, TlsClientHello.TryRead(hello, out var name));
+        Assert.Equal("db.example.test", name);
+        // Every prefix is incomplete, never a wrong answer.
+        for (var length = 0; length < hello.Length; length += 7)
+        {
+            Assert.Equal(ClientHelloParse.Incomplete, TlsClientHello.TryRead(hello.AsSpan(0, length), out var partial));
+            Assert.Null(partial);
+        }
+    }
+
+    [Theory]
+    [InlineData(new byte[] { (byte)'G', (byte)'E', (byte)'T', (byte)' ', (byte)'/' })]
+    [InlineData(new byte[] { 22, 3, 1, 0, 0 })]
+    [InlineData(new byte[] { 22, 3, 1, 0, 4, 2, 0, 0, 0 })]
+    [InlineData(new byte[] { 22, 3, 1, 0, 6, 1, 0, 0, 2, 3, 3 })]
+    public void TryRead_NotAClientHello_NotTls(byte[] data)
+    {
+        Assert.Equal(ClientHelloParse.NotTls, TlsClientHello.TryRead(data, out var name));
+        Assert.Null(name);
+    }
+
+    [Theory]
+    [InlineData("*", "anything.test", true)]
+    [InlineData("*.example.test", "a.example.test", true)]
+    [InlineData("*.example.test", "a.b.example.test", true)]
+    [InlineData("*.example.test", "example.test", false)]
+    [InlineData("a.example.test", "A.Example.Test", true)]
+    [InlineData("a.example.test", "b.example.test", false)]
+    public void SniMatches_IstioHostPatterns(string pattern, string serverName, bool expected) =>
+        Assert.Equal(expected, TcpMatch.SniMatches(pattern, serverName));
+}
