@@ -109,8 +109,6 @@ public static class NotEnforced
         new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].lifecycle", "lifecycle hooks are not run"),
 
         // Issue 11: routing dialects, egress, protocols.
-        new(Istio, "VirtualService", "spec.tcp", "TCP routes are not applied yet"),
-        new(Istio, "VirtualService", "spec.tls", "TLS (SNI) routes are not applied yet"),
         new(Istio, "ServiceEntry", "spec.addresses", "addresses are not matched: HTTP is routed by host"),
         new(Istio, "ServiceEntry", "spec.ports[*].protocol=TCP", "TCP ports of ServiceEntries are not proxied yet"),
         new(Istio, "ServiceEntry", "spec.ports[*].protocol=TLS", "TLS ports of ServiceEntries are not proxied yet"),
@@ -199,7 +197,6 @@ public static class NotEnforced
         new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.portLevelSettings[*].tls.insecureSkipVerify", "mesh servers are always verified"),
         new(Istio, "Gateway", "spec.servers[*].tls.mode=MUTUAL", "MUTUAL TLS servers are not served yet (the port is skipped)"),
         new(Istio, "Gateway", "spec.servers[*].tls.mode=ISTIO_MUTUAL", "ISTIO_MUTUAL servers are not served yet (the port is skipped)"),
-        new(Istio, "Gateway", "spec.servers[*].tls.mode=PASSTHROUGH", "PASSTHROUGH servers are not served yet (the port is skipped)"),
         new(Istio, "Gateway", "spec.servers[*].tls.mode=AUTO_PASSTHROUGH", "AUTO_PASSTHROUGH servers are not served yet (the port is skipped)"),
         new(Istio, "Gateway", "spec.servers[*].tls.serverCertificate", "file-based certificates are not read: use credentialName"),
         new(Istio, "Gateway", "spec.servers[*].tls.credentialNames", "several certificates per server are not chosen by SNI yet"),
