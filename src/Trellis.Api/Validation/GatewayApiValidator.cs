@@ -2,7 +2,7 @@ using Trellis.Api.GatewayApi;
 
 namespace Trellis.Api.Validation;
 
-/// <summary>The Gateway API's CRD validation rules for Gateway, HTTPRoute and GRPCRoute.</summary>
+/// <summary>The Gateway API's CRD validation rules for Gateway, HTTPRoute, GRPCRoute and TCPRoute.</summary>
 internal static partial class GatewayApiValidator
 {
     private static readonly HashSet<string> FilterTypes = ["RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "RequestRedirect", "URLRewrite", "CORS", "ExtensionRef", "ExternalAuth"];
@@ -261,19 +261,42 @@ internal static partial class GatewayApiValidator
         for (var i = 0; i < backends.Count; i++)
         {
             var backend = backends[i];
-            Checks.Port(backend.Port, $"{path}[{i}].port", ctx);
-            if (backend.Weight is { } weight && weight is < 0 or > 1_000_000)
-            {
-                ctx.Error($"{path}[{i}].weight", $"weight {weight} is not in 0..1000000");
-            }
-
-            // A Service backend needs a port (CRD rule); other kinds define their own.
-            if ((backend.Kind ?? "Service") == "Service" && string.IsNullOrEmpty(backend.Group) && backend.Port is null)
-            {
-                ctx.Error($"{path}[{i}].port", "a Service backend needs a port");
-            }
-
+            Backend(backend.Group, backend.Kind, backend.Port, backend.Weight, $"{path}[{i}]", ctx);
             Filters(backend.Filters, $"{path}[{i}].filters", ctx);
+        }
+    }
+
+    public static void Validate(TcpRouteSpec spec, ValidationContext ctx)
+    {
+        Parents(spec.ParentRefs, [], ctx);
+        if (spec.Rules.Count is 0 or > 16)
+        {
+            ctx.Error("spec.rules", "a TCPRoute has 1 to 16 rules");
+        }
+
+        for (var r = 0; r < spec.Rules.Count; r++)
+        {
+            var backends = spec.Rules[r].BackendRefs;
+            for (var i = 0; i < backends.Count; i++)
+            {
+                Backend(backends[i].Group, backends[i].Kind, backends[i].Port, backends[i].Weight, $"spec.rules[{r}].backendRefs[{i}]", ctx);
+            }
+        }
+    }
+
+    /// <summary>The CRD's rules for any backendRef: a port in range, a weight in 0..1000000, a port for a Service.</summary>
+    private static void Backend(string? group, string? kind, int? port, int? weight, string path, ValidationContext ctx)
+    {
+        Checks.Port(port, $"{path}.port", ctx);
+        if (weight is { } w && w is < 0 or > 1_000_000)
+        {
+            ctx.Error($"{path}.weight", $"weight {w} is not in 0..1000000");
+        }
+
+        // A Service backend needs a port (CRD rule); other kinds define their own.
+        if ((kind ?? "Service") == "Service" && string.IsNullOrEmpty(group) && port is null)
+        {
+            ctx.Error($"{path}.port", "a Service backend needs a port");
         }
     }
 }

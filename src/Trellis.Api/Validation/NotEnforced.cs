@@ -131,7 +131,6 @@ public static class NotEnforced
         new(Istio, "Sidecar", "spec.inboundConnectionPool", "inbound connection pools are not applied"),
         new(GatewayApi, "GatewayClass", "spec.parametersRef", "GatewayClass parameters are not read"),
         new(GatewayApi, "Gateway", "spec.infrastructure", "infrastructure labels and annotations are not applied"),
-        new(GatewayApi, "Gateway", "spec.listeners[*].protocol=TCP", "TCP listeners are not served yet (status UnsupportedProtocol)"),
         new(GatewayApi, "Gateway", "spec.listeners[*].protocol=TLS", "TLS listeners are not served yet (status UnsupportedProtocol)"),
         new(GatewayApi, "Gateway", "spec.listeners[*].protocol=UDP", "UDP listeners are not served (status UnsupportedProtocol)"),
         new(GatewayApi, "Gateway", "spec.listeners[*].tls.mode=Passthrough", "TLS passthrough is not served yet (the listener is not programmed)"),

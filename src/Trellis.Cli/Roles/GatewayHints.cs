@@ -22,6 +22,13 @@ public static class GatewayHints
         {
             var scheme = listener.Tls is null ? "http" : "https";
             var address = listener.Address is "127.0.0.1" or "0.0.0.0" or "::" or "::1" ? "localhost" : listener.Address;
+            if (listener.Tcp is { } tcp)
+            {
+                // A TCP (or TLS passthrough) port relays connections: docs/tcp.md.
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"nc {address} {listener.Port}   ({(tcp.SniPeek ? "TLS passthrough, routed by SNI" : "TCP")})"));
+                continue;
+            }
+
             var origin = string.Create(CultureInfo.InvariantCulture, $"{scheme}://{address}:{listener.Port}");
             // The /async-function/ route the compiler adds to every host is a POST entry point, not something to try.
             var vhosts = (tables.TryGetValue(listener.RouteTable, out var table) ? table.VirtualHosts : []).Where(v => v.Name != AsyncFunctionRoutes.RouteName).ToList();

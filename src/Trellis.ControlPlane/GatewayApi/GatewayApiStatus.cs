@@ -53,6 +53,12 @@ internal static class GatewayApiStatus
             AddRouteStatus(result, state, route.Head, attachments, backends, index, now);
         }
 
+        foreach (var route in index.TcpRoutes)
+        {
+            var backends = route.Spec.Rules.SelectMany(r => r.BackendRefs.Select(b => (b.Group, b.Kind, b.Name, b.Namespace, b.Port)));
+            AddRouteStatus(result, state, route.Head, attachments, backends, index, now);
+        }
+
         return result;
     }
 
@@ -162,7 +168,7 @@ internal static class GatewayApiStatus
         var protocolConflict = gateway.Spec.Listeners.Any(l => l.Port == listener.Port && l.Protocol != listener.Protocol);
         var hostnameConflict = gateway.Spec.Listeners.Any(l => !ReferenceEquals(l, listener) && l.Port == listener.Port && l.Protocol == listener.Protocol
             && string.Equals(l.Hostname ?? "", listener.Hostname ?? "", StringComparison.OrdinalIgnoreCase));
-        var servedProtocol = listener.Protocol is "HTTP" or "HTTPS";
+        var servedProtocol = listener.Protocol is "HTTP" or "HTTPS" or "TCP";
         conditions.Add(servedProtocol
             ? new("Accepted", true, "Accepted", "Listener is accepted")
             : new("Accepted", false, "UnsupportedProtocol", $"protocol {listener.Protocol} is not served yet"));

@@ -9,7 +9,8 @@ namespace Trellis.EndToEnd.Tests.Tcp;
 /// TCP routing through the real binary: a TCP echo service in two versions (Python processes, a protocol that answers
 /// after the client's half-close), reached by a workload through the port its environment announces
 /// (<c>ECHO_SERVICE_HOST</c>/<c>ECHO_SERVICE_PORT</c>), with a VirtualService's 80/20 <c>tcp</c> split counted by
-/// connection, then through a gateway's TCP port; Istio's TCP metrics at the node proxy.
+/// connection, then through an Istio Gateway's TCP port and a Gateway API TCP listener with a TCPRoute; Istio's TCP
+/// metrics at the node proxy.
 /// </summary>
 public sealed class TcpRoutingTests : IAsyncLifetime
 {
@@ -187,6 +188,34 @@ public sealed class TcpRoutingTests : IAsyncLifetime
             Assert.Equal($"v2:gw{i}", await TryExchangeAsync(gatewayPort, $"gw{i}"));
         }
 
+        // A Gateway API Gateway's TCP listener relays by its TCPRoute (to either version: the Service has no subsets).
+        var apiPort = TrellisProcess.FreePort();
+        await _api.ApplyAsync("""
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: tcp-api}
+            spec:
+              gatewayClassName: trellis
+              listeners: [{name: echo, port: API_PORT, protocol: TCP}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1alpha2
+            kind: TCPRoute
+            metadata: {name: echo}
+            spec:
+              parentRefs: [{name: tcp-api, sectionName: echo}]
+              rules:
+              - backendRefs: [{name: echo, port: 9000}]
+            """.Replace("API_PORT", apiPort.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        string? address = null;
+        await Eventually.WaitAsync(async () =>
+        {
+            var gateway = await _api.TryGetAsync("/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/tcp-api");
+            address = (string?)gateway?["status"]?["addresses"]?[0]?["value"];
+            var route = await _api.TryGetAsync("/apis/gateway.networking.k8s.io/v1alpha2/namespaces/default/tcproutes/echo");
+            var accepted = (route?["status"]?["parents"]?[0]?["conditions"] as JsonArray ?? []).Any(c => (string?)c?["type"] == "Accepted" && (string?)c?["status"] == "True");
+            return address is not null && accepted && (await TryExchangeAsync(IPAddress.Parse(address), apiPort, "api"))?.EndsWith(":api", StringComparison.Ordinal) == true;
+        }, TimeSpan.FromSeconds(30), "the Gateway API TCP listener", _up);
+
         // Istio's TCP metrics at the node proxy: the client's connections by destination version, reporter source.
         var metrics = await NodeMetricsAsync();
         var opened = metrics.Split('\n').Where(l => l.StartsWith("istio_tcp_connections_opened_total{reporter=\"source\",source_workload=\"client\"", StringComparison.Ordinal)).ToList();
@@ -212,13 +241,15 @@ public sealed class TcpRoutingTests : IAsyncLifetime
     }
 
     /// <summary>Sends, half-closes and reads the answer; null when the connection fails or is closed with nothing.</summary>
-    private static async Task<string?> TryExchangeAsync(int port, string request)
+    private static Task<string?> TryExchangeAsync(int port, string request) => TryExchangeAsync(IPAddress.Loopback, port, request);
+
+    private static async Task<string?> TryExchangeAsync(IPAddress address, int port, string request)
     {
         try
         {
             using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), limit.Token);
+            await socket.ConnectAsync(new IPEndPoint(address, port), limit.Token);
             await socket.SendAsync(Encoding.ASCII.GetBytes(request), SocketFlags.None, limit.Token);
             socket.Shutdown(SocketShutdown.Send);
             var all = new MemoryStream();

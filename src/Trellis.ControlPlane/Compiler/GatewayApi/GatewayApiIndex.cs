@@ -16,6 +16,8 @@ internal sealed record HttpRouteEntry(RouteHead Head, HttpRouteSpec Spec);
 
 internal sealed record GrpcRouteEntry(RouteHead Head, GrpcRouteSpec Spec);
 
+internal sealed record TcpRouteEntry(RouteHead Head, TcpRouteSpec Spec);
+
 /// <summary>
 /// A Gateway API Gateway. <see cref="Ours"/>: its GatewayClass names Trellis's controller. <see cref="Address"/>: the
 /// loopback address it is served on (a static <c>spec.addresses</c> IPAddress, else the one the controller assigned
@@ -56,6 +58,10 @@ internal sealed class GatewayApiIndex
             .Select(o => (Resource: o.Resource, Spec: (GrpcRouteSpec)o.Resource.Spec!))
             .Select(x => new GrpcRouteEntry(new RouteHead(Identity(x.Resource), x.Spec.ParentRefs, x.Spec.Hostnames), x.Spec))
             .ToList();
+        TcpRoutes = state.Store.List(Group, "TCPRoute")
+            .Where(o => o.Resource.Spec is TcpRouteSpec)
+            .Select(o => new TcpRouteEntry(new RouteHead(Identity(o.Resource), ((TcpRouteSpec)o.Resource.Spec!).ParentRefs, []), (TcpRouteSpec)o.Resource.Spec!))
+            .ToList();
         Grants = state.Store.List(Group, "ReferenceGrant")
             .Where(o => o.Resource.Spec is ReferenceGrantSpec)
             .Select(o => (o.Resource.Key.Namespace, (ReferenceGrantSpec)o.Resource.Spec!))
@@ -78,8 +84,10 @@ internal sealed class GatewayApiIndex
 
     public IReadOnlyList<GrpcRouteEntry> GrpcRoutes { get; }
 
+    public IReadOnlyList<TcpRouteEntry> TcpRoutes { get; }
+
     /// <summary>Every route head, of every kind, for attachment counts and status.</summary>
-    public IEnumerable<RouteHead> Routes => HttpRoutes.Select(r => r.Head).Concat(GrpcRoutes.Select(r => r.Head));
+    public IEnumerable<RouteHead> Routes => HttpRoutes.Select(r => r.Head).Concat(GrpcRoutes.Select(r => r.Head)).Concat(TcpRoutes.Select(r => r.Head));
 
     public IReadOnlyList<(string Namespace, ReferenceGrantSpec Spec)> Grants { get; }
 

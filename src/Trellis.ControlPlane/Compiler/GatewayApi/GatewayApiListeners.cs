@@ -72,6 +72,8 @@ internal static class GatewayApiListeners
 
                 listeners.Add(new ListenerConfig(name, gateway.Address!, port.Key, ListenerKind.Gateway, name, Tls: tls));
             }
+
+            listeners.AddRange(TcpRouteRules.Listeners(gateway, index, clusters));
         }
 
         return listeners;

@@ -123,7 +123,7 @@ internal static class RouteAttachments
     /// </summary>
     public static IReadOnlyList<string> SupportedKinds(Listener listener)
     {
-        IReadOnlyList<string> served = HttpProtocols.Contains(listener.Protocol) ? ["HTTPRoute", "GRPCRoute"] : [];
+        IReadOnlyList<string> served = HttpProtocols.Contains(listener.Protocol) ? ["HTTPRoute", "GRPCRoute"] : listener.Protocol == "TCP" ? ["TCPRoute"] : [];
         var written = listener.AllowedRoutes?.Kinds ?? [];
         return written.Count == 0
             ? served
