@@ -46,7 +46,8 @@ internal static class RouteAttachments
             var ns = parent.Namespace ?? route.Id.Namespace;
             if (IsService(parent))
             {
-                if (index.Services.ContainsKey((ns, parent.Name)))
+                // Mesh (GAMMA) TCPRoutes are not applied (TRL0200): no status claims they are.
+                if (route.Id.Kind != "TCPRoute" && index.Services.ContainsKey((ns, parent.Name)))
                 {
                     result.Add(new ParentAttachment(parent, ns, true, Accepted, "Route is accepted for calls to the Service", [], (ns, parent.Name)));
                 }
