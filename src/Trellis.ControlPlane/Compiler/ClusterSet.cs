@@ -171,10 +171,13 @@ internal sealed class ClusterSet(MeshIndex index)
         mode,
         instances.Select(i => PeerAuthentications.IdentityOf(index, i)).Where(i => i is not null).Select(i => i!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList());
 
-    /// <summary>An instance's endpoint, marked for auto mTLS when its proxy has an identity and does not DISABLE mTLS on the port.</summary>
+    /// <summary>
+    /// An instance's endpoint, marked for auto mTLS when its proxy has an identity and does not DISABLE mTLS on the port;
+    /// never when a TCP relay is in front of it (the relay speaks no TLS yet: docs/tcp.md).
+    /// </summary>
     private EndpointConfig? MeshEndpoint(WorkloadInstance i) =>
         Endpoint(i) is { } endpoint && i.Ports.ContainsKey(WorkloadInstance.InboundPort) && PeerAuthentications.IdentityOf(index, i) is not null
-            && PeerAuthentications.ModeFor(index, i) != PeerAuthenticationMode.Disable
+            && PeerAuthentications.ModeFor(index, i) != PeerAuthenticationMode.Disable && !TcpRoutes.InboundIsTcp(index, i)
             ? endpoint with { Mtls = true }
             : Endpoint(i);
 

@@ -55,7 +55,7 @@ internal static class SnapshotCompiler
                 StringComparer.Ordinal);
         var tcp = (snapshot.Listeners ?? [])
             .Where(l => l.Tcp is not null)
-            .ToFrozenDictionary(l => l.Name, l => Tcp.TcpRouteTable.Compile(l.Tcp!, clusters), StringComparer.Ordinal);
+            .ToFrozenDictionary(l => l.Name, l => Tcp.TcpRouteTable.Compile(l.Tcp!, clusters, refuseCleartext: l.Mtls == PeerAuthenticationMode.Strict), StringComparer.Ordinal);
         return new CompiledSnapshot(snapshot, byListener, clusters.ToFrozenDictionary(StringComparer.Ordinal), serving, rateLimits) { TcpByListener = tcp };
     }
 

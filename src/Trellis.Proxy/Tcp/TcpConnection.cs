@@ -34,6 +34,12 @@ internal static class TcpConnection
                 return; // the listener left the snapshot between accept and now
             }
 
+            if (table.RefusesCleartext)
+            {
+                TcpLog.Refused(services.Log, listener, "-", "PeerAuthentication STRICT: TCP relays take no mTLS yet, so no connection is accepted");
+                return;
+            }
+
             byte[]? peeked = null;
             var peekedLength = 0;
             try
@@ -110,13 +116,21 @@ internal static class TcpConnection
         Socket client, string listener, string route, ClusterState cluster, EndpointState endpoint, ReadOnlyMemory<byte> prefix,
         TcpServices services, ListenerTelemetry? telemetry, long started, CancellationToken stop)
     {
+        if (cluster.Config.Tls?.Mode == Api.Snapshots.ClusterTlsMode.IstioMutual)
+        {
+            // A DestinationRule asks for ISTIO_MUTUAL and the relay speaks no TLS yet: never send the bytes in cleartext.
+            Count(services.Telemetry, telemetry, cluster, endpoint, ResponseFlags.UpstreamConnectionFailure);
+            TcpLog.ConnectFailed(services.Log, listener, cluster.Name, $"{endpoint.Address}:{endpoint.Port}", "ISTIO_MUTUAL: TCP relays speak no mTLS yet");
+            return;
+        }
+
         var pool = cluster.Config.ConnectionPool;
         using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
         connectTimeout.CancelAfter(pool?.ConnectTimeout ?? TcpServices.DefaultConnectTimeout);
         EndPoint target = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
         var (transport, error) = await cluster.Connector.ConnectAsync(target, connectTimeout.Token);
-        // The relay half-closes, so it needs the socket: a plain TCP connector's transport (TLS origination would
-        // relay through the transport's stream instead; the connectors of today are all plain TCP).
+        // The relay half-closes, so it needs the socket: the cluster's plain TCP connector (auto mTLS never picks TLS to a
+        // TCP relay, whose endpoints the compiler leaves unmarked; ISTIO_MUTUAL is refused above).
         if (transport is not TcpTransport { Socket: { } upstream })
         {
             transport?.Dispose();

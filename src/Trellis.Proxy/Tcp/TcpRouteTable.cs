@@ -13,11 +13,18 @@ internal sealed class TcpRouteTable
 {
     private readonly TcpRoute[] _routes;
 
-    private TcpRouteTable(TcpRoute[] routes, bool sniPeek)
+    private TcpRouteTable(TcpRoute[] routes, bool sniPeek, bool refuseCleartext)
     {
         _routes = routes;
         SniPeek = sniPeek;
+        RefusesCleartext = refuseCleartext;
     }
+
+    /// <summary>
+    /// The listener's PeerAuthentication is STRICT: it may take mTLS only, and the relay speaks no TLS yet, so it refuses
+    /// every connection (fail closed) rather than take cleartext.
+    /// </summary>
+    public bool RefusesCleartext { get; }
 
     /// <summary>Whether a route needs the ClientHello's server name (the listener reads it before routing).</summary>
     public bool SniPeek { get; }
@@ -25,10 +32,11 @@ internal sealed class TcpRouteTable
     public IReadOnlyList<TcpRoute> Routes => _routes;
 
     /// <param name="clusters">The snapshot's clusters; the validator has checked that every name exists.</param>
-    public static TcpRouteTable Compile(TcpProxyConfig config, IReadOnlyDictionary<string, ClusterState> clusters)
+    /// <param name="refuseCleartext">See <see cref="RefusesCleartext"/>.</param>
+    public static TcpRouteTable Compile(TcpProxyConfig config, IReadOnlyDictionary<string, ClusterState> clusters, bool refuseCleartext = false)
     {
         var routes = (config.Routes ?? []).Select(r => TcpRoute.Compile(r, clusters)).ToArray();
-        return new TcpRouteTable(routes, config.SniPeek || routes.Any(r => r.NeedsSni));
+        return new TcpRouteTable(routes, config.SniPeek || routes.Any(r => r.NeedsSni), refuseCleartext);
     }
 
     /// <summary>The first route whose matches hold for the connection; null when none does (the connection is closed, NR).</summary>

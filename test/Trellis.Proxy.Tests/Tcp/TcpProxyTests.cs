@@ -232,6 +232,31 @@ public sealed class TcpProxyTests
     }
 
     [Fact]
+    public async Task Listener_StrictPeerAuthentication_RefusesEveryConnection()
+    {
+        await using var backend = new TcpBackend("a");
+        var snapshot = Snapshot(To(("a", 100)), Cluster("a", backend.Port));
+        snapshot = snapshot with { Listeners = [snapshot.Listeners[0] with { Kind = ListenerKind.Inbound, Mtls = PeerAuthenticationMode.Strict }] };
+        await using var server = await StartAsync(snapshot);
+
+        // The relay speaks no TLS yet: under STRICT it takes nothing rather than cleartext.
+        Assert.Equal("", await ExchangeAsync(server, "hello"));
+        Assert.Equal(0, backend.Connections);
+    }
+
+    [Fact]
+    public async Task Connect_IstioMutualCluster_NeverSendsCleartext()
+    {
+        await using var backend = new TcpBackend("a");
+        var cluster = Cluster("a", backend.Port) with { Tls = new ClusterTlsConfig(ClusterTlsMode.IstioMutual, []) };
+        await using var server = await StartAsync(Snapshot(To(("a", 100)), cluster));
+
+        Assert.Equal("", await ExchangeAsync(server, "hello"));
+        Assert.Equal(0, backend.Connections);
+        Assert.Contains("response_flags=\"UF\"", server.PrometheusMetrics(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Apply_BadTcpRoutes_RejectedWithEveryError()
     {
         await using var server = new ProxyServer(new ProxyServerOptions(), NullLoggerFactory.Instance);
