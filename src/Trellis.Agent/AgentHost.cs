@@ -58,7 +58,11 @@ public sealed partial class AgentHost : IAsyncDisposable
     public static async Task<AgentHost> StartAsync(AgentOptions options, ILoggerFactory loggers, CancellationToken cancellationToken = default)
     {
         var log = loggers.CreateLogger<AgentHost>();
-        var http = new HttpClient(ReplicaFailoverHandler.Create(options.Servers)) { BaseAddress = options.Servers[0], Timeout = Timeout.InfiniteTimeSpan };
+        var token = options.JoinToken ?? throw new ArgumentException("an agent needs the control plane's join token: the API accepts an agent only with its node identity");
+
+        // Every request the agent, its node proxy and its reporters send is signed with the node key (docs/security.md).
+        var credential = new Identity.NodeCredential(TimeProvider.System);
+        var http = new HttpClient(new Trellis.Api.Access.CredentialHandler(credential, ReplicaFailoverHandler.Create(options.Servers))) { BaseAddress = options.Servers[0], Timeout = Timeout.InfiniteTimeSpan };
         var supervisor = new Supervisor(new SupervisorOptions
         {
             DataDirectory = options.DataDirectory,
@@ -77,14 +81,11 @@ public sealed partial class AgentHost : IAsyncDisposable
 
         // The node proxy's admin endpoints (route explain, /stats/prometheus) are served by the agent's own server.
         var push = new PushClient(options.Pushes, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, new Dictionary<string, string>(), agentUrl),
-            proxy.ApplyAsync, loggers.CreateLogger<PushClient>());
+            proxy.ApplyAsync, loggers.CreateLogger<PushClient>(), credential);
 
         var host = new AgentHost(supervisor, proxy, push, logs, http, log) { _node = options.Node, AdminUrl = new Uri(agentUrl) };
-        if (options.JoinToken is { } token)
-        {
-            host._certificates = new Identity.CertificateManager(http, options.Node, token, proxy.Identities, TimeProvider.System, log);
-            host._certificates.Start();
-        }
+        host._certificates = new Identity.CertificateManager(http, options.Node, token, proxy.Identities, TimeProvider.System, log, credential);
+        host._certificates.Start();
 
         var reporter = new RegistryReporter(http, options, () => agentUrl, log) { TcpPorts = tcpPorts };
         host._reporter = reporter;
@@ -92,7 +93,7 @@ public sealed partial class AgentHost : IAsyncDisposable
         LogMeter(log, meter.Kind, meterNote);
         host._usage = new UsageCollector(meter, () => supervisor.Instances);
         supervisor.Changed += host._usage.OnInstancesChanged;
-        host._serving = new ServingReporter(proxy, options.Servers, reportLoad: true, log, "node/" + options.Node, host._usage);
+        host._serving = new ServingReporter(proxy, options.Servers, reportLoad: true, log, "node/" + options.Node, host._usage, credential);
         supervisor.Changed += reporter.Update;
         var watcher = new ResourceWatcher(http, "/apis/apps/v1/deployments", host.Reconcile, log);
         var services = new ResourceWatcher(http, "/api/v1/services", tcpPorts.OnServices, log);

@@ -65,8 +65,9 @@ public sealed record AgentOptions
     public string Meter { get; init; } = "auto";
 
     /// <summary>
-    /// The control plane's join token (<c>trellis agent --token</c>): with it the agent joins the CA and keeps a
-    /// certificate for every service account it runs; null: no workload identities.
+    /// The control plane's join token (<c>trellis agent --token</c>), required: with it the agent joins the CA, signs
+    /// every API request with its node key (the API accepts agents only so) and keeps a certificate for every service
+    /// account it runs.
     /// </summary>
     public string? JoinToken { get; init; }
 }

@@ -31,20 +31,27 @@ public sealed partial class ServingReporter : IAsyncDisposable
     /// <param name="reportLoad">True for a node proxy (it holds instances' inbound listeners); a gateway only reports demand.</param>
     /// <param name="name">The proxy's name; with a random suffix per run it names this reporter's metering series.</param>
     /// <param name="usage">A node's instance metering; a gateway has none and reports cold starts only.</param>
-    public ServingReporter(ProxyServer proxy, Uri controlPlane, bool reportLoad, ILogger log, string name = "proxy", UsageCollector? usage = null)
-        : this(proxy, [controlPlane], reportLoad, log, name, usage)
+    public ServingReporter(ProxyServer proxy, Uri controlPlane, bool reportLoad, ILogger log, string name = "proxy", UsageCollector? usage = null, Trellis.Api.Access.IRequestCredential? credential = null)
+        : this(proxy, [controlPlane], reportLoad, log, name, usage, credential)
     {
     }
 
     /// <param name="controlPlanes">Every control-plane replica; reports go to one that answers.</param>
-    public ServingReporter(ProxyServer proxy, IReadOnlyList<Uri> controlPlanes, bool reportLoad, ILogger log, string name = "proxy", UsageCollector? usage = null)
+    /// <param name="credential">The reporter's identity: the node's signature, or a proxy token.</param>
+    public ServingReporter(ProxyServer proxy, IReadOnlyList<Uri> controlPlanes, bool reportLoad, ILogger log, string name = "proxy", UsageCollector? usage = null, Trellis.Api.Access.IRequestCredential? credential = null)
     {
         _proxy = proxy;
         _reportLoad = reportLoad;
         _usage = usage;
         _reporter = $"{name}#{Guid.NewGuid().ToString("N")[..12]}";
         _log = log;
-        _http = new HttpClient(Replicas.ReplicaFailoverHandler.Create(controlPlanes)) { BaseAddress = controlPlanes[0], Timeout = TimeSpan.FromSeconds(5) };
+        HttpMessageHandler handler = Replicas.ReplicaFailoverHandler.Create(controlPlanes);
+        if (credential is not null)
+        {
+            handler = new Trellis.Api.Access.CredentialHandler(credential, handler);
+        }
+
+        _http = new HttpClient(handler) { BaseAddress = controlPlanes[0], Timeout = TimeSpan.FromSeconds(5) };
         proxy.DemandRaised += OnDemand;
         _loop = Task.WhenAll(SendDemandAsync(_stop.Token), reportLoad ? SendLoadAsync(_stop.Token) : Task.CompletedTask, SendMeteringAsync(_stop.Token));
     }

@@ -11,7 +11,7 @@ var root = new RootCommand("Trellis: a service mesh and serverless platform in o
     UpRole.Create(),
     ServerRoles.ControlPlane(),
     ServerRoles.Agent(),
-    GatewayRole.Create(Common.Server),
+    GatewayRole.Create(Common.Server, Common.Token),
     ApplyVerbs.Apply(),
     GetVerbs.Get(),
     GetVerbs.Describe(),
@@ -26,8 +26,11 @@ var root = new RootCommand("Trellis: a service mesh and serverless platform in o
     TapVerb.Create(),
     TopVerb.Create(),
     CaVerb.Create(),
+    TokenVerb.Create(),
+    TokenVerb.Auth(),
 };
 root.Options.Add(Common.Server);
+root.Options.Add(Common.Token);
 // The long-running roles shut down in order on SIGINT/SIGTERM themselves (workloads get their grace
 // period); System.CommandLine's own handler would end the process after 2 s, leaving children behind.
 var parse = root.Parse(args);

@@ -64,6 +64,9 @@ public sealed class ControlPlaneHost : IAsyncDisposable
 
     public Uri PushUrl { get; private set; } = null!;
 
+    /// <summary>The API's tokens; <see cref="Auth.TokenStore.AdminTokenPath"/> is where the first admin token was written.</summary>
+    public Auth.TokenStore Tokens { get; private init; } = null!;
+
     /// <summary>The broker ingress (Broker addresses are under it), or null when eventing is off.</summary>
     public Uri? BrokerIngressUrl => _eventing?.IngressUrl;
 
@@ -76,6 +79,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         var state = await ControlPlaneState.OpenAsync(options, identity, advertised, loggers, time, cancellationToken);
         var registry = state.Registry;
         var ca = OpenCa(options, time);
+        var tokens = Auth.TokenStore.Open(Path.Combine(options.DataDirectory, "auth"), options.TokenAuthFile, time);
         var states = new MeshStateSource(state.Store, registry, loggers.CreateLogger<MeshStateSource>(), jwks: new Jwks.JwksResolver(loggers.CreateLogger<Jwks.JwksResolver>(), time), trustDomain: options.Certificates.TrustDomain);
 
         var builder = WebApplication.CreateSlimBuilder();
@@ -91,6 +95,8 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         builder.Services.AddSingleton(new Events.EventLog(time));
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(ca);
+        builder.Services.AddSingleton(tokens);
+        builder.Services.AddSingleton(new Auth.NodeAuthenticator(ca, time));
         builder.Services.AddSingleton<SnapshotCache>();
         builder.Services.AddSingleton<PushServer>();
         builder.Services.AddSingleton<ApplyService>();
@@ -109,11 +115,13 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         ServingController? serving = null;
         builder.Services.AddSingleton(_ => serving!);
         var app = builder.Build();
+        Auth.ApiAuthentication.Use(app); // first: a follower forwards to the leader only what it let in
         LeaderForwarding.Use(app);
         ResourceEndpoints.Map(app);
         MeshEndpoints.Map(app);
         ServingEndpoints.Map(app);
         CaEndpoints.Map(app);
+        Auth.TokenEndpoints.Map(app);
         app.MapPost("/push/v1/stream", (HttpContext c, PushServer push) => push.HandleAsync(c));
         EventingHost? eventing = null;
         app.MapGet("/eventing/v1/calls", () => Results.Json(new { items = eventing?.Calls ?? [] }));
@@ -131,7 +139,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
             : null;
         states.SetAsyncFunctions(eventing?.IngressUrl); // gateways route /async-function/ to the eventing listener
         var events = new Events.EventRecorder(states, app.Services.GetRequiredService<Events.EventLog>());
-        var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler, eventing, events) { Ca = ca };
+        var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler, eventing, events) { Ca = ca, Tokens = tokens };
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
         host.ApiUrl = new Uri(Resolve(addresses, options.ApiEndpoint, first: true));
         host.PushUrl = new Uri(Resolve(addresses, options.PushEndpoint, first: false));

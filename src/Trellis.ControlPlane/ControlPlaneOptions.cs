@@ -8,8 +8,9 @@ public sealed record ControlPlaneOptions
     public required string DataDirectory { get; init; }
 
     /// <summary>
-    /// The HTTP API (kubectl-like paths, apply, registry). Loopback by default: until the security work
-    /// adds authentication, anyone who can reach this port can change the mesh.
+    /// The HTTP API (kubectl-like paths, apply, registry). Every request but health, the CA's join and bundle, and
+    /// <c>/metrics</c> needs a token or a node identity (docs/security.md). Loopback by default all the same: the API
+    /// is cleartext HTTP, so a token crossing a network can be read on the way.
     /// </summary>
     public IPEndPoint ApiEndpoint { get; init; } = new(IPAddress.Loopback, 15000);
 
@@ -55,6 +56,12 @@ public sealed record ControlPlaneOptions
 
     /// <summary>The agents' join token; null: made on first start in <c>&lt;data dir&gt;/ca/join-token</c>.</summary>
     public string? JoinToken { get; init; }
+
+    /// <summary>
+    /// kube-apiserver's <c>--token-auth-file</c>: lines <c>token,name,role</c> (token also as <c>sha256:&lt;hex&gt;</c>)
+    /// accepted beside the tokens made through the API; replicas sharing etcd are given the same file.
+    /// </summary>
+    public string? TokenAuthFile { get; init; }
 
     /// <summary>Trust domain, certificate lifetime, renewal point and key type of workload certificates.</summary>
     public Trellis.Api.Identity.CertificatePolicy Certificates { get; init; } = Trellis.Api.Identity.CertificatePolicy.Default;

@@ -9,8 +9,9 @@ using Trellis.Cli.Roles;
 ServerRuntime.Apply();
 
 var server = RoleOptions.Server();
-var root = new RootCommand("trellis-proxy: " + GatewayRole.Description) { server };
-GatewayRole.Configure(root, server);
+var token = RoleOptions.Token();
+var root = new RootCommand("trellis-proxy: " + GatewayRole.Description) { server, token };
+GatewayRole.Configure(root, server, token);
 try
 {
     // As the CLI: the role shuts down in order on SIGINT/SIGTERM itself.

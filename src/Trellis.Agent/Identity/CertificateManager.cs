@@ -21,6 +21,7 @@ public sealed partial class CertificateManager : IAsyncDisposable
     private static readonly TimeSpan MaxSleep = TimeSpan.FromHours(1);
 
     private readonly HttpClient _http;
+    private readonly NodeCredential? _credential;
     private readonly string _node;
     private readonly string _joinToken;
     private readonly WorkloadIdentities _target;
@@ -34,8 +35,9 @@ public sealed partial class CertificateManager : IAsyncDisposable
     private (ECDsa Key, string ChainPem, DateTimeOffset RenewAt)? _nodeCertificate;
     private Task _loop = Task.CompletedTask;
 
-    public CertificateManager(HttpClient http, string node, string joinToken, WorkloadIdentities target, TimeProvider time, ILogger log)
+    public CertificateManager(HttpClient http, string node, string joinToken, WorkloadIdentities target, TimeProvider time, ILogger log, NodeCredential? credential = null)
     {
+        _credential = credential;
         _http = http;
         _node = node;
         _joinToken = joinToken;
@@ -64,7 +66,10 @@ public sealed partial class CertificateManager : IAsyncDisposable
         await _loop;
         _stop.Dispose();
         _wake.Dispose();
-        _nodeCertificate?.Key.Dispose();
+        if (_credential is null)
+        {
+            _nodeCertificate?.Key.Dispose();
+        }
     }
 
     private async Task RunAsync(CancellationToken stop)
@@ -165,8 +170,13 @@ public sealed partial class CertificateManager : IAsyncDisposable
             response = await SendAsync(request, stop);
         }
 
-        _nodeCertificate?.Key.Dispose();
+        if (_credential is null)
+        {
+            _nodeCertificate?.Key.Dispose(); // with a credential, it disposes the key it replaces (it may be signing with it now)
+        }
+
         _nodeCertificate = (key, response.CertificateChainPem, RenewAt(response));
+        _credential?.Set(key, response.CertificateChainPem);
         _keyAlgorithm = response.KeyAlgorithm;
         _target.SetTrustBundle(response.TrustBundlePem);
         LogIssued(_log, CaProtocol.NodeId(_trustDomain, _node).ToString(), response.NotAfter);

@@ -11,15 +11,17 @@ public sealed class ControlPlaneClient : IDisposable
     private readonly Trellis.Agent.Replicas.ReplicaFailoverHandler _replicas;
     private readonly string _servers;
 
-    public ControlPlaneClient(Uri server)
-        : this([server])
+    public ControlPlaneClient(Uri server, string? token)
+        : this([server], token)
     {
     }
 
-    public ControlPlaneClient(IReadOnlyList<Uri> servers)
+    /// <param name="token">The bearer token every request carries; null sends none (the API answers 401 but for health).</param>
+    public ControlPlaneClient(IReadOnlyList<Uri> servers, string? token)
     {
         _replicas = Trellis.Agent.Replicas.ReplicaFailoverHandler.Create(servers);
-        _http = new HttpClient(_replicas) { BaseAddress = servers[0], Timeout = Timeout.InfiniteTimeSpan };
+        HttpMessageHandler handler = token is null ? _replicas : new Trellis.Api.Access.CredentialHandler(new Trellis.Api.Access.BearerCredential(token), _replicas);
+        _http = new HttpClient(handler) { BaseAddress = servers[0], Timeout = Timeout.InfiniteTimeSpan };
         _servers = string.Join(",", servers.Select(s => s.ToString().TrimEnd('/')));
     }
 

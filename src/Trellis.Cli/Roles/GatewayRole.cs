@@ -25,16 +25,20 @@ public static class GatewayRole
 
     public const string Description = "Run an ingress gateway proxy fed by the control plane, or a static one from --snapshot";
 
-    /// <summary>The CLI's <c>proxy</c> verb; <paramref name="server"/> is the CLI's global <c>--server</c>.</summary>
-    public static Command Create(Option<string> server)
+    /// <summary>The CLI's <c>proxy</c> verb; <paramref name="server"/> and <paramref name="token"/> are the CLI's global options.</summary>
+    public static Command Create(Option<string> server, Option<string?> token)
     {
         var command = new Command("proxy", Description);
-        Configure(command, server);
+        Configure(command, server, token);
         return command;
     }
 
-    /// <summary>Adds the role's options and action to <paramref name="command"/> (a verb, or <c>trellis-proxy</c>'s root).</summary>
-    public static void Configure(Command command, Option<string> server)
+    /// <summary>
+    /// Adds the role's options and action to <paramref name="command"/> (a verb, or <c>trellis-proxy</c>'s root).
+    /// Fed by the control plane, the proxy needs a token of role proxy named after it (<c>trellis token create
+    /// NAME --role proxy</c>): the control plane pushes it only its own snapshot (docs/security.md).
+    /// </summary>
+    public static void Configure(Command command, Option<string> server, Option<string?> token)
     {
         var name = new Option<string>("--name") { Description = "Proxy name", DefaultValueFactory = _ => "gateway/" + Environment.MachineName.ToLowerInvariant() };
         var labels = new Option<string[]>("--label", "-l") { Description = "Gateway labels k=v (Gateway selectors match them); default istio=ingressgateway" };
@@ -80,6 +84,13 @@ public static class GatewayRole
                 return ExitCodes.Usage;
             }
 
+            if (parse.GetValue(token) is not { Length: > 0 } proxyToken)
+            {
+                Console.Error.WriteLine($"error: a proxy fed by the control plane needs a token of role proxy (--token or TRELLIS_TOKEN): trellis token create {parse.GetValue(name)} --role proxy");
+                return ExitCodes.Usage;
+            }
+
+            var credential = new Trellis.Api.Access.BearerCredential(proxyToken);
             await using var adminServer = await StartAdminAsync(proxy, RoleOptions.Endpoint(parse.GetValue(admin)!, "--admin-address"), ct);
             var firstApplied = 0;
             async Task<SnapshotApplyResult> ApplyAsync(ProxySnapshot pushed, CancellationToken c)
@@ -93,9 +104,9 @@ public static class GatewayRole
                 return applied;
             }
 
-            await using var client = new PushClient(pushes, Hello(parse.GetValue(name)!, map, adminServer.Url), ApplyAsync, loggers.CreateLogger<PushClient>());
+            await using var client = new PushClient(pushes, Hello(parse.GetValue(name)!, map, adminServer.Url), ApplyAsync, loggers.CreateLogger<PushClient>(), credential);
             client.Start();
-            await using var demand = new Trellis.Agent.ServingReporter(proxy, servers, reportLoad: false, loggers.CreateLogger("trellis.proxy"), parse.GetValue(name)!);
+            await using var demand = new Trellis.Agent.ServingReporter(proxy, servers, reportLoad: false, loggers.CreateLogger("trellis.proxy"), parse.GetValue(name)!, credential: credential);
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });

@@ -11,7 +11,7 @@ public static class ServerRoles
     public static Command ControlPlane()
     {
         var dataDir = RoleOptions.DataDir();
-        var api = new Option<string>("--api-address") { DefaultValueFactory = _ => "127.0.0.1:15000", Description = "API address (loopback until authentication exists)" };
+        var api = new Option<string>("--api-address") { DefaultValueFactory = _ => "127.0.0.1:15000", Description = "API address; every request needs a token or a node identity, but the API is cleartext: beyond loopback, put it on a network you trust" };
         var push = new Option<string>("--push-address") { DefaultValueFactory = _ => "127.0.0.1:15010", Description = "Push address (HTTP/2)" };
         var store = new Option<string?>("--store") { Description = "etcd://host:2379[,host:2379...] to keep state in etcd and run as one of several replicas; default: the embedded file store in --data-dir" };
         var name = new Option<string?>("--name") { Description = "This replica's name in leader election (default host/pid)" };
@@ -27,7 +27,8 @@ public static class ServerRoles
         var joinToken = new Option<string?>("--join-token") { Description = "The token agents join with (default: made on first start in <data-dir>/ca/join-token)" };
         var trustDomain = new Option<string>("--trust-domain") { DefaultValueFactory = _ => Trellis.Api.Identity.SpiffeId.DefaultTrustDomain, Description = "The SPIFFE trust domain of workload identities" };
         var certLifetime = new Option<int>("--cert-lifetime") { DefaultValueFactory = _ => 86400, Description = "Seconds a workload certificate is valid (renewed at half of it)" };
-        var command = new Command("controlplane", "Run the control plane: API, store, registry, config push, broker ingress, certificate authority") { dataDir, api, push, store, name, advertise, nodeTtl, logLevel, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas, caDir, joinToken, trustDomain, certLifetime };
+        var tokenAuthFile = TokenAuthFile();
+        var command = new Command("controlplane", "Run the control plane: API, store, registry, config push, broker ingress, certificate authority") { dataDir, api, push, store, name, advertise, nodeTtl, logLevel, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas, caDir, joinToken, trustDomain, certLifetime, tokenAuthFile };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -79,14 +80,22 @@ public static class ServerRoles
                 ReplicaName = parse.GetValue(name),
                 AdvertiseUrl = advertised,
                 NodeTtl = TimeSpan.FromSeconds(parse.GetValue(nodeTtl)),
+                TokenAuthFile = parse.GetValue(tokenAuthFile) is { } tokens ? Path.GetFullPath(tokens) : null,
             }, loggers, cancellationToken: ct);
             Console.WriteLine($"Control plane API {host.ApiUrl}, push {host.PushUrl}, store {storeUrl ?? "file"}, replica {host.Leadership.Identity}, broker ingress {host.BrokerIngressUrl}");
             Console.WriteLine(host.Ca.JoinToken.Path is { } tokenFile ? $"Agents join with: trellis agent --token $(cat {tokenFile})" : "Agents join with the --join-token given");
+            AdminContext.Publish(host);
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });
         return command;
     }
+
+    /// <summary>kube-apiserver's <c>--token-auth-file</c>: static tokens beside those made with <c>trellis token create</c>.</summary>
+    public static Option<string?> TokenAuthFile() => new("--token-auth-file")
+    {
+        Description = "Static API tokens, one 'token,name,role' a line (token also as sha256:<hex>); replicas sharing etcd are given the same file",
+    };
 
     public static Command Agent()
     {
@@ -99,7 +108,7 @@ public static class ServerRoles
         var labels = new Option<string[]>("--label", "-l") { Description = "Node label k=v, for Deployments' nodeSelector (repeatable)" };
         var cpu = new Option<string?>("--cpu") { Description = "CPU the scheduler may place here (e.g. 2 or 1500m); default: this host's processors" };
         var memory = new Option<string?>("--memory") { Description = "Memory the scheduler may place here (e.g. 4Gi); default: what .NET sees" };
-        var token = new Option<string?>("--token") { Description = "The control plane's join token (its <data-dir>/ca/join-token): the agent gets workload certificates from the CA; default TRELLIS_JOIN_TOKEN" };
+        var token = new Option<string?>("--token") { Description = "The control plane's join token (its <data-dir>/ca/join-token), required: the agent's node identity for the API and the workload certificates come from it; default TRELLIS_JOIN_TOKEN" };
         var command = new Command("agent", "Run the node agent: workloads as processes, their proxies, registration") { dataDir, node, push, logLevel, poolSize, address, labels, cpu, memory, token };
         command.SetAction(async (parse, ct) =>
         {
@@ -126,6 +135,12 @@ public static class ServerRoles
                 return ExitCodes.Usage;
             }
 
+            if ((parse.GetValue(token) ?? Environment.GetEnvironmentVariable("TRELLIS_JOIN_TOKEN")) is not { Length: > 0 } joinWith)
+            {
+                Console.Error.WriteLine("error: an agent needs the control plane's join token (--token or TRELLIS_JOIN_TOKEN; it is in the control plane's <data-dir>/ca/join-token)");
+                return ExitCodes.Usage;
+            }
+
             var defaults = new AgentOptions { ControlPlane = servers[0], Push = pushes[0], DataDirectory = "" }.Capacity;
             var cpuMillis = parse.GetValue(cpu) is { } c ? Trellis.ControlPlane.Scheduling.Quantity.Millicores(c) : defaults.CpuMillis;
             var memoryBytes = parse.GetValue(memory) is { } m ? Trellis.ControlPlane.Scheduling.Quantity.Bytes(m) : defaults.MemoryBytes;
@@ -147,7 +162,7 @@ public static class ServerRoles
                 PushReplicas = pushes,
                 DataDirectory = Path.GetFullPath(Path.Combine(parse.GetValue(dataDir)!, "agent")),
                 PoolSize = parse.GetValue(poolSize),
-                JoinToken = parse.GetValue(token) ?? Environment.GetEnvironmentVariable("TRELLIS_JOIN_TOKEN"),
+                JoinToken = joinWith,
             }, loggers, ct);
             Console.WriteLine($"Agent {parse.GetValue(node)} running");
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));

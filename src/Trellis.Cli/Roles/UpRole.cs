@@ -80,6 +80,10 @@ public static class UpRole
             }
 
             await using var controlPlane = started;
+            var adminToken = AdminContext.Publish(controlPlane);
+
+            // The gateway in this process is a proxy like any other to the control plane: a proxy token of its own, in memory only.
+            var gatewayCredential = new Trellis.Api.Access.BearerCredential(controlPlane.Tokens.CreateProcessToken(GatewayName, Trellis.Api.Access.ApiRole.Proxy));
             var restored = UpState.Restored(controlPlane.Store.Snapshot, startedAt);
 
             await using var gateway = new ProxyServer(new ProxyServerOptions { NodeName = "gateway/ingress" }, loggers);
@@ -92,9 +96,9 @@ public static class UpRole
             }
 
             await using var gatewayAdmin = await GatewayRole.StartAdminAsync(gateway, new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), ct);
-            await using var gatewayPush = new PushClient(controlPlane.PushUrl, GatewayRole.Hello(GatewayName, GatewayRole.DefaultLabels, gatewayAdmin.Url), ApplyToGateway, loggers.CreateLogger<PushClient>());
+            await using var gatewayPush = new PushClient(controlPlane.PushUrl, GatewayRole.Hello(GatewayName, GatewayRole.DefaultLabels, gatewayAdmin.Url), ApplyToGateway, loggers.CreateLogger<PushClient>(), gatewayCredential);
             gatewayPush.Start();
-            await using var gatewayDemand = new ServingReporter(gateway, controlPlane.ApiUrl, reportLoad: false, log, GatewayName);
+            await using var gatewayDemand = new ServingReporter(gateway, controlPlane.ApiUrl, reportLoad: false, log, GatewayName, credential: gatewayCredential);
             await using var agent = await AgentHost.StartAsync(new AgentOptions
             {
                 Node = "local",
@@ -112,7 +116,8 @@ public static class UpRole
                 Console.WriteLine(UpState.Describe(restored, parse.GetValue(dataDir)!));
             }
 
-            using var client = new ControlPlaneClient(controlPlane.ApiUrl);
+            // up's own client (applying the files, readiness, Prometheus targets) acts as admin: with static tokens only, it uses none.
+            using var client = new ControlPlaneClient(controlPlane.ApiUrl, adminToken ?? controlPlane.Tokens.CreateProcessToken("up", Trellis.Api.Access.ApiRole.Admin));
             await using var prometheusRunner = prometheusEndpoint is null ? null
                 : await StartPrometheusAsync(data, prometheusEndpoint, TimeSpan.FromSeconds(parse.GetValue(scrapeInterval)), client, controlPlane.ApiUrl, ct);
             if (prometheusEndpoint is not null && prometheusRunner is null)

@@ -7,12 +7,60 @@ namespace Trellis.Cli.Verbs;
 public static class Common
 {
     /// <summary><see cref="Roles.RoleOptions.Server"/>, valid on every verb.</summary>
-    public static readonly Option<string> Server = Global(Roles.RoleOptions.Server());
+    public static readonly Option<string> Server = Global(ServerFromConfig(Roles.RoleOptions.Server()));
 
-    private static Option<string> Global(Option<string> option)
+    /// <summary><see cref="Roles.RoleOptions.Token"/>, valid on every verb.</summary>
+    public static readonly Option<string?> Token = Global(Roles.RoleOptions.Token());
+
+    private static Option<T> Global<T>(Option<T> option)
     {
         option.Recursive = true;
         return option;
+    }
+
+    /// <summary>Without --server or TRELLIS_SERVER, the current context's server (kubectl's current-context), then loopback.</summary>
+    private static Option<string> ServerFromConfig(Option<string> option)
+    {
+        option.DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TRELLIS_SERVER") is { Length: > 0 } env ? env
+            : CurrentContextServer() ?? "http://127.0.0.1:15000";
+        return option;
+    }
+
+    private static string? CurrentContextServer()
+    {
+        try
+        {
+            return ClientConfig.Load().Current?.Server;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            return null; // the verb reports the config's problem when it looks for its token
+        }
+    }
+
+    /// <summary>
+    /// The token for <paramref name="servers"/>: --token or TRELLIS_TOKEN; else the config's context for that server
+    /// (so <c>--server</c> picks the token that goes with it, as each <c>trellis up</c> adds a context of its own);
+    /// else the current context's. Null when there is none.
+    /// </summary>
+    public static string? ResolveToken(ParseResult parse, IReadOnlyList<Uri> servers)
+    {
+        if (parse.GetValue(Token) is { Length: > 0 } given)
+        {
+            return given;
+        }
+
+        ClientConfig config;
+        try
+        {
+            config = ClientConfig.Load();
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new InputException("the CLI config cannot be read: " + e.Message);
+        }
+
+        return servers.Select(s => config.ForServer(s.ToString())?.Token).FirstOrDefault(t => t is not null) ?? config.Current?.Token;
     }
 
     public static Option<string> Namespace() => new("--namespace", "-n")
@@ -38,9 +86,9 @@ public static class Common
             return ExitCodes.Usage;
         }
 
-        using var client = new ControlPlaneClient(servers);
         try
         {
+            using var client = new ControlPlaneClient(servers, ResolveToken(parse, servers));
             return await verb(client);
         }
         catch (UnreachableException e)

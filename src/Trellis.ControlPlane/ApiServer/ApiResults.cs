@@ -13,12 +13,12 @@ internal static class ApiResults
 {
     public static IResult Object(StoredResource stored) => Json(ResourceWriter.ToJsonObject(stored.Resource));
 
-    public static IResult List(IEnumerable<StoredResource> items, long revision) => Json(new JsonObject
+    public static IResult List(IEnumerable<StoredResource> items, long revision, bool redactSecrets = false) => Json(new JsonObject
     {
         ["apiVersion"] = "v1",
         ["kind"] = "List",
         ["metadata"] = new JsonObject { ["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture) },
-        ["items"] = new JsonArray(items.Select(i => (JsonNode)ResourceWriter.ToJsonObject(i.Resource)).ToArray()),
+        ["items"] = new JsonArray(items.Select(i => (JsonNode)(redactSecrets ? Auth.SecretRedaction.Redact(ResourceWriter.ToJsonObject(i.Resource)) : ResourceWriter.ToJsonObject(i.Resource))).ToArray()),
     });
 
     public static IResult Failure(int code, string reason, string? message, IReadOnlyList<Diagnostic>? diagnostics = null) => Json(new JsonObject

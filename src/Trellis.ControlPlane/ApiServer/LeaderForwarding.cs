@@ -30,6 +30,16 @@ internal static class LeaderForwarding
         var clients = (IHttpClientFactory)context.RequestServices.GetService(typeof(IHttpClientFactory))!;
         using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), leader.TrimEnd('/') + context.Request.Path + context.Request.QueryString);
         request.Headers.Add(ForwardedHeader, leadership.Identity);
+
+        // The leader checks the credential again (it was let in here, but the leader trusts no follower's word):
+        // a node's signature covers method and path, which do not change on the way.
+        foreach (var name in (string[])["Authorization", Trellis.Api.Access.NodeSignature.CertificateHeader, Trellis.Api.Access.NodeSignature.TimestampHeader, Trellis.Api.Access.NodeSignature.SignatureHeader])
+        {
+            if (context.Request.Headers.TryGetValue(name, out var value))
+            {
+                request.Headers.TryAddWithoutValidation(name, (IEnumerable<string>)value);
+            }
+        }
         if (context.Request.ContentLength is > 0 || context.Request.Headers.TransferEncoding.Count > 0)
         {
             request.Content = new StreamContent(context.Request.Body);

@@ -33,6 +33,11 @@ internal static class MeshEndpoints
         app.MapGet("/debug/leader", (ILeadership leadership) => Results.Json(new { identity = leadership.Identity, isLeader = leadership.IsLeader, leader = leadership.Leader?.Identity, leaderApi = leadership.Leader?.ApiUrl }));
         app.MapPut("/registry/v1/nodes/{node}", async (HttpContext c, string node, INodeReports reports) =>
         {
+            if (Auth.PushIdentity.RegistryRefusal(Auth.ApiPrincipal.Of(c), node) is { } refused)
+            {
+                return ApiResults.Failure(403, "Forbidden", refused);
+            }
+
             NodeStatus? status;
             try
             {

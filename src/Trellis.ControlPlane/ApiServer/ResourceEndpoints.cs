@@ -57,7 +57,7 @@ internal static class ResourceEndpoints
         }
 
         var snapshot = store.Snapshot;
-        return ApiResults.List(snapshot.List(kind.Group, kind.Kind, ns), snapshot.Revision);
+        return ApiResults.List(snapshot.List(kind.Group, kind.Kind, ns), snapshot.Revision, Auth.SecretRedaction.Applies(c));
     }
 
     private static async Task WatchAsync(HttpContext c, IResourceStore store, KindInfo kind, string? ns)
@@ -77,7 +77,7 @@ internal static class ResourceEndpoints
                     continue;
                 }
 
-                var line = new JsonObject { ["type"] = e.Type.ToString().ToUpperInvariant(), ["object"] = ResourceWriter.ToJsonObject(r) }.ToJsonString();
+                var line = new JsonObject { ["type"] = e.Type.ToString().ToUpperInvariant(), ["object"] = Render(c, r) }.ToJsonString();
                 await c.Response.WriteAsync(line + "\n", c.RequestAborted);
                 await c.Response.Body.FlushAsync(c.RequestAborted);
             }
@@ -100,7 +100,7 @@ internal static class ResourceEndpoints
         }
 
         var stored = c.RequestServices.GetRequiredService<IResourceStore>().Snapshot.Get(new ResourceKey(kind.Group, kind.Kind, ns, name));
-        return stored is null ? ApiResults.Failure(404, "NotFound", $"{plural} \"{name}\" not found in namespace {ns}") : ApiResults.Object(stored);
+        return stored is null ? ApiResults.Failure(404, "NotFound", $"{plural} \"{name}\" not found in namespace {ns}") : ApiResults.Json(Render(c, stored.Resource));
     }
 
     private static async Task<IResult> WriteAsync(HttpContext c, string group, string version, string plural, string ns, string? name, PutMode mode)
@@ -179,6 +179,10 @@ internal static class ResourceEndpoints
 
         return null;
     }
+
+    /// <summary>A resource as this caller may read it (<c>view</c> gets Secrets without their data).</summary>
+    private static JsonObject Render(HttpContext c, Resource r) =>
+        Auth.SecretRedaction.Applies(c) ? Auth.SecretRedaction.Redact(ResourceWriter.ToJsonObject(r)) : ResourceWriter.ToJsonObject(r);
 
     private static bool DryRun(HttpContext c) => c.Request.Query.ContainsKey("dryRun");
 }

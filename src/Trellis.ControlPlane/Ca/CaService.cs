@@ -122,19 +122,41 @@ public sealed class CaService(CertificateAuthority authority, JoinToken joinToke
             return (null, "the request's timestamp is too far from the CA's clock");
         }
 
+        var (node, leaf, problem) = VerifyNodeCertificate(request.NodeCertificatePem);
+        using (leaf)
+        {
+            if (node is null)
+            {
+                return (null, problem);
+            }
+
+            return CaProtocol.Verify(leaf!, CaProtocol.SignedMessage(request.CsrPem, request.Timestamp), request.Signature)
+                ? (node, null)
+                : (null, "the request's signature does not verify with the node certificate");
+        }
+    }
+
+    /// <summary>
+    /// The node a presented certificate chain (PEM) proves, with its leaf to check a signature against: it must chain to
+    /// this CA's root, be valid now and carry a node ID of this trust domain. The one check of a node identity, for the
+    /// CA's own requests and for the API's (<c>Auth/NodeAuthenticator</c>).
+    /// </summary>
+    public (string? Node, X509Certificate2? Leaf, string? Problem) VerifyNodeCertificate(string chainPem)
+    {
+        var now = time.GetUtcNow();
         var presented = new X509Certificate2Collection();
         try
         {
-            presented.ImportFromPem(request.NodeCertificatePem);
+            presented.ImportFromPem(chainPem);
         }
         catch (CryptographicException e)
         {
-            return (null, "the node certificate cannot be read: " + e.Message);
+            return (null, null, "the node certificate cannot be read: " + e.Message);
         }
 
         if (presented.Count == 0)
         {
-            return (null, "a node certificate is required");
+            return (null, null, "a node certificate is required");
         }
 
         using var chain = new X509Chain();
@@ -146,18 +168,18 @@ public sealed class CaService(CertificateAuthority authority, JoinToken joinToke
         var leaf = presented[0];
         if (!chain.Build(leaf))
         {
-            return (null, "the node certificate was not issued by this CA or is not valid now");
+            leaf.Dispose();
+            return (null, null, "the node certificate was not issued by this CA or is not valid now");
         }
 
         var id = SpiffeId.FromCertificate(leaf);
         var node = id is null || id.TrustDomain != policy.TrustDomain ? null : CaProtocol.NodeName(id);
         if (node is null)
         {
-            return (null, "the certificate is not a node certificate of this trust domain");
+            leaf.Dispose();
+            return (null, null, "the certificate is not a node certificate of this trust domain");
         }
 
-        return CaProtocol.Verify(leaf, CaProtocol.SignedMessage(request.CsrPem, request.Timestamp), request.Signature)
-            ? (node, null)
-            : (null, "the request's signature does not verify with the node certificate");
+        return (node, leaf, null);
     }
 }

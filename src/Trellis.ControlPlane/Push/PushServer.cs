@@ -47,6 +47,14 @@ public sealed partial class PushServer(MeshStateSource states, SnapshotCache cac
             return;
         }
 
+        if (Auth.PushIdentity.Refusal(Auth.ApiPrincipal.Of(context), hello) is { } refused)
+        {
+            LogRefused(log, hello.Name, refused);
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            await context.Response.WriteAsync(refused + "\n", aborted);
+            return;
+        }
+
         var connection = new ProxyConnection(hello, time.GetUtcNow());
         _connections[connection] = 0;
         LogConnected(log, hello.Name, hello.Role);
@@ -121,6 +129,9 @@ public sealed partial class PushServer(MeshStateSource states, SnapshotCache cac
         {
         }
     }
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Push stream for {Name} refused: {Reason}")]
+    private static partial void LogRefused(ILogger log, string name, string reason);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Proxy {Name} ({Role}) connected")]
     private static partial void LogConnected(ILogger log, string name, ProxyRole role);

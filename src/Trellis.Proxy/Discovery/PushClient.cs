@@ -18,6 +18,7 @@ public sealed partial class PushClient : IAsyncDisposable
     private readonly Uri[] _pushUrls;
     private int _replica;
     private readonly ProxyHello _hello;
+    private readonly Trellis.Api.Access.IRequestCredential? _credential;
     private readonly Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> _apply;
     private readonly ILogger _log;
     private readonly HttpMessageInvoker _http = new(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) });
@@ -25,14 +26,16 @@ public sealed partial class PushClient : IAsyncDisposable
     private readonly TaskCompletionSource _firstSnapshot = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _loop = Task.CompletedTask;
 
-    public PushClient(Uri pushUrl, ProxyHello hello, Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> apply, ILogger<PushClient> log)
-        : this([pushUrl], hello, apply, log)
+    public PushClient(Uri pushUrl, ProxyHello hello, Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> apply, ILogger<PushClient> log, Trellis.Api.Access.IRequestCredential? credential = null)
+        : this([pushUrl], hello, apply, log, credential)
     {
     }
 
     /// <summary>With several control-plane replicas: a broken stream is opened again on the next one.</summary>
-    public PushClient(IReadOnlyList<Uri> pushUrls, ProxyHello hello, Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> apply, ILogger<PushClient> log)
+    /// <param name="credential">What the stream opens with (a node's signature, a proxy token): the control plane sends a proxy only its own snapshot.</param>
+    public PushClient(IReadOnlyList<Uri> pushUrls, ProxyHello hello, Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> apply, ILogger<PushClient> log, Trellis.Api.Access.IRequestCredential? credential = null)
     {
+        _credential = credential;
         _pushUrls = pushUrls.Select(u => new Uri(u, "/push/v1/stream")).ToArray();
         _hello = hello;
         _apply = apply;
@@ -103,10 +106,17 @@ public sealed partial class PushClient : IAsyncDisposable
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
             Content = new AckStreamContent(_hello, acks.Reader),
         };
+        if (_credential is not null)
+        {
+            await _credential.ApplyAsync(request, stop);
+        }
+
         using var response = await _http.SendAsync(request, stop);
         if (response.StatusCode != HttpStatusCode.OK)
         {
-            throw new HttpRequestException($"push stream answered {(int)response.StatusCode}");
+            // A refused credential says why (401/403 carry the control plane's reason): the log must show it.
+            var why = (int)response.StatusCode is 401 or 403 ? ": " + (await response.Content.ReadAsStringAsync(stop)).Trim() : "";
+            throw new HttpRequestException($"push stream answered {(int)response.StatusCode}{why}");
         }
 
         var any = false;

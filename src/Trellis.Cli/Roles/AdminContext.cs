@@ -1,0 +1,39 @@
+using Trellis.Cli.Client;
+using Trellis.ControlPlane;
+
+namespace Trellis.Cli.Roles;
+
+/// <summary>
+/// What <c>trellis up</c> and <c>trellis controlplane</c> tell the user about the admin credential: the owner-only
+/// file it is in (made on first start), and a context with it in the CLI config (<c>~/.trellis/config</c>, or
+/// <c>TRELLIS_CONFIG</c>) made current, so the CLI on this machine just works (k3s writes its kubeconfig the same way).
+/// </summary>
+public static class AdminContext
+{
+    /// <summary>The context's name for a control plane at <paramref name="api"/>: one per address, so several can coexist.</summary>
+    public static string Name(Uri api) => $"trellis@{api.Authority}";
+
+    /// <summary>The admin token (null when the operator gave static tokens only) after the context was written and announced.</summary>
+    public static string? Publish(ControlPlaneHost host)
+    {
+        if (host.Tokens.AdminTokenPath is not { } file || !File.Exists(file))
+        {
+            Console.WriteLine("API tokens: from --token-auth-file (no admin token was made)");
+            return null;
+        }
+
+        var token = File.ReadAllText(file).Trim();
+        var server = host.ApiUrl.ToString().TrimEnd('/');
+        try
+        {
+            var config = ClientConfig.Save(new ClientContext(Name(host.ApiUrl), server, token));
+            Console.WriteLine($"Admin token: {file} (owner-only); CLI context {Name(host.ApiUrl)} in {config} is current");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            Console.WriteLine($"Admin token: {file} (owner-only); the CLI config could not be written ({e.Message}): use TRELLIS_TOKEN=$(cat {file})");
+        }
+
+        return token;
+    }
+}
