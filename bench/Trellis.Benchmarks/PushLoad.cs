@@ -46,6 +46,14 @@ internal static class PushLoad
         var perProxy = new List<double>();
         var slowest = new List<double>();
         using var apiClient = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+
+        // The control plane's admin token (run-push.sh reads it from the data directory): the API and the push stream
+        // accept no request without a credential, and admin may open any proxy's stream.
+        if (Environment.GetEnvironmentVariable("TRELLIS_TOKEN") is { Length: > 0 } token)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            apiClient.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
         for (var round = 0; round < rounds; round++)
         {
             var started = Stopwatch.GetTimestamp();

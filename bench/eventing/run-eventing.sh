@@ -48,6 +48,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+export TRELLIS_CONFIG="$WORK/trellis-config"  # the control planes' admin contexts go here, not into ~/.trellis/config
 
 start_cp() {  # start_cp DATA_DIR [extra controlplane options...]: a control plane with the two Brokers
   local data=$1; shift
@@ -57,11 +58,12 @@ start_cp() {  # start_cp DATA_DIR [extra controlplane options...]: a control pla
     --broker-address "127.0.0.1:$BROKER" --log-level warning "$@" >"$data.log" 2>&1 &
   CP_PID=$!
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$API/healthz" >/dev/null && break; sleep 0.2; done
+  TOKEN=$(cat "$data/auth/admin-token") || die "no admin token in $data/auth"  # the API wants a token: the admin one
   apply $'apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: ingest}\n---\napiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: deliver}'
-  for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$API/apis/eventing.knative.dev/v1/namespaces/default/brokers/ingest" | grep -q '"url"' && break; sleep 0.1; done
+  for _ in $(seq 1 100); do curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API/apis/eventing.knative.dev/v1/namespaces/default/brokers/ingest" | grep -q '"url"' && break; sleep 0.1; done
 }
 stop_cp() { [ -n "$CP_PID" ] && kill "$CP_PID" 2>/dev/null && wait "$CP_PID" 2>/dev/null || true; CP_PID=""; }
-apply() { curl -sf -X POST "http://127.0.0.1:$API/apply" -H 'content-type: application/yaml' --data-binary "$1" >/dev/null || die "apply failed"; }
+apply() { curl -sf -X POST "http://127.0.0.1:$API/apply" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/yaml' --data-binary "$1" >/dev/null || die "apply failed"; }
 
 PAYLOAD=$(python3 -c 'import json; print(json.dumps({"order": 42, "pad": "x" * 200}))')
 post() {  # post URL DURATION CLIENTS [QPS per client]
@@ -99,7 +101,7 @@ metadata: {name: bench}
 spec:
   broker: deliver
   subscriber: {uri: \"http://127.0.0.1:$SUB/\"}"
-  for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$API/apis/eventing.knative.dev/v1/namespaces/default/triggers/bench" | grep -q '"type":"Ready","status":"True"' && break; sleep 0.1; done
+  for _ in $(seq 1 100); do curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API/apis/eventing.knative.dev/v1/namespaces/default/triggers/bench" | grep -q '"type":"Ready","status":"True"' && break; sleep 0.1; done
   local out sent lat
   out=$(post "http://127.0.0.1:$BROKER/default/deliver" "${DUR}s" $(( RATE / PER_CLIENT )) "$PER_CLIENT")
   sent=$(echo "$out" | awk '/\[202\]/ {print $2}')

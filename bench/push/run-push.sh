@@ -42,6 +42,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# The control planes write their admin context into this run's CLI config, not into ~/.trellis/config.
+export TRELLIS_CONFIG="$WORK/trellis-config"
 
 start_cp() {  # start_cp NAME [controlplane options...]
   local name=$1; shift
@@ -50,8 +52,10 @@ start_cp() {  # start_cp NAME [controlplane options...]
     --log-level warning "$@" >"$WORK/$name.log" 2>&1 &
   CP_PID=$!
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$API/healthz" >/dev/null && break; sleep 0.2; done
+  # The API wants a token: the admin token the control plane made in its data directory (the load generator uses it too).
+  export TRELLIS_TOKEN; TRELLIS_TOKEN=$(cat "$WORK/$name/auth/admin-token") || die "no admin token in $WORK/$name/auth"
   for f in platform/kube/bookinfo.yaml networking/bookinfo-gateway.yaml networking/destination-rule-all.yaml; do
-    curl -sf -X POST "http://127.0.0.1:$API/apply?source=bench-push" -H 'content-type: application/yaml' --data-binary "@$N/$f" >/dev/null \
+    curl -sf -X POST "http://127.0.0.1:$API/apply?source=bench-push" -H "Authorization: Bearer $TRELLIS_TOKEN" -H 'content-type: application/yaml' --data-binary "@$N/$f" >/dev/null \
       || die "apply $f failed"
   done
 }

@@ -18,6 +18,12 @@ from datetime import datetime
 from report import percentile  # noqa: E402  (bench/proxy/report.py, on sys.path via serving.py)
 
 
+
+def api_request(url):
+    """A request to the Trellis API with the admin token (TRELLIS_TOKEN, which run-serving.sh reads from trellis up's data)."""
+    token = os.environ.get("TRELLIS_TOKEN")
+    return urllib.request.Request(url, headers={"Authorization": "Bearer " + token} if token else {})
+
 def parse_time(text):
     """A .NET DateTimeOffset in ISO 8601 (7 fraction digits, offset) as epoch seconds."""
     m = re.match(r"^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", text or "")
@@ -30,7 +36,7 @@ def parse_time(text):
 def instance_times(api, rev, before):
     """(started, ready) epoch seconds of the revision's newest instance started before `before`."""
     try:
-        with urllib.request.urlopen(api + "/api/v1/pods", timeout=5) as r:
+        with urllib.request.urlopen(api_request(api + "/api/v1/pods"), timeout=5) as r:
             pods = json.load(r).get("items") or []
     except (OSError, ValueError):
         return None, None

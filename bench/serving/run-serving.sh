@@ -195,6 +195,7 @@ EOF
 
 # ---- start --------------------------------------------------------------------------------------
 log "starting trellis up (gateway :$GW, API :$API_PORT)"
+export TRELLIS_CONFIG="$WORK/trellis-config"  # up writes its admin context here, not into ~/.trellis/config
 # Job control on for this one start, so that the job gets a process group of its own; and SIGINT
 # back to its default before exec, because a non-interactive shell starts background jobs with
 # SIGINT ignored (and this script may itself have been started so), and .NET keeps it ignored.
@@ -204,6 +205,9 @@ python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL)
   --api-address "127.0.0.1:$API_PORT" --push-address "127.0.0.1:$PUSH" >"$WORK/up.log" 2>&1 &
 TRELLIS_PID=$!
 set +m
+# The API wants a token: the admin token trellis up makes on first start (serving.py and coldstart.py read TRELLIS_TOKEN).
+for _ in $(seq 1 300); do [ -s "$WORK/data/controlplane/auth/admin-token" ] && break; sleep 0.2; done
+export TRELLIS_TOKEN; TRELLIS_TOKEN=$(cat "$WORK/data/controlplane/auth/admin-token") || { tail -20 "$WORK/up.log" >&2; die "trellis up made no admin token"; }
 
 alive_or_die() { # section: a trellis up that exited fails the run, naming where
   kill -0 "$TRELLIS_PID" 2>/dev/null || { tail -20 "$WORK/up.log" >&2; die "trellis up exited during the $1; no table, docs/benchmarks.md not updated"; }

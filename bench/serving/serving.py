@@ -21,9 +21,15 @@ END = "<!-- bench:serving:end -->"
 REVISIONS = "/apis/serving.knative.dev/v1/namespaces/default/revisions/"
 
 
+
+def api_request(url):
+    """A request to the Trellis API with the admin token (TRELLIS_TOKEN, which run-serving.sh reads from trellis up's data)."""
+    token = os.environ.get("TRELLIS_TOKEN")
+    return urllib.request.Request(url, headers={"Authorization": "Bearer " + token} if token else {})
+
 def get_json(api, path, timeout=2.0):
     try:
-        with urllib.request.urlopen(api + path, timeout=timeout) as r:
+        with urllib.request.urlopen(api_request(api + path), timeout=timeout) as r:
             return json.load(r)
     except (urllib.error.URLError, OSError, ValueError):
         return None

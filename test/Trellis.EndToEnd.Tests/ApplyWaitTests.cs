@@ -11,7 +11,7 @@ namespace Trellis.EndToEnd.Tests;
 public sealed partial class ApplyWaitTests : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-wait-" + Guid.NewGuid().ToString("N"));
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly HttpClient _http = new(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false })) { Timeout = TimeSpan.FromSeconds(30) };
     private TrellisProcess _up = null!;
     private string _server = "";
     private int _gateway;

@@ -16,7 +16,7 @@ public sealed class CliControlPlaneTests : IAsyncLifetime
         var api = TrellisProcess.FreePort();
         _server = $"http://127.0.0.1:{api}";
         _cp = TrellisProcess.Start("controlplane", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
-        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri(_server) };
+        using var http = new HttpClient(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false })) { BaseAddress = new Uri(_server) };
         try
         {
             await Eventually.WaitAsync(async () =>

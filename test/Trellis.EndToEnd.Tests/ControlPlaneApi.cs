@@ -11,6 +11,7 @@ namespace Trellis.EndToEnd.Tests;
 /// </summary>
 public sealed class ControlPlaneApi(HttpClient http, string server, string source)
 {
+    // Every request carries the admin token of this control plane (ApiTokens), whatever handler the caller's client has.
     public string Server => server;
 
     public async Task ApplyAsync(string yaml)

@@ -70,7 +70,7 @@ public sealed class EventingReliabilityTests : IAsyncLifetime
         var brokerUrl = $"http://127.0.0.1:{broker}/default/default";
         var accepted = new ConcurrentBag<string>();
         var refused = new ConcurrentBag<string>();
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{api}") };
+        using var http = ApiTokens.Client(new Uri($"http://127.0.0.1:{api}"));
         await using (var cp = TrellisProcess.Start(args))
         {
             await WaitTriggerReadyAsync(http, cp);

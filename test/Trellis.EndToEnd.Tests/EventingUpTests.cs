@@ -12,7 +12,7 @@ namespace Trellis.EndToEnd.Tests;
 public sealed class EventingUpTests : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-e2e-eventing-up-" + Guid.NewGuid().ToString("N"));
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly HttpClient _http = new(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false })) { Timeout = TimeSpan.FromSeconds(30) };
     private readonly ConcurrentQueue<(string Path, Dictionary<string, string> Headers, string Body)> _received = new();
     private readonly HttpListener _listener = new();
     private Task _listening = Task.CompletedTask;

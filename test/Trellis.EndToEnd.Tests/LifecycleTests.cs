@@ -30,7 +30,7 @@ public sealed class LifecycleTests : IDisposable
         var server = $"http://127.0.0.1:{api}";
         await using var up = TrellisProcess.Start(sigintDefault: signal == "-INT", "up", "samples/bookinfo/bookinfo.yaml", "--data-dir", _dir,
             "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
-        using var http = new HttpClient { BaseAddress = new Uri(server) };
+        using var http = ApiTokens.Client(new Uri(server));
         var pids = new List<int>();
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (pids.Count < 6)
@@ -60,7 +60,7 @@ public sealed class LifecycleTests : IDisposable
         var api = TrellisProcess.FreePort();
         var server = $"http://127.0.0.1:{api}";
         string[] Args() => ["up", "samples/bookinfo/bookinfo.yaml", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}"];
-        using var http = new HttpClient { BaseAddress = new Uri(server) };
+        using var http = ApiTokens.Client(new Uri(server));
         List<int> first;
         await using (var up = TrellisProcess.Start(Args()))
         {
@@ -119,7 +119,7 @@ public sealed class LifecycleTests : IDisposable
         var acknowledged = new List<string>();
         await using (var cp = TrellisProcess.Start(args))
         {
-            using var http = new HttpClient { BaseAddress = new Uri(server) };
+            using var http = ApiTokens.Client(new Uri(server));
             await WaitHealthyAsync(http, cp);
             using var writing = new CancellationTokenSource();
             var writer = Task.Run(async () =>
@@ -152,7 +152,7 @@ public sealed class LifecycleTests : IDisposable
 
         Assert.NotEmpty(acknowledged);
         await using var restarted = TrellisProcess.Start(args);
-        using var again = new HttpClient { BaseAddress = new Uri(server) };
+        using var again = ApiTokens.Client(new Uri(server));
         await WaitHealthyAsync(again, restarted);
         var names = JsonNode.Parse(await again.GetStringAsync("/api/v1/services"))!["items"]!.AsArray()
             .Select(s => (string)s!["metadata"]!["name"]!).ToHashSet();
@@ -166,7 +166,7 @@ public sealed class LifecycleTests : IDisposable
     {
         var api = TrellisProcess.FreePort();
         await using var cp = TrellisProcess.Start("controlplane", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{api}") };
+        using var http = ApiTokens.Client(new Uri($"http://127.0.0.1:{api}"));
         await WaitHealthyAsync(http, cp);
 
         Assert.True(await cp.InterruptAsync(TimeSpan.FromSeconds(20), "-TERM"), "controlplane ignored SIGTERM:\n" + cp.Output);

@@ -20,7 +20,7 @@ public sealed partial class MeshFixture : IAsyncLifetime
     /// <summary>The loopback range Gateway API Gateways get addresses from: one /24 per run, so runs do not collide on port 80.</summary>
     public string GatewayAddresses { get; } = $"127.{System.Security.Cryptography.RandomNumberGenerator.GetInt32(101, 250)}.{System.Security.Cryptography.RandomNumberGenerator.GetInt32(1, 250)}.0/24";
 
-    public HttpClient Http { get; } = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false }) { Timeout = TimeSpan.FromSeconds(10) };
+    public HttpClient Http { get; } = new(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false, UseCookies = false })) { Timeout = TimeSpan.FromSeconds(10) };
 
     public string DataDirectory => _dir;
 

@@ -12,7 +12,7 @@ namespace Trellis.EndToEnd.Tests;
 public sealed class PrometheusUpTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-prom-" + Guid.NewGuid().ToString("N"));
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly HttpClient _http = new(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false })) { Timeout = TimeSpan.FromSeconds(10) };
 
     public PrometheusUpTests() => Directory.CreateDirectory(_dir);
 

@@ -52,6 +52,16 @@ public sealed class CommandLineParityTests : IDisposable
     }
 
     [Fact]
+    public async Task Push_WithoutToken_UsageErrorBothBuilds()
+    {
+        var jit = await ProxyProcess.RunAsync(ProxyBuild.Jit, "--name", "gateway/x", "--push", "http://127.0.0.1:1", "--server", "http://127.0.0.1:1");
+        var aot = await ProxyProcess.RunAsync(ProxyBuild.Aot, "--name", "gateway/x", "--push", "http://127.0.0.1:1", "--server", "http://127.0.0.1:1");
+
+        Assert.Equal((2, "error: a proxy fed by the control plane needs a token of role proxy (--token or TRELLIS_TOKEN): trellis token create gateway/x --role proxy"), (jit.Exit, jit.Stderr.Trim()));
+        Assert.Equal((jit.Exit, jit.Stderr), (aot.Exit, aot.Stderr));
+    }
+
+    [Fact]
     public async Task Help_SameOptionsBothBuilds()
     {
         var jit = await ProxyProcess.RunAsync(ProxyBuild.Jit, "--help");

@@ -13,6 +13,8 @@ public sealed class PushParityTests
 {
     private const string Cold = "outbound|80|hello-00001|hello.default.svc.cluster.local";
 
+    private const string ProxyToken = "0123abcd.proxy-token-for-the-fake-plane";
+
     [Fact]
     public async Task Push_SnapshotAppliedAndAcked_SameWireBothBuilds()
     {
@@ -25,7 +27,7 @@ public sealed class PushParityTests
             var port = ProxyProcess.FreePort();
             plane.Snapshots[name] = FakeControlPlane.Json(Snapshot(port, backend.Port));
             await using var proxy = ProxyProcess.Start(build, "--name", name, "--push", plane.Push.ToString(), "--server", plane.Api.ToString(),
-                "--label", "istio=ingressgateway", "--label", "app=edge", "--log-level", "warning");
+                "--token", ProxyToken, "--label", "istio=ingressgateway", "--label", "app=edge", "--log-level", "warning");
             await proxy.WaitForPortsAsync(port);
             await Eventually(() => plane.Received.TryGetValue(name, out var lines) && lines.Count >= 2, $"{build} ACKs the snapshot", proxy);
 
@@ -45,7 +47,10 @@ public sealed class PushParityTests
                 $"{(int)cold.StatusCode} {await cold.Content.ReadAsStringAsync()}",
                 plane.Reports.First(r => r.Path == "/serving/v1/demand").Body,
                 explained);
+            Assert.Contains(plane.Authorizations, a => a.Path == "/push/v1/stream" && a.Authorization == "Bearer " + ProxyToken);
+            Assert.Contains(plane.Authorizations, a => a.Path == "/serving/v1/demand" && a.Authorization == "Bearer " + ProxyToken);
             plane.Reports.Clear();
+            plane.Authorizations.Clear();
         }
 
         Assert.Equal("""{"name":"NAME","role":"gateway","labels":{"istio":"ingressgateway","app":"edge"}}""", seen["jit"].Hello);

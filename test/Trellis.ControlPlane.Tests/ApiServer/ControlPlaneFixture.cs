@@ -14,12 +14,15 @@ public sealed class ControlPlaneFixture : IAsyncDisposable
     {
         _dir = dir;
         Host = host;
-        Http = new HttpClient { BaseAddress = host.ApiUrl };
+        Http = AdminClients.For(host);
+        AdminToken = AdminClients.Token(host);
     }
 
     public ControlPlaneHost Host { get; }
 
     public HttpClient Http { get; }
+
+    public string AdminToken { get; }
 
     public static async Task<ControlPlaneFixture> StartAsync()
     {

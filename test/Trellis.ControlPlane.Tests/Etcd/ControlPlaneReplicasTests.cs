@@ -27,8 +27,8 @@ public sealed class ControlPlaneReplicasTests
         try
         {
             await using var b = await StartAsync(cluster, "b");
-            using var httpA = new HttpClient { BaseAddress = a.ApiUrl };
-            using var httpB = new HttpClient { BaseAddress = b.ApiUrl };
+            using var httpA = ApiServer.AdminClients.For(a);
+            using var httpB = ApiServer.AdminClients.For(b);
 
             using var applied = await httpA.PostAsync("/apply?source=test.yaml", new StringContent(TestResources.ReviewsService, Encoding.UTF8, "application/yaml"));
             Assert.Equal(HttpStatusCode.OK, applied.StatusCode);
@@ -63,7 +63,7 @@ public sealed class ControlPlaneReplicasTests
         await using var cluster = await EtcdCluster.StartAsync();
         await using var a = await StartAsync(cluster, "a");
         await using var b = await StartAsync(cluster, "b");
-        using var http = new HttpClient { BaseAddress = a.ApiUrl };
+        using var http = ApiServer.AdminClients.For(a);
         foreach (var n in new[] { "n1", "n2", "n3" })
         {
             var node = "{\"node\":\"" + n + "\",\"instances\":[],\"address\":\"10.0.0.1\",\"capacity\":{\"cpuMillis\":2000,\"memoryBytes\":25000000000}}";

@@ -54,7 +54,7 @@ public sealed class BrokerTests : IAsyncLifetime
             // The test's web server also plays the gateway: async calls to functions arrive there.
             Eventing = new EventingOptions { BrokerEndpoint = new IPEndPoint(IPAddress.Loopback, 0), Tick = TimeSpan.FromMilliseconds(50), Gateway = new Uri(SubscriberUrl + "/") },
         }, NullLoggerFactory.Instance);
-        _http = new HttpClient { BaseAddress = _host.ApiUrl };
+        _http = ApiServer.AdminClients.For(_host);
     }
 
     public async Task DisposeAsync()

@@ -55,7 +55,7 @@ public sealed class JetStreamReplicasTests
         {
             await using var a = await StartAsync("a");
             await using var b = await StartAsync("b");
-            using var http = new HttpClient { BaseAddress = a.ApiUrl };
+            using var http = ApiServer.AdminClients.For(a);
             var yaml = $"""
                 apiVersion: eventing.knative.dev/v1
                 kind: Broker

@@ -26,7 +26,7 @@ public sealed class SinkBindingTests : IAsyncLifetime
             PushEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
             Eventing = new EventingOptions { BrokerEndpoint = new IPEndPoint(IPAddress.Loopback, 0), Tick = TimeSpan.FromMilliseconds(50) },
         }, NullLoggerFactory.Instance);
-        _http = new HttpClient { BaseAddress = _host.ApiUrl };
+        _http = ApiServer.AdminClients.For(_host);
     }
 
     public async Task DisposeAsync()

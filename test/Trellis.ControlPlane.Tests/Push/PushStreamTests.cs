@@ -16,7 +16,7 @@ public sealed class PushStreamTests
     public async Task Stream_HelloThenChange_PushesNewVersionAndRecordsAckAndNack()
     {
         await using var cp = await ControlPlaneFixture.StartAsync();
-        await using var stream = await PushStream.OpenAsync(cp.Host.PushUrl, new ProxyHello("node/n1", ProxyRole.Node, "n1", new Dictionary<string, string>()));
+        await using var stream = await PushStream.OpenAsync(cp.Host.PushUrl, cp.AdminToken, new ProxyHello("node/n1", ProxyRole.Node, "n1", new Dictionary<string, string>()));
 
         var first = await stream.NextAsync();
         Assert.Empty(first.Listeners);
@@ -40,7 +40,7 @@ public sealed class PushStreamTests
     public async Task Stream_ChangeOutsideTheView_PushesNothing()
     {
         await using var cp = await ControlPlaneFixture.StartAsync();
-        await using var stream = await PushStream.OpenAsync(cp.Host.PushUrl, new ProxyHello("gateway/g", ProxyRole.Gateway, null, new Dictionary<string, string> { ["istio"] = "ingressgateway" }));
+        await using var stream = await PushStream.OpenAsync(cp.Host.PushUrl, cp.AdminToken, new ProxyHello("gateway/g", ProxyRole.Gateway, null, new Dictionary<string, string> { ["istio"] = "ingressgateway" }));
         var first = await stream.NextAsync();
 
         await Report(cp, new WorkloadInstance("x-1", "n9", "x", "default", new Dictionary<string, string>(), "127.0.0.1",
@@ -55,7 +55,7 @@ public sealed class PushStreamTests
     public async Task Stream_QuietForLongerThanKestrelsDataRateGrace_StaysConnected()
     {
         await using var cp = await ControlPlaneFixture.StartAsync();
-        await using var stream = await PushStream.OpenAsync(cp.Host.PushUrl, new ProxyHello("node/quiet", ProxyRole.Node, "quiet", new Dictionary<string, string>()));
+        await using var stream = await PushStream.OpenAsync(cp.Host.PushUrl, cp.AdminToken, new ProxyHello("node/quiet", ProxyRole.Node, "quiet", new Dictionary<string, string>()));
         await stream.NextAsync();
         var connectedAt = (string?)(await WaitForAsync(cp, p => (string?)p["name"] == "node/quiet"))["connectedAt"];
 
@@ -76,6 +76,7 @@ public sealed class PushStreamTests
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
             Content = new StringContent("{\"name\":\"\"}\n"),
         };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", cp.AdminToken);
         using var response = await http.SendAsync(request);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
     }
@@ -119,7 +120,7 @@ public sealed class PushStreamTests
             _outgoing = outgoing;
         }
 
-        public static async Task<PushStream> OpenAsync(Uri push, ProxyHello hello)
+        public static async Task<PushStream> OpenAsync(Uri push, string? token, ProxyHello hello)
         {
             var outgoing = Channel.CreateUnbounded<string>();
             outgoing.Writer.TryWrite(JsonSerializer.Serialize(hello, WireJson.Options));
@@ -130,6 +131,11 @@ public sealed class PushStreamTests
                 VersionPolicy = HttpVersionPolicy.RequestVersionExact,
                 Content = new LinesContent(outgoing.Reader),
             };
+            if (token is not null)
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            }
+
             var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             return new PushStream(http, response, new StreamReader(await response.Content.ReadAsStreamAsync()), outgoing);

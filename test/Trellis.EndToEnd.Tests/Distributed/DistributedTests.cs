@@ -21,6 +21,11 @@ public sealed class DistributedTests(ITestOutputHelper output) : IDisposable
 
     private static string Ip(string last) => $"{NetworkHosts.Subnet}.{last}";
 
+    // The credentials an operator hands out: every replica gets the same CA, join token and static API tokens.
+    private static readonly string JoinToken = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+    private static readonly string AdminToken = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+    private static readonly string ProxyToken = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+
     private static string Servers => string.Join(",", ControlPlanes.Select(c => $"http://{Ip(c)}:15000"));
 
     private static string Pushes => string.Join(",", ControlPlanes.Select(c => $"http://{Ip(c)}:15010"));
@@ -63,10 +68,14 @@ public sealed class DistributedTests(ITestOutputHelper output) : IDisposable
         }
 
         var store = "etcd://" + string.Join(",", Etcd.Select(e => $"{Ip(e)}:2379"));
+        var caDir = PluggedInCa(Path.Combine(_dir, "cacerts"));
+        var tokens = Path.Combine(_dir, "tokens.csv");
+        await File.WriteAllTextAsync(tokens, $"{AdminToken},operator,admin\n{ProxyToken},gateway/client,proxy\n");
         foreach (var c in ControlPlanes)
         {
             hosts.Start(ns[c], "dotnet", dll, "controlplane", "--store", store, "--name", "cp" + c, "--data-dir", Path.Combine(_dir, "cp" + c),
-                "--api-address", $"{Ip(c)}:15000", "--push-address", $"{Ip(c)}:15010", "--node-ttl", NodeTtlSeconds.ToString(CultureInfo.InvariantCulture));
+                "--api-address", $"{Ip(c)}:15000", "--push-address", $"{Ip(c)}:15010", "--node-ttl", NodeTtlSeconds.ToString(CultureInfo.InvariantCulture),
+                "--ca-dir", caDir, "--join-token", JoinToken, "--token-auth-file", tokens);
         }
 
         foreach (var a in Agents)
@@ -74,7 +83,7 @@ public sealed class DistributedTests(ITestOutputHelper output) : IDisposable
             StartAgent(hosts, ns[a], a, dll);
         }
 
-        hosts.Start(client, "dotnet", dll, "proxy", "--name", "gateway/client", "--push", Pushes, "--server", Servers);
+        hosts.Start(client, "dotnet", dll, "proxy", "--name", "gateway/client", "--push", Pushes, "--server", Servers, "--token", ProxyToken);
         await Until(async () => (await Cli(client, dll, "get", "nodes")).Output.Split('\n').Count(l => l.Contains("Ready", StringComparison.Ordinal)) == 3, 90, "three nodes registered");
         var applied = await Cli(client, dll, "apply", "-f", "samples/bookinfo/bookinfo.yaml", "-f", "samples/bookinfo/gateway.yaml");
         Assert.True(applied.Exit == 0, applied.Output);
@@ -165,7 +174,7 @@ public sealed class DistributedTests(ITestOutputHelper output) : IDisposable
     }
 
     private void StartAgent(NetworkHosts hosts, string ns, string last, string dll) =>
-        hosts.Start(ns, "dotnet", dll, "agent", "--node", "a" + last, "--address", Ip(last), "--server", Servers, "--push", Pushes,
+        hosts.Start(ns, "dotnet", dll, "agent", "--node", "a" + last, "--address", Ip(last), "--server", Servers, "--push", Pushes, "--token", JoinToken,
             "--data-dir", Path.Combine(_dir, "a" + last), "--pool-size", "0");
 
     private static bool IsAgent(Process p, string node)
@@ -230,13 +239,44 @@ public sealed class DistributedTests(ITestOutputHelper output) : IDisposable
 
     private static async Task<(int Status, string Body)> Curl(string ns, string url)
     {
-        var (exit, text) = await NetworkHosts.RunAsync(ns, TimeSpan.FromSeconds(10), "curl", "-s", "--noproxy", "*", "--max-time", "3", "-w", "\n%{http_code}", url);
+        var (exit, text) = await NetworkHosts.RunAsync(ns, TimeSpan.FromSeconds(10), "curl", "-s", "--noproxy", "*", "--max-time", "3",
+            "-H", url.Contains(":15000/", StringComparison.Ordinal) ? "Authorization: Bearer " + AdminToken : "X-No-Credential: 1", "-w", "\n%{http_code}", url);
         var cut = text.LastIndexOf('\n');
         return exit != 0 || cut < 0 || !int.TryParse(text[(cut + 1)..].Trim(), out var status) ? (0, text) : (status, text[..cut]);
     }
 
     private static Task<(int Exit, string Output)> Cli(string client, string dll, params string[] args) =>
-        NetworkHosts.RunAsync(client, TimeSpan.FromSeconds(60), "dotnet", [dll, .. args, "--server", Servers]);
+        NetworkHosts.RunAsync(client, TimeSpan.FromSeconds(60), "dotnet", [dll, .. args, "--server", Servers, "--token", AdminToken]);
+
+    /// <summary>The operator's CA in Istio's plug-in layout (a root that signs itself), which every replica is given.</summary>
+    private static string PluggedInCa(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Distributed Test Root, O=cluster.local", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509KeyUsageExtension(
+            System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.KeyCertSign | System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.CrlSign, true));
+        using var root = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+        var pem = root.ExportCertificatePem() + "\n";
+        File.WriteAllText(Path.Combine(directory, "ca-cert.pem"), pem);
+        File.WriteAllText(Path.Combine(directory, "root-cert.pem"), pem);
+        File.WriteAllText(Path.Combine(directory, "cert-chain.pem"), pem);
+        var keyFile = Path.Combine(directory, "ca-key.pem");
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite; // the CA refuses a key others can read
+        }
+
+        using (var stream = new FileStream(keyFile, options))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(key.ExportPkcs8PrivateKeyPem() + "\n");
+        }
+
+        return directory;
+    }
 
     private static async Task Until(Func<Task<bool>> condition, int seconds, string what)
     {

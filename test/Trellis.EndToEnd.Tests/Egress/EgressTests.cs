@@ -34,7 +34,7 @@ public sealed class EgressTests : IAsyncLifetime
         """;
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-egress-" + Guid.NewGuid().ToString("N"));
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false }) { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly HttpClient _http = new(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false, UseCookies = false })) { Timeout = TimeSpan.FromSeconds(10) };
     private TrellisProcess _up = null!;
     private ControlPlaneApi _api = null!;
     private ExternalServer _external = null!;

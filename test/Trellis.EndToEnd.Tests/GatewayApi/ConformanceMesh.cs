@@ -25,7 +25,7 @@ public sealed partial class ConformanceMesh : IAsyncLifetime
     private static readonly string[] SkippedDeployments = ["coredns", "tls-backend", "tls-backend-2", "grpc-infra-backend-v1", "grpc-infra-backend-v2", "grpc-infra-backend-v3", "tcp-backend"];
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-gwapi-" + Guid.NewGuid().ToString("N"));
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly HttpClient _http = new(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false })) { Timeout = TimeSpan.FromSeconds(30) };
 
     public TrellisProcess Up { get; private set; } = null!;
 

@@ -17,7 +17,7 @@ public sealed class GrpcChainTests : IAsyncLifetime
     private const int Port = 50051;
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-grpc-" + Guid.NewGuid().ToString("N"));
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly HttpClient _http = new(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false })) { Timeout = TimeSpan.FromSeconds(10) };
     private TrellisProcess _up = null!;
     private ControlPlaneApi _api = null!;
     private GrpcChannel? _channel;

@@ -12,7 +12,7 @@ public sealed class JwtAuthorizationTests : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-jwt-" + Guid.NewGuid().ToString("N"));
     private readonly HttpListener _jwksServer = new();
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(15) };
+    private readonly HttpClient _http = new(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false })) { Timeout = TimeSpan.FromSeconds(15) };
     private readonly JwtTokens _tokens = new(DateTimeOffset.UtcNow); // the binary reads the real clock
     private TrellisProcess? _up;
     private Task _serving = Task.CompletedTask;

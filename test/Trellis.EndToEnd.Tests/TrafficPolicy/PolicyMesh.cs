@@ -17,7 +17,7 @@ public sealed class PolicyMesh : IAsyncLifetime
 
     public int GatewayPort { get; private set; }
 
-    public HttpClient Http { get; } = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false, MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromSeconds(15) };
+    public HttpClient Http { get; } = new(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false, UseCookies = false, MaxConnectionsPerServer = 64 })) { Timeout = TimeSpan.FromSeconds(15) };
 
     public async Task InitializeAsync()
     {

@@ -36,6 +36,9 @@ public sealed class FakeControlPlane : IAsyncDisposable
     /// <summary>Lines a proxy sent on its push stream (hello first, then ACKs), by proxy name.</summary>
     public ConcurrentDictionary<string, ConcurrentQueue<string>> Received { get; } = new();
 
+    /// <summary>The Authorization header of every request (push stream and reports), by path: the proxy's token.</summary>
+    public ConcurrentQueue<(string Path, string Authorization)> Authorizations { get; } = new();
+
     /// <summary>Reports posted to the serving API: path and body.</summary>
     public ConcurrentQueue<(string Path, string Body)> Reports { get; } = new();
 
@@ -66,6 +69,7 @@ public sealed class FakeControlPlane : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext c)
     {
+        Authorizations.Enqueue((c.Request.Path, c.Request.Headers.Authorization.ToString()));
         if (c.Request.Path == "/push/v1/stream")
         {
             await StreamAsync(c);

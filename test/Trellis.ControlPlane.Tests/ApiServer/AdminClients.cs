@@ -1,0 +1,16 @@
+using System.Net.Http.Headers;
+
+namespace Trellis.ControlPlane.Tests.ApiServer;
+
+/// <summary>The API as an admin calls it: the token the control plane made on first start in its data directory.</summary>
+public static class AdminClients
+{
+    public static string Token(ControlPlaneHost host) => File.ReadAllText(host.Tokens.AdminTokenPath!).Trim();
+
+    public static HttpClient For(ControlPlaneHost host)
+    {
+        var http = new HttpClient { BaseAddress = host.ApiUrl };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token(host));
+        return http;
+    }
+}
