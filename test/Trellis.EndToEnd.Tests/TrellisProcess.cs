@@ -39,12 +39,17 @@ public sealed class TrellisProcess : IAsyncDisposable
 
     public static TrellisProcess Start(params string[] args) => Start(sigintDefault: false, args);
 
+    /// <summary>With environment variables set (or removed, when null) for this process only.</summary>
+    public static TrellisProcess StartWith(IReadOnlyDictionary<string, string?> env, params string[] args) => Start(sigintDefault: false, env, args);
+
     /// <summary>
     /// With <paramref name="sigintDefault"/>, SIGINT goes back to its default before trellis starts: a
     /// test runner may have been started with SIGINT ignored (as a script's background job is), and an
     /// ignored signal stays ignored across exec, so trellis could never see a Ctrl-C otherwise.
     /// </summary>
-    public static TrellisProcess Start(bool sigintDefault, params string[] args)
+    public static TrellisProcess Start(bool sigintDefault, params string[] args) => Start(sigintDefault, new Dictionary<string, string?>(), args);
+
+    private static TrellisProcess Start(bool sigintDefault, IReadOnlyDictionary<string, string?> env, string[] args)
     {
         var info = new ProcessStartInfo(sigintDefault ? "python3" : "dotnet") { WorkingDirectory = TrellisBinary.RepoRoot, RedirectStandardOutput = true, RedirectStandardError = true };
         if (sigintDefault)
@@ -62,11 +67,27 @@ public sealed class TrellisProcess : IAsyncDisposable
 
         info.Environment.Remove("HTTP_PROXY");
         info.Environment.Remove("http_proxy");
+        foreach (var (name, value) in env)
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
+        }
+
         return new TrellisProcess(Process.Start(info)!);
     }
 
     /// <summary>Runs a client verb to completion: exit code and everything it printed.</summary>
-    public static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string server, params string[] args)
+    public static Task<(int Exit, string Stdout, string Stderr)> RunAsync(string server, params string[] args) =>
+        RunWithAsync(new Dictionary<string, string?>(), [.. args, "--server", server]);
+
+    /// <summary>Runs a client verb as typed (no --server added), with environment variables set or removed (null).</summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunWithAsync(IReadOnlyDictionary<string, string?> env, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { WorkingDirectory = TrellisBinary.RepoRoot, RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(TrellisBinary.Dll);
@@ -75,8 +96,18 @@ public sealed class TrellisProcess : IAsyncDisposable
             info.ArgumentList.Add(a);
         }
 
-        info.ArgumentList.Add("--server");
-        info.ArgumentList.Add(server);
+        foreach (var (name, value) in env)
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
+        }
+
         using var p = Process.Start(info)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

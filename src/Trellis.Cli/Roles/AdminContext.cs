@@ -13,6 +13,19 @@ public static class AdminContext
     /// <summary>The context's name for a control plane at <paramref name="api"/>: one per address, so several can coexist.</summary>
     public static string Name(Uri api) => $"trellis@{api.Authority}";
 
+    /// <summary>
+    /// Beyond loopback the API still wants a credential on every request, but it is cleartext HTTP: a token (or a node's
+    /// signed request, within its 5 minute window) can be read and replayed by whoever sees the traffic. Said at start.
+    /// </summary>
+    public static void WarnIfExposed(System.Net.IPEndPoint api)
+    {
+        if (!System.Net.IPAddress.IsLoopback(api.Address))
+        {
+            Console.Error.WriteLine($"warning: the API listens on {api} in cleartext: every request needs a token or a node identity, "
+                + "but whoever can see the traffic can read and reuse them; keep it on a network you trust (docs/security.md)");
+        }
+    }
+
     /// <summary>The admin token (null when the operator gave static tokens only) after the context was written and announced.</summary>
     public static string? Publish(ControlPlaneHost host)
     {

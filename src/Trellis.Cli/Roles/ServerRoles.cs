@@ -85,6 +85,7 @@ public static class ServerRoles
             Console.WriteLine($"Control plane API {host.ApiUrl}, push {host.PushUrl}, store {storeUrl ?? "file"}, replica {host.Leadership.Identity}, broker ingress {host.BrokerIngressUrl}");
             Console.WriteLine(host.Ca.JoinToken.Path is { } tokenFile ? $"Agents join with: trellis agent --token $(cat {tokenFile})" : "Agents join with the --join-token given");
             AdminContext.Publish(host);
+            AdminContext.WarnIfExposed(RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address"));
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });

@@ -81,6 +81,7 @@ public static class UpRole
 
             await using var controlPlane = started;
             var adminToken = AdminContext.Publish(controlPlane);
+            AdminContext.WarnIfExposed(apiEndpoint);
 
             // The gateway in this process is a proxy like any other to the control plane: a proxy token of its own, in memory only.
             var gatewayCredential = new Trellis.Api.Access.BearerCredential(controlPlane.Tokens.CreateProcessToken(GatewayName, Trellis.Api.Access.ApiRole.Proxy));
