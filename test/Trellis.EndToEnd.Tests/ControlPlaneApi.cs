@@ -16,14 +16,14 @@ public sealed class ControlPlaneApi(HttpClient http, string server, string sourc
 
     public async Task ApplyAsync(string yaml)
     {
-        using var response = await http.PostAsync($"{server}/apply?source={source}", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+        using var response = await SendAsync(HttpMethod.Post, $"{server}/apply?source={source}", yaml);
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"apply failed: {(int)response.StatusCode} {body}");
     }
 
     public async Task DeleteAsync(string yaml)
     {
-        using var response = await http.PostAsync($"{server}/delete?source={source}", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+        using var response = await SendAsync(HttpMethod.Post, $"{server}/delete?source={source}", yaml);
         _ = await response.Content.ReadAsStringAsync();
     }
 
@@ -44,13 +44,20 @@ public sealed class ControlPlaneApi(HttpClient http, string server, string sourc
     {
         try
         {
-            using var response = await http.GetAsync(server + path);
+            using var response = await SendAsync(HttpMethod.Get, server + path, null);
             return response.IsSuccessStatusCode ? (JsonNode.Parse(await response.Content.ReadAsStringAsync()) as JsonObject ?? []) : null;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or SocketException)
         {
             return null;
         }
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string url, string? yaml)
+    {
+        using var request = new HttpRequestMessage(method, url) { Content = yaml is null ? null : new StringContent(yaml, Encoding.UTF8, "application/yaml") };
+        ApiTokens.Authorize(request);
+        return await http.SendAsync(request);
     }
 
     /// <summary>The outbound port of a ready pod in <paramref name="ns"/> (of <paramref name="deployment"/>, or any).</summary>
