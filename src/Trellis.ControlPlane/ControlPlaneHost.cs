@@ -79,7 +79,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         var state = await ControlPlaneState.OpenAsync(options, identity, advertised, loggers, time, cancellationToken);
         var registry = state.Registry;
         var ca = OpenCa(options, time);
-        var tokens = Auth.TokenStore.Open(Path.Combine(options.DataDirectory, "auth"), options.TokenAuthFile, time);
+        var tokens = options.Tokens ?? Auth.TokenStore.Open(Auth.TokenStore.DirectoryIn(options.DataDirectory), options.TokenAuthFile, time);
         var states = new MeshStateSource(state.Store, registry, loggers.CreateLogger<MeshStateSource>(), jwks: new Jwks.JwksResolver(loggers.CreateLogger<Jwks.JwksResolver>(), time), trustDomain: options.Certificates.TrustDomain);
 
         var builder = WebApplication.CreateSlimBuilder();

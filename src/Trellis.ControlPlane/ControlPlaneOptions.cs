@@ -63,6 +63,13 @@ public sealed record ControlPlaneOptions
     /// </summary>
     public string? TokenAuthFile { get; init; }
 
+    /// <summary>
+    /// The token store, already opened by the host role (<see cref="Auth.TokenStore.Open"/> on <c>&lt;data dir&gt;/auth</c>):
+    /// <c>trellis up</c> and <c>controlplane</c> write the admin context into the CLI config before the API listens, so
+    /// a client that sees the API answer finds its token. Null: opened here.
+    /// </summary>
+    public Auth.TokenStore? Tokens { get; init; }
+
     /// <summary>Trust domain, certificate lifetime, renewal point and key type of workload certificates.</summary>
     public Trellis.Api.Identity.CertificatePolicy Certificates { get; init; } = Trellis.Api.Identity.CertificatePolicy.Default;
 }

@@ -1,5 +1,5 @@
 using Trellis.Cli.Client;
-using Trellis.ControlPlane;
+using Trellis.ControlPlane.Auth;
 
 namespace Trellis.Cli.Roles;
 
@@ -26,21 +26,47 @@ public static class AdminContext
         }
     }
 
-    /// <summary>The admin token (null when the operator gave static tokens only) after the context was written and announced.</summary>
-    public static string? Publish(ControlPlaneHost host)
+    /// <summary>The control plane's tokens in <paramref name="dataDirectory"/> (made on first start); null, said on stderr, when they cannot be read.</summary>
+    public static TokenStore? OpenTokens(string dataDirectory, string? tokenAuthFile)
     {
-        if (host.Tokens.AdminTokenPath is not { } file || !File.Exists(file))
+        try
+        {
+            return TokenStore.Open(TokenStore.DirectoryIn(dataDirectory), tokenAuthFile, TimeProvider.System);
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.Text.Json.JsonException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine("error: API tokens: " + e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>The URL a client on this machine reaches an API listening on <paramref name="endpoint"/> at (a wildcard is reached on loopback).</summary>
+    public static Uri Url(System.Net.IPEndPoint endpoint)
+    {
+        var address = endpoint.Address.Equals(System.Net.IPAddress.Any) ? System.Net.IPAddress.Loopback
+            : endpoint.Address.Equals(System.Net.IPAddress.IPv6Any) ? System.Net.IPAddress.IPv6Loopback : endpoint.Address;
+        return new Uri($"http://{new System.Net.IPEndPoint(address, endpoint.Port)}");
+    }
+
+    /// <summary>
+    /// The admin token (null when the operator gave static tokens only) after the context for <paramref name="api"/> was
+    /// written and announced. The roles call it before the API listens (when its port is known), so that whoever sees
+    /// the API answer finds the context already there.
+    /// </summary>
+    public static string? Publish(TokenStore tokens, Uri api)
+    {
+        if (tokens.AdminTokenPath is not { } file || !File.Exists(file))
         {
             Console.WriteLine("API tokens: from --token-auth-file (no admin token was made)");
             return null;
         }
 
         var token = File.ReadAllText(file).Trim();
-        var server = host.ApiUrl.ToString().TrimEnd('/');
+        var server = api.ToString().TrimEnd('/');
         try
         {
-            var config = ClientConfig.Save(new ClientContext(Name(host.ApiUrl), server, token));
-            Console.WriteLine($"Admin token: {file} (owner-only); CLI context {Name(host.ApiUrl)} in {config} is current");
+            var config = ClientConfig.Save(new ClientContext(Name(api), server, token));
+            Console.WriteLine($"Admin token: {file} (owner-only); CLI context {Name(api)} in {config} is current");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {

@@ -84,7 +84,7 @@ public static class GatewayRole
                 return ExitCodes.Usage;
             }
 
-            if (parse.GetValue(token) is not { Length: > 0 } proxyToken)
+            if (RoleOptions.TokenOf(parse, token) is not { } proxyToken)
             {
                 Console.Error.WriteLine($"error: a proxy fed by the control plane needs a token of role proxy (--token or TRELLIS_TOKEN): trellis token create {parse.GetValue(name)} --role proxy");
                 return ExitCodes.Usage;

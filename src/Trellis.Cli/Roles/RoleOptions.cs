@@ -16,12 +16,19 @@ public static class RoleOptions
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TRELLIS_SERVER") ?? "http://127.0.0.1:15000",
     };
 
-    /// <summary>The bearer token for the API (<c>--token</c>, env <c>TRELLIS_TOKEN</c>); client verbs fall back to the config's context.</summary>
+    /// <summary>
+    /// The bearer token for the API (<c>--token</c>, else env <c>TRELLIS_TOKEN</c>: see <see cref="TokenOf"/>); client verbs
+    /// fall back to the config's context. No default value: help would print it.
+    /// </summary>
     public static Option<string?> Token() => new("--token")
     {
         Description = "Bearer token for the control plane's API (env TRELLIS_TOKEN; client verbs default to the context's token in ~/.trellis/config or TRELLIS_CONFIG)",
-        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TRELLIS_TOKEN") is { Length: > 0 } t ? t : null,
     };
+
+    /// <summary>--token, else TRELLIS_TOKEN; null when neither is set.</summary>
+    public static string? TokenOf(ParseResult parse, Option<string?> token) =>
+        parse.GetValue(token) is { Length: > 0 } given ? given
+            : Environment.GetEnvironmentVariable("TRELLIS_TOKEN") is { Length: > 0 } env ? env : null;
 
     public static Option<string> Push() => new("--push") { Description = "Control plane push endpoint (HTTP/2), or a comma-separated list of replicas", DefaultValueFactory = _ => "http://127.0.0.1:15010" };
 

@@ -66,13 +66,25 @@ public static class ServerRoles
                 return ExitCodes.Usage;
             }
 
+            var dataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!);
+            var apiEndpoint = RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address");
+            if (AdminContext.OpenTokens(dataDirectory, parse.GetValue(tokenAuthFile) is { } given ? Path.GetFullPath(given) : null) is not { } tokens)
+            {
+                return ExitCodes.Usage;
+            }
+
+            if (apiEndpoint.Port != 0)
+            {
+                AdminContext.Publish(tokens, AdminContext.Url(apiEndpoint)); // before the API listens (see UpRole)
+            }
+
             await using var host = await ControlPlaneHost.StartAsync(new ControlPlaneOptions
             {
                 CaDirectory = parse.GetValue(caDir) is { } plugged ? Path.GetFullPath(plugged) : null,
                 JoinToken = parse.GetValue(joinToken),
                 Certificates = certificates,
-                DataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!),
-                ApiEndpoint = RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address"),
+                DataDirectory = dataDirectory,
+                ApiEndpoint = apiEndpoint,
                 PushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address"),
                 GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
                 Store = storeUrl,
@@ -80,12 +92,16 @@ public static class ServerRoles
                 ReplicaName = parse.GetValue(name),
                 AdvertiseUrl = advertised,
                 NodeTtl = TimeSpan.FromSeconds(parse.GetValue(nodeTtl)),
-                TokenAuthFile = parse.GetValue(tokenAuthFile) is { } tokens ? Path.GetFullPath(tokens) : null,
+                Tokens = tokens,
             }, loggers, cancellationToken: ct);
             Console.WriteLine($"Control plane API {host.ApiUrl}, push {host.PushUrl}, store {storeUrl ?? "file"}, replica {host.Leadership.Identity}, broker ingress {host.BrokerIngressUrl}");
             Console.WriteLine(host.Ca.JoinToken.Path is { } tokenFile ? $"Agents join with: trellis agent --token $(cat {tokenFile})" : "Agents join with the --join-token given");
-            AdminContext.Publish(host);
-            AdminContext.WarnIfExposed(RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address"));
+            if (apiEndpoint.Port == 0)
+            {
+                AdminContext.Publish(tokens, host.ApiUrl);
+            }
+
+            AdminContext.WarnIfExposed(apiEndpoint);
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });

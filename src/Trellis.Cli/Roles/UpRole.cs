@@ -60,6 +60,13 @@ public static class UpRole
                 return ExitCodes.CannotListen;
             }
 
+            // The admin token and the CLI context exist before the API listens: whoever sees it answer finds its token.
+            if (AdminContext.OpenTokens(UpState.StoreDirectory(data), null) is not { } tokens)
+            {
+                return ExitCodes.Usage;
+            }
+
+            var adminToken = apiEndpoint.Port == 0 ? null : AdminContext.Publish(tokens, AdminContext.Url(apiEndpoint));
             var startedAt = DateTimeOffset.UtcNow;
             ControlPlaneHost started;
             try
@@ -67,6 +74,7 @@ public static class UpRole
                 started = await ControlPlaneHost.StartAsync(new ControlPlaneOptions
                 {
                     DataDirectory = UpState.StoreDirectory(data),
+                    Tokens = tokens,
                     ApiEndpoint = apiEndpoint,
                     PushEndpoint = pushEndpoint,
                     GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
@@ -80,7 +88,11 @@ public static class UpRole
             }
 
             await using var controlPlane = started;
-            var adminToken = AdminContext.Publish(controlPlane);
+            if (apiEndpoint.Port == 0)
+            {
+                adminToken = AdminContext.Publish(tokens, controlPlane.ApiUrl);
+            }
+
             AdminContext.WarnIfExposed(apiEndpoint);
 
             // The gateway in this process is a proxy like any other to the control plane: a proxy token of its own, in memory only.

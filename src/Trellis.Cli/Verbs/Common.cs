@@ -45,7 +45,7 @@ public static class Common
     /// </summary>
     public static string? ResolveToken(ParseResult parse, IReadOnlyList<Uri> servers)
     {
-        if (parse.GetValue(Token) is { Length: > 0 } given)
+        if (Roles.RoleOptions.TokenOf(parse, Token) is { } given)
         {
             return given;
         }

@@ -40,6 +40,9 @@ public sealed class TokenStore
         _time = time;
     }
 
+    /// <summary>Where a control plane with data directory <paramref name="dataDirectory"/> keeps its tokens.</summary>
+    public static string DirectoryIn(string dataDirectory) => Path.Combine(dataDirectory, "auth");
+
     /// <summary>Where the first admin token was written; null when the operator gave tokens with <c>--token-auth-file</c> only.</summary>
     public string? AdminTokenPath { get; private init; }
 

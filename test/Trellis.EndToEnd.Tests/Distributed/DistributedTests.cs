@@ -162,11 +162,18 @@ public sealed class DistributedTests(ITestOutputHelper output) : IDisposable
         await agentProcess.WaitForExitAsync();
         Assert.All(before, p => Assert.True(Alive(p.Pid), $"{p.Name} was expected to outlive its agent"));
         StartAgent(hosts, ns[restarted], restarted, dll);
-        await Until(async () =>
+        try
         {
-            var now = (await Pods(client)).Where(p => p.Node == "a" + restarted).ToList();
-            return now.Count == before.Count && now.All(p => p.Ready) && now.All(p => before.All(b => b.Pid != p.Pid));
-        }, 60, "the restarted agent's pods");
+            await Until(async () =>
+            {
+                var now = (await Pods(client)).Where(p => p.Node == "a" + restarted).ToList();
+                return now.Count == before.Count && now.All(p => p.Ready) && now.All(p => before.All(b => b.Pid != p.Pid));
+            }, 60, "the restarted agent's pods");
+        }
+        catch (Xunit.Sdk.TrueException)
+        {
+            Assert.Fail($"the restarted agent's pods did not come back: {string.Join(", ", await Pods(client))}\nits host's output:\n{hosts.OutputOf(ns[restarted])}");
+        }
         Assert.All(before, p => Assert.False(Alive(p.Pid), $"{p.Name} (pid {p.Pid}) of the agent's previous life still runs"));
         Assert.Contains("left running by a previous agent", hosts.OutputOf(ns[restarted]), StringComparison.Ordinal);
         Report($"agent a{restarted} restarted: {before.Count} instance(s) of its previous life stopped, as many started anew, none twice");
