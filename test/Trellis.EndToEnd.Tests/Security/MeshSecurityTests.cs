@@ -56,7 +56,7 @@ public sealed class MeshSecurityTests : IAsyncLifetime
         """;
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-security-" + Guid.NewGuid().ToString("N"));
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false, PooledConnectionLifetime = TimeSpan.Zero }) { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly HttpClient _http = new(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false, UseCookies = false, PooledConnectionLifetime = TimeSpan.Zero })) { Timeout = TimeSpan.FromSeconds(10) };
     private TrellisProcess _up = null!;
     private string _server = "";
 
