@@ -32,7 +32,9 @@ public sealed class ApiTokensCliTests : IAsyncLifetime
         var cp = TrellisProcess.StartWith(_env, "controlplane", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
             "--push-address", $"127.0.0.1:{push}", "--broker-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
         _processes.Add(cp);
-        await Eventually.WaitAsync(() => Task.FromResult(cp.Output.Contains("Admin token:", StringComparison.Ordinal)), TimeSpan.FromSeconds(60), "the control plane's admin token", cp);
+        // "Admin token:" comes first (the context is written before the API listens), then the API's address once it does.
+        await Eventually.WaitAsync(() => Task.FromResult(cp.Output.Contains("Control plane API", StringComparison.Ordinal)), TimeSpan.FromSeconds(60), "the control plane listening", cp);
+        Assert.True(cp.Output.IndexOf("Admin token:", StringComparison.Ordinal) is >= 0 and var admin && admin < cp.Output.IndexOf("Control plane API", StringComparison.Ordinal), cp.Output);
     }
 
     public async Task DisposeAsync()
