@@ -48,6 +48,7 @@ public static class ApiAccess
         ("POST", "/serving/v1/demand", Access.DataPlane),
         ("POST", "/serving/v1/metering", Access.DataPlane),
         ("GET", "/debug/snapshot/", Access.Needs(ApiRole.Edit)), // snapshots carry gateways' private keys (from Secrets)
+        ("GET", "/debug/tap", Access.Needs(ApiRole.Edit)), // live requests: headers (tokens, cookies) and paths of anyone's calls
         ("POST", "/analyze", Access.Needs(ApiRole.View)), // changes nothing
         ("GET", "/", Access.Needs(ApiRole.View)),
         ("*", "/", Access.Needs(ApiRole.Edit)),
