@@ -42,7 +42,7 @@ public sealed class TcpRoutingTests : IAsyncLifetime
         """;
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-tcp-" + Guid.NewGuid().ToString("N"));
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly HttpClient _http = new(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false })) { Timeout = TimeSpan.FromSeconds(10) };
     private TrellisProcess _up = null!;
     private ControlPlaneApi _api = null!;
 
