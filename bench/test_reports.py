@@ -28,16 +28,16 @@ class ProxyReportTests(unittest.TestCase):
     def tearDown(self):
         self.dir.cleanup()
 
-    def table(self, rows, *extra):
+    def table(self, rows, *extra, paths=PATHS):
         results = os.path.join(self.dir.name, "results.tsv")
         with open(results, "w") as f:
             for path, metric, value in rows:
                 f.write(f"1\t{path}\t{metric}\t{value}\n")
-        return run(PROXY_REPORT, "--results", results, "--machine", self.machine, "--paths", PATHS, "--rates", "1000", *extra)
+        return run(PROXY_REPORT, "--results", results, "--machine", self.machine, "--paths", paths, "--rates", "1000", *extra)
 
-    def healthy(self):
+    def healthy(self, figures=(("direct", 50000, 1.0), ("trellis-pair", 20000, 2.0), ("nginx-pair", 18000, 3.0), ("haproxy-pair", 17000, 3.0))):
         rows = []
-        for path, rps, p99 in (("direct", 50000, 1.0), ("trellis-pair", 20000, 2.0), ("nginx-pair", 18000, 3.0), ("haproxy-pair", 17000, 3.0)):
+        for path, rps, p99 in figures:
             rows += [(path, "rps_h1", rps), (path, "rps_h2", rps), (path, "errors_h1", 0), (path, "errors_h2", 0),
                      (path, "p99_ms@1000", p99), (path, "errors@1000", 0)]
             if path != "direct":
@@ -50,6 +50,17 @@ class ProxyReportTests(unittest.TestCase):
         self.assertIn("- [x] trellis-pair HTTP/1.1 throughput 1.11 × nginx-pair (≥ 1.00)", out)
         self.assertIn("- [x] trellis-pair-b RSS peak 40.0 MB ≤ 60 MB", out)
         self.assertNotIn("FAILED", out)
+
+    def test_table_MtlsPair_JudgedAgainstTheBetterTlsPair(self):
+        figures = (("direct", 50000, 1.0), ("trellis-pair", 20000, 2.0), ("trellis-pair-mtls", 15000, 2.5),
+                   ("nginx-pair-tls", 12000, 3.5), ("haproxy-pair-tls", 16000, 2.2))
+        paths = "\n".join(f"{p}|x|y" for p, _, _ in figures)
+        out = self.table(self.healthy(figures), paths=paths)
+        self.assertIn("- [ ] trellis-pair-mtls HTTP/1.1 throughput 0.94 × haproxy-pair-tls, the better TLS pair (≥ 1.00)", out)
+        self.assertIn("- [x] trellis-pair-mtls added p99 @1000 rps 1.500 ms ≤ nginx-pair-tls 2.500 ms", out)
+        self.assertIn("- [ ] trellis-pair-mtls added p99 @1000 rps 1.500 ms ≤ haproxy-pair-tls 1.200 ms", out)
+        self.assertIn("- [x] trellis-pair-mtls 0.060 CPU-s per 1000 requests (both proxies) ≤ nginx-pair-tls 0.060", out)
+        self.assertIn("| HTTP/1.1 req/s", out)
 
     def test_table_ProxyGone_RowSaysSoAndNoTargetTicked(self):
         # A proxy killed mid-run: its readers recorded empty values and check_alive a died: line.

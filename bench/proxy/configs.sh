@@ -98,15 +98,19 @@ start_direct() {
 
 # An nginx reverse proxy: entry ports h1/h2 -> upstream port, keep-alive both sides; production
 # settings: workers = cores, streaming bodies (no request buffering, no response temp files).
+# NGINX_SERVER_TLS: directives that make the h1 listener TLS; NGINX_PROXY_TLS: directives for a TLS upstream.
 nginx_proxy() { # label h1port h2port(or 0) upstream-port
-  local label=$1 h1=$2 h2=$3 up=$4
+  local label=$1 h1=$2 h2=$3 up=$4 scheme=http
+  [ -n "${NGINX_PROXY_TLS:-}" ] && scheme=https
   { nginx_common "$label"; cat <<EOF
   upstream next { server 127.0.0.1:$up; keepalive 256; keepalive_requests 100000; }
   server {
-    listen 127.0.0.1:$h1 backlog=4096;
+    listen 127.0.0.1:$h1 ${NGINX_SERVER_TLS:+ssl} backlog=4096;
+    ${NGINX_SERVER_TLS:-}
     $( [ "$h2" != 0 ] && nginx_h2_listen "$h2" )
     location / {
-      proxy_pass http://next;
+      proxy_pass $scheme://next;
+      ${NGINX_PROXY_TLS:-}
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host \$host;
@@ -135,7 +139,7 @@ start_nginx_single() {
 }
 
 # HAProxy 2.x: one process, one thread per core; `http-reuse always` keeps upstream connections
-# shared and alive.
+# shared and alive. HAPROXY_BIND_TLS / HAPROXY_SERVER_TLS: options that make the h1 bind / the server TLS.
 haproxy_proxy() { # label h1port h2port(or 0) upstream-port
   local label=$1 h1=$2 h2=$3 up=$4
   cat >"$WORK/$label.cfg" <<EOF
@@ -152,11 +156,11 @@ defaults
   timeout server 60s
   timeout http-keep-alive 60s
 frontend fe
-  bind 127.0.0.1:$h1
+  bind 127.0.0.1:$h1 ${HAPROXY_BIND_TLS:-}
   $( [ "$h2" != 0 ] && echo "bind 127.0.0.1:$h2 proto h2" )
   default_backend be
 backend be
-  server next 127.0.0.1:$up maxconn 10000
+  server next 127.0.0.1:$up maxconn 10000 ${HAPROXY_SERVER_TLS:-}
 EOF
   start_bg "$label" "$HAPROXY" -f "$WORK/$label.cfg"
   wait_port "$h1"
@@ -246,10 +250,12 @@ make_mesh_certs() { # dir
   for who in a:client b:backend; do
     dir=${who%%:*} sa=${who#*:}
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/$dir/key.pem" -out "$d/$dir/csr.pem" -subj "/O=bench mesh" 2>/dev/null
-    printf 'subjectAltName=critical,URI:spiffe://cluster.local/ns/default/sa/%s\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n' "$sa" >"$d/$dir/ext.cnf"
+    # The DNS name is for the nginx and HAProxy rows, which verify a server by name (Trellis reads the SPIFFE ID only).
+    printf 'subjectAltName=critical,URI:spiffe://cluster.local/ns/default/sa/%s,DNS:%s\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=critical,CA:FALSE\n' "$sa" "$sa" >"$d/$dir/ext.cnf"
     openssl x509 -req -in "$d/$dir/csr.pem" -CA "$d/root-cert.pem" -CAkey "$d/root-key.pem" -CAcreateserial -days 1 \
       -extfile "$d/$dir/ext.cnf" -out "$d/$dir/cert-chain.pem" 2>/dev/null
     cp "$d/root-cert.pem" "$d/$dir/root-cert.pem"
+    cat "$d/$dir/cert-chain.pem" "$d/$dir/key.pem" >"$d/$dir/combined.pem" # HAProxy's crt: certificate and key in one file
   done
 }
 
@@ -265,6 +271,30 @@ start_trellis_pair_mtls() {
   TRELLIS_PROXY_ARGS="--identity-dir $certs/b" trellis_proxy "$1-b" "$WORK/$1-b.json"
   TRELLIS_PROXY_ARGS="--identity-dir $certs/a" trellis_proxy "$1-a" "$WORK/$1-a.json"
   wait_port $((BASE + 2)); wait_port "$BASE"
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
+}
+
+# The baselines of trellis-pair-mtls with the same certificates: B's listener TLS 1.3 requiring a client certificate from
+# the mesh root, A calling B over TLS 1.3 with its own certificate, verifying B's name, reusing sessions and connections.
+start_nginx_pair_tls() {
+  local certs="$WORK/$1-certs"
+  make_mesh_certs "$certs"
+  allocate_ports
+  NGINX_SERVER_TLS="ssl_certificate $certs/b/cert-chain.pem; ssl_certificate_key $certs/b/key.pem; ssl_protocols TLSv1.3; ssl_client_certificate $certs/root-cert.pem; ssl_verify_client on; ssl_session_cache shared:tls:10m;" \
+    nginx_proxy "$1-b" $((BASE + 2)) 0 $BACKEND_H1
+  NGINX_PROXY_TLS="proxy_ssl_certificate $certs/a/cert-chain.pem; proxy_ssl_certificate_key $certs/a/key.pem; proxy_ssl_protocols TLSv1.3; proxy_ssl_trusted_certificate $certs/root-cert.pem; proxy_ssl_verify on; proxy_ssl_name backend; proxy_ssl_server_name on; proxy_ssl_session_reuse on;" \
+    nginx_proxy "$1-a" "$BASE" $((BASE + 1)) $((BASE + 2))
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
+}
+
+start_haproxy_pair_tls() {
+  local certs="$WORK/$1-certs"
+  make_mesh_certs "$certs"
+  allocate_ports
+  HAPROXY_BIND_TLS="ssl crt $certs/b/combined.pem ssl-min-ver TLSv1.3 verify required ca-file $certs/root-cert.pem" \
+    haproxy_proxy "$1-b" $((BASE + 2)) 0 $BACKEND_H1
+  HAPROXY_SERVER_TLS="ssl ssl-min-ver TLSv1.3 crt $certs/a/combined.pem verify required ca-file $certs/root-cert.pem verifyhost backend sni str(backend)" \
+    haproxy_proxy "$1-a" "$BASE" $((BASE + 1)) $((BASE + 2))
   H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
 }
 

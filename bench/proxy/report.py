@@ -99,6 +99,8 @@ def table(args):
     # The Native AOT rows are read against the JIT build of the same proxy (issue 16).
     # So are the AOT and the policy rows (what configured retries, breakers and outlier detection cost).
     bases += ("trellis-pair",) if ("trellis-aot-pair" in paths or "trellis-policy-pair" in paths or "trellis-pair-mtls" in paths) and "trellis-pair" in paths else ()
+    # The mTLS row is read against the TLS pairs of nginx and HAProxy (issue 12).
+    bases += tuple(b for b in ("nginx-pair-tls", "haproxy-pair-tls") if b in paths and "trellis-pair-mtls" in paths)
     rows = []
     rows.append(("proxies alive to the end", ["✗ " + res.gone[p] if p in res.gone else "yes" if proxies[p] else "–" for p in paths]))
     rows.append((f"HTTP/1.1 req/s (wrk, {args.h1_connections} connections)", [fmt(get(p, "rps_h1")) for p in paths]))
@@ -154,6 +156,7 @@ def table(args):
     out.append("")
     out.extend(targets(res, proxies, rates))
     out.extend(aot_targets(res, proxies))
+    out.extend(mtls_targets(res, proxies, rates))
     out.append("")
     with open(args.machine) as f:
         out.append(f.read().rstrip())
@@ -217,6 +220,36 @@ def targets(res, proxies, rates):
                lambda v, proxy=proxy: (v <= 60, f"{proxy} RSS peak {v:.1f} MB ≤ 60 MB"))
         target(f"{proxy} CPU-s per 1000 requests ≤ 0.15", (path,), ("errors_h1",), (get(path, f"cpu_per_1k:{proxy}"),),
                lambda v, proxy=proxy: (v <= 0.15, f"{proxy} {v:.3f} CPU-s per 1000 requests ≤ 0.15"))
+    return lines
+
+
+def pair_cpu(res, proxies, path, metric="cpu_per_1k"):
+    """CPU-s per 1000 requests of both proxies of a pair, summed; None when not measured."""
+    vals = [res.get(path, f"{metric}:{x}") for x in proxies.get(path, [])]
+    return None if not vals or any(v is None for v in vals) else sum(vals)
+
+
+def mtls_targets(res, proxies, rates):
+    """Issue 12: trellis-pair-mtls against the better of nginx-pair-tls and haproxy-pair-tls, in the same run."""
+    get = res.get
+    lines = ["", "Targets (issue 12, mTLS between the two proxies):", ""]
+    target = target_checker(res, lines)
+    tls = [p for p in ("nginx-pair-tls", "haproxy-pair-tls") if p in proxies]
+    if "trellis-pair-mtls" not in proxies or not tls:
+        return lines + ["- [ ] trellis-pair-mtls against nginx-pair-tls / haproxy-pair-tls not measured"]
+    for metric, label, errors in (("rps_h1", "HTTP/1.1", "errors_h1"), ("rps_h2", "HTTP/2", "errors_h2")):
+        best = max(tls, key=lambda p: get(p, metric) or 0)
+        target(f"trellis-pair-mtls {label} throughput ≥ {best}", ("trellis-pair-mtls", best), (errors,),
+               (get("trellis-pair-mtls", metric), get(best, metric)),
+               lambda v, b, label=label, best=best: (v >= b, f"trellis-pair-mtls {label} throughput {v / b:.2f} × {best}, the better TLS pair (≥ 1.00)"))
+    rate = rates[0]
+    for base in tls:
+        target(f"trellis-pair-mtls added p99 @{rate} rps ≤ {base}", ("trellis-pair-mtls", base, "direct"), (f"errors@{rate}",),
+               [get(p, f"p99_ms@{rate}") for p in ("trellis-pair-mtls", base, "direct")],
+               lambda t, b, d, base=base: (t - d <= b - d, f"trellis-pair-mtls added p99 @{rate} rps {t - d:.3f} ms ≤ {base} {b - d:.3f} ms"))
+        target(f"trellis-pair-mtls CPU per request ≤ {base}", ("trellis-pair-mtls", base), ("errors_h1",),
+               (pair_cpu(res, proxies, "trellis-pair-mtls"), pair_cpu(res, proxies, base)),
+               lambda t, b, base=base: (t <= b, f"trellis-pair-mtls {t:.3f} CPU-s per 1000 requests (both proxies) ≤ {base} {b:.3f}"))
     return lines
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The data-plane benchmark behind `bench/run proxy`. Table-driven: PATHS below lists every path;
 # each has a start function in configs.sh that brings its proxies up and names its entry ports and
-# proxy processes. Adding the mTLS rows later = adding start functions and PATHS lines.
+# proxy processes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -54,6 +54,8 @@ PATHS=(
   "trellis-pair-mtls|start_trellis_pair_mtls|trellis-pair with mTLS between the two proxies (TLS 1.3, ECDSA P-256 workload certificates, STRICT)"
   "nginx-pair|start_nginx_pair|client -> nginx -> nginx -> backend"
   "haproxy-pair|start_haproxy_pair|client -> haproxy -> haproxy -> backend"
+  "nginx-pair-tls|start_nginx_pair_tls|nginx-pair with TLS 1.3 and client certificates between the two (proxy_ssl, session reuse, keepalive)"
+  "haproxy-pair-tls|start_haproxy_pair_tls|haproxy-pair with TLS 1.3 and client certificates between the two (ssl verify required crt)"
   "trellis-gateway|start_trellis_gateway|client -> trellis gateway -> backend"
   "trellis-aot-gateway|start_trellis_aot_gateway|trellis-gateway on trellis-proxy, the Native AOT build"
   "nginx-single|start_nginx_single|client -> nginx -> backend"

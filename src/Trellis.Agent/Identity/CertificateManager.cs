@@ -152,7 +152,7 @@ public sealed partial class CertificateManager : IAsyncDisposable
     {
         if (_trustDomain is null)
         {
-            var bundle = await _http.GetFromJsonAsync<TrustBundle>("/ca/v1/bundle", WireJson.Options, stop) ?? throw new InvalidOperationException("the CA sent no trust bundle");
+            var bundle = await _http.GetFromJsonAsync("/ca/v1/bundle", WireJsonContext.Default.TrustBundle, stop) ?? throw new InvalidOperationException("the CA sent no trust bundle");
             Volatile.Write(ref _trustDomain, bundle.TrustDomain);
         }
 
@@ -165,7 +165,7 @@ public sealed partial class CertificateManager : IAsyncDisposable
         }
         else
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/ca/v1/join") { Content = JsonContent.Create(new JoinRequest(_node, csr), options: WireJson.Options) };
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/ca/v1/join") { Content = JsonContent.Create(new JoinRequest(_node, csr), WireJsonContext.Default.JoinRequest) };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _joinToken);
             response = await SendAsync(request, stop);
         }
@@ -207,7 +207,7 @@ public sealed partial class CertificateManager : IAsyncDisposable
     {
         var timestamp = _time.GetUtcNow();
         var body = new WorkloadCertificateRequest(csr, nodeChain, timestamp, CaProtocol.Sign(nodeKey, CaProtocol.SignedMessage(csr, timestamp)));
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/ca/v1/certificates") { Content = JsonContent.Create(body, options: WireJson.Options) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/ca/v1/certificates") { Content = JsonContent.Create(body, WireJsonContext.Default.WorkloadCertificateRequest) };
         return await SendAsync(request, stop);
     }
 
@@ -219,7 +219,7 @@ public sealed partial class CertificateManager : IAsyncDisposable
             throw new InvalidOperationException($"the CA refused ({(int)response.StatusCode}): {await response.Content.ReadAsStringAsync(stop)}");
         }
 
-        return await response.Content.ReadFromJsonAsync<CertificateResponse>(WireJson.Options, stop) ?? throw new InvalidOperationException("the CA sent no certificate");
+        return await response.Content.ReadFromJsonAsync(WireJsonContext.Default.CertificateResponse, stop) ?? throw new InvalidOperationException("the CA sent no certificate");
     }
 
     /// <summary>

@@ -87,6 +87,10 @@ public static class WireJson
 [JsonSerializable(typeof(LiveViews.TapEvent))]
 [JsonSerializable(typeof(LiveViews.StatReport))]
 [JsonSerializable(typeof(LiveViews.EdgesReport))]
+[JsonSerializable(typeof(Identity.TrustBundle))]
+[JsonSerializable(typeof(Identity.JoinRequest))]
+[JsonSerializable(typeof(Identity.WorkloadCertificateRequest))]
+[JsonSerializable(typeof(Identity.CertificateResponse))]
 public sealed partial class WireJsonContext : JsonSerializerContext;
 
 /// <summary>Enum values as camelCase strings (<c>"roundRobin"</c>), read in any case; the wire's enum format (docs/protocol.md).</summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Trellis.Agent;
+using Trellis.Agent.Identity;
 using Trellis.Api.Snapshots;
 using Trellis.Cli.Client;
 using Trellis.Cli.Output;
@@ -99,12 +100,20 @@ public static class UpRole
             var gatewayCredential = new Trellis.Api.Access.BearerCredential(controlPlane.Tokens.CreateProcessToken(GatewayName, Trellis.Api.Access.ApiRole.Proxy));
             var restored = UpState.Restored(controlPlane.Store.Snapshot, startedAt);
 
-            await using var gateway = new ProxyServer(new ProxyServerOptions { NodeName = "gateway/ingress" }, loggers);
+            // The agent and the gateway join the CA with the token the control plane made in its data directory.
+            var joinToken = Trellis.ControlPlane.Ca.JoinToken.Read(controlPlane.Ca.JoinToken.Path!);
+            await using var gateway = new ProxyServer(new ProxyServerOptions { NodeName = GatewayName }, loggers);
+            await using var gatewayCertificates = GatewayCertificates.Start([controlPlane.ApiUrl], GatewayName, joinToken, gateway, log);
             ProxySnapshot? lastRejected = null;
             async Task<SnapshotApplyResult> ApplyToGateway(ProxySnapshot snapshot, CancellationToken token)
             {
                 var result = await gateway.ApplyAsync(snapshot, token);
                 Volatile.Write(ref lastRejected, result.Accepted ? null : snapshot);
+                if (result.Accepted)
+                {
+                    gatewayCertificates.Follow(snapshot);
+                }
+
                 return result;
             }
 
@@ -119,8 +128,7 @@ public static class UpRole
                 Push = controlPlane.PushUrl,
                 DataDirectory = Path.Combine(data, "agent"),
                 PoolSize = parse.GetValue(poolSize),
-                // The agent joins the CA with the token the control plane made in its data directory.
-                JoinToken = Trellis.ControlPlane.Ca.JoinToken.Read(controlPlane.Ca.JoinToken.Path!),
+                JoinToken = joinToken,
             }, loggers, ct);
 
             Console.WriteLine($"Trellis is up. API {controlPlane.ApiUrl}, broker ingress {controlPlane.BrokerIngressUrl} (data in {data})");

@@ -76,4 +76,14 @@ internal static class PeerAuthentications
             && SpiffeId.TryParse($"{SpiffeId.Scheme}{index.TrustDomain}/ns/{instance.Namespace}/sa/{account}", out var id)
             ? id.ToString()
             : null;
+
+    /// <summary>
+    /// The SPIFFE ID a gateway proxy speaks as upstream: Istio's default ingress gateway account
+    /// (<c>istio-system/istio-ingressgateway-service-account</c>), so policies written for Istio's gateway match ours.
+    /// </summary>
+    public static string GatewayIdentity(MeshIndex index) =>
+        SpiffeId.ForWorkload(index.TrustDomain, Authorization.RootNamespace, GatewayServiceAccount).ToString();
+
+    /// <summary>The service account of Istio's ingress gateway.</summary>
+    public const string GatewayServiceAccount = "istio-ingressgateway-service-account";
 }

@@ -121,6 +121,24 @@ public sealed class PeerAuthenticationCompilerTests
         Assert.Equal(ClusterTlsMode.IstioMutual, reviews.Tls!.Mode);
     }
 
+    [Fact]
+    public void Compile_Gateway_ListenersCallAsIstiosIngressGatewayAccount()
+    {
+        var snapshot = Compile(Deployments + """
+
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress, namespace: default}
+            spec:
+              selector: {istio: ingressgateway}
+              servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: ["*"]}]
+            """, proxy: Gateway);
+
+        var listener = Assert.Single(snapshot.Listeners);
+        Assert.Equal("spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account", listener.Identity);
+    }
+
     [Theory]
     [InlineData(ClientTlsMode.IstioMutual, ClusterTlsMode.IstioMutual)]
     [InlineData(ClientTlsMode.Disable, ClusterTlsMode.Disable)]

@@ -9,7 +9,8 @@ namespace Trellis.EndToEnd.Tests.Security;
 /// accounts call a target through their outbound listeners (the test speaks for the callers' applications), and a
 /// cleartext caller reaches the target's inbound port directly, as a process outside the mesh would. One ordered
 /// scenario: Istio's default PERMISSIVE accepts both; STRICT refuses the cleartext caller while proxies keep talking
-/// mTLS; an AuthorizationPolicy by principal allows one service account and denies the other.
+/// mTLS, the ingress gateway included (it holds Istio's ingress gateway identity); an AuthorizationPolicy by principal
+/// allows one service account and denies the other, and the gateway only once its principal is allowed.
 /// </summary>
 public sealed class MeshSecurityTests : IAsyncLifetime
 {
@@ -53,12 +54,28 @@ public sealed class MeshSecurityTests : IAsyncLifetime
             spec:
               serviceAccountName: caller-b
               containers: [{name: echo, command: ["dotnet", "ECHO_DLL"]}]
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Gateway
+        metadata: {name: ingress}
+        spec:
+          selector: {istio: ingressgateway}
+          servers: [{port: {number: GATEWAY_PORT, name: http, protocol: HTTP}, hosts: ["*"]}]
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: target}
+        spec:
+          hosts: ["*"]
+          gateways: [ingress]
+          http: [{route: [{destination: {host: target}}]}]
         """;
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-security-" + Guid.NewGuid().ToString("N"));
     private readonly HttpClient _http = new(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false, UseCookies = false, PooledConnectionLifetime = TimeSpan.Zero })) { Timeout = TimeSpan.FromSeconds(10) };
     private TrellisProcess _up = null!;
     private string _server = "";
+    private int _gateway;
 
     public async Task InitializeAsync()
     {
@@ -70,7 +87,10 @@ public sealed class MeshSecurityTests : IAsyncLifetime
         try
         {
             await Eventually.WaitAsync(HealthyAsync, TimeSpan.FromSeconds(60), "the API", _up);
-            await ApplyAsync(Mesh.Replace("ECHO_DLL", Path.Combine(TrellisBinary.RepoRoot, "samples", "echo", "bin", "echo.dll"), StringComparison.Ordinal));
+            _gateway = TrellisProcess.FreePort();
+            await ApplyAsync(Mesh
+                .Replace("ECHO_DLL", Path.Combine(TrellisBinary.RepoRoot, "samples", "echo", "bin", "echo.dll"), StringComparison.Ordinal)
+                .Replace("GATEWAY_PORT", _gateway.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
         }
         catch
         {
@@ -110,6 +130,9 @@ public sealed class MeshSecurityTests : IAsyncLifetime
         await ExpectAsync(a, 200);
         Assert.Contains("mTLS is STRICT", _up.Output, StringComparison.Ordinal); // the refusal is logged
 
+        // The ingress gateway holds its own identity (Istio's ingress gateway account), so STRICT accepts it too.
+        await ExpectAsync(_gateway, 200);
+
         // Only caller-a's service account may call the target.
         await ApplyAsync("""
             apiVersion: security.istio.io/v1
@@ -123,6 +146,21 @@ public sealed class MeshSecurityTests : IAsyncLifetime
             """);
         await ExpectAsync(b, 403, "RBAC: access denied");
         await ExpectAsync(a, 200);
+        await ExpectAsync(_gateway, 403, "RBAC: access denied");
+
+        // ... and the gateway, by the principal Istio gives it.
+        await ApplyAsync("""
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: target-from-ingress, namespace: default}
+            spec:
+              selector: {matchLabels: {app: target}}
+              action: ALLOW
+              rules:
+              - from: [{source: {principals: ["cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"]}}]
+            """);
+        await ExpectAsync(_gateway, 200);
+        await ExpectAsync(b, 403, "RBAC: access denied");
 
         // PERMISSIVE again: the cleartext client is accepted, but it has no principal, so the policy refuses it.
         await ApplyAsync("""
@@ -134,7 +172,7 @@ public sealed class MeshSecurityTests : IAsyncLifetime
         await Eventually.WaitAsync(async () => (await DirectAsync(inbound)) == HttpStatusCode.Forbidden, TimeSpan.FromSeconds(20), "cleartext accepted and refused by the policy", _up);
     }
 
-    /// <summary>Waits until a call through <paramref name="outbound"/> to the target answers <paramref name="status"/>.</summary>
+    /// <summary>Waits until a call through <paramref name="outbound"/> (a caller's outbound listener or the gateway) to the target answers <paramref name="status"/>.</summary>
     private Task ExpectAsync(int outbound, int status, string? body = null) => Eventually.WaitAsync(async () =>
     {
         try
