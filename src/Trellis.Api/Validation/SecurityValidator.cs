@@ -125,8 +125,24 @@ internal static class SecurityValidator
             }
 
             Checks.Duration(rule.Timeout, $"spec.jwtRules[{i}].timeout", ctx);
+            if (rule.OutputPayloadToHeader is { } payloadHeader && !IsHeaderName(payloadHeader))
+            {
+                ctx.Error($"spec.jwtRules[{i}].outputPayloadToHeader", $"\"{payloadHeader}\" is not an HTTP header name");
+            }
+
+            for (var c = 0; c < rule.OutputClaimToHeaders.Count; c++)
+            {
+                if (!IsHeaderName(rule.OutputClaimToHeaders[c].Header))
+                {
+                    ctx.Error($"spec.jwtRules[{i}].outputClaimToHeaders[{c}].header", $"\"{rule.OutputClaimToHeaders[c].Header}\" is not an HTTP header name");
+                }
+            }
         }
     }
+
+    /// <summary>An HTTP field name (RFC 9110 §5.1: a token), which the proxy sends upstream as it is written.</summary>
+    private static bool IsHeaderName(string name) =>
+        name.Length > 0 && name.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal));
 
     /// <summary>An address or a CIDR block (<c>10.0.0.0/8</c>, <c>::1</c>), as Istio's ipBlocks take them.</summary>
     private static bool IpBlock(string text) => Trellis.Api.Security.IpBlock.TryParse(text, out _);

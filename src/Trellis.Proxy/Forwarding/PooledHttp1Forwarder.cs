@@ -69,7 +69,7 @@ internal sealed class PooledHttp1Forwarder
         {
             // (1)
             var (framing, expectsContinue) = exchange.BodyShape();
-            if (!exchange.WriteUpstreamHead(head, attempt.Route, attempt.Matched, attempt.Route.RequestHeadersFor(attempt.Destination), endpoint, null))
+            if (!exchange.WriteUpstreamHead(head, attempt.Route, attempt.Matched, attempt.RequestHeaders, endpoint, null))
             {
                 return AttemptResult.Failed(ForwardError.UpstreamRequest, requestSent: false);
             }

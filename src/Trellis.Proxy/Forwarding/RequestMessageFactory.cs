@@ -16,7 +16,7 @@ internal sealed class RequestMessageFactory
 {
     public HttpRequestMessage Create(KestrelExchange exchange, Pipeline.Attempt attempt, bool isUpgrade, int copyBufferSize, out StreamingRequestContent? content)
     {
-        var written = exchange.WriteUpstreamHead(attempt.Route, attempt.Matched, attempt.Route.RequestHeadersFor(attempt.Destination), attempt.Endpoint, null);
+        var written = exchange.WriteUpstreamHead(attempt.Route, attempt.Matched, attempt.RequestHeaders, attempt.Endpoint, null);
         var bytes = written.Buffer.Written.Span;
         var head = written.Head;
         var target = Encoding.Latin1.GetString(head.Target(bytes));

@@ -148,7 +148,7 @@ internal sealed partial class Http1Connection
         var bodyBuffered = _bodyBuffered;
         if (attempt.Number == 0)
         {
-            WriteUpstreamHead(_out, attempt.Route, attempt.Matched, attempt.Route.RequestHeadersFor(attempt.Destination), authority: null);
+            WriteUpstreamHead(_out, attempt.Route, attempt.Matched, attempt.RequestHeaders, authority: null);
             _out.Append(_in.AsSpan(_head.Length, (int)_bodyInBuffer));
         }
 
@@ -270,14 +270,14 @@ internal sealed partial class Http1Connection
     }
 
     /// <summary>A mirror's copy: the upstream head with the shadow authority, and the body when it is whole in the buffer.</summary>
-    public bool WriteMirror(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, string authority)
+    public bool WriteMirror(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, string authority)
     {
         if (HasBody && !_bodyBuffered)
         {
             return false;
         }
 
-        WriteUpstreamHead(output, route, matched, route.RequestHeadersFor(0), authority);
+        WriteUpstreamHead(output, route, matched, operations, authority);
         output.Append(_in.AsSpan(_head.Length, (int)_bodyInBuffer));
         return true;
     }

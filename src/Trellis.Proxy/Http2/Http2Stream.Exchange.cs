@@ -174,7 +174,7 @@ internal sealed partial class Http2Stream
         var services = _connection.Services;
         if (attempt.Number == 0)
         {
-            WriteUpstreamHead(_upstreamHead, attempt.Route, attempt.Matched, attempt.Route.RequestHeadersFor(attempt.Destination), authority: null);
+            WriteUpstreamHead(_upstreamHead, attempt.Route, attempt.Matched, attempt.RequestHeaders, authority: null);
         }
 
         var pool = services.Pool;
@@ -365,14 +365,14 @@ internal sealed partial class Http2Stream
     private string RequestId() => _requestId ??= _connection.Services.Options.RequestIdGenerator();
 
     /// <summary>A mirror's copy: the upstream head with the shadow authority, and the body when it is held whole.</summary>
-    public bool WriteMirror(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, string authority)
+    public bool WriteMirror(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, string authority)
     {
         if (_hasBody && (_bodyProgress != BodyProgress.Held || _upstreamChunked))
         {
             return false; // a chunked re-framing of a held body is possible, but mirrors of such bodies are rare: not copied
         }
 
-        WriteUpstreamHead(output, route, matched, route.RequestHeadersFor(0), authority);
+        WriteUpstreamHead(output, route, matched, operations, authority);
         foreach (var segment in _heldBody)
         {
             output.Append(segment.Span);

@@ -243,14 +243,14 @@ internal sealed class KestrelExchange : IExchange
 
     public ValueTask<ForwardError> RelayAsync(ResponseEdits edits, CancellationToken token) => _forwarder.RelayAsync(this, edits, token);
 
-    public bool WriteMirror(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, string authority)
+    public bool WriteMirror(HeadBuilder output, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, string authority)
     {
         if (!BodyReplayable || Upgrade is not null)
         {
             return false;
         }
 
-        if (BodyShape().Framing == BodyFraming.Chunked || !WriteUpstreamHead(output, route, matched, route.RequestHeadersFor(0), null, authority))
+        if (BodyShape().Framing == BodyFraming.Chunked || !WriteUpstreamHead(output, route, matched, operations, null, authority))
         {
             return false; // a held body of unknown length would need chunk framing here: not mirrored
         }

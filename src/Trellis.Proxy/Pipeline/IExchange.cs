@@ -60,10 +60,10 @@ internal interface IExchange : Resilience.IResponseHeaderLookup
 
     /// <summary>
     /// Writes a copy of the request for a mirror into <paramref name="output"/>: the upstream head as an attempt would
-    /// send it (the route's rewrites and request edits), with <paramref name="authority"/> as its Host, and the body.
+    /// send it (the route's rewrites and <paramref name="operations"/>), with <paramref name="authority"/> as its Host, and the body.
     /// False, with nothing written, when there is a body and not all of it is in hand.
     /// </summary>
-    bool WriteMirror(Http1.HeadBuilder output, CompiledRoute route, CompiledMatch? matched, string authority);
+    bool WriteMirror(Http1.HeadBuilder output, CompiledRoute route, CompiledMatch? matched, HeaderOperations? operations, string authority);
 
     /// <summary>The proxy's own answer; a client that left gets nothing, a response already started is cut off.</summary>
     ValueTask AnswerAsync(LocalReply reply);
@@ -72,14 +72,22 @@ internal interface IExchange : Resilience.IResponseHeaderLookup
     Telemetry.ExchangeTelemetry Telemetry { get; }
 }
 
-/// <summary>What one try is about; <see cref="Destination"/> indexes the route's destinations (their header edits).</summary>
+/// <summary>
+/// What one try is about; <see cref="Destination"/> indexes the route's destinations (their header edits).
+/// <see cref="RequestEdits"/> are this request's own (authentication's outputs), applied before the route's.
+/// </summary>
 internal readonly record struct Attempt(
     CompiledRoute Route,
     CompiledMatch? Matched,
     ClusterState Cluster,
     EndpointState Endpoint,
     int Destination,
-    int Number);
+    int Number,
+    HeaderOperations? RequestEdits = null)
+{
+    /// <summary>The request header operations this try sends with: the request's own, then the route's and destination's.</summary>
+    public HeaderOperations? RequestHeaders => HeaderOperations.Merge(RequestEdits, Route.RequestHeadersFor(Destination));
+}
 
 internal enum AttemptEnd : byte
 {

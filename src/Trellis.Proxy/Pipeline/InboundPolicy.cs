@@ -23,10 +23,15 @@ internal sealed class InboundPolicy(SnapshotHolder snapshots, TimeProvider time)
     private readonly JwtStage _jwt = new(snapshots, time);
     private Compiled _compiled = new(null, FrozenDictionary<string, AuthorizationPolicies>.Empty);
 
-    /// <summary>Null when the request may go on; otherwise the answer that refuses it (e.g. 403 <c>RBAC: access denied</c>).</summary>
-    public LocalReply? Check(IExchange exchange, string listener, CompiledRoute route)
+    /// <summary>
+    /// Null when the request may go on; otherwise the answer that refuses it (e.g. 403 <c>RBAC: access denied</c>).
+    /// <paramref name="requestEdits"/>: what a verified token changes in the request sent upstream (the token removed,
+    /// Istio's <c>outputPayloadToHeader</c> and <c>outputClaimToHeaders</c>); null when nothing.
+    /// </summary>
+    public LocalReply? Check(IExchange exchange, string listener, out HeaderOperations? requestEdits)
     {
         var user = _jwt.Authenticate(exchange.Request, listener);
+        requestEdits = user.RequestEdits;
         if (user.Failure is { } failure)
         {
             return Unauthenticated(failure);

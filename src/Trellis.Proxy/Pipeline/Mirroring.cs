@@ -32,9 +32,11 @@ internal sealed partial class Mirroring
     public long Skipped => Interlocked.Read(ref _skipped);
 
     /// <summary>Starts a copy to each mirror whose percentage draws this request; returns at once.</summary>
-    public void Copy(IExchange exchange, CompiledRoute route, CompiledMatch? matched)
+    /// <param name="requestEdits">The request's own header edits (authentication's outputs), applied before the route's.</param>
+    public void Copy(IExchange exchange, CompiledRoute route, CompiledMatch? matched, HeaderOperations? requestEdits)
     {
         var mirrors = route.Mirrors;
+        var operations = HeaderOperations.Merge(requestEdits, route.RequestHeadersFor(0));
         for (var i = 0; i < mirrors.Length; i++)
         {
             var (cluster, percentage) = mirrors[i];
@@ -50,7 +52,7 @@ internal sealed partial class Mirroring
             }
 
             var head = new HeadBuilder(1024);
-            if (!exchange.WriteMirror(head, route, matched, ShadowHost(exchange.Request.Authority)))
+            if (!exchange.WriteMirror(head, route, matched, operations, ShadowHost(exchange.Request.Authority)))
             {
                 head.ReturnBuffer();
                 Interlocked.Increment(ref _skipped);

@@ -104,7 +104,7 @@ internal sealed partial class RequestPipeline
         }
 
         // (2)
-        if (_inbound.Check(exchange, listener, route) is { } refusal)
+        if (_inbound.Check(exchange, listener, out var requestEdits) is { } refusal)
         {
             return AnswerAsync(exchange, refusal, null);
         }
@@ -126,7 +126,7 @@ internal sealed partial class RequestPipeline
         {
             if (fault.Delay is { } delay && Draws(delay.Percentage))
             {
-                return DelayThenServeAsync(exchange, match, started, delay.FixedDelay, added);
+                return DelayThenServeAsync(exchange, match, started, delay.FixedDelay, added, requestEdits);
             }
 
             if (fault.Abort is { } abort && Draws(abort.Percentage))
@@ -135,12 +135,12 @@ internal sealed partial class RequestPipeline
             }
         }
 
-        return AnswerOrForwardAsync(exchange, match, flags, started, added);
+        return AnswerOrForwardAsync(exchange, match, flags, started, added, requestEdits);
     }
 
     /// <summary>(3) A fault's delay, then the rest, with the DI flag; the abort is drawn after the delay, as Envoy's fault filter does.</summary>
     private async ValueTask<ExchangeOutcome> DelayThenServeAsync(
-        IExchange exchange, RouteMatch match, long started, TimeSpan delay, KeyValuePair<string, string>[]? added)
+        IExchange exchange, RouteMatch match, long started, TimeSpan delay, KeyValuePair<string, string>[]? added, HeaderOperations? requestEdits)
     {
         var flags = ResponseFlags.DelayInjected;
         if (!await DelayAsync(exchange, delay))
@@ -153,12 +153,12 @@ internal sealed partial class RequestPipeline
             return await AnswerAsync(exchange, Faults.Abort(abort, flags), null);
         }
 
-        return await AnswerOrForwardAsync(exchange, match, flags, started, added);
+        return await AnswerOrForwardAsync(exchange, match, flags, started, added, requestEdits);
     }
 
     /// <summary>(3)–(5) The route's own answers (redirect, direct response), else mirrors and the attempt loop.</summary>
     private ValueTask<ExchangeOutcome> AnswerOrForwardAsync(
-        IExchange exchange, RouteMatch match, ResponseFlags flags, long started, KeyValuePair<string, string>[]? added)
+        IExchange exchange, RouteMatch match, ResponseFlags flags, long started, KeyValuePair<string, string>[]? added, HeaderOperations? requestEdits)
     {
         var route = match.Route!;
         if (route.Redirect is { } redirect)
@@ -175,20 +175,20 @@ internal sealed partial class RequestPipeline
 
         // (4)
         return route.Mirrors.Length > 0
-            ? MirrorThenForwardAsync(exchange, match, flags, started, added)
-            : ForwardAsync(exchange, route, match.Matched, flags, started, added);
+            ? MirrorThenForwardAsync(exchange, match, flags, started, added, requestEdits)
+            : ForwardAsync(exchange, route, match.Matched, flags, started, added, requestEdits);
     }
 
     private async ValueTask<ExchangeOutcome> MirrorThenForwardAsync(
-        IExchange exchange, RouteMatch match, ResponseFlags flags, long started, KeyValuePair<string, string>[]? added)
+        IExchange exchange, RouteMatch match, ResponseFlags flags, long started, KeyValuePair<string, string>[]? added, HeaderOperations? requestEdits)
     {
         if (exchange.HasBody)
         {
             await exchange.HoldBodyAsync(ReplayLimit);
         }
 
-        _mirroring.Copy(exchange, match.Route!, match.Matched);
-        return await ForwardAsync(exchange, match.Route!, match.Matched, flags, started, added);
+        _mirroring.Copy(exchange, match.Route!, match.Matched, requestEdits);
+        return await ForwardAsync(exchange, match.Route!, match.Matched, flags, started, added, requestEdits);
     }
 
     /// <summary>
@@ -199,7 +199,7 @@ internal sealed partial class RequestPipeline
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ExchangeOutcome> ForwardAsync(
-        IExchange exchange, CompiledRoute route, CompiledMatch? matched, ResponseFlags flags, long started, KeyValuePair<string, string>[]? added = null)
+        IExchange exchange, CompiledRoute route, CompiledMatch? matched, ResponseFlags flags, long started, KeyValuePair<string, string>[]? added, HeaderOperations? requestEdits)
     {
         var destination = route.PickDestination(_options.Random);
         var cluster = route.Clusters[destination];
@@ -262,7 +262,7 @@ internal sealed partial class RequestPipeline
                 using var linked = perTry is null || timeout is null ? default : token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), perTry);
                 endpoint.RequestStarted();
                 held.Started = true;
-                var result = await exchange.AttemptAsync(new Attempt(route, matched, cluster, endpoint, destination, attempt), perTry?.Token ?? token);
+                var result = await exchange.AttemptAsync(new Attempt(route, matched, cluster, endpoint, destination, attempt, requestEdits), perTry?.Token ?? token);
                 if (result.Outcome == AttemptEnd.ClientFailure && result.Error == ForwardError.RequestCanceled)
                 {
                     return new ExchangeOutcome(result.Error, 0, flags | ResponseFlags.DownstreamConnectionTermination, cluster, endpoint);

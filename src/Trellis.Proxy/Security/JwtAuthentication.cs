@@ -74,6 +74,9 @@ internal sealed class JwtAuthentication
 
         public JwtTokenSources Sources { get; }
 
+        /// <summary>What a token this rule verified changes in the request sent upstream.</summary>
+        public JwtUpstreamEdits Edits { get; private init; } = null!;
+
         public static JwtProvider Compile(JwtProviderConfig config, TimeProvider time)
         {
             var keys = Keys(config.Jwks);
@@ -95,7 +98,8 @@ internal sealed class JwtAuthentication
                 ValidateIssuerSigningKey = false,
                 SaveSigninToken = false,
             };
-            return new JwtProvider(config, new JwtTokenSources(config), parameters, time);
+            var sources = new JwtTokenSources(config);
+            return new JwtProvider(config, sources, parameters, time) { Edits = new JwtUpstreamEdits(config, sources) };
         }
 
         /// <summary>Checks one token that this rule's sources found (in <paramref name="header"/> when it came from a header).</summary>
@@ -141,7 +145,7 @@ internal sealed class JwtAuthentication
                 return JwtVerdict.Refused(JwtFailures.Of(result.Exception));
             }
 
-            return new JwtVerdict(Identity(jwt), null, new JwtOutputs(this, jwt, header));
+            return new JwtVerdict(Identity(jwt), null, Edits.For(jwt, header));
         }
 
         /// <summary>
@@ -194,15 +198,14 @@ internal sealed class JwtAuthentication
 
 /// <summary>
 /// What authentication made of a request: <see cref="User"/> for a verified token, <see cref="Failure"/> (the 401's
-/// body) for a refused one, neither for a request without a token.
+/// body) for a refused one, neither for a request without a token. <see cref="RequestEdits"/>: what the verified token
+/// changes in the request sent upstream (<see cref="JwtUpstreamEdits"/>).
 /// </summary>
-internal readonly record struct JwtVerdict(JwtIdentity? User, string? Failure, JwtOutputs? Outputs)
+internal readonly record struct JwtVerdict(JwtIdentity? User, string? Failure, HeaderOperations? RequestEdits)
 {
     public static JwtVerdict Refused(string failure) => new(null, failure, null);
 }
 
-/// <summary>A verified token and the rule that verified it: what goes upstream with the request (Istio's output fields).</summary>
-internal sealed record JwtOutputs(JwtAuthentication.JwtProvider Provider, JsonWebToken Token, string? Header);
 
 /// <summary>Envoy's messages (jwt_verify_lib's status texts), the body of the 401.</summary>
 internal static class JwtFailures

@@ -62,7 +62,51 @@ public sealed class JwtEnginesTests
         Assert.Equal(1, Volatile.Read(ref reached));
     }
 
-    private static async Task<(int Status, string Body, string Challenge)> SendAsync(ProxyHarness proxy, string? token, bool http2)
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task Outputs_EveryEngine_TokenRemovedPayloadAndClaimsSentForgedClaimHeadersDropped(Engine engine)
+    {
+        var time = new ManualTimeProvider();
+        var tokens = new JwtTokens(time.GetUtcNow());
+        await using var backend = await TestBackend.StartAsync(context =>
+        {
+            var seen = new[] { "authorization", "x-jwt-payload", "x-jwt-sub", "x-jwt-groups", "x-jwt-admin" }
+                .Select(h => $"{h}={context.Request.Headers[h]}");
+            return context.Response.WriteAsync(string.Join("\n", seen));
+        });
+        var http2 = engine is Engine.Http2Fast or Engine.Http2Kestrel;
+        var outputs = tokens.Provider() with
+        {
+            OutputPayloadToHeader = "x-jwt-payload",
+            OutputClaimToHeaders = [new JwtClaimHeader("x-jwt-sub", "sub"), new JwtClaimHeader("x-jwt-groups", "groups"), new JwtClaimHeader("x-jwt-admin", "admin")],
+        };
+        var snapshot = Snapshot(backend, http2, outputs);
+        var options = new ProxyServerOptions { FastHttp1 = engine == Engine.Http1Fast, FastHttp2 = engine == Engine.Http2Fast };
+        await using var proxy = await ProxyHarness.StartAsync(snapshot, options, time: time);
+
+        // groups is an array (not copied: Envoy copies strings, numbers and booleans), so the client's forged value goes too.
+        var token = tokens.Es256(d => d.Claims = new Dictionary<string, object> { ["admin"] = true });
+        var sent = await SendAsync(proxy, token, http2, ("x-jwt-groups", "admins"), ("x-jwt-sub", "mallory"));
+        Assert.Equal(200, sent.Status);
+        Assert.Equal(
+            $"authorization=\nx-jwt-payload={token.Split('.')[1]}\nx-jwt-sub=alice\nx-jwt-groups=\nx-jwt-admin=true",
+            sent.Body);
+
+        // Without a token nothing is verified and nothing is added; forwardOriginalToken keeps the token.
+        var anonymous = await SendAsync(proxy, null, http2);
+        Assert.Equal("authorization=\nx-jwt-payload=\nx-jwt-sub=\nx-jwt-groups=\nx-jwt-admin=", anonymous.Body);
+        await proxy.Server.ApplyAsync(Snapshot(backend, http2, tokens.Provider() with { ForwardOriginalToken = true }) with { Version = "2" });
+        var forwarded = await SendAsync(proxy, token, http2);
+        Assert.StartsWith($"authorization=Bearer {token}\n", forwarded.Body, StringComparison.Ordinal);
+    }
+
+    private static ProxySnapshot Snapshot(TestBackend backend, bool http2, JwtProviderConfig provider) => new(
+        "1",
+        [Snapshots.Listener(protocols: http2 ? HttpProtocols.Http2 : HttpProtocols.Http1) with { Authentication = new AuthenticationConfig([provider]) }],
+        [new RouteTableConfig("rt", [new VirtualHostConfig("all", ["*"], [Snapshots.Route("r", "backend")])])],
+        [new ClusterConfig("backend", [backend.Endpoint])]);
+
+    private static async Task<(int Status, string Body, string Challenge)> SendAsync(ProxyHarness proxy, string? token, bool http2, params (string Name, string Value)[] headers)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/headers")
         {
@@ -72,6 +116,11 @@ public sealed class JwtEnginesTests
         if (token is not null)
         {
             request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + token);
+        }
+
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
         }
 
         using var response = await proxy.Client.SendAsync(request);
