@@ -93,7 +93,7 @@ public static class GatewayRole
 
             var credential = new Trellis.Api.Access.BearerCredential(proxyToken);
             await using var adminServer = await StartAdminAsync(proxy, RoleOptions.Endpoint(parse.GetValue(admin)!, "--admin-address"), ct);
-            await using var certificates = (parse.GetValue(token) ?? Environment.GetEnvironmentVariable("TRELLIS_JOIN_TOKEN")) is { Length: > 0 } joinToken
+            await using var gatewayCertificates = (parse.GetValue(token) ?? Environment.GetEnvironmentVariable("TRELLIS_JOIN_TOKEN")) is { Length: > 0 } joinToken
                 ? Trellis.Agent.Identity.GatewayCertificates.Start(servers, parse.GetValue(name)!, joinToken, proxy, loggers.CreateLogger("trellis.proxy"))
                 : null;
             var firstApplied = 0;
@@ -102,7 +102,7 @@ public static class GatewayRole
                 var applied = await proxy.ApplyAsync(pushed, c);
                 if (applied.Accepted)
                 {
-                    certificates?.Follow(pushed);
+                    gatewayCertificates?.Follow(pushed);
                 }
 
                 if (applied.Accepted && Interlocked.Exchange(ref firstApplied, 1) == 0)

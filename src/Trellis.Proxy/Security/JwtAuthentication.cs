@@ -145,7 +145,8 @@ internal sealed class JwtAuthentication
                 return JwtVerdict.Refused(JwtFailures.Of(result.Exception));
             }
 
-            return new JwtVerdict(Identity(jwt), null, Edits.For(jwt, header));
+            var user = Identity(jwt);
+            return new JwtVerdict(user, null, Edits.For(jwt.EncodedPayload, user.Claims, header));
         }
 
         /// <summary>

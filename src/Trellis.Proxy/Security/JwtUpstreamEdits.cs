@@ -1,6 +1,5 @@
 using System.Collections.Frozen;
 using System.Text.Json;
-using Microsoft.IdentityModel.JsonWebTokens;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.Routing;
 
@@ -34,8 +33,11 @@ internal sealed class JwtUpstreamEdits
 
     private bool HasOutputs => _config.OutputPayloadToHeader is { Length: > 0 } || _config.OutputClaimToHeaders is { Count: > 0 };
 
-    /// <summary>The edits for <paramref name="token"/>, found in <paramref name="header"/> (null: not in a header); null when none.</summary>
-    public HeaderOperations? For(JsonWebToken token, string? header)
+    /// <summary>
+    /// The edits for a verified token with <paramref name="encodedPayload"/> (as signed) and its parsed
+    /// <paramref name="claims"/>, found in <paramref name="header"/> (null: not in a header); null when none.
+    /// </summary>
+    public HeaderOperations? For(string encodedPayload, JsonElement claims, string? header)
     {
         var remove = !_config.ForwardOriginalToken && header is not null;
         if (!HasOutputs)
@@ -46,12 +48,12 @@ internal sealed class JwtUpstreamEdits
         var set = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         if (_config.OutputPayloadToHeader is { Length: > 0 } payloadHeader)
         {
-            set[payloadHeader] = token.EncodedPayload;
+            set[payloadHeader] = encodedPayload;
         }
 
         foreach (var (name, claim) in _config.OutputClaimToHeaders ?? [])
         {
-            if (ClaimText(token, claim) is { } value)
+            if (ClaimText(claims, claim) is { } value)
             {
                 set[name] = value;
             }
@@ -72,9 +74,9 @@ internal sealed class JwtUpstreamEdits
     }
 
     /// <summary>A top-level claim as header text: strings as they are, numbers and booleans as JSON writes them; null otherwise.</summary>
-    internal static string? ClaimText(JsonWebToken token, string claim)
+    internal static string? ClaimText(JsonElement claims, string claim)
     {
-        if (!token.TryGetPayloadValue<JsonElement>(claim, out var value))
+        if (claims.ValueKind != JsonValueKind.Object || !claims.TryGetProperty(claim, out var value))
         {
             return null;
         }
