@@ -47,8 +47,8 @@ public static class GatewayRole
         var logLevel = RoleOptions.LogLevel();
         var admin = new Option<string>("--admin-address") { Description = "Loopback address of the admin endpoints (route explain); port 0 picks one", DefaultValueFactory = _ => "127.0.0.1:0" };
         var identityDir = new Option<string?>("--identity-dir") { Description = "A workload certificate for mTLS in Istio's file layout (cert-chain.pem, key.pem, root-cert.pem); with --snapshot" };
-        var token = new Option<string?>("--token") { Description = "The control plane's join token: the gateway gets its own workload certificate from the CA and calls workloads over mTLS; default TRELLIS_JOIN_TOKEN" };
-        foreach (var option in new Option[] { name, labels, push, snapshot, logLevel, admin, identityDir, token })
+        var joinToken = new Option<string?>("--join-token") { Description = "The control plane's join token: the gateway gets its own workload certificate from the CA and calls workloads over mTLS; default TRELLIS_JOIN_TOKEN" };
+        foreach (var option in new Option[] { name, labels, push, snapshot, logLevel, admin, identityDir, joinToken })
         {
             command.Options.Add(option);
         }
@@ -93,8 +93,8 @@ public static class GatewayRole
 
             var credential = new Trellis.Api.Access.BearerCredential(proxyToken);
             await using var adminServer = await StartAdminAsync(proxy, RoleOptions.Endpoint(parse.GetValue(admin)!, "--admin-address"), ct);
-            await using var gatewayCertificates = (parse.GetValue(token) ?? Environment.GetEnvironmentVariable("TRELLIS_JOIN_TOKEN")) is { Length: > 0 } joinToken
-                ? Trellis.Agent.Identity.GatewayCertificates.Start(servers, parse.GetValue(name)!, joinToken, proxy, loggers.CreateLogger("trellis.proxy"))
+            await using var gatewayCertificates = (parse.GetValue(joinToken) ?? Environment.GetEnvironmentVariable("TRELLIS_JOIN_TOKEN")) is { Length: > 0 } join
+                ? Trellis.Agent.Identity.GatewayCertificates.Start(servers, parse.GetValue(name)!, join, proxy, loggers.CreateLogger("trellis.proxy"))
                 : null;
             var firstApplied = 0;
             async Task<SnapshotApplyResult> ApplyAsync(ProxySnapshot pushed, CancellationToken c)
