@@ -68,6 +68,10 @@ public static class ServerRoles
 
             var dataDirectory = Path.GetFullPath(parse.GetValue(dataDir)!);
             var apiEndpoint = RoleOptions.Endpoint(parse.GetValue(api)!, "--api-address");
+            // Every option is read (a bad one is a usage error) before the tokens are written: a rejected command line creates nothing.
+            var pushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address");
+            var gatewayPool = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!);
+            var eventing = EventingRoleOptions.Eventing(parse.GetValue(broker)!, parse.GetValue(eventingGateway)!, parse.GetValue(eventStore)!, parse.GetValue(eventStoreReplicas));
             if (AdminContext.OpenTokens(dataDirectory, parse.GetValue(tokenAuthFile) is { } given ? Path.GetFullPath(given) : null) is not { } tokens)
             {
                 return ExitCodes.Usage;
@@ -85,10 +89,10 @@ public static class ServerRoles
                 Certificates = certificates,
                 DataDirectory = dataDirectory,
                 ApiEndpoint = apiEndpoint,
-                PushEndpoint = RoleOptions.Endpoint(parse.GetValue(push)!, "--push-address"),
-                GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
+                PushEndpoint = pushEndpoint,
+                GatewayAddresses = gatewayPool,
                 Store = storeUrl,
-                Eventing = EventingRoleOptions.Eventing(parse.GetValue(broker)!, parse.GetValue(eventingGateway)!, parse.GetValue(eventStore)!, parse.GetValue(eventStoreReplicas)),
+                Eventing = eventing,
                 ReplicaName = parse.GetValue(name),
                 AdvertiseUrl = advertised,
                 NodeTtl = TimeSpan.FromSeconds(parse.GetValue(nodeTtl)),
