@@ -27,6 +27,16 @@ internal static class PushLoad
         var rounds = int.Parse(args[5], CultureInfo.InvariantCulture);
 
         using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, EnableMultipleHttp2Connections = true }) { Timeout = Timeout.InfiniteTimeSpan };
+        using var apiClient = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+
+        // The control plane's admin token (run-push.sh reads it from the data directory): the API and the push stream
+        // accept no request without a credential, and admin may open any proxy's stream. Set before the first stream opens.
+        if (Environment.GetEnvironmentVariable("TRELLIS_TOKEN") is { Length: > 0 } token)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            apiClient.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
         var arrivals = Channel.CreateUnbounded<(int Proxy, string Version, long At)>();
         using var stop = new CancellationTokenSource();
         var streams = Enumerable.Range(0, proxies).Select(i => RunProxyAsync(http, push, Hello(i, views), i, arrivals.Writer, stop.Token)).ToList();
@@ -45,15 +55,7 @@ internal static class PushLoad
         Console.Error.WriteLine($"push: {proxies} proxies ({views} views) connected in {clock.ElapsedMilliseconds} ms");
         var perProxy = new List<double>();
         var slowest = new List<double>();
-        using var apiClient = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
 
-        // The control plane's admin token (run-push.sh reads it from the data directory): the API and the push stream
-        // accept no request without a credential, and admin may open any proxy's stream.
-        if (Environment.GetEnvironmentVariable("TRELLIS_TOKEN") is { Length: > 0 } token)
-        {
-            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-            apiClient.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-        }
         for (var round = 0; round < rounds; round++)
         {
             var started = Stopwatch.GetTimestamp();
