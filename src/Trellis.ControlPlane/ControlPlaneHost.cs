@@ -7,8 +7,10 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Trellis.Api.Identity;
 using Trellis.ControlPlane.ApiServer;
 using Trellis.ControlPlane.Ca;
+using Trellis.ControlPlane.Compiler;
 using Trellis.ControlPlane.Leadership;
 using Trellis.ControlPlane.Eventing;
 using Trellis.ControlPlane.Metering;
@@ -135,7 +137,9 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         var gatewayApi = new GatewayApi.GatewayApiController(state.Store, states, options.GatewayAddresses, time, loggers.CreateLogger<GatewayApi.GatewayApiController>());
         var scheduler = new Scheduling.SchedulerController(state.Store, registry, state.Leadership, time, loggers.CreateLogger<Scheduling.SchedulerController>());
         eventing = options.Eventing is { } eventingOptions
-            ? await EventingHost.StartAsync(eventingOptions, options.DataDirectory, state.Store, registry, loggers, time, () => state.Leadership.IsLeader, cancellationToken)
+            ? await EventingHost.StartAsync(
+                eventingOptions with { TrustDomain = options.Certificates.TrustDomain }, options.DataDirectory, state.Store, registry, loggers, time, () => state.Leadership.IsLeader,
+                new OwnIdentity(ca, SpiffeId.Parse(PeerAuthentications.BrokerIdentity(options.Certificates.TrustDomain)), time), cancellationToken)
             : null;
         states.SetAsyncFunctions(eventing?.IngressUrl); // gateways route /async-function/ to the eventing listener
         var events = new Events.EventRecorder(states, app.Services.GetRequiredService<Events.EventLog>());

@@ -80,6 +80,15 @@ public sealed class CaService(CertificateAuthority authority, JoinToken joinToke
 
     public TrustBundle Bundle() => new(policy.TrustDomain, authority.Material.RootPem);
 
+    /// <summary>The trust bundle's roots, for the control plane's own mTLS calls (<see cref="OwnIdentity"/>).</summary>
+    public X509Certificate2Collection Roots => [authority.Material.Root];
+
+    /// <summary>A certificate for an identity the control plane holds itself (<see cref="OwnIdentity"/>); recorded as node <c>controlplane</c>.</summary>
+    public (CertificateResponse? Certificate, int Status, string? Error) IssueOwn(string csrPem, SpiffeId id) => Issue(csrPem, id, OwnNode);
+
+    /// <summary>The node name the control plane's own certificates are recorded under in <c>trellis ca status</c>.</summary>
+    public const string OwnNode = "controlplane";
+
     /// <summary>What <c>trellis ca status</c> shows: the roots, and which workloads hold a certificate that is still valid.</summary>
     public CaStatus Status()
     {

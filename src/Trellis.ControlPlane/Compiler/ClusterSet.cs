@@ -171,15 +171,9 @@ internal sealed class ClusterSet(MeshIndex index)
         mode,
         instances.Select(i => PeerAuthentications.IdentityOf(index, i)).Where(i => i is not null).Select(i => i!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList());
 
-    /// <summary>
-    /// An instance's endpoint, marked for auto mTLS when its proxy has an identity and does not DISABLE mTLS on the port;
-    /// never when a TCP relay is in front of it (the relay speaks no TLS yet: docs/tcp.md).
-    /// </summary>
+    /// <summary>An instance's endpoint, marked for auto mTLS when <see cref="PeerAuthentications.ReachedOverMtls"/>.</summary>
     private EndpointConfig? MeshEndpoint(WorkloadInstance i) =>
-        Endpoint(i) is { } endpoint && i.Ports.ContainsKey(WorkloadInstance.InboundPort) && PeerAuthentications.IdentityOf(index, i) is not null
-            && PeerAuthentications.ModeFor(index, i) != PeerAuthenticationMode.Disable && !TcpRoutes.InboundIsTcp(index, i)
-            ? endpoint with { Mtls = true }
-            : Endpoint(i);
+        Endpoint(i) is { } endpoint && PeerAuthentications.ReachedOverMtls(index, i) ? endpoint with { Mtls = true } : Endpoint(i);
 
     /// <summary>Instances are reached through their proxy's inbound listener; one without a proxy directly.</summary>
     public static EndpointConfig? Endpoint(WorkloadInstance i)

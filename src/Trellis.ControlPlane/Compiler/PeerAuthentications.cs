@@ -78,6 +78,23 @@ internal static class PeerAuthentications
             : null;
 
     /// <summary>
+    /// Whether an instance's inbound listener is reached over mTLS (auto mTLS): its proxy has an identity and does not
+    /// DISABLE mTLS on the port, and no TCP relay is in front of it (the relay speaks no TLS yet: docs/tcp.md). The one
+    /// rule for the proxies' clusters and for the control plane's own deliveries.
+    /// </summary>
+    public static bool ReachedOverMtls(MeshIndex index, WorkloadInstance instance) =>
+        instance.Ports.ContainsKey(WorkloadInstance.InboundPort) && IdentityOf(index, instance) is not null
+            && ModeFor(index, instance) != PeerAuthenticationMode.Disable && !TcpRoutes.InboundIsTcp(index, instance);
+
+    /// <summary>
+    /// The SPIFFE ID the control plane speaks as when it calls a workload itself (a Broker delivering to a Kubernetes
+    /// Service): Knative's broker filter account (<c>knative-eventing/mt-broker-filter</c>), so policies written for
+    /// Knative on Istio match ours.
+    /// </summary>
+    public static string BrokerIdentity(string trustDomain) =>
+        SpiffeId.ForWorkload(trustDomain, "knative-eventing", "mt-broker-filter").ToString();
+
+    /// <summary>
     /// The SPIFFE ID a gateway proxy speaks as upstream: Istio's default ingress gateway account
     /// (<c>istio-system/istio-ingressgateway-service-account</c>), so policies written for Istio's gateway match ours.
     /// </summary>

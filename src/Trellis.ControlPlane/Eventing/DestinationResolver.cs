@@ -1,6 +1,7 @@
 using Trellis.Api;
 using Trellis.Api.Eventing;
 using Trellis.Api.Registry;
+using Trellis.ControlPlane.Compiler;
 using Trellis.ControlPlane.Store;
 using Trellis.Eventing.Delivery;
 
@@ -10,10 +11,13 @@ namespace Trellis.ControlPlane.Eventing;
 /// Knative's destination resolution (duckv1.Destination): a <c>uri</c> alone is used as it is; a
 /// <c>ref</c> resolves to the object's address, and a <c>uri</c> beside it is taken relative to that
 /// address (its path). Knative Services are reached through the gateway with their host, Brokers at
-/// their ingress, Kubernetes Services at a ready instance's inbound proxy.
+/// their ingress, Kubernetes Services at a ready instance's inbound proxy, over mTLS as any mesh client
+/// when the instance speaks it (auto mTLS), checked against the Service's identities (secure naming).
 /// </summary>
-internal sealed class DestinationResolver(EventingOptions options, Uri brokerIngress)
+internal sealed class DestinationResolver(EventingOptions options, Uri brokerIngress, string trustDomain)
 {
+    private (StoreSnapshot Snapshot, IReadOnlyList<WorkloadInstance> Instances, MeshIndex Index)? _index;
+
     public (DeliveryTarget? Target, string? Error) Resolve(EventDestination destination, string defaultNamespace, StoreSnapshot snapshot, IReadOnlyList<WorkloadInstance> instances)
     {
         if (destination.Ref is not { } reference)
@@ -62,18 +66,40 @@ internal sealed class DestinationResolver(EventingOptions options, Uri brokerIng
         return target.Logical;
     }
 
-    private static DeliveryTarget? Instance(string name, string ns, StoreSnapshot snapshot, IReadOnlyList<WorkloadInstance> instances)
+    private DeliveryTarget? Instance(string name, string ns, StoreSnapshot snapshot, IReadOnlyList<WorkloadInstance> instances)
     {
         if (snapshot.Get(new ResourceKey("", "Service", ns, name))?.Resource.Spec is not Trellis.Api.Workloads.ServiceSpec service || service.Selector is not { Count: > 0 } selector)
         {
             return null;
         }
 
-        var ready = instances.FirstOrDefault(i => i.Namespace == ns && i.Ready && selector.All(s => i.Labels.GetValueOrDefault(s.Key) == s.Value)
-            && i.Ports.ContainsKey(WorkloadInstance.InboundPort));
-        return ready is null ? null : new DeliveryTarget(new Uri($"http://{ready.Host}:{ready.Ports[WorkloadInstance.InboundPort]}/"), new Uri($"http://{name}.{ns}.svc.cluster.local/"));
+        var selected = instances.Where(i => i.Namespace == ns && selector.All(s => i.Labels.GetValueOrDefault(s.Key) == s.Value)).ToList();
+        var ready = selected.FirstOrDefault(i => i.Ready && i.Ports.ContainsKey(WorkloadInstance.InboundPort));
+        if (ready is null)
+        {
+            return null;
+        }
+
+        var target = new DeliveryTarget(new Uri($"http://{ready.Host}:{ready.Ports[WorkloadInstance.InboundPort]}/"), new Uri($"http://{name}.{ns}.svc.cluster.local/"));
+        var index = Index(snapshot, instances);
+        return PeerAuthentications.ReachedOverMtls(index, ready)
+            ? target with { MeshPeers = string.Join(' ', selected.Select(i => PeerAuthentications.IdentityOf(index, i)).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)) }
+            : target;
+    }
+
+    /// <summary>The mesh's lookups over the state a reconcile pass resolves against, built once for the pass.</summary>
+    private MeshIndex Index(StoreSnapshot snapshot, IReadOnlyList<WorkloadInstance> instances)
+    {
+        var cached = _index;
+        if (cached is null || !ReferenceEquals(cached.Value.Snapshot, snapshot) || !ReferenceEquals(cached.Value.Instances, instances))
+        {
+            cached = (snapshot, instances, new MeshIndex(new MeshState(0, snapshot, instances) { TrustDomain = trustDomain }));
+            _index = cached;
+        }
+
+        return cached.Value.Index;
     }
 
     private static DeliveryTarget Relative(DeliveryTarget target, string relative) =>
-        new(new Uri(target.Address, relative), new Uri(target.Logical, relative));
+        target with { Address = new Uri(target.Address, relative), Logical = new Uri(target.Logical, relative) };
 }

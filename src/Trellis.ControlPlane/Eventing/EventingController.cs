@@ -61,7 +61,7 @@ public sealed partial class EventingController : IAsyncDisposable
         _ingress = ingress;
         _time = time;
         _log = log;
-        _resolver = new DestinationResolver(options, ingress);
+        _resolver = new DestinationResolver(options, ingress, options.TrustDomain);
         _bindings = new SinkBindingReconciler(store, _resolver, log);
         _loop = RunAsync(options.Tick);
     }

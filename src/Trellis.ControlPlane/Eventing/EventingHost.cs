@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Trellis.ControlPlane.Ca;
 using Trellis.ControlPlane.Registry;
 using Trellis.ControlPlane.Store;
 using Trellis.Eventing.Async;
@@ -51,28 +52,35 @@ public sealed partial class EventingHost : IAsyncDisposable
     /// always carry the port actually bound.
     /// </summary>
     /// <param name="leads">Whether this control-plane replica leads; with a shared (JetStream) store only the leader delivers.</param>
-    public static async Task<EventingHost> StartAsync(EventingOptions options, string dataDirectory, IResourceStore store, ServiceRegistry registry, ILoggerFactory loggers, TimeProvider time, Func<bool>? leads = null, CancellationToken cancellationToken = default)
+    /// <param name="identity">What deliveries to mesh workloads present (mTLS); null where there is no CA (they are then refused).</param>
+    public static async Task<EventingHost> StartAsync(EventingOptions options, string dataDirectory, IResourceStore store, ServiceRegistry registry, ILoggerFactory loggers, TimeProvider time, Func<bool>? leads = null, OwnIdentity? identity = null, CancellationToken cancellationToken = default)
     {
         // The embedded store is this replica's own: it delivers what it took, leader or not.
         leads = options.JetStream is null ? null : leads;
         try
         {
-            return await StartOnAsync(options, dataDirectory, store, registry, loggers, time, leads, cancellationToken);
+            return await StartOnAsync(options, dataDirectory, store, registry, loggers, time, leads, identity, cancellationToken);
         }
         catch (IOException) when (options.BrokerEndpoint.Port != 0)
         {
             var log = loggers.CreateLogger<EventingHost>();
             LogPortTaken(log, options.BrokerEndpoint.ToString());
-            return await StartOnAsync(options with { BrokerEndpoint = new System.Net.IPEndPoint(options.BrokerEndpoint.Address, 0) }, dataDirectory, store, registry, loggers, time, leads, cancellationToken);
+            return await StartOnAsync(options with { BrokerEndpoint = new System.Net.IPEndPoint(options.BrokerEndpoint.Address, 0) }, dataDirectory, store, registry, loggers, time, leads, identity, cancellationToken);
         }
     }
 
-    private static async Task<EventingHost> StartOnAsync(EventingOptions options, string dataDirectory, IResourceStore store, ServiceRegistry registry, ILoggerFactory loggers, TimeProvider time, Func<bool>? leads, CancellationToken cancellationToken)
+    private static async Task<EventingHost> StartOnAsync(EventingOptions options, string dataDirectory, IResourceStore store, ServiceRegistry registry, ILoggerFactory loggers, TimeProvider time, Func<bool>? leads, OwnIdentity? identity, CancellationToken cancellationToken)
     {
         IEventStore events = options.JetStream is { } jetStream
             ? await JetStreamEventStore.ConnectAsync(jetStream, loggers.CreateLogger<JetStreamEventStore>(), cancellationToken)
             : new FileEventStore(Path.Combine(dataDirectory, "eventing"));
-        var client = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30), AllowAutoRedirect = false }) { Timeout = Timeout.InfiniteTimeSpan };
+        var client = new HttpClient(new SocketsHttpHandler
+        {
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+            AllowAutoRedirect = false,
+            ConnectCallback = new MeshDeliveryConnector(identity, time).ConnectAsync,
+        })
+        { Timeout = Timeout.InfiniteTimeSpan };
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedHostLifetime>();

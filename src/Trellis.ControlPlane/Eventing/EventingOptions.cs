@@ -28,6 +28,9 @@ public sealed record EventingOptions
     /// </summary>
     public Trellis.Eventing.Storage.JetStream.JetStreamOptions? JetStream { get; init; }
 
+    /// <summary>The mesh's trust domain: the identities a delivery to a mesh workload expects of the server.</summary>
+    public string TrustDomain { get; init; } = Trellis.Api.Identity.SpiffeId.DefaultTrustDomain;
+
     /// <summary>How often Brokers and Triggers are reconciled.</summary>
     public TimeSpan Tick { get; init; } = TimeSpan.FromSeconds(1);
 }

@@ -10,6 +10,18 @@ namespace Trellis.Eventing.Delivery;
 /// </summary>
 public sealed record DeliveryTarget(Uri Address, Uri Logical)
 {
+    /// <summary>
+    /// The request option that asks for mTLS to a mesh workload's inbound listener: the SPIFFE IDs the server may present
+    /// (Istio's secure naming). The sender's connection factory reads it (the control plane's <c>MeshDeliveryConnector</c>).
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<IReadOnlySet<string>> MeshPeersOption = new("trellis.mesh-peers");
+
+    /// <summary>
+    /// Set when <see cref="Address"/> is a mesh workload's inbound listener, which is reached over mTLS: the SPIFFE IDs
+    /// the server may present, space-separated and sorted (a string, so targets keep value equality).
+    /// </summary>
+    public string? MeshPeers { get; init; }
+
     public static DeliveryTarget Direct(Uri url) => new(url, url);
 }
 
@@ -41,6 +53,11 @@ public sealed class HttpEventSender(HttpClient client) : IEventSender
         if (target.Address != target.Logical)
         {
             request.Headers.Host = target.Logical.Authority;
+        }
+
+        if (target.MeshPeers is { } peers)
+        {
+            request.Options.Set(DeliveryTarget.MeshPeersOption, peers.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal));
         }
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -9,7 +9,8 @@ namespace Trellis.EndToEnd.Tests.Security;
 /// accounts call a target through their outbound listeners (the test speaks for the callers' applications), and a
 /// cleartext caller reaches the target's inbound port directly, as a process outside the mesh would. One ordered
 /// scenario: Istio's default PERMISSIVE accepts both; STRICT refuses the cleartext caller while proxies keep talking
-/// mTLS, the ingress gateway included (it holds Istio's ingress gateway identity); an AuthorizationPolicy by principal
+/// mTLS, the ingress gateway (it holds Istio's ingress gateway identity) and a Broker's delivery (the control plane's
+/// own identity) included; an AuthorizationPolicy by principal
 /// allows one service account and denies the other, and the gateway only once its principal is allowed.
 /// </summary>
 public sealed class MeshSecurityTests : IAsyncLifetime
@@ -31,7 +32,7 @@ public sealed class MeshSecurityTests : IAsyncLifetime
             metadata: {labels: {app: target}}
             spec:
               serviceAccountName: target
-              containers: [{name: echo, command: ["dotnet", "ECHO_DLL"]}]
+              containers: [{name: echo, command: ["dotnet", "ECHO_DLL", "--log-requests=1"]}]
         ---
         apiVersion: apps/v1
         kind: Deployment
@@ -83,7 +84,7 @@ public sealed class MeshSecurityTests : IAsyncLifetime
         var api = TrellisProcess.FreePort();
         _server = $"http://127.0.0.1:{api}";
         _up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
-            "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--pool-size", "0");
+            "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--pool-size", "0", "--broker-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
         try
         {
             await Eventually.WaitAsync(HealthyAsync, TimeSpan.FromSeconds(60), "the API", _up);
@@ -133,6 +134,22 @@ public sealed class MeshSecurityTests : IAsyncLifetime
         // The ingress gateway holds its own identity (Istio's ingress gateway account), so STRICT accepts it too.
         await ExpectAsync(_gateway, 200);
 
+        // A Broker delivering to the Service reaches its instance's inbound listener over mTLS, as Knative's broker filter
+        // account, so STRICT accepts it too.
+        await ApplyAsync("""
+            apiVersion: eventing.knative.dev/v1
+            kind: Broker
+            metadata: {name: default}
+            ---
+            apiVersion: eventing.knative.dev/v1
+            kind: Trigger
+            metadata: {name: to-target}
+            spec:
+              broker: default
+              subscriber: {ref: {apiVersion: v1, kind: Service, name: target}, uri: /from-broker}
+            """);
+        await DeliverThroughBrokerAsync("/from-broker");
+
         // Only caller-a's service account may call the target.
         await ApplyAsync("""
             apiVersion: security.istio.io/v1
@@ -170,6 +187,31 @@ public sealed class MeshSecurityTests : IAsyncLifetime
             spec: {mtls: {mode: PERMISSIVE}}
             """);
         await Eventually.WaitAsync(async () => (await DirectAsync(inbound)) == HttpStatusCode.Forbidden, TimeSpan.FromSeconds(20), "cleartext accepted and refused by the policy", _up);
+    }
+
+    /// <summary>Once the Trigger is ready, posts an event to the Broker and waits for the target's request log to show its delivery.</summary>
+    private async Task DeliverThroughBrokerAsync(string path)
+    {
+        string? broker = null;
+        await Eventually.WaitAsync(async () =>
+        {
+            var trigger = await TryGetAsync("/apis/eventing.knative.dev/v1/namespaces/default/triggers/to-target");
+            broker = (string?)(await TryGetAsync("/apis/eventing.knative.dev/v1/namespaces/default/brokers/default"))?["status"]?["address"]?["url"];
+            return broker is not null && (trigger?["status"]?["conditions"] as JsonArray ?? []).Any(c => (string?)c?["type"] == "Ready" && (string?)c?["status"] == "True");
+        }, TimeSpan.FromSeconds(60), "the Trigger ready", _up);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, broker) { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+        request.Headers.Add("ce-specversion", "1.0");
+        request.Headers.Add("ce-id", "strict-1");
+        request.Headers.Add("ce-source", "/mesh-security");
+        request.Headers.Add("ce-type", "dev.trellis.test");
+        using var accepted = await _http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        await Eventually.WaitAsync(async () =>
+        {
+            var logs = await TrellisProcess.RunAsync(_server, "logs", "target");
+            return logs.Exit == 0 && logs.Stdout.Split('\n').Any(l => l.StartsWith($"echo POST {path} ", StringComparison.Ordinal));
+        }, TimeSpan.FromSeconds(30), "the Broker's delivery in the target's log", _up);
     }
 
     /// <summary>Waits until a call through <paramref name="outbound"/> (a caller's outbound listener or the gateway) to the target answers <paramref name="status"/>.</summary>

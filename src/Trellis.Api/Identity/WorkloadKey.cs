@@ -1,8 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Trellis.Api.Identity;
 
-namespace Trellis.Proxy.Identity;
+namespace Trellis.Api.Identity;
 
 /// <summary>
 /// A workload's private key and the certificate signing request that asks the CA for its identity. The key is made
