@@ -80,7 +80,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
             ?? (options.ApiEndpoint.Address.Equals(IPAddress.Any) || options.ApiEndpoint.Address.Equals(IPAddress.IPv6Any) || options.ApiEndpoint.Port == 0 ? null : $"http://{options.ApiEndpoint}");
         var state = await ControlPlaneState.OpenAsync(options, identity, advertised, loggers, time, cancellationToken);
         var registry = state.Registry;
-        var ca = OpenCa(options, time);
+        var ca = OpenCa(options, time, (node, ns, account) => NodeIdentities.Refusal(state.Store.Snapshot, node, ns, account));
         var tokens = options.Tokens ?? Auth.TokenStore.Open(Auth.TokenStore.DirectoryIn(options.DataDirectory), options.TokenAuthFile, time);
         var states = new MeshStateSource(state.Store, registry, loggers.CreateLogger<MeshStateSource>(), jwks: new Jwks.JwksResolver(loggers.CreateLogger<Jwks.JwksResolver>(), time), trustDomain: options.Certificates.TrustDomain);
 
@@ -182,7 +182,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
     }
 
     /// <summary>The CA: the operator's plug-in directory, or a root of its own in the data directory; a CA that cannot be used stops the start.</summary>
-    private static CaService OpenCa(ControlPlaneOptions options, TimeProvider time)
+    private static CaService OpenCa(ControlPlaneOptions options, TimeProvider time, Func<string, string, string, string?> mayHold)
     {
         if (options.Certificates.Problem() is { } policyProblem)
         {
@@ -197,7 +197,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         }
 
         var token = JoinToken.Open(options.JoinToken, own);
-        return new CaService(new CertificateAuthority(material, time), token, options.Certificates, options.CaDirectory ?? own, time);
+        return new CaService(new CertificateAuthority(material, time), token, options.Certificates, options.CaDirectory ?? own, time, mayHold);
     }
 
     /// <summary>Kestrel reports bound addresses in listen order; port 0 endpoints get their real port there.</summary>

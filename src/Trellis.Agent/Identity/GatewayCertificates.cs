@@ -43,8 +43,8 @@ public sealed class GatewayCertificates : IAsyncDisposable
             .Select(a => (a.ns!, a.account!))
             .Distinct();
 
-    /// <summary>The gateway's node name at the CA: its proxy name as one path segment (<c>gateway/ingress</c> joins as <c>gateway-ingress</c>).</summary>
-    public static string NodeName(string gateway) => gateway.Replace('/', '-');
+    /// <summary>The gateway's node name at the CA (<see cref="CaProtocol.GatewayNode"/>).</summary>
+    public static string NodeName(string gateway) => CaProtocol.GatewayNode(gateway);
 
     public async ValueTask DisposeAsync()
     {

@@ -63,6 +63,16 @@ public static class CaProtocol
             : null;
     }
 
+    /// <summary>How a gateway's node name at the CA starts: the CA lets such a node hold the ingress gateway's identity only.</summary>
+    public const string GatewayNodePrefix = "gateway-";
+
+    /// <summary>
+    /// A gateway proxy's node name at the CA: <see cref="GatewayNodePrefix"/> and its proxy name as one path segment
+    /// (<c>gateway/ingress</c> joins as <c>gateway-ingress</c>, <c>edge</c> as <c>gateway-edge</c>).
+    /// </summary>
+    public static string GatewayNode(string gateway) =>
+        GatewayNodePrefix + (gateway.StartsWith("gateway/", StringComparison.Ordinal) ? gateway["gateway/".Length..] : gateway).Replace('/', '-');
+
     /// <summary>What a node signs: the CSR and the time, so a captured request cannot be replayed later.</summary>
     public static byte[] SignedMessage(string csrPem, DateTimeOffset timestamp) =>
         Encoding.UTF8.GetBytes(csrPem + "\n" + timestamp.ToUniversalTime().ToString("O", System.Globalization.CultureInfo.InvariantCulture));

@@ -10,7 +10,11 @@ namespace Trellis.ControlPlane.Ca;
 /// workload certificates (and renew their own) with requests signed by their node key. Every answer is a value: the
 /// certificate, or the HTTP status and why not. Private keys never come here, only CSRs.
 /// </summary>
-public sealed class CaService(CertificateAuthority authority, JoinToken joinToken, CertificatePolicy policy, string source, TimeProvider time)
+/// <param name="mayHold">
+/// Whether a node may hold a workload identity (namespace, service account), null or why not: the control plane asks
+/// <see cref="NodeIdentities"/>; null lets any joined node hold any workload identity (tests of the protocol alone).
+/// </param>
+public sealed class CaService(CertificateAuthority authority, JoinToken joinToken, CertificatePolicy policy, string source, TimeProvider time, Func<string, string, string, string?>? mayHold = null)
 {
     private readonly ConcurrentDictionary<(string Identity, string Node), IssuedCertificate> _issued = new();
 
@@ -68,11 +72,16 @@ public sealed class CaService(CertificateAuthority authority, JoinToken joinToke
             return (null, 403, $"{id} is not in trust domain {policy.TrustDomain}");
         }
 
-        // A node may renew its own identity and ask for workload identities; never another node's.
+        // A node may renew its own identity and ask for the workload identities placed on it; never another node's.
         var own = CaProtocol.NodeName(id);
         if (own is not null ? own != node : !id.TryGetWorkload(out _, out _))
         {
             return (null, 403, $"node {node} may not have {id}");
+        }
+
+        if (own is null && id.TryGetWorkload(out var ns, out var account) && mayHold?.Invoke(node, ns, account) is { } refused)
+        {
+            return (null, 403, $"node {node} may not have {id}: {refused}");
         }
 
         return Issue(request.CsrPem, id, node);

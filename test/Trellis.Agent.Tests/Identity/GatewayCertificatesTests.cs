@@ -17,8 +17,9 @@ public sealed class GatewayCertificatesTests
 
     [Theory]
     [InlineData("gateway/ingress", "gateway-ingress")]
-    [InlineData("edge", "edge")]
-    public void NodeName_TheProxyNameAsOnePathSegment(string gateway, string node) => Assert.Equal(node, GatewayCertificates.NodeName(gateway));
+    [InlineData("edge", "gateway-edge")]
+    [InlineData("edges/west", "gateway-edges-west")]
+    public void NodeName_AGatewayNodeWithTheProxyNameAsOnePathSegment(string gateway, string node) => Assert.Equal(node, GatewayCertificates.NodeName(gateway));
 
     private static ListenerConfig Listener(string name, string? identity) =>
         new(name, "127.0.0.1", 8080, ListenerKind.Gateway, "t", Identity: identity);

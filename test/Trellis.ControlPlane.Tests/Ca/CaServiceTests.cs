@@ -132,6 +132,22 @@ public sealed class CaServiceTests : IDisposable
         Assert.Equal(401, lateStatus);
     }
 
+    [Fact]
+    public void Request_AWorkloadIdentityNotPlacedOnTheNode_IsRefused_TheNodesOwnStillRenews()
+    {
+        var placed = new CaService(new CertificateAuthority(CertificateAuthority.CreateSelfSigned("cluster.local", CaTestCertificates.Now), _clock), JoinToken.Open(Token, _dir),
+            CertificatePolicy.Default, _dir, _clock, (node, ns, account) => (node, ns, account) == ("n1", "default", "reviews") ? null : "not placed here");
+        var (joined, _, _) = placed.Join(Token, new JoinRequest("n1", CaTestCertificates.Csr("spiffe://cluster.local/trellis/node/n1", _nodeKey)));
+        var chain = joined!.CertificateChainPem;
+
+        Assert.Equal(200, placed.Request(Signed(CaTestCertificates.Csr("spiffe://cluster.local/ns/default/sa/reviews"), chain)).Status);
+        var (refused, status, error) = placed.Request(Signed(CaTestCertificates.Csr("spiffe://cluster.local/ns/default/sa/ratings"), chain));
+        Assert.Null(refused);
+        Assert.Equal(403, status);
+        Assert.Equal("node n1 may not have spiffe://cluster.local/ns/default/sa/ratings: not placed here", error);
+        Assert.Equal(200, placed.Request(Signed(CaTestCertificates.Csr("spiffe://cluster.local/trellis/node/n1", _nodeKey), chain)).Status);
+    }
+
     private static string TwoSans()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
