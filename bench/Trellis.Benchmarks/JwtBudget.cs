@@ -14,7 +14,8 @@ namespace Trellis.Benchmarks;
 /// <summary>
 /// RequestAuthentication on the request path: a listener without JWT rules must cost nothing (budgeted, 0 B); the cost
 /// of a validated token (RS256 and ES256 through Microsoft.IdentityModel) is reported per call, bytes and microseconds,
-/// next to a route match measured in the same run.
+/// next to a route match measured in the same run, and again with the token's outputs configured
+/// (<c>outputPayloadToHeader</c> and one <c>outputClaimToHeaders</c>), whose header edits are made per request.
 /// </summary>
 internal static class JwtBudget
 {
@@ -32,7 +33,7 @@ internal static class JwtBudget
         var (stage, rs256, es256) = Stage();
         var rsRequest = Fixtures.Request("reviews:9080", "/reviews/0", ("authorization", "Bearer " + rs256));
         var esRequest = Fixtures.Request("reviews:9080", "/reviews/0", ("authorization", "Bearer " + es256));
-        if (stage.Authenticate(rsRequest, "jwt").User is null || stage.Authenticate(esRequest, "jwt").User is null)
+        if (stage.Authenticate(rsRequest, "jwt").User is null || stage.Authenticate(esRequest, "jwt").User is null || stage.Authenticate(rsRequest, "jwt-outputs").RequestEdits is null)
         {
             throw new InvalidOperationException("the JWT fixtures no longer validate; the report would measure a refusal");
         }
@@ -42,6 +43,7 @@ internal static class JwtBudget
             ("route match, same run (info)", baseline),
             ("jwt: RS256 validated (info)", () => stage.Authenticate(rsRequest, "jwt")),
             ("jwt: ES256 validated (info)", () => stage.Authenticate(esRequest, "jwt")),
+            ("jwt: RS256 validated, outputs (info)", () => stage.Authenticate(rsRequest, "jwt-outputs")),
         })
         {
             var (bytes, micros) = Measure(call);
@@ -49,7 +51,10 @@ internal static class JwtBudget
         }
     }
 
-    /// <summary>A JwtStage over a snapshot with listener <c>jwt</c> (one rule, RSA and EC keys) and <c>plain</c> (none); two tokens.</summary>
+    /// <summary>
+    /// A JwtStage over a snapshot with listener <c>jwt</c> (one rule, RSA and EC keys), <c>jwt-outputs</c> (the same rule
+    /// with outputs) and <c>plain</c> (none); two tokens.
+    /// </summary>
     private static (JwtStage Stage, string Rs256, string Es256) Stage()
     {
         using var rsa = RSA.Create(2048);
@@ -67,6 +72,8 @@ internal static class JwtBudget
         {
             new ListenerConfig("jwt", "127.0.0.1", 1, ListenerKind.Inbound, "t", Authentication: new AuthenticationConfig([provider])),
             new ListenerConfig("plain", "127.0.0.1", 2, ListenerKind.Inbound, "t"),
+            new ListenerConfig("jwt-outputs", "127.0.0.1", 3, ListenerKind.Inbound, "t", Authentication: new AuthenticationConfig(
+                [provider with { Name = "bench/jwt/1", OutputPayloadToHeader = "x-jwt-payload", OutputClaimToHeaders = [new JwtClaimHeader("x-jwt-sub", "sub")] }])),
         };
         var snapshot = new CompiledSnapshot(new ProxySnapshot("1", listeners, [], []), FrozenDictionary<string, CompiledRouteTable>.Empty, FrozenDictionary<string, Trellis.Proxy.LoadBalancing.ClusterState>.Empty);
         var holder = new SnapshotHolder();
