@@ -46,6 +46,11 @@ async def serve(port, out):
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            # Shutdown cancels the connections still open (the broker keeps its keep-alive ones). asyncio's
+            # stream callback asks a cancelled handler for its exception and prints a CancelledError
+            # traceback per connection: a handler that ends normally has none.
+            pass
         finally:
             writer.close()
 

@@ -33,7 +33,7 @@ CLIENTS=64 RATE=1000 PER_CLIENT=100
 
 # shellcheck source=../lib.sh
 . "$ROOT/bench/lib.sh"
-[ "$INSTALL" = 1 ] && install_missing hey:hey curl:curl python3:python3
+[ "$INSTALL" = 1 ] && install_missing wrk:wrk hey:hey curl:curl python3:python3
 if [ "$BUILD" = 1 ]; then "$ROOT/trellis" --version >/dev/null || die "build failed"; fi
 TRELLIS_DLL="$ROOT/artifacts/trellis/trellis.dll"
 
@@ -81,14 +81,16 @@ r = json.load(open(sys.argv[1])); r[sys.argv[2]].append(json.loads(sys.argv[3]))
 PY
 }
 
-ingest() {  # ingest KEY: one ingest round against the running control plane's "ingest" Broker
-  local out rps ok total errors
-  out=$(post "http://127.0.0.1:$BROKER/default/ingest" "${DUR}s" "$CLIENTS")
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  ok=$(echo "$out" | awk '/\[202\]/ {print $2}')
-  total=$(echo "$out" | awk '/\[[0-9]+\]/ {s+=$2} END {print s+0}')
-  errors=$(( total - ${ok:-0} + $(echo "$out" | awk '/Error distribution/ {e=1; next} e && /\[/ {s+=$1} END {print s+0}') ))
-  add "$1" "{\"rps\": ${rps:-0}, \"errors\": $errors}"
+ingest() {  # ingest KEY: one ingest round against the running control plane's "ingest" Broker (wrk, post-event.lua)
+  local out seconds accepted refused socket
+  out=$(EVENT_BODY="$PAYLOAD" wrk -t1 -c"$CLIENTS" -d"${DUR}s" -s "$BENCH/post-event.lua" "http://127.0.0.1:$BROKER/default/ingest")
+  seconds=$(awk '/requests in/ {sub(/s,?$/, "", $4); print $4}' <<<"$out")
+  accepted=$(awk '$1 == "accepted" {print $2}' <<<"$out")
+  refused=$(awk '$1 == "refused" {print $2}' <<<"$out")
+  # Socket errors: connect, read, write, timeout (a request without an answer).
+  socket=$(awk '/Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
+  [ -n "$seconds" ] && [ -n "$accepted" ] || die "wrk gave no summary: $out"
+  add "$1" "$(python3 -c "import json,sys; print(json.dumps({'rps': round(int(sys.argv[1]) / float(sys.argv[2])), 'errors': int(sys.argv[3]) + int(sys.argv[4])}))" "$accepted" "$seconds" "$refused" "$socket")"
 }
 
 deliver() {  # deliver STORE: latency at $RATE/s through a Trigger on the "deliver" Broker
@@ -104,7 +106,7 @@ spec:
   for _ in $(seq 1 100); do curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API/apis/eventing.knative.dev/v1/namespaces/default/triggers/bench" | grep -q '"type":"Ready","status":"True"' && break; sleep 0.1; done
   local out sent lat
   out=$(post "http://127.0.0.1:$BROKER/default/deliver" "${DUR}s" $(( RATE / PER_CLIENT )) "$PER_CLIENT")
-  sent=$(echo "$out" | awk '/\[202\]/ {print $2}')
+  sent=$(awk '$1 == "[202]" && $3 == "responses" {print $2}' <<<"$out")
   sleep 2   # the last events of the run are still on their way to the subscriber
   kill "$SUB_PID"; wait "$SUB_PID" || true; SUB_PID=""
   lat=$(python3 "$BENCH/eventing.py" latency --file "$WORK/latency.json")

@@ -31,14 +31,13 @@ internal sealed class BrokerIngress(EventingController controller, EventingOptio
             return TooLarge();
         }
 
-        var body = await ReadAsync(context.Request.Body, options.MaxEventBytes, context.RequestAborted);
+        var body = await ReadAsync(context.Request, options.MaxEventBytes, context.RequestAborted);
         if (body is null)
         {
             return TooLarge();
         }
 
-        var headers = context.Request.Headers.SelectMany(h => h.Value.Select(v => new KeyValuePair<string, string>(h.Key, v ?? ""))).ToList();
-        var decoded = CloudEventHttp.Decode(new EventMessage(context.Request.ContentType, headers, body));
+        var decoded = CloudEventHttp.Decode(new EventMessage(context.Request.ContentType, Headers(context.Request.Headers), body));
         if (!decoded.Ok)
         {
             return Results.Text(decoded.Error, statusCode: StatusCodes.Status400BadRequest);
@@ -66,14 +65,24 @@ internal sealed class BrokerIngress(EventingController controller, EventingOptio
 
     private IResult TooLarge() => Results.Text($"the event is larger than {options.MaxEventBytes} bytes", statusCode: StatusCodes.Status413PayloadTooLarge);
 
-    /// <summary>The whole body, or null once it passes <paramref name="limit"/> (a chunked body has no Content-Length to check first).</summary>
-    private static async Task<byte[]?> ReadAsync(Stream body, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// The whole body, or null once it passes <paramref name="limit"/>. A Content-Length (checked against the
+    /// limit before) sizes the array once; a chunked body has none, so it grows as it arrives.
+    /// </summary>
+    private static async Task<byte[]?> ReadAsync(HttpRequest request, int limit, CancellationToken cancellationToken)
     {
-        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        if (request.ContentLength is { } length)
+        {
+            var exact = new byte[length];
+            await request.Body.ReadExactlyAsync(exact, cancellationToken);
+            return exact;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(4 * 1024);
         while (true)
         {
-            var memory = buffer.GetMemory(16 * 1024);
-            var read = await body.ReadAsync(memory, cancellationToken);
+            var memory = buffer.GetMemory(4 * 1024);
+            var read = await request.Body.ReadAsync(memory, cancellationToken);
             if (read == 0)
             {
                 return buffer.WrittenSpan.ToArray();
@@ -85,5 +94,19 @@ internal sealed class BrokerIngress(EventingController controller, EventingOptio
                 return null;
             }
         }
+    }
+
+    private static List<KeyValuePair<string, string>> Headers(IHeaderDictionary headers)
+    {
+        var list = new List<KeyValuePair<string, string>>(headers.Count);
+        foreach (var (name, values) in headers)
+        {
+            foreach (var value in values)
+            {
+                list.Add(new(name, value ?? ""));
+            }
+        }
+
+        return list;
     }
 }

@@ -10,8 +10,9 @@ using NATS.Client.KeyValueStore;
 namespace Trellis.Eventing.Storage.JetStream;
 
 /// <summary>
-/// One log on JetStream. Appends are JetStream publishes (one message per append, see
-/// <see cref="JetStreamSequence"/>); the answer comes with the server's acknowledgement. One ordered
+/// One log on JetStream. Appends are JetStream publishes (each append whole in one message, concurrent
+/// appends sharing one: <see cref="JetStreamAppender"/>, <see cref="JetStreamSequence"/>); the answer comes
+/// with the server's acknowledgement. One ordered
 /// consumer follows the stream's tail into a memory window, so readers at the tail (every Trigger in
 /// steady state) read from memory; a reader behind the window (catching up after a restart) fetches
 /// from the stream with its own short-lived ordered consumer. Positions are kept in memory and written
@@ -36,6 +37,7 @@ internal sealed partial class JetStreamEventLog : IEventLog, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _follower;
     private readonly Task _positionWriter;
+    private readonly JetStreamAppender _appender;
     private int _cacheStart;
     private long _cacheBytes;
     private long _next;
@@ -56,6 +58,11 @@ internal sealed partial class JetStreamEventLog : IEventLog, IAsyncDisposable
         _followed = lastSequence;
         _follower = Task.Run(() => FollowAsync(lastSequence + 1));
         _positionWriter = Task.Run(PositionLoopAsync);
+        _appender = new JetStreamAppender(
+            (data, headers, token) => _js.PublishAsync(_subject, data, headers: headers, cancellationToken: token),
+            SeenAsync,
+            AppendLimit,
+            TimeProvider.System);
     }
 
     public string Name { get; }
@@ -97,32 +104,7 @@ internal sealed partial class JetStreamEventLog : IEventLog, IAsyncDisposable
             throw new ArgumentException($"at most {JetStreamSequence.MaxEventsPerAppend} events per append", nameof(payloads));
         }
 
-        // Without a server the client would hold the publish until it reconnects: the caller gets an answer instead.
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(AppendLimit);
-        try
-        {
-            PubAckResponse ack = payloads.Count == 1
-                ? await _js.PublishAsync(_subject, payloads[0], cancellationToken: limit.Token)
-                : await _js.PublishAsync(
-                    _subject,
-                    AppendFrame.Pack(payloads),
-                    headers: new NatsHeaders { [AppendFrame.CountHeader] = payloads.Count.ToString(CultureInfo.InvariantCulture) },
-                    cancellationToken: limit.Token);
-            ack.EnsureSuccess();
-            await SeenAsync(ack.Seq, cancellationToken);
-            return JetStreamSequence.Compose(ack.Seq, 0);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new IOException($"JetStream did not acknowledge the event within {AppendLimit.TotalSeconds} s");
-        }
-        catch (Exception e) when (e is NatsException or TimeoutException)
-        {
-            // Not acknowledged: the caller answers an error, and JetStream did not keep a message it did not acknowledge
-            // (or, after a lost acknowledgement, keeps it and it is delivered: at least once, as in Knative).
-            throw new IOException($"JetStream did not store the event: {e.Message}", e);
-        }
+        return await _appender.AppendAsync(payloads, cancellationToken);
     }
 
     /// <summary>
@@ -236,6 +218,7 @@ internal sealed partial class JetStreamEventLog : IEventLog, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _appender.DisposeAsync();
         await _stopping.CancelAsync();
         await _follower;
         await _positionWriter;
