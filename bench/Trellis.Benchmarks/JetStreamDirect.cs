@@ -10,30 +10,33 @@ namespace Trellis.Benchmarks;
 /// <summary>
 /// The JetStream ceiling of <c>bench/run eventing</c>: the same events the broker stores, published
 /// straight to a JetStream stream with NATS.Net by <c>clients</c> concurrent publishers, each waiting
-/// for its acknowledgement before the next (as each broker request does), for <c>seconds</c>.
+/// for its acknowledgement before the next (as each broker request does), for <c>seconds</c>, after
+/// <c>warmup</c> seconds of the same publishing that are not counted (the broker's rounds run after a
+/// warm-up too: both are measured with their code compiled, not while the JIT is still at work).
 /// Prints <c>{"rps": acknowledged per second, "errors": n}</c>.
-/// Usage: <c>--jetstream-direct nats://127.0.0.1:4222 SECONDS CLIENTS EVENT_FILE</c>.
+/// Usage: <c>--jetstream-direct nats://127.0.0.1:4222 SECONDS CLIENTS EVENT_FILE [WARMUP_SECONDS]</c>.
 /// </summary>
 internal static class JetStreamDirect
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        if (args.Length != 5)
+        if (args.Length is not (5 or 6))
         {
-            await Console.Error.WriteLineAsync("usage: --jetstream-direct NATS_URL SECONDS CLIENTS EVENT_FILE");
+            await Console.Error.WriteLineAsync("usage: --jetstream-direct NATS_URL SECONDS CLIENTS EVENT_FILE [WARMUP_SECONDS]");
             return 2;
         }
 
         var seconds = double.Parse(args[2], CultureInfo.InvariantCulture);
         var clients = int.Parse(args[3], CultureInfo.InvariantCulture);
         var payload = await File.ReadAllBytesAsync(args[4]);
+        var warmup = TimeSpan.FromSeconds(args.Length == 6 ? double.Parse(args[5], CultureInfo.InvariantCulture) : 0);
         await using var nats = new NatsConnection(new NatsOpts { Url = args[1], Name = "bench-jetstream-direct" });
         var js = nats.CreateJetStreamContext();
         const string stream = "bench-direct";
         await js.CreateOrUpdateStreamAsync(new StreamConfig(stream, ["bench.direct"]) { Storage = StreamConfigStorage.File });
         long acked = 0, errors = 0;
         var clock = Stopwatch.StartNew();
-        var deadline = TimeSpan.FromSeconds(seconds);
+        var deadline = warmup + TimeSpan.FromSeconds(seconds);
         var publishers = Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
         {
             while (clock.Elapsed < deadline)
@@ -50,8 +53,13 @@ internal static class JetStreamDirect
                 }
             }
         })).ToArray();
+        // The counts at the end of the warm-up are subtracted: only what is acknowledged after it counts.
+        await Task.Delay(warmup);
+        var (ackedBefore, errorsBefore, start) = (Interlocked.Read(ref acked), Interlocked.Read(ref errors), clock.Elapsed);
         await Task.WhenAll(publishers);
-        var elapsed = clock.Elapsed.TotalSeconds;
+        var elapsed = (clock.Elapsed - start).TotalSeconds;
+        acked -= ackedBefore;
+        errors -= errorsBefore;
         await js.DeleteStreamAsync(stream);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"rps\": {acked / elapsed:F0}, \"errors\": {errors}}}"));
         return 0;

@@ -16,6 +16,9 @@ internal sealed class BrokerIngress(EventingController controller, EventingOptio
     /// <summary>Knative's ingress stamps every event with the time it arrived.</summary>
     private static readonly CloudEventAttribute ArrivalTime = CloudEventAttribute.CreateExtension("knativearrivaltime", CloudEventAttributeType.Timestamp);
 
+    /// <summary>The answer of every stored request: one immutable result, not one per request.</summary>
+    private static readonly IResult Accepted = Results.StatusCode(StatusCodes.Status202Accepted);
+
     public async Task<IResult> HandleAsync(HttpContext context, string ns, string broker)
     {
         var log = controller.BrokerLog(ns, broker);
@@ -60,7 +63,7 @@ internal sealed class BrokerIngress(EventingController controller, EventingOptio
             return Results.Text($"the event could not be stored: {e.Message}", statusCode: StatusCodes.Status503ServiceUnavailable);
         }
 
-        return Results.StatusCode(StatusCodes.Status202Accepted);
+        return Accepted;
     }
 
     private IResult TooLarge() => Results.Text($"the event is larger than {options.MaxEventBytes} bytes", statusCode: StatusCodes.Status413PayloadTooLarge);

@@ -172,11 +172,11 @@ public static class CloudEventHttp
         return new EventMessage(contentType.ToString(), [], body);
     }
 
-    /// <summary>The canonical stored form of one event: its structured JSON.</summary>
-    public static byte[] Serialize(CloudEvent cloudEvent)
+    /// <summary>The canonical stored form of one event: its structured JSON (the formatter's own array, not copied again).</summary>
+    public static ReadOnlyMemory<byte> Serialize(CloudEvent cloudEvent)
     {
         NormalizeData(cloudEvent);
-        return Formatter.EncodeStructuredModeMessage(cloudEvent, out _).ToArray();
+        return Formatter.EncodeStructuredModeMessage(cloudEvent, out _);
     }
 
     /// <summary>

@@ -246,7 +246,7 @@ public sealed class TriggerDispatcher : IAsyncDisposable
             return;
         }
 
-        await _log.AppendAsync([.. reply.Events.Select(e => (ReadOnlyMemory<byte>)CloudEventHttp.Serialize(e))], token);
+        await _log.AppendAsync([.. reply.Events.Select(e => CloudEventHttp.Serialize(e))], token);
         Counters.CountReply();
     }
 

@@ -34,7 +34,7 @@ public sealed class TriggerDispatcherTests : IAsyncDisposable
     private static CloudEvent Event(string id, string type = "t") => new() { Id = id, Source = new Uri("/src", UriKind.Relative), Type = type };
 
     private async Task PublishAsync(params CloudEvent[] events) =>
-        await Log.AppendAsync([.. events.Select(e => (ReadOnlyMemory<byte>)CloudEventHttp.Serialize(e))]);
+        await Log.AppendAsync([.. events.Select(e => CloudEventHttp.Serialize(e))]);
 
     private TriggerRoute Route(DeliverySpec? delivery = null, EventFilter? filter = null) =>
         new("trigger", filter ?? EventFilter.All, Subscriber, delivery?.DeadLetterSink is null ? null : DeadLetter, DeliveryPolicy.From(delivery, null));

@@ -52,27 +52,15 @@ internal sealed class JetStreamAppender : IAsyncDisposable
         _loop = Task.Run(LoopAsync);
     }
 
-    /// <summary>The first event's log sequence once the message holding all of <paramref name="payloads"/> is acknowledged.</summary>
-    public async ValueTask<long> AppendAsync(IReadOnlyList<ReadOnlyMemory<byte>> payloads, CancellationToken cancellationToken)
+    /// <summary>
+    /// The first event's log sequence once the message holding all of <paramref name="payloads"/> is acknowledged;
+    /// an <see cref="IOException"/> when it is not within the limit (see <see cref="PublishOnceAsync"/>).
+    /// </summary>
+    public ValueTask<long> AppendAsync(IReadOnlyList<ReadOnlyMemory<byte>> payloads, CancellationToken cancellationToken)
     {
-        var pending = new PendingAppend(payloads);
+        var pending = new PendingAppend(payloads, _time.GetTimestamp());
         ObjectDisposedException.ThrowIf(!_pending.Writer.TryWrite(pending), this);
-
-        try
-        {
-            return await pending.Done.Task.WaitAsync(_limit, _time, cancellationToken);
-        }
-        catch (TimeoutException)
-        {
-            // Still queued: the loop skips it. Already published: it may be stored and delivered (at least once).
-            pending.Done.TrySetCanceled(CancellationToken.None);
-            throw new IOException($"JetStream did not acknowledge the event within {_limit.TotalSeconds} s");
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            pending.Done.TrySetCanceled(cancellationToken);
-            throw;
-        }
+        return new ValueTask<long>(cancellationToken.CanBeCanceled ? pending.Done.Task.WaitAsync(cancellationToken) : pending.Done.Task);
     }
 
     public async ValueTask DisposeAsync()
@@ -106,8 +94,11 @@ internal sealed class JetStreamAppender : IAsyncDisposable
         }
     }
 
-    /// <summary>The queued appends that fit one message (at least one); appends whose caller gave up are dropped.</summary>
-    private static List<PendingAppend> Take(ChannelReader<PendingAppend> reader)
+    /// <summary>
+    /// The queued appends that fit one message (at least one). Appends whose caller gave up are dropped, and
+    /// so are those that waited out the limit in the queue (their callers get the time-out now).
+    /// </summary>
+    private List<PendingAppend> Take(ChannelReader<PendingAppend> reader)
     {
         var batch = new List<PendingAppend>();
         long bytes = 0, events = 0;
@@ -122,6 +113,12 @@ internal sealed class JetStreamAppender : IAsyncDisposable
             reader.TryRead(out _);
             if (next.Done.Task.IsCompleted)
             {
+                continue;
+            }
+
+            if (_time.GetElapsedTime(next.Enqueued) >= _limit)
+            {
+                next.Done.TrySetException(NotAcknowledged());
                 continue;
             }
 
@@ -165,12 +162,18 @@ internal sealed class JetStreamAppender : IAsyncDisposable
         }
     }
 
-    /// <summary>One message for the whole batch: a single event as it is (readable by any NATS client), several framed.</summary>
+    /// <summary>
+    /// One message for the whole batch: a single event as it is (readable by any NATS client), several framed.
+    /// Without a server the client would hold the publish until it reconnects: the publish is given up once the
+    /// batch's oldest append has waited the limit, so no append waits longer for its answer (one timer per
+    /// message, not one per append). A batch is younger than every publish before it (the queue is in order),
+    /// so a queued append gets a slot, and its answer, by its own deadline too.
+    /// </summary>
     private async Task<ulong> PublishOnceAsync(List<PendingAppend> batch)
     {
         var payloads = batch.Count == 1 ? batch[0].Payloads : [.. batch.SelectMany(p => p.Payloads)];
-        // Without a server the client would hold the publish until it reconnects: the callers get an answer instead.
-        using var limit = new CancellationTokenSource(_limit, _time);
+        var left = _limit - _time.GetElapsedTime(batch[0].Enqueued);
+        using var limit = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero, _time);
         try
         {
             var ack = payloads.Count == 1
@@ -184,7 +187,7 @@ internal sealed class JetStreamAppender : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            throw new IOException($"JetStream did not acknowledge the event within {_limit.TotalSeconds} s");
+            throw NotAcknowledged();
         }
         catch (Exception e) when (e is NatsException or TimeoutException)
         {
@@ -194,9 +197,14 @@ internal sealed class JetStreamAppender : IAsyncDisposable
         }
     }
 
-    private sealed class PendingAppend(IReadOnlyList<ReadOnlyMemory<byte>> payloads)
+    private IOException NotAcknowledged() => new($"JetStream did not acknowledge the event within {_limit.TotalSeconds} s");
+
+    private sealed class PendingAppend(IReadOnlyList<ReadOnlyMemory<byte>> payloads, long enqueued)
     {
         public IReadOnlyList<ReadOnlyMemory<byte>> Payloads { get; } = payloads;
+
+        /// <summary>When it was queued (<see cref="TimeProvider.GetTimestamp"/>): its time limit runs from here.</summary>
+        public long Enqueued { get; } = enqueued;
 
         /// <summary>Framed size: what it adds to a message.</summary>
         public long Bytes { get; } = payloads.Sum(p => 4L + p.Length);
