@@ -102,11 +102,11 @@ def cmd_report(a):
     med_floor = statistics.median(floor)
     errors = sum(x["errors"] for x in ingest)
     lines = [
-        f"Eventing benchmark ({r['cores']} cores, {r['reps']} rounds, medians; {r['when']})",
+        f"Eventing benchmark ({r['cores']} cores, {r['reps']} rounds after a {r.get('warm', 0)} s warm-up, medians; {r['when']}; load average {r.get('load', '?')} at start, {r.get('load_end', '?')} at end)",
         "",
         "| measurement | value | baseline in the same run | ratio | target |",
         "| --- | --- | --- | --- | --- |",
-        f"| broker ingest, embedded store (durable 202/s, {r['payload']} B events, -c {r['clients']}) | {med_ingest:.0f}/s ({errors} errors) | fsync-per-event loop {med_floor:.0f}/s | {med_ingest / med_floor:.1f} x | >= 10,000/s: {'met' if med_ingest >= 10000 and errors == 0 else 'not met'} |",
+        f"| broker ingest, embedded store (durable 202/s, {r['payload']} B events, wrk {r['clients']} connections) | {med_ingest:.0f}/s ({errors} errors) | fsync-per-event loop {med_floor:.0f}/s | {med_ingest / med_floor:.1f} x | >= 10,000/s: {'met' if med_ingest >= 10000 and errors == 0 else 'not met'} |",
     ]
     for d in r["delivery"]:
         ok = d["p99"] is not None and d["p99"] <= 10 and d["count"] >= d["expected"] * 0.99
@@ -119,7 +119,7 @@ def cmd_report(a):
         js_errors = sum(x["errors"] for x in r["js_ingest"])
         direct_errors = sum(x["errors"] for x in r["js_direct"])
         ratio = js / direct if direct else 0
-        lines.append(f"| broker ingest, JetStream store (acknowledged 202/s, -c {r['clients']}) | {js:.0f}/s ({js_errors} errors) | JetStream direct with NATS.Net, {r['clients']} publishers: {direct:.0f}/s ({direct_errors} errors) | {ratio:.2f} x | >= 0.5 x: {'met' if ratio >= 0.5 and js_errors == 0 else 'not met'} |")
+        lines.append(f"| broker ingest, JetStream store (acknowledged 202/s, wrk {r['clients']} connections) | {js:.0f}/s ({js_errors} errors) | JetStream direct with NATS.Net, {r['clients']} publishers: {direct:.0f}/s ({direct_errors} errors) | {ratio:.2f} x | >= 0.5 x: {'met' if ratio >= 0.5 and js_errors == 0 else 'not met'} |")
     else:
         lines.append(f"| broker ingest and delivery, JetStream store | not measured: {r.get('js_skipped') or 'no rounds'} | - | - | - |")
     print("\n".join(lines))

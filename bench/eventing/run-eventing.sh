@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # The eventing benchmark behind `bench/run eventing`: one `trellis controlplane` (the broker ingress
 # and the embedded event store in a temporary data directory), then
-#   1. ingest: hey posts binary CloudEvents to a Broker with no Trigger for D seconds at -c 64;
-#      every answer must be 202 (durable); against the naive floor measured in the same run, a loop
-#      that writes and fsyncs one 1 KiB record per event on the same disk;
+#   0. warm-up: WARM seconds of the same ingest, not measured, so that every round measures the
+#      compiled code and not the JIT at work (a fresh control plane spent most of its CPU compiling
+#      during its first 15-20 s of load on this machine);
+#   1. ingest: wrk (one thread, bench/eventing/post-event.lua) posts binary CloudEvents to a Broker
+#      with no Trigger for D seconds over 64 connections; only 202 answers (durable) count, any other
+#      answer or socket error is an error; against the naive floor measured in the same run, a loop
+#      that writes and fsyncs one 1 KiB record per event on the same disk. wrk, not hey: on 2 cores
+#      hey took a large share of the CPU the broker under test needed;
 #   2. delivery: a Trigger to a subscriber (bench/eventing/eventing.py, which answers 202 at once),
 #      events at a fixed 1000/s (hey -q), latency from the ingress's knativearrivaltime stamp to the
 #      subscriber (both on this machine's clock): p50 and p99.
-#   3. the same ingest and delivery with the JetStream store (a NATS server started by
+#   3. the same warm-up, ingest and delivery with the JetStream store (a NATS server started by
 #      scripts/nats-server, a second control plane with --event-store nats://...), against the
 #      engine's own ceiling in the same run: the same events published straight to JetStream with
-#      NATS.Net by as many concurrent publishers (bench/Trellis.Benchmarks --jetstream-direct).
+#      NATS.Net by as many concurrent publishers (bench/Trellis.Benchmarks --jetstream-direct), each
+#      round after its own WARM seconds of publishing that are not counted, as the broker's.
 #      Skipped, and said so, when nats-server is not installed (./scripts/test installs it).
 set -euo pipefail
 
@@ -28,7 +34,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ "$QUICK" = 1 ]; then DUR=3 REPS=1; else DUR=10 REPS=3; fi
+if [ "$QUICK" = 1 ]; then DUR=3 REPS=1 WARM=5; else DUR=10 REPS=3 WARM=15; fi
 CLIENTS=64 RATE=1000 PER_CLIENT=100
 
 # shellcheck source=../lib.sh
@@ -73,8 +79,13 @@ post() {  # post URL DURATION CLIENTS [QPS per client]
     -H 'ce-specversion: 1.0' -H 'ce-id: bench' -H 'ce-source: /bench' -H 'ce-type: bench.event' "$1"
 }
 
+warm_up() {  # warm_up: WARM seconds of ingest into the "ingest" Broker that count for nothing
+  log "warm-up: ingest for ${WARM}s, not measured"
+  EVENT_BODY="$PAYLOAD" wrk -t1 -c"$CLIENTS" -d"${WARM}s" -s "$BENCH/post-event.lua" "http://127.0.0.1:$BROKER/default/ingest" >/dev/null
+}
+
 RESULTS="$WORK/results.json"
-echo "{\"cores\": $(nproc), \"reps\": $REPS, \"payload\": ${#PAYLOAD}, \"clients\": $CLIENTS, \"when\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"ingest\": [], \"floor\": [], \"delivery\": [], \"js_ingest\": [], \"js_direct\": [], \"js_skipped\": null}" >"$RESULTS"
+echo "{\"cores\": $(nproc), \"reps\": $REPS, \"warm\": $WARM, \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"payload\": ${#PAYLOAD}, \"clients\": $CLIENTS, \"when\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"ingest\": [], \"floor\": [], \"delivery\": [], \"js_ingest\": [], \"js_direct\": [], \"js_skipped\": null}" >"$RESULTS"
 add() { python3 - "$RESULTS" "$1" "$2" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); r[sys.argv[2]].append(json.loads(sys.argv[3])); json.dump(r, open(sys.argv[1], "w"))
@@ -114,10 +125,11 @@ spec:
 }
 
 start_cp "$WORK/data"
+warm_up
 for rep in $(seq 1 "$REPS"); do
   log "round $rep: fsync-per-event floor"
   add floor "$(python3 "$BENCH/eventing.py" fsync-floor --dir "$WORK" --seconds "$DUR")"
-  log "round $rep: ingest (${DUR}s, -c $CLIENTS)"
+  log "round $rep: ingest (${DUR}s, $CLIENTS connections)"
   ingest ingest
 done
 
@@ -135,10 +147,11 @@ if command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ]; then
   # The event as the broker stores it (structured JSON, with the ingress's arrival time), for the direct publishers.
   python3 -c 'import json,sys; print(json.dumps({"specversion":"1.0","id":"bench","source":"/bench","type":"bench.event","datacontenttype":"application/json","knativearrivaltime":"2026-01-01T00:00:00.0000000+00:00","data":json.loads(sys.argv[1])}), end="")' "$PAYLOAD" >"$WORK/event.json"
   start_cp "$WORK/data-js" --event-store "nats://127.0.0.1:$NATS_PORT"
+  warm_up
   for rep in $(seq 1 "$REPS"); do
-    log "round $rep: JetStream direct with NATS.Net (${DUR}s, $CLIENTS publishers)"
-    add js_direct "$(dotnet "$BENCH_DLL" --jetstream-direct "nats://127.0.0.1:$NATS_PORT" "$DUR" "$CLIENTS" "$WORK/event.json")"
-    log "round $rep: ingest, JetStream store (${DUR}s, -c $CLIENTS)"
+    log "round $rep: JetStream direct with NATS.Net (${DUR}s after a ${WARM}s warm-up, $CLIENTS publishers)"
+    add js_direct "$(dotnet "$BENCH_DLL" --jetstream-direct "nats://127.0.0.1:$NATS_PORT" "$DUR" "$CLIENTS" "$WORK/event.json" "$WARM")"
+    log "round $rep: ingest, JetStream store (${DUR}s, $CLIENTS connections)"
     ingest js_ingest
   done
   deliver jetstream
@@ -150,4 +163,8 @@ r = json.load(open(sys.argv[1])); r["js_skipped"] = "nats-server is not installe
 PY
 fi
 
+python3 - "$RESULTS" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); r["load_end"] = sys.argv[2]; json.dump(r, open(sys.argv[1], "w"))
+PY
 python3 "$BENCH/eventing.py" report --results "$RESULTS"
