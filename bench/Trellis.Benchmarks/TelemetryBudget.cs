@@ -26,6 +26,7 @@ internal static class TelemetryBudget
             [
                 new ListenerConfig("productpage/outbound", "127.0.0.1", 15001, ListenerKind.Outbound, "rt", Peer: productpage),
                 new ListenerConfig("reviews/inbound", "127.0.0.1", 15006, ListenerKind.Inbound, "rt", Peer: reviews, Services: [service]),
+                new ListenerConfig("productpage/tagged", "127.0.0.1", 15002, ListenerKind.Outbound, "rt", Peer: productpage, Telemetry: new ListenerTelemetryConfig(MetricOverrides: Overrides)),
             ],
             [new RouteTableConfig("rt", [new VirtualHostConfig("all", ["*"], [new RouteConfig("default", [], [new WeightedClusterConfig("reviews", 100)])])])],
             [new ClusterConfig("reviews", [new EndpointConfig("10.0.0.2", 9080, reviews.Labels, reviews.Name, reviews.Namespace)], Service: service)]);
@@ -48,6 +49,13 @@ internal static class TelemetryBudget
         yield return ("telemetry: count, source side", () => telemetry.Record(outbound, toReviews, client, outcome, elapsed, System.Diagnostics.Stopwatch.GetTimestamp()));
         yield return ("telemetry: count, destination side", () => telemetry.Record(inbound, fromProductpage, server, outcome, elapsed, System.Diagnostics.Stopwatch.GetTimestamp()));
 
+        // Telemetry API tag overrides: a label from the peer and a removed one cost nothing per request (they are in the
+        // series' label text); labels from the request head (request.host, a header) are copied and looked up per request.
+        var tagged = telemetry.Listener("productpage/tagged")!;
+        var taggedClient = new ExchangeTelemetry { RequestBytes = 120, ResponseBytes = 2400 };
+        yield return ("telemetry: begin, tag overrides from the request", () => telemetry.Begin(tagged, toReviews, taggedClient));
+        yield return ("telemetry: count, tag overrides", () => telemetry.Record(tagged, toReviews, taggedClient, outcome, elapsed, System.Diagnostics.Stopwatch.GetTimestamp()));
+
         // A tap on another workload (trellis tap details-v1), on a proxy of its own so the rows above run with none:
         // these requests are looked at and not kept.
         var watched = new ProxyTelemetry();
@@ -56,6 +64,19 @@ internal static class TelemetryBudget
         var watchedInbound = watched.Listener("reviews/inbound")!;
         yield return ("telemetry: count, tap on other workload", () => watched.Record(watchedInbound, fromProductpage, server, outcome, elapsed, System.Diagnostics.Stopwatch.GetTimestamp()));
     }
+
+    /// <summary>Istio's docs' examples: the host and a header as labels, the peer's app, the response code removed.</summary>
+    private static readonly IReadOnlyList<MetricOverrideConfig> Overrides =
+    [
+        new(StandardMetric.RequestCount, Tags:
+        [
+            new("peer_app", "upstream_peer.labels['app'].value"),
+            new("request_host", "request.host"),
+            new("response_code", null),
+            new("tenant", "has(request.headers['content-type']) ? request.headers['content-type'] : 'none'"),
+        ]),
+        new(StandardMetric.RequestDuration, Disabled: true),
+    ];
 
     private static RouteRequest Request(params (string Name, string Value)[] headers)
     {

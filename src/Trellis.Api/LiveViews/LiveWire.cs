@@ -5,7 +5,9 @@ namespace Trellis.Api.LiveViews;
 // camelCase JSON (WireJsonContext), so the Native AOT proxy serves them too.
 
 /// <summary>A workload on one side of a request, with Istio's label values (<c>unknown</c> when not known).</summary>
-public sealed record LivePeer(string Workload, string Namespace, string App, string Version, string Principal);
+/// <param name="Service">Its canonical service (Istio's <c>*_canonical_service</c>); null from a proxy that does not say.</param>
+/// <param name="Pod">The instance; <c>unknown</c> when not known, null from a proxy that does not say.</param>
+public sealed record LivePeer(string Workload, string Namespace, string App, string Version, string Principal, string? Service = null, string? Pod = null);
 
 /// <summary>A request's destination service (Istio's <c>destination_service*</c> labels).</summary>
 public sealed record LiveService(string Host, string Name, string Namespace);

@@ -216,4 +216,6 @@ public enum UpstreamProtocol
 /// <param name="Workload">The Deployment the instance belongs to (<c>destination_workload</c>); null when unknown.</param>
 /// <param name="Namespace">Its namespace (<c>destination_workload_namespace</c>).</param>
 /// <param name="Mtls">The endpoint is a proxy that accepts mTLS (its PeerAuthentication is not DISABLE): auto mTLS speaks mTLS to it.</param>
-public sealed record EndpointConfig(string Address, int Port, IReadOnlyDictionary<string, string>? Labels = null, string? Workload = null, string? Namespace = null, bool Mtls = false);
+/// <param name="Pod">The instance behind the endpoint (<c>trellis edges po</c>); null when unknown.</param>
+public sealed record EndpointConfig(
+    string Address, int Port, IReadOnlyDictionary<string, string>? Labels = null, string? Workload = null, string? Namespace = null, bool Mtls = false, string? Pod = null);

@@ -70,6 +70,7 @@ public static class WireJson
         typeof(CamelCaseEnum<HashAlgorithm>),
         typeof(CamelCaseEnum<AccessLogEncoding>),
         typeof(CamelCaseEnum<OtlpProtocol>),
+        typeof(CamelCaseEnum<StandardMetric>),
         typeof(CamelCaseEnum<AuthorizationEffect>),
         typeof(CamelCaseEnum<PeerAuthenticationMode>),
         typeof(CamelCaseEnum<ClusterTlsMode>),

@@ -11,15 +11,19 @@ namespace Trellis.Api.Snapshots;
 /// <c>service.istio.io/canonical-name</c>, ...).
 /// </summary>
 /// <param name="Principal">The SPIFFE identity once mTLS exists (<c>spiffe://cluster.local/ns/NS/sa/SA</c>); null until then.</param>
+/// <param name="Pod">The instance (Istio's node <c>NAME</c>, the pod), for <c>trellis edges po</c>; null for a gateway.</param>
 public sealed record WorkloadMetadata(
     string Name,
     string Namespace,
     IReadOnlyDictionary<string, string>? Labels = null,
-    string? Principal = null);
+    string? Principal = null,
+    string? Pod = null);
 
 /// <summary>A mesh service as Istio's <c>destination_service*</c> labels name it.</summary>
 /// <param name="Host">The fully qualified host, e.g. <c>reviews.default.svc.cluster.local</c>.</param>
-public sealed record ServiceMetadata(string Host, string Name, string Namespace);
+/// <param name="Port">The service port a cluster targets (a client span is named <c>HOST:PORT/*</c> after it); null when
+/// not one port (the services an inbound listener stands for).</param>
+public sealed record ServiceMetadata(string Host, string Name, string Namespace, int? Port = null);
 
 /// <summary>
 /// The Istio <c>Telemetry</c> resources (telemetry.istio.io/v1) that apply to one listener's workload, resolved by
@@ -29,10 +33,49 @@ public sealed record ServiceMetadata(string Host, string Name, string Namespace)
 /// <param name="AccessLogs">The access logs each request of this listener is written to; null or empty for none.</param>
 /// <param name="Tracing">Null: no spans from this listener (trace headers are still propagated, new traces sampled at 1 %).</param>
 /// <param name="Metrics">False when a <c>metrics</c> override disables the Prometheus provider for this workload.</param>
+/// <param name="MetricOverrides">The Telemetry API's <c>metrics[].overrides</c> for this listener's side, merged (one entry per
+/// standard metric that is disabled or has tag overrides); null for Istio's defaults.</param>
 public sealed record ListenerTelemetryConfig(
     IReadOnlyList<AccessLogConfig>? AccessLogs = null,
     TracingConfig? Tracing = null,
-    bool Metrics = true);
+    bool Metrics = true,
+    IReadOnlyList<MetricOverrideConfig>? MetricOverrides = null);
+
+/// <summary>Istio's standard metrics a <c>metrics</c> override may select (<c>MetricSelector.IstioMetric</c>, the ones Trellis counts).</summary>
+public enum StandardMetric
+{
+    /// <summary><c>istio_requests_total</c> (<c>REQUEST_COUNT</c>).</summary>
+    RequestCount,
+
+    /// <summary><c>istio_request_duration_milliseconds</c> (<c>REQUEST_DURATION</c>).</summary>
+    RequestDuration,
+
+    /// <summary><c>istio_request_bytes</c> (<c>REQUEST_SIZE</c>).</summary>
+    RequestSize,
+
+    /// <summary><c>istio_response_bytes</c> (<c>RESPONSE_SIZE</c>).</summary>
+    ResponseSize,
+
+    /// <summary><c>istio_tcp_connections_opened_total</c> (<c>TCP_OPENED_CONNECTIONS</c>).</summary>
+    TcpOpenedConnections,
+
+    /// <summary><c>istio_tcp_connections_closed_total</c> (<c>TCP_CLOSED_CONNECTIONS</c>).</summary>
+    TcpClosedConnections,
+
+    /// <summary><c>istio_tcp_sent_bytes_total</c> (<c>TCP_SENT_BYTES</c>).</summary>
+    TcpSentBytes,
+
+    /// <summary><c>istio_tcp_received_bytes_total</c> (<c>TCP_RECEIVED_BYTES</c>).</summary>
+    TcpReceivedBytes,
+}
+
+/// <summary>One standard metric's settings on a listener, after Istio's merge of every level's overrides.</summary>
+/// <param name="Disabled">The metric is not reported.</param>
+/// <param name="Tags">Label operations, by label name (ordinal order): a null <see cref="TagOverrideConfig.Value"/> removes the label.</param>
+public sealed record MetricOverrideConfig(StandardMetric Metric, bool Disabled = false, IReadOnlyList<TagOverrideConfig>? Tags = null);
+
+/// <param name="Value">The CEL expression of the label's value (<c>UPSERT</c>); null removes the label (<c>REMOVE</c>).</param>
+public sealed record TagOverrideConfig(string Name, string? Value);
 
 public enum AccessLogEncoding
 {

@@ -40,11 +40,6 @@ public static class NotEnforced
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.targetRefs", "targetRefs attachment is not applied: use a selector"),
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].useRequestIdForTraceSampling", "new traces are sampled by a random draw, not by the request id"),
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].enableIstioTags", "Istio's span tags are always added"),
-        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].tagOverrides", "metric labels are Istio's defaults: tag overrides are not applied"),
-        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.metric=REQUEST_COUNT", "only ALL_METRICS can be disabled: one request metric alone is not"),
-        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.metric=REQUEST_DURATION", "only ALL_METRICS can be disabled: one request metric alone is not"),
-        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.metric=REQUEST_SIZE", "only ALL_METRICS can be disabled: one request metric alone is not"),
-        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.metric=RESPONSE_SIZE", "only ALL_METRICS can be disabled: one request metric alone is not"),
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.customMetric", "there are no custom metrics"),
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].reportingInterval", "Prometheus reads the proxies' counts when it scrapes: there is no reporting interval"),
 

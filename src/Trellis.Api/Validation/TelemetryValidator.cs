@@ -32,9 +32,15 @@ internal static class TelemetryValidator
             Providers(spec.Metrics[i].Providers, $"spec.metrics[{i}].providers", ctx);
             for (var o = 0; o < spec.Metrics[i].Overrides.Count; o++)
             {
-                if (spec.Metrics[i].Overrides[o].Match is { Metric: not null, CustomMetric: not null })
+                var entry = spec.Metrics[i].Overrides[o];
+                if (entry.Match is { Metric: not null, CustomMetric: not null })
                 {
                     ctx.Error($"spec.metrics[{i}].overrides[{o}].match", "metric and customMetric are exclusive");
+                }
+
+                foreach (var (name, tag) in entry.TagOverrides)
+                {
+                    TagOverride(name, tag, entry.Match, $"spec.metrics[{i}].overrides[{o}].tagOverrides.{name}", ctx);
                 }
             }
         }
@@ -49,6 +55,46 @@ internal static class TelemetryValidator
             }
         }
     }
+
+    /// <summary>
+    /// A label operation: a Prometheus label name, a value for UPSERT (Istio's default operation) and none for REMOVE
+    /// (istio/api's rules), and a value Trellis can evaluate (<see cref="TagValueExpression"/>), else nothing is applied.
+    /// </summary>
+    private static void TagOverride(string name, TagOverride tag, MetricSelector? match, string at, ValidationContext ctx)
+    {
+        if (!IsLabelName(name))
+        {
+            ctx.Error(at, $"\"{name}\" is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)");
+        }
+        else if (name == "le" && match?.CustomMetric is null && match?.Metric is null or IstioMetric.AllMetrics or IstioMetric.RequestDuration
+                     or IstioMetric.RequestSize or IstioMetric.ResponseSize)
+        {
+            ctx.Error(at, "\"le\" is the bucket label of the histograms: it cannot be a tag of theirs");
+        }
+
+        if (tag.Operation == TagOperation.Remove)
+        {
+            if (tag.Value is not null)
+            {
+                ctx.Error($"{at}.value", "value must not be set when operation is REMOVE");
+            }
+
+            return;
+        }
+
+        if (string.IsNullOrEmpty(tag.Value))
+        {
+            ctx.Error($"{at}.value", "value must be set when operation is UPSERT");
+        }
+        else if (TagValueExpression.Parse(tag.Value, out var error) is null)
+        {
+            ctx.Error($"{at}.value", $"cannot evaluate \"{tag.Value}\": {error}");
+        }
+    }
+
+    private static bool IsLabelName(string name) =>
+        name.Length > 0 && !name.StartsWith("__", StringComparison.Ordinal) && (char.IsAsciiLetter(name[0]) || name[0] == '_')
+        && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
 
     private static void Providers(IReadOnlyList<ProviderRef> providers, string at, ValidationContext ctx)
     {

@@ -8,7 +8,7 @@ using Trellis.Cli.Output;
 namespace Trellis.Cli.Verbs;
 
 /// <summary>
-/// <c>stat deploy|svc|ksvc [NAME] [--window 30s]</c> and <c>edges deploy</c>: Linkerd viz's views of the traffic the
+/// <c>stat deploy|svc|ksvc [NAME] [--window 30s]</c> and <c>edges deploy|po|svc|ksvc</c>: Linkerd viz's views of the traffic the
 /// proxies saw in the last window (success rate, requests per second, latency percentiles, mTLS share; who called whom),
 /// computed by the control plane from the proxies' own counts (docs/telemetry.md), so they work without Prometheus.
 /// </summary>
@@ -61,7 +61,7 @@ public static class StatVerb
 
     public static Command Edges()
     {
-        var kind = new Argument<string>("kind") { Description = "deploy" };
+        var kind = new Argument<string>("kind") { Description = "deploy, po, svc or ksvc" };
         var (ns, all, window, output) = Options();
         var command = new Command("edges", "Who called whom in the window, with the identities mTLS proved") { kind, ns, all, window, output };
         command.SetAction((parse, ct) => Common.RunAsync(parse, async client =>

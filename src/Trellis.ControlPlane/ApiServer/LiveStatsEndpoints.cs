@@ -14,7 +14,7 @@ namespace Trellis.ControlPlane.ApiServer;
 
 /// <summary>
 /// <c>GET /debug/stat?kind=deploy|svc|ksvc&amp;name=&amp;namespace=&amp;window=30s</c> and <c>GET
-/// /debug/edges?kind=deploy&amp;namespace=&amp;window=</c>: <c>trellis stat</c> and <c>trellis edges</c>, computed from what
+/// /debug/edges?kind=deploy|po|svc|ksvc&amp;namespace=&amp;window=</c>: <c>trellis stat</c> and <c>trellis edges</c>, computed from what
 /// every connected proxy counted in the window (their admin <c>/live/stats</c>), not from Prometheus. A proxy that does not
 /// answer is named in <c>errors</c> and its counts are missing.
 /// </summary>
@@ -56,15 +56,13 @@ internal static class LiveStatsEndpoints
         var name = query["name"].FirstOrDefault() is { Length: > 0 } m ? m : null;
         var (edges, window, errors) = await GatherAsync(push, clients.CreateClient("agent"), seconds, c.RequestAborted);
         var instances = registry.Instances;
-        string? KnativeServiceOf(string space, string workload) => instances
-            .FirstOrDefault(i => i.Namespace == space && i.Workload == workload && i.Labels.ContainsKey(ServingLabels.Service))?.Labels[ServingLabels.Service];
         var known = kind switch
         {
             StatKind.Deployment => instances.Select(i => (i.Namespace, i.Workload)),
             StatKind.KnativeService => instances.Where(i => i.Labels.ContainsKey(ServingLabels.Service)).Select(i => (i.Namespace, i.Labels[ServingLabels.Service])),
             _ => name is null ? [] : [(ns ?? "default", name)],
         };
-        var rows = LiveAggregation.Stat(kind.Value, edges, window, KnativeServiceOf, known.Distinct())
+        var rows = LiveAggregation.Stat(kind.Value, edges, window, KnativeServiceOf(registry), known.Distinct())
             .Where(r => (ns is null || r.Namespace == ns) && (name is null || r.Name == name))
             .ToList();
         if (name is not null && rows.Count == 0)
@@ -76,13 +74,21 @@ internal static class LiveStatsEndpoints
         await Results.Json(new StatReport(KindName(kind.Value), window, rows, errors), WireJsonContext.Default.StatReport).ExecuteAsync(c);
     }
 
-    private static async Task EdgesAsync(HttpContext c, PushServer push, IHttpClientFactory clients)
+    private static async Task EdgesAsync(HttpContext c, PushServer push, ServiceRegistry registry, IHttpClientFactory clients)
     {
         var query = c.Request.Query;
         var kindText = query["kind"].FirstOrDefault() ?? "";
-        if (kindText.ToLowerInvariant() is not ("deploy" or "deployment" or "deployments"))
+        EdgeKind? kind = kindText.ToLowerInvariant() switch
         {
-            await Fail(c, 400, "BadRequest", $"kind \"{kindText}\": expected deploy (edges are between workloads)");
+            "deploy" or "deployment" or "deployments" => EdgeKind.Deployment,
+            "po" or "pod" or "pods" => EdgeKind.Pod,
+            "svc" or "service" or "services" => EdgeKind.Service,
+            "ksvc" or "kservice" or "kservices" => EdgeKind.KnativeService,
+            _ => null,
+        };
+        if (kind is null)
+        {
+            await Fail(c, 400, "BadRequest", $"kind \"{kindText}\": expected deploy, po, svc or ksvc");
             return;
         }
 
@@ -94,9 +100,27 @@ internal static class LiveStatsEndpoints
 
         var ns = query["namespace"].FirstOrDefault() is { Length: > 0 } n ? n : null;
         var (edges, window, errors) = await GatherAsync(push, clients.CreateClient("agent"), seconds, c.RequestAborted);
-        var rows = LiveAggregation.Edges(edges, window).Where(r => ns is null || r.SourceNamespace == ns || r.DestinationNamespace == ns).ToList();
-        await Results.Json(new EdgesReport("deployment", window, rows, errors), WireJsonContext.Default.EdgesReport).ExecuteAsync(c);
+        var rows = LiveAggregation.Edges(kind.Value, edges, window, KnativeServiceOf(registry))
+            .Where(r => ns is null || r.SourceNamespace == ns || r.DestinationNamespace == ns)
+            .ToList();
+        await Results.Json(new EdgesReport(EdgeKindName(kind.Value), window, rows, errors), WireJsonContext.Default.EdgesReport).ExecuteAsync(c);
     }
+
+    /// <summary>The Knative Service a workload (namespace, Deployment) is a revision of, from its instances' labels.</summary>
+    private static Func<string, string, string?> KnativeServiceOf(ServiceRegistry registry)
+    {
+        var instances = registry.Instances;
+        return (space, workload) => instances
+            .FirstOrDefault(i => i.Namespace == space && i.Workload == workload && i.Labels.ContainsKey(ServingLabels.Service))?.Labels[ServingLabels.Service];
+    }
+
+    private static string EdgeKindName(EdgeKind kind) => kind switch
+    {
+        EdgeKind.Deployment => "deployment",
+        EdgeKind.Pod => "pod",
+        EdgeKind.Service => "service",
+        _ => "ksvc",
+    };
 
     /// <summary>A window such as <c>30s</c> or <c>1m</c>: whole seconds from 1 to what the proxies keep.</summary>
     internal static bool TryWindow(string? text, out int seconds, out string? problem)

@@ -60,7 +60,7 @@ internal sealed class ClusterSet(MeshIndex index)
             var capacity = index.ActivatorInPath.Contains((ns, revision)) ? (int)Math.Clamp(spec?.ContainerConcurrency ?? 0, 0, int.MaxValue) : 0;
             _clusters[name] = new ClusterConfig(
                 name, endpoints, Activation: new ActivationConfig(ActivationQueueCapacity, TimeSpan.FromSeconds(timeout), capacity),
-                Service: TelemetryMetadata.Service(serviceFqdn, index), Tls: MeshTls(ClusterTlsMode.Auto, identities));
+                Service: TelemetryMetadata.Service(serviceFqdn, index, 80), Tls: MeshTls(ClusterTlsMode.Auto, identities));
         }
 
         return name;
@@ -122,7 +122,7 @@ internal sealed class ClusterSet(MeshIndex index)
         index.EntryHosts.TryGetValue(fqdn, out var entry);
         var rule = index.RuleFor(fqdn, entry?.Namespace);
         var subset = subsetName is null ? null : rule?.Spec.Subsets.FirstOrDefault(s => s.Name == subsetName);
-        var metadata = TelemetryMetadata.Service(fqdn, index);
+        var metadata = TelemetryMetadata.Service(fqdn, index, port);
         if ((service is null && entry is null) || (subsetName is not null && subset is null))
         {
             return new ClusterConfig(name, [], Service: metadata);
@@ -181,6 +181,6 @@ internal sealed class ClusterSet(MeshIndex index)
         var port = i.Ports.TryGetValue(WorkloadInstance.InboundPort, out var inbound) ? inbound
             : i.Ports.TryGetValue(WorkloadInstance.AppPort, out var app) ? app
             : 0;
-        return port == 0 ? null : new EndpointConfig(i.Host, port, i.Labels, i.Workload, i.Namespace);
+        return port == 0 ? null : new EndpointConfig(i.Host, port, i.Labels, i.Workload, i.Namespace, Pod: i.Id);
     }
 }

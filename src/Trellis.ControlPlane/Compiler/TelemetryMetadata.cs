@@ -10,8 +10,8 @@ namespace Trellis.ControlPlane.Compiler;
 /// </summary>
 internal static class TelemetryMetadata
 {
-    /// <summary>A workload instance's Deployment, namespace and labels.</summary>
-    public static WorkloadMetadata Workload(WorkloadInstance instance) => new(instance.Workload, instance.Namespace, instance.Labels);
+    /// <summary>A workload instance's Deployment, namespace, labels and its own name (the pod).</summary>
+    public static WorkloadMetadata Workload(WorkloadInstance instance) => new(instance.Workload, instance.Namespace, instance.Labels, Pod: instance.Id);
 
     /// <summary>
     /// A gateway proxy: its name without the role prefix (<c>gateway/ingress</c> is workload <c>ingress</c>) and its labels.
@@ -31,16 +31,19 @@ internal static class TelemetryMetadata
             .Select(s => new ServiceMetadata(s.Fqdn, s.Name, s.Namespace))
             .ToList();
 
-    /// <summary>A service by its host: <c>reviews.default.svc.cluster.local</c> is service <c>reviews</c> in <c>default</c>.</summary>
-    public static ServiceMetadata Service(string fqdn, MeshIndex index)
+    /// <summary>
+    /// A service port by its host: <c>reviews.default.svc.cluster.local</c> is service <c>reviews</c> in <c>default</c>;
+    /// <paramref name="port"/> is the port the cluster targets.
+    /// </summary>
+    public static ServiceMetadata Service(string fqdn, MeshIndex index, int port)
     {
         if (index.Services.TryGetValue(fqdn, out var service))
         {
-            return new ServiceMetadata(service.Fqdn, service.Name, service.Namespace);
+            return new ServiceMetadata(service.Fqdn, service.Name, service.Namespace, port);
         }
 
         var parts = fqdn.Split('.');
-        return new ServiceMetadata(fqdn, parts[0], parts.Length > 1 ? parts[1] : "");
+        return new ServiceMetadata(fqdn, parts[0], parts.Length > 1 ? parts[1] : "", port);
     }
 
     /// <summary>

@@ -20,8 +20,9 @@ internal static class TelemetryPolicies
         var chain = Chain(index.Telemetries, ns, labels);
         var mode = kind == ListenerKind.Inbound ? WorkloadMode.Server : WorkloadMode.Client;
         var mesh = index.MeshConfig.Telemetry;
-        var config = new ListenerTelemetryConfig(AccessLogs(chain, mode, mesh), Tracing(chain, mode, mesh), Metrics(chain, mode, mesh));
-        return config is { AccessLogs: null, Tracing: null, Metrics: true } ? null : config;
+        var (metrics, overrides) = MetricPolicies.For(chain, mode, mesh);
+        var config = new ListenerTelemetryConfig(AccessLogs(chain, mode, mesh), Tracing(chain, mode, mesh), metrics, overrides);
+        return config is { AccessLogs: null, Tracing: null, Metrics: true, MetricOverrides: null } ? null : config;
     }
 
     /// <summary>Mesh, namespace, workload: the Telemetries that apply, least specific first.</summary>
@@ -137,25 +138,5 @@ internal static class TelemetryPolicies
         return endpoint is null && tags.Count == 0 && headers.Count == 0 && environment.Count == 0 && percent == 1.0
             ? null
             : new TracingConfig(percent, endpoint, protocol, tags.Count == 0 ? null : tags, headers.Count == 0 ? null : headers, environment.Count == 0 ? null : environment);
-    }
-
-    private static bool Metrics(List<TelemetrySpec> chain, WorkloadMode mode, MeshTelemetry mesh)
-    {
-        IReadOnlyList<string>? providers = null;
-        var disabled = false;
-        foreach (var metrics in chain.SelectMany(t => t.Metrics))
-        {
-            providers = metrics.Providers.Count > 0 ? metrics.Providers.Select(p => p.Name).ToList() : providers;
-            foreach (var o in metrics.Overrides)
-            {
-                // Only all of Istio's request metrics at once can be switched off (other matches are reported as not enforced).
-                if (o.Disabled is { } off && o.Match is null or { Metric: null or IstioMetric.AllMetrics, CustomMetric: null } && Applies(o.Match?.Mode, mode))
-                {
-                    disabled = off;
-                }
-            }
-        }
-
-        return !disabled && (providers ?? mesh.DefaultMetrics).Any(name => mesh.Provider(name) is PrometheusProvider);
     }
 }

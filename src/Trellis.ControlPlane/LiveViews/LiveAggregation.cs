@@ -2,6 +2,15 @@ using Trellis.Api.LiveViews;
 
 namespace Trellis.ControlPlane.LiveViews;
 
+/// <summary>What <c>trellis edges</c> connects: Deployments, pods (instances), Services or Knative Services.</summary>
+internal enum EdgeKind
+{
+    Deployment,
+    Pod,
+    Service,
+    KnativeService,
+}
+
 /// <summary>What <c>trellis stat</c> lists: Deployments, Services or Knative Services.</summary>
 internal enum StatKind
 {
@@ -61,18 +70,24 @@ internal static class LiveAggregation
     }
 
     /// <summary>
-    /// Who called whom among Deployments: the edges the callees' proxies saw (they know the caller from Istio's metadata
-    /// exchange and, over mTLS, its proven identity), then calls only a caller's proxy saw (a callee whose proxy counts
-    /// nothing). Callers outside the mesh (<c>unknown</c>) are left out, as Linkerd leaves out unmeshed ones.
+    /// Who called whom, between objects of <paramref name="kind"/>: the edges the callees' proxies saw (they know the
+    /// caller from Istio's metadata exchange and, over mTLS, its proven identity), then calls only a caller's proxy saw
+    /// (a callee whose proxy counts nothing). Callers outside the mesh (<c>unknown</c>) are left out, as Linkerd leaves
+    /// out unmeshed ones. Deployments and pods are the two sides' workloads and instances; for services, the caller is
+    /// its canonical service (Kiali's service graph) and the callee the destination service; for Knative Services,
+    /// edges whose callee is a revision of one, the caller named by its own Knative Service when it has one.
     /// </summary>
-    public static List<EdgeRow> Edges(IReadOnlyList<LiveEdge> edges, double window)
+    /// <param name="knativeServiceOf">The Knative Service a workload (namespace, name) is a revision of; null when none.</param>
+    public static List<EdgeRow> Edges(EdgeKind kind, IReadOnlyList<LiveEdge> edges, double window, Func<string, string, string?>? knativeServiceOf = null)
     {
         var rows = new Dictionary<(string, string, string, string), EdgeRow>();
         foreach (var reporter in new[] { "destination", "source" })
         {
             var pairs = edges
-                .Where(e => e.Reporter == reporter && e.Source.Workload != Unknown && e.Destination.Workload != Unknown)
-                .GroupBy(e => (e.Source.Namespace, e.Source.Workload, e.Destination.Namespace, e.Destination.Workload));
+                .Where(e => e.Reporter == reporter && e.Source.Workload != Unknown)
+                .Select(e => (Edge: e, Key: Ends(kind, e, knativeServiceOf)))
+                .Where(x => x.Key is { } k && k.Source != Unknown && k.Destination != Unknown)
+                .GroupBy(x => x.Key!.Value, x => x.Edge);
             foreach (var pair in pairs)
             {
                 if (rows.ContainsKey(pair.Key))
@@ -83,7 +98,7 @@ internal static class LiveAggregation
                 var requests = pair.Sum(e => e.Requests);
                 var mutualTls = pair.Sum(e => e.MutualTls);
                 rows[pair.Key] = new EdgeRow(
-                    pair.Key.Item2, pair.Key.Item1, pair.Key.Item4, pair.Key.Item3,
+                    pair.Key.Source, pair.Key.SourceNamespace, pair.Key.Destination, pair.Key.DestinationNamespace,
                     Principal(pair.Select(e => e.Source.Principal)), Principal(pair.Select(e => e.Destination.Principal)),
                     Secured: reporter == "destination" && requests > 0 && mutualTls == requests, requests, requests / window);
             }
@@ -94,6 +109,18 @@ internal static class LiveAggregation
             .ThenBy(r => r.DestinationNamespace, StringComparer.Ordinal).ThenBy(r => r.Destination, StringComparer.Ordinal)
             .ToList();
     }
+
+    /// <summary>The two ends of an edge as objects of <paramref name="kind"/>; null when the edge is not between such objects.</summary>
+    private static (string SourceNamespace, string Source, string DestinationNamespace, string Destination)? Ends(
+        EdgeKind kind, LiveEdge e, Func<string, string, string?>? knativeServiceOf) => kind switch
+        {
+            EdgeKind.Pod => (e.Source.Namespace, e.Source.Pod ?? Unknown, e.Destination.Namespace, e.Destination.Pod ?? Unknown),
+            EdgeKind.Service => (e.Source.Namespace, e.Source.Service ?? e.Source.App, e.Service.Namespace, e.Service.Name),
+            EdgeKind.KnativeService => knativeServiceOf?.Invoke(e.Destination.Namespace, e.Destination.Workload) is { } callee
+                ? (e.Source.Namespace, knativeServiceOf(e.Source.Namespace, e.Source.Workload) ?? e.Source.Workload, e.Destination.Namespace, callee)
+                : null,
+            _ => (e.Source.Namespace, e.Source.Workload, e.Destination.Namespace, e.Destination.Workload),
+        };
 
     private static StatRow Row(string ns, string name, IReadOnlyList<LiveEdge> edges, double window, double? mutualTls)
     {

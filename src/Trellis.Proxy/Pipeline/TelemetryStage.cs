@@ -59,7 +59,7 @@ internal sealed class TelemetryStage
         if (exchange.Telemetry.Span is { } span)
         {
             exchange.Telemetry.Span = null;
-            ProxySpans.End(span, exchange.Telemetry, exchange.Request, outcome, elapsed, _telemetry.DestinationHost(telemetry!, exchange.Request, outcome), exchange.ClientAddress);
+            ProxySpans.End(span, exchange.Telemetry, outcome, elapsed, _telemetry.SpanName(telemetry!, exchange.Request, outcome), exchange.ClientAddress);
         }
 
         if (telemetry is { AccessLogs.Length: > 0 } && exchange.Telemetry.LogFields is { } fields)

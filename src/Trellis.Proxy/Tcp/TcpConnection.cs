@@ -214,11 +214,11 @@ internal static class TcpConnection
         {
             var destination = endpoint is not null && tables.TryGetPeer(endpoint, out var peer) ? peer : 0;
             var service = cluster is not null && tables.TryGetService(cluster.Name, out var id) ? id : 0;
-            key = new TcpKey(Reporter.Source, listener.Self, destination, service, flags, MutualTls: false);
+            key = new TcpKey(Reporter.Source, listener.Self, destination, service, flags, MutualTls: false, listener.PlanId);
         }
         else
         {
-            key = new TcpKey(Reporter.Destination, 0, listener.Self, listener.ServiceFor(default), flags, MutualTls: false);
+            key = new TcpKey(Reporter.Destination, 0, listener.Self, listener.ServiceFor(default), flags, MutualTls: false, listener.PlanId);
         }
 
         return proxy.Metrics.Tcp.Series(key);

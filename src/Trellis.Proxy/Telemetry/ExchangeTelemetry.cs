@@ -17,6 +17,9 @@ internal sealed class ExchangeTelemetry
 
     public RequestProtocol Protocol;
 
+    /// <summary>The request attributes the listener's tag expressions read (<see cref="RequestCaptures"/> number); 0 for none.</summary>
+    public int Captured;
+
     /// <summary>The metadata-exchange fields the request carries upstream (a client-side listener's); null for none.</summary>
     public string? PeerHeader;
 
@@ -51,6 +54,7 @@ internal sealed class ExchangeTelemetry
     {
         Peer = 0;
         Protocol = RequestProtocol.Http;
+        Captured = 0;
         PeerHeader = null;
         PeerIdHeader = null;
         Trace = default;

@@ -25,6 +25,8 @@ internal sealed class ListenerTelemetry
             .Select(s => (metrics.Services.Id(ServiceLabels.From(s)), s.Name, $"{s.Name}.{s.Namespace}", $"{s.Name}.{s.Namespace}.svc", s.Host))
             .ToArray();
         Config = config.Telemetry ?? new ListenerTelemetryConfig();
+        Plan = MetricPlan.From(Config.MetricOverrides);
+        PlanId = metrics.Plans.Id(Plan);
         var self = PeerLabels.From(config.Peer);
         var tail = tails is not null && Config.AccessLogs is { Count: > 0 } ? tails.For(self.Workload, self.Namespace) : null;
         AccessLogs = sinks is null ? [] : (Config.AccessLogs ?? []).Select(l => ListenerAccessLog.From(l, sinks, tail)).ToArray();
@@ -53,6 +55,12 @@ internal sealed class ListenerTelemetry
     public ListenerTelemetryConfig Config { get; }
 
     public bool Metrics => Config.Metrics;
+
+    /// <summary>The Telemetry API's metric overrides of this listener (<see cref="MetricPlan.Default"/> for Istio's defaults).</summary>
+    public MetricPlan Plan { get; }
+
+    /// <summary><see cref="Plan"/>'s number in <see cref="IstioMetrics.Plans"/>, part of every series key of the listener.</summary>
+    public int PlanId { get; }
 
     /// <summary>The access logs every request of this listener goes to (the Telemetry API's, else the mesh's); empty for none.</summary>
     public ListenerAccessLog[] AccessLogs { get; }

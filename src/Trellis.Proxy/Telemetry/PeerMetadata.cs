@@ -25,7 +25,7 @@ internal static class PeerMetadata
     {
         var fields = new List<(string, object)>
         {
-            ("NAME", workload.Name),
+            ("NAME", workload.Pod ?? workload.Name),
             ("NAMESPACE", workload.Namespace),
             ("WORKLOAD_NAME", workload.Name),
             ("CLUSTER_ID", Metrics.PeerLabels.DefaultCluster),
@@ -97,7 +97,8 @@ internal static class PeerMetadata
             return null;
         }
 
-        return new WorkloadMetadata(workloadName, ns ?? string.Empty, labels);
+        // NAME is the pod when WORKLOAD_NAME names the workload (Istio's node metadata); alone, it names both.
+        return new WorkloadMetadata(workloadName, ns ?? string.Empty, labels, Pod: workload is not null && name is { Length: > 0 } && name != workload ? name : null);
     }
 
     private static Dictionary<string, string>? ReadLabels(ReadOnlyMemory<byte> payload)

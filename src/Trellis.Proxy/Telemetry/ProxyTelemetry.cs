@@ -88,6 +88,7 @@ internal sealed class ProxyTelemetry
         }
 
         telemetry.Protocol = IsGrpc(request, scratch) ? RequestProtocol.Grpc : RequestProtocol.Http;
+        telemetry.Captured = Metrics.Captures.Capture(listener.Plan.Captured, request);
         telemetry.PeerHeader = listener.PeerHeader;
         telemetry.PeerIdHeader = listener.PeerIdHeader;
     }
@@ -120,7 +121,7 @@ internal sealed class ProxyTelemetry
 
         var key = new RequestKey(
             listener.Reporter, source, destination, service, outcome.Status, telemetry.GrpcStatus, outcome.Flags, telemetry.Protocol,
-            MutualTls: listener.Reporter == Reporter.Destination && telemetry.MutualTlsPeer is not null);
+            MutualTls: listener.Reporter == Reporter.Destination && telemetry.MutualTlsPeer is not null, listener.PlanId, telemetry.Captured);
         var micros = elapsed.Ticks / (TimeSpan.TicksPerMillisecond / 1000);
         Metrics.Record(key, micros, telemetry.RequestBytes, telemetry.ResponseBytes, now / _frequency);
         if (Taps.Attached)
@@ -178,13 +179,29 @@ internal sealed class ProxyTelemetry
         return fields;
     }
 
-    /// <summary>The destination service's host of a request (the name of its span); null when not known.</summary>
-    public string? DestinationHost(ListenerTelemetry listener, in RouteRequest request, in ExchangeOutcome outcome)
+    /// <summary>
+    /// The name of a request's span, Envoy's <c>HOST:PORT/*</c> of the destination service: on the client side (outbound,
+    /// gateway) the service and port of the cluster the request went to, whatever port the client addressed (a gateway's
+    /// own port is not the service's); on the server side the service the Host names and the port the caller addressed.
+    /// The authority when no service is known.
+    /// </summary>
+    public string SpanName(ListenerTelemetry listener, in RouteRequest request, in ExchangeOutcome outcome)
     {
-        var service = listener.Reporter == Reporter.Source
-            ? outcome.Cluster is { } cluster ? ServiceOf(cluster.Name) : 0
-            : listener.ServiceFor(request.Host);
-        return service == 0 ? null : Metrics.Services[service].Host;
+        int service, port = 0;
+        if (listener.Reporter == Reporter.Source)
+        {
+            service = outcome.Cluster is { } cluster ? ServiceOf(cluster.Name) : 0;
+            if (outcome.Cluster is { } target && !Volatile.Read(ref _tables).TryGetServicePort(target.Name, out port))
+            {
+                Volatile.Read(ref _previous).TryGetServicePort(target.Name, out port);
+            }
+        }
+        else
+        {
+            service = listener.ServiceFor(request.Host);
+        }
+
+        return Tracing.ProxySpans.Name(service == 0 ? null : Metrics.Services[service].Host, port > 0 ? port : request.Port, request.Authority);
     }
 
     /// <summary>Istio's <c>request_protocol</c> is <c>grpc</c> for a request whose content type is <c>application/grpc</c> (with or without a suffix).</summary>

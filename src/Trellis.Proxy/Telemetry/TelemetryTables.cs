@@ -13,13 +13,14 @@ namespace Trellis.Proxy.Telemetry;
 internal sealed class TelemetryTables
 {
     public static readonly TelemetryTables Empty = new(
-        FrozenDictionary<string, ListenerTelemetry>.Empty, FrozenDictionary<string, int>.Empty, new Dictionary<EndpointState, int>(ReferenceEqualityComparer.Instance));
+        FrozenDictionary<string, ListenerTelemetry>.Empty, FrozenDictionary<string, (int, int)>.Empty, new Dictionary<EndpointState, int>(ReferenceEqualityComparer.Instance));
 
     private readonly FrozenDictionary<string, ListenerTelemetry> _listeners;
-    private readonly FrozenDictionary<string, int> _clusterServices;
+    // Cluster name to its destination service's id and the service port it targets (0 when not known).
+    private readonly FrozenDictionary<string, (int Id, int Port)> _clusterServices;
     private readonly Dictionary<EndpointState, int> _endpointPeers;
 
-    private TelemetryTables(FrozenDictionary<string, ListenerTelemetry> listeners, FrozenDictionary<string, int> clusterServices, Dictionary<EndpointState, int> endpointPeers)
+    private TelemetryTables(FrozenDictionary<string, ListenerTelemetry> listeners, FrozenDictionary<string, (int, int)> clusterServices, Dictionary<EndpointState, int> endpointPeers)
     {
         _listeners = listeners;
         _clusterServices = clusterServices;
@@ -35,11 +36,11 @@ internal sealed class TelemetryTables
         Tracing.SpanExporters? spans = null, AccessLogs.AccessLogTails? tails = null)
     {
         var listeners = (snapshot.Listeners ?? []).ToFrozenDictionary(l => l.Name, l => new ListenerTelemetry(l, metrics, sinks, spans, tails), StringComparer.Ordinal);
-        var services = new Dictionary<string, int>(StringComparer.Ordinal);
+        var services = new Dictionary<string, (int, int)>(StringComparer.Ordinal);
         var peers = new Dictionary<EndpointState, int>(ReferenceEqualityComparer.Instance);
         foreach (var config in snapshot.Clusters ?? [])
         {
-            services[config.Name] = metrics.Services.Id(ServiceLabels.From(config.Service));
+            services[config.Name] = (metrics.Services.Id(ServiceLabels.From(config.Service)), config.Service?.Port ?? 0);
             if (!clusters.TryGetValue(config.Name, out var state))
             {
                 continue;
@@ -63,7 +64,19 @@ internal sealed class TelemetryTables
     public IEnumerable<ListenerTelemetry> Listeners => _listeners.Values;
 
     /// <summary>The service id of a cluster; false when this snapshot does not have it.</summary>
-    public bool TryGetService(string cluster, out int id) => _clusterServices.TryGetValue(cluster, out id);
+    public bool TryGetService(string cluster, out int id)
+    {
+        var found = _clusterServices.TryGetValue(cluster, out var service);
+        id = service.Id;
+        return found;
+    }
+
+    /// <summary>The service port a cluster targets; false when this snapshot does not have the cluster or does not know the port.</summary>
+    public bool TryGetServicePort(string cluster, out int port)
+    {
+        port = _clusterServices.TryGetValue(cluster, out var service) ? service.Port : 0;
+        return port > 0;
+    }
 
     public bool TryGetPeer(EndpointState endpoint, out int id) => _endpointPeers.TryGetValue(endpoint, out id);
 }

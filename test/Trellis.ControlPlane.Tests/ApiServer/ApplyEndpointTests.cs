@@ -62,6 +62,35 @@ public sealed class ApplyEndpointTests
         Assert.Same(before, cp.Host.Store.Snapshot);
     }
 
+    /// <summary>A metric tag expression outside what the proxies evaluate is refused with its path and position; nothing is stored.</summary>
+    [Fact]
+    public async Task Apply_TagOverrideExpressionNotEvaluated_RefusedAndNothingChanged()
+    {
+        await using var cp = await ControlPlaneFixture.StartAsync();
+        var before = cp.Host.Store.Snapshot;
+        const string yaml = """
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: mesh-default, namespace: istio-system}
+            spec:
+              metrics:
+              - overrides:
+                - match: {metric: REQUEST_COUNT}
+                  tagOverrides:
+                    request_host: {value: request.host}
+                    request_size: {value: "string(request.size)"}
+            """;
+
+        var (status, body) = await cp.PostAsync("/apply?source=telemetry.yaml", TestResources.ReviewsService + "\n---\n" + yaml);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        var error = Assert.Single(body!["diagnostics"]!.AsArray(), d => (string)d!["severity"]! == "error");
+        Assert.Equal("TRL0006", (string)error!["code"]!);
+        Assert.Equal("spec.metrics[0].overrides[0].tagOverrides.request_size.value", (string)error["path"]!);
+        Assert.Contains("unsupported attribute 'request.size' at position 8", (string)error["message"]!, StringComparison.Ordinal);
+        Assert.Same(before, cp.Host.Store.Snapshot);
+    }
+
     [Fact]
     public async Task Apply_ErrorsInTwoDocuments_ReportsAllWithLines()
     {

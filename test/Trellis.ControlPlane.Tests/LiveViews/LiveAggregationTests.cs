@@ -9,7 +9,7 @@ public sealed class LiveAggregationTests
     private static readonly LiveService Unknown = new("unknown", "unknown", "unknown");
 
     private static LivePeer Peer(string workload, string principal = "unknown") =>
-        workload == "unknown" ? new("unknown", "unknown", "unknown", "unknown", "unknown") : new(workload, "default", workload.Split('-')[0], "v1", principal);
+        workload == "unknown" ? new("unknown", "unknown", "unknown", "unknown", "unknown") : new(workload, "default", workload.Split('-')[0], "v1", principal, workload.Split('-')[0]);
 
     private static LiveEdge Edge(string reporter, string source, string destination, LiveService service, long requests, long successes, long mutualTls = 0, long latencyMicros = 1_000, string principal = "unknown")
     {
@@ -105,7 +105,7 @@ public sealed class LiveAggregationTests
             Edge("source", "productpage-v1", "unknown", Reviews, 1, 0), // no endpoint
         ];
 
-        var rows = LiveAggregation.Edges(edges, 10);
+        var rows = LiveAggregation.Edges(EdgeKind.Deployment, edges, 10);
 
         Assert.Equal(["ingress>productpage-v1", "productpage-v1>reviews-v2", "reviews-v2>ratings-v1"], rows.Select(r => $"{r.Source}>{r.Destination}"));
         Assert.False(rows[0].Secured); // one of two requests was in cleartext
@@ -115,4 +115,57 @@ public sealed class LiveAggregationTests
         Assert.False(rows[2].Secured); // only the caller saw it: no proof of mTLS
         Assert.Equal(0.3, rows[2].RequestsPerSecond, 6);
     }
+
+    /// <summary>Pods: each instance of a Deployment is its own end; an instance nothing is known of is left out.</summary>
+    [Fact]
+    public void Edges_Pods_InstancesOfOneDeploymentApart()
+    {
+        LiveEdge[] edges =
+        [
+            Edge("destination", "productpage-v1", "reviews-v2", Reviews, 4, 4) with { Source = Pod("productpage-v1", "productpage-v1-1"), Destination = Pod("reviews-v2", "reviews-v2-1") },
+            Edge("destination", "productpage-v1", "reviews-v2", Reviews, 6, 6) with { Source = Pod("productpage-v1", "productpage-v1-1"), Destination = Pod("reviews-v2", "reviews-v2-2") },
+            Edge("destination", "ingress", "productpage-v1", Reviews, 2, 2) with { Destination = Pod("productpage-v1", "productpage-v1-1") }, // a gateway has no pod
+        ];
+
+        var rows = LiveAggregation.Edges(EdgeKind.Pod, edges, 10);
+
+        Assert.Equal(["productpage-v1-1>reviews-v2-1:4", "productpage-v1-1>reviews-v2-2:6"], rows.Select(r => $"{r.Source}>{r.Destination}:{r.Requests}"));
+    }
+
+    /// <summary>Services: the caller's canonical service to the service it called, both Deployments of reviews summed.</summary>
+    [Fact]
+    public void Edges_Services_CallerServiceToDestinationService()
+    {
+        var ratings = new LiveService("ratings.default.svc.cluster.local", "ratings", "default");
+        LiveEdge[] edges =
+        [
+            Edge("source", "productpage-v1", "reviews-v1", Reviews, 9, 9),
+            Edge("source", "productpage-v1", "reviews-v2", Reviews, 1, 1),
+            Edge("source", "reviews-v2", "ratings-v1", ratings, 1, 1),
+            Edge("source", "productpage-v1", "unknown", Unknown, 3, 0), // no service known
+        ];
+
+        var rows = LiveAggregation.Edges(EdgeKind.Service, edges, 10);
+
+        Assert.Equal(["productpage>reviews:10", "reviews>ratings:1"], rows.Select(r => $"{r.Source}>{r.Destination}:{r.Requests}"));
+    }
+
+    /// <summary>Knative Services: only edges into a revision of one, its callers named by their own Knative Service when they have one.</summary>
+    [Fact]
+    public void Edges_KnativeServices_CalleeIsARevision()
+    {
+        LiveEdge[] edges =
+        [
+            Edge("destination", "producer-00001-deployment", "orders-00002-deployment", Reviews, 5, 5),
+            Edge("destination", "productpage-v1", "orders-00001-deployment", Reviews, 1, 1),
+            Edge("destination", "productpage-v1", "reviews-v2", Reviews, 7, 7), // not a Knative Service
+        ];
+        static string? KnativeService(string ns, string workload) => workload.EndsWith("-deployment", StringComparison.Ordinal) ? workload.Split('-')[0] : null;
+
+        var rows = LiveAggregation.Edges(EdgeKind.KnativeService, edges, 10, KnativeService);
+
+        Assert.Equal(["producer>orders:5", "productpage-v1>orders:1"], rows.Select(r => $"{r.Source}>{r.Destination}:{r.Requests}"));
+    }
+
+    private static LivePeer Pod(string workload, string pod) => Peer(workload) with { Pod = pod };
 }

@@ -60,6 +60,14 @@ public sealed class LiveViewsUpTests(MeshFixture mesh) : IClassFixture<MeshFixtu
 
         Assert.DoesNotContain("reviews-v1>ratings-v1", edges); // reviews v1 shows no stars
 
+        // edges po: the same calls between instances (pods), named as `get pods` names them; svc: between services.
+        var pods = (await JsonAsync("edges", "po", "-o", "json"))["edges"]!.AsArray();
+        Assert.Contains(pods, e => ((string)e!["source"]!).StartsWith("productpage-v1-", StringComparison.Ordinal)
+            && ((string)e["destination"]!).StartsWith("reviews-v1-", StringComparison.Ordinal));
+        var services = (await JsonAsync("edges", "svc", "-o", "json"))["edges"]!.AsArray().Select(e => $"{(string)e!["source"]!}>{(string)e["destination"]!}").ToList();
+        Assert.Contains("productpage>reviews", services);
+        Assert.Contains("reviews>ratings", services);
+
         // Between workloads the hops are mTLS (auto mTLS with the agent's certificates): the identities are the proven ones.
         var secured = edgeRows.Single(e => (string)e!["source"]! == "productpage-v1" && (string)e["destination"]! == "reviews-v1")!;
         Assert.StartsWith("spiffe://", (string)secured["sourcePrincipal"]!, StringComparison.Ordinal);

@@ -60,6 +60,31 @@ public sealed class SpanExportTests
         Assert.Equal("books", inbound.Attributes["team"]);
     }
 
+    /// <summary>Istio names a gateway's client span after the destination service's port, not the port the gateway listens on.</summary>
+    [Fact]
+    public async Task GatewayRequest_ClientSpanNamedAfterTheServicePort()
+    {
+        await using var receiver = await OtlpReceiver.StartAsync();
+        await using var app = await TestBackend.StartAsync(context => context.Response.WriteAsync("ok"));
+        var tracing = new ListenerTelemetryConfig(Tracing: new TracingConfig(100, receiver.Endpoint));
+        var reviews = app.Endpoint with { Workload = Reviews.Name, Namespace = Reviews.Namespace, Labels = Reviews.Labels };
+        var snapshot = new ProxySnapshot(
+            "1",
+            [new ListenerConfig("gateway/http", "127.0.0.1", 0, ListenerKind.Gateway, "gw", Peer: new WorkloadMetadata("ingress", ""), Telemetry: tracing)],
+            [new RouteTableConfig("gw", [new VirtualHostConfig("bookinfo", ["*"], [Snapshots.Route("default", "outbound|9080||reviews.default.svc.cluster.local")])])],
+            [new ClusterConfig("outbound|9080||reviews.default.svc.cluster.local", [reviews], Service: ReviewsService with { Port = 9080 })]);
+        await using var gateway = await ProxyHarness.StartAsync(snapshot, new ProxyServerOptions());
+
+        using var response = await gateway.Client.SendAsync(Engines.Request(Engine.Http1Fast, HttpMethod.Get, "/reviews/0", ("host", "bookinfo.example.com:8080")));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(gateway.Server.Telemetry.Spans.Flush());
+        await Eventually.TrueAsync(() => !receiver.Spans.IsEmpty, "the gateway's span at the receiver");
+        var span = Assert.Single(receiver.Spans);
+        Assert.Equal(3, span.Kind); // client
+        Assert.Equal("reviews.default.svc.cluster.local:9080/*", span.Name);
+    }
+
     [Fact]
     public async Task UnsampledRequest_NoSpanSent()
     {

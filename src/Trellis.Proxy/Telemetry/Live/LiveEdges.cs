@@ -51,5 +51,5 @@ internal sealed class LiveEdges
         return edges;
     }
 
-    public static LivePeer Peer(PeerLabels peer) => new(peer.Workload, peer.Namespace, peer.App, peer.Version, peer.Principal);
+    public static LivePeer Peer(PeerLabels peer) => new(peer.Workload, peer.Namespace, peer.App, peer.Version, peer.Principal, peer.CanonicalService, peer.Pod);
 }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Text;
+using Trellis.Api.Snapshots;
 using Trellis.Proxy.Pipeline;
 
 namespace Trellis.Proxy.Telemetry.Metrics;
@@ -33,10 +33,20 @@ internal sealed class IstioMetrics
     /// <summary>The recent requests of every edge, for the live views; each series adds to its edge's window.</summary>
     public Live.LiveEdges Edges { get; } = new();
 
+    /// <summary>The Telemetry API metric overrides of the listeners, numbered; 0 is <see cref="MetricPlan.Default"/>.</summary>
+    public Interned<MetricPlan> Plans { get; } = new(MetricPlan.Default);
+
+    /// <summary>The request attributes tag expressions read, numbered per combination.</summary>
+    public RequestCaptures Captures { get; } = new();
+
     /// <summary>Istio's TCP metrics, labelled from the same peers and services.</summary>
     public TcpMetrics Tcp { get; }
 
-    public IstioMetrics() => Tcp = new TcpMetrics(Peers, Services);
+    public IstioMetrics() => Tcp = new TcpMetrics(Peers, Services, Plans);
+
+    /// <summary>The request metrics, in the order of <see cref="RequestSeries.MetricLabels"/>.</summary>
+    public static ReadOnlySpan<StandardMetric> RequestMetrics =>
+        [StandardMetric.RequestCount, StandardMetric.RequestDuration, StandardMetric.RequestSize, StandardMetric.ResponseSize];
 
     /// <summary>Counts one finished request. Allocates only the first time a label set is seen.</summary>
     /// <param name="second">The clock's current second (the live views' window).</param>
@@ -45,7 +55,7 @@ internal sealed class IstioMetrics
         if (!_requests.TryGetValue(key, out var series))
         {
             series = _requests.GetOrAdd(
-                key, static (k, self) => new RequestSeries(self.LabelText(k), self.Edges.For(k), RequestSeries.Succeeded(k), k.MutualTls), this);
+                key, static (k, self) => new RequestSeries(self.LabelTexts(k), self.Edges.For(k), RequestSeries.Succeeded(k), k.MutualTls), this);
         }
 
         series.Record(durationMicros, requestBytes, responseBytes, second);
@@ -57,74 +67,80 @@ internal sealed class IstioMetrics
     /// <summary>Every series with its key (live views aggregate them).</summary>
     public IEnumerable<KeyValuePair<RequestKey, RequestSeries>> Series => _requests;
 
-    /// <summary>All four families, each whole, series in a stable order.</summary>
+    /// <summary>
+    /// All four families, each whole, series in a stable order; a family no series is shown in is left out. Series whose label texts are equal in a family (a
+    /// label removed by an override, or two series told apart only by what a tag expression folds together) are one
+    /// sample there, their counts added, as Envoy's stats are keyed by their tags.
+    /// </summary>
     public void Write(PrometheusWriter writer)
     {
-        var series = _requests.Values.OrderBy(s => s.Labels, StringComparer.Ordinal).ToArray();
-        writer.Family(RequestsTotal, "counter", "Requests handled by an Istio proxy (Trellis).");
-        foreach (var s in series)
+        var series = _requests.Values.ToArray();
+        var counted = Grouped(series, 0).ToList();
+        if (counted.Count > 0)
         {
-            writer.Sample(RequestsTotal, s.Labels, s.Requests);
+            writer.Family(RequestsTotal, "counter", "Requests handled by an Istio proxy (Trellis).");
+            foreach (var (labels, members) in counted)
+            {
+                writer.Sample(RequestsTotal, labels, members.Sum(s => s.Requests));
+            }
         }
 
-        WriteHistograms(writer, series, RequestDuration, "Duration of requests, from the first request byte to the last response byte, in milliseconds.", s => s.Duration);
-        WriteHistograms(writer, series, RequestBytes, "Request sizes (head and body), in bytes.", s => s.RequestBytes);
-        WriteHistograms(writer, series, ResponseBytes, "Response sizes (head and body), in bytes.", s => s.ResponseBytes);
+        WriteHistograms(writer, series, 1, RequestDuration, "Duration of requests, from the first request byte to the last response byte, in milliseconds.", s => s.Duration);
+        WriteHistograms(writer, series, 2, RequestBytes, "Request sizes (head and body), in bytes.", s => s.RequestBytes);
+        WriteHistograms(writer, series, 3, ResponseBytes, "Response sizes (head and body), in bytes.", s => s.ResponseBytes);
         Tcp.Write(writer);
     }
 
-    private static void WriteHistograms(PrometheusWriter writer, RequestSeries[] series, string name, string help, Func<RequestSeries, FixedHistogram> pick)
+    /// <summary>The series shown in one metric, by label text, in ordinal order of the text.</summary>
+    private static IEnumerable<(string Labels, List<RequestSeries> Members)> Grouped(RequestSeries[] series, int metric) =>
+        series.Where(s => s.MetricLabels[metric] is not null)
+            .GroupBy(s => s.MetricLabels[metric]!, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => (g.Key, g.ToList()));
+
+    /// <summary>One histogram family; none at all when no series is shown in it (no request yet, or the metric disabled), as Envoy has no stat.</summary>
+    private static void WriteHistograms(PrometheusWriter writer, RequestSeries[] series, int metric, string name, string help, Func<RequestSeries, FixedHistogram> pick)
     {
+        var shown = Grouped(series, metric).ToList();
+        if (shown.Count == 0)
+        {
+            return;
+        }
+
         writer.Family(name, "histogram", help);
         Span<long> counts = stackalloc long[HistogramLayout.IstioDefaultBuckets.Count + 1];
-        foreach (var s in series)
+        Span<long> total = stackalloc long[counts.Length];
+        foreach (var (labels, members) in shown)
         {
-            var histogram = pick(s);
-            var sum = histogram.Read(counts);
-            writer.Histogram(name, s.Labels, histogram.Layout, counts, sum);
+            total.Clear();
+            long sum = 0;
+            foreach (var member in members)
+            {
+                sum += pick(member).Read(counts);
+                for (var i = 0; i < counts.Length; i++)
+                {
+                    total[i] += counts[i];
+                }
+            }
+
+            writer.Histogram(name, labels, pick(members[0]).Layout, total, sum);
         }
     }
 
-    /// <summary>Istio's label set of a request series, in the order Istio's stats plugin writes it.</summary>
-    private string LabelText(RequestKey key)
+    /// <summary>The label text of each request metric of a series: Istio's labels in Istio's order, then the listener's overrides.</summary>
+    private string?[] LabelTexts(RequestKey key)
     {
-        var text = new StringBuilder(640);
-        AppendPeers(text, key.Reporter, Peers[key.Source], Peers[key.Destination], Services[key.Service]);
-        PrometheusWriter.Label(text, "request_protocol", key.Protocol == RequestProtocol.Grpc ? "grpc" : "http");
-        PrometheusWriter.Label(text, "response_code", key.Status.ToString(CultureInfo.InvariantCulture));
-        PrometheusWriter.Label(text, "grpc_response_status", key.GrpcStatus < 0 ? string.Empty : key.GrpcStatus.ToString(CultureInfo.InvariantCulture));
-        PrometheusWriter.Label(text, "response_flags", key.Flags.ToShortString());
+        var source = Peers[key.Source];
+        var destination = Peers[key.Destination];
+        var labels = SeriesLabels.Peers(key.Reporter, source, destination, Services[key.Service]);
+        labels.Add(new("request_protocol", key.Protocol == RequestProtocol.Grpc ? "grpc" : "http"));
+        labels.Add(new("response_code", key.Status.ToString(CultureInfo.InvariantCulture)));
+        labels.Add(new("grpc_response_status", key.GrpcStatus < 0 ? string.Empty : key.GrpcStatus.ToString(CultureInfo.InvariantCulture)));
+        labels.Add(new("response_flags", key.Flags.ToShortString()));
         // Istio: a source reporter cannot know the server's policy ("unknown"); a destination reporter knows whether
         // the connection was mutual TLS.
-        PrometheusWriter.Label(text, "connection_security_policy", key.Reporter == Reporter.Source ? "unknown" : key.MutualTls ? "mutual_tls" : "none");
-        return text.ToString();
-    }
-
-    /// <summary>
-    /// The labels every Istio metric of a connection or request starts with, in Istio's order: the reporter, the
-    /// <c>source_*</c> and <c>destination_*</c> workloads and the destination service. Request and TCP metrics share it.
-    /// </summary>
-    internal static void AppendPeers(StringBuilder text, Reporter reporter, PeerLabels source, PeerLabels destination, ServiceLabels service)
-    {
-        PrometheusWriter.Label(text, "reporter", reporter == Reporter.Source ? "source" : "destination");
-        PrometheusWriter.Label(text, "source_workload", source.Workload);
-        PrometheusWriter.Label(text, "source_canonical_service", source.CanonicalService);
-        PrometheusWriter.Label(text, "source_canonical_revision", source.CanonicalRevision);
-        PrometheusWriter.Label(text, "source_workload_namespace", source.Namespace);
-        PrometheusWriter.Label(text, "source_principal", source.Principal);
-        PrometheusWriter.Label(text, "source_app", source.App);
-        PrometheusWriter.Label(text, "source_version", source.Version);
-        PrometheusWriter.Label(text, "source_cluster", source.Cluster);
-        PrometheusWriter.Label(text, "destination_workload", destination.Workload);
-        PrometheusWriter.Label(text, "destination_workload_namespace", destination.Namespace);
-        PrometheusWriter.Label(text, "destination_principal", destination.Principal);
-        PrometheusWriter.Label(text, "destination_app", destination.App);
-        PrometheusWriter.Label(text, "destination_version", destination.Version);
-        PrometheusWriter.Label(text, "destination_service", service.Host);
-        PrometheusWriter.Label(text, "destination_canonical_service", destination.CanonicalService);
-        PrometheusWriter.Label(text, "destination_canonical_revision", destination.CanonicalRevision);
-        PrometheusWriter.Label(text, "destination_service_name", service.Name);
-        PrometheusWriter.Label(text, "destination_service_namespace", service.Namespace);
-        PrometheusWriter.Label(text, "destination_cluster", destination.Cluster);
+        labels.Add(new("connection_security_policy", key.Reporter == Reporter.Source ? "unknown" : key.MutualTls ? "mutual_tls" : "none"));
+        var context = new SeriesLabels.Context(key.Reporter, source, destination, key.Status, key.GrpcStatus, Plans[key.Plan], Captures, key.Captured);
+        return SeriesLabels.For(labels, context, RequestMetrics);
     }
 }

@@ -10,6 +10,8 @@ namespace Trellis.Proxy.Telemetry.Metrics;
 /// <c>service.istio.io/canonical-revision</c>, then <c>app.kubernetes.io/version</c>, then <c>version</c>, then
 /// <c>latest</c>), the principal and the cluster. What is not known is <c>unknown</c>, as Istio writes it.
 /// </summary>
+/// <param name="Pod">The instance (Istio's node <c>NAME</c>): not a label of Istio's metrics (series of one workload's pods are one
+/// sample), but the live views' <c>edges po</c> tell pods apart by it.</param>
 internal sealed record PeerLabels(
     string Workload,
     string Namespace,
@@ -18,7 +20,8 @@ internal sealed record PeerLabels(
     string CanonicalService,
     string CanonicalRevision,
     string Principal,
-    string Cluster)
+    string Cluster,
+    string Pod = PeerLabels.Unknown)
 {
     public const string Unknown = "unknown";
 
@@ -32,20 +35,20 @@ internal sealed record PeerLabels(
     public static readonly PeerLabels None = new(Unknown, Unknown, Unknown, Unknown, Unknown, Unknown, Unknown, Unknown);
 
     public static PeerLabels From(WorkloadMetadata? workload) =>
-        workload is null ? None : From(workload.Name, workload.Namespace, workload.Labels, workload.Principal);
+        workload is null ? None : From(workload.Name, workload.Namespace, workload.Labels, workload.Principal, workload.Pod);
 
     /// <summary>An endpoint's workload: its Deployment, namespace and instance labels.</summary>
     public static PeerLabels From(EndpointConfig endpoint) =>
-        endpoint.Workload is null && endpoint.Labels is null ? None : From(endpoint.Workload, endpoint.Namespace, endpoint.Labels, null);
+        endpoint.Workload is null && endpoint.Labels is null ? None : From(endpoint.Workload, endpoint.Namespace, endpoint.Labels, null, endpoint.Pod);
 
-    public static PeerLabels From(string? workload, string? ns, IReadOnlyDictionary<string, string>? labels, string? principal)
+    public static PeerLabels From(string? workload, string? ns, IReadOnlyDictionary<string, string>? labels, string? principal, string? pod = null)
     {
         var name = Known(workload);
         var app = Known(Label(labels, "app"));
         var version = Known(Label(labels, "version"));
         var canonicalService = Label(labels, "service.istio.io/canonical-name") ?? Label(labels, "app.kubernetes.io/name") ?? Label(labels, "app") ?? name;
         var canonicalRevision = Label(labels, "service.istio.io/canonical-revision") ?? Label(labels, "app.kubernetes.io/version") ?? Label(labels, "version") ?? "latest";
-        return new PeerLabels(name, Known(ns), app, version, canonicalService, canonicalRevision, Known(principal), DefaultCluster);
+        return new PeerLabels(name, Known(ns), app, version, canonicalService, canonicalRevision, Known(principal), DefaultCluster, Known(pod));
     }
 
     private static string? Label(IReadOnlyDictionary<string, string>? labels, string key) =>

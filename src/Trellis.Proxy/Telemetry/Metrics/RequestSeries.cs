@@ -24,6 +24,8 @@ internal enum RequestProtocol : byte
 /// </summary>
 /// <param name="GrpcStatus">-1 when the response carried none (the label is then empty, as Istio writes it).</param>
 /// <param name="MutualTls">Whether the request arrived over mTLS (only a destination reporter knows).</param>
+/// <param name="Plan">The listener's <see cref="MetricPlan"/> (<see cref="IstioMetrics.Plans"/> id; 0 for Istio's defaults).</param>
+/// <param name="Captured">The request attributes the plan's expressions read (<see cref="RequestCaptures"/> number; 0 for none).</param>
 internal readonly record struct RequestKey(
     Reporter Reporter,
     int Source,
@@ -33,15 +35,19 @@ internal readonly record struct RequestKey(
     int GrpcStatus,
     ResponseFlags Flags,
     RequestProtocol Protocol,
-    bool MutualTls)
+    bool MutualTls,
+    int Plan = 0,
+    int Captured = 0)
 {
     public bool Equals(RequestKey other) =>
         Source == other.Source && Destination == other.Destination && Service == other.Service && Status == other.Status
         && GrpcStatus == other.GrpcStatus && Flags == other.Flags && Reporter == other.Reporter && Protocol == other.Protocol
-        && MutualTls == other.MutualTls;
+        && MutualTls == other.MutualTls && Plan == other.Plan && Captured == other.Captured;
 
     public override int GetHashCode() =>
-        HashCode.Combine(Source, Destination, Service, Status, GrpcStatus, (int)Flags, ((int)Reporter << 16) | ((int)Protocol << 8) | (MutualTls ? 1 : 0));
+        HashCode.Combine(
+            Source, Destination, Service, Status, GrpcStatus, (int)Flags, ((int)Reporter << 16) | ((int)Protocol << 8) | (MutualTls ? 1 : 0),
+            (Plan << 20) ^ Captured);
 }
 
 /// <summary>The counters of one label set of the request metrics; updated lock-free by any number of requests.</summary>
@@ -53,10 +59,13 @@ internal sealed class RequestSeries
     private readonly bool _success;
     private readonly bool _mutualTls;
 
+    /// <param name="labels">The label text of each request metric, in <see cref="IstioMetrics.RequestMetrics"/> order; null for one the
+    /// listener's overrides disable. One text for all four with Istio's defaults.</param>
     /// <param name="window">The live views' window of the series's edge; null when none is kept (tests).</param>
-    public RequestSeries(string labels, EdgeWindow? window = null, bool success = true, bool mutualTls = false)
+    public RequestSeries(string?[] labels, EdgeWindow? window = null, bool success = true, bool mutualTls = false)
     {
-        Labels = labels;
+        MetricLabels = labels;
+        Labels = labels.FirstOrDefault(l => l is not null) ?? string.Empty;
         _window = window;
         _success = success;
         _mutualTls = mutualTls;
@@ -68,8 +77,11 @@ internal sealed class RequestSeries
     /// </summary>
     public static bool Succeeded(in RequestKey key) => key.Status is > 0 and < 500 && key.GrpcStatus <= 0;
 
-    /// <summary>The label text between the braces, built once when the series is first met.</summary>
+    /// <summary>The label text between the braces of the first metric that shows the series, built once when it is first met.</summary>
     public string Labels { get; }
+
+    /// <summary>The label text of each request metric; null where the series is not shown.</summary>
+    public string?[] MetricLabels { get; }
 
     public long Requests => Interlocked.Read(ref _requests);
 

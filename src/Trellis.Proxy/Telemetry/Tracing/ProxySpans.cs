@@ -69,10 +69,14 @@ internal static class ProxySpans
         return activity;
     }
 
-    /// <param name="service">The destination service's host; null when unknown (the span is named after the authority).</param>
-    public static void End(Activity activity, ExchangeTelemetry telemetry, in RouteRequest request, in ExchangeOutcome outcome, TimeSpan elapsed, string? service, string client)
+    /// <summary>Envoy's span name: <c>HOST:PORT/*</c> of the destination service, or <c>AUTHORITY/*</c> when none is known.</summary>
+    public static string Name(string? serviceHost, int port, string authority) =>
+        serviceHost is null ? $"{authority}/*" : $"{serviceHost}:{port.ToString(CultureInfo.InvariantCulture)}/*";
+
+    /// <param name="name">The span's name (<see cref="Name"/>).</param>
+    public static void End(Activity activity, ExchangeTelemetry telemetry, in ExchangeOutcome outcome, TimeSpan elapsed, string name, string client)
     {
-        activity.DisplayName = service is null ? $"{request.Authority}/*" : $"{service}:{request.Port.ToString(CultureInfo.InvariantCulture)}/*";
+        activity.DisplayName = name;
         activity.SetTag("http.status_code", outcome.Status.ToString(CultureInfo.InvariantCulture));
         activity.SetTag("response_flags", outcome.Flags.ToShortString());
         activity.SetTag("request_size", telemetry.RequestBytes.ToString(CultureInfo.InvariantCulture));
