@@ -69,18 +69,18 @@ public readonly record struct TagValue(TagValueKind Kind, string? Text = null, l
 {
     public static readonly TagValue Absent = default;
 
-    public static TagValue Of(string? text) => text is null ? Absent : new TagValue(TagValueKind.String, text);
+    public static TagValue Of(string? text) => text is null ? Absent : new TagValue(TagValueKind.Text, text);
 
-    public static TagValue Of(long number) => new(TagValueKind.Int, Number: number);
+    public static TagValue Of(long number) => new(TagValueKind.Number, Number: number);
 
-    public static TagValue Of(bool value) => new(TagValueKind.Bool, Number: value ? 1 : 0);
+    public static TagValue Of(bool value) => new(TagValueKind.Boolean, Number: value ? 1 : 0);
 
     /// <summary>The label value: integers in decimal, booleans as <c>true</c>/<c>false</c>; Istio writes <c>unknown</c> for an expression that fails.</summary>
     public string Render() => Kind switch
     {
-        TagValueKind.String => Text!,
-        TagValueKind.Int => Number.ToString(CultureInfo.InvariantCulture),
-        TagValueKind.Bool => Number != 0 ? "true" : "false",
+        TagValueKind.Text => Text!,
+        TagValueKind.Number => Number.ToString(CultureInfo.InvariantCulture),
+        TagValueKind.Boolean => Number != 0 ? "true" : "false",
         _ => "unknown",
     };
 }
@@ -88,9 +88,9 @@ public readonly record struct TagValue(TagValueKind Kind, string? Text = null, l
 public enum TagValueKind : byte
 {
     Absent,
-    String,
-    Int,
-    Bool,
+    Text,
+    Number,
+    Boolean,
 }
 
 /// <summary>Where an expression's attributes come from: a finished request's series and what was captured from its head.</summary>
@@ -158,7 +158,7 @@ internal sealed record TagToString(TagNode Inner) : TagNode
 
 internal sealed record TagNot(TagNode Inner) : TagNode
 {
-    public override TagValue Eval(ITagAttributes a) => Inner.Eval(a) is { Kind: TagValueKind.Bool } v ? TagValue.Of(v.Number == 0) : TagValue.Absent;
+    public override TagValue Eval(ITagAttributes a) => Inner.Eval(a) is { Kind: TagValueKind.Boolean } v ? TagValue.Of(v.Number == 0) : TagValue.Absent;
 }
 
 /// <summary><c>&amp;&amp;</c> and <c>||</c>, short-circuiting as CEL does on the left operand.</summary>
@@ -166,7 +166,7 @@ internal sealed record TagLogic(bool And, TagNode Left, TagNode Right) : TagNode
 {
     public override TagValue Eval(ITagAttributes a)
     {
-        if (Left.Eval(a) is not { Kind: TagValueKind.Bool } left)
+        if (Left.Eval(a) is not { Kind: TagValueKind.Boolean } left)
         {
             return TagValue.Absent;
         }
@@ -176,7 +176,7 @@ internal sealed record TagLogic(bool And, TagNode Left, TagNode Right) : TagNode
             return left; // false && x, true || x
         }
 
-        return Right.Eval(a) is { Kind: TagValueKind.Bool } right ? right : TagValue.Absent;
+        return Right.Eval(a) is { Kind: TagValueKind.Boolean } right ? right : TagValue.Absent;
     }
 }
 
@@ -191,7 +191,7 @@ internal sealed record TagCompare(string Op, TagNode Left, TagNode Right) : TagN
             return TagValue.Absent; // CEL: no such overload
         }
 
-        var order = left.Kind == TagValueKind.String ? string.CompareOrdinal(left.Text, right.Text) : left.Number.CompareTo(right.Number);
+        var order = left.Kind == TagValueKind.Text ? string.CompareOrdinal(left.Text, right.Text) : left.Number.CompareTo(right.Number);
         return Op switch
         {
             "==" => TagValue.Of(order == 0),
@@ -208,7 +208,7 @@ internal sealed record TagStringMethod(string Method, TagNode Target, TagNode Ar
 {
     public override TagValue Eval(ITagAttributes a)
     {
-        if (Target.Eval(a) is not { Kind: TagValueKind.String } target || Argument.Eval(a) is not { Kind: TagValueKind.String } argument)
+        if (Target.Eval(a) is not { Kind: TagValueKind.Text } target || Argument.Eval(a) is not { Kind: TagValueKind.Text } argument)
         {
             return TagValue.Absent;
         }
@@ -226,8 +226,8 @@ internal sealed record TagConditional(TagNode Condition, TagNode Then, TagNode E
 {
     public override TagValue Eval(ITagAttributes a) => Condition.Eval(a) switch
     {
-        { Kind: TagValueKind.Bool, Number: not 0 } => Then.Eval(a),
-        { Kind: TagValueKind.Bool } => Else.Eval(a),
+        { Kind: TagValueKind.Boolean, Number: not 0 } => Then.Eval(a),
+        { Kind: TagValueKind.Boolean } => Else.Eval(a),
         _ => TagValue.Absent,
     };
 }

@@ -111,12 +111,14 @@ internal sealed class TagValueParser
             // 'name' in request.headers: whether the request has the header.
             Skip();
             var at = _pos;
-            if (left is not TagLiteral { Value.Kind: TagValueKind.String } name || !Word("request") || !Eat(".") || !Word("headers"))
+            if (left is not TagLiteral { Value.Kind: TagValueKind.Text } name || !Word("request") || !Eat(".") || !Word("headers"))
             {
                 return Fail("'in' is supported as 'header-name' in request.headers", at);
             }
 
-            return new TagHas(Read(new TagAttributeRef(TagAttribute.RequestHeader, Key: name.Value.Text!.ToLowerInvariant())));
+            var header = new TagAttributeRef(TagAttribute.RequestHeader, Key: name.Value.Text!.ToLowerInvariant());
+            _attributes.Add(header);
+            return new TagHas(header);
         }
 
         return left;

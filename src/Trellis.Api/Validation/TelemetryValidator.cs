@@ -40,7 +40,7 @@ internal static class TelemetryValidator
 
                 foreach (var (name, tag) in entry.TagOverrides)
                 {
-                    TagOverride(name, tag, entry.Match, $"spec.metrics[{i}].overrides[{o}].tagOverrides.{name}", ctx);
+                    TagOverrideRules(name, tag, entry.Match, $"spec.metrics[{i}].overrides[{o}].tagOverrides.{name}", ctx);
                 }
             }
         }
@@ -60,7 +60,7 @@ internal static class TelemetryValidator
     /// A label operation: a Prometheus label name, a value for UPSERT (Istio's default operation) and none for REMOVE
     /// (istio/api's rules), and a value Trellis can evaluate (<see cref="TagValueExpression"/>), else nothing is applied.
     /// </summary>
-    private static void TagOverride(string name, TagOverride tag, MetricSelector? match, string at, ValidationContext ctx)
+    private static void TagOverrideRules(string name, TagOverride tag, MetricSelector? match, string at, ValidationContext ctx)
     {
         if (!IsLabelName(name))
         {
@@ -84,7 +84,7 @@ internal static class TelemetryValidator
 
         if (string.IsNullOrEmpty(tag.Value))
         {
-            ctx.Error($"{at}.value", "value must be set when operation is UPSERT");
+            ctx.Error(at, "value must be set when operation is UPSERT");
         }
         else if (TagValueExpression.Parse(tag.Value, out var error) is null)
         {

@@ -87,7 +87,8 @@ public sealed class ApplyEndpointTests
         var error = Assert.Single(body!["diagnostics"]!.AsArray(), d => (string)d!["severity"]! == "error");
         Assert.Equal("TRL0006", (string)error!["code"]!);
         Assert.Equal("spec.metrics[0].overrides[0].tagOverrides.request_size.value", (string)error["path"]!);
-        Assert.Contains("unsupported attribute 'request.size' at position 8", (string)error["message"]!, StringComparison.Ordinal);
+        Assert.Contains("cannot evaluate \"string(request.size)\": unsupported attribute 'request.size'", (string)error["message"]!, StringComparison.Ordinal);
+        Assert.Contains("at position 8", (string)error["message"]!, StringComparison.Ordinal);
         Assert.Same(before, cp.Host.Store.Snapshot);
     }
 

@@ -9,7 +9,7 @@ namespace Trellis.Proxy.Telemetry.Metrics;
 /// Istio's standard request metrics of one proxy (https://istio.io/latest/docs/reference/config/metrics/):
 /// <c>istio_requests_total</c>, <c>istio_request_duration_milliseconds</c>, <c>istio_request_bytes</c> and
 /// <c>istio_response_bytes</c>, with Istio's labels in Istio's order, so that Istio's Grafana dashboards and Kiali
-/// read them unchanged. A request finds its series by a <see cref="RequestKey"/> of interned numbers and updates it
+/// read them unchanged, and the Telemetry API's overrides of the listener (<see cref="MetricPlan"/>). A request finds its series by a <see cref="RequestKey"/> of interned numbers and updates it
 /// lock-free; only the first request of a new label set builds its label text. Series live as long as the proxy, as
 /// Envoy's stats do.
 /// </summary>
@@ -68,9 +68,9 @@ internal sealed class IstioMetrics
     public IEnumerable<KeyValuePair<RequestKey, RequestSeries>> Series => _requests;
 
     /// <summary>
-    /// All four families, each whole, series in a stable order; a family no series is shown in is left out. Series whose label texts are equal in a family (a
-    /// label removed by an override, or two series told apart only by what a tag expression folds together) are one
-    /// sample there, their counts added, as Envoy's stats are keyed by their tags.
+    /// All four families, each whole, series in a stable order; a family no series is shown in is left out. Series whose
+    /// label texts are equal in a family (a label removed by an override, pods of one workload, values a tag expression
+    /// folds together) are one sample there, their counts added, as Envoy's stats are keyed by their tags.
     /// </summary>
     public void Write(PrometheusWriter writer)
     {

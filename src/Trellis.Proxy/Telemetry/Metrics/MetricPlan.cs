@@ -59,9 +59,6 @@ internal sealed class MetricPlan : IEquatable<MetricPlan>
 
     public TagOperationPlan[] Operations(StandardMetric metric) => _operations[(int)metric];
 
-    /// <summary>Whether every request metric is off (the TCP ones may still count).</summary>
-    public bool AllRequestMetricsDisabled => _disabled[..4].All(d => d);
-
     public bool Equals(MetricPlan? other) => other is not null && string.Equals(Key, other.Key, StringComparison.Ordinal);
 
     public override bool Equals(object? obj) => Equals(obj as MetricPlan);

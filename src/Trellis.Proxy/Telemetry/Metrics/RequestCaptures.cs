@@ -27,6 +27,7 @@ internal sealed class RequestCaptures
 
     private readonly ConcurrentDictionary<string, int> _ids = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<int, string[]> _values = new();
+    private readonly object _addLock = new();
     private int _next;
 
     public int Count => _ids.Count;
@@ -83,7 +84,7 @@ internal sealed class RequestCaptures
 
         var key = text.ToString();
         var parts = key[..^1].Split(Separator);
-        lock (_values)
+        lock (_addLock)
         {
             if (_ids.TryGetValue(key, out id))
             {

@@ -33,7 +33,7 @@ internal sealed class TcpMetrics(Interned<PeerLabels> peers, Interned<ServiceLab
         _series.TryGetValue(key, out var series) ? series : _series.GetOrAdd(key, static (k, self) => new TcpSeries(self.LabelTexts(k)), this);
 
     /// <summary>The TCP metrics, in the order of <see cref="TcpSeries.MetricLabels"/>.</summary>
-    private static ReadOnlySpan<StandardMetric> Metrics =>
+    private static ReadOnlySpan<StandardMetric> TcpFamilies =>
         [StandardMetric.TcpSentBytes, StandardMetric.TcpReceivedBytes, StandardMetric.TcpOpenedConnections, StandardMetric.TcpClosedConnections];
 
     /// <summary>The series of <paramref name="key"/>, if any connection had it (tests, live views).</summary>
@@ -79,7 +79,7 @@ internal sealed class TcpMetrics(Interned<PeerLabels> peers, Interned<ServiceLab
         labels.Add(new("connection_security_policy", key.Reporter == Reporter.Source ? "unknown" : key.MutualTls ? "mutual_tls" : "none"));
         // A connection has no request and no response code: expressions reading them are absent (the label reads "unknown").
         var context = new SeriesLabels.Context(key.Reporter, source, destination, null, null, plans[key.Plan], null, 0);
-        return SeriesLabels.For(labels, context, Metrics);
+        return SeriesLabels.For(labels, context, TcpFamilies);
     }
 }
 
