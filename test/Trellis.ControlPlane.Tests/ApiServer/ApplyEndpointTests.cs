@@ -67,7 +67,6 @@ public sealed class ApplyEndpointTests
     public async Task Apply_TagOverrideExpressionNotEvaluated_RefusedAndNothingChanged()
     {
         await using var cp = await ControlPlaneFixture.StartAsync();
-        var before = cp.Host.Store.Snapshot;
         const string yaml = """
             apiVersion: telemetry.istio.io/v1
             kind: Telemetry
@@ -89,7 +88,8 @@ public sealed class ApplyEndpointTests
         Assert.Equal("spec.metrics[0].overrides[0].tagOverrides.request_size.value", (string)error["path"]!);
         Assert.Contains("cannot evaluate \"string(request.size)\": unsupported attribute 'request.size'", (string)error["message"]!, StringComparison.Ordinal);
         Assert.Contains("at position 8", (string)error["message"]!, StringComparison.Ordinal);
-        Assert.Same(before, cp.Host.Store.Snapshot);
+        // Neither document was stored (the controllers' own status writes may move the store meanwhile).
+        Assert.DoesNotContain(cp.Host.Store.Snapshot.Objects.Values, o => o.Resource.Kind is "Telemetry" or "Service");
     }
 
     [Fact]

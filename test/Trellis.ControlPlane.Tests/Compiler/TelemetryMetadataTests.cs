@@ -45,7 +45,7 @@ public sealed class TelemetryMetadataTests
         var snapshot = Compile(VersionRoutes);
 
         var v2 = Cluster(snapshot, "v2");
-        Assert.Equal(new ServiceMetadata(Reviews, "reviews", "default"), v2.Service);
+        Assert.Equal(new ServiceMetadata(Reviews, "reviews", "default", 9080), v2.Service); // the port a client span is named after
         var endpoint = Assert.Single(v2.Endpoints);
         Assert.Equal("reviews-v2", endpoint.Workload);
         Assert.Equal("default", endpoint.Namespace);

@@ -71,7 +71,7 @@ public sealed class MetricOverridesTests
 
         Assert.DoesNotContain("istio_request_duration_milliseconds", text, StringComparison.Ordinal);
         // Other metrics keep Istio's labels: the response sizes of the 200s and the 404 are two series.
-        Assert.Equal(2, Regex.Matches(text, "^istio_response_bytes_count\\{[^}]*response_code=", RegexOptions.Multiline).Count);
+        Assert.Equal(2, Regex.Count(text, "^istio_response_bytes_count\\{[^}]*response_code=", RegexOptions.Multiline));
         Assert.DoesNotContain("request_host", Regex.Match(text, "^istio_request_bytes_count.*$", RegexOptions.Multiline).Value, StringComparison.Ordinal);
         Assert.Empty(await Promtool.ProblemsAsync(text));
     }
@@ -99,7 +99,7 @@ public sealed class MetricOverridesTests
         Assert.Equal("15", received.Groups[2].Value);
         Assert.Contains("side=\"default\"", received.Groups[1].Value, StringComparison.Ordinal);
         Assert.DoesNotContain("response_flags", received.Groups[1].Value, StringComparison.Ordinal);
-        Assert.Equal(2, Regex.Matches(text, "^istio_tcp_connections_opened_total\\{", RegexOptions.Multiline).Count); // untouched: two series
+        Assert.Equal(2, Regex.Count(text, "^istio_tcp_connections_opened_total\\{", RegexOptions.Multiline)); // untouched: two series
     }
 
     private static ProxySnapshot Outbound(EndpointConfig reviews, bool http2, ListenerTelemetryConfig telemetry) => new(
