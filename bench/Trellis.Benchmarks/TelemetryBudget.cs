@@ -53,7 +53,7 @@ internal static class TelemetryBudget
         // series' label text); labels from the request head (request.host, a header) are copied and looked up per request.
         var tagged = telemetry.Listener("productpage/tagged")!;
         var taggedClient = new ExchangeTelemetry { RequestBytes = 120, ResponseBytes = 2400 };
-        yield return ("telemetry: begin, tag overrides from the request", () => telemetry.Begin(tagged, toReviews, taggedClient));
+        yield return ("telemetry: begin, request tags", () => telemetry.Begin(tagged, toReviews, taggedClient));
         yield return ("telemetry: count, tag overrides", () => telemetry.Record(tagged, toReviews, taggedClient, outcome, elapsed, System.Diagnostics.Stopwatch.GetTimestamp()));
 
         // A tap on another workload (trellis tap details-v1), on a proxy of its own so the rows above run with none:
