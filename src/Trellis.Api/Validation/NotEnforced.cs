@@ -41,6 +41,8 @@ public static class NotEnforced
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].useRequestIdForTraceSampling", "new traces are sampled by a random draw, not by the request id"),
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.tracing[*].enableIstioTags", "Istio's span tags are always added"),
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.customMetric", "there are no custom metrics"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.metric=GRPC_REQUEST_MESSAGES", "gRPC messages are not counted (no istio_request_messages_total)"),
+        new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].overrides[*].match.metric=GRPC_RESPONSE_MESSAGES", "gRPC messages are not counted (no istio_response_messages_total)"),
         new(ResourceKinds.IstioTelemetry, "Telemetry", "spec.metrics[*].reportingInterval", "Prometheus reads the proxies' counts when it scrapes: there is no reporting interval"),
 
         // Audit of the kinds Trellis reads: fields stored without behaviour outside issue 10's traffic policy.
