@@ -21,6 +21,13 @@ public sealed class ControlPlaneApi(HttpClient http, string server, string sourc
         Assert.True(response.IsSuccessStatusCode, $"apply failed: {(int)response.StatusCode} {body}");
     }
 
+    /// <summary>An apply that may be refused: its status and body.</summary>
+    public async Task<(int Status, string Body)> TryApplyAsync(string yaml)
+    {
+        using var response = await SendAsync(HttpMethod.Post, $"{server}/apply?source={source}", yaml);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
     public async Task DeleteAsync(string yaml)
     {
         using var response = await SendAsync(HttpMethod.Post, $"{server}/delete?source={source}", yaml);

@@ -134,6 +134,7 @@ public static class Analyzer
     private static void CheckDestinationRule(Resource resource, DestinationRuleSpec spec, MeshIndex index, List<Diagnostic> findings)
     {
         Http2PoolCheck.Check(resource, spec, index, findings, Label(resource));
+        CredentialCheck.Check(resource, spec, index, findings, Label(resource));
         var host = HostNames.Qualify(spec.Host, Namespace(resource));
         var workloads = index.WorkloadLabelsBehind(host);
         if (workloads is null || workloads.Count == 0)

@@ -58,11 +58,17 @@ internal sealed class MeshIndex
                 case DeploymentSpec deployment:
                     _deployments.Add((ns, deployment.Template.Metadata?.Labels ?? new Dictionary<string, string>()));
                     break;
+                case SecretData secret:
+                    Secrets[(ns, r.Metadata.Name)] = secret;
+                    break;
             }
         }
     }
 
     public HashSet<(string Namespace, string Name)> Gateways { get; } = [];
+
+    /// <summary>Secrets by namespace and name (the credentials DestinationRules name).</summary>
+    public Dictionary<(string Namespace, string Name), SecretData> Secrets { get; } = [];
 
     /// <summary>Whether a destination host (as written and qualified) names a known service.</summary>
     public bool HasHost(string written, string qualified) =>

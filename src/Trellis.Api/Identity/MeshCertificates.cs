@@ -35,26 +35,9 @@ public static class MeshCertificates
         }
 
         var certificate = leaf as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(leaf.GetRawCertData());
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
-        chain.ChainPolicy.VerificationTimeIgnored = false;
-        chain.ChainPolicy.ApplicationPolicy.Add(client ? ClientAuth : ServerAuth);
-        if (presented is not null)
+        if (CheckChain(certificate, presented, roots, now, client) is { } problem)
         {
-            chain.ChainPolicy.ExtraStore.AddRange(presented.ChainPolicy.ExtraStore);
-            foreach (var element in presented.ChainElements)
-            {
-                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
-            }
-        }
-
-        if (!chain.Build(certificate))
-        {
-            var status = chain.ChainStatus.Select(s => s.Status).Where(s => s != X509ChainStatusFlags.NoError).Distinct().ToList();
-            return (null, Describe(status, certificate, now));
+            return (null, problem);
         }
 
         if (SpiffeId.FromCertificate(certificate) is not { } id)
@@ -76,7 +59,44 @@ public static class MeshCertificates
             ? null
             : $"secure naming: the server is {server}, not one of {string.Join(", ", expected.Order(StringComparer.Ordinal))}";
 
-    private static string Describe(List<X509ChainStatusFlags> status, X509Certificate2 certificate, DateTimeOffset now)
+    /// <summary>
+    /// The chain part of the rule, shared with TLS origination to servers outside the mesh: <paramref name="certificate"/>
+    /// chains to <paramref name="roots"/> (null: the system's roots, for external servers), is valid at
+    /// <paramref name="now"/> and allows its side's usage; the peer's intermediates come from <paramref name="presented"/>.
+    /// Null when it holds, otherwise why not.
+    /// </summary>
+    public static string? CheckChain(X509Certificate2 certificate, X509Chain? presented, X509Certificate2Collection? roots, DateTimeOffset now, bool client)
+    {
+        using var chain = new X509Chain();
+        if (roots is not null)
+        {
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+        }
+
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
+        chain.ChainPolicy.VerificationTimeIgnored = false;
+        chain.ChainPolicy.ApplicationPolicy.Add(client ? ClientAuth : ServerAuth);
+        if (presented is not null)
+        {
+            chain.ChainPolicy.ExtraStore.AddRange(presented.ChainPolicy.ExtraStore);
+            foreach (var element in presented.ChainElements)
+            {
+                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+            }
+        }
+
+        if (chain.Build(certificate))
+        {
+            return null;
+        }
+
+        var status = chain.ChainStatus.Select(s => s.Status).Where(s => s != X509ChainStatusFlags.NoError).Distinct().ToList();
+        return Describe(status, certificate, now, roots is null ? "the system's roots" : "the trust bundle");
+    }
+
+    private static string Describe(List<X509ChainStatusFlags> status, X509Certificate2 certificate, DateTimeOffset now, string trusted)
     {
         if (status.Contains(X509ChainStatusFlags.NotTimeValid))
         {
@@ -85,7 +105,7 @@ public static class MeshCertificates
 
         if (status.Contains(X509ChainStatusFlags.UntrustedRoot) || status.Contains(X509ChainStatusFlags.PartialChain))
         {
-            return $"the certificate ({certificate.Subject}) is not signed by a root of the trust bundle";
+            return $"the certificate ({certificate.Subject}) is not signed by a root of {trusted}";
         }
 
         if (status.Contains(X509ChainStatusFlags.NotValidForUsage))

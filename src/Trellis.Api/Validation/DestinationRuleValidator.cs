@@ -112,9 +112,39 @@ internal static class DestinationRuleValidator
             Checks.Percentage(outlier.MinHealthPercent, $"{path}.outlierDetection.minHealthPercent", ctx);
         }
 
-        if (tls is { Mode: ClientTlsMode.Mutual } && (tls.ClientCertificate is null || tls.PrivateKey is null) && tls.CredentialName is null)
+        if (tls is not null)
         {
-            ctx.Error($"{path}.tls", "MUTUAL needs clientCertificate and privateKey, or credentialName");
+            Tls(tls, $"{path}.tls", ctx);
+        }
+    }
+
+    /// <summary>Istio's <c>validateTLS</c>: what SIMPLE and MUTUAL need, and the settings that exclude each other.</summary>
+    private static void Tls(ClientTlsSettings tls, string path, ValidationContext ctx)
+    {
+        static bool Set(string? value) => !string.IsNullOrEmpty(value);
+        if (tls.InsecureSkipVerify == true && tls.Mode is ClientTlsMode.Simple && (Set(tls.CaCertificates) || Set(tls.CredentialName)))
+        {
+            ctx.Error($"{path}.insecureSkipVerify", "cannot specify caCertificates or credentialName when insecureSkipVerify is set true");
+        }
+
+        if (tls.InsecureSkipVerify == true && tls.Mode is ClientTlsMode.Mutual && Set(tls.CaCertificates))
+        {
+            ctx.Error($"{path}.insecureSkipVerify", "cannot specify caCertificates when insecureSkipVerify is set true");
+        }
+
+        if (tls.Mode is ClientTlsMode.Simple or ClientTlsMode.Mutual && Set(tls.CredentialName))
+        {
+            if (Set(tls.ClientCertificate) || Set(tls.PrivateKey) || Set(tls.CaCertificates) || Set(tls.CaCrl))
+            {
+                ctx.Error($"{path}.credentialName", "cannot specify client certificates or CA certificate or CA CRL if credentialName is set");
+            }
+
+            return;
+        }
+
+        if (tls.Mode is ClientTlsMode.Mutual && (!Set(tls.ClientCertificate) || !Set(tls.PrivateKey)))
+        {
+            ctx.Error(path, "MUTUAL needs clientCertificate and privateKey, or credentialName");
         }
     }
 

@@ -139,10 +139,24 @@ internal sealed class ClusterSet(MeshIndex index)
         var protocol = service?.ProtocolOf(port) ?? entry!.ProtocolOf(port);
         var policy = TrafficPolicies.Merge(rule?.Spec.TrafficPolicy, subset?.TrafficPolicy, port);
         var cluster = TrafficPolicies.Apply(new ClusterConfig(name, endpoints, Protocol: Upstream(protocol), Service: metadata), policy);
-        if (service is not null)
+        if (rule is not null && TlsOrigination.For(policy.Tls, rule.Namespace, index) is { } origination)
         {
-            // Secure naming: a server of this cluster must present the identity of one of the service's workloads.
-            cluster = cluster with { Tls = MeshTls(TlsMode(policy.Tls?.Mode), service.Instances) };
+            // SIMPLE or MUTUAL: TLS to the servers with the rule's settings, for a ServiceEntry host or a Service alike.
+            cluster = cluster with { Tls = origination };
+        }
+        else if (service is not null)
+        {
+            // Secure naming: a server of this cluster must present the identity of one of the service's workloads, or
+            // one of the rule's subjectAltNames when it lists them (Istio's ISTIO_MUTUAL with subjectAltNames).
+            var tls = MeshTls(TlsMode(policy.Tls?.Mode), service.Instances);
+            cluster = cluster with
+            {
+                Tls = tls with
+                {
+                    PeerIdentities = policy.Tls is { SubjectAltNames.Count: > 0 } written ? written.SubjectAltNames : tls.PeerIdentities,
+                    Sni = string.IsNullOrEmpty(policy.Tls?.Sni) ? null : policy.Tls.Sni,
+                },
+            };
         }
 
         // resolution NONE: no endpoints to balance over, the request goes to the address it was sent to.
@@ -157,8 +171,7 @@ internal sealed class ClusterSet(MeshIndex index)
 
     /// <summary>
     /// DestinationRule <c>tls.mode</c> for a mesh service: ISTIO_MUTUAL and DISABLE are honoured; none is auto mTLS.
-    /// SIMPLE and MUTUAL (TLS origination with the user's certificates) are for external hosts and stay accepted, not
-    /// enforced: the cluster then keeps auto mTLS.
+    /// SIMPLE and MUTUAL are TLS origination (<see cref="TlsOrigination"/>), decided before this.
     /// </summary>
     public static ClusterTlsMode TlsMode(ClientTlsMode? mode) => mode switch
     {

@@ -139,7 +139,7 @@ internal sealed class HttpForwarder
         exchange.Content = content;
         try
         {
-            exchange.Response = await attempt.Cluster.InvokerFor(attempt.Endpoint, exchange.SourceIdentity).SendAsync(message, cts.Token);
+            exchange.Response = await attempt.Cluster.InvokerFor(attempt.Endpoint, exchange.SourceIdentity, attempt.Route.UpstreamAuthority(exchange.Request.Authority)).SendAsync(message, cts.Token);
             return AttemptResult.Responded((int)exchange.Response.StatusCode);
         }
         catch (Exception ex)

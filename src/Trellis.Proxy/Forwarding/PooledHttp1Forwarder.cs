@@ -77,7 +77,7 @@ internal sealed class PooledHttp1Forwarder
             exchange.Framing = framing;
             for (var resend = 0; ; resend++)
             {
-                (upstream, _) = await UpstreamAttempt.OpenAsync(_pool, attempt.Cluster, endpoint, exchange.SourceIdentity, resend, token);
+                (upstream, _) = await UpstreamAttempt.OpenAsync(_pool, attempt.Cluster, endpoint, exchange.SourceIdentity, attempt.Route.UpstreamAuthority(exchange.Request.Authority), resend, token);
                 if (upstream is null)
                 {
                     var error = await ClassifyAsync(context, cts, exchange.Deadline, null, ForwardError.UpstreamConnect);

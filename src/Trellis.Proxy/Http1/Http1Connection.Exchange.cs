@@ -161,7 +161,7 @@ internal sealed partial class Http1Connection
         var endpoint = attempt.Endpoint;
         for (var resend = 0; ; resend++)
         {
-            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, _listener.Identity, resend, token);
+            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, _listener.Identity, attempt.Route.UpstreamAuthority(_request.Authority), resend, token);
             if (upstream is null)
             {
                 DisarmClientWatch();

@@ -12,12 +12,13 @@ internal static class UpstreamAttempt
 {
     /// <summary>The first attempt takes a pooled connection when there is one; a second one always connects anew.</summary>
     /// <remarks>The cluster's connection pool settings apply: its connect and idle timeouts, and how many requests a connection may carry.
-    /// <paramref name="source"/> is the SPIFFE ID of the calling workload (its listener's), for mTLS.</remarks>
+    /// <paramref name="source"/> is the SPIFFE ID of the calling workload (its listener's), for mTLS; <paramref name="authority"/>
+    /// the request's upstream Host, for TLS origination's server name.</remarks>
     public static ValueTask<(UpstreamConnection? Connection, Exception? Error)> OpenAsync(
-        UpstreamConnectionPool pool, ClusterState cluster, EndpointState endpoint, string? source, int attempt, CancellationToken token = default)
+        UpstreamConnectionPool pool, ClusterState cluster, EndpointState endpoint, string? source, string? authority, int attempt, CancellationToken token = default)
     {
-        // The transport (cleartext or mTLS as the calling workload) is part of the pool's key.
-        var connector = cluster.ConnectorFor(endpoint, source);
+        // The transport (cleartext, mTLS as the calling workload, TLS to a server name) is part of the pool's key.
+        var connector = cluster.ConnectorFor(endpoint, source, authority);
         return attempt == 0 && pool.TakeIdle(endpoint.Address, endpoint.Port, connector, cluster.Config.ConnectionPool) is { } idle
             ? new((idle, null))
             : pool.ConnectAsync(endpoint.Address, endpoint.Port, connector, cluster.Config.ConnectionPool, token);

@@ -181,7 +181,7 @@ internal sealed partial class Http2Stream
         var endpoint = attempt.Endpoint;
         for (var resend = 0; ; resend++)
         {
-            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, _connection.Listener.Identity, resend, token);
+            var (upstream, _) = await UpstreamAttempt.OpenAsync(pool, attempt.Cluster, endpoint, _connection.Listener.Identity, attempt.Route.UpstreamAuthority(_routeRequest.Authority), resend, token);
             if (upstream is null)
             {
                 return AttemptResult.Failed(token.IsCancellationRequested ? ForwardError.UpstreamTimeout : ForwardError.UpstreamConnect, requestSent: false, _reset);

@@ -61,14 +61,19 @@ internal sealed class ClusterState
     /// <summary>How connections to the endpoints are opened (the upstream transport seam): plain TCP today.</summary>
     public Upstream.IUpstreamConnector Connector { get; init; }
 
-    /// <summary>The cluster's mTLS decision (auto mTLS, ISTIO_MUTUAL, DISABLE); null: every connection is <see cref="Connector"/>'s.</summary>
+    /// <summary>The cluster's TLS decision (auto mTLS, ISTIO_MUTUAL, DISABLE, SIMPLE, MUTUAL); null: every connection is <see cref="Connector"/>'s.</summary>
     public Upstream.ClusterTls? Tls { get; init; }
 
-    /// <summary>The connector of an attempt from the workload <paramref name="source"/> (its SPIFFE ID; null for none) to <paramref name="endpoint"/>.</summary>
-    public Upstream.IUpstreamConnector ConnectorFor(EndpointState endpoint, string? source) => Tls is { } tls ? tls.For(endpoint, source, Connector) : Connector;
+    /// <summary>
+    /// The connector of an attempt from the workload <paramref name="source"/> (its SPIFFE ID; null for none) to
+    /// <paramref name="endpoint"/>, for a request whose upstream Host is <paramref name="authority"/> (TLS origination's auto SNI).
+    /// </summary>
+    public Upstream.IUpstreamConnector ConnectorFor(EndpointState endpoint, string? source, string? authority) =>
+        Tls is { } tls ? tls.For(endpoint, source, Connector, authority) : Connector;
 
-    /// <summary>The HTTP client of an attempt (the Kestrel path's HTTP/2 upstreams): <see cref="Invoker"/>, or the mTLS connector's own.</summary>
-    public HttpMessageInvoker InvokerFor(EndpointState endpoint, string? source) => ConnectorFor(endpoint, source) is Upstream.TlsConnector tls ? tls.Invoker : Invoker;
+    /// <summary>The HTTP client of an attempt (the Kestrel path's HTTP/2 upstreams): <see cref="Invoker"/>, or the TLS connector's own.</summary>
+    public HttpMessageInvoker InvokerFor(EndpointState endpoint, string? source, string? authority) =>
+        ConnectorFor(endpoint, source, authority) is Upstream.TlsConnector tls ? tls.Invoker : Invoker;
 
     public Func<int, int> Random { get; }
 

@@ -59,7 +59,10 @@ internal sealed partial class Mirroring
                 continue;
             }
 
-            _ = Task.Run(() => SendAsync(head, cluster, endpoint));
+            // The copy's transport is the cluster's own (a rule's TLS origination or ISTIO_MUTUAL is never dropped for a
+            // copy), named by the request's upstream host, not its shadow name (the same servers and certificates).
+            var connector = cluster.ConnectorFor(endpoint, source: null, route.UpstreamAuthority(exchange.Request.Authority));
+            _ = Task.Run(() => SendAsync(head, cluster, endpoint, connector));
         }
     }
 
@@ -70,12 +73,12 @@ internal sealed partial class Mirroring
         return colon < 0 ? authority + "-shadow" : string.Concat(authority.AsSpan(0, colon), "-shadow", authority.AsSpan(colon));
     }
 
-    private async Task SendAsync(HeadBuilder request, ClusterState cluster, EndpointState endpoint)
+    private async Task SendAsync(HeadBuilder request, ClusterState cluster, EndpointState endpoint, Upstream.IUpstreamConnector connector)
     {
         UpstreamConnection? connection = null;
         try
         {
-            (connection, var error) = await _pool.ConnectAsync(endpoint.Address, endpoint.Port, cluster.Connector, cluster.Config.ConnectionPool);
+            (connection, var error) = await _pool.ConnectAsync(endpoint.Address, endpoint.Port, connector, cluster.Config.ConnectionPool);
             if (connection is null)
             {
                 Log.MirrorFailed(_logger, endpoint.Origin, error?.Message ?? "connect failed");

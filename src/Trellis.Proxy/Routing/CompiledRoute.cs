@@ -108,6 +108,9 @@ internal sealed class CompiledRoute
 
     public string? RewriteAuthority { get; }
 
+    /// <summary>The Host an upstream request carries for a client that asked for <paramref name="requested"/>: the route's authority rewrite, else the same.</summary>
+    public string UpstreamAuthority(string requested) => RewriteAuthority ?? requested;
+
     public HeaderOperations? RequestHeaders { get; }
 
     public HeaderOperations? ResponseHeaders { get; }

@@ -116,11 +116,11 @@ internal static class TcpConnection
         Socket client, string listener, string route, ClusterState cluster, EndpointState endpoint, ReadOnlyMemory<byte> prefix,
         TcpServices services, ListenerTelemetry? telemetry, long started, CancellationToken stop)
     {
-        if (cluster.Config.Tls?.Mode == Api.Snapshots.ClusterTlsMode.IstioMutual)
+        if (cluster.Config.Tls?.Mode is { } mode and (Api.Snapshots.ClusterTlsMode.IstioMutual or Api.Snapshots.ClusterTlsMode.Simple or Api.Snapshots.ClusterTlsMode.Mutual))
         {
-            // A DestinationRule asks for ISTIO_MUTUAL and the relay speaks no TLS yet: never send the bytes in cleartext.
+            // A DestinationRule asks for TLS (ISTIO_MUTUAL, SIMPLE, MUTUAL) and the relay speaks no TLS yet: never send the bytes in cleartext.
             Count(services.Telemetry, telemetry, cluster, endpoint, ResponseFlags.UpstreamConnectionFailure);
-            TcpLog.ConnectFailed(services.Log, listener, cluster.Name, $"{endpoint.Address}:{endpoint.Port}", "ISTIO_MUTUAL: TCP relays speak no mTLS yet");
+            TcpLog.ConnectFailed(services.Log, listener, cluster.Name, $"{endpoint.Address}:{endpoint.Port}", $"{mode}: TCP relays speak no TLS yet");
             return;
         }
 

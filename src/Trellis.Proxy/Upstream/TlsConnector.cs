@@ -1,24 +1,22 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging;
 using Trellis.Proxy.Security.Tls;
 
 namespace Trellis.Proxy.Upstream;
 
 /// <summary>
-/// Opens mTLS connections: TCP through <paramref name="tcp"/> (its keep-alive settings), then a TLS 1.3 handshake as
-/// <paramref name="identity"/> whose server must present one of <paramref name="expected"/> (Istio's secure naming), with
-/// ALPN <paramref name="alpn"/> (the cluster's upstream protocol). One connector per (client identity, expected servers,
-/// protocol, keep-alive), so the pool never lends one workload's connection to another. A refused handshake is a connect
-/// failure with its reason logged; it never throws.
+/// Opens TLS connections, the one client handshake path of the proxy: TCP through <paramref name="tcp"/> (its keep-alive
+/// settings), then a handshake with what <paramref name="client"/> presents and accepts: mTLS as a workload identity whose
+/// server must present one of the expected identities (Istio's secure naming), or TLS originated to an external server
+/// (DestinationRule SIMPLE/MUTUAL). One connector per (client settings, expected servers, server name, protocol,
+/// keep-alive), so the pool never lends one workload's connection to another. A refused handshake is a connect failure
+/// with its reason logged; it never throws.
 /// </summary>
 internal sealed class TlsConnector(
-    MeshTls tls, TcpConnector tcp, string identity, IReadOnlySet<string> expected, SslApplicationProtocol alpn, Func<SocketsHttpHandler> handlers) : IUpstreamConnector
+    IUpstreamTls client, TcpConnector tcp, TimeProvider time, Func<SocketsHttpHandler> handlers) : IUpstreamConnector
 {
     private HttpMessageInvoker? _invoker;
-
-    public string Identity => identity;
 
     /// <summary>
     /// The HTTP/2 client of this connector (the Kestrel path's HTTP/2 upstreams): SocketsHttpHandler's pool over
@@ -36,7 +34,7 @@ internal sealed class TlsConnector(
             var (transport, error) = await ConnectAsync(endpoint, token);
             return transport is TlsTransport secured
                 ? secured.Stream
-                : throw new HttpRequestException(HttpRequestError.ConnectionError, "mTLS connect failed", error);
+                : throw new HttpRequestException(HttpRequestError.ConnectionError, "TLS connect failed", error);
         };
         return new HttpMessageInvoker(handler, disposeHandler: true);
     });
@@ -44,10 +42,8 @@ internal sealed class TlsConnector(
     public async ValueTask<(IUpstreamTransport? Transport, Exception? Error)> ConnectAsync(EndPoint endpoint, CancellationToken token)
     {
         var slot = new PeerSlot();
-        var options = tls.Client(identity, expected, alpn, (endpoint as IPEndPoint)?.Address.ToString() ?? string.Empty, slot);
-        if (options is null)
+        if (client.Options(endpoint, slot) is not { } options)
         {
-            MeshTlsLog.NoClientCertificate(tls.Log, endpoint.ToString() ?? string.Empty, identity);
             return (null, new SocketException((int)SocketError.AccessDenied));
         }
 
@@ -60,15 +56,15 @@ internal sealed class TlsConnector(
         var stream = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
         try
         {
-            using var timeout = new CancellationTokenSource(MeshTls.HandshakeTimeout, tls.Time);
+            using var timeout = new CancellationTokenSource(MeshTls.HandshakeTimeout, time);
             using var linked = token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
             await stream.AuthenticateAsClientAsync(options, timeout.Token);
-            return (new TlsTransport(stream, socket, slot.Verdict.Peer!), null);
+            return (new TlsTransport(stream, socket, slot.Verdict.Peer), null);
         }
         catch (Exception ex) when (ex is OperationCanceledException || TlsFailures.IsStreamFailure(ex) || ex is SocketException)
         {
             var reason = slot.Verdict.Error ?? ex.Message;
-            MeshTlsLog.UpstreamHandshakeFailed(tls.Log, endpoint.ToString() ?? string.Empty, identity, reason);
+            client.Failed(endpoint.ToString() ?? string.Empty, reason);
             await stream.DisposeAsync();
             socket.Dispose();
             return (null, ex as OperationCanceledException ?? (Exception)new SocketException((int)SocketError.ConnectionRefused));

@@ -6,16 +6,16 @@ using Trellis.Proxy.Security;
 namespace Trellis.Proxy.Upstream;
 
 /// <summary>
-/// An mTLS upstream connection: an <see cref="SslStream"/> over the socket, with the server's verified identity. Failures
+/// A TLS upstream connection: an <see cref="SslStream"/> over the socket, with the server's verified mesh identity. Failures
 /// of the stream (IOException, a TLS alert) surface as <see cref="SocketException"/>s, the failure every exchange path
 /// already classifies, so the paths stay unaware of the transport.
 /// </summary>
-internal sealed class TlsTransport(SslStream stream, Socket socket, PeerIdentity server) : IUpstreamTransport
+internal sealed class TlsTransport(SslStream stream, Socket socket, PeerIdentity? server) : IUpstreamTransport
 {
     public string Remote { get; } = socket.RemoteEndPoint?.ToString() ?? string.Empty;
 
-    /// <summary>The identity the server presented (secure naming checked).</summary>
-    public PeerIdentity Server => server;
+    /// <summary>The mesh identity the server presented (secure naming checked); null for a server outside the mesh (TLS origination).</summary>
+    public PeerIdentity? Server => server;
 
     /// <summary>The TLS stream (an HTTP/2 client runs over it; disposing it closes the socket).</summary>
     public SslStream Stream => stream;

@@ -139,6 +139,26 @@ public sealed class PeerAuthenticationCompilerTests
         Assert.Equal("spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account", listener.Identity);
     }
 
+    [Fact]
+    public void Compile_IstioMutualWithSubjectAltNamesAndSni_ReplaceSecureNaming()
+    {
+        var snapshot = Compile(Deployments + """
+
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: reviews}
+            spec:
+              host: reviews
+              trafficPolicy: {tls: {mode: ISTIO_MUTUAL, sni: reviews.default.svc.cluster.local, subjectAltNames: ["spiffe://cluster.local/ns/default/sa/reviews-canary"]}}
+            """, withRule: false);
+
+        var tls = Cluster(snapshot, subset: null).Tls!;
+        Assert.Equal(ClusterTlsMode.IstioMutual, tls.Mode);
+        Assert.Equal(["spiffe://cluster.local/ns/default/sa/reviews-canary"], tls.PeerIdentities);
+        Assert.Equal("reviews.default.svc.cluster.local", tls.Sni);
+    }
+
     [Theory]
     [InlineData(ClientTlsMode.IstioMutual, ClusterTlsMode.IstioMutual)]
     [InlineData(ClientTlsMode.Disable, ClusterTlsMode.Disable)]

@@ -1,12 +1,16 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace Trellis.EndToEnd.Tests.Egress;
 
 /// <summary>
 /// An "external" HTTP/1.1 server on a loopback address of its own (127.0.0.2): outside the mesh, no proxy in front of
-/// it. Every request is answered 200 with its name and the Host it was sent, then the connection is closed.
+/// it. Every request is answered 200 with its name and the Host it was sent, then the connection is closed. With a
+/// <c>certificate</c> it is an HTTPS server, and its answer adds the server name the client sent and the subject of the
+/// client's certificate, if it presented one (<c>sni=NAME client=SUBJECT</c>).
 /// </summary>
 public sealed class ExternalServer : IAsyncDisposable
 {
@@ -14,9 +18,12 @@ public sealed class ExternalServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
 
-    public ExternalServer(string name, IPAddress address)
+    private readonly X509Certificate2? _certificate;
+
+    public ExternalServer(string name, IPAddress address, X509Certificate2? certificate = null)
     {
         Name = name;
+        _certificate = certificate;
         _listener = new TcpListener(address, 0);
         _listener.Start();
         Address = address.ToString();
@@ -60,7 +67,23 @@ public sealed class ExternalServer : IAsyncDisposable
         {
             try
             {
-                var stream = client.GetStream();
+                Stream stream = client.GetStream();
+                var tls = "";
+                await using var secured = _certificate is null ? null : new SslStream(stream, leaveInnerStreamOpen: false);
+                if (secured is not null)
+                {
+                    await secured.AuthenticateAsServerAsync(
+                        new SslServerAuthenticationOptions
+                        {
+                            ServerCertificate = _certificate,
+                            ClientCertificateRequired = true, // asked for, not required: SIMPLE clients send none
+                            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+                        },
+                        _stop.Token);
+                    tls = $" sni={secured.TargetHostName} client={secured.RemoteCertificate?.Subject}";
+                    stream = secured;
+                }
+
                 var head = new StringBuilder();
                 var buffer = new byte[4096];
                 while (!head.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
@@ -75,12 +98,12 @@ public sealed class ExternalServer : IAsyncDisposable
                 }
 
                 var host = head.ToString().Split("\r\n").FirstOrDefault(l => l.StartsWith("Host:", StringComparison.OrdinalIgnoreCase))?[5..].Trim() ?? "";
-                var body = Encoding.UTF8.GetBytes($"{Name} {host}");
+                var body = Encoding.UTF8.GetBytes($"{Name} {host}{tls}");
                 var response = $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n";
                 await stream.WriteAsync(Encoding.Latin1.GetBytes(response), _stop.Token);
                 await stream.WriteAsync(body, _stop.Token);
             }
-            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
             {
                 // the proxy went away; nothing to answer
             }

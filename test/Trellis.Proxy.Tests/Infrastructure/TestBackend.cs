@@ -26,14 +26,19 @@ internal sealed class TestBackend : IAsyncDisposable
     public static async Task<TestBackend> StartAsync(
         RequestDelegate handler,
         Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1,
-        bool webSockets = false)
+        bool webSockets = false,
+        Action<ListenOptions>? listen = null)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrelCore().ConfigureKestrel(o =>
         {
             o.Limits.MaxRequestBodySize = null;
-            o.Listen(IPAddress.Loopback, 0, l => l.Protocols = protocols);
+            o.Listen(IPAddress.Loopback, 0, l =>
+            {
+                l.Protocols = protocols;
+                listen?.Invoke(l);
+            });
         });
         var app = builder.Build();
         if (webSockets)
@@ -43,9 +48,39 @@ internal sealed class TestBackend : IAsyncDisposable
 
         app.Run(handler);
         await app.StartAsync();
-        var address = app.Urls.First();
+        var address = app.Urls.First().Replace("https://", "http://", StringComparison.Ordinal);
         return new TestBackend(app, new Uri(address).Port);
     }
+
+    /// <summary>
+    /// An HTTPS server with <paramref name="certificate"/> (a server outside the mesh), optionally requiring a client
+    /// certificate of <paramref name="clientCa"/>; it answers with the server name the client sent and the subject of
+    /// its certificate: <c>tls sni=NAME client=SUBJECT</c>.
+    /// </summary>
+    public static Task<TestBackend> StartTlsAsync(
+        System.Security.Cryptography.X509Certificates.X509Certificate2 certificate,
+        System.Security.Cryptography.X509Certificates.X509Certificate2? clientCa = null,
+        Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1) =>
+        StartAsync(
+            context => context.Response.WriteAsync(
+                $"tls sni={context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>()?.HostName} client={context.Connection.ClientCertificate?.Subject} {context.Request.Protocol}"),
+            protocols,
+            listen: l => l.UseHttps(https =>
+            {
+                https.ServerCertificate = certificate;
+                if (clientCa is not null)
+                {
+                    https.ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.RequireCertificate;
+                    https.ClientCertificateValidation = (client, _, _) =>
+                    {
+                        using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+                        chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                        chain.ChainPolicy.CustomTrustStore.Add(clientCa);
+                        chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+                        return chain.Build(client);
+                    };
+                }
+            }));
 
     /// <summary>Answers every request with a short text that names this backend.</summary>
     public static Task<TestBackend> StartNamedAsync(string name) =>
