@@ -47,6 +47,9 @@ public enum ListenerKind
 /// <param name="Mtls">What an inbound listener accepts from peers (its PeerAuthentication, resolved).</param>
 /// <param name="Tcp">When set, the listener relays TCP connections by these routes instead of serving HTTP; its
 /// <paramref name="RouteTable"/> is then not used (empty).</param>
+/// <param name="ServerNames">With <paramref name="Tls"/>: the route table of a connection whose server name (SNI) one of
+/// these hostnames matches (exact, else the longest <c>*.suffix</c>, which matches any name below it), as Envoy picks a
+/// filter chain per server name for the Gateway API's HTTPS listeners; <paramref name="RouteTable"/> serves the others.</param>
 public sealed record ListenerConfig(
     string Name,
     string Address,
@@ -66,7 +69,11 @@ public sealed record ListenerConfig(
 
     string? Identity = null,
     PeerAuthenticationMode Mtls = PeerAuthenticationMode.Disable,
-    TcpProxyConfig? Tcp = null);
+    TcpProxyConfig? Tcp = null,
+    IReadOnlyList<ServerNameRouteConfig>? ServerNames = null);
+
+/// <summary>The routes of the connections whose server name <see cref="Hostname"/> matches (<c>a.example.com</c> or <c>*.example.com</c>).</summary>
+public sealed record ServerNameRouteConfig(string Hostname, string RouteTable);
 
 /// <summary>
 /// A server certificate carried in the snapshot itself (PEM), as Envoy's SDS does, so a proxy on

@@ -60,7 +60,7 @@ internal sealed partial class RequestPipeline
 
     /// <summary>(1) The route of a request on <paramref name="listener"/> in <paramref name="snapshot"/>; a default match when none.</summary>
     public static RouteMatch Route(CompiledSnapshot snapshot, string listener, in RouteRequest request) =>
-        snapshot.RouteTablesByListener.TryGetValue(listener, out var table) ? table.Match(request) : default;
+        snapshot.TableFor(listener, request.ServerName) is { } table ? table.Match(request) : default;
 
     /// <summary>
     /// Runs stages (2)–(7) for a routed request and returns what happened; the engine keeps its own bookkeeping

@@ -39,6 +39,23 @@ internal sealed class CompiledSnapshot
 
     public FrozenDictionary<string, ClusterState> Clusters { get; }
 
+    /// <summary>Only the TLS listeners with <see cref="ListenerConfig.ServerNames"/>: their route tables by server name.</summary>
+    public FrozenDictionary<string, ServerNameTables> ServerNameTablesByListener { get; init; } = FrozenDictionary<string, ServerNameTables>.Empty;
+
+    /// <summary>
+    /// The route table of a request on <paramref name="listener"/> whose connection sent <paramref name="serverName"/>
+    /// (SNI; null for cleartext): the listener's table of that name, else its own.
+    /// </summary>
+    public CompiledRouteTable? TableFor(string listener, string? serverName)
+    {
+        if (serverName is not null && ServerNameTablesByListener.Count != 0 && ServerNameTablesByListener.TryGetValue(listener, out var byName) && byName.Find(serverName) is { } chosen)
+        {
+            return chosen;
+        }
+
+        return RouteTablesByListener.GetValueOrDefault(listener);
+    }
+
     /// <summary>Only the listeners that relay TCP (<see cref="ListenerConfig.Tcp"/>): their routes.</summary>
     public FrozenDictionary<string, Tcp.TcpRouteTable> TcpByListener { get; init; } = FrozenDictionary<string, Tcp.TcpRouteTable>.Empty;
 

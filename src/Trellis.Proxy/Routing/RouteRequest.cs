@@ -53,6 +53,9 @@ internal readonly struct RouteRequest
 
     public int LocalPort { get; }
 
+    /// <summary>The server name (SNI) the client sent in its TLS handshake; null for cleartext or none sent.</summary>
+    public string? ServerName { get; init; }
+
     /// <summary>
     /// The port the client addressed: the authority's explicit port (an outbound listener used as
     /// HTTP_PROXY serves many service ports), else the port the connection arrived on.
@@ -87,7 +90,10 @@ internal readonly struct RouteRequest
             request.QueryString.Value,
             request.Headers,
             context.Connection.LocalPort,
-            request.IsHttps ? "https" : "http");
+            request.IsHttps ? "https" : "http")
+        {
+            ServerName = request.IsHttps ? context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>()?.HostName is { Length: > 0 } sni ? sni : null : null,
+        };
     }
 
     /// <summary>Index of the ':' before the port, or -1; IPv6 literals are bracketed (<c>[::1]:80</c>).</summary>

@@ -56,7 +56,14 @@ internal static class SnapshotCompiler
         var tcp = (snapshot.Listeners ?? [])
             .Where(l => l.Tcp is not null)
             .ToFrozenDictionary(l => l.Name, l => Tcp.TcpRouteTable.Compile(l.Tcp!, clusters, refuseCleartext: l.Mtls == PeerAuthenticationMode.Strict), StringComparer.Ordinal);
-        return new CompiledSnapshot(snapshot, byListener, clusters.ToFrozenDictionary(StringComparer.Ordinal), serving, rateLimits) { TcpByListener = tcp };
+        var serverNames = (snapshot.Listeners ?? [])
+            .Where(l => l.ServerNames is { Count: > 0 } && l.Tcp is null)
+            .ToFrozenDictionary(l => l.Name, l => new ServerNameTables(l.ServerNames!.Select(n => (n.Hostname, tables[n.RouteTable]))), StringComparer.Ordinal);
+        return new CompiledSnapshot(snapshot, byListener, clusters.ToFrozenDictionary(StringComparer.Ordinal), serving, rateLimits)
+        {
+            TcpByListener = tcp,
+            ServerNameTablesByListener = serverNames,
+        };
     }
 
     /// <summary>What a route's live state is built from: the previous snapshot's token buckets (kept when unchanged), random, clock.</summary>

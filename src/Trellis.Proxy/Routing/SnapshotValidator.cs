@@ -310,6 +310,20 @@ internal static class SnapshotValidator
                 errors.Add($"{path}.routeTable: route table '{listener.RouteTable}' not found");
             }
 
+            for (var n = 0; n < (listener.ServerNames?.Count ?? 0); n++)
+            {
+                var serverName = listener.ServerNames![n];
+                if (!tables.Contains(serverName.RouteTable))
+                {
+                    errors.Add($"{path}.serverNames[{n}].routeTable: route table '{serverName.RouteTable}' not found");
+                }
+
+                if (string.IsNullOrEmpty(serverName.Hostname) || serverName.Hostname.IndexOf('*', 1) >= 0 || (serverName.Hostname[0] == '*' && !serverName.Hostname.StartsWith("*.", StringComparison.Ordinal)))
+                {
+                    errors.Add($"{path}.serverNames[{n}].hostname: '{serverName.Hostname}' is not a host name or *.suffix");
+                }
+            }
+
             ServingValidator.ValidateInstance(listener.Serving, $"{path}.serving", errors);
             PolicyValidator.ValidateRateLimit(listener.RateLimit, $"{path}.rateLimit", errors);
 

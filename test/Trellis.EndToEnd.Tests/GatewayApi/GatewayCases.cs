@@ -354,7 +354,7 @@ public static class GatewayCases
             // search tool names v1 for it, from a revision whose manifest differed): the manifest decides.
             await run.ExpectTlsAsync(gw, "second-example.org", To("/", V2, "second-example.org"));
             await run.ExpectTlsAsync(gw, "unknown-example.org", Status("/", 404, "unknown-example.org"));
-        }, Gap: "the gateway picks routes by the Host field across all HTTPS listeners of a port; the suite expects the listener chosen by SNI to bound them (Envoy's filter chain per server name), so Host second-example.org under SNI unknown-example.org answers 200, not 404"),
+        }),
         new("HTTPRouteRequestTimeout", Gateway, Extended, ["httproute-timeout-request.yaml"], async run =>
         {
             var gw = await run.AcceptedAsync("same-namespace", "request-timeout");

@@ -31,52 +31,84 @@ internal static class GatewayApiListeners
                     continue; // HTTP and HTTPS on one port conflict (status: ProtocolConflict); neither is served
                 }
 
-                var hosts = new Dictionary<string, HostRoutes>(StringComparer.OrdinalIgnoreCase);
-                foreach (var (route, translate, parents) in attachments)
-                {
-                    foreach (var attached in parents.SelectMany(p => p.Listeners).Where(a => a.Gateway == gateway && a.Listener.Port == port.Key))
-                    {
-                        if (!compiled.TryGetValue((route, port.Key), out var routes))
-                        {
-                            compiled[(route, port.Key)] = routes = translate(port.Key);
-                        }
-
-                        var specificity = RouteHostnames.Specificity(attached.Listener.Hostname);
-                        foreach (var host in attached.Hostnames)
-                        {
-                            if (!hosts.TryGetValue(host, out var entry) || entry.Specificity < specificity)
-                            {
-                                hosts[host] = entry = new HostRoutes(specificity);
-                            }
-
-                            // A route attached twice (two parentRefs, two listeners) serves a hostname once.
-                            if (entry.Specificity == specificity && entry.Sources.Add(route))
-                            {
-                                entry.Routes.AddRange(routes);
-                            }
-                        }
-                    }
-                }
-
-                var vhosts = hosts
-                    .OrderBy(h => h.Key, StringComparer.Ordinal)
-                    .Select(h => new VirtualHostConfig(h.Key, [h.Key], h.Value.Routes.OrderBy(r => r.Rank).Select(r => r.Route).ToList()))
-                    .ToList();
                 var name = string.Create(CultureInfo.InvariantCulture, $"gatewayapi/{gateway.Namespace}/{gateway.Name}/{port.Key}");
-                tables[name] = new RouteTableConfig(name, vhosts);
-                var tls = port.First().Protocol == "HTTPS" ? GatewayCertificates.ForPort(gateway, port, index) : null;
-                if (port.First().Protocol == "HTTPS" && tls is null)
+                var https = port.First().Protocol == "HTTPS";
+                var tls = https ? GatewayCertificates.ForPort(gateway, port, index) : null;
+                if (https && tls is null)
                 {
                     continue; // an HTTPS port without a usable certificate is not served, never in cleartext
                 }
 
-                listeners.Add(new ListenerConfig(name, gateway.Address!, port.Key, ListenerKind.Gateway, name, Tls: tls));
+                // HTTP: one table for the port, a hostname going to its most specific listener. HTTPS: the listener the
+                // client's server name chooses bounds the routes (Envoy's filter chain per server name), so each listener
+                // with a hostname gets a table of its own, and the port's table holds the listeners without one.
+                IReadOnlyList<ServerNameRouteConfig>? serverNames = null;
+                if (https)
+                {
+                    var named = port.Where(l => !string.IsNullOrEmpty(l.Hostname)).ToList();
+                    serverNames = [.. named.Select(l => new ServerNameRouteConfig(l.Hostname!, $"{name}/{l.Name}"))];
+                    foreach (var listener in named)
+                    {
+                        tables[$"{name}/{listener.Name}"] = Table($"{name}/{listener.Name}", gateway, [listener], port.Key, attachments, compiled);
+                    }
+
+                    tables[name] = Table(name, gateway, [.. port.Where(l => string.IsNullOrEmpty(l.Hostname))], port.Key, attachments, compiled);
+                }
+                else
+                {
+                    tables[name] = Table(name, gateway, [.. port], port.Key, attachments, compiled);
+                }
+
+                listeners.Add(new ListenerConfig(name, gateway.Address!, port.Key, ListenerKind.Gateway, name, Tls: tls, ServerNames: serverNames is { Count: > 0 } ? serverNames : null));
             }
 
             listeners.AddRange(TcpRouteRules.Listeners(gateway, index, clusters));
         }
 
         return listeners;
+    }
+
+    /// <summary>The route table of the routes attached to <paramref name="listeners"/> (of one port of <paramref name="gateway"/>).</summary>
+    private static RouteTableConfig Table(
+        string name,
+        GatewayEntry gateway,
+        IReadOnlyList<Listener> listeners,
+        int port,
+        List<(RouteHead Route, Func<int, List<RankedRoute>> Translate, List<ParentAttachment> Parents)> attachments,
+        Dictionary<(RouteHead, int), List<RankedRoute>> compiled)
+    {
+        var hosts = new Dictionary<string, HostRoutes>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (route, translate, parents) in attachments)
+        {
+            foreach (var attached in parents.SelectMany(p => p.Listeners).Where(a => a.Gateway == gateway && a.Listener.Port == port && listeners.Contains(a.Listener)))
+            {
+                if (!compiled.TryGetValue((route, port), out var routes))
+                {
+                    compiled[(route, port)] = routes = translate(port);
+                }
+
+                var specificity = RouteHostnames.Specificity(attached.Listener.Hostname);
+                foreach (var host in attached.Hostnames)
+                {
+                    if (!hosts.TryGetValue(host, out var entry) || entry.Specificity < specificity)
+                    {
+                        hosts[host] = entry = new HostRoutes(specificity);
+                    }
+
+                    // A route attached twice (two parentRefs, two listeners) serves a hostname once.
+                    if (entry.Specificity == specificity && entry.Sources.Add(route))
+                    {
+                        entry.Routes.AddRange(routes);
+                    }
+                }
+            }
+        }
+
+        var vhosts = hosts
+            .OrderBy(h => h.Key, StringComparer.Ordinal)
+            .Select(h => new VirtualHostConfig(h.Key, [h.Key], h.Value.Routes.OrderBy(r => r.Rank).Select(r => r.Route).ToList()))
+            .ToList();
+        return new RouteTableConfig(name, vhosts);
     }
 
     private sealed class HostRoutes(int specificity)
