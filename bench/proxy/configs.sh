@@ -307,3 +307,62 @@ start_trellis_gateway() { # name; TRELLIS_LAUNCHER as for start_trellis_pair
 }
 
 start_trellis_aot_gateway() { TRELLIS_LAUNCHER=trellis_aot_proxy start_trellis_gateway "$1"; }
+
+# Opaque TCP relays (docs/tcp.md): the client's HTTP/1.1 and h2c go through unchanged, one upstream connection per
+# client connection, so wrk and h2load measure the relay itself. Entry h1 -> backend h1, entry h2 -> backend h2.
+haproxy_tcp_proxy() { # label h1port h2port upstream-h1 upstream-h2
+  local label=$1
+  cat >"$WORK/$label.cfg" <<EOF
+global
+  nbthread $CORES
+  maxconn 8000
+  pidfile $WORK/$label.pid
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+listen h1
+  bind 127.0.0.1:$2
+  server next 127.0.0.1:$4 maxconn 10000
+listen h2
+  bind 127.0.0.1:$3
+  server next 127.0.0.1:$5 maxconn 10000
+EOF
+  start_bg "$label" "$HAPROXY" -f "$WORK/$label.cfg"
+  wait_port "$2"
+}
+
+start_haproxy_tcp_pair() {
+  allocate_ports
+  haproxy_tcp_proxy "$1-b" $((BASE + 2)) $((BASE + 3)) $BACKEND_H1 $BACKEND_H2
+  haproxy_tcp_proxy "$1-a" "$BASE" $((BASE + 1)) $((BASE + 2)) $((BASE + 3))
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
+}
+
+# A Trellis snapshot of two TCP listeners (ListenerConfig.tcp), h1 and h2 entries relaying to two clusters.
+trellis_tcp_snapshot() { # kind h1port h2port upstream-h1 upstream-h2 extra-listener-json
+  local kind=$1 extra=$6 l1 l2
+  l1="{\"name\":\"$kind-h1\",\"address\":\"127.0.0.1\",\"port\":$2,\"kind\":\"$kind\",\"routeTable\":\"\",\"tcp\":{\"routes\":[{\"name\":\"r\",\"matches\":[],\"clusters\":[{\"cluster\":\"h1\",\"weight\":100}]}]}$extra}"
+  l2="{\"name\":\"$kind-h2\",\"address\":\"127.0.0.1\",\"port\":$3,\"kind\":\"$kind\",\"routeTable\":\"\",\"tcp\":{\"routes\":[{\"name\":\"r\",\"matches\":[],\"clusters\":[{\"cluster\":\"h2\",\"weight\":100}]}]}$extra}"
+  cat <<EOF
+{
+  "version": "bench-tcp-1",
+  "listeners": [$l1, $l2],
+  "routeTables": [],
+  "clusters": [
+    {"name": "h1", "endpoints": [{"address": "127.0.0.1", "port": $4, "workload": "backend-v1", "namespace": "default", "labels": {"app": "backend", "version": "v1"}}], "service": $BENCH_SERVICE},
+    {"name": "h2", "endpoints": [{"address": "127.0.0.1", "port": $5, "workload": "backend-v1", "namespace": "default", "labels": {"app": "backend", "version": "v1"}}], "service": $BENCH_SERVICE}]
+}
+EOF
+}
+
+start_trellis_tcp_pair() {
+  allocate_ports
+  trellis_tcp_snapshot inbound $((BASE + 2)) $((BASE + 3)) $BACKEND_H1 $BACKEND_H2 ", $BENCH_BACKEND_PEER, \"services\": [$BENCH_SERVICE]" >"$WORK/$1-b.json"
+  trellis_tcp_snapshot outbound "$BASE" $((BASE + 1)) $((BASE + 2)) $((BASE + 3)) ", $BENCH_CLIENT_PEER" >"$WORK/$1-a.json"
+  trellis_proxy "$1-b" "$WORK/$1-b.json"
+  trellis_proxy "$1-a" "$WORK/$1-a.json"
+  wait_port $((BASE + 2)); wait_port "$BASE"
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
+}

@@ -101,6 +101,8 @@ def table(args):
     bases += ("trellis-pair",) if ("trellis-aot-pair" in paths or "trellis-policy-pair" in paths or "trellis-pair-mtls" in paths) and "trellis-pair" in paths else ()
     # The mTLS row is read against the TLS pairs of nginx and HAProxy (issue 12).
     bases += tuple(b for b in ("nginx-pair-tls", "haproxy-pair-tls") if b in paths and "trellis-pair-mtls" in paths)
+    # The TCP relay rows are read against HAProxy's mode tcp in the same run (docs/tcp.md).
+    bases += ("haproxy-tcp-pair",) if "trellis-tcp-pair" in paths and "haproxy-tcp-pair" in paths else ()
     rows = []
     rows.append(("proxies alive to the end", ["✗ " + res.gone[p] if p in res.gone else "yes" if proxies[p] else "–" for p in paths]))
     rows.append((f"HTTP/1.1 req/s (wrk, {args.h1_connections} connections)", [fmt(get(p, "rps_h1")) for p in paths]))

@@ -59,6 +59,8 @@ PATHS=(
   "trellis-gateway|start_trellis_gateway|client -> trellis gateway -> backend"
   "trellis-aot-gateway|start_trellis_aot_gateway|trellis-gateway on trellis-proxy, the Native AOT build"
   "nginx-single|start_nginx_single|client -> nginx -> backend"
+  "trellis-tcp-pair|start_trellis_tcp_pair|client -> trellis outbound TCP relay -> trellis inbound TCP relay -> backend (opaque TCP, docs/tcp.md)"
+  "haproxy-tcp-pair|start_haproxy_tcp_pair|client -> haproxy mode tcp -> haproxy mode tcp -> backend"
 )
 
 # shellcheck source=../lib.sh
