@@ -62,6 +62,16 @@ class ProxyReportTests(unittest.TestCase):
         self.assertIn("- [x] trellis-pair-mtls 0.060 CPU-s per 1000 requests (both proxies) ≤ nginx-pair-tls 0.060", out)
         self.assertIn("| HTTP/1.1 req/s", out)
 
+    def test_table_Http2UpstreamAndTcpRows_ReadAgainstTheirBaselines(self):
+        figures = (("direct", 50000, 1.0), ("trellis-pair-h2", 15000, 2.5), ("nginx-pair-h2", 10000, 3.5), ("haproxy-pair-h2", 20000, 2.2),
+                   ("trellis-tcp-pair", 30000, 1.5), ("haproxy-tcp-pair", 40000, 1.2))
+        paths = "\n".join(f"{p}|x|y" for p, _, _ in figures)
+        out = self.table(self.healthy(figures), paths=paths)
+        # Every column gets the ratio; the trellis rows' are the ones read (1.50 and 0.75 × the h2 pairs, 0.75 × HAProxy tcp).
+        self.assertIn("|   × nginx-pair-h2 | 5.00 | 1.50 | 1.00 | 2.00 | 3.00 | 4.00 |", out)
+        self.assertIn("|   × haproxy-pair-h2 | 2.50 | 0.75 | 0.50 | 1.00 | 1.50 | 2.00 |", out)
+        self.assertIn("|   × haproxy-tcp-pair | 1.25 | 0.38 | 0.25 | 0.50 | 0.75 | 1.00 |", out)
+
     def test_table_ProxyGone_RowSaysSoAndNoTargetTicked(self):
         # A proxy killed mid-run: its readers recorded empty values and check_alive a died: line.
         rows = [r for r in self.healthy() if r[1] != "rss_peak_mb:trellis-pair-b"]

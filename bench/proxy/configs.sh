@@ -2,7 +2,8 @@
 # Every path sets H1_PORT[path] (HTTP/1.1 entry), H2_PORT[path] (h2c prior-knowledge entry) and
 # PATH_PROXIES[path] (labels of its proxy instances; PROXY_PID[label] is the process whose tree
 # is measured). Hops between proxies and to the backend are HTTP/1.1 with keep-alive for every
-# product, so the HTTP/2 rows differ only in the client-facing protocol.
+# product, so the HTTP/2 rows differ only in the client-facing protocol; the *-pair-h2 rows (HTTP/2
+# upstreams, h2c on every hop after the first) and the TCP relay rows are the exceptions.
 # shellcheck shell=bash
 
 declare -A H1_PORT H2_PORT PATH_PROXIES PROXY_PID
@@ -156,11 +157,11 @@ defaults
   timeout server 60s
   timeout http-keep-alive 60s
 frontend fe
-  bind 127.0.0.1:$h1 ${HAPROXY_BIND_TLS:-}
+  bind 127.0.0.1:$h1 ${HAPROXY_BIND_TLS:-} ${HAPROXY_BIND_OPTS:-}
   $( [ "$h2" != 0 ] && echo "bind 127.0.0.1:$h2 proto h2" )
   default_backend be
 backend be
-  server next 127.0.0.1:$up maxconn 10000 ${HAPROXY_SERVER_TLS:-}
+  server next 127.0.0.1:$up maxconn 10000 ${HAPROXY_SERVER_TLS:-} ${HAPROXY_SERVER_OPTS:-}
 EOF
   start_bg "$label" "$HAPROXY" -f "$WORK/$label.cfg"
   wait_port "$h1"
@@ -183,7 +184,7 @@ trellis_snapshot() { # kind domains-json upstream-port h1port h2port(or 0) [extr
     route_policy=', "retry": {"attempts": 2, "retryOn": ["5xx", "connect-failure", "refused-stream"], "perTryTimeout": "00:00:05"}'
     cluster_policy=', "connectionPool": {"maxConnections": 100000, "maxPendingRequests": 100000, "maxRequests": 100000}, "outlierDetection": {"consecutive5xxErrors": 5, "interval": "00:00:10", "baseEjectionTime": "00:00:30", "maxEjectionPercent": 10}'
   fi
-  listeners="{\"name\":\"$kind-h1\",\"address\":\"127.0.0.1\",\"port\":$h1,\"kind\":\"$kind\",\"routeTable\":\"routes\",\"protocols\":\"http1\"$extra}"
+  listeners="{\"name\":\"$kind-h1\",\"address\":\"127.0.0.1\",\"port\":$h1,\"kind\":\"$kind\",\"routeTable\":\"routes\",\"protocols\":\"${TRELLIS_H1_PROTOCOLS:-http1}\"$extra}"
   if [ "$h2" != 0 ]; then
     listeners="$listeners,{\"name\":\"$kind-h2\",\"address\":\"127.0.0.1\",\"port\":$h2,\"kind\":\"$kind\",\"routeTable\":\"routes\",\"protocols\":\"http2\"$extra}"
   fi
@@ -194,7 +195,7 @@ trellis_snapshot() { # kind domains-json upstream-port h1port h2port(or 0) [extr
   "routeTables": [{"name": "routes", "virtualHosts": [{"name": "backend", "domains": $domains,
     "routes": [{"name": "default", "matches": [], "clusters": [{"cluster": "next", "weight": 100}]$route_policy}]}]}],
   "clusters": [{"name": "next", "endpoints": [{"address": "127.0.0.1", "port": $up, "workload": "backend-v1", "namespace": "default",
-    "labels": {"app": "backend", "version": "v1"}${TRELLIS_ENDPOINT_EXTRA:-}}], "loadBalancer": "roundRobin", "protocol": "http1", "service": $BENCH_SERVICE$cluster_policy${TRELLIS_CLUSTER_EXTRA:-}}]
+    "labels": {"app": "backend", "version": "v1"}${TRELLIS_ENDPOINT_EXTRA:-}}], "loadBalancer": "roundRobin", "protocol": "${TRELLIS_UPSTREAM_PROTOCOL:-http1}", "service": $BENCH_SERVICE$cluster_policy${TRELLIS_CLUSTER_EXTRA:-}}]
 }
 EOF
 }
@@ -364,5 +365,56 @@ start_trellis_tcp_pair() {
   trellis_proxy "$1-b" "$WORK/$1-b.json"
   trellis_proxy "$1-a" "$WORK/$1-a.json"
   wait_port $((BASE + 2)); wait_port "$BASE"
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
+}
+
+# HTTP/2 upstreams, gRPC-shaped (issue 11): after the client's first hop every hop is h2c with prior knowledge, A -> B
+# and B -> the backend's h2c port, multiplexed over pooled connections, as a mesh carries gRPC. The client side is the
+# same as the other pairs (wrk HTTP/1.1, h2load h2c), so the rows compare what the proxies do upstream.
+start_trellis_pair_h2() {
+  allocate_ports
+  TRELLIS_H1_PROTOCOLS=http2 TRELLIS_UPSTREAM_PROTOCOL=http2 \
+    trellis_snapshot inbound '["*"]' $BACKEND_H2 $((BASE + 2)) 0 ", $BENCH_BACKEND_PEER, \"services\": [$BENCH_SERVICE]" >"$WORK/$1-b.json"
+  TRELLIS_UPSTREAM_PROTOCOL=http2 \
+    trellis_snapshot outbound "[\"$HOST_HEADER\"]" $((BASE + 2)) "$BASE" $((BASE + 1)) ", $BENCH_CLIENT_PEER" >"$WORK/$1-a.json"
+  trellis_proxy "$1-b" "$WORK/$1-b.json"
+  trellis_proxy "$1-a" "$WORK/$1-a.json"
+  wait_port $((BASE + 2)); wait_port "$BASE"
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
+}
+
+# nginx speaks HTTP/2 to an upstream only through its gRPC module: grpc_pass over h2c, keep-alive upstream connections.
+nginx_grpc_proxy() { # label h1port(or 0) h2port upstream-port
+  local label=$1 h1=$2 h2=$3 up=$4
+  { nginx_common "$label"; cat <<EOF
+  upstream next { server 127.0.0.1:$up; keepalive 256; keepalive_requests 100000; }
+  server {
+    $( [ "$h1" != 0 ] && echo "listen 127.0.0.1:$h1 backlog=4096;" )
+    $(nginx_h2_listen "$h2")
+    http2_max_concurrent_streams 1024;
+    location / {
+      grpc_pass grpc://next;
+      grpc_set_header Host \$host;
+    }
+  }
+}
+EOF
+  } >"$WORK/$label.conf"
+  start_bg "$label" "$NGINX" -c "$WORK/$label.conf" -p "$WORK"
+  wait_port "$h2"
+}
+
+start_nginx_pair_h2() {
+  allocate_ports
+  nginx_grpc_proxy "$1-b" 0 $((BASE + 2)) $BACKEND_H2
+  nginx_grpc_proxy "$1-a" "$BASE" $((BASE + 1)) $((BASE + 2))
+  H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
+}
+
+# HAProxy: `proto h2` on the server line (h2c to the upstream) and on B's bind (it takes h2c from A).
+start_haproxy_pair_h2() {
+  allocate_ports
+  HAPROXY_BIND_OPTS="proto h2" HAPROXY_SERVER_OPTS="proto h2" haproxy_proxy "$1-b" $((BASE + 2)) 0 $BACKEND_H2
+  HAPROXY_SERVER_OPTS="proto h2" haproxy_proxy "$1-a" "$BASE" $((BASE + 1)) $((BASE + 2))
   H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
 }

@@ -103,6 +103,8 @@ def table(args):
     bases += tuple(b for b in ("nginx-pair-tls", "haproxy-pair-tls") if b in paths and "trellis-pair-mtls" in paths)
     # The TCP relay rows are read against HAProxy's mode tcp in the same run (docs/tcp.md).
     bases += ("haproxy-tcp-pair",) if "trellis-tcp-pair" in paths and "haproxy-tcp-pair" in paths else ()
+    # The HTTP/2-upstream row is read against nginx (grpc_pass) and HAProxy (proto h2) with h2 upstreams (issue 11).
+    bases += tuple(b for b in ("nginx-pair-h2", "haproxy-pair-h2") if b in paths and "trellis-pair-h2" in paths)
     rows = []
     rows.append(("proxies alive to the end", ["✗ " + res.gone[p] if p in res.gone else "yes" if proxies[p] else "–" for p in paths]))
     rows.append((f"HTTP/1.1 req/s (wrk, {args.h1_connections} connections)", [fmt(get(p, "rps_h1")) for p in paths]))

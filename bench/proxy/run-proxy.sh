@@ -61,6 +61,9 @@ PATHS=(
   "nginx-single|start_nginx_single|client -> nginx -> backend"
   "trellis-tcp-pair|start_trellis_tcp_pair|client -> trellis outbound TCP relay -> trellis inbound TCP relay -> backend (opaque TCP, docs/tcp.md)"
   "haproxy-tcp-pair|start_haproxy_tcp_pair|client -> haproxy mode tcp -> haproxy mode tcp -> backend"
+  "trellis-pair-h2|start_trellis_pair_h2|trellis-pair with HTTP/2 upstreams (h2c A -> B -> backend, gRPC-shaped)"
+  "nginx-pair-h2|start_nginx_pair_h2|nginx-pair with HTTP/2 upstreams (grpc_pass over h2c)"
+  "haproxy-pair-h2|start_haproxy_pair_h2|haproxy-pair with HTTP/2 upstreams (server proto h2)"
 )
 
 # shellcheck source=../lib.sh
