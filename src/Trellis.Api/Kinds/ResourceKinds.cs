@@ -54,6 +54,7 @@ public static class ResourceKinds
         new(GatewayApi, V1, "HTTPRoute", "httproutes", [], true, typeof(HttpRouteSpec)),
         new(GatewayApi, V1, "GRPCRoute", "grpcroutes", [], true, typeof(GrpcRouteSpec)),
         new(GatewayApi, ["v1alpha2"], "TCPRoute", "tcproutes", [], true, typeof(TcpRouteSpec)),
+        new(GatewayApi, ["v1alpha2"], "TLSRoute", "tlsroutes", [], true, typeof(TlsRouteSpec)),
         new(GatewayApi, ["v1", "v1beta1"], "ReferenceGrant", "referencegrants", ["refgrant"], true, typeof(ReferenceGrantSpec)),
         new(KnativeServing, V1, "Service", "services", ["ksvc", "kservice"], true, typeof(KnativeServiceSpec)),
         new(KnativeServing, V1, "Configuration", "configurations", ["config", "cfg"], true, typeof(ConfigurationSpec)),

@@ -2,7 +2,7 @@ using Trellis.Api.GatewayApi;
 
 namespace Trellis.Api.Validation;
 
-/// <summary>The Gateway API's CRD validation rules for Gateway, HTTPRoute, GRPCRoute and TCPRoute.</summary>
+/// <summary>The Gateway API's CRD validation rules for Gateway, HTTPRoute, GRPCRoute, TCPRoute and TLSRoute.</summary>
 internal static partial class GatewayApiValidator
 {
     private static readonly HashSet<string> FilterTypes = ["RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "RequestRedirect", "URLRewrite", "CORS", "ExtensionRef", "ExternalAuth"];
@@ -272,6 +272,24 @@ internal static partial class GatewayApiValidator
         if (spec.Rules.Count is 0 or > 16)
         {
             ctx.Error("spec.rules", "a TCPRoute has 1 to 16 rules");
+        }
+
+        for (var r = 0; r < spec.Rules.Count; r++)
+        {
+            var backends = spec.Rules[r].BackendRefs;
+            for (var i = 0; i < backends.Count; i++)
+            {
+                Backend(backends[i].Group, backends[i].Kind, backends[i].Port, backends[i].Weight, $"spec.rules[{r}].backendRefs[{i}]", ctx);
+            }
+        }
+    }
+
+    public static void Validate(TlsRouteSpec spec, ValidationContext ctx)
+    {
+        Parents(spec.ParentRefs, spec.Hostnames, ctx);
+        if (spec.Rules.Count is 0 or > 16)
+        {
+            ctx.Error("spec.rules", "a TLSRoute has 1 to 16 rules");
         }
 
         for (var r = 0; r < spec.Rules.Count; r++)

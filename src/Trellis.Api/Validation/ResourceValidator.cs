@@ -41,6 +41,7 @@ public static class ResourceValidator
             case HttpRouteSpec s: GatewayApiValidator.Validate(s, ctx); break;
             case GrpcRouteSpec s: GatewayApiValidator.Validate(s, ctx); break;
             case TcpRouteSpec s: GatewayApiValidator.Validate(s, ctx); break;
+            case TlsRouteSpec s: GatewayApiValidator.Validate(s, ctx); break;
             case KnativeServiceSpec s: ServingValidator.Validate(s, ctx); break;
             case ConfigurationSpec s: ServingValidator.Validate(s, ctx); break;
             case RouteSpec s: ServingValidator.Validate(s, ctx); break;

@@ -59,6 +59,12 @@ internal static class GatewayApiStatus
             AddRouteStatus(result, state, route.Head, attachments, backends, index, now);
         }
 
+        foreach (var route in index.TlsRoutes)
+        {
+            var backends = route.Spec.Rules.SelectMany(r => r.BackendRefs.Select(b => (b.Group, b.Kind, b.Name, b.Namespace, b.Port)));
+            AddRouteStatus(result, state, route.Head, attachments, backends, index, now);
+        }
+
         return result;
     }
 
@@ -168,10 +174,12 @@ internal static class GatewayApiStatus
         var protocolConflict = gateway.Spec.Listeners.Any(l => l.Port == listener.Port && l.Protocol != listener.Protocol);
         var hostnameConflict = gateway.Spec.Listeners.Any(l => !ReferenceEquals(l, listener) && l.Port == listener.Port && l.Protocol == listener.Protocol
             && string.Equals(l.Hostname ?? "", listener.Hostname ?? "", StringComparison.OrdinalIgnoreCase));
-        var servedProtocol = listener.Protocol is "HTTP" or "HTTPS" or "TCP";
+        var servedProtocol = listener.Protocol is "HTTP" or "HTTPS" or "TCP" || RouteAttachments.IsPassthrough(listener);
         conditions.Add(servedProtocol
             ? new("Accepted", true, "Accepted", "Listener is accepted")
-            : new("Accepted", false, "UnsupportedProtocol", $"protocol {listener.Protocol} is not served yet"));
+            : new("Accepted", false, "UnsupportedProtocol", listener.Protocol == "TLS"
+                ? "TLS listeners are served with tls.mode Passthrough only (TLSRoute)"
+                : $"protocol {listener.Protocol} is not served yet"));
         var (_, certificateReason, certificateMessage) = listener.Protocol == "HTTPS" ? GatewayCertificates.Resolve(gateway, listener, index) : (null, null, null);
         conditions.Add(RouteAttachments.HasInvalidKinds(listener)
             ? new("ResolvedRefs", false, "InvalidRouteKinds", "some allowedRoutes kinds are not served on this protocol")

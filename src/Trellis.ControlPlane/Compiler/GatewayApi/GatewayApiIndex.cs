@@ -18,6 +18,8 @@ internal sealed record GrpcRouteEntry(RouteHead Head, GrpcRouteSpec Spec);
 
 internal sealed record TcpRouteEntry(RouteHead Head, TcpRouteSpec Spec);
 
+internal sealed record TlsRouteEntry(RouteHead Head, TlsRouteSpec Spec);
+
 /// <summary>
 /// A Gateway API Gateway. <see cref="Ours"/>: its GatewayClass names Trellis's controller. <see cref="Address"/>: the
 /// loopback address it is served on (a static <c>spec.addresses</c> IPAddress, else the one the controller assigned
@@ -62,6 +64,11 @@ internal sealed class GatewayApiIndex
             .Where(o => o.Resource.Spec is TcpRouteSpec)
             .Select(o => new TcpRouteEntry(new RouteHead(Identity(o.Resource), ((TcpRouteSpec)o.Resource.Spec!).ParentRefs, []), (TcpRouteSpec)o.Resource.Spec!))
             .ToList();
+        TlsRoutes = state.Store.List(Group, "TLSRoute")
+            .Where(o => o.Resource.Spec is TlsRouteSpec)
+            .Select(o => (Resource: o.Resource, Spec: (TlsRouteSpec)o.Resource.Spec!))
+            .Select(x => new TlsRouteEntry(new RouteHead(Identity(x.Resource), x.Spec.ParentRefs, x.Spec.Hostnames), x.Spec))
+            .ToList();
         Grants = state.Store.List(Group, "ReferenceGrant")
             .Where(o => o.Resource.Spec is ReferenceGrantSpec)
             .Select(o => (o.Resource.Key.Namespace, (ReferenceGrantSpec)o.Resource.Spec!))
@@ -86,8 +93,10 @@ internal sealed class GatewayApiIndex
 
     public IReadOnlyList<TcpRouteEntry> TcpRoutes { get; }
 
+    public IReadOnlyList<TlsRouteEntry> TlsRoutes { get; }
+
     /// <summary>Every route head, of every kind, for attachment counts and status.</summary>
-    public IEnumerable<RouteHead> Routes => HttpRoutes.Select(r => r.Head).Concat(GrpcRoutes.Select(r => r.Head)).Concat(TcpRoutes.Select(r => r.Head));
+    public IEnumerable<RouteHead> Routes => HttpRoutes.Select(r => r.Head).Concat(GrpcRoutes.Select(r => r.Head)).Concat(TcpRoutes.Select(r => r.Head)).Concat(TlsRoutes.Select(r => r.Head));
 
     public IReadOnlyList<(string Namespace, ReferenceGrantSpec Spec)> Grants { get; }
 

@@ -63,6 +63,7 @@ internal static class GatewayApiListeners
             }
 
             listeners.AddRange(TcpRouteRules.Listeners(gateway, index, clusters));
+            listeners.AddRange(TlsRouteRules.Listeners(gateway, index, clusters));
         }
 
         return listeners;

@@ -46,8 +46,8 @@ internal static class RouteAttachments
             var ns = parent.Namespace ?? route.Id.Namespace;
             if (IsService(parent))
             {
-                // Mesh (GAMMA) TCPRoutes are not applied (TRL0200): no status claims they are.
-                if (route.Id.Kind != "TCPRoute" && index.Services.ContainsKey((ns, parent.Name)))
+                // Mesh (GAMMA) TCPRoutes and TLSRoutes are not applied (TRL0200): no status claims they are.
+                if (route.Id.Kind is not ("TCPRoute" or "TLSRoute") && index.Services.ContainsKey((ns, parent.Name)))
                 {
                     result.Add(new ParentAttachment(parent, ns, true, Accepted, "Route is accepted for calls to the Service", [], (ns, parent.Name)));
                 }
@@ -124,12 +124,18 @@ internal static class RouteAttachments
     /// </summary>
     public static IReadOnlyList<string> SupportedKinds(Listener listener)
     {
-        IReadOnlyList<string> served = HttpProtocols.Contains(listener.Protocol) ? ["HTTPRoute", "GRPCRoute"] : listener.Protocol == "TCP" ? ["TCPRoute"] : [];
+        IReadOnlyList<string> served = HttpProtocols.Contains(listener.Protocol) ? ["HTTPRoute", "GRPCRoute"]
+            : listener.Protocol == "TCP" ? ["TCPRoute"]
+            : IsPassthrough(listener) ? ["TLSRoute"]
+            : [];
         var written = listener.AllowedRoutes?.Kinds ?? [];
         return written.Count == 0
             ? served
             : written.Where(k => (k.Group ?? ResourceKinds.GatewayApi) == ResourceKinds.GatewayApi && served.Contains(k.Kind)).Select(k => k.Kind).Distinct().ToList();
     }
+
+    /// <summary>A <c>TLS</c> listener that passes connections through by server name (<c>tls.mode: Passthrough</c>), the one TLS listener Trellis serves.</summary>
+    public static bool IsPassthrough(Listener listener) => listener.Protocol == "TLS" && listener.Tls?.Mode == "Passthrough";
 
     /// <summary>Whether some kinds written in <c>allowedRoutes.kinds</c> are not served on the listener (status InvalidRouteKinds).</summary>
     public static bool HasInvalidKinds(Listener listener)

@@ -30,27 +30,37 @@ internal static class TcpRouteRules
             {
                 // The first rule takes every connection (TCP has no matches to choose among rules).
                 var id = route.Head.Id;
-                var targets = new List<WeightedClusterConfig>();
-                foreach (var backend in rule.BackendRefs)
-                {
-                    var weight = backend.Weight ?? 1;
-                    if (weight == 0)
-                    {
-                        continue;
-                    }
-
-                    var resolved = BackendRefs.Resolve(id, backend.Group, backend.Kind, backend.Name, backend.Namespace, backend.Port, index);
-                    var cluster = resolved.Valid
-                        ? clusters.Outbound(resolved.Fqdn, resolved.Port, null)
-                        : clusters.Unreachable($"invalid|{id.Namespace}/{id.Name}|{backend.Namespace ?? id.Namespace}/{backend.Name}");
-                    targets.Add(new WeightedClusterConfig(cluster, weight));
-                }
-
+                var targets = Targets(id, rule, clusters, index);
                 routes.Add(new TcpRouteConfig(string.Create(CultureInfo.InvariantCulture, $"{id.Namespace}/{id.Name}/{rule.Name ?? "rule0"}"), [], targets));
             }
 
             var name = string.Create(CultureInfo.InvariantCulture, $"gatewayapi/{gateway.Namespace}/{gateway.Name}/{port.Key}");
             yield return new ListenerConfig(name, gateway.Address!, port.Key, ListenerKind.Gateway, "", Tcp: new TcpProxyConfig(routes));
         }
+    }
+
+    /// <summary>
+    /// The clusters of a TCPRoute or TLSRoute rule by weight: each valid backend's service port, an invalid one an
+    /// empty cluster that closes its share; weight 0 none.
+    /// </summary>
+    public static List<WeightedClusterConfig> Targets(RouteIdentity id, Trellis.Api.GatewayApi.TcpRouteRule rule, ClusterSet clusters, GatewayApiIndex index)
+    {
+        var targets = new List<WeightedClusterConfig>();
+        foreach (var backend in rule.BackendRefs)
+        {
+            var weight = backend.Weight ?? 1;
+            if (weight == 0)
+            {
+                continue;
+            }
+
+            var resolved = BackendRefs.Resolve(id, backend.Group, backend.Kind, backend.Name, backend.Namespace, backend.Port, index);
+            var cluster = resolved.Valid
+                ? clusters.Outbound(resolved.Fqdn, resolved.Port, null)
+                : clusters.Unreachable($"invalid|{id.Namespace}/{id.Name}|{backend.Namespace ?? id.Namespace}/{backend.Name}");
+            targets.Add(new WeightedClusterConfig(cluster, weight));
+        }
+
+        return targets;
     }
 }

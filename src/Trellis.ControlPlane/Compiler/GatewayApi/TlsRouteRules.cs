@@ -1,0 +1,55 @@
+using System.Globalization;
+using Trellis.Api.Snapshots;
+
+namespace Trellis.ControlPlane.Compiler.GatewayApi;
+
+/// <summary>
+/// A Gateway's <c>TLS</c> listeners with <c>tls.mode: Passthrough</c> as TCP relays that read the ClientHello's server
+/// name (docs/tcp.md): one per port, each connection to the TLSRoute attached for that name, still encrypted, by the
+/// weights of the route's first rule. Names are matched most specific first (an exact name, then the longer
+/// <c>*.</c> wildcard), then by age, as the spec resolves overlapping routes; a name no route takes is closed.
+/// </summary>
+internal static class TlsRouteRules
+{
+    public static IEnumerable<ListenerConfig> Listeners(GatewayEntry gateway, GatewayApiIndex index, ClusterSet clusters)
+    {
+        foreach (var port in gateway.Spec.Listeners.Where(RouteAttachments.IsPassthrough).GroupBy(l => l.Port).OrderBy(p => p.Key))
+        {
+            if (gateway.Spec.Listeners.Any(l => l.Port == port.Key && !RouteAttachments.IsPassthrough(l)))
+            {
+                continue; // another protocol (or a terminated TLS listener) on the port: neither is served
+            }
+
+            var candidates = new List<(string Host, RouteIdentity Id, TcpRouteConfig Route)>();
+            foreach (var route in index.TlsRoutes)
+            {
+                if (route.Spec.Rules is not [var rule, ..])
+                {
+                    continue;
+                }
+
+                var hosts = RouteAttachments.Resolve(route.Head, index)
+                    .SelectMany(p => p.Listeners)
+                    .Where(a => a.Gateway == gateway && a.Listener.Port == port.Key)
+                    .SelectMany(a => a.Hostnames)
+                    .Distinct(StringComparer.OrdinalIgnoreCase);
+                var id = route.Head.Id;
+                var targets = TcpRouteRules.Targets(id, rule, clusters, index);
+                foreach (var host in hosts)
+                {
+                    var name = string.Create(CultureInfo.InvariantCulture, $"{id.Namespace}/{id.Name}/{rule.Name ?? "rule0"}/{host}");
+                    candidates.Add((host, id, new TcpRouteConfig(name, [new TcpMatchConfig(SniHosts: [host])], targets)));
+                }
+            }
+
+            var routes = candidates
+                .OrderByDescending(c => c.Host == "*" ? -1 : RouteHostnames.Specificity(c.Host))
+                .ThenBy(c => c.Id.Created)
+                .ThenBy(c => $"{c.Id.Namespace}/{c.Id.Name}", StringComparer.Ordinal)
+                .Select(c => c.Route)
+                .ToList();
+            var listener = string.Create(CultureInfo.InvariantCulture, $"gatewayapi/{gateway.Namespace}/{gateway.Name}/{port.Key}");
+            yield return new ListenerConfig(listener, gateway.Address!, port.Key, ListenerKind.Gateway, "", Tcp: new TcpProxyConfig(routes, SniPeek: true));
+        }
+    }
+}
