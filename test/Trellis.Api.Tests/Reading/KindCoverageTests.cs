@@ -25,6 +25,18 @@ public sealed class KindCoverageTests
             """
         },
         {
+            "TLSRoute", """
+            apiVersion: gateway.networking.k8s.io/v1alpha2
+            kind: TLSRoute
+            metadata: {name: api, namespace: infra}
+            spec:
+              parentRefs: [{name: gw, sectionName: tls}]
+              hostnames: [api.example.com, "*.internal.example.com"]
+              rules:
+              - backendRefs: [{name: api, port: 8443, weight: 90}, {name: api-canary, port: 8443, weight: 10}]
+            """
+        },
+        {
             "LocalRateLimit", """
             apiVersion: networking.trellis.dev/v1alpha1
             kind: LocalRateLimit
