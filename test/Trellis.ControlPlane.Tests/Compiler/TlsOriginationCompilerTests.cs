@@ -60,7 +60,7 @@ public sealed class TlsOriginationCompilerTests
     {
         var ca = Pem("Test CA");
         var client = Pem("client");
-        var snapshot = Compile(Entry + $$"""
+        var snapshot = Compile(Entry + $$$"""
 
             ---
             apiVersion: v1
@@ -69,7 +69,7 @@ public sealed class TlsOriginationCompilerTests
             type: Opaque
             stringData:
               cacert: |
-            {{Indent(ca.Certificate)}}
+            {{{Indent(ca.Certificate)}}}
             ---
             apiVersion: v1
             kind: Secret
@@ -77,11 +77,11 @@ public sealed class TlsOriginationCompilerTests
             type: kubernetes.io/tls
             stringData:
               tls.crt: |
-            {{Indent(client.Certificate)}}
+            {{{Indent(client.Certificate)}}}
               tls.key: |
-            {{Indent(client.Key)}}
+            {{{Indent(client.Key)}}}
               ca.crt: |
-            {{Indent(ca.Certificate)}}
+            {{{Indent(ca.Certificate)}}}
             ---
             apiVersion: networking.istio.io/v1
             kind: DestinationRule

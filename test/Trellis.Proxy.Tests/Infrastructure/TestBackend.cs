@@ -34,6 +34,7 @@ internal sealed class TestBackend : IAsyncDisposable
         builder.WebHost.UseKestrelCore().ConfigureKestrel(o =>
         {
             o.Limits.MaxRequestBodySize = null;
+            o.AllowAlternateSchemes = true; // an HTTP/2 request's :scheme may name http on a TLS connection (RFC 8164)
             o.Listen(IPAddress.Loopback, 0, l =>
             {
                 l.Protocols = protocols;
@@ -63,11 +64,16 @@ internal sealed class TestBackend : IAsyncDisposable
         Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1) =>
         StartAsync(
             context => context.Response.WriteAsync(
-                $"tls sni={context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>()?.HostName} client={context.Connection.ClientCertificate?.Subject} {context.Request.Protocol}"),
+                $"tls sni={context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>()?.Items["sni"]} client={context.Connection.ClientCertificate?.Subject} {context.Request.Protocol}"),
             protocols,
             listen: l => l.UseHttps(https =>
             {
-                https.ServerCertificate = certificate;
+                // The selector sees the server name the client sent (SNI), kept with the connection for the answer.
+                https.ServerCertificateSelector = (connection, name) =>
+                {
+                    connection!.Items["sni"] = name;
+                    return certificate;
+                };
                 if (clientCa is not null)
                 {
                     https.ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.RequireCertificate;

@@ -95,14 +95,18 @@ public sealed class TlsOriginationTests : IDisposable
             [mutual, simple]);
 
         Assert.Equal((HttpStatusCode.OK, $"tls sni={Host} client=CN=productpage.external-client HTTP/1.1"), await GetAsync(proxy, engine));
+        // TLS 1.3: the server refuses a missing certificate after the client's handshake ends, so the request fails on a
+        // reset (502) rather than at connect (503); either way it never reaches the server's application.
         using var withoutCertificate = Engines.Request(engine, HttpMethod.Get, "/simple", ("host", Host));
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await proxy.Client.SendAsync(withoutCertificate)).StatusCode);
+        using var refused = await proxy.Client.SendAsync(withoutCertificate);
+        Assert.Contains(refused.StatusCode, new[] { HttpStatusCode.BadGateway, HttpStatusCode.ServiceUnavailable });
     }
 
     [Fact]
     public async Task Http2Cluster_H2InsideTheOriginatedTls()
     {
         using var certificate = _pki.Server(Host);
+        // The request keeps the client's :scheme (http) inside the TLS session (RFC 8164); Kestrel accepts that only when asked to.
         await using var backend = await TestBackend.StartTlsAsync(certificate, protocols: Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
         var cluster = Cluster(backend, new OriginationTlsConfig(CaCertificatesPem: _pki.RootPem), protocol: UpstreamProtocol.Http2);
         await using var proxy = await Engines.StartAsync(Engine.Http2Kestrel, [Snapshots.Route("r", "ext")], [cluster]);
