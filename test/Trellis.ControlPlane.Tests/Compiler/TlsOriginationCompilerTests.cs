@@ -100,9 +100,12 @@ public sealed class TlsOriginationCompilerTests
             spec:
               hosts: [api.external.example]
               http:
-              - match: [{uri: {prefix: /mutual}}]
-                route: [{destination: {host: api.external.example, subset: a, port: {number: 80}}}]
-              - route: [{destination: {host: api.external.example, port: {number: 80}}}]
+              - match:
+                - uri: {prefix: /mutual}
+                route:
+                - destination: {host: api.external.example, subset: a, port: {number: 80}}
+              - route:
+                - destination: {host: api.external.example, port: {number: 80}}
             """);
 
         var simple = ClusterNamed(snapshot, "outbound|80||api.external.example").Tls!;

@@ -19,11 +19,14 @@ public sealed class ExternalServer : IAsyncDisposable
     private readonly Task _accepting;
 
     private readonly X509Certificate2? _certificate;
+    private readonly X509Certificate2? _clientCa;
 
-    public ExternalServer(string name, IPAddress address, X509Certificate2? certificate = null)
+    /// <param name="clientCa">The root a client certificate must chain to (asked for, not required).</param>
+    public ExternalServer(string name, IPAddress address, X509Certificate2? certificate = null, X509Certificate2? clientCa = null)
     {
         Name = name;
         _certificate = certificate;
+        _clientCa = clientCa;
         _listener = new TcpListener(address, 0);
         _listener.Start();
         Address = address.ToString();
@@ -61,6 +64,21 @@ public sealed class ExternalServer : IAsyncDisposable
         }
     }
 
+    private bool ChainsToClientCa(X509Certificate client)
+    {
+        if (_clientCa is null)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(_clientCa);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var presented = new X509Certificate2(client);
+        return chain.Build(presented);
+    }
+
     private async Task AnswerAsync(TcpClient client)
     {
         using (client)
@@ -77,7 +95,7 @@ public sealed class ExternalServer : IAsyncDisposable
                         {
                             ServerCertificate = _certificate,
                             ClientCertificateRequired = true, // asked for, not required: SIMPLE clients send none
-                            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+                            RemoteCertificateValidationCallback = (_, client, _, _) => client is null || ChainsToClientCa(client),
                         },
                         _stop.Token);
                     tls = $" sni={secured.TargetHostName} client={secured.RemoteCertificate?.Subject}";

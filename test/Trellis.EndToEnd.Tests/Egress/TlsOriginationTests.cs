@@ -48,7 +48,7 @@ public sealed class TlsOriginationTests : IAsyncLifetime
     {
         Directory.CreateDirectory(_dir);
         _serverCertificate = _ca.Issue(Host);
-        _external = new ExternalServer("external-tls", IPAddress.Parse("127.0.0.2"), _serverCertificate);
+        _external = new ExternalServer("external-tls", IPAddress.Parse("127.0.0.2"), _serverCertificate, _ca.Root);
         var api = TrellisProcess.FreePort();
         _api = new ControlPlaneApi(_http, $"http://127.0.0.1:{api}", "tls-origination");
         _up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
