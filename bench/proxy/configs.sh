@@ -161,6 +161,7 @@ frontend fe
   $( [ "$h2" != 0 ] && echo "bind 127.0.0.1:$h2 proto h2" )
   default_backend be
 backend be
+  ${HAPROXY_BACKEND_EXTRA:-}
   server next 127.0.0.1:$up maxconn 10000 ${HAPROXY_SERVER_TLS:-} ${HAPROXY_SERVER_OPTS:-}
 EOF
   start_bg "$label" "$HAPROXY" -f "$WORK/$label.cfg"
@@ -411,10 +412,13 @@ start_nginx_pair_h2() {
   H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
 }
 
-# HAProxy: `proto h2` on the server line (h2c to the upstream) and on B's bind (it takes h2c from A).
+# HAProxy: `proto h2` on the server line (h2c to the upstream) and on B's bind (it takes h2c from A). An HTTP/2 answer
+# has no reason phrase and HAProxy sends HTTP/1.1 clients none ("HTTP/1.1 200 "), which h2load's HTTP/1.1 parser counts
+# as a failure: A gives 200 its reason (nginx and Trellis write one themselves).
 start_haproxy_pair_h2() {
   allocate_ports
   HAPROXY_BIND_OPTS="proto h2" HAPROXY_SERVER_OPTS="proto h2" haproxy_proxy "$1-b" $((BASE + 2)) 0 $BACKEND_H2
-  HAPROXY_SERVER_OPTS="proto h2" haproxy_proxy "$1-a" "$BASE" $((BASE + 1)) $((BASE + 2))
+  HAPROXY_BACKEND_EXTRA="http-response set-status 200 reason OK if { status 200 }" HAPROXY_SERVER_OPTS="proto h2" \
+    haproxy_proxy "$1-a" "$BASE" $((BASE + 1)) $((BASE + 2))
   H1_PORT[$1]=$BASE H2_PORT[$1]=$((BASE + 1)) PATH_PROXIES[$1]="$1-a $1-b"
 }
