@@ -32,13 +32,13 @@ internal static class MeshTlsBudget
         {
             Tls = new ClusterTls(config, endpoints, TcpConnector.Instance, connectors),
         };
-        if (cluster.ConnectorFor(endpoints[0], Client) is not TlsConnector || cluster.ConnectorFor(endpoints[1], Client) is TlsConnector)
+        if (cluster.ConnectorFor(endpoints[0], Client, "backend") is not TlsConnector || cluster.ConnectorFor(endpoints[1], Client, "backend") is TlsConnector)
         {
             throw new InvalidOperationException("the mTLS fixture no longer chooses mTLS for the first endpoint only; the budget would measure the wrong work");
         }
 
-        yield return ("mTLS: connector, auto mTLS endpoint", () => cluster.ConnectorFor(endpoints[0], Client));
-        yield return ("mTLS: connector, cleartext endpoint", () => cluster.ConnectorFor(endpoints[1], Client));
+        yield return ("mTLS: connector, auto mTLS endpoint", () => cluster.ConnectorFor(endpoints[0], Client, "backend"));
+        yield return ("mTLS: connector, cleartext endpoint", () => cluster.ConnectorFor(endpoints[1], Client, "backend"));
     }
 
     private static WorkloadCertificate SelfSigned(string identity)
