@@ -27,7 +27,18 @@ internal static class ListenerTransport
         if (config.Tls is { } tls)
         {
             listen.Protocols = Map(config.Protocols);
-            listen.UseHttps(LoadCertificate(tls));
+            var certificate = LoadCertificate(tls);
+            listen.UseHttps(https => https.ServerCertificateSelector = (connection, serverName) =>
+            {
+                // The server name (SNI) chooses the routes of the Gateway API listener it names (ListenerConfig.ServerNames);
+                // Kestrel does not keep it for the request (ITlsHandshakeFeature.HostName stays empty), so the connection does.
+                if (connection is not null && !string.IsNullOrEmpty(serverName))
+                {
+                    connection.Items[ServerNameItem] = serverName;
+                }
+
+                return certificate;
+            });
             return;
         }
 
@@ -43,6 +54,9 @@ internal static class ListenerTransport
         // warns when asked to; state the HTTP/1.1 it would fall back to.
         listen.Protocols = config.Protocols == SnapshotProtocols.Http2 ? KestrelProtocols.Http2 : KestrelProtocols.Http1;
     }
+
+    /// <summary>The connection item holding the server name a TLS client sent (SNI), for routing.</summary>
+    public const string ServerNameItem = "trellis.serverName";
 
     /// <summary>
     /// What Kestrel's <c>UseHttps</c> resolves from the listener's services. Our listeners are bare

@@ -92,7 +92,8 @@ internal readonly struct RouteRequest
             context.Connection.LocalPort,
             request.IsHttps ? "https" : "http")
         {
-            ServerName = request.IsHttps ? context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>()?.HostName is { Length: > 0 } sni ? sni : null : null,
+            ServerName = request.IsHttps && context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>()?.Items is { } items
+                && items.TryGetValue(Listeners.ListenerTransport.ServerNameItem, out var sni) ? sni as string : null,
         };
     }
 
