@@ -58,10 +58,24 @@ internal static class Engines
         response.Headers.TryGetValues(name, out var values) || response.Content.Headers.TryGetValues(name, out values) ? string.Join(",", values) : null;
 
     /// <summary>A loopback port with nothing listening.</summary>
-    public static int ClosedPort()
+    /// <summary>
+    /// A loopback port that refuses connections for as long as the result is held: a socket bound to it that does not
+    /// listen (the kernel answers a connect with RST) and, without SO_REUSEADDR, keeps every other test's listener off
+    /// it. A port that was merely free when asked could be taken by a parallel test's server before the proxy connects.
+    /// </summary>
+    public static ClosedPort ClosedPort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, false);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return new ClosedPort(socket);
     }
+}
+
+/// <summary>A reserved loopback port nothing listens on (<see cref="Engines.ClosedPort"/>).</summary>
+internal sealed class ClosedPort(Socket socket) : IDisposable
+{
+    public int Port { get; } = ((IPEndPoint)socket.LocalEndPoint!).Port;
+
+    public void Dispose() => socket.Dispose();
 }

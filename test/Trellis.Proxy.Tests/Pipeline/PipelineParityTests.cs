@@ -102,7 +102,8 @@ public sealed class PipelineParityTests
             mirrored.Enqueue(context.Request.Headers.Host.ToString());
             return context.Response.WriteAsync("mirror");
         });
-        var (routes, clusters) = c.Build(backend.Endpoint, mirror.Endpoint, new EndpointConfig("127.0.0.1", Engines.ClosedPort()));
+        using var closed = Engines.ClosedPort();
+        var (routes, clusters) = c.Build(backend.Endpoint, mirror.Endpoint, new EndpointConfig("127.0.0.1", closed.Port));
         await using var proxy = await Engines.StartAsync(engine, routes, clusters);
         using var request = Engines.Request(engine, HttpMethod.Get, c.Path);
 

@@ -121,7 +121,8 @@ public sealed class PipelinePolicyTests
     public async Task Retry_ConnectFailure_NextEndpointAnswers(Engine engine)
     {
         await using var upstream = await Scripted.StartAsync();
-        var closed = new EndpointConfig("127.0.0.1", Engines.ClosedPort());
+        using var refusing = Engines.ClosedPort();
+        var closed = new EndpointConfig("127.0.0.1", refusing.Port);
         await using var proxy = await Engines.StartAsync(
             engine, [Route(retry: new RetryConfig(1, RetryOn: ["connect-failure"]))], [new ClusterConfig("backend", [closed, upstream.Backend.Endpoint])]);
 
