@@ -118,7 +118,10 @@ public sealed class TcpProxyTests
 
         Assert.Equal("a:hello", await ExchangeAsync(server, "hello"));
 
-        await Eventually.TrueAsync(() => server.PrometheusMetrics().Contains("istio_tcp_connections_closed_total{", StringComparison.Ordinal), "the close is counted");
+        // The series exists from the connection's open (at 0): wait for the close itself to be counted.
+        await Eventually.TrueAsync(
+            () => server.PrometheusMetrics().Split('\n').Any(l => l.StartsWith("istio_tcp_connections_closed_total{", StringComparison.Ordinal) && l.EndsWith(" 1", StringComparison.Ordinal)),
+            "the close is counted");
         var lines = server.PrometheusMetrics().Split('\n');
         string Sample(string family) => lines.Single(l => l.StartsWith(family + "{", StringComparison.Ordinal));
         const string Labels = "reporter=\"source\",source_workload=\"client\",source_canonical_service=\"client\",source_canonical_revision=\"latest\","
