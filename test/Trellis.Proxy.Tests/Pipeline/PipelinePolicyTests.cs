@@ -144,7 +144,8 @@ public sealed class PipelinePolicyTests
 
         Assert.Equal(504, (int)response.StatusCode);
         Assert.Equal("URX,UT", Engines.Field(response, "x-trellis-response-flags"));
-        Assert.Equal(2, upstream.Calls("/slow"));
+        // The second try was cut by the proxy's clock; under load its request can reach the upstream's handler after the 504.
+        await Eventually.TrueAsync(() => upstream.Calls("/slow") == 2, "the upstream saw both tries");
     }
 
     [Theory]
