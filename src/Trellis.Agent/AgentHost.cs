@@ -97,9 +97,11 @@ public sealed partial class AgentHost : IAsyncDisposable
         supervisor.Changed += reporter.Update;
         var watcher = new ResourceWatcher(http, "/apis/apps/v1/deployments", host.Reconcile, log);
         var services = new ResourceWatcher(http, "/api/v1/services", tcpPorts.OnServices, log);
+        var entries = new ResourceWatcher(http, "/apis/networking.istio.io/v1/serviceentries", tcpPorts.OnServiceEntries, log);
         push.Start();
         host._loops.Add(reporter.RunAsync(host._stop.Token));
         host._loops.Add(services.RunAsync(host._stop.Token));
+        host._loops.Add(entries.RunAsync(host._stop.Token));
         host._loops.Add(WatchDeploymentsAsync(watcher, tcpPorts, host._stop.Token));
         reporter.Update([]);
         return host;
@@ -146,7 +148,7 @@ public sealed partial class AgentHost : IAsyncDisposable
         return tcp;
     }
 
-    /// <summary>Deployments are run once the Services are known, so that the first instances get their TCP services' variables.</summary>
+    /// <summary>Deployments are run once the Services and ServiceEntries are known, so that the first instances get their TCP services' variables.</summary>
     private static async Task WatchDeploymentsAsync(ResourceWatcher deployments, TcpServicePorts tcpPorts, CancellationToken stop)
     {
         try

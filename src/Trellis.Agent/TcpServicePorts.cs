@@ -15,7 +15,10 @@ namespace Trellis.Agent;
 /// there) and announces them as Kubernetes' service environment variables (<c>REDIS_SERVICE_HOST</c>,
 /// <c>REDIS_SERVICE_PORT</c>, <c>REDIS_PORT_6379_TCP_PORT</c>, ...). As in Kubernetes, the variables are fixed when the
 /// process starts: a Service created later is reachable by the instances started after it. HTTP ports are not listed:
-/// they are reached by name through <c>HTTP_PROXY</c>.
+/// they are reached by name through <c>HTTP_PROXY</c>. The TCP and TLS ports of the namespace's ServiceEntries are
+/// announced the same way under the entry's name (<see cref="WorkloadInstance.EntryPortKey"/>; a Service of the same
+/// name keeps its variables), so a workload reaches an external database or HTTPS API through the mesh
+/// (docs/egress.md#tcp-and-tls-ports).
 /// </summary>
 public sealed class TcpServicePorts
 {
@@ -23,10 +26,12 @@ public sealed class TcpServicePorts
     // Reserved ports by the instance's outbound port (unique per live instance, and what the env hook is given).
     private readonly Dictionary<int, Dictionary<string, int>> _reserved = [];
     private IReadOnlyList<Resource> _services = [];
-    private readonly TaskCompletionSource _loaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private IReadOnlyList<Resource> _entries = [];
+    private readonly TaskCompletionSource _servicesLoaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _entriesLoaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Completes once the Services have been listed (instances started before would miss their variables).</summary>
-    public Task Loaded => _loaded.Task;
+    /// <summary>Completes once the Services and ServiceEntries have been listed (instances started before would miss their variables).</summary>
+    public Task Loaded => Task.WhenAll(_servicesLoaded.Task, _entriesLoaded.Task);
 
     public void OnServices(IReadOnlyList<Resource> services)
     {
@@ -35,7 +40,17 @@ public sealed class TcpServicePorts
             _services = services;
         }
 
-        _loaded.TrySetResult();
+        _servicesLoaded.TrySetResult();
+    }
+
+    public void OnServiceEntries(IReadOnlyList<Resource> entries)
+    {
+        lock (_gate)
+        {
+            _entries = entries;
+        }
+
+        _entriesLoaded.TrySetResult();
     }
 
     /// <summary>The TCP ports of the Services of <paramref name="ns"/>, in Service then port order.</summary>
@@ -45,6 +60,14 @@ public sealed class TcpServicePorts
             .SelectMany(s => ((ServiceSpec)s.Spec!).Ports
                 .Where(p => PortProtocols.OfServicePort(p.Name, p.AppProtocol, p.Protocol) is PortProtocol.Tcp or PortProtocol.Tls)
                 .Select(p => (s.Metadata.Name, p)));
+
+    /// <summary>The TCP and TLS ports of the ServiceEntries of <paramref name="ns"/>, as Service ports (name, number), in entry then port order.</summary>
+    public static IEnumerable<(string Entry, ServicePort Port)> EntryPorts(IEnumerable<Resource> entries, string ns) =>
+        entries.Where(e => e.Key.Namespace == ns && e.Spec is ServiceEntrySpec)
+            .OrderBy(e => e.Metadata.Name, StringComparer.Ordinal)
+            .SelectMany(e => ((ServiceEntrySpec)e.Spec!).Ports
+                .Where(p => PortProtocols.Parse(p.Protocol) is PortProtocol.Tcp or PortProtocol.Tls)
+                .Select(p => (e.Metadata.Name, new ServicePort { Name = p.Name, Port = p.Number })));
 
     /// <summary>
     /// The environment of an instance about to start (its ports by name as the runtime allocated them): reserves what it
@@ -65,13 +88,16 @@ public sealed class TcpServicePorts
                 _reserved[outbound] = mine = new Dictionary<string, int>(StringComparer.Ordinal);
             }
 
-            foreach (var group in TcpPorts(_services, ns).GroupBy(p => p.Service))
+            var services = TcpPorts(_services, ns).Select(p => (Key: WorkloadInstance.TcpPortKey(ns, p.Service, p.Port.Port), p.Service, p.Port));
+            var named = _services.Where(s => s.Key.Namespace == ns && s.Spec is ServiceSpec).Select(s => EnvName(s.Metadata.Name)).ToHashSet(StringComparer.Ordinal);
+            var entries = EntryPorts(_entries, ns).Where(p => !named.Contains(EnvName(p.Entry)))
+                .Select(p => (Key: WorkloadInstance.EntryPortKey(ns, p.Entry, p.Port.Port), Service: p.Entry, p.Port));
+            foreach (var group in services.Concat(entries).GroupBy(p => p.Service))
             {
                 var prefix = EnvName(group.Key);
                 var first = true;
-                foreach (var (service, port) in group)
+                foreach (var (key, _, port) in group)
                 {
-                    var key = WorkloadInstance.TcpPortKey(ns, service, port.Port);
                     if (!mine.TryGetValue(key, out var local))
                     {
                         mine[key] = local = FreePort();

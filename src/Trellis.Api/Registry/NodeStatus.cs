@@ -54,26 +54,41 @@ public sealed record WorkloadInstance(
     public static string TcpPortKey(string ns, string service, int port) =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"tcp:{ns}/{service}:{port}");
 
+    /// <summary>
+    /// The key in <see cref="Ports"/> of the instance's outbound TCP listener for one TCP or TLS port of a ServiceEntry
+    /// (<c>se:ns/name:port</c>, the entry's name and port number): reserved and announced as for Services
+    /// (<c>NAME_SERVICE_PORT</c>, docs/egress.md#tcp-and-tls-ports).
+    /// </summary>
+    public static string EntryPortKey(string ns, string entry, int port) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"se:{ns}/{entry}:{port}");
+
     /// <summary>The Service port a <see cref="TcpPortKey"/> names; false for any other key.</summary>
-    public static bool TryParseTcpPortKey(string key, out string ns, out string service, out int port)
+    public static bool TryParseTcpPortKey(string key, out string ns, out string service, out int port) =>
+        TryParsePortKey("tcp:", key, out ns, out service, out port);
+
+    /// <summary>The ServiceEntry port an <see cref="EntryPortKey"/> names; false for any other key.</summary>
+    public static bool TryParseEntryPortKey(string key, out string ns, out string entry, out int port) =>
+        TryParsePortKey("se:", key, out ns, out entry, out port);
+
+    private static bool TryParsePortKey(string prefix, string key, out string ns, out string name, out int port)
     {
-        ns = service = "";
+        ns = name = "";
         port = 0;
-        if (!key.StartsWith("tcp:", StringComparison.Ordinal))
+        if (!key.StartsWith(prefix, StringComparison.Ordinal))
         {
             return false;
         }
 
         var slash = key.IndexOf('/', StringComparison.Ordinal);
         var colon = key.LastIndexOf(':');
-        if (slash < 5 || colon <= slash + 1
+        if (slash < prefix.Length + 1 || colon <= slash + 1
             || !int.TryParse(key.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port))
         {
             return false;
         }
 
-        ns = key[4..slash];
-        service = key[(slash + 1)..colon];
+        ns = key[prefix.Length..slash];
+        name = key[(slash + 1)..colon];
         return true;
     }
 }

@@ -9,7 +9,10 @@ namespace Trellis.Api.Snapshots;
 /// <param name="Routes">In order; the first whose matches hold wins.</param>
 /// <param name="SniPeek">Read the TLS ClientHello's server name before routing (routes with <c>SniHosts</c>); the bytes read
 /// are relayed unchanged. The client's first bytes are awaited for at most <see cref="SniPeekTimeout"/>.</param>
-public sealed record TcpProxyConfig(IReadOnlyList<TcpRouteConfig> Routes, bool SniPeek = false)
+/// <param name="Original">Where the client meant to connect, for a listener that stands for a ServiceEntry port: a
+/// passthrough cluster (resolution <c>NONE</c>, Envoy's <c>ORIGINAL_DST</c>) sends the connection there. Null: a
+/// passthrough cluster has no destination and the connection is closed.</param>
+public sealed record TcpProxyConfig(IReadOnlyList<TcpRouteConfig> Routes, bool SniPeek = false, OriginalDestinationConfig? Original = null)
 {
     /// <summary>How long a listener that reads the server name waits for the ClientHello (Envoy's tls_inspector: 15 s).</summary>
     public static readonly TimeSpan SniPeekTimeout = TimeSpan.FromSeconds(15);
@@ -25,3 +28,11 @@ public sealed record TcpRouteConfig(string Name, IReadOnlyList<TcpMatchConfig> M
 /// <param name="SourceSubnet">The client's address is in this CIDR (or is this IP).</param>
 /// <param name="SniHosts">The ClientHello's server name is one of these: an exact name, <c>*.suffix</c> for any deeper name, or <c>*</c>.</param>
 public sealed record TcpMatchConfig(IReadOnlyList<string>? DestinationSubnets = null, string? SourceSubnet = null, IReadOnlyList<string>? SniHosts = null);
+
+/// <summary>
+/// The destination a client meant when it reached a ServiceEntry port through the local port reserved for it (there is
+/// no captured original destination without traffic capture): the ClientHello's server name when it sent one (TLS ports),
+/// else <see cref="Host"/>, at <see cref="Port"/>, the entry's port number.
+/// </summary>
+/// <param name="Host">The entry's host when it names one server (not a wildcard); null: only a server name can say.</param>
+public sealed record OriginalDestinationConfig(string? Host, int Port);

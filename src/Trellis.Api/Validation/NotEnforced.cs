@@ -106,13 +106,7 @@ public static class NotEnforced
         new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].lifecycle", "lifecycle hooks are not run"),
 
         // Issue 11: routing dialects, egress, protocols.
-        new(Istio, "ServiceEntry", "spec.addresses", "addresses are not matched: HTTP is routed by host"),
-        new(Istio, "ServiceEntry", "spec.ports[*].protocol=TCP", "TCP ports of ServiceEntries are not proxied yet"),
-        new(Istio, "ServiceEntry", "spec.ports[*].protocol=TLS", "TLS ports of ServiceEntries are not proxied yet"),
-        new(Istio, "ServiceEntry", "spec.ports[*].protocol=HTTPS", "HTTPS ports of ServiceEntries are not proxied yet (TLS passes through unterminated)"),
-        new(Istio, "ServiceEntry", "spec.ports[*].protocol=MONGO", "TCP ports of ServiceEntries are not proxied yet"),
-        new(Istio, "ServiceEntry", "spec.ports[*].protocol=MYSQL", "TCP ports of ServiceEntries are not proxied yet"),
-        new(Istio, "ServiceEntry", "spec.ports[*].protocol=REDIS", "TCP ports of ServiceEntries are not proxied yet"),
+        new(Istio, "ServiceEntry", "spec.addresses", "addresses are not matched: HTTP is routed by host, TCP and TLS ports by the local port reserved for the entry"),
         new(Istio, "ServiceEntry", "spec.ports[*].protocol=UDP", "UDP is not proxied"),
         new(Istio, "ServiceEntry", "spec.location=MESH_INTERNAL", "MESH_INTERNAL endpoints are reached like external ones: auto mTLS does not target them"),
         new(Istio, "ServiceEntry", "spec.endpoints[*].network", "one network: endpoints of other networks are not reached through gateways"),

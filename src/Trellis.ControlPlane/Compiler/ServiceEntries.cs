@@ -38,7 +38,7 @@ internal static class ServiceEntries
         {
             foreach (var written in entry.Spec.Hosts)
             {
-                var host = written.Trim().TrimEnd('.').ToLowerInvariant();
+                var host = HostOf(written);
                 if (host.Length > 0 && !services.ContainsKey(host))
                 {
                     hosts.TryAdd(host, new EntryHost(host, entry.Name, entry.Namespace, entry.Spec));
@@ -48,6 +48,9 @@ internal static class ServiceEntries
 
         return hosts;
     }
+
+    /// <summary>A host as an entry writes it, as the registry keys it (no trailing dot, lowercased).</summary>
+    public static string HostOf(string written) => written.Trim().TrimEnd('.').ToLowerInvariant();
 
     /// <summary>The endpoints of one port of <paramref name="entry"/>, narrowed to a subset's labels when given.</summary>
     public static List<EndpointConfig> Endpoints(EntryHost entry, int port, IReadOnlyDictionary<string, string>? subsetLabels, IReadOnlyList<WorkloadInstance> instances)

@@ -66,6 +66,7 @@ public static class SnapshotCompiler
                     Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Outbound),
                     Identity: PeerAuthentications.IdentityOf(index, instance)));
                 listeners.AddRange(OutboundTcpListeners(instance, source, index, clusters));
+                listeners.AddRange(OutboundEntryListeners(instance, source, index, clusters, view));
             }
         }
 
@@ -92,6 +93,40 @@ public static class SnapshotCompiler
                 $"{instance.Id}/{key}", "127.0.0.1", local, ListenerKind.Outbound, "", instance.Id, Peer: TelemetryMetadata.Workload(instance),
                 Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Outbound),
                 Tcp: new TcpProxyConfig(TcpRoutes.Mesh(index, clusters, source, service, port)));
+        }
+    }
+
+    /// <summary>
+    /// The instance's outbound listeners for ServiceEntry TCP and TLS ports: one per port the agent reserved
+    /// (<see cref="WorkloadInstance.EntryPortKey"/>), relaying to the entry's hosts in the workload's view
+    /// (<see cref="TcpRoutes.Entry"/>). A reserved port whose entry, port or hosts are gone gets no listener.
+    /// </summary>
+    private static IEnumerable<ListenerConfig> OutboundEntryListeners(WorkloadInstance instance, TrafficSource source, MeshIndex index, ClusterSet clusters, OutboundView view)
+    {
+        foreach (var (key, local) in instance.Ports.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            if (!WorkloadInstance.TryParseEntryPortKey(key, out var ns, out var name, out var port))
+            {
+                continue;
+            }
+
+            // The entry's hosts in its own order; a host a Service or an older entry defines is not this entry's.
+            var hosts = index.EntryHosts.Values.FirstOrDefault(e => e.Name == name && e.Namespace == ns)?.Spec.Hosts
+                .Select(h => index.EntryHosts.GetValueOrDefault(ServiceEntries.HostOf(h)))
+                .Where(e => e is not null && e.Name == name && e.Namespace == ns && e.Port(port) is not null
+                    && TcpRoutes.IsOpaque(e.ProtocolOf(port)) && view.Sees(ns, e.Host, port))
+                .Select(e => e!)
+                .DistinctBy(e => e.Host)
+                .ToList();
+            if (hosts is not { Count: > 0 })
+            {
+                continue;
+            }
+
+            yield return new ListenerConfig(
+                $"{instance.Id}/{key}", "127.0.0.1", local, ListenerKind.Outbound, "", instance.Id, Peer: TelemetryMetadata.Workload(instance),
+                Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Outbound),
+                Tcp: TcpRoutes.Entry(index, clusters, source, hosts, port));
         }
     }
 

@@ -35,14 +35,46 @@ internal static class TcpRoutes
     /// (TLS ports) and <c>tcp</c> rules that apply to <paramref name="source"/>, then the service port's own cluster for
     /// connections no rule took (as a sidecar's default TCP filter chain).
     /// </summary>
-    public static List<TcpRouteConfig> Mesh(MeshIndex index, ClusterSet clusters, TrafficSource source, MeshService service, int port)
+    public static List<TcpRouteConfig> Mesh(MeshIndex index, ClusterSet clusters, TrafficSource source, MeshService service, int port) =>
+        WithDefault(index, clusters, source, service.Fqdn, port, service.ProtocolOf(port) == PortProtocol.Tls, sniHosts: null);
+
+    /// <summary>
+    /// A workload's outbound TCP listener for one TCP or TLS port of a ServiceEntry (its <paramref name="hosts"/> in the
+    /// entry's order), as pilot builds the entry's outbound filter chains:
+    /// <list type="bullet">
+    /// <item>A TLS port (<c>TLS</c>, <c>HTTPS</c>) is passed through unterminated and chosen by the ClientHello's server
+    /// name: per host, its VirtualService's <c>tls</c>/<c>tcp</c> rules, then the host's own cluster for the name
+    /// (wildcard hosts as <c>*.suffix</c>). A name no host takes is closed (the listener stands for this entry only).</item>
+    /// <item>A TCP port goes to the first host (Istio, without addresses, lets one entry own a TCP port): its
+    /// VirtualService's <c>tcp</c> rules, then its cluster.</item>
+    /// </list>
+    /// Resolution <c>NONE</c> makes the clusters passthrough: the connection goes to the server name the client sent,
+    /// or the TCP port's host, at the entry's port (<see cref="OriginalDestinationConfig"/>).
+    /// </summary>
+    public static TcpProxyConfig Entry(MeshIndex index, ClusterSet clusters, TrafficSource source, IReadOnlyList<EntryHost> hosts, int port)
     {
-        var vs = SnapshotCompiler.MeshVirtualService(index, service.Fqdn);
-        var tls = service.ProtocolOf(port) == PortProtocol.Tls;
+        if (hosts[0].ProtocolOf(port) != PortProtocol.Tls)
+        {
+            var host = hosts[0].Host;
+            return new TcpProxyConfig(
+                WithDefault(index, clusters, source, host, port, tls: false, sniHosts: null),
+                Original: new OriginalDestinationConfig(host.StartsWith('*') ? null : host, port));
+        }
+
+        var routes = hosts.SelectMany(h => WithDefault(index, clusters, source, h.Host, port, tls: true, sniHosts: [h.Host])).ToList();
+        return new TcpProxyConfig(routes, SniPeek: true, Original: new OriginalDestinationConfig(null, port));
+    }
+
+    /// <summary>The mesh VirtualService's rules for <paramref name="host"/>, then its own cluster for what they leave (limited to <paramref name="sniHosts"/> when given).</summary>
+    private static List<TcpRouteConfig> WithDefault(
+        MeshIndex index, ClusterSet clusters, TrafficSource source, string host, int port, bool tls, IReadOnlyList<string>? sniHosts)
+    {
+        var vs = SnapshotCompiler.MeshVirtualService(index, host);
         var routes = vs is null ? [] : Translate(vs, source, clusters, port, port, tls);
         if (routes.Count == 0 || routes[^1].Matches.Count > 0)
         {
-            routes.Add(new TcpRouteConfig("default", [], [new WeightedClusterConfig(clusters.Outbound(service.Fqdn, port, null), 100)]));
+            IReadOnlyList<TcpMatchConfig> matches = sniHosts is null ? [] : [new TcpMatchConfig(SniHosts: sniHosts)];
+            routes.Add(new TcpRouteConfig(sniHosts is null ? "default" : $"default/{host}", matches, [new WeightedClusterConfig(clusters.Outbound(host, port, null), 100)]));
         }
 
         return routes;

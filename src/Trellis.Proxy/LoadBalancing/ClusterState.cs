@@ -95,10 +95,18 @@ internal sealed class ClusterState
 
         var colon = Routing.RouteRequest.AuthorityPortSeparator(authority);
         var port = colon >= 0 && int.TryParse(authority.AsSpan(colon + 1), out var explicitPort) ? explicitPort : 80;
-        var host = request.Host.Trim("[]").ToString();
-        var endpoint = new EndpointState(host, port);
-        return _passthrough.Count < MaxPassthroughEndpoints ? _passthrough.GetOrAdd(authority, endpoint) : endpoint;
+        return Remember(authority, new EndpointState(request.Host.Trim("[]").ToString(), port));
     }
+
+    /// <summary>PASSTHROUGH for a relayed TCP connection: the address the client meant (<see cref="TcpProxyConfig.Original"/>).</summary>
+    public EndpointState PassthroughEndpoint(string host, int port)
+    {
+        var key = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{host}:{port}");
+        return _passthrough!.TryGetValue(key, out var known) ? known : Remember(key, new EndpointState(host, port));
+    }
+
+    private EndpointState Remember(string key, EndpointState endpoint) =>
+        _passthrough!.Count < MaxPassthroughEndpoints ? _passthrough.GetOrAdd(key, endpoint) : endpoint;
 
     /// <summary>Set when requests wait for an endpoint instead of failing while the cluster has none.</summary>
     public ActivationConfig? Activation { get; }

@@ -15,7 +15,8 @@ namespace Trellis.Proxy.Tcp;
 /// (1) with SNI routes, read the ClientHello's server name (the bytes stay for the upstream);
 /// (2) the listener's first matching route (none: close, <c>NR</c>);
 /// (3) a cluster by weight and its <c>tcp.maxConnections</c> slot (full: close, <c>UO</c>);
-/// (4) an endpoint by the cluster's balancer, skipping ejected ones (none: close, <c>UH</c>);
+/// (4) an endpoint by the cluster's balancer, skipping ejected ones, or for a passthrough cluster the address the client
+/// meant (<see cref="TcpRouteTable.OriginalDestination"/>) (none: close, <c>UH</c>);
 /// (5) connect within <c>tcp.connectTimeout</c> (failure: close, <c>UF</c>, counted by outlier detection);
 /// (6) relay (<see cref="TcpRelay"/>) under <c>tcp.idleTimeout</c> and <c>tcp.maxConnectionDuration</c>.
 /// Every connection is counted in Istio's TCP metrics, failures included (opened and closed with their flag).
@@ -62,7 +63,8 @@ internal static class TcpConnection
                     return;
                 }
 
-                await ConnectAndRelayAsync(client, listener, route.Name, cluster, peeked.AsMemory(0, peekedLength), services, telemetry, started, stop);
+                var original = cluster.Config.LoadBalancer == Api.Snapshots.LoadBalancerKind.Passthrough ? table.OriginalDestination(serverName) : null;
+                await ConnectAndRelayAsync(client, listener, route.Name, cluster, original, peeked.AsMemory(0, peekedLength), services, telemetry, started, stop);
             }
             finally
             {
@@ -74,8 +76,9 @@ internal static class TcpConnection
         }
     }
 
+    /// <param name="original">For a passthrough cluster, where the client meant to connect (null: nowhere known).</param>
     private static async Task ConnectAndRelayAsync(
-        Socket client, string listener, string route, ClusterState cluster, ReadOnlyMemory<byte> prefix, TcpServices services,
+        Socket client, string listener, string route, ClusterState cluster, (string Host, int Port)? original, ReadOnlyMemory<byte> prefix, TcpServices services,
         ListenerTelemetry? telemetry, long started, CancellationToken stop)
     {
         var slots = cluster.ConnectionSlots;
@@ -88,7 +91,9 @@ internal static class TcpConnection
 
         try
         {
-            var endpoint = cluster.PickEndpoint();
+            var endpoint = cluster.Config.LoadBalancer != Api.Snapshots.LoadBalancerKind.Passthrough ? cluster.PickEndpoint()
+                : original is { } to && cluster.PassthroughEndpoint(to.Host, to.Port) is var named && !PassthroughLoop.IsSelf(named, services.Snapshots.Current.Source) ? named
+                : null;
             if (endpoint is null)
             {
                 Count(services.Telemetry, telemetry, cluster, null, ResponseFlags.NoHealthyUpstream);

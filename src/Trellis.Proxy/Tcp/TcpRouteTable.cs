@@ -13,9 +13,10 @@ internal sealed class TcpRouteTable
 {
     private readonly TcpRoute[] _routes;
 
-    private TcpRouteTable(TcpRoute[] routes, bool sniPeek, bool refuseCleartext)
+    private TcpRouteTable(TcpRoute[] routes, bool sniPeek, bool refuseCleartext, OriginalDestinationConfig? original)
     {
         _routes = routes;
+        Original = original;
         SniPeek = sniPeek;
         RefusesCleartext = refuseCleartext;
     }
@@ -31,12 +32,22 @@ internal sealed class TcpRouteTable
 
     public IReadOnlyList<TcpRoute> Routes => _routes;
 
+    /// <summary>Where the client meant to connect, for passthrough clusters (<see cref="TcpProxyConfig.Original"/>); null: nowhere known.</summary>
+    public OriginalDestinationConfig? Original { get; }
+
+    /// <summary>
+    /// The destination of a connection to a passthrough cluster (Envoy's ORIGINAL_DST): the ClientHello's server name, else
+    /// the listener's host, at its port; null when neither is known.
+    /// </summary>
+    public (string Host, int Port)? OriginalDestination(string? serverName) =>
+        Original is { } original && (serverName ?? original.Host) is { Length: > 0 } host ? (host, original.Port) : null;
+
     /// <param name="clusters">The snapshot's clusters; the validator has checked that every name exists.</param>
     /// <param name="refuseCleartext">See <see cref="RefusesCleartext"/>.</param>
     public static TcpRouteTable Compile(TcpProxyConfig config, IReadOnlyDictionary<string, ClusterState> clusters, bool refuseCleartext = false)
     {
         var routes = (config.Routes ?? []).Select(r => TcpRoute.Compile(r, clusters)).ToArray();
-        return new TcpRouteTable(routes, config.SniPeek || routes.Any(r => r.NeedsSni), refuseCleartext);
+        return new TcpRouteTable(routes, config.SniPeek || routes.Any(r => r.NeedsSni), refuseCleartext, config.Original);
     }
 
     /// <summary>The first route whose matches hold for the connection; null when none does (the connection is closed, NR).</summary>

@@ -7,6 +7,11 @@ internal static class TcpValidator
 {
     public static void Validate(TcpProxyConfig tcp, IReadOnlySet<string> clusters, string path, List<string> errors)
     {
+        if (tcp.Original is { Port: < 1 or > 65535 } original)
+        {
+            errors.Add($"{path}.original.port: {original.Port} is not a port (1-65535)");
+        }
+
         var routes = tcp.Routes ?? [];
         for (var r = 0; r < routes.Count; r++)
         {

@@ -260,16 +260,44 @@ public sealed class TcpProxyTests
     }
 
     [Fact]
+    public async Task Connect_PassthroughCluster_GoesWhereTheClientMeant()
+    {
+        // A ServiceEntry with resolution NONE: the listener's host (TCP port) or the ClientHello's server name (TLS port).
+        await using var backend = new TcpBackend("a");
+        var passthrough = new ClusterConfig("passthrough", [], LoadBalancerKind.Passthrough);
+        await using (var byHost = await StartAsync(Snapshot(To(("passthrough", 100)) with { Original = new OriginalDestinationConfig("127.0.0.1", backend.Port) }, passthrough)))
+        {
+            Assert.Equal("a:hello", await ExchangeAsync(byHost, "hello"));
+        }
+
+        var sni = new TcpProxyConfig([new TcpRouteConfig("r", [new TcpMatchConfig(SniHosts: ["localhost"])], [new WeightedClusterConfig("passthrough", 100)])],
+            SniPeek: true, Original: new OriginalDestinationConfig(null, backend.Port));
+        await using (var byName = await StartAsync(Snapshot(sni, passthrough)))
+        {
+            await HelloAsync(byName, "localhost");
+            await Eventually.TrueAsync(() => backend.Connections == 2, "the server name's address");
+        }
+
+        // Nowhere known: closed as no healthy upstream, never sent to some default.
+        await using var nowhere = await StartAsync(Snapshot(To(("passthrough", 100)), passthrough));
+        Assert.Equal("", await ExchangeAsync(nowhere, "hello"));
+        Assert.Contains("response_flags=\"UH\"", nowhere.PrometheusMetrics(), StringComparison.Ordinal);
+        Assert.Equal(2, backend.Connections);
+    }
+
+    [Fact]
     public async Task Apply_BadTcpRoutes_RejectedWithEveryError()
     {
         await using var server = new ProxyServer(new ProxyServerOptions(), NullLoggerFactory.Instance);
-        var tcp = new TcpProxyConfig([new TcpRouteConfig("", [new TcpMatchConfig(["not-a-subnet"], "10.0.0.0/99")], [new WeightedClusterConfig("missing", -1)])]);
+        var tcp = new TcpProxyConfig([new TcpRouteConfig("", [new TcpMatchConfig(["not-a-subnet"], "10.0.0.0/99")], [new WeightedClusterConfig("missing", -1)])],
+            Original: new OriginalDestinationConfig("db.example", 0));
 
         var result = await server.ApplyAsync(Snapshot(tcp));
 
         Assert.False(result.Accepted);
         Assert.Equal(
         [
+            "listeners[0].tcp.original.port: 0 is not a port (1-65535)",
             "listeners[0].tcp.routes[0].name: must not be empty",
             "listeners[0].tcp.routes[0].clusters[0].cluster: cluster 'missing' not found",
             "listeners[0].tcp.routes[0].clusters[0].weight: -1 is negative",
