@@ -73,7 +73,7 @@ public sealed class EgressTcpTests : IAsyncLifetime
         var local = Track(new EchoServer("local", IPAddress.Loopback));
         var a = Track(new ExternalServer("external-a", IPAddress.Parse("127.0.0.3"), Certificate("a.external.example")));
         var b = Track(new ExternalServer("external-b", IPAddress.Parse("127.0.0.4"), Certificate("b.external.example")));
-        await _api.ApplyAsync($$"""
+        await _api.ApplyAsync($$$"""
             apiVersion: networking.istio.io/v1
             kind: ServiceEntry
             metadata: {name: db}
@@ -82,7 +82,7 @@ public sealed class EgressTcpTests : IAsyncLifetime
               location: MESH_EXTERNAL
               ports: [{number: 5432, name: tcp-pg, protocol: TCP}]
               resolution: STATIC
-              endpoints: [{address: {{db.Address}}, ports: {tcp-pg: {{db.Port}}}}]
+              endpoints: [{address: {{{db.Address}}}, ports: {tcp-pg: {{{db.Port}}}}}]
             ---
             apiVersion: networking.istio.io/v1
             kind: ServiceEntry
@@ -90,7 +90,7 @@ public sealed class EgressTcpTests : IAsyncLifetime
             spec:
               hosts: [localhost]
               location: MESH_EXTERNAL
-              ports: [{number: {{local.Port}}, name: tcp, protocol: TCP}]
+              ports: [{number: {{{local.Port}}}, name: tcp, protocol: TCP}]
               resolution: NONE
             ---
             apiVersion: networking.istio.io/v1
@@ -101,7 +101,7 @@ public sealed class EgressTcpTests : IAsyncLifetime
               location: MESH_EXTERNAL
               ports: [{number: 443, name: https, protocol: HTTPS}]
               resolution: STATIC
-              endpoints: [{address: {{a.Address}}, ports: {https: {{a.Port}}}}]
+              endpoints: [{address: {{{a.Address}}}, ports: {https: {{{a.Port}}}}}]
             ---
             apiVersion: networking.istio.io/v1
             kind: ServiceEntry
@@ -111,7 +111,7 @@ public sealed class EgressTcpTests : IAsyncLifetime
               location: MESH_EXTERNAL
               ports: [{number: 443, name: tls, protocol: TLS}]
               resolution: STATIC
-              endpoints: [{address: {{b.Address}}, ports: {tls: {{b.Port}}}}]
+              endpoints: [{address: {{{b.Address}}}, ports: {tls: {{{b.Port}}}}}]
             ---
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -120,7 +120,8 @@ public sealed class EgressTcpTests : IAsyncLifetime
               hosts: [b.external.example]
               tls:
               - match: [{sniHosts: [b.external.example], port: 443}]
-                route: [{destination: {host: b-backend.external.example, port: {number: 443}}}]
+                route:
+                - destination: {host: b-backend.external.example, port: {number: 443}}
             """);
 
         // The client starts once the entries exist: its environment names their TCP and TLS ports.
@@ -196,10 +197,17 @@ public sealed class EgressTcpTests : IAsyncLifetime
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), limit.Token);
             await socket.SendAsync(Encoding.ASCII.GetBytes(request), SocketFlags.None, limit.Token);
             socket.Shutdown(SocketShutdown.Send);
-            var answer = await ReadToEndAsync(new NetworkStream(socket), limit.Token);
-            return answer.Length == 0 ? null : answer;
+            var all = new MemoryStream();
+            var buffer = new byte[4096];
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, limit.Token)) > 0)
+            {
+                all.Write(buffer, 0, read);
+            }
+
+            return all.Length == 0 ? null : Encoding.ASCII.GetString(all.ToArray());
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or IOException)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
         {
             return null;
         }
