@@ -37,6 +37,7 @@ public sealed partial class AgentHost : IAsyncDisposable
     private ServingReporter? _serving;
     private UsageCollector? _usage;
     private Identity.CertificateManager? _certificates;
+    private Capture.NodeCapture? _capture;
 
     /// <summary>The agent's own server: instance logs and the node proxy's admin (<c>/explain</c>, <c>/stats/prometheus</c>).</summary>
     public Uri AdminUrl { get; private init; } = null!;
@@ -59,6 +60,13 @@ public sealed partial class AgentHost : IAsyncDisposable
     {
         var log = loggers.CreateLogger<AgentHost>();
         var token = options.JoinToken ?? throw new ArgumentException("an agent needs the control plane's join token: the API accepts an agent only with its node identity");
+        Capture.NodeCapture? capture = null;
+        if (options.CapturePort is { } capturePort)
+        {
+            // Before any connection is made: the agent's and its proxy's own connections must carry the mark the rules let through.
+            Trellis.Proxy.Capture.OwnTraffic.Enable(Trellis.Proxy.Capture.OwnTraffic.DefaultMark);
+            capture = await Capture.NodeCapture.InstallAsync(capturePort, Trellis.Proxy.Capture.OwnTraffic.DefaultMark, log, cancellationToken);
+        }
 
         // Every request the agent, its node proxy and its reporters send is signed with the node key (docs/security.md).
         var credential = new Identity.NodeCredential(TimeProvider.System);
@@ -80,10 +88,21 @@ public sealed partial class AgentHost : IAsyncDisposable
         var agentUrl = logs.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
         // The node proxy's admin endpoints (route explain, /stats/prometheus) are served by the agent's own server.
-        var push = new PushClient(options.Pushes, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, new Dictionary<string, string>(), agentUrl),
+        var hello = new Dictionary<string, string>();
+        if (options.CapturePort is { } port)
+        {
+            hello[ProxyHello.CapturePortLabel] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        var push = new PushClient(options.Pushes, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, hello, agentUrl),
             proxy.ApplyAsync, loggers.CreateLogger<PushClient>(), credential);
 
-        var host = new AgentHost(supervisor, proxy, push, logs, http, log) { _node = options.Node, AdminUrl = new Uri(agentUrl) };
+        var host = new AgentHost(supervisor, proxy, push, logs, http, log) { _node = options.Node, AdminUrl = new Uri(agentUrl), _capture = capture };
+        if (capture is not null)
+        {
+            supervisor.Changed += capture.OnInstancesChanged;
+        }
+
         host._certificates = new Identity.CertificateManager(http, options.Node, token, proxy.Identities, TimeProvider.System, log, credential);
         host._certificates.Start();
 
@@ -129,6 +148,11 @@ public sealed partial class AgentHost : IAsyncDisposable
         await _proxy.DisposeAsync();
         await _logs.StopAsync();
         await _logs.DisposeAsync();
+        if (_capture is not null)
+        {
+            await _capture.DisposeAsync(); // the rules go with the agent: the node's traffic flows uncaptured again
+        }
+
         _reporter?.Dispose();
         _http.Dispose();
         _stop.Dispose();

@@ -70,4 +70,11 @@ public sealed record AgentOptions
     /// account it runs.
     /// </summary>
     public string? JoinToken { get; init; }
+
+    /// <summary>
+    /// Transparent capture (<c>trellis agent --capture</c>): the port of the node proxy's capture listener, to which
+    /// nftables rules in the agent's network namespace redirect the workloads' outbound TCP (Istio's 15001); null: off,
+    /// workloads reach the mesh through <c>HTTP_PROXY</c> only. Needs root (CAP_NET_ADMIN) and nft. See docs/capture.md.
+    /// </summary>
+    public int? CapturePort { get; init; }
 }

@@ -28,7 +28,7 @@ public sealed class ReplicaFailoverHandler : DelegatingHandler
 
     /// <summary>A handler for clients of the control plane: no proxy, and a dead host is given up on in seconds, not the OS's minutes.</summary>
     public static ReplicaFailoverHandler Create(IReadOnlyList<Uri> replicas) =>
-        new(replicas, new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(3) });
+        new(replicas, Trellis.Proxy.Capture.OwnTraffic.Apply(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(3) }));
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {

@@ -50,6 +50,9 @@ public enum ListenerKind
 /// <param name="ServerNames">With <paramref name="Tls"/>: the route table of a connection whose server name (SNI) one of
 /// these hostnames matches (exact, else the longest <c>*.suffix</c>, which matches any name below it), as Envoy picks a
 /// filter chain per server name for the Gateway API's HTTPS listeners; <paramref name="RouteTable"/> serves the others.</param>
+/// <param name="Capture">The node's capture listener (Istio's 15001, <c>trellis agent --capture</c>): connections come
+/// redirected by the node's nftables rules; each is sniffed, HTTP served by <paramref name="RouteTable"/> by its Host, and
+/// anything else relayed to its original destination (<c>SO_ORIGINAL_DST</c>). See docs/capture.md.</param>
 public sealed record ListenerConfig(
     string Name,
     string Address,
@@ -70,7 +73,8 @@ public sealed record ListenerConfig(
     string? Identity = null,
     PeerAuthenticationMode Mtls = PeerAuthenticationMode.Disable,
     TcpProxyConfig? Tcp = null,
-    IReadOnlyList<ServerNameRouteConfig>? ServerNames = null);
+    IReadOnlyList<ServerNameRouteConfig>? ServerNames = null,
+    bool Capture = false);
 
 /// <summary>The routes of the connections whose server name <see cref="Hostname"/> matches (<c>a.example.com</c> or <c>*.example.com</c>).</summary>
 public sealed record ServerNameRouteConfig(string Hostname, string RouteTable);

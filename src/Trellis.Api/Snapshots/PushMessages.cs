@@ -17,7 +17,12 @@ public enum ProxyRole
 /// <param name="Name">Unique proxy name, e.g. <c>node/local</c> or <c>gateway/ingress</c>.</param>
 /// <param name="Node">For <see cref="ProxyRole.Node"/>: the agent node whose instances it serves.</param>
 /// <param name="AdminUrl">Where the proxy's admin endpoints answer (route explain); null when it has none.</param>
-public sealed record ProxyHello(string Name, ProxyRole Role, string? Node, IReadOnlyDictionary<string, string> Labels, string? AdminUrl = null);
+/// <param name="Labels">A gateway's labels (its Gateways select it by them); on a node proxy, <see cref="CapturePortLabel"/>.</param>
+public sealed record ProxyHello(string Name, ProxyRole Role, string? Node, IReadOnlyDictionary<string, string> Labels, string? AdminUrl = null)
+{
+    /// <summary>A node proxy whose agent captures its workloads' traffic (<c>trellis agent --capture</c>) asks for a capture listener on this port.</summary>
+    public const string CapturePortLabel = "capture.trellis.dev/port";
+}
 
 /// <summary>A proxy's answer to a pushed snapshot.</summary>
 public sealed record ProxyAck(string Version, bool Accepted, IReadOnlyList<string> Errors);

@@ -130,7 +130,16 @@ public static class ServerRoles
         var cpu = new Option<string?>("--cpu") { Description = "CPU the scheduler may place here (e.g. 2 or 1500m); default: this host's processors" };
         var memory = new Option<string?>("--memory") { Description = "Memory the scheduler may place here (e.g. 4Gi); default: what .NET sees" };
         var token = new Option<string?>("--token") { Description = "The control plane's join token (its <data-dir>/ca/join-token), required: the agent's node identity for the API and the workload certificates come from it; default TRELLIS_JOIN_TOKEN" };
-        var command = new Command("agent", "Run the node agent: workloads as processes, their proxies, registration") { dataDir, node, push, logLevel, poolSize, address, labels, cpu, memory, token };
+        var capture = new Option<bool>("--capture") { Description = "Redirect the workloads' outbound TCP in this network namespace to the node proxy (nftables, as Istio's init container; needs root and nft)" };
+        var capturePort = new Option<int>("--capture-port") { DefaultValueFactory = _ => 15001, Description = "The node proxy's capture listener (127.0.0.1), with --capture" };
+        capturePort.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 1 or > 65535)
+            {
+                r.AddError("--capture-port must be 1-65535");
+            }
+        });
+        var command = new Command("agent", "Run the node agent: workloads as processes, their proxies, registration") { dataDir, node, push, logLevel, poolSize, address, labels, cpu, memory, token, capture, capturePort };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -184,6 +193,7 @@ public static class ServerRoles
                 DataDirectory = Path.GetFullPath(Path.Combine(parse.GetValue(dataDir)!, "agent")),
                 PoolSize = parse.GetValue(poolSize),
                 JoinToken = joinWith,
+                CapturePort = parse.GetValue(capture) ? parse.GetValue(capturePort) : null,
             }, loggers, ct);
             Console.WriteLine($"Agent {parse.GetValue(node)} running");
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));

@@ -70,7 +70,34 @@ public static class SnapshotCompiler
             }
         }
 
+        if (CaptureListener(proxy, index, clusters, tables) is { } capture)
+        {
+            listeners.Add(capture);
+        }
+
         return listeners;
+    }
+
+    /// <summary>
+    /// The capture listener of a node whose agent redirects its workloads' outbound TCP (<see cref="ProxyHello.CapturePortLabel"/>,
+    /// Istio's port 15001). Its workloads share the node's network stack, so a captured connection does not say which
+    /// instance opened it: it is routed with the view of a workload of the mesh's root namespace without labels (its
+    /// Sidecar, the mesh's outbound policy, every VirtualService exported there), without a client identity.
+    /// </summary>
+    private static ListenerConfig? CaptureListener(ProxyHello proxy, MeshIndex index, ClusterSet clusters, Dictionary<string, RouteTableConfig> tables)
+    {
+        if (!proxy.Labels.TryGetValue(ProxyHello.CapturePortLabel, out var text)
+            || !int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            return null;
+        }
+
+        var none = new Dictionary<string, string>();
+        var source = new TrafficSource(none, MeshConfig.RootNamespace, Mesh);
+        var view = OutboundView.For(index, MeshConfig.RootNamespace, none);
+        var table = AddShared(tables, "outbound", RateLimits.Routes(OutboundHosts(source, index, clusters, view), index, none, MeshConfig.RootNamespace));
+        return new ListenerConfig("capture", "127.0.0.1", port, ListenerKind.Outbound, table,
+            Telemetry: TelemetryPolicies.For(index, MeshConfig.RootNamespace, none, ListenerKind.Outbound), Capture: true);
     }
 
     /// <summary>

@@ -35,11 +35,9 @@ public sealed class SnapshotCache
         return wire;
     }
 
-    private static string ViewKey(ProxyHello proxy) => proxy.Role switch
-    {
-        ProxyRole.Node => "node/" + proxy.Node,
-        _ => "gateway/" + string.Join(",", proxy.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => l.Key + "=" + l.Value)),
-    };
+    // A node's labels say whether it captures (ProxyHello.CapturePortLabel): an agent restarted with or without it is another view.
+    private static string ViewKey(ProxyHello proxy) => (proxy.Role == ProxyRole.Node ? "node/" + proxy.Node + "/" : "gateway/")
+        + string.Join(",", proxy.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => l.Key + "=" + l.Value));
 }
 
 /// <summary>A compiled snapshot and its bytes on the push stream.</summary>

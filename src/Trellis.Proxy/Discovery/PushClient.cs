@@ -21,7 +21,7 @@ public sealed partial class PushClient : IAsyncDisposable
     private readonly Trellis.Api.Access.IRequestCredential? _credential;
     private readonly Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> _apply;
     private readonly ILogger _log;
-    private readonly HttpMessageInvoker _http = new(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) });
+    private readonly HttpMessageInvoker _http = new(Capture.OwnTraffic.Apply(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) }));
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _firstSnapshot = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _loop = Task.CompletedTask;

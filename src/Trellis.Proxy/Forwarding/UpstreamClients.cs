@@ -29,7 +29,7 @@ internal sealed class UpstreamClients : IDisposable
     }
 
     /// <summary>A handler with the proxy's settings; mTLS HTTP/2 upstreams get one per connector (<see cref="Upstream.TlsConnector.Invoker"/>).</summary>
-    internal static SocketsHttpHandler CreateHandler(ProxyServerOptions options) => new()
+    internal static SocketsHttpHandler CreateHandler(ProxyServerOptions options) => Capture.OwnTraffic.Apply(new SocketsHttpHandler
     {
         // A proxy forwards what it receives: no proxying of its own, no redirects followed, no
         // decompression (bodies and Content-Encoding pass through as is), no cookie jar shared
@@ -46,5 +46,5 @@ internal sealed class UpstreamClients : IDisposable
         EnableMultipleHttp2Connections = true,
         // The 64 KiB default window throttles large HTTP/2 downloads on fast links.
         InitialHttp2StreamWindowSize = 1024 * 1024,
-    };
+    });
 }

@@ -14,6 +14,7 @@ namespace Trellis.Proxy.Http1;
 /// either hands connections it does not serve itself to the listener's Kestrel server through
 /// <see cref="Handoff"/>.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "StopAsync cancels _stopRelays; relays still ending may hold its token, so it is left to the collector.")]
 internal sealed class Http1Listener
 {
     private const int Backlog = 512;
@@ -29,6 +30,7 @@ internal sealed class Http1Listener
     private readonly Task _accepting;
     private readonly ITimer _sweep;
     private readonly bool _http2;
+    private readonly CancellationTokenSource _stopRelays = new();
     private long _kestrelPreferredSince = long.MinValue;
     private int _stopping;
 
@@ -40,6 +42,7 @@ internal sealed class Http1Listener
             ? new MeshTlsAcceptor(tls, name, identity, config.Mtls, config.Protocols)
             : null;
         _http2 = http2;
+        Capture = config.Capture;
         DetectsH2c = detectsH2c;
         _socket = socket;
         Services = services;
@@ -61,6 +64,9 @@ internal sealed class Http1Listener
 
     public Http1Services Services { get; }
 
+    /// <summary>A capture listener: connections are redirected ones, sniffed first (<see cref="Capture.CapturedConnection"/>).</summary>
+    public bool Capture { get; }
+
     public ListenerStats Stats { get; }
 
     public HandoffTransport Handoff { get; }
@@ -78,9 +84,10 @@ internal sealed class Http1Listener
     /// <summary>
     /// Whether a listener can take the fast path: cleartext, and either one that speaks HTTP/1.1 or
     /// an h2c-only one (prior knowledge, see <see cref="ListenerTransport.Configure"/>); TLS stays with Kestrel.
+    /// A capture listener always does: only the fast path holds the accepted socket, whose original destination it needs.
     /// </summary>
     public static bool Serves(ListenerConfig config, ProxyServerOptions options) =>
-        config.Tls is null && (config.Protocols == HttpProtocols.Http2 ? options.FastHttp2 : options.FastHttp1);
+        config.Tls is null && (config.Capture || (config.Protocols == HttpProtocols.Http2 ? options.FastHttp2 : options.FastHttp1));
 
     /// <summary>Binds and starts accepting; a bind failure throws <see cref="SocketException"/> before anything runs.</summary>
     public static Http1Listener Start(ListenerConfig config, Http1Services services, ListenerStats stats, HandoffTransport handoff)
@@ -146,6 +153,7 @@ internal sealed class Http1Listener
         _socket.Dispose();
         _sweep.Dispose();
         await _accepting;
+        await _stopRelays.CancelAsync();
         foreach (var connection in _connections.Keys)
         {
             connection.CloseIfIdle();
@@ -202,6 +210,12 @@ internal sealed class Http1Listener
             }
 
             client.NoDelay = true;
+            if (Capture)
+            {
+                _ = AcceptCapturedAsync(client);
+                continue;
+            }
+
             if (Mtls is { } mtls)
             {
                 _ = AcceptMeshAsync(mtls, client);
@@ -224,6 +238,27 @@ internal sealed class Http1Listener
         }
 
         Serve(transport, _http2 || MeshTlsAcceptor.NegotiatedHttp2(transport));
+    }
+
+    /// <summary>Sniffs off the accept loop; HTTP is served here, routed by its Host, anything else relayed to where it was going.</summary>
+    private async Task AcceptCapturedAsync(Socket client)
+    {
+        var (original, protocol) = await Proxy.Capture.CapturedConnection.InspectAsync(client, Services.Time, _stopRelays.Token);
+        if (original is null || original.Equals(BoundEndPoint) || Stopping)
+        {
+            // Connected to the listener itself: relaying it "to where it was going" would be a loop.
+            Proxy.Capture.CapturedConnection.NotRedirected(Services.ForwardLog, Name, client.RemoteEndPoint?.ToString() ?? "-");
+            client.Dispose();
+            return;
+        }
+
+        if (protocol is Proxy.Capture.SniffedProtocol.Http1 or Proxy.Capture.SniffedProtocol.Http2)
+        {
+            Serve(new SocketClientTransport(client), _http2);
+            return;
+        }
+
+        await Proxy.Capture.CapturedConnection.RelayAsync(client, Name, original, Services.Time, Services.ForwardLog, _stopRelays.Token);
     }
 
     private void Serve(IClientTransport transport, bool http2)

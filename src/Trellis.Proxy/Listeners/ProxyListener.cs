@@ -64,7 +64,7 @@ internal sealed class ProxyListener : IAsyncDisposable
     public bool CanServe(ListenerConfig next) =>
         next.Address == Config.Address && next.Port == Config.Port && next.Protocols == Config.Protocols && next.Tls == Config.Tls
         && next.Identity == Config.Identity // the PeerAuthentication mode is read per connection: a change needs no rebind
-        && (next.Tcp is null) == (Config.Tcp is null);
+        && (next.Tcp is null) == (Config.Tcp is null) && next.Capture == Config.Capture;
 
     /// <summary>A listener that relays TCP (<see cref="ListenerConfig.Tcp"/>) instead of serving HTTP.</summary>
     public static ProxyListener StartTcp(ListenerConfig config, Tcp.TcpServices services, ILoggerFactory loggerFactory) =>

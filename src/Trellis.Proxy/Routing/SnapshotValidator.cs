@@ -332,6 +332,12 @@ internal static class SnapshotValidator
                 errors.Add($"{path}.protocols: unknown value {(int)listener.Protocols}");
             }
 
+            if (listener.Capture && (listener.Kind != ListenerKind.Outbound || listener.Tls is not null || listener.Tcp is not null || listener.Protocols != HttpProtocols.Http1AndHttp2))
+            {
+                // A capture listener takes whatever a workload sent anywhere: it sniffs cleartext HTTP/1.1 and h2c, relays the rest.
+                errors.Add($"{path}.capture: a capture listener is an outbound one, cleartext, with protocols Http1AndHttp2 and no tcp routes");
+            }
+
             if (!Enum.IsDefined(listener.Kind))
             {
                 errors.Add($"{path}.kind: unknown value {(int)listener.Kind}");

@@ -43,6 +43,7 @@ internal sealed class TcpConnector : IUpstreamConnector
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            Capture.OwnTraffic.Apply(socket); // never captured back to this proxy
             if (_keepalive is { } keepalive)
             {
                 socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
