@@ -81,8 +81,9 @@ public static class SnapshotCompiler
     /// <summary>
     /// The capture listener of a node whose agent redirects its workloads' outbound TCP (<see cref="ProxyHello.CapturePortLabel"/>,
     /// Istio's port 15001). Its workloads share the node's network stack, so a captured connection does not say which
-    /// instance opened it: it is routed with the view of a workload of the mesh's root namespace without labels (its
-    /// Sidecar, the mesh's outbound policy, every VirtualService exported there), without a client identity.
+    /// instance opened it: it is routed with the view of a workload without labels in Kubernetes' <c>default</c> namespace
+    /// (short names like <c>reviews</c> are that namespace's services, as a pod's DNS search path makes them; its Sidecar,
+    /// else the mesh's outbound policy; every VirtualService exported there), without a client identity.
     /// </summary>
     private static ListenerConfig? CaptureListener(ProxyHello proxy, MeshIndex index, ClusterSet clusters, Dictionary<string, RouteTableConfig> tables)
     {
@@ -92,12 +93,13 @@ public static class SnapshotCompiler
             return null;
         }
 
+        const string ns = "default";
         var none = new Dictionary<string, string>();
-        var source = new TrafficSource(none, MeshConfig.RootNamespace, Mesh);
-        var view = OutboundView.For(index, MeshConfig.RootNamespace, none);
-        var table = AddShared(tables, "outbound", RateLimits.Routes(OutboundHosts(source, index, clusters, view), index, none, MeshConfig.RootNamespace));
+        var source = new TrafficSource(none, ns, Mesh);
+        var view = OutboundView.For(index, ns, none);
+        var table = AddShared(tables, "outbound", RateLimits.Routes(OutboundHosts(source, index, clusters, view), index, none, ns));
         return new ListenerConfig("capture", "127.0.0.1", port, ListenerKind.Outbound, table,
-            Telemetry: TelemetryPolicies.For(index, MeshConfig.RootNamespace, none, ListenerKind.Outbound), Capture: true);
+            Telemetry: TelemetryPolicies.For(index, ns, none, ListenerKind.Outbound), Capture: true);
     }
 
     /// <summary>
