@@ -30,6 +30,7 @@ public sealed class SnapshotValidatorTests
         { "inner wildcard", Valid with { RouteTables = [new RouteTableConfig("rt", [new VirtualHostConfig("a", ["a.*.com"], [])])] }, "may only use '*' as its first character" },
         { "bad endpoint port", Valid with { Clusters = [new ClusterConfig("backend", [new EndpointConfig("127.0.0.1", 0)])] }, "clusters[0].endpoints[0].port: 0 is outside 1-65535" },
         { "duplicate cluster", Valid with { Clusters = [Cluster, Cluster] }, "clusters[1].name: cluster 'backend' is defined more than once" },
+        { "inbound capture", Valid with { Listeners = [Snapshots.Listener() with { Capture = true, Kind = ListenerKind.Inbound }] }, "listeners[0].capture: a capture listener is an outbound one" },
         { "bad header name", WithRoute(new RouteConfig("r", [], [new WeightedClusterConfig("backend", 1)], RequestHeaders: new HeaderOperationsConfig(Set: new Dictionary<string, string> { ["bad name"] = "v" }))), "requestHeaders: 'bad name' is not a valid header name" },
     };
 
