@@ -17,7 +17,8 @@ namespace Trellis.Proxy.Tcp;
 /// (3) a cluster by weight and its <c>tcp.maxConnections</c> slot (full: close, <c>UO</c>);
 /// (4) an endpoint by the cluster's balancer, skipping ejected ones, or for a passthrough cluster the address the client
 /// meant (<see cref="TcpRouteTable.OriginalDestination"/>) (none: close, <c>UH</c>);
-/// (5) connect within <c>tcp.connectTimeout</c> (failure: close, <c>UF</c>, counted by outlier detection);
+/// (5) connect within <c>tcp.connectTimeout</c>, originating TLS when a DestinationRule says SIMPLE or MUTUAL (failure:
+/// close, <c>UF</c>, counted by outlier detection);
 /// (6) relay (<see cref="TcpRelay"/>) under <c>tcp.idleTimeout</c> and <c>tcp.maxConnectionDuration</c>.
 /// Every connection is counted in Istio's TCP metrics, failures included (opened and closed with their flag).
 /// </summary>
@@ -121,11 +122,15 @@ internal static class TcpConnection
         Socket client, string listener, string route, ClusterState cluster, EndpointState endpoint, ReadOnlyMemory<byte> prefix,
         TcpServices services, ListenerTelemetry? telemetry, long started, CancellationToken stop)
     {
-        if (cluster.Config.Tls?.Mode is { } mode and (Api.Snapshots.ClusterTlsMode.IstioMutual or Api.Snapshots.ClusterTlsMode.Simple or Api.Snapshots.ClusterTlsMode.Mutual))
+        // SIMPLE and MUTUAL originate TLS through the one TLS client path (its settings, checks and logs); ISTIO_MUTUAL asks
+        // for mesh mTLS, which the relays do not speak yet: never send the bytes in cleartext instead.
+        var mode = cluster.Config.Tls?.Mode;
+        var originating = mode is Api.Snapshots.ClusterTlsMode.Simple or Api.Snapshots.ClusterTlsMode.Mutual;
+        var connector = originating ? cluster.Tls?.ForRelay(ServerHost(cluster, endpoint)) : cluster.Connector;
+        if (connector is null || mode == Api.Snapshots.ClusterTlsMode.IstioMutual)
         {
-            // A DestinationRule asks for TLS (ISTIO_MUTUAL, SIMPLE, MUTUAL) and the relay speaks no TLS yet: never send the bytes in cleartext.
             Count(services.Telemetry, telemetry, cluster, endpoint, ResponseFlags.UpstreamConnectionFailure);
-            TcpLog.ConnectFailed(services.Log, listener, cluster.Name, $"{endpoint.Address}:{endpoint.Port}", $"{mode}: TCP relays speak no TLS yet");
+            TcpLog.ConnectFailed(services.Log, listener, cluster.Name, $"{endpoint.Address}:{endpoint.Port}", mode == Api.Snapshots.ClusterTlsMode.IstioMutual ? "ISTIO_MUTUAL: TCP relays speak no mesh mTLS yet" : $"{mode}: this proxy has no TLS client");
             return;
         }
 
@@ -133,12 +138,10 @@ internal static class TcpConnection
         using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
         connectTimeout.CancelAfter(pool?.ConnectTimeout ?? TcpServices.DefaultConnectTimeout);
         EndPoint target = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
-        var (transport, error) = await cluster.Connector.ConnectAsync(target, connectTimeout.Token);
-        // The relay half-closes, so it needs the socket: the cluster's plain TCP connector (auto mTLS never picks TLS to a
-        // TCP relay, whose endpoints the compiler leaves unmarked; ISTIO_MUTUAL is refused above).
-        if (transport is not TcpTransport { Socket: { } upstream })
+        var (transport, error) = await connector.ConnectAsync(target, connectTimeout.Token);
+        // Plain TCP (auto mTLS never picks TLS to a TCP relay, whose endpoints the compiler leaves unmarked) or originated TLS.
+        if (transport is null)
         {
-            transport?.Dispose();
             cluster.Outlier?.Record(endpoint, AttemptOutcome.Failed(AttemptFailure.ConnectFailure));
             Count(services.Telemetry, telemetry, cluster, endpoint, ResponseFlags.UpstreamConnectionFailure);
             TcpLog.ConnectFailed(services.Log, listener, cluster.Name, $"{endpoint.Address}:{endpoint.Port}", error?.Message ?? "no transport");
@@ -151,11 +154,22 @@ internal static class TcpConnection
             var series = Series(services.Telemetry, telemetry, cluster, endpoint, ResponseFlags.None);
             series?.Open();
             var limits = new TcpRelayLimits(pool?.IdleTimeout ?? TcpServices.DefaultIdleTimeout, pool?.MaxConnectionDuration);
-            var result = await TcpRelay.RunAsync(client, upstream, prefix, limits, series, services.Time, stop);
+            var result = await TcpRelay.RunAsync(new TcpTransport(client), transport, prefix, limits, series, services.Time, stop);
             series?.Close();
             TcpLog.Closed(services.Log, listener, route, cluster.Name, $"{endpoint.Address}:{endpoint.Port}", result.End, result.Received, result.Sent,
                 (long)services.Time.GetElapsedTime(started).TotalMilliseconds);
         }
+    }
+
+    /// <summary>
+    /// The server name an originated TLS connection sends (and, without <c>subjectAltNames</c>, checks) when the rule names
+    /// none: the host the connection is for, as Envoy's auto SNI does for HTTP (a passthrough endpoint's name, else the
+    /// cluster's service host); a wildcard host names no server.
+    /// </summary>
+    private static string? ServerHost(ClusterState cluster, EndpointState endpoint)
+    {
+        var host = cluster.Config.LoadBalancer == Api.Snapshots.LoadBalancerKind.Passthrough ? endpoint.Address : cluster.Config.Service?.Host;
+        return host is null || host.StartsWith('*') || IPAddress.TryParse(host, out _) ? null : host;
     }
 
     /// <summary>

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
-using Trellis.Proxy.Http1;
 using Trellis.Proxy.Telemetry.Metrics;
+using Trellis.Proxy.Upstream;
 
 namespace Trellis.Proxy.Tcp;
 
@@ -38,15 +38,16 @@ internal readonly record struct TcpRelayLimits(TimeSpan? IdleTimeout, TimeSpan? 
 /// <summary>
 /// Relays the bytes of one proxied TCP connection both ways, as Envoy's <c>tcp_proxy</c> does:
 /// <list type="bullet">
-/// <item>Half-close: a side that finishes sending (FIN) has that passed on to the other side (<c>shutdown(SHUT_WR)</c>),
-/// while the other direction goes on until it finishes too; a request/response protocol that closes its request side
-/// still gets its answer.</item>
+/// <item>Half-close: a side that finishes sending (FIN) has that passed on to the other side (<c>shutdown(SHUT_WR)</c>,
+/// after a close_notify when the proxy speaks TLS to it), while the other direction goes on until it finishes too; a
+/// request/response protocol that closes its request side still gets its answer.</item>
 /// <item>Backpressure: each direction reads the next chunk only once the previous one is sent whole, so a slow
 /// reader slows the writer through the kernel's buffers; the proxy holds one 16 KiB buffer per direction.</item>
 /// <item>A reset (or any socket error) on one side closes the other at once.</item>
 /// <item>Idle timeout and maximum duration from the cluster's connection pool, on the injected clock.</item>
 /// </list>
-/// Failures are values (<see cref="TcpRelayEnd"/>), never exceptions.
+/// Both sides are transports (<see cref="IUpstreamTransport"/>): the client's socket, and the upstream's plain TCP or the
+/// TLS the proxy originates (DestinationRule SIMPLE/MUTUAL). Failures are values (<see cref="TcpRelayEnd"/>), never exceptions.
 /// </summary>
 internal static class TcpRelay
 {
@@ -58,7 +59,7 @@ internal static class TcpRelay
 
     /// <param name="prefix">Bytes already read from the client (a peeked ClientHello), sent upstream first.</param>
     public static async Task<TcpRelayResult> RunAsync(
-        Socket client, Socket upstream, ReadOnlyMemory<byte> prefix, TcpRelayLimits limits, TcpSeries? series, TimeProvider time, CancellationToken stop)
+        IUpstreamTransport client, IUpstreamTransport upstream, ReadOnlyMemory<byte> prefix, TcpRelayLimits limits, TcpSeries? series, TimeProvider time, CancellationToken stop)
     {
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var activity = new Activity(time.GetTimestamp());
@@ -142,7 +143,7 @@ internal static class TcpRelay
                 int read;
                 try
                 {
-                    read = await d.From.ReceiveAsync(buffer, SocketFlags.None, token);
+                    read = await d.From.ReceiveAsync(buffer, token);
                 }
                 catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
                 {
@@ -155,7 +156,7 @@ internal static class TcpRelay
                     // The side finished sending: pass its FIN on and let the other direction run to its own end.
                     try
                     {
-                        d.To.Shutdown(SocketShutdown.Send);
+                        await d.To.ShutdownSendAsync();
                     }
                     catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
                     {
@@ -182,7 +183,7 @@ internal static class TcpRelay
     {
         try
         {
-            await SocketSends.AllAsync(d.To, data, token);
+            await d.To.SendAsync(data, token);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
         {
@@ -196,7 +197,7 @@ internal static class TcpRelay
     }
 
     /// <summary>One direction: bytes read from <see cref="From"/> are sent to <see cref="To"/> and counted.</summary>
-    private sealed record Direction(Socket From, Socket To, int FromSide, int ToSide, Counter Counter, Action<long>? Count);
+    private sealed record Direction(IUpstreamTransport From, IUpstreamTransport To, int FromSide, int ToSide, Counter Counter, Action<long>? Count);
 
     /// <summary>The side whose failure ended the connection; the first failure cancels everything else.</summary>
     private sealed class FirstFailure(CancellationTokenSource abort)

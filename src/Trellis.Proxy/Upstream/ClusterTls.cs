@@ -45,6 +45,14 @@ internal sealed class ClusterTls
         }
     }
 
+    /// <summary>
+    /// The connector of a relayed TCP connection when the cluster originates TLS (SIMPLE, MUTUAL): the same origination
+    /// settings and handshake path as HTTP's, sending the rule's <c>sni</c> else <paramref name="host"/>, and no ALPN
+    /// (the bytes are not HTTP). Null when the cluster does not originate TLS.
+    /// </summary>
+    public IUpstreamConnector? ForRelay(string? host) =>
+        _origination is { } origination ? _connectors.Originate(origination, origination.ServerName(host), default, _tcp) : null;
+
     /// <summary>Whether an attempt from <paramref name="source"/> to <paramref name="endpoint"/> speaks mTLS.</summary>
     public bool UsesMtls(EndpointState endpoint, string? source) => _mode switch
     {

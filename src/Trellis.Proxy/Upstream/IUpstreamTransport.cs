@@ -14,6 +14,12 @@ internal interface IUpstreamTransport : IDisposable
     /// <summary>Bytes read into <paramref name="buffer"/>, 0 at the end of the stream.</summary>
     ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken token);
 
+    /// <summary>
+    /// Ends the sending half only (the TCP relay passes a FIN on): <c>shutdown(SHUT_WR)</c>, after TLS's close_notify for a
+    /// TLS transport; receiving goes on. Throws on a broken connection, as the sends do.
+    /// </summary>
+    ValueTask ShutdownSendAsync();
+
     /// <summary>The peer, for logs.</summary>
     string Remote { get; }
 }

@@ -16,6 +16,12 @@ internal sealed class TcpTransport(Socket socket) : IUpstreamTransport
 
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken token) => socket.ReceiveAsync(buffer, SocketFlags.None, token);
 
+    public ValueTask ShutdownSendAsync()
+    {
+        socket.Shutdown(SocketShutdown.Send);
+        return ValueTask.CompletedTask;
+    }
+
     public void Dispose() => socket.Dispose();
 }
 

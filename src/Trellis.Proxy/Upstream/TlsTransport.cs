@@ -46,6 +46,20 @@ internal sealed class TlsTransport(SslStream stream, Socket socket, PeerIdentity
         }
     }
 
+    public async ValueTask ShutdownSendAsync()
+    {
+        try
+        {
+            await stream.ShutdownAsync(); // close_notify: the server reads the end of the TLS stream, not a truncation
+        }
+        catch (Exception ex) when (TlsFailures.IsStreamFailure(ex))
+        {
+            throw TlsFailures.AsSocketException(ex);
+        }
+
+        socket.Shutdown(SocketShutdown.Send);
+    }
+
     public void Dispose()
     {
         stream.Dispose();

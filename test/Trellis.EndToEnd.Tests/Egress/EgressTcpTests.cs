@@ -13,7 +13,8 @@ namespace Trellis.EndToEnd.Tests.Egress;
 /// 127.0.0.2, resolution STATIC; another on 127.0.0.1 by its host name, resolution NONE) and external HTTPS APIs (TLS
 /// servers on 127.0.0.3 and 127.0.0.4, passed through unterminated and chosen by the ClientHello's server name, one
 /// of them by a VirtualService <c>tls</c> rule) through the local ports its environment announces
-/// (<c>DB_SERVICE_PORT</c>, <c>APIS_SERVICE_PORT</c>). A bad entry is refused at apply and changes nothing.
+/// (<c>DB_SERVICE_PORT</c>, <c>APIS_SERVICE_PORT</c>); a DestinationRule's <c>tls.mode: SIMPLE</c> makes the relay
+/// originate TLS to a database on 127.0.0.5. A bad entry is refused at apply and changes nothing.
 /// </summary>
 public sealed class EgressTcpTests : IAsyncLifetime
 {
@@ -73,6 +74,7 @@ public sealed class EgressTcpTests : IAsyncLifetime
         var local = Track(new EchoServer("local", IPAddress.Loopback));
         var a = Track(new ExternalServer("external-a", IPAddress.Parse("127.0.0.3"), Certificate("a.external.example")));
         var b = Track(new ExternalServer("external-b", IPAddress.Parse("127.0.0.4"), Certificate("b.external.example")));
+        var secure = Track(new ExternalServer("secure-db", IPAddress.Parse("127.0.0.5"), Certificate("secure-db.external.example")));
         await _api.ApplyAsync($$$"""
             apiVersion: networking.istio.io/v1
             kind: ServiceEntry
@@ -83,6 +85,30 @@ public sealed class EgressTcpTests : IAsyncLifetime
               ports: [{number: 5432, name: tcp-pg, protocol: TCP}]
               resolution: STATIC
               endpoints: [{address: {{{db.Address}}}, ports: {tcp-pg: {{{db.Port}}}}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: secure-db}
+            spec:
+              hosts: [secure-db.external.example]
+              location: MESH_EXTERNAL
+              ports: [{number: 5433, name: tcp, protocol: TCP}]
+              resolution: STATIC
+              endpoints: [{address: {{{secure.Address}}}, ports: {tcp: {{{secure.Port}}}}}]
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: external-ca}
+            type: Opaque
+            data: {ca.crt: {{{Convert.ToBase64String(Encoding.UTF8.GetBytes(_ca.RootPem))}}}}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: secure-db}
+            spec:
+              host: secure-db.external.example
+              trafficPolicy:
+                tls: {mode: SIMPLE, credentialName: external-ca}
             ---
             apiVersion: networking.istio.io/v1
             kind: ServiceEntry
@@ -150,6 +176,11 @@ public sealed class EgressTcpTests : IAsyncLifetime
             TimeSpan.FromSeconds(30), "the database through DB_SERVICE_PORT", _up);
         // Resolution NONE: where the client meant to go, the entry's host at its port.
         Assert.Equal("local:ping", await TryExchangeAsync(Port("LOCAL_DB_SERVICE_PORT"), "ping"));
+
+        // A DestinationRule's SIMPLE on a TCP port: the client's cleartext bytes leave the mesh inside TLS, the server
+        // checked against the Secret's CA and named by the entry's host.
+        var answer = await TryExchangeAsync(Port("SECURE_DB_SERVICE_PORT"), "GET / HTTP/1.1\r\nHost: secure-db\r\n\r\n");
+        Assert.EndsWith("secure-db secure-db sni=secure-db.external.example client=", answer, StringComparison.Ordinal);
 
         // HTTPS passes through unterminated: the server's own certificate reaches the client, chosen by the server name.
         var apis = Port("APIS_SERVICE_PORT");

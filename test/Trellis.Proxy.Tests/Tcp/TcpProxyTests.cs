@@ -11,7 +11,7 @@ namespace Trellis.Proxy.Tests.Tcp;
 /// <summary>The TCP relay through a real <see cref="ProxyServer"/> and real sockets: routing, half-close, backpressure, failures, timeouts, metrics.</summary>
 public sealed class TcpProxyTests
 {
-    private static ProxySnapshot Snapshot(TcpProxyConfig tcp, params ClusterConfig[] clusters) => new(
+    internal static ProxySnapshot Snapshot(TcpProxyConfig tcp, params ClusterConfig[] clusters) => new(
         "v1",
         [new ListenerConfig("tcp", "127.0.0.1", 0, ListenerKind.Outbound, "", "client-1",
             Peer: new WorkloadMetadata("client", "default", new Dictionary<string, string> { ["app"] = "client" }), Tcp: tcp)],
@@ -22,10 +22,10 @@ public sealed class TcpProxyTests
         new(name, [new EndpointConfig("127.0.0.1", port, new Dictionary<string, string> { ["app"] = "echo", ["version"] = version }, "echo-" + version, "default")],
             ConnectionPool: pool, Service: new ServiceMetadata("echo.default.svc.cluster.local", "echo", "default"));
 
-    private static TcpProxyConfig To(params (string Cluster, int Weight)[] clusters) =>
+    internal static TcpProxyConfig To(params (string Cluster, int Weight)[] clusters) =>
         new([new TcpRouteConfig("r", [], clusters.Select(c => new WeightedClusterConfig(c.Cluster, c.Weight)).ToList())]);
 
-    private static async Task<ProxyServer> StartAsync(ProxySnapshot snapshot, ProxyServerOptions? options = null, TimeProvider? time = null)
+    internal static async Task<ProxyServer> StartAsync(ProxySnapshot snapshot, ProxyServerOptions? options = null, TimeProvider? time = null)
     {
         var server = new ProxyServer(options ?? new ProxyServerOptions(), NullLoggerFactory.Instance, time);
         var result = await server.ApplyAsync(snapshot);
@@ -42,7 +42,7 @@ public sealed class TcpProxyTests
 
     /// <summary>Sends <paramref name="request"/>, half-closes, and reads the answer to the end (nothing when the proxy closes at once:
     /// with the request unread that is a reset rather than a FIN).</summary>
-    private static async Task<string> ExchangeAsync(ProxyServer server, string request)
+    internal static async Task<string> ExchangeAsync(ProxyServer server, string request)
     {
         using var socket = await ConnectAsync(server);
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));

@@ -49,7 +49,7 @@ internal sealed class OriginationTls
         : _config.Sni is null && serverName is not null ? [serverName]
         : [];
 
-    /// <summary>The options of one handshake sending <paramref name="serverName"/>; null when <see cref="Problem"/> is set.</summary>
+    /// <summary>The options of one handshake sending <paramref name="serverName"/> (and <paramref name="alpn"/>, unless default); null when <see cref="Problem"/> is set.</summary>
     public SslClientAuthenticationOptions? Options(string? serverName, SslApplicationProtocol alpn, PeerSlot slot)
     {
         if (Problem is not null)
@@ -65,7 +65,7 @@ internal sealed class OriginationTls
             TargetHost = serverName ?? string.Empty,
             ClientCertificateContext = _client,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            ApplicationProtocols = [alpn],
+            ApplicationProtocols = alpn == default ? null : [alpn], // none for relayed TCP: the bytes are no HTTP
             AllowTlsResume = true,
             RemoteCertificateValidationCallback = (_, certificate, chain, _) =>
             {
