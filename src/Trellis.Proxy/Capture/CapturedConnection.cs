@@ -61,16 +61,15 @@ internal static partial class CapturedConnection
             using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
             connectTimeout.CancelAfter(TcpServices.DefaultConnectTimeout);
             var (transport, error) = await TcpConnector.Instance.ConnectAsync(original, connectTimeout.Token);
-            if (transport is not TcpTransport { Socket: { } upstream })
+            if (transport is null)
             {
-                transport?.Dispose();
                 TcpLog.ConnectFailed(log, listener, Passthrough, original.ToString(), error?.Message ?? "no transport");
                 return;
             }
 
             using (transport)
             {
-                var result = await TcpRelay.RunAsync(client, upstream, ReadOnlyMemory<byte>.Empty, new TcpRelayLimits(TcpServices.DefaultIdleTimeout, null), null, time, stop);
+                var result = await TcpRelay.RunAsync(new TcpTransport(client), transport, ReadOnlyMemory<byte>.Empty, new TcpRelayLimits(TcpServices.DefaultIdleTimeout, null), null, time, stop);
                 TcpLog.Closed(log, listener, Passthrough, Passthrough, original.ToString(), result.End, result.Received, result.Sent,
                     (long)time.GetElapsedTime(started).TotalMilliseconds);
             }
