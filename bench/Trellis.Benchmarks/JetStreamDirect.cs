@@ -13,7 +13,8 @@ namespace Trellis.Benchmarks;
 /// for its acknowledgement before the next (as each broker request does), for <c>seconds</c>, after
 /// <c>warmup</c> seconds of the same publishing that are not counted (the broker's rounds run after a
 /// warm-up too: both are measured with their code compiled, not while the JIT is still at work).
-/// Prints <c>{"rps": acknowledged per second, "errors": n}</c>.
+/// Prints <c>{"rps": acknowledged per second, "errors": n, "acked_with_warmup": n, "client_us": this process's CPU
+/// per acknowledged event in the counted window}</c>.
 /// Usage: <c>--jetstream-direct nats://127.0.0.1:4222 SECONDS CLIENTS EVENT_FILE [WARMUP_SECONDS]</c>.
 /// </summary>
 internal static class JetStreamDirect
@@ -55,13 +56,18 @@ internal static class JetStreamDirect
         })).ToArray();
         // The counts at the end of the warm-up are subtracted: only what is acknowledged after it counts.
         await Task.Delay(warmup);
-        var (ackedBefore, errorsBefore, start) = (Interlocked.Read(ref acked), Interlocked.Read(ref errors), clock.Elapsed);
+        using var self = Process.GetCurrentProcess();
+        var (ackedBefore, errorsBefore, start, cpuBefore) = (Interlocked.Read(ref acked), Interlocked.Read(ref errors), clock.Elapsed, self.TotalProcessorTime);
         await Task.WhenAll(publishers);
         var elapsed = (clock.Elapsed - start).TotalSeconds;
+        self.Refresh();
+        // The publishers' own CPU per acknowledged event (the client's share, as wrk's is on the broker's side).
+        var cpuPerEvent = (self.TotalProcessorTime - cpuBefore).TotalMicroseconds / Math.Max(1, acked - ackedBefore);
+        var total = acked;
         acked -= ackedBefore;
         errors -= errorsBefore;
         await js.DeleteStreamAsync(stream);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"rps\": {acked / elapsed:F0}, \"errors\": {errors}}}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"rps\": {acked / elapsed:F0}, \"errors\": {errors}, \"acked_with_warmup\": {total}, \"client_us\": {cpuPerEvent:F1}}}"));
         return 0;
     }
 }

@@ -94,6 +94,9 @@ def cmd_latency(a):
     print(json.dumps({"count": len(lat), "p50": percentile(lat, 50), "p99": percentile(lat, 99)}))
 
 
+CPU_COLUMNS = ["control plane", "nats-server", "wrk", "publishers (NATS.Net)"]
+
+
 def cmd_report(a):
     r = json.load(open(a.results))
     ingest = [x for x in r["ingest"]]
@@ -120,6 +123,19 @@ def cmd_report(a):
         direct_errors = sum(x["errors"] for x in r["js_direct"])
         ratio = js / direct if direct else 0
         lines.append(f"| broker ingest, JetStream store (acknowledged 202/s, wrk {r['clients']} connections) | {js:.0f}/s ({js_errors} errors) | JetStream direct with NATS.Net, {r['clients']} publishers: {direct:.0f}/s ({direct_errors} errors) | {ratio:.2f} x | >= 0.5 x: {'met' if ratio >= 0.5 and js_errors == 0 else 'not met'} |")
+        if r.get("http_floor"):
+            f = r["http_floor"][0]
+            lines.append(f"| HTTP floor: the same requests to a Broker that does not exist (404 before the body is read) | {f['answers_per_s']:.0f} answers/s | - | - | - |")
+        lines += ["", "CPU per event (medians, microseconds; from /proc for the servers, the processes' own times for the clients):", "",
+                  "| run | " + " | ".join(CPU_COLUMNS) + " | total |", "| --- |" + " --- |" * (len(CPU_COLUMNS) + 1)]
+        for name, key in (("embedded ingest", "ingest"), ("JetStream ingest through the broker", "js_ingest"),
+                          ("JetStream direct with NATS.Net", "js_direct"), ("HTTP floor (404)", "http_floor")):
+            rows = [x["cpu_us"] for x in r.get(key, []) if "cpu_us" in x]
+            if rows:
+                cells = {c: statistics.median([row[c] for row in rows]) if c in rows[0] else None for c in CPU_COLUMNS}
+                if key == "ingest":
+                    cells["nats-server"] = None  # no NATS in the embedded run
+                lines.append(f"| {name} | " + " | ".join("-" if v is None else f"{v:.1f}" for v in cells.values()) + f" | {sum(v or 0 for v in cells.values()):.1f} |")
     else:
         lines.append(f"| broker ingest and delivery, JetStream store | not measured: {r.get('js_skipped') or 'no rounds'} | - | - | - |")
     print("\n".join(lines))

@@ -17,6 +17,9 @@
 #      engine's own ceiling in the same run: the same events published straight to JetStream with
 #      NATS.Net by as many concurrent publishers (bench/Trellis.Benchmarks --jetstream-direct), each
 #      round after its own WARM seconds of publishing that are not counted, as the broker's.
+#      Then one round of the same requests to a Broker that does not exist (404 before the body is read): what
+#      the HTTP part of the ingress costs alone. Every ingest round also reports each process's CPU per event
+#      (control plane, nats-server, wrk; the publishers' process and nats-server for the direct rounds).
 #      Skipped, and said so, when nats-server is not installed (./scripts/test installs it).
 set -euo pipefail
 
@@ -92,16 +95,42 @@ r = json.load(open(sys.argv[1])); r[sys.argv[2]].append(json.loads(sys.argv[3]))
 PY
 }
 
-ingest() {  # ingest KEY: one ingest round against the running control plane's "ingest" Broker (wrk, post-event.lua)
-  local out seconds accepted refused socket
-  out=$(EVENT_BODY="$PAYLOAD" wrk -t1 -c"$CLIENTS" -d"${DUR}s" -s "$BENCH/post-event.lua" "http://127.0.0.1:$BROKER/default/ingest")
+ticks() { if [ -n "${1:-}" ]; then awk '{print $14 + $15}' "/proc/$1/stat"; else echo 0; fi; }  # user+system CPU, clock ticks
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+
+ingest() {  # ingest KEY [BROKER_NAME]: one ingest round against the running control plane's Broker (wrk, post-event.lua)
+  local out seconds accepted refused socket cp0 cp1 nats0 nats1
+  cp0=$(ticks "$CP_PID") nats0=$(ticks "$NATS_PID")
+  out=$( { TIMEFORMAT='wrk-cpu %U %S'; time EVENT_BODY="$PAYLOAD" wrk -t1 -c"$CLIENTS" -d"${DUR}s" -s "$BENCH/post-event.lua" "http://127.0.0.1:$BROKER/default/${2:-ingest}"; } 2>&1)
+  cp1=$(ticks "$CP_PID") nats1=$(ticks "$NATS_PID")
   seconds=$(awk '/requests in/ {sub(/s,?$/, "", $4); print $4}' <<<"$out")
   accepted=$(awk '$1 == "accepted" {print $2}' <<<"$out")
   refused=$(awk '$1 == "refused" {print $2}' <<<"$out")
   # Socket errors: connect, read, write, timeout (a request without an answer).
   socket=$(awk '/Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
   [ -n "$seconds" ] && [ -n "$accepted" ] || die "wrk gave no summary: $out"
-  add "$1" "$(python3 -c "import json,sys; print(json.dumps({'rps': round(int(sys.argv[1]) / float(sys.argv[2])), 'errors': int(sys.argv[3]) + int(sys.argv[4])}))" "$accepted" "$seconds" "$refused" "$socket")"
+  # CPU per answered request of each process, from /proc (the control plane, nats-server) and bash's time (wrk).
+  add "$1" "$(python3 -c "
+import json, sys
+a, s, r, sock, cp, nats, tick = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+wrk = sum(float(x) for x in sys.argv[8].split()[1:])
+n = max(1, a + r)
+print(json.dumps({'rps': round(a / s), 'answers_per_s': round((a + r) / s), 'errors': r + sock, 'cpu_us': {'control plane': round(cp * tick / n, 1), 'nats-server': round(nats * tick / n, 1), 'wrk': round(wrk * 1e6 / n, 1)}}))
+" "$accepted" "$seconds" "$refused" "$socket" $((cp1 - cp0)) $((nats1 - nats0)) "$TICK_US" "$(grep '^wrk-cpu' <<<"$out")")"
+}
+
+direct() {  # direct: one round of the same events published straight to JetStream (NATS.Net), with nats-server's CPU per event
+  local out nats0 nats1
+  nats0=$(ticks "$NATS_PID")
+  out=$(dotnet "$BENCH_DLL" --jetstream-direct "nats://127.0.0.1:$NATS_PORT" "$DUR" "$CLIENTS" "$WORK/event.json" "$WARM")
+  nats1=$(ticks "$NATS_PID")
+  # nats-server's ticks cover the warm-up too, so they are divided by every event acknowledged, warm-up included.
+  add js_direct "$(python3 -c "
+import json, sys
+d = json.loads(sys.argv[1]); nats = int(sys.argv[2]) * int(sys.argv[3]) / max(1, d.pop('acked_with_warmup'))
+d['cpu_us'] = {'publishers (NATS.Net)': round(d.pop('client_us'), 1), 'nats-server': round(nats, 1)}
+print(json.dumps(d))
+" "$out" $((nats1 - nats0)) "$TICK_US")"
 }
 
 deliver() {  # deliver STORE: latency at $RATE/s through a Trigger on the "deliver" Broker
@@ -150,10 +179,14 @@ if command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ]; then
   warm_up
   for rep in $(seq 1 "$REPS"); do
     log "round $rep: JetStream direct with NATS.Net (${DUR}s after a ${WARM}s warm-up, $CLIENTS publishers)"
-    add js_direct "$(dotnet "$BENCH_DLL" --jetstream-direct "nats://127.0.0.1:$NATS_PORT" "$DUR" "$CLIENTS" "$WORK/event.json" "$WARM")"
+    direct
     log "round $rep: ingest, JetStream store (${DUR}s, $CLIENTS connections)"
     ingest js_ingest
   done
+  # What HTTP alone costs the ingress: the same requests to a Broker that does not exist are answered 404 from the
+  # path, before the body is read, decoded or stored.
+  log "HTTP floor: the same requests to a Broker that does not exist (${DUR}s, $CLIENTS connections)"
+  ingest http_floor nope
   deliver jetstream
   stop_cp
 else

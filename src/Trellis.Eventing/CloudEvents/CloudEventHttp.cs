@@ -25,8 +25,13 @@ public static class CloudEventHttp
     public const string StructuredMediaType = "application/cloudevents+json";
     public const string BatchMediaType = "application/cloudevents-batch+json";
     private const string HeaderPrefix = "ce-";
+    private const string SpecVersionHeader = HeaderPrefix + "specversion";
 
     public static JsonEventFormatter Formatter { get; } = new();
+
+    /// <summary>A header that carries a binary-mode attribute (§3.1.3): <c>ce-</c> and a name, in any case.</summary>
+    public static bool IsAttributeHeader(string name) =>
+        name.Length > HeaderPrefix.Length && name.StartsWith(HeaderPrefix, StringComparison.OrdinalIgnoreCase);
 
     public static DecodeResult Decode(EventMessage message)
     {
@@ -88,7 +93,16 @@ public static class CloudEventHttp
     /// <summary>Binary mode (§3.1): attributes in <c>ce-</c> headers (percent-decoded), datacontenttype in Content-Type, data in the body.</summary>
     private static DecodeResult DecodeBinary(EventMessage message)
     {
-        var specVersionHeader = message.Headers.FirstOrDefault(h => h.Key.Equals(HeaderPrefix + "specversion", StringComparison.OrdinalIgnoreCase)).Value;
+        string? specVersionHeader = null;
+        foreach (var (name, value) in message.Headers)
+        {
+            if (name.Equals(SpecVersionHeader, StringComparison.OrdinalIgnoreCase))
+            {
+                specVersionHeader = value;
+                break;
+            }
+        }
+
         if (specVersionHeader is null)
         {
             return DecodeResult.Fail("not a CloudEvent: no ce-specversion header and the content type is not application/cloudevents+json or a batch");
@@ -103,12 +117,12 @@ public static class CloudEventHttp
         var cloudEvent = new CloudEvent(version);
         foreach (var (name, value) in message.Headers)
         {
-            if (!name.StartsWith(HeaderPrefix, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderPrefix + "specversion", StringComparison.OrdinalIgnoreCase))
+            if (!name.StartsWith(HeaderPrefix, StringComparison.OrdinalIgnoreCase) || name.Equals(SpecVersionHeader, StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
 
-            var attribute = name[HeaderPrefix.Length..].ToLowerInvariant();
+            var attribute = AttributeName(name);
             if (attribute == "datacontenttype")
             {
                 return DecodeResult.Fail("ce-datacontenttype is not allowed in binary mode; the Content-Type header carries it");
@@ -129,6 +143,26 @@ public static class CloudEventHttp
 
         return Checked([cloudEvent]);
     }
+
+    /// <summary>
+    /// The attribute a <c>ce-</c> header names, lower-cased (header names are case-insensitive; attribute names are
+    /// lower-case). The well-known ones come back as constants: no string per header per event.
+    /// </summary>
+    private static string AttributeName(string header)
+    {
+        var name = header.AsSpan(HeaderPrefix.Length);
+        foreach (var known in KnownAttributes)
+        {
+            if (name.Equals(known, StringComparison.OrdinalIgnoreCase))
+            {
+                return known;
+            }
+        }
+
+        return name.ToString().ToLowerInvariant();
+    }
+
+    private static readonly string[] KnownAttributes = ["id", "source", "type", "subject", "time", "dataschema", "datacontenttype"];
 
     /// <summary>Structured and batch decoding can yield events without required attributes; they are refused whole.</summary>
     private static DecodeResult Checked(IReadOnlyList<CloudEvent> events)
