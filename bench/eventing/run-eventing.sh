@@ -91,7 +91,7 @@ RESULTS="$WORK/results.json"
 echo "{\"cores\": $(nproc), \"reps\": $REPS, \"warm\": $WARM, \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"payload\": ${#PAYLOAD}, \"clients\": $CLIENTS, \"when\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"ingest\": [], \"floor\": [], \"delivery\": [], \"js_ingest\": [], \"js_direct\": [], \"js_skipped\": null}" >"$RESULTS"
 add() { python3 - "$RESULTS" "$1" "$2" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1])); r[sys.argv[2]].append(json.loads(sys.argv[3])); json.dump(r, open(sys.argv[1], "w"))
+r = json.load(open(sys.argv[1])); r.setdefault(sys.argv[2], []).append(json.loads(sys.argv[3])); json.dump(r, open(sys.argv[1], "w"))
 PY
 }
 
