@@ -133,9 +133,11 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         var expiry = state.Reports is LocalNodeReports
             ? time.CreateTimer(_ => registry.ExpireStale(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5))
             : null;
-        serving = new ServingController(state.Store, registry, app.Services.GetRequiredService<RevisionScalers>(), time, loggers.CreateLogger<ServingController>(), options.ServingTick, state.Leadership);
+        // Leader-only work writes through a store that refuses writes once leadership is lost and fences those on the way.
+        var leaderStore = new Leadership.LeaderStore(state.Store, state.Leadership);
+        serving = new ServingController(leaderStore, registry, app.Services.GetRequiredService<RevisionScalers>(), time, loggers.CreateLogger<ServingController>(), options.ServingTick, state.Leadership);
         var gatewayApi = new GatewayApi.GatewayApiController(state.Store, states, options.GatewayAddresses, time, loggers.CreateLogger<GatewayApi.GatewayApiController>());
-        var scheduler = new Scheduling.SchedulerController(state.Store, registry, state.Leadership, time, loggers.CreateLogger<Scheduling.SchedulerController>());
+        var scheduler = new Scheduling.SchedulerController(leaderStore, registry, state.Leadership, time, loggers.CreateLogger<Scheduling.SchedulerController>());
         eventing = options.Eventing is { } eventingOptions
             ? await EventingHost.StartAsync(
                 eventingOptions with { TrustDomain = options.Certificates.TrustDomain }, options.DataDirectory, state.Store, registry, loggers, time, () => state.Leadership.IsLeader,

@@ -54,6 +54,11 @@ public sealed partial class EtcdLeaderElection : ILeadership, IAsyncDisposable
 
     public LeaderInfo? Leader => _leader;
 
+    /// <summary>The leader key on the lease this replica leads with (lease 0, which fences everything, when it does not lead).</summary>
+    public Store.WriteFence Fence => new(EtcdKeys.Leader, _isLeader ? Interlocked.Read(ref _lease) : 0);
+
+    Store.WriteFence? ILeadership.Fence => Fence;
+
     /// <summary>Raised when this replica becomes leader (true) or stops being it (false).</summary>
     public event Action<bool>? Changed;
 

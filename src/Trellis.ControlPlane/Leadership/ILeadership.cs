@@ -14,6 +14,12 @@ public interface ILeadership
 
     /// <summary>The leader as last seen (null while there is none), with the URL where its API answers.</summary>
     LeaderInfo? Leader { get; }
+
+    /// <summary>
+    /// What a leader-only write is conditioned on (<see cref="Store.WriteFence"/>), read at the time of the write; null
+    /// where no other replica can lead (the embedded store).
+    /// </summary>
+    Store.WriteFence? Fence { get; }
 }
 
 /// <param name="ApiUrl">Where a follower sends what only the leader uses (the autoscaler's load reports).</param>
@@ -27,4 +33,6 @@ public sealed class SoleLeadership(string identity, string? apiUrl) : ILeadershi
     public bool IsLeader => true;
 
     public LeaderInfo? Leader { get; } = new(identity, apiUrl);
+
+    public Store.WriteFence? Fence => null;
 }

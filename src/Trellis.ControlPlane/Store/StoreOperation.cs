@@ -37,6 +37,12 @@ public enum StoreErrorKind
     NotFound,
     AlreadyExists,
     Conflict,
+
+    /// <summary>
+    /// A leader-only write was fenced (<see cref="WriteFence"/>): the leadership it was decided under had ended by the
+    /// time it reached the store, so it was not applied.
+    /// </summary>
+    NotLeader,
 }
 
 public enum ChangeKind

@@ -22,7 +22,7 @@ namespace Trellis.ControlPlane.Store.Etcd;
 /// returns once the mirror has seen it, so a reader of this replica sees its own writes.
 /// </para>
 /// </summary>
-public sealed partial class EtcdResourceStore : IResourceStore
+public sealed partial class EtcdResourceStore : IResourceStore, IFencedStore
 {
     private const int MaxAttempts = 20;
 
@@ -60,8 +60,19 @@ public sealed partial class EtcdResourceStore : IResourceStore
         return store;
     }
 
-    public async Task<StoreWriteResult> WriteAsync(IReadOnlyList<StoreOperation> operations, CancellationToken cancellationToken = default)
+    public Task<StoreWriteResult> WriteAsync(IReadOnlyList<StoreOperation> operations, CancellationToken cancellationToken = default) =>
+        WriteBatchAsync(operations, null, cancellationToken);
+
+    public Task<StoreWriteResult> WriteAsync(IReadOnlyList<StoreOperation> operations, WriteFence fence, CancellationToken cancellationToken = default) =>
+        WriteBatchAsync(operations, fence, cancellationToken);
+
+    private async Task<StoreWriteResult> WriteBatchAsync(IReadOnlyList<StoreOperation> operations, WriteFence? fence, CancellationToken cancellationToken)
     {
+        if (fence is { Lease: 0 })
+        {
+            return Leadership.LeaderStore.NotLeader(_snapshot.Revision);
+        }
+
         // One writer per replica at a time keeps batches of this replica in order; replicas race through etcd's compares.
         await _writeLock.WaitAsync(cancellationToken);
         try
@@ -81,12 +92,19 @@ public sealed partial class EtcdResourceStore : IResourceStore
                     return new StoreWriteResult(StoreErrorKind.None, null, snapshot.Revision, outcome.Outcomes);
                 }
 
-                var response = await _etcd.TxnAsync(Transaction(objects, operations, outcome.Events), CancellationToken.None);
+                var response = await _etcd.TxnAsync(Transaction(objects, operations, outcome.Events, fence), CancellationToken.None);
                 if (response.Succeeded)
                 {
                     var revision = response.Header.Revision;
                     await WaitForAsync(revision, cancellationToken);
                     return new StoreWriteResult(StoreErrorKind.None, null, revision, outcome.Outcomes.Select(o => At(o, revision)).ToList());
+                }
+
+                // The failure branch read the leader key: not on the fence's lease any more, the write is refused for good.
+                if (fence is not null && response.Responses[0].ResponseRange.Kvs.FirstOrDefault()?.Lease != fence.Lease)
+                {
+                    LogFenced(_log, fence.Lease);
+                    return Leadership.LeaderStore.NotLeader(snapshot.Revision);
                 }
 
                 // Another replica changed a key of this batch: decide again once the mirror has its write.
@@ -125,9 +143,17 @@ public sealed partial class EtcdResourceStore : IResourceStore
         _stop.Dispose();
     }
 
-    private static TxnRequest Transaction(ImmutableDictionary<ResourceKey, StoredResource> objects, IReadOnlyList<StoreOperation> operations, IReadOnlyList<WatchEvent> events)
+    private static TxnRequest Transaction(ImmutableDictionary<ResourceKey, StoredResource> objects, IReadOnlyList<StoreOperation> operations, IReadOnlyList<WatchEvent> events, WriteFence? fence)
     {
         var txn = new TxnRequest();
+        if (fence is not null)
+        {
+            // Leader-only: the leader key must still be on the lease the leadership was won with (a missing key compares as lease 0).
+            var leader = ByteString.CopyFromUtf8(fence.Key);
+            txn.Compare.Add(new Compare { Key = leader, Target = Compare.Types.CompareTarget.Lease, Result = Compare.Types.CompareResult.Equal, Lease = fence.Lease });
+            txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = leader } });
+        }
+
         foreach (var key in operations.Select(o => o.Key).Distinct())
         {
             // The batch was decided on this view of each key it touches; it applies only if none moved.
@@ -311,6 +337,9 @@ public sealed partial class EtcdResourceStore : IResourceStore
             }
         }
     }
+
+    [LoggerMessage(EventId = 2504, Level = LogLevel.Warning, Message = "etcd store: a leader-only write was fenced (the leader key is no longer on lease {Lease}); not applied")]
+    private static partial void LogFenced(ILogger log, long lease);
 
     [LoggerMessage(EventId = 2501, Level = LogLevel.Debug, Message = "etcd store: a batch met a concurrent write (attempt {Attempt}); deciding it again")]
     private static partial void LogConflict(ILogger log, int attempt);
