@@ -199,7 +199,8 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         }
 
         var token = JoinToken.Open(options.JoinToken, own);
-        return new CaService(new CertificateAuthority(material, time), token, options.Certificates, options.CaDirectory ?? own, time, mayHold);
+        return new CaService(new CertificateAuthority(material, time), token, options.Certificates, options.CaDirectory ?? own, time, mayHold,
+            ownDirectory: options.CaDirectory is null ? own : null);
     }
 
     /// <summary>Kestrel reports bound addresses in listen order; port 0 endpoints get their real port there.</summary>

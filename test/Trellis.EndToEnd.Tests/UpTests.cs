@@ -59,12 +59,19 @@ public sealed class UpTests : IDisposable
         await File.WriteAllTextAsync(app, App("/hello"));
 
         // 1. A first session: hints from what the gateway serves (its real port and host, this file's path).
-        await using (var first = StartUp(out var server, gateway, app))
+        await using (var first = StartUp(out var server, gateway, app, "--mesh-mtls", "STRICT"))
         {
             await FunctionsUp.WaitUntilReadyAsync(first);
             Assert.Contains($"curl -H 'Host: demo.example.com' http://localhost:{port}/hello", first.Output, StringComparison.Ordinal);
             Assert.DoesNotContain("productpage", first.Output, StringComparison.Ordinal); // the old hard-coded bookinfo hint
             Assert.DoesNotContain("restored", first.Output, StringComparison.Ordinal);
+
+            // The first start wrote mTLS STRICT mesh-wide as Istio's own policy; this user removes it (PERMISSIVE, Istio's default).
+            var meshWide = await TrellisProcess.RunAsync(server, "get", "pa", "default", "-n", "istio-system", "-o", "yaml");
+            Assert.True(meshWide.Exit == 0, meshWide.Stderr);
+            Assert.Contains("mode: STRICT", meshWide.Stdout, StringComparison.Ordinal);
+            var deleted = await TrellisProcess.RunAsync(server, "delete", "pa", "default", "-n", "istio-system");
+            Assert.True(deleted.Exit == 0, deleted.Stderr);
 
             // The user edits the routing by hand.
             var edit = Path.Combine(_dir, "edit.yaml");
@@ -84,6 +91,8 @@ public sealed class UpTests : IDisposable
             Assert.Contains($"http://localhost:{port}/edited", second.Output, StringComparison.Ordinal);
             var vs = await TrellisProcess.RunAsync(server, "get", "vs", "demo", "-o", "yaml");
             Assert.Contains("/edited", vs.Stdout, StringComparison.Ordinal);
+            var policies = await TrellisProcess.RunAsync(server, "get", "pa", "-A");
+            Assert.Equal("No resources found.\n", policies.Stdout); // a later start does not undo the user's removal
             Assert.True(await second.InterruptAsync(TimeSpan.FromSeconds(30), "-TERM"), second.Output);
         }
 
@@ -98,7 +107,21 @@ public sealed class UpTests : IDisposable
             Assert.Equal("No resources found in default namespace.\n", all.Stdout);
             var gateways = await TrellisProcess.RunAsync(server, "get", "gw");
             Assert.Equal("No resources found.\n", gateways.Stdout);
+
+            // Without --mesh-mtls STRICT no mesh-wide policy is written: Istio's PERMISSIVE default holds.
+            var policies = await TrellisProcess.RunAsync(server, "get", "pa", "-A");
+            Assert.Equal("No resources found.\n", policies.Stdout);
         }
+    }
+
+    [Fact]
+    public async Task Up_MeshMtlsNotAMode_UsageErrorAndNothingStarted()
+    {
+        await using var up = StartUp(out _, "--mesh-mtls", "mutual");
+        Assert.True(await up.WaitForExitAsync(TimeSpan.FromSeconds(30)), up.Output);
+        Assert.NotEqual(0, up.ExitCode);
+        Assert.Contains("--mesh-mtls: 'MUTUAL' is not a mode; use STRICT or PERMISSIVE", up.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "data")), "a refused start must not create the data directory");
     }
 
     private TrellisProcess StartUp(out string server, params string[] args)

@@ -13,12 +13,17 @@ namespace Trellis.Agent.Identity;
 /// Keeps the node proxy's workload certificates (Istio's node agent): joins the CA once with the operator's join
 /// token, then, for every service account the node runs, makes a key here, sends only its CSR (signed with the node
 /// key) and hands the certificate to the proxy. Each certificate, the node's own included, is renewed with a fresh key
-/// at <see cref="CertificatePolicy.RenewalFraction"/> of its lifetime; a failure is retried a second later.
+/// at <see cref="CertificatePolicy.RenewalFraction"/> of its lifetime; a failure is retried a second later. The trust
+/// bundle is polled every <see cref="BundleInterval"/>: a new root reaches the proxy's trust at once, and when the root new
+/// certificates are signed by changes (a root rotation) every certificate is renewed at once.
 /// </summary>
 public sealed partial class CertificateManager : IAsyncDisposable
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxSleep = TimeSpan.FromHours(1);
+
+    /// <summary>How often the trust bundle is fetched: bounds how long a root rotation waits for this node.</summary>
+    public static readonly TimeSpan BundleInterval = TimeSpan.FromSeconds(5);
 
     private readonly HttpClient _http;
     private readonly NodeCredential? _credential;
@@ -33,6 +38,9 @@ public sealed partial class CertificateManager : IAsyncDisposable
     private KeyAlgorithm _keyAlgorithm = CertificatePolicy.Default.KeyAlgorithm;
     private string? _trustDomain;
     private (ECDsa Key, string ChainPem, DateTimeOffset RenewAt)? _nodeCertificate;
+    private string? _bundlePem;
+    private string? _signingRoot;
+    private DateTimeOffset _nextBundleCheck;
     private Task _loop = Task.CompletedTask;
 
     public CertificateManager(HttpClient http, string node, string joinToken, WorkloadIdentities target, TimeProvider time, ILogger log, NodeCredential? credential = null)
@@ -120,6 +128,11 @@ public sealed partial class CertificateManager : IAsyncDisposable
     private async Task<DateTimeOffset> RefreshAsync(CancellationToken stop)
     {
         var now = _time.GetUtcNow();
+        if (_trustDomain is not null && now >= _nextBundleCheck)
+        {
+            await CheckBundleAsync(stop);
+        }
+
         if (_nodeCertificate is null || _nodeCertificate.Value.RenewAt <= now)
         {
             await JoinOrRenewNodeAsync(stop);
@@ -145,14 +158,39 @@ public sealed partial class CertificateManager : IAsyncDisposable
             next = at < next ? at : next;
         }
 
-        return next;
+        return next < _nextBundleCheck ? next : _nextBundleCheck;
+    }
+
+    /// <summary>Fetches the trust bundle: hands a changed one to the proxy, and makes everything due when the signing root changed.</summary>
+    private async Task<TrustBundle> CheckBundleAsync(CancellationToken stop)
+    {
+        var bundle = await _http.GetFromJsonAsync("/ca/v1/bundle", WireJsonContext.Default.TrustBundle, stop) ?? throw new InvalidOperationException("the CA sent no trust bundle");
+        _nextBundleCheck = _time.GetUtcNow() + BundleInterval;
+        if (bundle.TrustBundlePem != _bundlePem && _nodeCertificate is not null)
+        {
+            _target.SetTrustBundle(bundle.TrustBundlePem);
+            _bundlePem = bundle.TrustBundlePem;
+        }
+
+        if (bundle.SigningRoot is { } signing && _signingRoot is { } held && signing != held && _nodeCertificate is { } node)
+        {
+            LogRootRotated(_log, signing);
+            _nodeCertificate = node with { RenewAt = DateTimeOffset.MinValue };
+            foreach (var id in _renewAt.Keys.ToList())
+            {
+                _renewAt[id] = DateTimeOffset.MinValue;
+            }
+        }
+
+        _signingRoot = bundle.SigningRoot ?? _signingRoot;
+        return bundle;
     }
 
     private async Task JoinOrRenewNodeAsync(CancellationToken stop)
     {
         if (_trustDomain is null)
         {
-            var bundle = await _http.GetFromJsonAsync("/ca/v1/bundle", WireJsonContext.Default.TrustBundle, stop) ?? throw new InvalidOperationException("the CA sent no trust bundle");
+            var bundle = await CheckBundleAsync(stop);
             Volatile.Write(ref _trustDomain, bundle.TrustDomain);
         }
 
@@ -178,7 +216,7 @@ public sealed partial class CertificateManager : IAsyncDisposable
         _nodeCertificate = (key, response.CertificateChainPem, RenewAt(response));
         _credential?.Set(key, response.CertificateChainPem);
         _keyAlgorithm = response.KeyAlgorithm;
-        _target.SetTrustBundle(response.TrustBundlePem);
+        SetBundle(response.TrustBundlePem);
         LogIssued(_log, CaProtocol.NodeId(_trustDomain, _node).ToString(), response.NotAfter);
     }
 
@@ -191,7 +229,7 @@ public sealed partial class CertificateManager : IAsyncDisposable
             var response = await SignedRequestAsync(key.CsrPem, nodeKey, nodeChain, stop);
             var certificate = key.WithCertificate(response.CertificateChainPem, out var intermediates);
             _target.Set(new WorkloadCertificate(id.ToString(), certificate, intermediates, response.NotAfter));
-            _target.SetTrustBundle(response.TrustBundlePem);
+            SetBundle(response.TrustBundlePem);
             var at = RenewAt(response);
             _renewAt[id.ToString()] = at;
             LogIssued(_log, id.ToString(), response.NotAfter);
@@ -201,6 +239,12 @@ public sealed partial class CertificateManager : IAsyncDisposable
         {
             key.Dispose(); // the certificate holds its own copy of the key
         }
+    }
+
+    private void SetBundle(string pem)
+    {
+        _target.SetTrustBundle(pem);
+        _bundlePem = pem;
     }
 
     private async Task<CertificateResponse> SignedRequestAsync(string csr, ECDsa nodeKey, string nodeChain, CancellationToken stop)
@@ -243,6 +287,9 @@ public sealed partial class CertificateManager : IAsyncDisposable
 
     [LoggerMessage(EventId = 4301, Level = LogLevel.Warning, Message = "Certificate request failed, retrying: {Reason}")]
     private static partial void LogFailed(ILogger log, string reason);
+
+    [LoggerMessage(EventId = 4303, Level = LogLevel.Information, Message = "The CA signs with a new root ({Root}): renewing every certificate now")]
+    private static partial void LogRootRotated(ILogger log, string root);
 
     [LoggerMessage(EventId = 4302, Level = LogLevel.Information, Message = "Certificate for {Identity} valid until {NotAfter:u}")]
     private static partial void LogIssued(ILogger log, string identity, DateTimeOffset notAfter);

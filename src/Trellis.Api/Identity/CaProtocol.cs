@@ -31,18 +31,24 @@ public sealed record CertificateResponse(
 public sealed record WorkloadCertificateRequest(string CsrPem, string NodeCertificatePem, DateTimeOffset Timestamp, string Signature);
 
 /// <summary><c>GET /ca/v1/bundle</c> (public): the trust domain a joining node names itself in, and the roots.</summary>
-public sealed record TrustBundle(string TrustDomain, string TrustBundlePem);
+/// <param name="SigningRoot">
+/// The fingerprint of the root new certificates chain to. Agents poll the bundle: when this changes (a root rotation),
+/// they renew every certificate at once rather than at half its lifetime.
+/// </param>
+public sealed record TrustBundle(string TrustDomain, string TrustBundlePem, string? SigningRoot = null);
 
 /// <summary>One certificate the CA issued, as <c>trellis ca status</c> lists it.</summary>
 public sealed record IssuedCertificate(string Identity, string Node, string Serial, DateTimeOffset NotAfter, string RootFingerprint);
 
 /// <summary><c>GET /ca/v1/status</c>.</summary>
+/// <param name="RotationDropBy">During a root rotation, the latest time the old root is dropped (earlier once no certificate from it is in use).</param>
 public sealed record CaStatus(
     string TrustDomain,
     IReadOnlyList<CaRoot> Roots,
     IReadOnlyList<IssuedCertificate> Workloads,
     TimeSpan Lifetime,
-    string Source);
+    string Source,
+    DateTimeOffset? RotationDropBy = null);
 
 public sealed record CaRoot(string Subject, string Fingerprint, DateTimeOffset NotBefore, DateTimeOffset NotAfter, bool Signing);
 

@@ -19,18 +19,11 @@ public static class ClientCredentials
     /// <param name="secrets">The Secret of a name in <paramref name="ns"/>, or null.</param>
     public static (ClientCredential? Credential, string? Error) Resolve(Func<string, SecretData?> secrets, string ns, string name, bool mutual)
     {
-        if (secrets(name) is not { } secret)
+        if (Read(secrets, name) is not var (certificate, key, ca))
         {
             return (null, $"Secret {ns}/{name} (credentialName) not found");
         }
 
-        var certificate = secret.Get("tls.crt") ?? secret.Get("cert");
-        var key = secret.Get("tls.key") ?? secret.Get("key");
-        var ca = secret.Get("ca.crt") ?? secret.Get("cacert");
-        if (ca is null && secrets(name + "-cacert") is { } separate)
-        {
-            ca = separate.Get("ca.crt") ?? separate.Get("cacert");
-        }
         if (mutual && (certificate is null || key is null))
         {
             return (null, $"Secret {ns}/{name} (credentialName) has no client certificate and key: MUTUAL needs tls.crt and tls.key (or cert and key)");
@@ -52,6 +45,26 @@ public static class ClientCredentials
         }
 
         return (new ClientCredential(ca, mutual ? certificate : null, mutual ? key : null), null);
+    }
+
+    /// <summary>
+    /// The PEM a <c>credentialName</c> Secret holds, in either layout: certificate, key and CA (each null when absent); null
+    /// when the Secret does not exist. The Gateway's servers read it the same way (their CA verifies clients).
+    /// </summary>
+    public static (string? Certificate, string? Key, string? Ca)? Read(Func<string, SecretData?> secrets, string name)
+    {
+        if (secrets(name) is not { } secret)
+        {
+            return null;
+        }
+
+        var ca = secret.Get("ca.crt") ?? secret.Get("cacert");
+        if (ca is null && secrets(name + "-cacert") is { } separate)
+        {
+            ca = separate.Get("ca.crt") ?? separate.Get("cacert");
+        }
+
+        return (secret.Get("tls.crt") ?? secret.Get("cert"), secret.Get("tls.key") ?? secret.Get("key"), ca);
     }
 
     /// <summary>Null when <paramref name="pem"/> holds at least one certificate and nothing unreadable, else what is wrong.</summary>

@@ -80,10 +80,40 @@ public sealed record ListenerConfig(
 public sealed record ServerNameRouteConfig(string Hostname, string RouteTable);
 
 /// <summary>
-/// A server certificate carried in the snapshot itself (PEM), as Envoy's SDS does, so a proxy on
-/// another host needs no files of its own. Client-certificate settings arrive with mTLS.
+/// A TLS server's settings carried in the snapshot itself (PEM), as Envoy's SDS does, so a proxy on another host needs
+/// no files of its own.
 /// </summary>
-public sealed record ListenerTlsConfig(string CertificatePem, string PrivateKeyPem);
+/// <param name="ClientCaPem">
+/// Istio Gateway <c>tls.mode: MUTUAL</c>: a client certificate is required and must chain to these roots; null: none is asked for.
+/// </param>
+/// <param name="ClientSubjectAltNames">MUTUAL: the client certificate must also carry one of these names (a DNS or URI SAN); empty: any.</param>
+/// <param name="ServerNames">
+/// The port's other TLS servers, chosen by the client's server name (SNI, an exact name or <c>*.suffix</c>, first match);
+/// a name none of them matches, or none sent, gets this record's own settings.
+/// </param>
+public sealed record ListenerTlsConfig(
+    string CertificatePem,
+    string PrivateKeyPem,
+    string? ClientCaPem = null,
+    IReadOnlyList<string>? ClientSubjectAltNames = null,
+    IReadOnlyList<ServerNameTlsConfig>? ServerNames = null)
+{
+    // Value equality over the lists too: a listener is rebound only when its TLS settings really change.
+    public bool Equals(ListenerTlsConfig? other) =>
+        other is not null && CertificatePem == other.CertificatePem && PrivateKeyPem == other.PrivateKeyPem && ClientCaPem == other.ClientCaPem
+        && (ClientSubjectAltNames ?? []).SequenceEqual(other.ClientSubjectAltNames ?? [])
+        && (ServerNames ?? []).SequenceEqual(other.ServerNames ?? []);
+
+    public override int GetHashCode() => HashCode.Combine(CertificatePem, PrivateKeyPem, ClientCaPem, ServerNames?.Count ?? 0);
+}
+
+/// <summary>A TLS server of a port chosen by SNI (<see cref="ListenerTlsConfig.ServerNames"/>): its host names and settings.</summary>
+public sealed record ServerNameTlsConfig(IReadOnlyList<string> Hostnames, ListenerTlsConfig Tls)
+{
+    public bool Equals(ServerNameTlsConfig? other) => other is not null && Hostnames.SequenceEqual(other.Hostnames) && Tls.Equals(other.Tls);
+
+    public override int GetHashCode() => HashCode.Combine(Hostnames.Count, Tls);
+}
 
 [Flags]
 public enum HttpProtocols

@@ -7,6 +7,9 @@ namespace Trellis.Cli.Roles;
 /// <summary>Options and helpers the long-running roles share.</summary>
 public static class RoleOptions
 {
+    /// <summary>The workload certificates' lifetime (<c>trellis controlplane</c> and <c>trellis up</c>, which run the CA).</summary>
+    public static Option<int> CertLifetime() => new("--cert-lifetime") { DefaultValueFactory = _ => 86400, Description = "Seconds a workload certificate is valid (renewed at half of it)" };
+
     public static Option<string> DataDir() => new("--data-dir") { Description = "Where state and logs are kept", DefaultValueFactory = _ => ".trellis" };
 
     /// <summary>The control plane's HTTP API (<c>--server</c>, env <c>TRELLIS_SERVER</c>).</summary>

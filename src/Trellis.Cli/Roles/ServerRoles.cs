@@ -26,7 +26,7 @@ public static class ServerRoles
         var caDir = new Option<string?>("--ca-dir") { Description = "The operator's CA in Istio's plug-in layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); default: a self-signed root in <data-dir>/ca" };
         var joinToken = new Option<string?>("--join-token") { Description = "The token agents join with (default: made on first start in <data-dir>/ca/join-token)" };
         var trustDomain = new Option<string>("--trust-domain") { DefaultValueFactory = _ => Trellis.Api.Identity.SpiffeId.DefaultTrustDomain, Description = "The SPIFFE trust domain of workload identities" };
-        var certLifetime = new Option<int>("--cert-lifetime") { DefaultValueFactory = _ => 86400, Description = "Seconds a workload certificate is valid (renewed at half of it)" };
+        var certLifetime = RoleOptions.CertLifetime();
         var tokenAuthFile = TokenAuthFile();
         var command = new Command("controlplane", "Run the control plane: API, store, registry, config push, broker ingress, certificate authority") { dataDir, api, push, store, name, advertise, nodeTtl, logLevel, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas, caDir, joinToken, trustDomain, certLifetime, tokenAuthFile };
         command.SetAction(async (parse, ct) =>

@@ -39,7 +39,9 @@ public static class UpRole
         var prometheus = new Option<bool>("--prometheus") { Description = "Also run Debian's prometheus, scraping every proxy (data in DATA-DIR/prometheus)" };
         var prometheusAddress = new Option<string>("--prometheus-address") { Description = "Where that Prometheus listens", DefaultValueFactory = _ => "127.0.0.1:9090" };
         var scrapeInterval = new Option<int>("--prometheus-scrape-interval") { Description = "Its scrape interval in seconds", DefaultValueFactory = _ => 5 };
-        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, fresh, logLevel, poolSize, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas, prometheus, prometheusAddress, scrapeInterval };
+        var meshMtls = MeshMtlsDefault.Option();
+        var certLifetime = RoleOptions.CertLifetime();
+        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, fresh, logLevel, poolSize, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas, prometheus, prometheusAddress, scrapeInterval, meshMtls, certLifetime };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -55,11 +57,20 @@ public static class UpRole
                 return ExitCodes.Usage;
             }
 
+            var certificates = new Trellis.Api.Identity.CertificatePolicy { Lifetime = TimeSpan.FromSeconds(parse.GetValue(certLifetime)) };
+            if (certificates.Problem() is { } policyError)
+            {
+                Console.Error.WriteLine("error: " + policyError);
+                return ExitCodes.Usage;
+            }
+
             if (parse.GetValue(fresh) && UpState.Clear(data, apiEndpoint) is { } refused)
             {
                 Console.Error.WriteLine("error: " + refused);
                 return ExitCodes.CannotListen;
             }
+
+            var firstStart = !Directory.Exists(UpState.StoreDirectory(data));
 
             // The admin token and the CLI context exist before the API listens: whoever sees it answer finds its token.
             if (AdminContext.OpenTokens(UpState.StoreDirectory(data), null) is not { } tokens)
@@ -76,6 +87,7 @@ public static class UpRole
                 {
                     DataDirectory = UpState.StoreDirectory(data),
                     Tokens = tokens,
+                    Certificates = certificates,
                     ApiEndpoint = apiEndpoint,
                     PushEndpoint = pushEndpoint,
                     GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
@@ -95,6 +107,10 @@ public static class UpRole
             }
 
             AdminContext.WarnIfExposed(apiEndpoint);
+            if (firstStart)
+            {
+                await MeshMtlsDefault.WriteAsync(controlPlane.Store, parse.GetValue(meshMtls), ct);
+            }
 
             // The gateway in this process is a proxy like any other to the control plane: a proxy token of its own, in memory only.
             var gatewayCredential = new Trellis.Api.Access.BearerCredential(controlPlane.Tokens.CreateProcessToken(GatewayName, Trellis.Api.Access.ApiRole.Proxy));

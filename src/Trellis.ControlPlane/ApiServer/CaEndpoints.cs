@@ -8,7 +8,7 @@ using Trellis.ControlPlane.Ca;
 
 namespace Trellis.ControlPlane.ApiServer;
 
-/// <summary>The CA's API: join (<c>/ca/v1/join</c>), workload certificates (<c>/ca/v1/certificates</c>), <c>trellis ca status</c>.</summary>
+/// <summary>The CA's API: join (<c>/ca/v1/join</c>), workload certificates (<c>/ca/v1/certificates</c>), <c>trellis ca status</c> and <c>rotate</c>.</summary>
 internal static class CaEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
@@ -25,6 +25,11 @@ internal static class CaEndpoints
         });
         app.MapGet("/ca/v1/bundle", (CaService ca) => Results.Json(ca.Bundle(), WireJson.Options));
         app.MapGet("/ca/v1/status", (CaService ca) => Results.Json(ca.Status(), WireJson.Options));
+        app.MapPost("/ca/v1/rotate", (CaService ca) =>
+        {
+            var (status, code, error) = ca.Rotate();
+            return status is not null ? Results.Json(status, WireJson.Options) : ApiResults.Failure(code, "Conflict", error);
+        });
     }
 
     private static string? Bearer(HttpContext c)

@@ -40,6 +40,7 @@ public static class ApiAccess
         ("GET", "/ca/v1/bundle", Access.Public), // the roots are public; a joining node needs them before it has an identity
         ("POST", "/ca/v1/join", Access.Public), // the join token is checked by the CA itself
         ("POST", "/ca/v1/certificates", Access.Public), // signed by the node key inside the body, checked by the CA
+        ("POST", "/ca/v1/rotate", Access.Needs(ApiRole.Admin)), // changes what every workload trusts
         ("GET", "/auth/v1/whoami", Access.Needs(ApiRole.View)),
         ("*", "/auth/", Access.Needs(ApiRole.Admin)),
         ("PUT", "/registry/v1/nodes/", Access.DataPlane),

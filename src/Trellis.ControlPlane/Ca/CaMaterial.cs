@@ -7,7 +7,8 @@ namespace Trellis.ControlPlane.Ca;
 /// What the CA signs with, in Istio's plug-in CA layout: <c>ca-cert.pem</c> (the signing certificate: the root itself
 /// for a self-signed CA, or an intermediate), <c>ca-key.pem</c> (its key), <c>root-cert.pem</c> (the root every
 /// workload trusts) and <c>cert-chain.pem</c> (the signing certificate up to the root, appended to every issued
-/// certificate so peers can build the path).
+/// certificate so peers can build the path). During a root rotation (<see cref="RootRotation"/>) a fifth file,
+/// <c>previous-root-cert.pem</c>, holds the old root, which stays in the trust bundle until it is dropped.
 /// </summary>
 public sealed class CaMaterial : IDisposable
 {
@@ -15,9 +16,11 @@ public sealed class CaMaterial : IDisposable
     public const string CaKeyFile = "ca-key.pem";
     public const string RootCertFile = "root-cert.pem";
     public const string CertChainFile = "cert-chain.pem";
+    public const string PreviousRootFile = "previous-root-cert.pem";
 
-    private CaMaterial(X509Certificate2 signer, X509Certificate2 root, X509Certificate2Collection chain, string chainPem, string rootPem)
+    private CaMaterial(X509Certificate2 signer, X509Certificate2 root, X509Certificate2Collection chain, string chainPem, string rootPem, X509Certificate2? previousRoot)
     {
+        PreviousRoot = previousRoot;
         Signer = signer;
         Root = root;
         Chain = chain;
@@ -38,8 +41,20 @@ public sealed class CaMaterial : IDisposable
 
     public string RootPem { get; }
 
+    /// <summary>The root being rotated away from, still trusted; null outside a rotation.</summary>
+    public X509Certificate2? PreviousRoot { get; }
+
+    /// <summary>The trust bundle: the root, and the previous root during a rotation.</summary>
+    public string BundlePem => PreviousRoot is null ? RootPem : RootPem + PreviousRoot.ExportCertificatePem() + "\n";
+
+    /// <summary>The roots of <see cref="BundlePem"/>, for checking certificates here.</summary>
+    public X509Certificate2Collection Roots => PreviousRoot is null ? [Root] : [Root, PreviousRoot];
+
     /// <summary>SHA-256 of the root's DER: how agents pin the CA when they join, and how rotation tells roots apart.</summary>
-    public string RootFingerprint => Convert.ToHexStringLower(SHA256.HashData(Root.RawData));
+    public string RootFingerprint => Fingerprint(Root);
+
+    /// <summary>SHA-256 of a certificate's DER, lower-case hex.</summary>
+    public static string Fingerprint(X509Certificate2 certificate) => Convert.ToHexStringLower(SHA256.HashData(certificate.RawData));
 
     /// <summary>
     /// Reads and checks the layout from <paramref name="files"/> (file name → PEM text). Null with every problem in
@@ -64,11 +79,17 @@ public sealed class CaMaterial : IDisposable
 
         X509Certificate2 signer;
         X509Certificate2 root;
+        X509Certificate2? previous = null;
         var chain = new X509Certificate2Collection();
         try
         {
             signer = X509Certificate2.CreateFromPem(files[CaCertFile], files[CaKeyFile]);
             root = X509CertificateLoader.LoadCertificate(PemDer(files[RootCertFile], RootCertFile));
+            if (files.TryGetValue(PreviousRootFile, out var previousText))
+            {
+                previous = X509CertificateLoader.LoadCertificate(PemDer(previousText, PreviousRootFile));
+            }
+
             if (files.TryGetValue(CertChainFile, out var chainText) && chainText.Trim().Length > 0)
             {
                 chain.ImportFromPem(chainText);
@@ -91,31 +112,39 @@ public sealed class CaMaterial : IDisposable
         {
             signer.Dispose();
             root.Dispose();
+            previous?.Dispose();
             return null;
         }
 
         // A self-signed root's chain is the root itself; an intermediate's stops below the root.
         var chainPem = string.Concat(chain.Cast<X509Certificate2>().Where(c => !c.RawData.AsSpan().SequenceEqual(root.RawData) || chain.Count == 1).Select(c => c.ExportCertificatePem() + "\n"));
-        return new CaMaterial(signer, root, chain, chainPem, root.ExportCertificatePem() + "\n");
+        return new CaMaterial(signer, root, chain, chainPem, root.ExportCertificatePem() + "\n", previous);
     }
 
     /// <summary>The layout's files for a CA (what <see cref="CaStore"/> writes).</summary>
     public Dictionary<string, string> ToFiles()
     {
         var key = Signer.GetECDsaPrivateKey()?.ExportPkcs8PrivateKeyPem() ?? Signer.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem();
-        return new Dictionary<string, string>
+        var files = new Dictionary<string, string>
         {
             [CaCertFile] = Signer.ExportCertificatePem() + "\n",
             [CaKeyFile] = key + "\n",
             [RootCertFile] = RootPem,
             [CertChainFile] = ChainPem,
         };
+        if (PreviousRoot is not null)
+        {
+            files[PreviousRootFile] = PreviousRoot.ExportCertificatePem() + "\n";
+        }
+
+        return files;
     }
 
     public void Dispose()
     {
         Signer.Dispose();
         Root.Dispose();
+        PreviousRoot?.Dispose();
         foreach (var c in Chain)
         {
             c.Dispose();

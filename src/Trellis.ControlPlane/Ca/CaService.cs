@@ -14,9 +14,21 @@ namespace Trellis.ControlPlane.Ca;
 /// Whether a node may hold a workload identity (namespace, service account), null or why not: the control plane asks
 /// <see cref="NodeIdentities"/>; null lets any joined node hold any workload identity (tests of the protocol alone).
 /// </param>
-public sealed class CaService(CertificateAuthority authority, JoinToken joinToken, CertificatePolicy policy, string source, TimeProvider time, Func<string, string, string, string?>? mayHold = null)
+/// <param name="ownDirectory">
+/// Where the CA's own root lives (<see cref="CaStore"/>), so a root rotation can replace it there; null for the operator's
+/// CA, which is rotated in its own files.
+/// </param>
+public sealed class CaService(CertificateAuthority authority, JoinToken joinToken, CertificatePolicy policy, string source, TimeProvider time,
+    Func<string, string, string, string?>? mayHold = null, string? ownDirectory = null)
 {
     private readonly ConcurrentDictionary<(string Identity, string Node), IssuedCertificate> _issued = new();
+    private readonly Lock _rotation = new();
+
+    /// <summary>
+    /// Since when every certificate this CA issued is in <see cref="_issued"/>: the list is not kept across restarts, so
+    /// until a whole lifetime has passed a certificate from before the start may still be in use, unseen.
+    /// </summary>
+    private readonly DateTimeOffset _seenSince = time.GetUtcNow();
 
     public CertificatePolicy Policy => policy;
 
@@ -87,10 +99,89 @@ public sealed class CaService(CertificateAuthority authority, JoinToken joinToke
         return Issue(request.CsrPem, id, node);
     }
 
-    public TrustBundle Bundle() => new(policy.TrustDomain, authority.Material.RootPem);
+    public TrustBundle Bundle()
+    {
+        var material = FinishRotationIfDone();
+        return new(policy.TrustDomain, material.BundlePem, material.RootFingerprint);
+    }
 
     /// <summary>The trust bundle's roots, for the control plane's own mTLS calls (<see cref="OwnIdentity"/>).</summary>
-    public X509Certificate2Collection Roots => [authority.Material.Root];
+    public X509Certificate2Collection Roots => authority.Material.Roots;
+
+    /// <summary>The fingerprint of the root new certificates chain to (a rotation changes it).</summary>
+    public string SigningRoot => authority.Material.RootFingerprint;
+
+    /// <summary>
+    /// <c>POST /ca/v1/rotate</c> (<c>trellis ca rotate</c>): begins a root rotation (<see cref="RootRotation"/>). Refused
+    /// (409) for the operator's CA and while a rotation is under way. The new CA is on disk before it signs anything.
+    /// </summary>
+    public (CaStatus? Status, int Code, string? Error) Rotate()
+    {
+        lock (_rotation)
+        {
+            if (ownDirectory is null)
+            {
+                return (null, 409, $"the CA is the operator's ({source}): rotate it by replacing its files");
+            }
+
+            var (next, error) = RootRotation.Begin(authority.Material, policy.TrustDomain, time.GetUtcNow());
+            if (next is null)
+            {
+                return (null, 409, error);
+            }
+
+            CaStore.Replace(ownDirectory, next.ToFiles());
+            authority.Replace(next);
+        }
+
+        return (Status(), 200, null);
+    }
+
+    /// <summary>
+    /// Drops the old root of a rotation once no certificate chaining to it can be in use: every certificate this CA has
+    /// seen issued and still valid comes from the new root, and it has seen every certificate that may still be valid; or,
+    /// whatever it has seen, once a whole lifetime has passed since the rotation began. Checked whenever the bundle or
+    /// the status is read or a certificate issued, so no timer is needed (agents poll the bundle).
+    /// </summary>
+    private CaMaterial FinishRotationIfDone()
+    {
+        var material = authority.Material;
+        if (material.PreviousRoot is null || ownDirectory is null)
+        {
+            return material;
+        }
+
+        var now = time.GetUtcNow();
+        var old = material.PreviousRoot;
+        var oldFingerprint = CaMaterial.Fingerprint(old);
+        var allSeen = now >= _seenSince + policy.Lifetime;
+        var noneOld = _issued.Values.All(i => i.NotAfter <= now || i.RootFingerprint != oldFingerprint);
+        if (!(allSeen && noneOld) && now < RootRotation.Began(material) + policy.Lifetime)
+        {
+            return material;
+        }
+
+        lock (_rotation)
+        {
+            if (!ReferenceEquals(material, authority.Material))
+            {
+                return authority.Material;
+            }
+
+            var finished = RootRotation.Finish(material, now);
+            try
+            {
+                CaStore.Replace(ownDirectory, finished.ToFiles());
+            }
+            catch (IOException)
+            {
+                return material; // tried again at the next read; the old root stays trusted meanwhile, which is safe
+            }
+
+            authority.Replace(finished);
+            return finished;
+        }
+    }
 
     /// <summary>A certificate for an identity the control plane holds itself (<see cref="OwnIdentity"/>); recorded as node <c>controlplane</c>.</summary>
     public (CertificateResponse? Certificate, int Status, string? Error) IssueOwn(string csrPem, SpiffeId id) => Issue(csrPem, id, OwnNode);
@@ -101,6 +192,7 @@ public sealed class CaService(CertificateAuthority authority, JoinToken joinToke
     /// <summary>What <c>trellis ca status</c> shows: the roots, and which workloads hold a certificate that is still valid.</summary>
     public CaStatus Status()
     {
+        var material = FinishRotationIfDone();
         var now = time.GetUtcNow();
         foreach (var (key, issued) in _issued)
         {
@@ -110,16 +202,16 @@ public sealed class CaService(CertificateAuthority authority, JoinToken joinToke
             }
         }
 
-        var material = authority.Material;
-        var roots = new List<CaRoot>
-        {
-            new(material.Root.Subject, material.RootFingerprint, material.Root.NotBefore.ToUniversalTime(), material.Root.NotAfter.ToUniversalTime(), true),
-        };
-        return new CaStatus(policy.TrustDomain, roots, _issued.Values.OrderBy(i => i.Identity, StringComparer.Ordinal).ThenBy(i => i.Node, StringComparer.Ordinal).ToList(), policy.Lifetime, source);
+        var roots = material.Roots.Select(r => new CaRoot(r.Subject, CaMaterial.Fingerprint(r), r.NotBefore.ToUniversalTime(), r.NotAfter.ToUniversalTime(), ReferenceEquals(r, material.Root))).ToList();
+        var dropBy = material.PreviousRoot is null ? (DateTimeOffset?)null : RootRotation.Began(material) + policy.Lifetime;
+        return new CaStatus(policy.TrustDomain, roots, _issued.Values.OrderBy(i => i.Identity, StringComparer.Ordinal).ThenBy(i => i.Node, StringComparer.Ordinal).ToList(), policy.Lifetime, source, dropBy);
     }
 
     private (CertificateResponse?, int, string?) Issue(string csrPem, SpiffeId id, string node)
     {
+        // Read before signing: should a rotation land in between, the certificate is recorded as the old root's, which
+        // only delays dropping that root (the safe side).
+        var material = authority.Material;
         var (chain, notAfter, error) = authority.Sign(csrPem, id, policy.Lifetime);
         if (chain is null)
         {
@@ -127,8 +219,8 @@ public sealed class CaService(CertificateAuthority authority, JoinToken joinToke
         }
 
         using var leaf = X509Certificate2.CreateFromPem(chain);
-        _issued[(id.ToString(), node)] = new IssuedCertificate(id.ToString(), node, leaf.SerialNumber, notAfter, authority.Material.RootFingerprint);
-        return (new CertificateResponse(chain, authority.Material.RootPem, notAfter, policy.TrustDomain, policy.Lifetime, policy.RenewalFraction, policy.KeyAlgorithm), 200, null);
+        _issued[(id.ToString(), node)] = new IssuedCertificate(id.ToString(), node, leaf.SerialNumber, notAfter, material.RootFingerprint);
+        return (new CertificateResponse(chain, authority.Material.BundlePem, notAfter, policy.TrustDomain, policy.Lifetime, policy.RenewalFraction, policy.KeyAlgorithm), 200, null);
     }
 
     /// <summary>The node a signed request comes from, or null and why it is refused.</summary>
@@ -179,7 +271,7 @@ public sealed class CaService(CertificateAuthority authority, JoinToken joinToke
 
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(authority.Material.Root);
+        chain.ChainPolicy.CustomTrustStore.AddRange(authority.Material.Roots);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.VerificationTime = now.UtcDateTime;
         chain.ChainPolicy.ExtraStore.AddRange(presented);

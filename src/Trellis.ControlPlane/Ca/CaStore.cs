@@ -9,6 +9,7 @@ namespace Trellis.ControlPlane.Ca;
 public static class CaStore
 {
     private const UnixFileMode OwnerFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private static readonly string[] LayoutFiles = [CaMaterial.CaCertFile, CaMaterial.CaKeyFile, CaMaterial.RootCertFile, CaMaterial.CertChainFile, CaMaterial.PreviousRootFile];
     private const UnixFileMode OwnerDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
     /// <summary>
@@ -23,6 +24,7 @@ public static class CaStore
             return Read(pluggedIn, now);
         }
 
+        FinishReplace(ownDirectory);
         if (File.Exists(Path.Combine(ownDirectory, CaMaterial.CaKeyFile)))
         {
             return Read(ownDirectory, now);
@@ -48,7 +50,7 @@ public static class CaStore
         }
 
         var files = new Dictionary<string, string>();
-        foreach (var name in new[] { CaMaterial.CaCertFile, CaMaterial.CaKeyFile, CaMaterial.RootCertFile, CaMaterial.CertChainFile })
+        foreach (var name in LayoutFiles)
         {
             var path = Path.Combine(directory, name);
             if (File.Exists(path))
@@ -59,6 +61,48 @@ public static class CaStore
 
         var material = CaMaterial.Load(files, now, out var errors);
         return (material, errors.Select(e => $"{directory}: {e}").ToList());
+    }
+
+    /// <summary>
+    /// Replaces the whole CA in <paramref name="directory"/> by <paramref name="files"/> as one step (a root rotation
+    /// changes the key, the certificates and the previous root together): they are written to a sibling directory, which
+    /// then takes the old one's place. A crash in between leaves either the old set or the new one, never a mix: the next
+    /// <see cref="Open"/> completes an interrupted swap. Files that are not the CA's (the join token) move with it.
+    /// </summary>
+    public static void Replace(string directory, IReadOnlyDictionary<string, string> files)
+    {
+        var (next, old) = (directory + ".next", directory + ".old");
+        if (Directory.Exists(next))
+        {
+            Directory.Delete(next, recursive: true);
+        }
+
+        var kept = Directory.EnumerateFiles(directory)
+            .Where(f => !LayoutFiles.Contains(Path.GetFileName(f)) && !f.EndsWith(".tmp", StringComparison.Ordinal))
+            .ToDictionary(f => Path.GetFileName(f), File.ReadAllText);
+        Write(next, kept.Concat(files).ToDictionary(f => f.Key, f => f.Value));
+        Directory.Move(directory, old);
+        Directory.Move(next, directory);
+        Directory.Delete(old, recursive: true);
+    }
+
+    /// <summary>Completes a <see cref="Replace"/> a crash interrupted: a complete new set wins, a partial one is discarded.</summary>
+    private static void FinishReplace(string directory)
+    {
+        var (next, old) = (directory + ".next", directory + ".old");
+        if (!Directory.Exists(directory) && Directory.Exists(next))
+        {
+            Directory.Move(next, directory); // the old set was moved away, so the new one was complete
+        }
+        else if (Directory.Exists(next))
+        {
+            Directory.Delete(next, recursive: true); // written in part: the old set is still in place
+        }
+
+        if (Directory.Exists(old) && Directory.Exists(directory))
+        {
+            Directory.Delete(old, recursive: true);
+        }
     }
 
     /// <summary>Writes the files owner-only; the key never exists on disk with wider permissions, not even briefly.</summary>

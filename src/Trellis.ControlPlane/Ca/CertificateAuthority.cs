@@ -13,9 +13,14 @@ namespace Trellis.ControlPlane.Ca;
 public sealed class CertificateAuthority(CaMaterial material, TimeProvider time)
 {
     /// <summary>How far back a certificate's validity starts, so a peer whose clock runs a little behind accepts it.</summary>
-    private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
+    internal static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
 
-    public CaMaterial Material => material;
+    private volatile CaMaterial _material = material;
+
+    /// <summary>What the CA signs with now; a root rotation replaces it (<see cref="RootRotation"/>).</summary>
+    public CaMaterial Material => _material;
+
+    internal void Replace(CaMaterial next) => _material = next;
 
     /// <summary>
     /// A certificate for <paramref name="identity"/> over the key of <paramref name="csrPem"/>, valid for
@@ -25,6 +30,7 @@ public sealed class CertificateAuthority(CaMaterial material, TimeProvider time)
     /// </summary>
     public (string? ChainPem, DateTimeOffset NotAfter, string? Error) Sign(string csrPem, SpiffeId identity, TimeSpan lifetime)
     {
+        var material = _material; // one material for the whole certificate, even if a rotation replaces it meanwhile
         CertificateRequest request;
         try
         {
@@ -76,11 +82,7 @@ public sealed class CertificateAuthority(CaMaterial material, TimeProvider time)
     public static CaMaterial CreateSelfSigned(string trustDomain, DateTimeOffset now)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest(new X500DistinguishedName($"O={trustDomain}, CN=Trellis root CA"), key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        using var root = request.CreateSelfSigned(now - ClockSkew, now.AddYears(10));
+        using var root = RootRequest(trustDomain, key, "Trellis root CA").CreateSelfSigned(now - ClockSkew, now.AddYears(10));
         var pem = root.ExportCertificatePem() + "\n";
         var files = new Dictionary<string, string>
         {
@@ -90,6 +92,16 @@ public sealed class CertificateAuthority(CaMaterial material, TimeProvider time)
             [CaMaterial.CertChainFile] = pem,
         };
         return CaMaterial.Load(files, now, out var errors) ?? throw new InvalidOperationException(string.Join("; ", errors));
+    }
+
+    /// <summary>A root CA's request: <c>O=&lt;trust domain&gt;, CN=&lt;name&gt;</c>, CA:TRUE, keyCertSign, and a key identifier.</summary>
+    internal static CertificateRequest RootRequest(string trustDomain, ECDsa key, string name)
+    {
+        var request = new CertificateRequest(new X500DistinguishedName($"O={trustDomain}, CN={name}"), key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        return request;
     }
 
     /// <summary>Null when the key is one the mesh accepts: ECDSA on P-256 or P-384, RSA of 2048 bits or more.</summary>
@@ -121,7 +133,7 @@ public sealed class CertificateAuthority(CaMaterial material, TimeProvider time)
             : X509SignatureGenerator.CreateForRSA(signer.GetRSAPrivateKey()!, RSASignaturePadding.Pkcs1);
 
     /// <summary>A positive 128-bit serial number (RFC 5280 asks for at most 20 octets, CA/B for 64 bits of entropy).</summary>
-    private static byte[] Serial()
+    internal static byte[] Serial()
     {
         var serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7F;

@@ -7,13 +7,13 @@ namespace Trellis.ControlPlane.Ca;
 /// <summary>
 /// A workload identity the control plane holds itself, for the calls it makes into the mesh (a Broker delivering to a
 /// Kubernetes Service's instance): issued by its own CA in-process, so the key is made here and no CSR travels; renewed
-/// with a fresh key at the policy's renewal fraction, when the next handshake asks for it. It shows in
+/// with a fresh key at the policy's renewal fraction, or at once after a root rotation, when the next handshake asks for it. It shows in
 /// <c>trellis ca status</c> like any workload's certificate (node <c>controlplane</c>).
 /// </summary>
 public sealed class OwnIdentity(CaService ca, SpiffeId identity, TimeProvider time)
 {
     private readonly Lock _gate = new();
-    private (SslStreamCertificateContext Context, DateTimeOffset RenewAt)? _current;
+    private (SslStreamCertificateContext Context, DateTimeOffset RenewAt, string Root)? _current;
 
     public SpiffeId Identity => identity;
 
@@ -27,11 +27,13 @@ public sealed class OwnIdentity(CaService ca, SpiffeId identity, TimeProvider ti
     {
         lock (_gate)
         {
-            if (_current is { } held && time.GetUtcNow() < held.RenewAt)
+            // A root rotation makes the held certificate old at once: renewed from the new root, as agents do.
+            if (_current is { } held && time.GetUtcNow() < held.RenewAt && held.Root == ca.SigningRoot)
             {
                 return (held.Context, null);
             }
 
+            var root = ca.SigningRoot;
             using var key = WorkloadKey.Create(identity, ca.Policy.KeyAlgorithm);
             var (issued, _, error) = ca.IssueOwn(key.CsrPem, identity);
             if (issued is null)
@@ -41,7 +43,7 @@ public sealed class OwnIdentity(CaService ca, SpiffeId identity, TimeProvider ti
 
             var leaf = key.WithCertificate(issued.CertificateChainPem, out var intermediates);
             var context = SslStreamCertificateContext.Create(leaf, intermediates, offline: true);
-            _current = (context, ca.Policy.RenewAt(time.GetUtcNow(), issued.NotAfter));
+            _current = (context, ca.Policy.RenewAt(time.GetUtcNow(), issued.NotAfter), root);
             return (context, null);
         }
     }

@@ -12,8 +12,8 @@ namespace Trellis.ControlPlane.Compiler;
 /// </summary>
 internal static class Authorization
 {
-    /// <summary>Istio's default root namespace: policies there apply to every namespace.</summary>
-    public const string RootNamespace = "istio-system";
+    /// <summary>Istio's root namespace: policies there apply to every namespace.</summary>
+    public const string RootNamespace = Trellis.Api.Networking.MeshConfig.RootNamespace;
 
     public static AuthorizationConfig? Listener(MeshIndex index, IReadOnlyDictionary<string, string> labels, string ns)
     {

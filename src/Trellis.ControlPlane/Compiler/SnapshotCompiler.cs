@@ -334,7 +334,7 @@ public static class SnapshotCompiler
                 continue;
             }
 
-            var tls = ServerTls(byPort.Select(x => (x.Gateway.Namespace, x.Server)), index, out var unusable);
+            var tls = GatewayServerTls.Port(byPort.Select(x => (x.Gateway.Namespace, x.Server)), index, out var unusable);
             if (unusable)
             {
                 continue; // a TLS server whose credential is missing is not served at all, never in cleartext
@@ -384,35 +384,6 @@ public static class SnapshotCompiler
         var taken = hosts.Keys.ToHashSet(StringComparer.OrdinalIgnoreCase);
         vhosts.InsertRange(0, KnativeRoutes.Hosts(index, clusters, mesh: false, taken)); // every gateway serves Knative's external hosts
         return vhosts;
-    }
-
-    /// <summary>
-    /// The certificate of the port's TLS server (<c>mode: SIMPLE</c>, <c>credentialName</c> naming a
-    /// <c>kubernetes.io/tls</c> Secret in the Gateway's namespace). One certificate per port: SNI
-    /// selection among several comes later.
-    /// </summary>
-    private static ListenerTlsConfig? ServerTls(IEnumerable<(string Namespace, Server Server)> servers, MeshIndex index, out bool unusable)
-    {
-        unusable = false;
-        foreach (var (ns, server) in servers)
-        {
-            if (server.Tls is not { } tls || (tls.Mode is null && tls.CredentialName is null))
-            {
-                continue; // cleartext server (possibly with httpsRedirect)
-            }
-
-            if (tls.Mode is (null or ServerTlsMode.Simple) && tls.CredentialName is { } name
-                && index.Secrets.TryGetValue((ns, name), out var secret)
-                && secret.Get("tls.crt") is { } cert && secret.Get("tls.key") is { } key)
-            {
-                return new ListenerTlsConfig(cert, key);
-            }
-
-            unusable = true; // MUTUAL and PASSTHROUGH come with mTLS; a missing Secret is a configuration error
-            return null;
-        }
-
-        return null;
     }
 
     private static string Add(Dictionary<string, RouteTableConfig> tables, string name, IReadOnlyList<VirtualHostConfig> hosts)

@@ -50,6 +50,8 @@ internal sealed partial class Http1Connection
 
     public Security.PeerIdentity? Peer => _transport.Peer;
 
+    public string? SourceIdentity => _listener.Identity;
+
     RouteRequest IExchange.Request => _request;
 
     public bool HasBody => _head.Chunked || _head.ContentLength > 0;

@@ -328,6 +328,8 @@ internal sealed partial class Http2Stream
 
     public Security.PeerIdentity? Peer => _connection.Peer;
 
+    public string? SourceIdentity => _connection.Listener.Identity;
+
     RouteRequest IExchange.Request => _routeRequest;
 
     public bool HasBody => _hasBody;

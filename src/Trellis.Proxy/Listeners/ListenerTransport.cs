@@ -1,10 +1,9 @@
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Trellis.Api.Snapshots;
 using KestrelProtocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols;
 using SnapshotProtocols = Trellis.Api.Snapshots.HttpProtocols;
@@ -22,22 +21,28 @@ internal static class ListenerTransport
     /// <param name="mesh">mTLS between proxies; null in a proxy without it.</param>
     /// <param name="fronted">The fast path owns the socket (it sniffs and handshakes itself) and hands Kestrel connections
     /// already decrypted (an HTTP/2 one to the listener's h2c server).</param>
-    public static void Configure(ListenOptions listen, ListenerConfig config, Security.Tls.MeshTls? mesh = null, bool fronted = false)
+    /// <param name="log">Where TLS refusals of a gateway's MUTUAL servers are logged.</param>
+    public static void Configure(ListenOptions listen, ListenerConfig config, Security.Tls.MeshTls? mesh = null, bool fronted = false, ILogger? log = null)
     {
         if (config.Tls is { } tls)
         {
             listen.Protocols = Map(config.Protocols);
-            var certificate = LoadCertificate(tls);
-            listen.UseHttps(https => https.ServerCertificateSelector = (connection, serverName) =>
+            var servers = new GatewayTlsServers(tls, config.Protocols, config.Name, TimeProvider.System, log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+            listen.UseHttps(new TlsHandshakeCallbackOptions
             {
-                // The server name (SNI) chooses the routes of the Gateway API listener it names (ListenerConfig.ServerNames);
-                // Kestrel does not keep it for the request (ITlsHandshakeFeature.HostName stays empty), so the connection does.
-                if (connection is not null && !string.IsNullOrEmpty(serverName))
+                OnConnection = context =>
                 {
-                    connection.Items[ServerNameItem] = serverName;
-                }
+                    // The server name (SNI) chooses the certificate (an Istio Gateway port's servers) and the routes of the
+                    // Gateway API listener it names (ListenerConfig.ServerNames); Kestrel does not keep it for the request
+                    // (ITlsHandshakeFeature.HostName stays empty), so the connection does.
+                    var serverName = context.ClientHelloInfo.ServerName;
+                    if (!string.IsNullOrEmpty(serverName))
+                    {
+                        context.Connection.Items[ServerNameItem] = serverName;
+                    }
 
-                return certificate;
+                    return ValueTask.FromResult(servers.For(serverName, context.Connection.RemoteEndPoint?.ToString() ?? string.Empty));
+                },
             });
             return;
         }
@@ -86,29 +91,6 @@ internal static class ListenerTransport
         _ => KestrelProtocols.Http1AndHttp2,
     };
 
-    /// <summary>Why the certificate cannot be used, or null when it can (snapshot validation, so a bad one is NACKed).</summary>
-    public static string? CheckCertificate(ListenerTlsConfig tls)
-    {
-        try
-        {
-            using var certificate = LoadCertificate(tls);
-            if (!certificate.HasPrivateKey)
-            {
-                return "the private key does not belong to the certificate";
-            }
-
-            return null;
-        }
-        catch (CryptographicException e)
-        {
-            return "the certificate or private key is not valid PEM: " + e.Message;
-        }
-        catch (ArgumentException e)
-        {
-            return "the certificate or private key is not valid PEM: " + e.Message;
-        }
-    }
-
-    private static X509Certificate2 LoadCertificate(ListenerTlsConfig tls) =>
-        X509Certificate2.CreateFromPem(tls.CertificatePem, tls.PrivateKeyPem);
+    /// <summary>Why the TLS settings cannot be used, or null when they can (snapshot validation, so a bad one is NACKed).</summary>
+    public static string? CheckCertificate(ListenerTlsConfig tls) => GatewayTlsServers.Check(tls);
 }

@@ -24,6 +24,9 @@ internal interface IExchange : Resilience.IResponseHeaderLookup
     /// <summary>The verified identity of the peer proxy that sent the request over mTLS; null for a cleartext client.</summary>
     Security.PeerIdentity? Peer { get; }
 
+    /// <summary>The SPIFFE ID this proxy calls upstream as (its listener's workload), for mTLS; null when it has none.</summary>
+    string? SourceIdentity { get; }
+
     /// <summary>A body follows the head (declared, chunked, or an HTTP/2 stream still open).</summary>
     bool HasBody { get; }
 

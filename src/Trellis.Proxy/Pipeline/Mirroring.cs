@@ -59,9 +59,10 @@ internal sealed partial class Mirroring
                 continue;
             }
 
-            // The copy's transport is the cluster's own (a rule's TLS origination or ISTIO_MUTUAL is never dropped for a
-            // copy), named by the request's upstream host, not its shadow name (the same servers and certificates).
-            var connector = cluster.ConnectorFor(endpoint, source: null, route.UpstreamAuthority(exchange.Request.Authority));
+            // The copy's transport is the request's own (mTLS as the calling workload, a rule's TLS origination: never
+            // dropped for a copy, or a STRICT mirror would refuse it), named by the request's upstream host, not its
+            // shadow name (the same servers and certificates).
+            var connector = cluster.ConnectorFor(endpoint, exchange.SourceIdentity, route.UpstreamAuthority(exchange.Request.Authority));
             _ = Task.Run(() => SendAsync(head, cluster, endpoint, connector));
         }
     }

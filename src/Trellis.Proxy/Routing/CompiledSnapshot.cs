@@ -40,7 +40,7 @@ internal sealed class CompiledSnapshot
     public FrozenDictionary<string, ClusterState> Clusters { get; }
 
     /// <summary>Only the TLS listeners with <see cref="ListenerConfig.ServerNames"/>: their route tables by server name.</summary>
-    public FrozenDictionary<string, ServerNameTables> ServerNameTablesByListener { get; init; } = FrozenDictionary<string, ServerNameTables>.Empty;
+    public FrozenDictionary<string, ServerNameMap<CompiledRouteTable>> ServerNameTablesByListener { get; init; } = FrozenDictionary<string, ServerNameMap<CompiledRouteTable>>.Empty;
 
     /// <summary>
     /// The route table of a request on <paramref name="listener"/> whose connection sent <paramref name="serverName"/>

@@ -58,7 +58,7 @@ internal static class SnapshotCompiler
             .ToFrozenDictionary(l => l.Name, l => Tcp.TcpRouteTable.Compile(l.Tcp!, clusters, refuseCleartext: l.Mtls == PeerAuthenticationMode.Strict), StringComparer.Ordinal);
         var serverNames = (snapshot.Listeners ?? [])
             .Where(l => l.ServerNames is { Count: > 0 } && l.Tcp is null)
-            .ToFrozenDictionary(l => l.Name, l => new ServerNameTables(l.ServerNames!.Select(n => (n.Hostname, tables[n.RouteTable]))), StringComparer.Ordinal);
+            .ToFrozenDictionary(l => l.Name, l => new ServerNameMap<CompiledRouteTable>(l.ServerNames!.Select(n => (n.Hostname, tables[n.RouteTable]))), StringComparer.Ordinal);
         return new CompiledSnapshot(snapshot, byListener, clusters.ToFrozenDictionary(StringComparer.Ordinal), serving, rateLimits)
         {
             TcpByListener = tcp,

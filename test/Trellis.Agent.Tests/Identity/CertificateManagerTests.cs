@@ -70,6 +70,35 @@ public sealed class CertificateManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task RootRotation_BundlePolled_EveryCertificateRenewedFromTheNewRootAtOnce()
+    {
+        // A CA of its own on disk, so it may rotate.
+        var dir = Path.Combine(_dir, "own");
+        var policy = new CertificatePolicy { Lifetime = TimeSpan.FromSeconds(60) };
+        var (material, _) = CaStore.Open(null, dir, policy.TrustDomain, _clock);
+        var ca = new CaService(new CertificateAuthority(material!, _clock), JoinToken.Open(Token, dir), policy, dir, _clock, ownDirectory: dir);
+        using var handler = new CaHandler(ca);
+        var identities = new WorkloadIdentities();
+        using var http = new HttpClient(handler, disposeHandler: false) { BaseAddress = new Uri("http://ca.test") };
+        await using var manager = new CertificateManager(http, "n1", Token, identities, _clock, NullLogger.Instance);
+        manager.Start();
+        manager.Want([("default", "reviews")]);
+        var before = await EventuallyAsync(() => identities.Get("spiffe://cluster.local/ns/default/sa/reviews"));
+        var oldRoot = ca.SigningRoot;
+
+        Assert.NotNull(ca.Rotate().Status);
+
+        // Within one bundle interval the proxy trusts both roots and holds a certificate from the new one, long before
+        // half its lifetime; the node's own certificate is renewed too.
+        _clock.Advance(CertificateManager.BundleInterval);
+        var after = await EventuallyAsync(() => identities.Get("spiffe://cluster.local/ns/default/sa/reviews") is { } c && c != before ? c : null);
+        Assert.Equal(2, identities.TrustBundle.Count);
+        Assert.True(Chains(after, identities.TrustBundle));
+        await EventuallyAsync(() => ca.Status().Workloads.All(w => w.RootFingerprint == ca.SigningRoot) ? "" : null);
+        Assert.NotEqual(oldRoot, ca.SigningRoot);
+    }
+
+    [Fact]
     public async Task Start_WrongToken_HoldsNoCertificateAndKeepsTrying()
     {
         var identities = new WorkloadIdentities();

@@ -10,9 +10,35 @@ public sealed class CaStoreTests : IDisposable
 
     public void Dispose()
     {
-        if (Directory.Exists(_dir))
+        foreach (var dir in new[] { _dir, _dir + ".next", _dir + ".old" }.Where(Directory.Exists))
         {
-            Directory.Delete(_dir, recursive: true);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Open_AfterAnInterruptedReplace_TheCompleteNewSetWins_APartialOneIsDiscarded()
+    {
+        var time = new FixedClock(Now);
+        using var _ = CaStore.Open(null, _dir, "cluster.local", time).Material;
+        using var replacement = CertificateAuthority.CreateSelfSigned("cluster.local", Now);
+
+        // A crash after the old set was moved away: the new set was complete, so it is the CA now.
+        CaStore.Write(_dir + ".next", replacement.ToFiles());
+        Directory.Move(_dir, _dir + ".old");
+        using (var recovered = CaStore.Open(null, _dir, "cluster.local", time).Material)
+        {
+            Assert.Equal(replacement.RootFingerprint, recovered!.RootFingerprint);
+            Assert.False(Directory.Exists(_dir + ".old"));
+        }
+
+        // A crash while the next set was being written: the CA in place stays, the partial set is removed.
+        Directory.CreateDirectory(_dir + ".next");
+        File.WriteAllText(Path.Combine(_dir + ".next", "ca-cert.pem"), "partial");
+        using (var kept = CaStore.Open(null, _dir, "cluster.local", time).Material)
+        {
+            Assert.Equal(replacement.RootFingerprint, kept!.RootFingerprint);
+            Assert.False(Directory.Exists(_dir + ".next"));
         }
     }
 

@@ -141,6 +141,70 @@ public sealed class SnapshotCompilerTests
         }
     }
 
+    /// <summary>Istio Gateway MUTUAL: the client CA from the credential's <c>ca.crt</c>, its generic <c>cacert</c>, or the <c>-cacert</c> Secret.</summary>
+    [Theory]
+    [InlineData("stringData: {tls.crt: CERT, tls.key: KEY, ca.crt: CA}", null, "CA")]
+    [InlineData("stringData: {cert: CERT, key: KEY, cacert: CA}", null, "CA")]
+    [InlineData("stringData: {tls.crt: CERT, tls.key: KEY}", "stringData: {ca.crt: CA2}", "CA2")]
+    [InlineData("stringData: {tls.crt: CERT, tls.key: KEY}", null, null)]
+    public void Compile_GatewayMutualServer_ClientCaFromTheCredentialOrNotServed(string credential, string? caSecret, string? expectedCa)
+    {
+        var gateway = R("""
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: secure}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 8443, name: https, protocol: HTTPS}
+                hosts: ["*"]
+                tls: {mode: MUTUAL, credentialName: books-cert, subjectAltNames: [client.example.com]}
+            """);
+        List<Resource> resources = [gateway, R($"apiVersion: v1\nkind: Secret\nmetadata: {{name: books-cert}}\n{credential}\n")];
+        if (caSecret is not null)
+        {
+            resources.Add(R($"apiVersion: v1\nkind: Secret\nmetadata: {{name: books-cert-cacert}}\n{caSecret}\n"));
+        }
+
+        var snapshot = SnapshotCompiler.Compile(Gateway, State(resources));
+
+        if (expectedCa is null)
+        {
+            Assert.Empty(snapshot.Listeners); // a MUTUAL server without a CA is not served at all, never without client certificates
+            return;
+        }
+
+        Assert.Equal(new ListenerTlsConfig("CERT", "KEY", expectedCa, ["client.example.com"]), snapshot.Listeners.Single().Tls);
+    }
+
+    [Fact]
+    public void Compile_GatewayServersWithTheirOwnCredentials_OnePort_ChosenBySni()
+    {
+        var gateway = R("""
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: secure}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 8443, name: https-a, protocol: HTTPS}
+                hosts: ["default/a.example.com"]
+                tls: {mode: SIMPLE, credentialName: a-cert}
+              - port: {number: 8443, name: https-b, protocol: HTTPS}
+                hosts: ["*.b.example.com"]
+                tls: {mode: SIMPLE, credentialName: b-cert}
+            """);
+        var a = R("apiVersion: v1\nkind: Secret\nmetadata: {name: a-cert}\nstringData: {tls.crt: A, tls.key: KA}\n");
+        var b = R("apiVersion: v1\nkind: Secret\nmetadata: {name: b-cert}\nstringData: {tls.crt: B, tls.key: KB}\n");
+
+        var tls = SnapshotCompiler.Compile(Gateway, State([gateway, a, b])).Listeners.Single().Tls!;
+
+        Assert.Equal(("A", "KA"), (tls.CertificatePem, tls.PrivateKeyPem)); // the first server is the port's default
+        Assert.Equal(
+            [new ServerNameTlsConfig(["a.example.com"], new ListenerTlsConfig("A", "KA")), new ServerNameTlsConfig(["*.b.example.com"], new ListenerTlsConfig("B", "KB"))],
+            tls.ServerNames!);
+    }
+
     [Fact]
     public void Compile_HttpsRedirectServer_RedirectsEverything()
     {

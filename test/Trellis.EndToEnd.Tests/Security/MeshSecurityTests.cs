@@ -8,10 +8,11 @@ namespace Trellis.EndToEnd.Tests.Security;
 /// mTLS and authorization through the real binary (<c>trellis up</c>): two caller workloads with their own service
 /// accounts call a target through their outbound listeners (the test speaks for the callers' applications), and a
 /// cleartext caller reaches the target's inbound port directly, as a process outside the mesh would. One ordered
-/// scenario: Istio's default PERMISSIVE accepts both; STRICT refuses the cleartext caller while proxies keep talking
+/// scenario: <c>trellis up</c>'s mesh-wide STRICT refuses the cleartext caller; PERMISSIVE in the namespace accepts both; STRICT refuses the cleartext caller while proxies keep talking
 /// mTLS, the ingress gateway (it holds Istio's ingress gateway identity) and a Broker's delivery (the control plane's
 /// own identity) included; an AuthorizationPolicy by principal
-/// allows one service account and denies the other, and the gateway only once its principal is allowed.
+/// allows one service account and denies the other, and the gateway only once its principal is allowed; then a root
+/// rotation under steady load (certificates live 30 s, so each is also renewed several times) fails no request.
 /// </summary>
 public sealed class MeshSecurityTests : IAsyncLifetime
 {
@@ -84,7 +85,9 @@ public sealed class MeshSecurityTests : IAsyncLifetime
         var api = TrellisProcess.FreePort();
         _server = $"http://127.0.0.1:{api}";
         _up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
-            "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--pool-size", "0", "--broker-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
+            "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--pool-size", "0", "--broker-address", $"127.0.0.1:{TrellisProcess.FreePort()}",
+            "--cert-lifetime", "30", // every certificate is renewed every 15 s during the scenario
+            "--mesh-mtls", "STRICT");
         try
         {
             await Eventually.WaitAsync(HealthyAsync, TimeSpan.FromSeconds(60), "the API", _up);
@@ -108,17 +111,29 @@ public sealed class MeshSecurityTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task PeerAuthenticationAndAuthorization_PermissiveStrictAndPrincipals_AsIstio()
+    public async Task PeerAuthenticationAuthorizationAndRootRotation_AsIstio_NoRequestFailsDuringRotation()
     {
         var a = await PortAsync("caller-a", "outbound");
         var b = await PortAsync("caller-b", "outbound");
         var inbound = await PortAsync("target", "inbound");
 
-        // PERMISSIVE (no PeerAuthentication): callers reach the target over mTLS (their proxies hold certificates), and a
-        // cleartext client outside the mesh is accepted on the same port.
+        // `trellis up --mesh-mtls STRICT` starts STRICT mesh-wide, as Linkerd, by writing Istio's mesh-wide policy on the first start: callers
+        // reach the target over mTLS (their proxies hold certificates), a cleartext client outside the mesh is refused.
+        var meshWide = await TryGetAsync("/apis/security.istio.io/v1/namespaces/istio-system/peerauthentications/default");
+        Assert.Equal("STRICT", (string?)meshWide?["spec"]?["mtls"]?["mode"]);
         await ExpectAsync(a, 200);
         await ExpectAsync(b, 200);
+        await ExpectDirectAsync(inbound, accepted: false);
+
+        // PERMISSIVE in the namespace overrides the mesh-wide policy: the cleartext client is accepted on the same port.
+        await ApplyAsync("""
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: default, namespace: default}
+            spec: {mtls: {mode: PERMISSIVE}}
+            """);
         await ExpectDirectAsync(inbound, accepted: true);
+        await ExpectAsync(a, 200);
 
         // STRICT in the namespace: the cleartext client is refused, the callers' mTLS goes on.
         await ApplyAsync("""
@@ -187,7 +202,68 @@ public sealed class MeshSecurityTests : IAsyncLifetime
             spec: {mtls: {mode: PERMISSIVE}}
             """);
         await Eventually.WaitAsync(async () => (await DirectAsync(inbound)) == HttpStatusCode.Forbidden, TimeSpan.FromSeconds(20), "cleartext accepted and refused by the policy", _up);
+
+        await RotateRootUnderLoadAsync(a);
     }
+
+    /// <summary>
+    /// <c>trellis ca rotate</c> while caller-a and the gateway call the target over mTLS without pause: every
+    /// certificate moves to the new root, the old root is dropped, and not one request fails on the way.
+    /// </summary>
+    private async Task RotateRootUnderLoadAsync(int caller)
+    {
+        var before = await CaStatusAsync();
+        var oldRoot = (string)before["roots"]!.AsArray().Single()!["fingerprint"]!;
+        using var stop = new CancellationTokenSource();
+        var load = new[] { SteadyLoadAsync(caller, stop.Token), SteadyLoadAsync(_gateway, stop.Token) };
+
+        var rotated = await TrellisProcess.RunAsync(_server, "ca", "rotate");
+        Assert.True(rotated.Exit == 0, rotated.Stderr);
+        Assert.Contains("Root rotation under way", rotated.Stdout, StringComparison.Ordinal);
+
+        // Agents see the new signing root within a bundle interval and renew at once; the old root goes once the CA has
+        // seen no certificate of it in use (and has run a whole lifetime, 30 s here).
+        await Eventually.WaitAsync(async () =>
+        {
+            var status = await CaStatusAsync();
+            var roots = status["roots"]!.AsArray();
+            return roots.Count == 1 && (string?)roots[0]!["fingerprint"] != oldRoot
+                && status["workloads"]!.AsArray().All(w => (string?)w!["rootFingerprint"] == (string?)roots[0]!["fingerprint"]);
+        }, TimeSpan.FromSeconds(90), "the old root dropped, every certificate from the new one", _up);
+        await Task.Delay(TimeSpan.FromSeconds(2)); // a little steady load on the new root alone
+        await stop.CancelAsync();
+        var results = await Task.WhenAll(load);
+        Assert.All(results, r => Assert.True(r.Failed == 0 && r.Sent > 10, $"{r.Failed} of {r.Sent} requests failed during the rotation: {r.FirstFailure}"));
+    }
+
+    private async Task<(int Sent, int Failed, string? FirstFailure)> SteadyLoadAsync(int outbound, CancellationToken stop)
+    {
+        var (sent, failed, first) = (0, 0, (string?)null);
+        while (!stop.IsCancellationRequested)
+        {
+            sent++;
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{outbound}/hello");
+                request.Headers.Host = "target";
+                using var response = await _http.SendAsync(request, CancellationToken.None);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    failed++;
+                    first ??= $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(CancellationToken.None)}";
+                }
+            }
+            catch (HttpRequestException e)
+            {
+                failed++;
+                first ??= e.Message;
+            }
+        }
+
+        return (sent, failed, first);
+    }
+
+    private async Task<JsonObject> CaStatusAsync() => (await TryGetAsync("/ca/v1/status"))?.AsObject() ?? throw new InvalidOperationException("no CA status");
 
     /// <summary>Once the Trigger is ready, posts an event to the Broker and waits for the target's request log to show its delivery.</summary>
     private async Task DeliverThroughBrokerAsync(string path)

@@ -25,4 +25,7 @@ internal static partial class MeshTlsLog
 
     [LoggerMessage(EventId = 506, Level = LogLevel.Warning, Message = "TLS origination to {Upstream} refused: the DestinationRule's TLS settings are unusable: {Reason}")]
     public static partial void OriginationRefused(ILogger logger, string upstream, string reason);
+
+    [LoggerMessage(EventId = 507, Level = LogLevel.Warning, Message = "Listener {Listener} refused the client certificate of {Client} (tls.mode MUTUAL): {Reason}")]
+    public static partial void ClientCertificateRefused(ILogger logger, string listener, string client, string reason);
 }
