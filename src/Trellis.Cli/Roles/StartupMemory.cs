@@ -12,16 +12,18 @@ namespace Trellis.Cli.Roles;
 /// the survivors and decommits the rest.
 /// </para>
 /// <para>
-/// (2) The executable's read-only pages: Native AOT reads its whole dehydrated type data (rodata)
-/// once at start to rebuild the type structures in private memory, and start-up runs code (option
-/// parsing, JSON, set-up) that serving never runs again; with the kernel's fault-around (64 KiB per
-/// fault) that is 6.4 MB of rodata and 7.2 MB of text resident, against about 14 MB resident in all
-/// after trimming and then serving HTTP/1.1 and HTTP/2 requests. madvise(MADV_DONTNEED) on those
-/// mappings drops the page-table entries; the pages stay in the page cache, and one the proxy uses
-/// again comes back on a minor fault. Only mappings of the executable's own file that hold no
-/// private (written) page are touched (<c>Anonymous: 0 kB</c> in smaps): a RELRO section the
-/// loader relocated keeps its copy. For <c>trellis proxy</c> on the JIT runtime the executable is
-/// the small <c>dotnet</c> host, so there (2) changes little. docs/benchmarks.md, history 32.
+/// (2) Read-only file pages: Native AOT reads its whole dehydrated type data (rodata) once at start
+/// to rebuild the type structures in private memory, and start-up runs code (option parsing, JSON,
+/// set-up) that serving never runs again; with the kernel's fault-around (64 KiB per fault) that is
+/// 6.4 MB of rodata and 7.2 MB of text resident, against about 14 MB resident in all after trimming
+/// and then serving HTTP/1.1 and HTTP/2 requests. The same holds for the shared libraries (libc,
+/// libm, the loader: about 2 MB resident after start) and, on the JIT runtime, the framework's
+/// images. madvise(MADV_DONTNEED) on those mappings drops the page-table entries; the pages stay in
+/// the page cache, and one the process uses again comes back on a minor fault. Only private,
+/// read-only mappings of a file that hold no private (written) page are touched
+/// (<c>Anonymous: 0 kB</c> in smaps): a RELRO section the loader relocated keeps its copy, and a
+/// read-only mapping cannot gain a written page between reading smaps and the madvise.
+/// docs/benchmarks.md, history 32 and 34.
 /// </para>
 /// </summary>
 internal static partial class StartupMemory
@@ -31,11 +33,11 @@ internal static partial class StartupMemory
     public static void Release()
     {
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        if (OperatingSystem.IsLinux() && Environment.ProcessPath is { } exe)
+        if (OperatingSystem.IsLinux())
         {
             try
             {
-                foreach (var (start, length) in CleanMappings(File.ReadLines("/proc/self/smaps"), exe))
+                foreach (var (start, length) in CleanMappings(File.ReadLines("/proc/self/smaps")))
                 {
                     _ = madvise(start, length, MadvDontNeed);
                 }
@@ -47,8 +49,8 @@ internal static partial class StartupMemory
         }
     }
 
-    /// <summary>The read-only, file-backed, private mappings of <paramref name="path"/> that hold no written page.</summary>
-    internal static IEnumerable<(nint Start, nuint Length)> CleanMappings(IEnumerable<string> smaps, string path)
+    /// <summary>The read-only, file-backed, private mappings that hold no written page.</summary>
+    internal static IEnumerable<(nint Start, nuint Length)> CleanMappings(IEnumerable<string> smaps)
     {
         (nint Start, nuint Length)? current = null;
         foreach (var line in smaps)
@@ -59,7 +61,7 @@ internal static partial class StartupMemory
             {
                 current = null;
                 var range = fields[0].Split('-');
-                if (fields.Length == 6 && fields[5].Trim() == path && fields[1] is "r--p" or "r-xp"
+                if (fields.Length == 6 && fields[5].Trim().StartsWith('/') && fields[1] is "r--p" or "r-xp"
                     && long.TryParse(range[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var start)
                     && long.TryParse(range[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var end))
                 {
