@@ -112,6 +112,38 @@ public sealed class MeshTlsEnginesTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await GetAsync(misnamed.Client, engine.IsHttp2())).Status);
     }
 
+    /// <summary>
+    /// A mirror copy goes as the calling workload, over mTLS like the request: a STRICT mirror target refused the
+    /// cleartext copies it got before (the conformance mirror tests failed under STRICT).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task Mirror_ToAStrictTarget_SentOverMtlsAsTheCallingWorkload(Engine engine)
+    {
+        using var ca = new MeshCa();
+        await using var primary = await Backend();
+        var copies = 0;
+        await using var shadowApp = await TestBackend.StartAsync(context =>
+        {
+            Interlocked.Increment(ref copies);
+            return context.Response.WriteAsync("shadow");
+        });
+        await using var shadow = await ProxyHarness.StartAsync(Server(shadowApp, PeerAuthenticationMode.Strict, HttpProtocols.Http1AndHttp2), new ProxyServerOptions());
+        ca.Install(shadow.Server, Reviews);
+        var protocols = engine.IsHttp2() ? HttpProtocols.Http2 : HttpProtocols.Http1;
+        var client = new ProxySnapshot(
+            "1",
+            [Snapshots.Listener(protocols: protocols) with { Kind = ListenerKind.Outbound, Identity = Productpage }],
+            [new RouteTableConfig("rt", [new VirtualHostConfig("all", ["*"], [Snapshots.Route("r", "app") with { Mirrors = [new MirrorConfig("reviews")] }])])],
+            [new ClusterConfig("app", [primary.Endpoint]),
+             new ClusterConfig("reviews", [new EndpointConfig("127.0.0.1", shadow.EndPoint.Port, Mtls: true)], Tls: new ClusterTlsConfig(ClusterTlsMode.Auto, [Reviews]))]);
+        await using var productpage = await ProxyHarness.StartAsync(client, Options(engine));
+        ca.Install(productpage.Server, Productpage);
+
+        Assert.Equal((HttpStatusCode.OK, "upstream HTTP/1.1"), await GetAsync(productpage.Client, engine.IsHttp2()));
+        await Eventually.TrueAsync(() => Volatile.Read(ref copies) == 1, "the shadow got the copy over mTLS");
+    }
+
     /// <summary>gRPC's case: an HTTP/2 cluster (h2 inside the TLS session) to an HTTP/2-only inbound listener, on both server engines.</summary>
     [Theory]
     [InlineData(true)]
