@@ -64,10 +64,36 @@ public sealed partial class AgentHost : IAsyncDisposable
         if (options.CapturePort is { } capturePort)
         {
             // Before any connection is made: the agent's and its proxy's own connections must carry the mark the rules let through.
-            Trellis.Proxy.Capture.OwnTraffic.Enable(Trellis.Proxy.Capture.OwnTraffic.DefaultMark);
+            try
+            {
+                Trellis.Proxy.Capture.OwnTraffic.Enable(Trellis.Proxy.Capture.OwnTraffic.DefaultMark);
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                throw new IOException($"--capture: the agent cannot mark its own connections (SO_MARK needs root or CAP_NET_ADMIN): {e.Message}", e);
+            }
+
             capture = await Capture.NodeCapture.InstallAsync(capturePort, Trellis.Proxy.Capture.OwnTraffic.DefaultMark, log, cancellationToken);
         }
 
+        try
+        {
+            return await StartAsync(options, loggers, log, token, capture, cancellationToken);
+        }
+        catch
+        {
+            // Rules without the agent would send the node's traffic to a port nobody listens on.
+            if (capture is not null)
+            {
+                await capture.DisposeAsync();
+            }
+
+            throw;
+        }
+    }
+
+    private static async Task<AgentHost> StartAsync(AgentOptions options, ILoggerFactory loggers, ILogger log, string token, Capture.NodeCapture? capture, CancellationToken cancellationToken)
+    {
         // Every request the agent, its node proxy and its reporters send is signed with the node key (docs/security.md).
         var credential = new Identity.NodeCredential(TimeProvider.System);
         var http = new HttpClient(new Trellis.Api.Access.CredentialHandler(credential, ReplicaFailoverHandler.Create(options.Servers))) { BaseAddress = options.Servers[0], Timeout = Timeout.InfiniteTimeSpan };

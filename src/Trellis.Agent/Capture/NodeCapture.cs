@@ -20,13 +20,13 @@ internal sealed partial class NodeCapture : IAsyncDisposable
 
     private NodeCapture(ILogger log) => _log = log;
 
-    /// <summary>Installs the rules; throws with nft's own words when they cannot be (no nft, no CAP_NET_ADMIN).</summary>
+    /// <summary>Installs the rules; throws <see cref="IOException"/> with nft's own words when they cannot be (no nft, no CAP_NET_ADMIN): nothing is installed then.</summary>
     public static async Task<NodeCapture> InstallAsync(int capturePort, int mark, ILogger log, CancellationToken token)
     {
         var error = await NftAsync(CaptureRules.Install(capturePort, mark, new Dictionary<int, int>()), token);
         if (error is not null)
         {
-            throw new InvalidOperationException($"--capture: installing the nftables rules failed: {error}");
+            throw new IOException($"--capture: installing the nftables rules failed: {error}");
         }
 
         LogInstalled(log, CaptureRules.Table, capturePort);

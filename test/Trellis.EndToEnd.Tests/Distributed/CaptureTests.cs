@@ -172,6 +172,25 @@ public sealed class CaptureTests(ITestOutputHelper output) : IDisposable
         output.WriteLine(hosts.OutputOf(node));
     }
 
+    [Fact]
+    public async Task AgentCapture_StartFailsAfterTheRulesWereInstalled_LeavesNoRules()
+    {
+        NetworkHosts.RequireTools();
+        var dll = TrellisBinary.Dll;
+        await using var hosts = new NetworkHosts();
+        await hosts.CreateHubAsync();
+        var node = await hosts.AddHostAsync("a", 31);
+
+        // 10.213.0.99 is not this host's address: the agent's server cannot bind it, after the rules went in.
+        var (exit, text) = await NetworkHosts.RunAsync(node, TimeSpan.FromSeconds(60), "dotnet", dll, "agent", "--node", "a31", "--address", "10.213.0.99",
+            "--server", $"http://{ControlPlane}:15000", "--push", $"http://{ControlPlane}:15010", "--token", JoinToken, "--data-dir", Path.Combine(_dir, "a31"),
+            "--pool-size", "0", "--capture");
+
+        Assert.True(exit != 0, text);
+        Assert.Contains("Capturing the node's TCP", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("trellis_capture", (await NetworkHosts.RunAsync(node, TimeSpan.FromSeconds(10), "nft", "list", "tables")).Output, StringComparison.Ordinal);
+    }
+
     /// <summary>The agent's own server (the node proxy's admin), as its push stream announced it.</summary>
     private static async Task<int> AgentPortAsync(string cp)
     {
