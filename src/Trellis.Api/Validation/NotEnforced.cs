@@ -132,8 +132,6 @@ public static class NotEnforced
         new(GatewayApi, "GRPCRoute", "spec.rules[*].filters[*].extensionRef", "extension filters are not supported"),
         new(GatewayApi, "GRPCRoute", "spec.rules[*].backendRefs[*].filters", "per-backend filters are compiled but not served until the proxy pipeline lands"),
         new(GatewayApi, "GRPCRoute", "spec.rules[*].sessionPersistence", "session persistence is not applied"),
-        new(GatewayApi, "TCPRoute", "spec.parentRefs[*].kind=Service", "mesh (GAMMA) TCPRoutes are not applied: attach TCPRoutes to Gateways"),
-        new(GatewayApi, "TLSRoute", "spec.parentRefs[*].kind=Service", "mesh (GAMMA) TLSRoutes are not applied: attach TLSRoutes to Gateways"),
 
         // Issue 12: security.
         new(Security, "AuthorizationPolicy", "spec.action=CUSTOM", "external authorizers (CUSTOM) are not called yet: the policy is ignored"),

@@ -33,10 +33,15 @@ internal static class TcpRoutes
     /// <summary>
     /// The routes of a workload's outbound TCP listener for one service port: the mesh VirtualService's <c>tls</c> rules
     /// (TLS ports) and <c>tcp</c> rules that apply to <paramref name="source"/>, then the service port's own cluster for
-    /// connections no rule took (as a sidecar's default TCP filter chain).
+    /// connections no rule took (as a sidecar's default TCP filter chain). TCPRoutes and TLSRoutes attached to the Service
+    /// (GAMMA) take the place of the VirtualService, as HTTPRoutes do for HTTP ports.
     /// </summary>
-    public static List<TcpRouteConfig> Mesh(MeshIndex index, ClusterSet clusters, TrafficSource source, MeshService service, int port) =>
-        WithDefault(index, clusters, source, service.Fqdn, port, service.ProtocolOf(port) == PortProtocol.Tls, sniHosts: null);
+    public static List<TcpRouteConfig> Mesh(MeshIndex index, ClusterSet clusters, TrafficSource source, MeshService service, int port)
+    {
+        var tls = service.ProtocolOf(port) == PortProtocol.Tls;
+        return GatewayApi.MeshL4Routes.For(index.GatewayApi, service.Namespace, service.Name, port, tls, source.Namespace, clusters)
+            ?? WithDefault(index, clusters, source, service.Fqdn, port, tls, sniHosts: null);
+    }
 
     /// <summary>
     /// A workload's outbound TCP listener for one TCP or TLS port of a ServiceEntry (its <paramref name="hosts"/> in the

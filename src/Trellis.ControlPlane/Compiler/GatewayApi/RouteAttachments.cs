@@ -46,8 +46,7 @@ internal static class RouteAttachments
             var ns = parent.Namespace ?? route.Id.Namespace;
             if (IsService(parent))
             {
-                // Mesh (GAMMA) TCPRoutes and TLSRoutes are not applied (TRL0200): no status claims they are.
-                if (route.Id.Kind is not ("TCPRoute" or "TLSRoute") && index.Services.ContainsKey((ns, parent.Name)))
+                if (index.Services.ContainsKey((ns, parent.Name)))
                 {
                     result.Add(new ParentAttachment(parent, ns, true, Accepted, "Route is accepted for calls to the Service", [], (ns, parent.Name)));
                 }

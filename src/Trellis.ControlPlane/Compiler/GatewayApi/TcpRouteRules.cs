@@ -22,11 +22,9 @@ internal static class TcpRouteRules
             }
 
             var attached = index.TcpRoutes
-                .Where(r => RouteAttachments.Resolve(r.Head, index).SelectMany(p => p.Listeners).Any(a => a.Gateway == gateway && a.Listener.Port == port.Key))
-                .OrderBy(r => r.Head.Id.Created).ThenBy(r => $"{r.Head.Id.Namespace}/{r.Head.Id.Name}", StringComparer.Ordinal)
-                .ToList();
+                .Where(r => RouteAttachments.Resolve(r.Head, index).SelectMany(p => p.Listeners).Any(a => a.Gateway == gateway && a.Listener.Port == port.Key));
             var routes = new List<TcpRouteConfig>();
-            if (attached.FirstOrDefault() is { Spec.Rules: [var rule, ..] } route)
+            if (Oldest(attached) is { Spec.Rules: [var rule, ..] } route)
             {
                 // The first rule takes every connection (TCP has no matches to choose among rules).
                 var id = route.Head.Id;
@@ -38,6 +36,10 @@ internal static class TcpRouteRules
             yield return new ListenerConfig(name, gateway.Address!, port.Key, ListenerKind.Gateway, "", Tcp: new TcpProxyConfig(routes));
         }
     }
+
+    /// <summary>The route that takes a port's connections among several: the oldest, then by namespace/name.</summary>
+    public static TcpRouteEntry? Oldest(IEnumerable<TcpRouteEntry> routes) =>
+        routes.OrderBy(r => r.Head.Id.Created).ThenBy(r => $"{r.Head.Id.Namespace}/{r.Head.Id.Name}", StringComparer.Ordinal).FirstOrDefault();
 
     /// <summary>
     /// The clusters of a TCPRoute or TLSRoute rule by weight: each valid backend's service port, an invalid one an

@@ -32,24 +32,35 @@ internal static class TlsRouteRules
                     .SelectMany(p => p.Listeners)
                     .Where(a => a.Gateway == gateway && a.Listener.Port == port.Key)
                     .SelectMany(a => a.Hostnames)
-                    .Distinct(StringComparer.OrdinalIgnoreCase);
-                var id = route.Head.Id;
-                var targets = TcpRouteRules.Targets(id, rule, clusters, index);
-                foreach (var host in hosts)
-                {
-                    var name = string.Create(CultureInfo.InvariantCulture, $"{id.Namespace}/{id.Name}/{rule.Name ?? "rule0"}/{host}");
-                    candidates.Add((host, id, new TcpRouteConfig(name, [new TcpMatchConfig(SniHosts: [host])], targets)));
-                }
+                    .Distinct(StringComparer.OrdinalIgnoreCase)
+                    .ToList();
+                candidates.AddRange(Candidates(route.Head.Id, rule, hosts, clusters, index));
             }
 
-            var routes = candidates
-                .OrderByDescending(c => c.Host == "*" ? -1 : RouteHostnames.Specificity(c.Host))
-                .ThenBy(c => c.Id.Created)
-                .ThenBy(c => $"{c.Id.Namespace}/{c.Id.Name}", StringComparer.Ordinal)
-                .Select(c => c.Route)
-                .ToList();
+            var routes = Ordered(candidates);
             var listener = string.Create(CultureInfo.InvariantCulture, $"gatewayapi/{gateway.Namespace}/{gateway.Name}/{port.Key}");
             yield return new ListenerConfig(listener, gateway.Address!, port.Key, ListenerKind.Gateway, "", Tcp: new TcpProxyConfig(routes, SniPeek: true));
         }
     }
+
+    /// <summary>One route per server name a TLSRoute's rule is attached for, to the rule's backends by weight.</summary>
+    public static IEnumerable<(string Host, RouteIdentity Id, TcpRouteConfig Route)> Candidates(
+        RouteIdentity id, Trellis.Api.GatewayApi.TcpRouteRule rule, IReadOnlyList<string> hosts, ClusterSet clusters, GatewayApiIndex index)
+    {
+        var targets = TcpRouteRules.Targets(id, rule, clusters, index);
+        foreach (var host in hosts)
+        {
+            var name = string.Create(CultureInfo.InvariantCulture, $"{id.Namespace}/{id.Name}/{rule.Name ?? "rule0"}/{host}");
+            yield return (host, id, new TcpRouteConfig(name, [new TcpMatchConfig(SniHosts: [host])], targets));
+        }
+    }
+
+    /// <summary>Overlapping names resolved as the spec does: the most specific name first (<c>*</c> last), then the oldest route.</summary>
+    public static List<TcpRouteConfig> Ordered(IEnumerable<(string Host, RouteIdentity Id, TcpRouteConfig Route)> candidates) =>
+        candidates
+            .OrderByDescending(c => c.Host == "*" ? -1 : RouteHostnames.Specificity(c.Host))
+            .ThenBy(c => c.Id.Created)
+            .ThenBy(c => $"{c.Id.Namespace}/{c.Id.Name}", StringComparer.Ordinal)
+            .Select(c => c.Route)
+            .ToList();
 }
