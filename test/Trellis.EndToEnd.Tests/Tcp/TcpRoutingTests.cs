@@ -225,6 +225,36 @@ public sealed class TcpRoutingTests : IAsyncLifetime
         Assert.Equal(101, Count("v1") + Count("v2"));
         Assert.InRange(Count("v1"), v1, v1 + 1);
         Assert.Contains("istio_tcp_received_bytes_total{reporter=\"destination\"", metrics, StringComparison.Ordinal);
+
+        // Mesh (GAMMA): a TCPRoute whose parent is the Service takes its port in place of the VirtualService: v2 only.
+        await _api.ApplyAsync("""
+            apiVersion: v1
+            kind: Service
+            metadata: {name: echo-v2}
+            spec:
+              selector: {app: echo, version: v2}
+              ports: [{name: tcp-echo, port: 9000}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1alpha2
+            kind: TCPRoute
+            metadata: {name: echo-mesh}
+            spec:
+              parentRefs: [{group: "", kind: Service, name: echo, port: 9000}]
+              rules:
+              - backendRefs: [{name: echo-v2, port: 9000}]
+            """);
+        await Eventually.WaitAsync(async () =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                if (await TryExchangeAsync(port, "mesh") != "v2:mesh")
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }, TimeSpan.FromSeconds(30), "the GAMMA TCPRoute's backend only", _up);
     }
 
     private async Task<int> ReadyPodsAsync(string app)
