@@ -128,9 +128,8 @@ public static class NotEnforced
         new(GatewayApi, "Gateway", "spec.listeners[*].tls.options", "TLS options are the runtime's defaults"),
         new(GatewayApi, "HTTPRoute", "spec.rules[*].filters[*].extensionRef", "extension filters are not supported"),
         new(GatewayApi, "HTTPRoute", "spec.rules[*].sessionPersistence", "session persistence is not applied"),
-        new(GatewayApi, "GRPCRoute", "spec.rules[*].filters[*].requestMirror", "mirroring is compiled but not served until the proxy pipeline lands"),
+        new(GatewayApi, "GRPCRoute", "spec.rules[*].filters[*].requestMirror", "mirror copies are sent over HTTP/1.1 only: a mirror backend whose port is gRPC or HTTP/2 gets no copies"),
         new(GatewayApi, "GRPCRoute", "spec.rules[*].filters[*].extensionRef", "extension filters are not supported"),
-        new(GatewayApi, "GRPCRoute", "spec.rules[*].backendRefs[*].filters", "per-backend filters are compiled but not served until the proxy pipeline lands"),
         new(GatewayApi, "GRPCRoute", "spec.rules[*].sessionPersistence", "session persistence is not applied"),
 
         // Issue 12: security.

@@ -95,6 +95,29 @@ public sealed class GrpcRouteCompileTests
         Assert.Equal(["Exact /echo.Echo/Say v2:1", "- v1:1"], host.Routes.Select(Describe));
     }
 
+    [Fact]
+    public void Compile_GrpcBackendFilters_OnThePickedDestination()
+    {
+        // Per-backend filters are the picked destination's header operations, applied by the pipeline on every path
+        // (HTTP/2 upstreams included: the Kestrel path writes the same upstream head).
+        var route = Route("""
+              - backendRefs:
+                - name: v1
+                  port: 8080
+                  filters:
+                  - type: RequestHeaderModifier
+                    requestHeaderModifier: {set: [{name: x-backend, value: v1}], remove: [x-debug]}
+                  - type: ResponseHeaderModifier
+                    responseHeaderModifier: {add: [{name: x-served-by, value: v1}]}
+            """);
+        var snapshot = SnapshotCompiler.Compile(Gateway, State([Gateways, Backend("v1"), route]));
+
+        var destination = snapshot.RouteTables.SelectMany(t => t.VirtualHosts).SelectMany(h => h.Routes).Single().Clusters.Single();
+        Assert.Equal("v1", destination.RequestHeaders!.Set!["x-backend"]);
+        Assert.Equal(["x-debug"], destination.RequestHeaders.Remove);
+        Assert.Equal("v1", destination.ResponseHeaders!.Add!["x-served-by"]);
+    }
+
     private static string Describe(RouteConfig route)
     {
         var match = route.Matches.Count > 0 ? route.Matches[0] : null;
