@@ -19,10 +19,12 @@ public static class ClientCredentials
     /// <param name="secrets">The Secret of a name in <paramref name="ns"/>, or null.</param>
     public static (ClientCredential? Credential, string? Error) Resolve(Func<string, SecretData?> secrets, string ns, string name, bool mutual)
     {
-        if (Read(secrets, name) is not var (certificate, key, ca))
+        if (Read(secrets, name) is not { } read)
         {
             return (null, $"Secret {ns}/{name} (credentialName) not found");
         }
+
+        var (certificate, key, ca) = read;
 
         if (mutual && (certificate is null || key is null))
         {

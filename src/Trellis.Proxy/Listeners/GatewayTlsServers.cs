@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Trellis.Api.Identity;
+using Trellis.Api.Networking;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.Routing;
 using Trellis.Proxy.Security.Tls;
@@ -46,9 +47,9 @@ internal sealed class GatewayTlsServers
                     return "the private key does not belong to the certificate" + where;
                 }
 
-                if (server.ClientCaPem is { } ca && Roots(ca).Count == 0)
+                if (server.ClientCaPem is { } ca && ClientCredentials.CertificatesProblem(ca) is { } caProblem)
                 {
-                    return "the client CA holds no certificate" + where;
+                    return $"the client CA {caProblem}{where}"; // the same PEM check as DestinationRule credentials
                 }
             }
             catch (Exception e) when (e is CryptographicException or ArgumentException)
