@@ -19,8 +19,8 @@ public sealed partial class ApplyWaitTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
-        _gateway = TrellisProcess.FreePort();
-        var api = TrellisProcess.FreePort();
+        _gateway = FreePorts.Next();
+        var api = FreePorts.Next();
         _server = $"http://127.0.0.1:{api}";
         _up = await FunctionsUp.StartAsync(_dir, _gateway, api);
     }

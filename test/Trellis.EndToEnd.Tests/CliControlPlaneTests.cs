@@ -13,9 +13,9 @@ public sealed class CliControlPlaneTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
-        var api = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
         _server = $"http://127.0.0.1:{api}";
-        _cp = TrellisProcess.Start("controlplane", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
+        _cp = TrellisProcess.Start("controlplane", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{FreePorts.Next()}");
         using var http = new HttpClient(ApiTokens.Wrap(new SocketsHttpHandler { UseProxy = false })) { BaseAddress = new Uri(_server) };
         try
         {

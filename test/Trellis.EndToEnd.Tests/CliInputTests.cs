@@ -6,7 +6,7 @@ public sealed class CliInputTests
     [Fact]
     public async Task Apply_ServerDown_ExitsUnreachable()
     {
-        var (exit, _, stderr) = await TrellisProcess.RunAsync($"http://127.0.0.1:{TrellisProcess.FreePort()}", "apply", "-f", TrellisBinary.Conformance("istio-bookinfo/networking/destination-rule-all.yaml"));
+        var (exit, _, stderr) = await TrellisProcess.RunAsync($"http://127.0.0.1:{FreePorts.Next()}", "apply", "-f", TrellisBinary.Conformance("istio-bookinfo/networking/destination-rule-all.yaml"));
         Assert.Equal(3, exit);
         Assert.Contains("cannot reach the control plane", stderr, StringComparison.Ordinal);
     }
@@ -33,7 +33,7 @@ public sealed class CliInputTests
     public async Task ControlPlane_BadEventStore_ExitsUsageAndStartsNothing(string store, string message)
     {
         var dir = Path.Combine(Path.GetTempPath(), "trellis-e2e-cli-" + Guid.NewGuid().ToString("N"));
-        var api = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
         var (exit, _, stderr) = await TrellisProcess.RunAsync("http://127.0.0.1:1", "controlplane", "--data-dir", dir, "--api-address", $"127.0.0.1:{api}", "--event-store", store);
         Assert.Equal(2, exit);
         Assert.Contains(message, stderr, StringComparison.Ordinal);
@@ -47,9 +47,9 @@ public sealed class CliInputTests
         try
         {
             var (exit, _, stderr) = await TrellisProcess.RunAsync(
-                "http://127.0.0.1:1", "controlplane", "--data-dir", dir, "--api-address", $"127.0.0.1:{TrellisProcess.FreePort()}",
-                "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--broker-address", $"127.0.0.1:{TrellisProcess.FreePort()}",
-                "--event-store", $"nats://127.0.0.1:{TrellisProcess.FreePort()}");
+                "http://127.0.0.1:1", "controlplane", "--data-dir", dir, "--api-address", $"127.0.0.1:{FreePorts.Next()}",
+                "--push-address", $"127.0.0.1:{FreePorts.Next()}", "--broker-address", $"127.0.0.1:{FreePorts.Next()}",
+                "--event-store", $"nats://127.0.0.1:{FreePorts.Next()}");
             Assert.Equal(1, exit);
             Assert.Contains("error: JetStream at nats://127.0.0.1:", stderr, StringComparison.Ordinal);
             Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);

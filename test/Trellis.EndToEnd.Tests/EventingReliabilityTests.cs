@@ -24,7 +24,7 @@ public sealed class EventingReliabilityTests : IAsyncLifetime
     public Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
-        _subscriberPort = TrellisProcess.FreePort();
+        _subscriberPort = FreePorts.Next();
         _subscriber.Prefixes.Add($"http://127.0.0.1:{_subscriberPort}/");
         _subscriber.Start();
         _serving = Task.Run(async () =>
@@ -63,9 +63,9 @@ public sealed class EventingReliabilityTests : IAsyncLifetime
     public async Task ControlPlane_KilledDuringAStream_DeliversEveryAcceptedEventAndNoRefusedOne(string store)
     {
         await using var nats = store == "jetstream" ? await Trellis.Eventing.Tests.Storage.NatsServer.StartAsync() : null;
-        var api = TrellisProcess.FreePort();
-        var broker = TrellisProcess.FreePort();
-        string[] args = ["controlplane", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--broker-address", $"127.0.0.1:{broker}",
+        var api = FreePorts.Next();
+        var broker = FreePorts.Next();
+        string[] args = ["controlplane", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{FreePorts.Next()}", "--broker-address", $"127.0.0.1:{broker}",
             "--event-store", nats?.Url ?? "file"];
         var brokerUrl = $"http://127.0.0.1:{broker}/default/default";
         var accepted = new ConcurrentBag<string>();

@@ -24,18 +24,18 @@ public sealed class EventingUpTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
-        _sink = TrellisProcess.FreePort();
+        _sink = FreePorts.Next();
         _listener.Prefixes.Add($"http://127.0.0.1:{_sink}/");
         _listener.Start();
         _listening = Task.Run(ListenAsync);
-        _gateway = TrellisProcess.FreePort();
-        var api = TrellisProcess.FreePort();
+        _gateway = FreePorts.Next();
+        var api = FreePorts.Next();
         _api = new ControlPlaneApi(_http, $"http://127.0.0.1:{api}", "eventing-e2e");
         try
         {
             // After the files, up's options: a free broker port, and events to functions through this test's gateway.
             _up = await FunctionsUp.StartAsync(_dir, _gateway, api,
-                "--broker-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--eventing-gateway", $"http://127.0.0.1:{_gateway}/");
+                "--broker-address", $"127.0.0.1:{FreePorts.Next()}", "--eventing-gateway", $"http://127.0.0.1:{_gateway}/");
         }
         catch
         {

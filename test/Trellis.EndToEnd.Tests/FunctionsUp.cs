@@ -13,7 +13,7 @@ internal static class FunctionsUp
         var gateway = await GatewayFileAsync(dir, gatewayPort);
         var up = TrellisProcess.Start([
             "up", gateway, .. files, "--data-dir", Path.Combine(dir, "data"),
-            "--api-address", $"127.0.0.1:{apiPort}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}"]);
+            "--api-address", $"127.0.0.1:{apiPort}", "--push-address", $"127.0.0.1:{FreePorts.Next()}"]);
         try
         {
             await WaitUntilReadyAsync(up);

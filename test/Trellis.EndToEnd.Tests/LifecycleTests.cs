@@ -26,10 +26,10 @@ public sealed class LifecycleTests : IDisposable
     [InlineData("-TERM")]
     public async Task Up_CtrlCOrSigterm_StopsEveryWorkloadProcessAndExitsZero(string signal)
     {
-        var api = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
         var server = $"http://127.0.0.1:{api}";
         await using var up = TrellisProcess.Start(sigintDefault: signal == "-INT", "up", "samples/bookinfo/bookinfo.yaml", "--data-dir", _dir,
-            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
+            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{FreePorts.Next()}");
         using var http = ApiTokens.Client(new Uri(server));
         var pids = new List<int>();
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -57,9 +57,9 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task Up_Sigkill_NextStartReapsTheWorkloadsAndRunsOneCopy()
     {
-        var api = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
         var server = $"http://127.0.0.1:{api}";
-        string[] Args() => ["up", "samples/bookinfo/bookinfo.yaml", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}"];
+        string[] Args() => ["up", "samples/bookinfo/bookinfo.yaml", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{FreePorts.Next()}"];
         using var http = ApiTokens.Client(new Uri(server));
         List<int> first;
         await using (var up = TrellisProcess.Start(Args()))
@@ -113,9 +113,9 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task ControlPlane_KilledMidApply_KeepsEveryAcknowledgedWrite()
     {
-        var api = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
         var server = $"http://127.0.0.1:{api}";
-        string[] args = ["controlplane", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}"];
+        string[] args = ["controlplane", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{FreePorts.Next()}"];
         var acknowledged = new List<string>();
         await using (var cp = TrellisProcess.Start(args))
         {
@@ -164,8 +164,8 @@ public sealed class LifecycleTests : IDisposable
     [Fact]
     public async Task ControlPlane_Sigterm_ExitsCleanly()
     {
-        var api = TrellisProcess.FreePort();
-        await using var cp = TrellisProcess.Start("controlplane", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
+        var api = FreePorts.Next();
+        await using var cp = TrellisProcess.Start("controlplane", "--data-dir", _dir, "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{FreePorts.Next()}");
         using var http = ApiTokens.Client(new Uri($"http://127.0.0.1:{api}"));
         await WaitHealthyAsync(http, cp);
 

@@ -27,14 +27,14 @@ public sealed partial class MeshFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
-        GatewayPort = TrellisProcess.FreePort();
+        GatewayPort = FreePorts.Next();
         var gateway = Path.Combine(_dir, "gateway.yaml");
         var sample = await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "samples", "bookinfo", "gateway.yaml"));
         await File.WriteAllTextAsync(gateway, sample.Replace("number: 8080", $"number: {GatewayPort}", StringComparison.Ordinal));
-        var api = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
         Server = $"http://127.0.0.1:{api}";
         Up = TrellisProcess.Start("up", "samples/bookinfo/bookinfo.yaml", gateway, "--data-dir", Path.Combine(_dir, "data"),
-            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--gateway-addresses", GatewayAddresses);
+            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{FreePorts.Next()}", "--gateway-addresses", GatewayAddresses);
         try
         {
             await WaitForAsync(async () => ReviewsVersion(await ProductPageAsync()) is "v1" or "v2" or "v3", TimeSpan.FromSeconds(90), "productpage through the gateway");

@@ -25,18 +25,18 @@ public sealed class PrometheusUpTests : IDisposable
     [Fact]
     public async Task UpPrometheus_Bookinfo9010_SplitShownByPrometheus()
     {
-        var gatewayPort = TrellisProcess.FreePort();
+        var gatewayPort = FreePorts.Next();
         var gateway = Path.Combine(_dir, "gateway.yaml");
         var sample = await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "samples", "bookinfo", "gateway.yaml"));
         await File.WriteAllTextAsync(gateway, sample.Replace("number: 8080", $"number: {gatewayPort}", StringComparison.Ordinal));
-        var prometheusPort = TrellisProcess.FreePort();
+        var prometheusPort = FreePorts.Next();
         var data = Path.Combine(_dir, "data");
         // The split is in place from the start, so every request Prometheus counts is a 90/10 one.
         await using var up = TrellisProcess.Start(
             "up", "samples/bookinfo/bookinfo.yaml", gateway,
             TrellisBinary.Conformance("istio-bookinfo/networking/destination-rule-all.yaml"),
             TrellisBinary.Conformance("istio-bookinfo/networking/virtual-service-reviews-90-10.yaml"),
-            "--data-dir", data, "--api-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}",
+            "--data-dir", data, "--api-address", $"127.0.0.1:{FreePorts.Next()}", "--push-address", $"127.0.0.1:{FreePorts.Next()}",
             "--prometheus", "--prometheus-address", $"127.0.0.1:{prometheusPort}", "--prometheus-scrape-interval", "1");
         var prometheus = new Uri($"http://127.0.0.1:{prometheusPort}/");
         await Eventually.WaitAsync(() => Task.FromResult(up.Output.Contains($"Prometheus: {prometheus}", StringComparison.Ordinal)), TimeSpan.FromSeconds(120), "up prints Prometheus's URL", up);

@@ -19,8 +19,8 @@ public sealed partial class ServingTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
-        _gateway = TrellisProcess.FreePort();
-        var api = TrellisProcess.FreePort();
+        _gateway = FreePorts.Next();
+        var api = FreePorts.Next();
         _server = $"http://127.0.0.1:{api}";
         await File.WriteAllTextAsync(Path.Combine(_dir, "autoscaler.yaml"), """
             apiVersion: v1

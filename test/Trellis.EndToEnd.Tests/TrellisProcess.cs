@@ -116,13 +116,6 @@ public sealed class TrellisProcess : IAsyncDisposable
         return (p.ExitCode, await stdout, await stderr);
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     /// <summary>Sends SIGINT (Ctrl-C), or another signal, and waits for the process to exit.</summary>
     public async Task<bool> InterruptAsync(TimeSpan wait, string signal = "-INT")
     {

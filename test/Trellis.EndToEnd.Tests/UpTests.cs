@@ -42,7 +42,7 @@ public sealed class UpTests : IDisposable
         var api = ((IPEndPoint)holder.LocalEndpoint).Port;
 
         await using var up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"),
-            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
+            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{FreePorts.Next()}");
 
         Assert.True(await up.WaitForExitAsync(TimeSpan.FromSeconds(60)), "trellis up kept running with its API port taken:\n" + up.Output);
         Assert.True(up.ExitCode == 4, $"exit code {up.ExitCode}:\n{up.Output}");
@@ -53,7 +53,7 @@ public sealed class UpTests : IDisposable
     [Fact]
     public async Task Up_Restart_AnnouncesRestoredStateKeepsTheUsersEditAndFreshStartsEmpty()
     {
-        var port = TrellisProcess.FreePort();
+        var port = FreePorts.Next();
         var gateway = await FunctionsUp.GatewayFileAsync(_dir, port);
         var app = Path.Combine(_dir, "app.yaml");
         await File.WriteAllTextAsync(app, App("/hello"));
@@ -126,11 +126,11 @@ public sealed class UpTests : IDisposable
 
     private TrellisProcess StartUp(out string server, params string[] args)
     {
-        var api = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
         server = $"http://127.0.0.1:{api}";
         return TrellisProcess.Start([
             "up", .. args, "--data-dir", Path.Combine(_dir, "data"),
-            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}"]);
+            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{FreePorts.Next()}"]);
     }
 
     private static string App(string prefix) => $$"""

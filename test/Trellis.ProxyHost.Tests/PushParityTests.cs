@@ -24,7 +24,7 @@ public sealed class PushParityTests
         foreach (var build in ProxyBuild.Both)
         {
             var name = "gateway/" + build.Name;
-            var port = ProxyProcess.FreePort();
+            var port = FreePorts.Next();
             plane.Snapshots[name] = FakeControlPlane.Json(Snapshot(port, backend.Port));
             await using var proxy = ProxyProcess.Start(build, "--name", name, "--push", plane.Push.ToString(), "--server", plane.Api.ToString(),
                 "--token", ProxyToken, "--label", "istio=ingressgateway", "--label", "app=edge", "--log-level", "warning");

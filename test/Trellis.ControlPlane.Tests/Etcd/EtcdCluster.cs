@@ -33,7 +33,7 @@ public sealed class EtcdCluster : IAsyncDisposable
     {
         Assert.True(File.Exists(Binary), $"{Binary} is missing: ./scripts/test installs Debian's etcd-server");
         var dir = Path.Combine(Path.GetTempPath(), "trellis-etcd-" + Guid.NewGuid().ToString("N"));
-        var cluster = new EtcdCluster(dir, Enumerable.Range(0, members).Select(_ => (FreePort(), FreePort())).ToArray());
+        var cluster = new EtcdCluster(dir, Enumerable.Range(0, members).Select(_ => (FreePorts.Next(), FreePorts.Next())).ToArray());
         try
         {
             for (var i = 0; i < members; i++)
@@ -134,12 +134,5 @@ public sealed class EtcdCluster : IAsyncDisposable
                 await Task.Delay(50);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -49,10 +49,10 @@ public sealed class TlsOriginationTests : IAsyncLifetime
         Directory.CreateDirectory(_dir);
         _serverCertificate = _ca.Issue(Host);
         _external = new ExternalServer("external-tls", IPAddress.Parse("127.0.0.2"), _serverCertificate, _ca.Root);
-        var api = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
         _api = new ControlPlaneApi(_http, $"http://127.0.0.1:{api}", "tls-origination");
         _up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
-            "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--pool-size", "0");
+            "--push-address", $"127.0.0.1:{FreePorts.Next()}", "--pool-size", "0");
         try
         {
             await Eventually.WaitAsync(_api.HealthyAsync, TimeSpan.FromSeconds(60), "the API", _up);

@@ -37,11 +37,11 @@ public sealed partial class ConformanceMesh : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
-        var api = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
         Api = new ControlPlaneApi(_http, $"http://127.0.0.1:{api}", "conformance");
         var range = $"127.{RandomNumberGenerator.GetInt32(101, 250)}.{RandomNumberGenerator.GetInt32(1, 250)}.0/24";
         Up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
-            "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--gateway-addresses", range, "--pool-size", "0");
+            "--push-address", $"127.0.0.1:{FreePorts.Next()}", "--gateway-addresses", range, "--pool-size", "0");
         try
         {
             await Eventually.WaitAsync(Api.HealthyAsync, TimeSpan.FromSeconds(60), "the API", Up);

@@ -25,12 +25,12 @@ public sealed class ApiTokensCliTests : IAsyncLifetime
     {
         Directory.CreateDirectory(_dir);
         _env = new Dictionary<string, string?> { ["TRELLIS_CONFIG"] = Path.Combine(_dir, "home", ".trellis", "config"), ["TRELLIS_TOKEN"] = null, ["TRELLIS_SERVER"] = null };
-        var api = TrellisProcess.FreePort();
-        var push = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
+        var push = FreePorts.Next();
         _server = $"http://127.0.0.1:{api}";
         _push = $"http://127.0.0.1:{push}";
         var cp = TrellisProcess.StartWith(_env, "controlplane", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
-            "--push-address", $"127.0.0.1:{push}", "--broker-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
+            "--push-address", $"127.0.0.1:{push}", "--broker-address", $"127.0.0.1:{FreePorts.Next()}");
         _processes.Add(cp);
         // "Admin token:" comes first (the context is written before the API listens), then the API's address once it does.
         await Eventually.WaitAsync(() => Task.FromResult(cp.Output.Contains("Control plane API", StringComparison.Ordinal)), TimeSpan.FromSeconds(60), "the control plane listening", cp);

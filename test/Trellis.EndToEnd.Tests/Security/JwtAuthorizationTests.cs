@@ -22,12 +22,12 @@ public sealed class JwtAuthorizationTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
-        var jwksPort = TrellisProcess.FreePort();
+        var jwksPort = FreePorts.Next();
         _jwksServer.Prefixes.Add($"http://127.0.0.1:{jwksPort}/");
         _jwksServer.Start();
         _serving = ServeJwksAsync(_tokens.Jwks);
 
-        _gatewayPort = TrellisProcess.FreePort();
+        _gatewayPort = FreePorts.Next();
         var echo = Path.Combine(TrellisBinary.RepoRoot, "samples", "echo", "bin", "echo.dll");
         var source = await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "test", "Trellis.EndToEnd.Tests", "Security", "jwt-mesh.yaml"));
         var mesh = Path.Combine(_dir, "jwt-mesh.yaml");
@@ -36,7 +36,7 @@ public sealed class JwtAuthorizationTests : IAsyncLifetime
             .Replace("GATEWAY_PORT", _gatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("JWKS_URI", $"http://127.0.0.1:{jwksPort}/jwks", StringComparison.Ordinal));
         _up = TrellisProcess.Start("up", mesh, "--data-dir", Path.Combine(_dir, "data"),
-            "--api-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
+            "--api-address", $"127.0.0.1:{FreePorts.Next()}", "--push-address", $"127.0.0.1:{FreePorts.Next()}");
     }
 
     public async Task DisposeAsync()

@@ -82,16 +82,16 @@ public sealed class MeshSecurityTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
-        var api = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
         _server = $"http://127.0.0.1:{api}";
         _up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
-            "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--pool-size", "0", "--broker-address", $"127.0.0.1:{TrellisProcess.FreePort()}",
+            "--push-address", $"127.0.0.1:{FreePorts.Next()}", "--pool-size", "0", "--broker-address", $"127.0.0.1:{FreePorts.Next()}",
             "--cert-lifetime", "30", // every certificate is renewed every 15 s during the scenario
             "--mesh-mtls", "STRICT");
         try
         {
             await Eventually.WaitAsync(HealthyAsync, TimeSpan.FromSeconds(60), "the API", _up);
-            _gateway = TrellisProcess.FreePort();
+            _gateway = FreePorts.Next();
             await ApplyAsync(Mesh
                 .Replace("ECHO_DLL", Path.Combine(TrellisBinary.RepoRoot, "samples", "echo", "bin", "echo.dll"), StringComparison.Ordinal)
                 .Replace("GATEWAY_PORT", _gateway.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));

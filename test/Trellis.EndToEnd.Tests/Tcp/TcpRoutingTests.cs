@@ -51,10 +51,10 @@ public sealed class TcpRoutingTests : IAsyncLifetime
         Directory.CreateDirectory(_dir);
         await File.WriteAllTextAsync(Path.Combine(_dir, "echo.py"), EchoServer);
         await File.WriteAllTextAsync(Path.Combine(_dir, "client.py"), Client);
-        var api = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
         _api = new ControlPlaneApi(_http, $"http://127.0.0.1:{api}", "tcp");
         _up = TrellisProcess.Start("up", "--data-dir", Path.Combine(_dir, "data"), "--api-address", $"127.0.0.1:{api}",
-            "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}", "--pool-size", "0");
+            "--push-address", $"127.0.0.1:{FreePorts.Next()}", "--pool-size", "0");
         try
         {
             await Eventually.WaitAsync(_api.HealthyAsync, TimeSpan.FromSeconds(60), "the API", _up);
@@ -91,7 +91,7 @@ public sealed class TcpRoutingTests : IAsyncLifetime
     [Fact]
     public async Task Tcp_WeightedSplitByConnectionAndGatewayPort_RoutedAndCounted()
     {
-        var gatewayPort = TrellisProcess.FreePort();
+        var gatewayPort = FreePorts.Next();
         await _api.ApplyAsync("""
             apiVersion: v1
             kind: Service
@@ -189,7 +189,7 @@ public sealed class TcpRoutingTests : IAsyncLifetime
         }
 
         // A Gateway API Gateway's TCP listener relays by its TCPRoute (to either version: the Service has no subsets).
-        var apiPort = TrellisProcess.FreePort();
+        var apiPort = FreePorts.Next();
         await _api.ApplyAsync("""
             apiVersion: gateway.networking.k8s.io/v1
             kind: Gateway

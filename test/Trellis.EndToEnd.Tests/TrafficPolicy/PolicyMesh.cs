@@ -22,15 +22,15 @@ public sealed class PolicyMesh : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
-        GatewayPort = TrellisProcess.FreePort();
+        GatewayPort = FreePorts.Next();
         var echo = Path.Combine(TrellisBinary.RepoRoot, "samples", "echo", "bin", "echo.dll");
         var source = await File.ReadAllTextAsync(Path.Combine(TrellisBinary.RepoRoot, "test", "Trellis.EndToEnd.Tests", "TrafficPolicy", "policy-mesh.yaml"));
         var mesh = Path.Combine(_dir, "policy-mesh.yaml");
         await File.WriteAllTextAsync(mesh, source.Replace("ECHO_DLL", echo, StringComparison.Ordinal).Replace("GATEWAY_PORT", GatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
-        var api = TrellisProcess.FreePort();
+        var api = FreePorts.Next();
         Server = $"http://127.0.0.1:{api}";
         Up = TrellisProcess.Start("up", mesh, "--data-dir", Path.Combine(_dir, "data"),
-            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{TrellisProcess.FreePort()}");
+            "--api-address", $"127.0.0.1:{api}", "--push-address", $"127.0.0.1:{FreePorts.Next()}");
         try
         {
             await WaitForAsync(async () => (await TrellisAsync("get", "pods")).Stdout.Split('\n').Count(l => l.Contains("1/1", StringComparison.Ordinal) && l.Contains("Ready", StringComparison.Ordinal)) >= Pods,

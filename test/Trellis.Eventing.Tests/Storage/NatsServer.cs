@@ -13,7 +13,7 @@ namespace Trellis.Eventing.Tests.Storage;
 public sealed class NatsServer : IAsyncDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-nats-" + Guid.NewGuid().ToString("N"));
-    private readonly int _port = FreePort();
+    private readonly int _port = FreePorts.Next();
     private readonly string[] _cluster;
     private Process? _process;
 
@@ -31,7 +31,7 @@ public sealed class NatsServer : IAsyncDisposable
     /// </summary>
     public static async Task<NatsServer[]> StartClusterAsync(int size)
     {
-        var clusterPorts = Enumerable.Range(0, size).Select(_ => FreePort()).ToArray();
+        var clusterPorts = Enumerable.Range(0, size).Select(_ => FreePorts.Next()).ToArray();
         var servers = clusterPorts.Select((port, i) => new NatsServer(
         [
             "--name", $"n{i + 1}", "--cluster-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -139,12 +139,5 @@ public sealed class NatsServer : IAsyncDisposable
         }
 
         return dir?.FullName ?? throw new InvalidOperationException($"no Trellis.slnx above {AppContext.BaseDirectory}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -41,7 +41,7 @@ internal sealed class PrometheusServer : IAsyncDisposable
                 static_configs:
                   - targets: [{list}]
             """);
-        var port = FreePort();
+        var port = FreePorts.Next();
         var start = new ProcessStartInfo("prometheus",
         [
             "--config.file=" + config,
@@ -126,13 +126,6 @@ internal sealed class PrometheusServer : IAsyncDisposable
 
             await Task.Delay(100, CancellationToken.None);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

@@ -35,7 +35,7 @@ public sealed class PassthroughTests
     [Fact]
     public async Task Forward_PassthroughToTheProxyItself_RefusedNotLooped()
     {
-        var port = FreePort();
+        var port = FreePorts.Next();
         await using var proxy = await ProxyHarness.StartAsync(Passthrough(port));
 
         using var request = new HttpRequestMessage(HttpMethod.Get, "/");
@@ -44,12 +44,5 @@ public sealed class PassthroughTests
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("no healthy upstream", await response.Content.ReadAsStringAsync());
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

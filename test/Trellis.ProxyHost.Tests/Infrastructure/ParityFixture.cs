@@ -33,7 +33,7 @@ public sealed class ParityFixture : IAsyncLifetime
         var (cert, key) = SelfSigned("gateway.example.com");
         foreach (var build in ProxyBuild.Both)
         {
-            var ports = new Ports(ProxyProcess.FreePort(), ProxyProcess.FreePort(), ProxyProcess.FreePort(), ProxyProcess.FreePort());
+            var ports = new Ports(FreePorts.Next(), FreePorts.Next(), FreePorts.Next(), FreePorts.Next());
             var file = Path.Combine(_dir, build.Name + ".json");
             await File.WriteAllTextAsync(file, FakeControlPlane.Json(Snapshot(ports, cert, key)));
             var process = ProxyProcess.Start(build, "--snapshot", file, "--name", "parity/" + build.Name, "--log-level", "warning");
@@ -97,7 +97,7 @@ public sealed class ParityFixture : IAsyncLifetime
             [
                 new ClusterConfig("backend", [backend]),
                 new ClusterConfig("h2backend", [new EndpointConfig("127.0.0.1", Http2Backend.Port)], Protocol: UpstreamProtocol.Http2),
-                new ClusterConfig("dead", [new EndpointConfig("127.0.0.1", ProxyProcess.FreePort())]),
+                new ClusterConfig("dead", [new EndpointConfig("127.0.0.1", FreePorts.Next())]),
                 new ClusterConfig("empty", []),
             ]);
     }

@@ -77,13 +77,6 @@ public sealed class ProxyProcess : IAsyncDisposable
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     /// <summary>SIGTERM (the role shuts down in order), then SIGKILL if it has not exited within 10 s.</summary>
     public async ValueTask DisposeAsync()
     {
