@@ -7,7 +7,7 @@ namespace Trellis.ControlPlane.Eventing;
 
 /// <summary>
 /// Knative's broker ingress: <c>POST /{namespace}/{broker}</c> with a CloudEvent (binary, structured
-/// or a batch). 202 only once every event of the request is durable in the broker's log; 400 with
+/// or a batch of them, <c>application/cloudevents-batch+json</c>). 202 only once every event of the request is durable in the broker's log; 400 with
 /// the reason when the request is not a valid CloudEvent (nothing is stored); 413 past the size
 /// limit; 404 for a broker that does not exist; 503 while the broker is not ready.
 /// </summary>
@@ -74,6 +74,15 @@ internal sealed class BrokerIngress(EventingController controller, EventingOptio
             return;
         }
 
+        if (decoded.Events.Count == 0)
+        {
+            // An empty batch (`[]`) is a valid request (the JSON format's batch allows it): nothing to store.
+            context.Response.StatusCode = StatusCodes.Status202Accepted;
+            return;
+        }
+
+        // Every event of the request goes into the log in one append: one group commit, all or none, and the
+        // 202 below only once all of them are durable. From there each event is read and delivered on its own.
         var now = time.GetUtcNow();
         var payloads = new List<ReadOnlyMemory<byte>>(decoded.Events.Count);
         foreach (var cloudEvent in decoded.Events)
@@ -97,7 +106,7 @@ internal sealed class BrokerIngress(EventingController controller, EventingOptio
     }
 
     private Task TooLargeAsync(HttpContext context) =>
-        TextAsync(context, StatusCodes.Status413PayloadTooLarge, $"the event is larger than {options.MaxEventBytes} bytes");
+        TextAsync(context, StatusCodes.Status413PayloadTooLarge, $"the request is larger than {options.MaxEventBytes} bytes");
 
     private static Task TextAsync(HttpContext context, int status, string text)
     {

@@ -40,7 +40,7 @@ public static class CloudEventHttp
             var mediaType = MediaTypeOf(message.ContentType);
             if (mediaType is not null && mediaType.StartsWith("application/cloudevents-batch", StringComparison.OrdinalIgnoreCase))
             {
-                return DecodeBatch(message.Body);
+                return DecodeBatch(message.Body, message.ContentType!);
             }
 
             if (mediaType is not null && mediaType.StartsWith("application/cloudevents", StringComparison.OrdinalIgnoreCase))
@@ -62,32 +62,68 @@ public static class CloudEventHttp
     }
 
     /// <summary>
-    /// Batch mode (§3.3): a JSON array of structured events, each decoded on its own so a refusal names
-    /// the event; one bad event refuses the whole batch.
+    /// Batch mode (§3.3, the JSON format's batch, <c>[]</c> included): the SDK decodes the whole array in one
+    /// pass. When it refuses, the elements are converted one by one to name the first bad one, so the reason
+    /// says which event of the batch it is (only refusals pay for that second pass); one bad event refuses
+    /// the whole batch.
     /// </summary>
-    private static DecodeResult DecodeBatch(ReadOnlyMemory<byte> body)
+    private static DecodeResult DecodeBatch(ReadOnlyMemory<byte> body, string contentType)
     {
-        using var document = JsonDocument.Parse(body);
-        if (document.RootElement.ValueKind != JsonValueKind.Array)
+        try
         {
-            return DecodeResult.Fail($"a batch must be a JSON array, not {document.RootElement.ValueKind}");
+            return Checked(Formatter.DecodeBatchModeMessage(body, new ContentType(contentType), null), batch: true);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or JsonException or InvalidOperationException or NotSupportedException)
+        {
+            return DecodeResult.Fail(BatchReason(body, e));
+        }
+    }
+
+    /// <summary>Why the SDK refused a batch, with the index of the first event it refuses on its own.</summary>
+    private static string BatchReason(ReadOnlyMemory<byte> body, Exception refusal)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body);
+        }
+        catch (JsonException json)
+        {
+            return Reason(json);
         }
 
-        var events = new List<CloudEvent>();
-        var structured = new ContentType(StructuredMediaType);
-        foreach (var element in document.RootElement.EnumerateArray())
+        using (document)
         {
-            try
+            if (document.RootElement.ValueKind != JsonValueKind.Array)
             {
-                events.Add(Formatter.DecodeStructuredModeMessage(JsonSerializer.SerializeToUtf8Bytes(element), structured, null));
+                return $"a batch must be a JSON array, not {document.RootElement.ValueKind}";
             }
-            catch (Exception e) when (e is ArgumentException or FormatException or JsonException or InvalidOperationException or NotSupportedException)
+
+            var index = 0;
+            foreach (var element in document.RootElement.EnumerateArray())
             {
-                return DecodeResult.Fail($"event {events.Count} of the batch: {Reason(e)}");
+                if (element.ValueKind != JsonValueKind.Object)
+                {
+                    return $"event {index} of the batch: a JSON {element.ValueKind}, not an event object";
+                }
+
+                try
+                {
+                    if (Formatter.ConvertFromJsonElement(element, null) is { IsValid: false } invalid)
+                    {
+                        return $"event {index} of the batch: {MissingReason(invalid)}";
+                    }
+                }
+                catch (Exception e) when (e is ArgumentException or FormatException or JsonException or InvalidOperationException or NotSupportedException)
+                {
+                    return $"event {index} of the batch: {Reason(e)}";
+                }
+
+                index++;
             }
         }
 
-        return Checked(events);
+        return Reason(refusal);
     }
 
     /// <summary>Binary mode (§3.1): attributes in <c>ce-</c> headers (percent-decoded), datacontenttype in Content-Type, data in the body.</summary>
@@ -165,20 +201,22 @@ public static class CloudEventHttp
     private static readonly string[] KnownAttributes = ["id", "source", "type", "subject", "time", "dataschema", "datacontenttype"];
 
     /// <summary>Structured and batch decoding can yield events without required attributes; they are refused whole.</summary>
-    private static DecodeResult Checked(IReadOnlyList<CloudEvent> events)
+    private static DecodeResult Checked(IReadOnlyList<CloudEvent> events, bool batch = false)
     {
         for (var i = 0; i < events.Count; i++)
         {
             if (!events[i].IsValid)
             {
-                var missing = events[i].SpecVersion.RequiredAttributes.Where(a => events[i][a] is null).Select(a => a.Name);
-                var where = events.Count > 1 ? $"event {i} of the batch: " : "";
-                return DecodeResult.Fail($"{where}missing required attribute(s) {string.Join(", ", missing)}");
+                var where = batch ? $"event {i} of the batch: " : "";
+                return DecodeResult.Fail(where + MissingReason(events[i]));
             }
         }
 
         return new DecodeResult(events, null);
     }
+
+    private static string MissingReason(CloudEvent invalid) =>
+        $"missing required attribute(s) {string.Join(", ", invalid.SpecVersion.RequiredAttributes.Where(a => invalid[a] is null).Select(a => a.Name))}";
 
     /// <summary>Binary mode with percent-encoded header values, as the binding requires for non-ASCII and '%'.</summary>
     public static EventMessage EncodeBinary(CloudEvent cloudEvent)
@@ -268,11 +306,16 @@ public static class CloudEventHttp
     }
 
     /// <summary>The SDK's messages name the attribute; JSON errors say where the document broke.</summary>
-    private static string Reason(Exception e) => e switch
+    private static string Reason(Exception e)
     {
-        JsonException json => $"malformed JSON: {json.Message}",
-        _ when e.Message.StartsWith("Structured mode content does not represent a CloudEvent", StringComparison.Ordinal) => "the structured event has no specversion",
-        _ when e.Message.StartsWith("CloudEvent is missing required attributes", StringComparison.Ordinal) => e.Message.Replace("CloudEvent is missing required attributes", "missing required attribute(s)", StringComparison.Ordinal),
-        _ => e.Message,
-    };
+        // An ArgumentException's message ends in " (Parameter 'element')": the SDK's parameter, nothing for the sender.
+        var message = e is ArgumentException { ParamName: { } parameter } ? e.Message.Replace($" (Parameter '{parameter}')", "", StringComparison.Ordinal) : e.Message;
+        return e switch
+        {
+            JsonException json => $"malformed JSON: {json.Message}",
+            _ when message.StartsWith("Structured mode content does not represent a CloudEvent", StringComparison.Ordinal) => "the structured event has no specversion",
+            _ when message.StartsWith("CloudEvent is missing required attributes", StringComparison.Ordinal) => "missing required attribute(s) " + message["CloudEvent is missing required attributes".Length..].TrimStart(':', ' '),
+            _ => message,
+        };
+    }
 }

@@ -7,14 +7,16 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
 using Trellis.ControlPlane.Eventing;
+using Trellis.Eventing.Storage.JetStream;
 
 namespace Trellis.ControlPlane.Tests.Eventing;
 
 /// <summary>
 /// Brokers and Triggers in a real control plane: the ingress on its own port, events stored and
-/// delivered over HTTP to a subscriber in the test, statuses written back.
+/// delivered over HTTP to a subscriber in the test, statuses written back. On the embedded store here,
+/// on JetStream in <see cref="BrokerOnJetStreamTests"/>: the same behaviour on both.
 /// </summary>
-public sealed class BrokerTests : IAsyncLifetime
+public class BrokerTests : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "trellis-eventing-" + Guid.NewGuid().ToString("N"));
     private readonly ConcurrentQueue<(string Path, Dictionary<string, string> Headers, string Body)> _received = new();
@@ -25,8 +27,14 @@ public sealed class BrokerTests : IAsyncLifetime
 
     private string SubscriberUrl => _subscriber.Urls.First();
 
+    /// <summary>The distributed store to use, or null for the embedded one (the data directory).</summary>
+    protected virtual Task<JetStreamOptions?> StartEventStoreAsync() => Task.FromResult<JetStreamOptions?>(null);
+
+    protected virtual Task StopEventStoreAsync() => Task.CompletedTask;
+
     public async Task InitializeAsync()
     {
+        var jetStream = await StartEventStoreAsync();
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         _subscriber = builder.Build();
@@ -52,7 +60,7 @@ public sealed class BrokerTests : IAsyncLifetime
             ApiEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
             PushEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
             // The test's web server also plays the gateway: async calls to functions arrive there.
-            Eventing = new EventingOptions { BrokerEndpoint = new IPEndPoint(IPAddress.Loopback, 0), Tick = TimeSpan.FromMilliseconds(50), Gateway = new Uri(SubscriberUrl + "/") },
+            Eventing = new EventingOptions { BrokerEndpoint = new IPEndPoint(IPAddress.Loopback, 0), Tick = TimeSpan.FromMilliseconds(50), Gateway = new Uri(SubscriberUrl + "/"), JetStream = jetStream },
         }, NullLoggerFactory.Instance);
         _http = ApiServer.AdminClients.For(_host);
     }
@@ -62,6 +70,7 @@ public sealed class BrokerTests : IAsyncLifetime
         _http.Dispose();
         await _host.DisposeAsync();
         await _subscriber.DisposeAsync();
+        await StopEventStoreAsync();
         Directory.Delete(_dir, recursive: true);
     }
 
@@ -161,6 +170,70 @@ public sealed class BrokerTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await client.SendAsync(Binary(url.Replace("/default/default", "/default/nope", StringComparison.Ordinal), "4", "t"))).StatusCode);
 
         // A good event afterwards is the only one delivered: none of the refused ones was stored.
+        Assert.Equal(HttpStatusCode.Accepted, (await client.SendAsync(Binary(url, "good", "t"))).StatusCode);
+        await Eventually(() => Task.FromResult(_received.Any(r => r.Headers.GetValueOrDefault("ce-id") == "good")));
+        Assert.Equal(["good"], _received.Select(r => r.Headers["ce-id"]));
+    }
+
+    private static StringContent Batch(params string[] events) =>
+        new("[" + string.Join(",", events) + "]", Encoding.UTF8, "application/cloudevents-batch+json");
+
+    private static string Structured(string id, string type, string extra = "") =>
+        $$"""{"specversion":"1.0","id":"{{id}}","source":"/batch","type":"{{type}}"{{extra}}}""";
+
+    [Fact]
+    public async Task Ingress_Batch_IsOneAnswer_AndEachEventIsDeliveredOnItsOwn()
+    {
+        await ApplyAsync(Setup("""
+              filters:
+              - cesql: "type LIKE 'order.%'"
+            """));
+        var url = await BrokerUrlAsync();
+        await TriggerReadyAsync("orders");
+        using var client = new HttpClient();
+
+        using var answer = await client.PostAsync(url, Batch(
+            Structured("b1", "order.created", ""","datacontenttype":"application/json","data":{"n":1}"""),
+            Structured("b2", "invoice.created"),
+            Structured("b3", "order.paid", ""","subject":"café","team":"orders" """)));
+        Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
+
+        // Each event went its own way: filtered on its own, delivered as one binary-mode request of its own.
+        await Eventually(() => Task.FromResult(_received.Count == 2));
+        await Eventually(async () => (await GetAsync("/apis/eventing.knative.dev/v1/namespaces/default/triggers/orders"))["status"]?["delivery"]?["delivered"]?.GetValue<long>() == 2);
+        var byId = _received.ToDictionary(r => r.Headers["ce-id"]);
+        Assert.Equal(["b1", "b3"], byId.Keys.Order());
+        Assert.Equal("{\"n\":1}", byId["b1"].Body);
+        Assert.Equal("orders", byId["b3"].Headers["ce-team"]);
+        Assert.Equal("caf%C3%A9", byId["b3"].Headers["ce-subject"]);
+        Assert.All(_received, r => Assert.False(string.IsNullOrEmpty(r.Headers.GetValueOrDefault("ce-knativearrivaltime"))));
+    }
+
+    [Fact]
+    public async Task Ingress_RefusedOrEmptyBatch_StoresNothing()
+    {
+        await ApplyAsync(Setup());
+        var url = await BrokerUrlAsync();
+        await TriggerReadyAsync("orders");
+        using var client = new HttpClient();
+
+        // The JSON format allows an empty batch: accepted, nothing to store.
+        Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsync(url, Batch())).StatusCode);
+
+        // One bad event refuses the whole request, and the reason says which one.
+        using var badTime = await client.PostAsync(url, Batch(Structured("x0", "t"), Structured("x1", "t"), Structured("x2", "t", ""","time":"noon" """)));
+        Assert.Equal(HttpStatusCode.BadRequest, badTime.StatusCode);
+        Assert.Contains("event 2 of the batch", await badTime.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var noId = await client.PostAsync(url, Batch(Structured("y0", "t"), """{"specversion":"1.0","source":"/s","type":"t"}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, noId.StatusCode);
+        Assert.Equal("event 1 of the batch: missing required attribute(s) id", await noId.Content.ReadAsStringAsync());
+
+        // Over the request limit as a whole (4 MiB), though each event is small.
+        var many = Enumerable.Range(0, 5 * 1024).Select(i => Structured($"z{i}", "t", $$""","data":"{{new string('x', 1024)}}" """)).ToArray();
+        using var tooLarge = await client.PostAsync(url, Batch(many));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+
+        // A good event afterwards is the only one delivered: nothing of the refused batches was stored.
         Assert.Equal(HttpStatusCode.Accepted, (await client.SendAsync(Binary(url, "good", "t"))).StatusCode);
         await Eventually(() => Task.FromResult(_received.Any(r => r.Headers.GetValueOrDefault("ce-id") == "good")));
         Assert.Equal(["good"], _received.Select(r => r.Headers["ce-id"]));

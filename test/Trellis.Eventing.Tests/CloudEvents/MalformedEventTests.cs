@@ -25,6 +25,11 @@ public sealed class MalformedEventTests
         { "structured, malformed JSON", "application/cloudevents+json", [], """{"specversion":"1.0",""", "JSON" },
         { "batch with one bad event", "application/cloudevents-batch+json", [], """[{"specversion":"1.0","id":"1","source":"/s","type":"t"},{"specversion":"1.0","source":"/s","type":"t"}]""", "event 1 of the batch: missing required attribute(s)" },
         { "batch that is not an array", "application/cloudevents-batch+json", [], """{"specversion":"1.0","id":"1","source":"/s","type":"t"}""", "must be a JSON array" },
+        { "batch with a bad time in its third event", "application/cloudevents-batch+json", [], """[{"specversion":"1.0","id":"1","source":"/s","type":"t"},{"specversion":"1.0","id":"2","source":"/s","type":"t"},{"specversion":"1.0","id":"3","source":"/s","type":"t","time":"noon"}]""", "event 2 of the batch: " },
+        { "batch with an invalid extension name", "application/cloudevents-batch+json; charset=utf-8", [], """[{"specversion":"1.0","id":"1","source":"/s","type":"t","Bad_Name":"x"}]""", "event 0 of the batch: " },
+        { "batch with an element that is no object", "application/cloudevents-batch+json", [], """[{"specversion":"1.0","id":"1","source":"/s","type":"t"},42]""", "event 1 of the batch: a JSON Number" },
+        { "batch with an event without specversion", "application/cloudevents-batch+json", [], """[{"id":"1","source":"/s","type":"t"}]""", "event 0 of the batch: the structured event has no specversion" },
+        { "batch, malformed JSON", "application/cloudevents-batch+json", [], """[{"specversion":"1.0",""", "malformed JSON" },
     };
 
     [Theory]
@@ -47,6 +52,26 @@ public sealed class MalformedEventTests
 
         Assert.True(result.Ok, result.Error);
         Assert.Equal(["1", "2"], result.Events.Select(e => e.Id));
+    }
+
+    [Fact]
+    public void Decode_BatchWithoutAnId_NamesTheEventAndTheAttributeOnly()
+    {
+        var body = """[{"specversion":"1.0","id":"1","source":"/s","type":"t"},{"specversion":"1.0","source":"/s","type":"t"}]""";
+        var result = CloudEventHttp.Decode(new EventMessage(CloudEventHttp.BatchMediaType, [], Encoding.UTF8.GetBytes(body)));
+
+        Assert.Equal("event 1 of the batch: missing required attribute(s) id", result.Error);
+    }
+
+    [Theory]
+    [InlineData("application/cloudevents-batch+json")]
+    [InlineData("application/cloudevents-batch+json; charset=utf-8")]
+    public void Decode_EmptyBatch_IsValidWithNoEvents(string contentType)
+    {
+        var result = CloudEventHttp.Decode(new EventMessage(contentType, [], Encoding.UTF8.GetBytes(" [ ] ")));
+
+        Assert.True(result.Ok, result.Error);
+        Assert.Empty(result.Events);
     }
 
     [Fact]
