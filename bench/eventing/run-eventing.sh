@@ -21,16 +21,21 @@
 #      the HTTP part of the ingress costs alone. Every ingest round also reports each process's CPU per event
 #      (control plane, nats-server, wrk; the publishers' process and nats-server for the direct rounds).
 #      Skipped, and said so, when nats-server is not installed (./scripts/test installs it).
+#   Batch rounds, beside the one-event-per-request ones on both stores: the same events posted BATCH (default
+#   100, --batch N) per request in the CloudEvents batch content mode (application/cloudevents-batch+json),
+#   counted in events (202s x BATCH); the direct JetStream baseline gets a like-for-like round too, where each
+#   of the 64 publishers sends BATCH events without waiting and then waits for all their acknowledgements.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BENCH="$ROOT/bench/eventing"
 cd "$ROOT"
 
-QUICK=0 INSTALL=1 BUILD=1
+QUICK=0 INSTALL=1 BUILD=1 BATCH=100
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
+    --batch) BATCH=$2; shift ;;
     --no-install) INSTALL=0 ;;
     --no-build) BUILD=0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
@@ -82,13 +87,17 @@ post() {  # post URL DURATION CLIENTS [QPS per client]
     -H 'ce-specversion: 1.0' -H 'ce-id: bench' -H 'ce-source: /bench' -H 'ce-type: bench.event' "$1"
 }
 
-warm_up() {  # warm_up: WARM seconds of ingest into the "ingest" Broker that count for nothing
-  log "warm-up: ingest for ${WARM}s, not measured"
+# The batch rounds' body: BATCH structured events with the same data, ids bench-0.., one JSON array.
+BATCH_BODY=$(python3 -c 'import json,sys; print(json.dumps([{"specversion":"1.0","id":f"bench-{i}","source":"/bench","type":"bench.event","datacontenttype":"application/json","data":json.loads(sys.argv[1])} for i in range(int(sys.argv[2]))]))' "$PAYLOAD" "$BATCH")
+
+warm_up() {  # warm_up: WARM seconds of ingest into the "ingest" Broker that count for nothing, then a third of it in batches
+  log "warm-up: ingest for ${WARM}s, then batches of $BATCH for $(( WARM / 3 ))s, not measured"
   EVENT_BODY="$PAYLOAD" wrk -t1 -c"$CLIENTS" -d"${WARM}s" -s "$BENCH/post-event.lua" "http://127.0.0.1:$BROKER/default/ingest" >/dev/null
+  EVENT_BATCH=1 EVENT_BODY="$BATCH_BODY" wrk -t1 -c"$CLIENTS" -d"$(( WARM / 3 ))s" -s "$BENCH/post-event.lua" "http://127.0.0.1:$BROKER/default/ingest" >/dev/null
 }
 
 RESULTS="$WORK/results.json"
-echo "{\"cores\": $(nproc), \"reps\": $REPS, \"warm\": $WARM, \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"payload\": ${#PAYLOAD}, \"clients\": $CLIENTS, \"when\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"ingest\": [], \"floor\": [], \"delivery\": [], \"js_ingest\": [], \"js_direct\": [], \"js_skipped\": null}" >"$RESULTS"
+echo "{\"cores\": $(nproc), \"reps\": $REPS, \"batch\": $BATCH, \"warm\": $WARM, \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\", \"payload\": ${#PAYLOAD}, \"clients\": $CLIENTS, \"when\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"ingest\": [], \"floor\": [], \"delivery\": [], \"js_ingest\": [], \"js_direct\": [], \"js_skipped\": null}" >"$RESULTS"
 add() { python3 - "$RESULTS" "$1" "$2" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); r.setdefault(sys.argv[2], []).append(json.loads(sys.argv[3])); json.dump(r, open(sys.argv[1], "w"))
@@ -98,10 +107,11 @@ PY
 ticks() { if [ -n "${1:-}" ]; then awk '{print $14 + $15}' "/proc/$1/stat"; else echo 0; fi; }  # user+system CPU, clock ticks
 TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 
-ingest() {  # ingest KEY [BROKER_NAME]: one ingest round against the running control plane's Broker (wrk, post-event.lua)
-  local out seconds accepted refused socket cp0 cp1 nats0 nats1
+ingest() {  # ingest KEY [BROKER_NAME [EVENTS_PER_REQUEST]]: one ingest round against the running control plane's Broker (wrk, post-event.lua)
+  local out seconds accepted refused socket cp0 cp1 nats0 nats1 per=${3:-1} body=$PAYLOAD batch=""
+  [ "$per" -gt 1 ] && body=$BATCH_BODY batch=1
   cp0=$(ticks "$CP_PID") nats0=$(ticks "$NATS_PID")
-  out=$( { TIMEFORMAT='wrk-cpu %U %S'; time EVENT_BODY="$PAYLOAD" wrk -t1 -c"$CLIENTS" -d"${DUR}s" -s "$BENCH/post-event.lua" "http://127.0.0.1:$BROKER/default/${2:-ingest}"; } 2>&1)
+  out=$( { TIMEFORMAT='wrk-cpu %U %S'; time EVENT_BATCH="$batch" EVENT_BODY="$body" wrk -t1 -c"$CLIENTS" -d"${DUR}s" -s "$BENCH/post-event.lua" "http://127.0.0.1:$BROKER/default/${2:-ingest}"; } 2>&1)
   cp1=$(ticks "$CP_PID") nats1=$(ticks "$NATS_PID")
   seconds=$(awk '/requests in/ {sub(/s,?$/, "", $4); print $4}' <<<"$out")
   accepted=$(awk '$1 == "accepted" {print $2}' <<<"$out")
@@ -109,23 +119,24 @@ ingest() {  # ingest KEY [BROKER_NAME]: one ingest round against the running con
   # Socket errors: connect, read, write, timeout (a request without an answer).
   socket=$(awk '/Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
   [ -n "$seconds" ] && [ -n "$accepted" ] || die "wrk gave no summary: $out"
-  # CPU per answered request of each process, from /proc (the control plane, nats-server) and bash's time (wrk).
+  # CPU per event of each process (per answered request over the events a request carries), from /proc (the
+  # control plane, nats-server) and bash's time (wrk). rps counts events: 202 answers x events per request.
   add "$1" "$(python3 -c "
 import json, sys
-a, s, r, sock, cp, nats, tick = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+a, s, r, sock, cp, nats, tick, per = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[9])
 wrk = sum(float(x) for x in sys.argv[8].split()[1:])
-n = max(1, a + r)
-print(json.dumps({'rps': round(a / s), 'answers_per_s': round((a + r) / s), 'errors': r + sock, 'cpu_us': {'control plane': round(cp * tick / n, 1), 'nats-server': round(nats * tick / n, 1), 'wrk': round(wrk * 1e6 / n, 1)}}))
-" "$accepted" "$seconds" "$refused" "$socket" $((cp1 - cp0)) $((nats1 - nats0)) "$TICK_US" "$(grep '^wrk-cpu' <<<"$out")")"
+n = max(1, a + r) * per
+print(json.dumps({'rps': round(a * per / s), 'answers_per_s': round((a + r) / s), 'events_per_request': per, 'errors': r + sock, 'cpu_us': {'control plane': round(cp * tick / n, 2), 'nats-server': round(nats * tick / n, 2), 'wrk': round(wrk * 1e6 / n, 2)}}))
+" "$accepted" "$seconds" "$refused" "$socket" $((cp1 - cp0)) $((nats1 - nats0)) "$TICK_US" "$(grep '^wrk-cpu' <<<"$out")" "$per")"
 }
 
-direct() {  # direct: one round of the same events published straight to JetStream (NATS.Net), with nats-server's CPU per event
+direct() {  # direct KEY IN_FLIGHT: one round of the same events published straight to JetStream (NATS.Net), with nats-server's CPU per event
   local out nats0 nats1
   nats0=$(ticks "$NATS_PID")
-  out=$(dotnet "$BENCH_DLL" --jetstream-direct "nats://127.0.0.1:$NATS_PORT" "$DUR" "$CLIENTS" "$WORK/event.json" "$WARM")
+  out=$(dotnet "$BENCH_DLL" --jetstream-direct "nats://127.0.0.1:$NATS_PORT" "$DUR" "$CLIENTS" "$WORK/event.json" "$WARM" "$2")
   nats1=$(ticks "$NATS_PID")
   # nats-server's ticks cover the warm-up too, so they are divided by every event acknowledged, warm-up included.
-  add js_direct "$(python3 -c "
+  add "$1" "$(python3 -c "
 import json, sys
 d = json.loads(sys.argv[1]); nats = int(sys.argv[2]) * int(sys.argv[3]) / max(1, d.pop('acked_with_warmup'))
 d['cpu_us'] = {'publishers (NATS.Net)': round(d.pop('client_us'), 1), 'nats-server': round(nats, 1)}
@@ -160,6 +171,8 @@ for rep in $(seq 1 "$REPS"); do
   add floor "$(python3 "$BENCH/eventing.py" fsync-floor --dir "$WORK" --seconds "$DUR")"
   log "round $rep: ingest (${DUR}s, $CLIENTS connections)"
   ingest ingest
+  log "round $rep: ingest in batches of $BATCH (${DUR}s, $CLIENTS connections)"
+  ingest ingest_batch ingest "$BATCH"
 done
 
 deliver embedded
@@ -179,9 +192,13 @@ if command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ]; then
   warm_up
   for rep in $(seq 1 "$REPS"); do
     log "round $rep: JetStream direct with NATS.Net (${DUR}s after a ${WARM}s warm-up, $CLIENTS publishers)"
-    direct
+    direct js_direct 1
     log "round $rep: ingest, JetStream store (${DUR}s, $CLIENTS connections)"
     ingest js_ingest
+    log "round $rep: JetStream direct with NATS.Net, $BATCH in flight per publisher (${DUR}s after a ${WARM}s warm-up, $CLIENTS publishers)"
+    direct js_direct_batch "$BATCH"
+    log "round $rep: ingest in batches of $BATCH, JetStream store (${DUR}s, $CLIENTS connections)"
+    ingest js_ingest_batch ingest "$BATCH"
   done
   # What HTTP alone costs the ingress: the same requests to a Broker that does not exist are answered 404 from the
   # path, before the body is read, decoded or stored.
