@@ -31,11 +31,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BENCH="$ROOT/bench/eventing"
 cd "$ROOT"
 
-QUICK=0 INSTALL=1 BUILD=1 BATCH=100
+QUICK=0 INSTALL=1 BUILD=1 BATCH=100 DELIVERY_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --batch) BATCH=$2; shift ;;
+    --delivery-only) DELIVERY_ONLY=1 ;;  # the two delivery rounds only (after the warm-ups): a quiet moment is short
     --no-install) INSTALL=0 ;;
     --no-build) BUILD=0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
@@ -166,6 +167,7 @@ spec:
 
 start_cp "$WORK/data"
 warm_up
+[ "$DELIVERY_ONLY" = 1 ] && REPS=0
 for rep in $(seq 1 "$REPS"); do
   log "round $rep: fsync-per-event floor"
   add floor "$(python3 "$BENCH/eventing.py" fsync-floor --dir "$WORK" --seconds "$DUR")"
@@ -202,8 +204,10 @@ if command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ]; then
   done
   # What HTTP alone costs the ingress: the same requests to a Broker that does not exist are answered 404 from the
   # path, before the body is read, decoded or stored.
-  log "HTTP floor: the same requests to a Broker that does not exist (${DUR}s, $CLIENTS connections)"
-  ingest http_floor nope
+  if [ "$DELIVERY_ONLY" = 0 ]; then
+    log "HTTP floor: the same requests to a Broker that does not exist (${DUR}s, $CLIENTS connections)"
+    ingest http_floor nope
+  fi
   deliver jetstream
   stop_cp
 else
