@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using System.Text;
+using System.IO.Pipelines;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
@@ -29,12 +29,11 @@ public sealed partial class PushServer(MeshStateSource states, SnapshotCache cac
             minRate.MinDataRate = null;
         }
 
-        using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
-        var helloLine = await reader.ReadLineAsync(aborted);
+        var body = context.Request.BodyReader;
         ProxyHello? hello = null;
         try
         {
-            hello = helloLine is null ? null : JsonSerializer.Deserialize(helloLine, WireJsonContext.Default.ProxyHello);
+            hello = await NdjsonReader.ReadAsync(body, WireJsonContext.Default.ProxyHello, aborted);
         }
         catch (JsonException)
         {
@@ -60,7 +59,8 @@ public sealed partial class PushServer(MeshStateSource states, SnapshotCache cac
         LogConnected(log, hello.Name, hello.Role);
         context.Response.ContentType = "application/x-ndjson";
         await context.Response.StartAsync(aborted);
-        var acks = ReadAcksAsync(reader, connection, aborted);
+        var acks = ReadAcksAsync(body, connection, aborted);
+        var view = SnapshotCache.ViewKey(hello);
         try
         {
             long seen = -1;
@@ -68,11 +68,10 @@ public sealed partial class PushServer(MeshStateSource states, SnapshotCache cac
             {
                 var state = states.Current;
                 seen = state.Generation;
-                var (snapshot, line) = cache.GetWire(hello, state);
+                var (snapshot, line) = cache.GetWire(view, hello, state);
                 if (snapshot.Version != connection.SentVersion)
                 {
-                    await context.Response.Body.WriteAsync(line, aborted);
-                    await context.Response.Body.FlushAsync(aborted);
+                    await context.Response.BodyWriter.WriteAsync(line, aborted); // writes and flushes
                     connection.Sent(snapshot.Version, state.Store.Revision);
                     LogPushed(log, hello.Name, snapshot.Version, snapshot.Listeners.Count);
                 }
@@ -101,23 +100,12 @@ public sealed partial class PushServer(MeshStateSource states, SnapshotCache cac
         }
     }
 
-    private async Task ReadAcksAsync(StreamReader reader, ProxyConnection connection, CancellationToken aborted)
+    private async Task ReadAcksAsync(PipeReader body, ProxyConnection connection, CancellationToken aborted)
     {
         try
         {
-            while (await reader.ReadLineAsync(aborted) is { } line)
+            while (await NdjsonReader.ReadAsync(body, WireJsonContext.Default.ProxyAck, aborted) is { } ack)
             {
-                if (line.Length == 0)
-                {
-                    continue;
-                }
-
-                var ack = JsonSerializer.Deserialize(line, WireJsonContext.Default.ProxyAck);
-                if (ack is null)
-                {
-                    continue;
-                }
-
                 connection.Received(ack);
                 if (!ack.Accepted)
                 {
