@@ -16,7 +16,7 @@ namespace Trellis.Benchmarks;
 /// <c>--push-load PUSH_URL API_URL PROXIES VIEWS ROUNDS [CONTROL_PLANE_PID]</c>: gateway proxies in VIEWS distinct views
 /// (1 = replicas sharing one view, compiled once). Expects bookinfo, its Gateway and its DestinationRules applied.
 /// Besides the percentiles it prints where a change's time goes (median over the rounds of: the apply's answer, the
-/// first proxy's and the last proxy's snapshot) and the CPU time per change of the generator and, given its pid, of
+/// first proxy's snapshot; and p50/p99 of the moment the control plane holds every ACK) and the CPU time per change of the generator and, given its pid, of
 /// the control plane: the two share the machine's cores, so the generator must be seen to cost little.
 /// </summary>
 internal static class PushLoad
@@ -63,6 +63,7 @@ internal static class PushLoad
         var slowest = new List<double>();
         var answered = new List<double>();
         var firsts = new List<double>();
+        var acked = new List<double>();
         var (ownCpu, controlPlaneCpu) = (TimeSpan.Zero, (TimeSpan?)null);
 
         // Unrecorded rounds first: a control plane runs for days, so the figures are those of its steady state (JIT
@@ -99,11 +100,14 @@ internal static class PushLoad
                 }
             }
 
+            // The round ends when the control plane holds every ACK, so the next change never shares the CPU with this one's.
+            var allAcked = await AllAckedAsync(apiClient, api, current, started);
             if (round >= 0)
             {
                 answered.Add(answer);
                 firsts.Add(first);
                 slowest.Add(worst);
+                acked.Add(allAcked);
             }
         }
 
@@ -114,7 +118,7 @@ internal static class PushLoad
         await stop.CancelAsync();
         await Task.WhenAll(streams.Select(s => s.ContinueWith(_ => { }, TaskScheduler.Default)));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{proxies}\t{views}\t{rounds}\t{Percentile(perProxy, 50):F1}\t{Percentile(perProxy, 99):F1}\t{Percentile(slowest, 50):F1}\t{Percentile(slowest, 99):F1}\t{Percentile(answered, 50):F1}\t{Percentile(firsts, 50):F1}\t{generatorMs:F1}\t{controlPlaneMs:F1}"));
+            $"{proxies}\t{views}\t{rounds}\t{Percentile(perProxy, 50):F1}\t{Percentile(perProxy, 99):F1}\t{Percentile(slowest, 50):F1}\t{Percentile(slowest, 99):F1}\t{Percentile(answered, 50):F1}\t{Percentile(firsts, 50):F1}\t{Percentile(acked, 50):F1}\t{Percentile(acked, 99):F1}\t{generatorMs:F1}\t{controlPlaneMs:F1}"));
         return 0;
     }
 
@@ -192,6 +196,42 @@ internal static class PushLoad
 
             buffer.AsSpan(lineStart, filled - lineStart).CopyTo(buffer);
             filled -= lineStart;
+        }
+    }
+
+    /// <summary>
+    /// Milliseconds from <paramref name="started"/> until the control plane's <c>/debug/proxies</c> shows every proxy's
+    /// ACK of the version it was last sent (polled every 5 ms, so up to 5 ms late, and the polls cost both sides a little).
+    /// </summary>
+    private static async Task<double> AllAckedAsync(HttpClient api, string baseUrl, string[] versions, long started)
+    {
+        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 30;
+        while (true)
+        {
+            using var proxies = JsonDocument.Parse(await api.GetByteArrayAsync(baseUrl + "/debug/proxies"));
+            var done = 0;
+            foreach (var proxy in proxies.RootElement.EnumerateArray())
+            {
+                var name = proxy.GetProperty("name").GetString() ?? "";
+                if (name.StartsWith("gateway/bench-", StringComparison.Ordinal)
+                    && int.TryParse(name.AsSpan("gateway/bench-".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var i)
+                    && i < versions.Length && proxy.GetProperty("acked").GetString() == versions[i])
+                {
+                    done++;
+                }
+            }
+
+            if (done == versions.Length)
+            {
+                return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            }
+
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                throw new TimeoutException($"{versions.Length - done} proxies never ACKed");
+            }
+
+            await Task.Delay(5);
         }
     }
 
