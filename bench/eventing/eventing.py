@@ -98,7 +98,8 @@ def delivery_row(d):
     ok = d["p99"] is not None and d["p99"] <= 10 and d["count"] >= d["expected"] * 0.99
     p50 = "-" if d["p50"] is None else f"{d['p50']:.1f}"
     p99 = "-" if d["p99"] is None else f"{d['p99']:.1f}"
-    return f"| delivery at {d['rate']}/s, ingress arrival -> subscriber ({d.get('store', 'embedded')}) | p50 {p50} ms, p99 {p99} ms ({d['count']}/{d['expected']} delivered) | - | - | p99 <= 10 ms: {'met' if ok else 'not met'} |"
+    ack = "" if d.get("ack_p99") is None else f"; the producer's 202s: p99 {d['ack_p99']:.1f} ms"
+    return f"| delivery at {d['rate']}/s, ingress arrival -> subscriber ({d.get('store', 'embedded')}) | p50 {p50} ms, p99 {p99} ms ({d['count']}/{d['expected']} delivered{ack}) | - | - | p99 <= 10 ms: {'met' if ok else 'not met'} |"
 
 
 CPU_COLUMNS = ["control plane", "nats-server", "wrk", "publishers (NATS.Net)"]

@@ -156,13 +156,15 @@ spec:
   broker: deliver
   subscriber: {uri: \"http://127.0.0.1:$SUB/\"}"
   for _ in $(seq 1 100); do curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$API/apis/eventing.knative.dev/v1/namespaces/default/triggers/bench" | grep -q '"type":"Ready","status":"True"' && break; sleep 0.1; done
-  local out sent lat
+  local out sent lat ack99
   out=$(post "http://127.0.0.1:$BROKER/default/deliver" "${DUR}s" $(( RATE / PER_CLIENT )) "$PER_CLIENT")
   sent=$(awk '$1 == "[202]" && $3 == "responses" {print $2}' <<<"$out")
+  # The producer's side of the same events: p99 of the 202 answers (hey, in seconds), the store's durable write included.
+  ack99=$(awk '$1 == "99%" && $2 == "in" {print $3 * 1000}' <<<"$out")
   sleep 2   # the last events of the run are still on their way to the subscriber
   kill "$SUB_PID"; wait "$SUB_PID" || true; SUB_PID=""
   lat=$(python3 "$BENCH/eventing.py" latency --file "$WORK/latency.json")
-  add delivery "$(python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(rate=$RATE, expected=${sent:-0}, store='$1'); print(json.dumps(d))" "$lat")"
+  add delivery "$(python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(rate=$RATE, expected=${sent:-0}, store='$1', ack_p99=${ack99:-None}); print(json.dumps(d))" "$lat")"
 }
 
 start_cp "$WORK/data"
