@@ -59,14 +59,14 @@ public sealed class UpTests : IDisposable
         await File.WriteAllTextAsync(app, App("/hello"));
 
         // 1. A first session: hints from what the gateway serves (its real port and host, this file's path).
-        await using (var first = StartUp(out var server, gateway, app, "--mesh-mtls", "STRICT"))
+        await using (var first = StartUp(out var server, gateway, app))
         {
             await FunctionsUp.WaitUntilReadyAsync(first);
             Assert.Contains($"curl -H 'Host: demo.example.com' http://localhost:{port}/hello", first.Output, StringComparison.Ordinal);
             Assert.DoesNotContain("productpage", first.Output, StringComparison.Ordinal); // the old hard-coded bookinfo hint
             Assert.DoesNotContain("restored", first.Output, StringComparison.Ordinal);
 
-            // The first start wrote mTLS STRICT mesh-wide as Istio's own policy; this user removes it (PERMISSIVE, Istio's default).
+            // The first start wrote mTLS STRICT mesh-wide (the default) as Istio's own policy; this user removes it (PERMISSIVE, Istio's default).
             var meshWide = await TrellisProcess.RunAsync(server, "get", "pa", "default", "-n", "istio-system", "-o", "yaml");
             Assert.True(meshWide.Exit == 0, meshWide.Stderr);
             Assert.Contains("mode: STRICT", meshWide.Stdout, StringComparison.Ordinal);
@@ -96,8 +96,8 @@ public sealed class UpTests : IDisposable
             Assert.True(await second.InterruptAsync(TimeSpan.FromSeconds(30), "-TERM"), second.Output);
         }
 
-        // 3. --fresh: nothing restored, nothing stored.
-        await using (var fresh = StartUp(out var server, "--fresh"))
+        // 3. --fresh: nothing restored, nothing stored (with Istio's PERMISSIVE asked for, not even the mesh-wide policy).
+        await using (var fresh = StartUp(out var server, "--fresh", "--mesh-mtls", "PERMISSIVE"))
         {
             await FunctionsUp.WaitUntilReadyAsync(fresh);
             Assert.DoesNotContain("restored", fresh.Output, StringComparison.Ordinal);
@@ -108,7 +108,7 @@ public sealed class UpTests : IDisposable
             var gateways = await TrellisProcess.RunAsync(server, "get", "gw");
             Assert.Equal("No resources found.\n", gateways.Stdout);
 
-            // Without --mesh-mtls STRICT no mesh-wide policy is written: Istio's PERMISSIVE default holds.
+            // --mesh-mtls PERMISSIVE writes no mesh-wide policy: Istio's default holds.
             var policies = await TrellisProcess.RunAsync(server, "get", "pa", "-A");
             Assert.Equal("No resources found.\n", policies.Stdout);
         }

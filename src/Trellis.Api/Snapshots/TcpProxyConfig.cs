@@ -12,7 +12,10 @@ namespace Trellis.Api.Snapshots;
 /// <param name="Original">Where the client meant to connect, for a listener that stands for a ServiceEntry port: a
 /// passthrough cluster (resolution <c>NONE</c>, Envoy's <c>ORIGINAL_DST</c>) sends the connection there. Null: a
 /// passthrough cluster has no destination and the connection is closed.</param>
-public sealed record TcpProxyConfig(IReadOnlyList<TcpRouteConfig> Routes, bool SniPeek = false, OriginalDestinationConfig? Original = null)
+/// <param name="DestinationPort">On a workload's inbound relay, the port its connections are for as AuthorizationPolicy's
+/// <c>ports</c> and <c>destination.port</c> see it: the Service port, when the Services selecting the instance give it one
+/// TCP port; null: not one port (those fields then match no value).</param>
+public sealed record TcpProxyConfig(IReadOnlyList<TcpRouteConfig> Routes, bool SniPeek = false, OriginalDestinationConfig? Original = null, int? DestinationPort = null)
 {
     /// <summary>How long a listener that reads the server name waits for the ClientHello (Envoy's tls_inspector: 15 s).</summary>
     public static readonly TimeSpan SniPeekTimeout = TimeSpan.FromSeconds(15);

@@ -7,8 +7,8 @@ using Trellis.ControlPlane.Store;
 namespace Trellis.Cli.Roles;
 
 /// <summary>
-/// <c>trellis up --mesh-mtls STRICT</c>: the embedded mode starts with mTLS STRICT mesh-wide, as Linkerd does, rather than
-/// Istio's PERMISSIVE. It is not a hidden setting: on a data directory's first start the policy is written as Istio's own
+/// <c>trellis up</c> starts with mTLS STRICT mesh-wide by default, as Linkerd does, rather than Istio's PERMISSIVE
+/// (<c>--mesh-mtls PERMISSIVE</c> for Istio's). It is not a hidden setting: on a data directory's first start the policy is written as Istio's own
 /// mesh-wide <c>PeerAuthentication</c> (<c>istio-system/default</c>), so <c>trellis get pa -A</c> shows it and a user
 /// edits or deletes it like any other. Later starts leave the store as the user left it.
 /// </summary>
@@ -16,15 +16,12 @@ public static class MeshMtlsDefault
 {
     public const string Name = "default";
 
-    /// <summary>
-    /// PERMISSIVE until TCP hops between proxies speak mTLS: under STRICT a TCP service in the mesh would refuse every
-    /// connection (docs/tcp.md#mtls).
-    /// </summary>
-    public const MutualTlsMode Default = MutualTlsMode.Permissive;
+    /// <summary>STRICT: every hop between proxies speaks mTLS (HTTP and TCP alike), so cleartext between workloads is refused.</summary>
+    public const MutualTlsMode Default = MutualTlsMode.Strict;
 
     public static Option<MutualTlsMode> Option() => new("--mesh-mtls")
     {
-        Description = "Mesh-wide mTLS on the data directory's first start: STRICT (writes the istio-system/default PeerAuthentication) or PERMISSIVE (writes none: Istio's default)",
+        Description = "Mesh-wide mTLS on the data directory's first start: STRICT (the default, as Linkerd: writes the istio-system/default PeerAuthentication) or PERMISSIVE (writes none: Istio's default)",
         DefaultValueFactory = _ => Default,
         CustomParser = result => result.Tokens.Single().Value.ToUpperInvariant() switch
         {

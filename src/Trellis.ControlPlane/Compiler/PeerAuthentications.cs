@@ -79,12 +79,12 @@ internal static class PeerAuthentications
 
     /// <summary>
     /// Whether an instance's inbound listener is reached over mTLS (auto mTLS): its proxy has an identity and does not
-    /// DISABLE mTLS on the port, and no TCP relay is in front of it (the relay speaks no TLS yet: docs/tcp.md). The one
-    /// rule for the proxies' clusters and for the control plane's own deliveries.
+    /// DISABLE mTLS on the port (an HTTP listener and a TCP relay alike terminate it). The one rule for the proxies'
+    /// clusters and for the control plane's own deliveries.
     /// </summary>
     public static bool ReachedOverMtls(MeshIndex index, WorkloadInstance instance) =>
         instance.Ports.ContainsKey(WorkloadInstance.InboundPort) && IdentityOf(index, instance) is not null
-            && ModeFor(index, instance) != PeerAuthenticationMode.Disable && !TcpRoutes.InboundIsTcp(index, instance);
+            && ModeFor(index, instance) != PeerAuthenticationMode.Disable;
 
     /// <summary>
     /// The SPIFFE ID the control plane speaks as when it calls a workload itself (a Broker delivering to a Kubernetes

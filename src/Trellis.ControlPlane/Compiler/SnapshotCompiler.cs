@@ -41,7 +41,9 @@ public static class SnapshotCompiler
                 var protocol = clusters.InboundProtocol(instance);
                 var cluster = clusters.Inbound(instance, app, protocol);
                 // An instance whose Services' ports are all opaque TCP gets a TCP relay in front instead (docs/tcp.md).
-                var tcp = TcpRoutes.InboundIsTcp(index, instance) ? new TcpProxyConfig([new TcpRouteConfig("inbound", [], [new WeightedClusterConfig(cluster, 100)])]) : null;
+                var tcp = TcpRoutes.InboundIsTcp(index, instance)
+                    ? new TcpProxyConfig([new TcpRouteConfig("inbound", [], [new WeightedClusterConfig(cluster, 100)])], DestinationPort: TcpRoutes.InboundPort(index, instance))
+                    : null;
                 var table = tcp is not null ? "" : Add(tables, "inbound/" + instance.Id, [new VirtualHostConfig("inbound", ["*"], [new RouteConfig("default", [], [new WeightedClusterConfig(cluster, 100)])])]);
                 var identity = PeerAuthentications.IdentityOf(index, instance);
                 listeners.Add(new ListenerConfig(
@@ -121,7 +123,7 @@ public static class SnapshotCompiler
             yield return new ListenerConfig(
                 $"{instance.Id}/{key}", "127.0.0.1", local, ListenerKind.Outbound, "", instance.Id, Peer: TelemetryMetadata.Workload(instance),
                 Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Outbound),
-                Tcp: new TcpProxyConfig(TcpRoutes.Mesh(index, clusters, source, service, port)));
+                Tcp: new TcpProxyConfig(TcpRoutes.Mesh(index, clusters, source, service, port)), Identity: PeerAuthentications.IdentityOf(index, instance));
         }
     }
 
@@ -155,7 +157,7 @@ public static class SnapshotCompiler
             yield return new ListenerConfig(
                 $"{instance.Id}/{key}", "127.0.0.1", local, ListenerKind.Outbound, "", instance.Id, Peer: TelemetryMetadata.Workload(instance),
                 Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Outbound),
-                Tcp: TcpRoutes.Entry(index, clusters, source, hosts, port));
+                Tcp: TcpRoutes.Entry(index, clusters, source, hosts, port), Identity: PeerAuthentications.IdentityOf(index, instance));
         }
     }
 

@@ -31,6 +31,17 @@ internal static class TcpRoutes
     }
 
     /// <summary>
+    /// The port an instance's inbound relay takes connections for, as AuthorizationPolicy <c>ports</c> see it: the one
+    /// Service port of the Services that select it; null when they give it several (every one reaches the instance's one
+    /// application port, so the relay cannot tell them apart).
+    /// </summary>
+    public static int? InboundPort(MeshIndex index, WorkloadInstance instance)
+    {
+        var ports = index.Services.Values.Where(s => s.Instances.Any(i => i.Id == instance.Id)).SelectMany(s => s.Ports).Distinct().ToList();
+        return ports.Count == 1 ? ports[0] : null;
+    }
+
+    /// <summary>
     /// The routes of a workload's outbound TCP listener for one service port: the mesh VirtualService's <c>tls</c> rules
     /// (TLS ports) and <c>tcp</c> rules that apply to <paramref name="source"/>, then the service port's own cluster for
     /// connections no rule took (as a sidecar's default TCP filter chain). TCPRoutes and TLSRoutes attached to the Service

@@ -55,7 +55,7 @@ internal static class SnapshotCompiler
                 StringComparer.Ordinal);
         var tcp = (snapshot.Listeners ?? [])
             .Where(l => l.Tcp is not null)
-            .ToFrozenDictionary(l => l.Name, l => Tcp.TcpRouteTable.Compile(l.Tcp!, clusters, refuseCleartext: l.Mtls == PeerAuthenticationMode.Strict), StringComparer.Ordinal);
+            .ToFrozenDictionary(l => l.Name, l => Tcp.TcpRouteTable.Compile(l.Tcp!, clusters, l), StringComparer.Ordinal);
         var serverNames = (snapshot.Listeners ?? [])
             .Where(l => l.ServerNames is { Count: > 0 } && l.Tcp is null)
             .ToFrozenDictionary(l => l.Name, l => new ServerNameMap<CompiledRouteTable>(l.ServerNames!.Select(n => (n.Hostname, tables[n.RouteTable]))), StringComparer.Ordinal);

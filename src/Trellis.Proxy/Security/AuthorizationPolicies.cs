@@ -37,6 +37,33 @@ internal sealed class AuthorizationPolicies
         return new AuthorizationPolicies(deny, allow) { NeedsUser = config.Policies.Any(UsesUser) };
     }
 
+    /// <summary>
+    /// The policies as Istio applies them to a TCP connection, which has no HTTP request: a rule of an ALLOW policy that
+    /// names an HTTP-only field (<c>hosts</c>, <c>methods</c>, <c>paths</c>, <c>requestPrincipals</c>,
+    /// <c>request.*</c> conditions, and their <c>not</c> forms) matches nothing; in a DENY policy those fields are dropped
+    /// and the rest of the rule still applies (Istio's "more restrictive" reading: a DENY for GET on port 9000 denies every
+    /// connection to 9000). Both err towards refusing.
+    /// </summary>
+    public static AuthorizationPolicies CompileForTcp(AuthorizationConfig config) => Compile(new AuthorizationConfig(
+        config.Policies.Select(p => p with
+        {
+            Rules = p.Action == AuthorizationEffect.Allow ? p.Rules.Where(r => !HttpOnly(r)).ToList() : p.Rules.Select(WithoutHttpFields).ToList(),
+        }).ToList()));
+
+    private static bool HttpOnly(Trellis.Api.Security.Rule rule) =>
+        rule.From.Any(f => f.Source.RequestPrincipals.Count > 0 || f.Source.NotRequestPrincipals.Count > 0)
+        || rule.To.Any(t => t.Operation is { Hosts.Count: > 0 } or { NotHosts.Count: > 0 } or { Methods.Count: > 0 } or { NotMethods.Count: > 0 } or { Paths.Count: > 0 } or { NotPaths.Count: > 0 })
+        || rule.When.Any(HttpOnly);
+
+    private static bool HttpOnly(Trellis.Api.Security.Condition condition) => condition.Key.StartsWith("request.", StringComparison.Ordinal);
+
+    private static Trellis.Api.Security.Rule WithoutHttpFields(Trellis.Api.Security.Rule rule) => rule with
+    {
+        From = rule.From.Select(f => f with { Source = f.Source with { RequestPrincipals = [], NotRequestPrincipals = [] } }).ToList(),
+        To = rule.To.Select(t => t with { Operation = t.Operation with { Hosts = [], NotHosts = [], Methods = [], NotMethods = [], Paths = [], NotPaths = [] } }).ToList(),
+        When = rule.When.Where(c => !HttpOnly(c)).ToList(),
+    };
+
     public AuthorizationDecision Decide(in RouteRequest request, in RequestIdentity identity)
     {
         foreach (var policy in _deny)

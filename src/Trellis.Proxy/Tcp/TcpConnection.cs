@@ -1,23 +1,25 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using Trellis.Api.Snapshots;
 using Trellis.Proxy.LoadBalancing;
 using Trellis.Proxy.Pipeline;
 using Trellis.Proxy.Resilience;
-using Trellis.Proxy.Telemetry;
-using Trellis.Proxy.Telemetry.Metrics;
 using Trellis.Proxy.Upstream;
 
 namespace Trellis.Proxy.Tcp;
 
 /// <summary>
 /// One proxied TCP connection, Envoy's <c>tcp_proxy</c> steps in order:
+/// (0) on a workload's inbound relay, mesh mTLS is told from anything else by the first bytes and terminated, and
+/// PeerAuthentication applied (<see cref="TcpInboundMtls"/>);
 /// (1) with SNI routes, read the ClientHello's server name (the bytes stay for the upstream);
 /// (2) the listener's first matching route (none: close, <c>NR</c>);
 /// (3) a cluster by weight and its <c>tcp.maxConnections</c> slot (full: close, <c>UO</c>);
 /// (4) an endpoint by the cluster's balancer, skipping ejected ones, or for a passthrough cluster the address the client
 /// meant (<see cref="TcpRouteTable.OriginalDestination"/>) (none: close, <c>UH</c>);
-/// (5) connect within <c>tcp.connectTimeout</c>, originating TLS when a DestinationRule says SIMPLE or MUTUAL (failure:
+/// (5) connect within <c>tcp.connectTimeout</c>, originating TLS when a DestinationRule says SIMPLE or MUTUAL, speaking
+/// mesh mTLS as the listener's workload to a peer that takes it (auto mTLS) or when ISTIO_MUTUAL says so (failure:
 /// close, <c>UF</c>, counted by outlier detection);
 /// (6) relay (<see cref="TcpRelay"/>) under <c>tcp.idleTimeout</c> and <c>tcp.maxConnectionDuration</c>.
 /// Every connection is counted in Istio's TCP metrics, failures included (opened and closed with their flag).
@@ -36,42 +38,56 @@ internal static class TcpConnection
                 return; // the listener left the snapshot between accept and now
             }
 
-            if (table.RefusesCleartext)
-            {
-                TcpLog.Refused(services.Log, listener, "-", "PeerAuthentication STRICT: TCP relays take no mTLS yet, so no connection is accepted");
-                return;
-            }
-
-            byte[]? peeked = null;
-            var peekedLength = 0;
+            var read = table.SniPeek || table.InboundMtls != PeerAuthenticationMode.Disable ? ArrayPool<byte>.Shared.Rent(TlsClientHello.MaxBytes) : null;
+            IUpstreamTransport? downstream = null;
             try
             {
                 string? serverName = null;
-                if (table.SniPeek)
+                var unread = 0;
+                Security.PeerIdentity? peer = null;
+                if (table.InboundMtls != PeerAuthenticationMode.Disable)
                 {
-                    peeked = ArrayPool<byte>.Shared.Rent(TlsClientHello.MaxBytes);
-                    (peekedLength, serverName) = await PeekServerNameAsync(client, peeked, services.Time, stop);
+                    var accept = await TcpInboundMtls.AcceptAsync(client, read!, listener, table, services, stop);
+                    (downstream, unread, peer) = (accept.Client, accept.Unread, accept.Peer);
+                    if (downstream is null)
+                    {
+                        return;
+                    }
+                }
+                else if (read is not null)
+                {
+                    var hello = await ClientHelloReader.ReadAsync(client, read, TcpProxyConfig.SniPeekTimeout, services.Time, stop);
+                    (unread, serverName) = (hello.Length, hello.ServerName);
                 }
 
                 var local = (client.LocalEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
                 var remote = (client.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-                var route = table.Match(local, remote, serverName);
-                var cluster = route?.PickCluster(services.Options.Random);
-                if (route is null || cluster is null)
+                if (table.Authorization is not null && table.Authorize(peer, remote) is { Allowed: false } denied)
                 {
-                    Count(services.Telemetry, telemetry, null, null, route is null ? ResponseFlags.NoRouteFound : ResponseFlags.NoHealthyUpstream);
-                    TcpLog.Refused(services.Log, listener, route?.Name ?? "-", route is null ? "no route" : "no cluster");
+                    new TcpHop(listener, "-", table.Identity, peer is not null, services, telemetry, started).Count(null, null, ResponseFlags.UnauthorizedDenied, false);
+                    TcpLog.Refused(services.Log, listener, "-", $"RBAC: access denied{(denied.Policy is { } policy ? " by " + policy : "")} for {peer?.Principal ?? "a peer without mTLS"}");
                     return;
                 }
 
-                var original = cluster.Config.LoadBalancer == Api.Snapshots.LoadBalancerKind.Passthrough ? table.OriginalDestination(serverName) : null;
-                await ConnectAndRelayAsync(client, listener, route.Name, cluster, original, peeked.AsMemory(0, peekedLength), services, telemetry, started, stop);
+                var route = table.Match(local, remote, serverName);
+                var cluster = route?.PickCluster(services.Options.Random);
+                var hop = new TcpHop(listener, route?.Name ?? "-", table.Identity, peer is not null, services, telemetry, started);
+                if (route is null || cluster is null)
+                {
+                    hop.Count(null, null, route is null ? ResponseFlags.NoRouteFound : ResponseFlags.NoHealthyUpstream, false);
+                    TcpLog.Refused(services.Log, listener, hop.Route, route is null ? "no route" : "no cluster");
+                    return;
+                }
+
+                var original = cluster.Config.LoadBalancer == LoadBalancerKind.Passthrough ? table.OriginalDestination(serverName) : null;
+                await ConnectAndRelayAsync(downstream ?? new TcpTransport(client), hop, cluster, original, read.AsMemory(0, unread), stop);
             }
             finally
             {
-                if (peeked is not null)
+                downstream?.Dispose();
+                if (read is not null)
                 {
-                    ArrayPool<byte>.Shared.Return(peeked);
+                    ArrayPool<byte>.Shared.Return(read);
                 }
             }
         }
@@ -79,33 +95,33 @@ internal static class TcpConnection
 
     /// <param name="original">For a passthrough cluster, where the client meant to connect (null: nowhere known).</param>
     private static async Task ConnectAndRelayAsync(
-        Socket client, string listener, string route, ClusterState cluster, (string Host, int Port)? original, ReadOnlyMemory<byte> prefix, TcpServices services,
-        ListenerTelemetry? telemetry, long started, CancellationToken stop)
+        IUpstreamTransport client, TcpHop hop, ClusterState cluster, (string Host, int Port)? original, ReadOnlyMemory<byte> prefix, CancellationToken stop)
     {
+        var services = hop.Services;
         var slots = cluster.ConnectionSlots;
         if (slots is not null && !slots.TryTake())
         {
-            Count(services.Telemetry, telemetry, cluster, null, ResponseFlags.UpstreamOverflow);
-            TcpLog.Refused(services.Log, listener, route, $"{cluster.Name}: tcp.maxConnections ({slots.Max}) reached");
+            hop.Count(cluster, null, ResponseFlags.UpstreamOverflow, false);
+            TcpLog.Refused(services.Log, hop.Listener, hop.Route, $"{cluster.Name}: tcp.maxConnections ({slots.Max}) reached");
             return;
         }
 
         try
         {
-            var endpoint = cluster.Config.LoadBalancer != Api.Snapshots.LoadBalancerKind.Passthrough ? cluster.PickEndpoint()
+            var endpoint = cluster.Config.LoadBalancer != LoadBalancerKind.Passthrough ? cluster.PickEndpoint()
                 : original is { } to && cluster.PassthroughEndpoint(to.Host, to.Port) is var named && !PassthroughLoop.IsSelf(named, services.Snapshots.Current.Source) ? named
                 : null;
             if (endpoint is null)
             {
-                Count(services.Telemetry, telemetry, cluster, null, ResponseFlags.NoHealthyUpstream);
-                TcpLog.Refused(services.Log, listener, route, $"{cluster.Name}: no healthy upstream");
+                hop.Count(cluster, null, ResponseFlags.NoHealthyUpstream, false);
+                TcpLog.Refused(services.Log, hop.Listener, hop.Route, $"{cluster.Name}: no healthy upstream");
                 return;
             }
 
             endpoint.RequestStarted(); // LEAST_CONN counts connections here as LEAST_REQUEST counts requests
             try
             {
-                await RelayToAsync(client, listener, route, cluster, endpoint, prefix, services, telemetry, started, stop);
+                await RelayToAsync(client, hop, cluster, endpoint, prefix, stop);
             }
             finally
             {
@@ -118,19 +134,21 @@ internal static class TcpConnection
         }
     }
 
-    private static async Task RelayToAsync(
-        Socket client, string listener, string route, ClusterState cluster, EndpointState endpoint, ReadOnlyMemory<byte> prefix,
-        TcpServices services, ListenerTelemetry? telemetry, long started, CancellationToken stop)
+    private static async Task RelayToAsync(IUpstreamTransport client, TcpHop hop, ClusterState cluster, EndpointState endpoint, ReadOnlyMemory<byte> prefix, CancellationToken stop)
     {
-        // SIMPLE and MUTUAL originate TLS through the one TLS client path (its settings, checks and logs); ISTIO_MUTUAL asks
-        // for mesh mTLS, which the relays do not speak yet: never send the bytes in cleartext instead.
+        // One TLS client path for every mode (ClusterTls): SIMPLE and MUTUAL originate TLS; auto mTLS and ISTIO_MUTUAL speak
+        // the mesh's mTLS as the listener's workload; the rest is plain TCP. A cluster that asks for TLS on a proxy
+        // without a TLS client is refused, never served in cleartext.
+        var services = hop.Services;
+        var upstream = $"{endpoint.Address}:{endpoint.Port}";
         var mode = cluster.Config.Tls?.Mode;
-        var originating = mode is Api.Snapshots.ClusterTlsMode.Simple or Api.Snapshots.ClusterTlsMode.Mutual;
-        var connector = originating ? cluster.Tls?.ForRelay(ServerHost(cluster, endpoint)) : cluster.Connector;
-        if (connector is null || mode == Api.Snapshots.ClusterTlsMode.IstioMutual)
+        var connector = cluster.Tls is { } tls ? tls.ForRelay(endpoint, hop.Source, ServerHost(cluster, endpoint), cluster.Connector)
+            : mode is null or ClusterTlsMode.Auto or ClusterTlsMode.Disable ? cluster.Connector
+            : null;
+        if (connector is null)
         {
-            Count(services.Telemetry, telemetry, cluster, endpoint, ResponseFlags.UpstreamConnectionFailure);
-            TcpLog.ConnectFailed(services.Log, listener, cluster.Name, $"{endpoint.Address}:{endpoint.Port}", mode == Api.Snapshots.ClusterTlsMode.IstioMutual ? "ISTIO_MUTUAL: TCP relays speak no mesh mTLS yet" : $"{mode}: this proxy has no TLS client");
+            hop.Count(cluster, endpoint, ResponseFlags.UpstreamConnectionFailure, false);
+            TcpLog.ConnectFailed(services.Log, hop.Listener, cluster.Name, upstream, $"{mode}: this proxy has no TLS client");
             return;
         }
 
@@ -139,25 +157,24 @@ internal static class TcpConnection
         connectTimeout.CancelAfter(pool?.ConnectTimeout ?? TcpServices.DefaultConnectTimeout);
         EndPoint target = IPAddress.TryParse(endpoint.Address, out var ip) ? new IPEndPoint(ip, endpoint.Port) : new DnsEndPoint(endpoint.Address, endpoint.Port);
         var (transport, error) = await connector.ConnectAsync(target, connectTimeout.Token);
-        // Plain TCP (auto mTLS never picks TLS to a TCP relay, whose endpoints the compiler leaves unmarked) or originated TLS.
         if (transport is null)
         {
             cluster.Outlier?.Record(endpoint, AttemptOutcome.Failed(AttemptFailure.ConnectFailure));
-            Count(services.Telemetry, telemetry, cluster, endpoint, ResponseFlags.UpstreamConnectionFailure);
-            TcpLog.ConnectFailed(services.Log, listener, cluster.Name, $"{endpoint.Address}:{endpoint.Port}", error?.Message ?? "no transport");
+            hop.Count(cluster, endpoint, ResponseFlags.UpstreamConnectionFailure, false);
+            TcpLog.ConnectFailed(services.Log, hop.Listener, cluster.Name, upstream, error?.Message ?? "no transport");
             return;
         }
 
         using (transport)
         {
             cluster.Outlier?.Record(endpoint, AttemptOutcome.Response(200));
-            var series = Series(services.Telemetry, telemetry, cluster, endpoint, ResponseFlags.None);
+            var series = hop.Series(cluster, endpoint, ResponseFlags.None, transport is TlsTransport { Server: not null });
             series?.Open();
             var limits = new TcpRelayLimits(pool?.IdleTimeout ?? TcpServices.DefaultIdleTimeout, pool?.MaxConnectionDuration);
-            var result = await TcpRelay.RunAsync(new TcpTransport(client), transport, prefix, limits, series, services.Time, stop);
+            var result = await TcpRelay.RunAsync(client, transport, prefix, limits, series, services.Time, stop);
             series?.Close();
-            TcpLog.Closed(services.Log, listener, route, cluster.Name, $"{endpoint.Address}:{endpoint.Port}", result.End, result.Received, result.Sent,
-                (long)services.Time.GetElapsedTime(started).TotalMilliseconds);
+            TcpLog.Closed(services.Log, hop.Listener, hop.Route, cluster.Name, upstream, result.End, result.Received, result.Sent,
+                (long)services.Time.GetElapsedTime(hop.Started).TotalMilliseconds);
         }
     }
 
@@ -168,78 +185,7 @@ internal static class TcpConnection
     /// </summary>
     private static string? ServerHost(ClusterState cluster, EndpointState endpoint)
     {
-        var host = cluster.Config.LoadBalancer == Api.Snapshots.LoadBalancerKind.Passthrough ? endpoint.Address : cluster.Config.Service?.Host;
+        var host = cluster.Config.LoadBalancer == LoadBalancerKind.Passthrough ? endpoint.Address : cluster.Config.Service?.Host;
         return host is null || host.StartsWith('*') || IPAddress.TryParse(host, out _) ? null : host;
-    }
-
-    /// <summary>
-    /// Reads until the ClientHello is whole, it is clear the bytes are not TLS, the client stops sending, or
-    /// <see cref="Api.Snapshots.TcpProxyConfig.SniPeekTimeout"/> passes (then the connection is routed without a name).
-    /// </summary>
-    private static async Task<(int Length, string? ServerName)> PeekServerNameAsync(Socket client, byte[] buffer, TimeProvider time, CancellationToken stop)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        using var timer = time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), timeout, Api.Snapshots.TcpProxyConfig.SniPeekTimeout, Timeout.InfiniteTimeSpan);
-        var length = 0;
-        try
-        {
-            while (length < TlsClientHello.MaxBytes)
-            {
-                var read = await client.ReceiveAsync(buffer.AsMemory(length, TlsClientHello.MaxBytes - length), SocketFlags.None, timeout.Token);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                length += read;
-                var parse = TlsClientHello.TryRead(buffer.AsSpan(0, length), out var name);
-                if (parse != ClientHelloParse.Incomplete)
-                {
-                    return (length, name);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // A client that sends nothing in time, or goes away: route on what is known (no name).
-        }
-
-        return (length, null);
-    }
-
-    private static void Count(ProxyTelemetry proxy, ListenerTelemetry? listener, ClusterState? cluster, EndpointState? endpoint, ResponseFlags flags)
-    {
-        var series = Series(proxy, listener, cluster, endpoint, flags);
-        series?.Open();
-        series?.Close();
-    }
-
-    /// <summary>
-    /// The connection's series: on an outbound or gateway listener (reporter source) the listener's workload to the
-    /// endpoint's, for the cluster's service; on an inbound listener (reporter destination) an unknown source (plain
-    /// TCP carries no peer metadata) to the listener's workload, for the instance's first service. Null when the
-    /// listener's metrics are off.
-    /// </summary>
-    private static TcpSeries? Series(ProxyTelemetry proxy, ListenerTelemetry? listener, ClusterState? cluster, EndpointState? endpoint, ResponseFlags flags)
-    {
-        if (listener is not { Metrics: true })
-        {
-            return null;
-        }
-
-        var tables = proxy.Tables;
-        TcpKey key;
-        if (listener.Reporter == Reporter.Source)
-        {
-            var destination = endpoint is not null && tables.TryGetPeer(endpoint, out var peer) ? peer : 0;
-            var service = cluster is not null && tables.TryGetService(cluster.Name, out var id) ? id : 0;
-            key = new TcpKey(Reporter.Source, listener.Self, destination, service, flags, MutualTls: false, listener.PlanId);
-        }
-        else
-        {
-            key = new TcpKey(Reporter.Destination, 0, listener.Self, listener.ServiceFor(default), flags, MutualTls: false, listener.PlanId);
-        }
-
-        return proxy.Metrics.Tcp.Series(key);
     }
 }

@@ -1,6 +1,8 @@
 using System.Net;
 using Trellis.Api.Snapshots;
 using Trellis.Proxy.LoadBalancing;
+using Trellis.Proxy.Routing;
+using Trellis.Proxy.Security;
 
 namespace Trellis.Proxy.Tcp;
 
@@ -13,19 +15,45 @@ internal sealed class TcpRouteTable
 {
     private readonly TcpRoute[] _routes;
 
-    private TcpRouteTable(TcpRoute[] routes, bool sniPeek, bool refuseCleartext, OriginalDestinationConfig? original)
+    private static readonly Microsoft.AspNetCore.Http.HeaderDictionary NoHeaders = new();
+
+    private readonly int _destinationPort;
+
+    private TcpRouteTable(
+        TcpRoute[] routes, bool sniPeek, OriginalDestinationConfig? original, string? identity, PeerAuthenticationMode inboundMtls, AuthorizationPolicies? authorization, int destinationPort)
     {
         _routes = routes;
+        Authorization = authorization;
+        _destinationPort = destinationPort;
         Original = original;
         SniPeek = sniPeek;
-        RefusesCleartext = refuseCleartext;
+        Identity = identity;
+        InboundMtls = inboundMtls;
     }
 
     /// <summary>
-    /// The listener's PeerAuthentication is STRICT: it may take mTLS only, and the relay speaks no TLS yet, so it refuses
-    /// every connection (fail closed) rather than take cleartext.
+    /// The SPIFFE ID of the listener's workload: what an outbound or gateway relay speaks mesh mTLS as (auto mTLS,
+    /// ISTIO_MUTUAL), and the certificate an inbound relay presents; null for a listener without one (cleartext only).
     /// </summary>
-    public bool RefusesCleartext { get; }
+    public string? Identity { get; }
+
+    /// <summary>
+    /// What an inbound relay accepts from peers (its PeerAuthentication): STRICT takes mesh mTLS only, PERMISSIVE mesh mTLS
+    /// and anything else, DISABLE anything without looking (also every outbound and gateway relay). An inbound relay
+    /// without an identity cannot terminate mTLS: under STRICT it takes nothing.
+    /// </summary>
+    public PeerAuthenticationMode InboundMtls { get; }
+
+    /// <summary>An inbound relay's AuthorizationPolicies, read as Istio reads them for TCP; null when none selects the workload.</summary>
+    public AuthorizationPolicies? Authorization { get; }
+
+    /// <summary>
+    /// Whether AuthorizationPolicy lets a connection in: from <paramref name="peer"/> (its mTLS identity; null for a
+    /// cleartext client, which no principal or namespace matches) at <paramref name="remote"/>, to the relay's port.
+    /// </summary>
+    public AuthorizationDecision Authorize(PeerIdentity? peer, IPAddress remote) => Authorization is not { } policies
+        ? new AuthorizationDecision(true, null)
+        : policies.Decide(new RouteRequest("", "", "", null, NoHeaders, _destinationPort), new RequestIdentity(peer?.Principal ?? "", remote.ToString(), null));
 
     /// <summary>Whether a route needs the ClientHello's server name (the listener reads it before routing).</summary>
     public bool SniPeek { get; }
@@ -43,11 +71,13 @@ internal sealed class TcpRouteTable
         Original is { } original && (serverName ?? original.Host) is { Length: > 0 } host ? (host, original.Port) : null;
 
     /// <param name="clusters">The snapshot's clusters; the validator has checked that every name exists.</param>
-    /// <param name="refuseCleartext">See <see cref="RefusesCleartext"/>.</param>
-    public static TcpRouteTable Compile(TcpProxyConfig config, IReadOnlyDictionary<string, ClusterState> clusters, bool refuseCleartext = false)
+    /// <param name="listener">The listener the routes belong to (its kind, identity and PeerAuthentication mode); null: none of those.</param>
+    public static TcpRouteTable Compile(TcpProxyConfig config, IReadOnlyDictionary<string, ClusterState> clusters, ListenerConfig? listener = null)
     {
         var routes = (config.Routes ?? []).Select(r => TcpRoute.Compile(r, clusters)).ToArray();
-        return new TcpRouteTable(routes, config.SniPeek || routes.Any(r => r.NeedsSni), refuseCleartext, config.Original);
+        var inboundMtls = listener is { Kind: ListenerKind.Inbound } ? listener.Mtls : PeerAuthenticationMode.Disable;
+        var authorization = listener is { Kind: ListenerKind.Inbound, Authorization: { } policies } ? AuthorizationPolicies.CompileForTcp(policies) : null;
+        return new TcpRouteTable(routes, config.SniPeek || routes.Any(r => r.NeedsSni), config.Original, listener?.Identity, inboundMtls, authorization, config.DestinationPort ?? 0);
     }
 
     /// <summary>The first route whose matches hold for the connection; null when none does (the connection is closed, NR).</summary>

@@ -17,7 +17,9 @@ internal enum ClientHelloParse
 }
 
 /// <summary>
-/// Reads the server name (SNI, RFC 6066 §3) from a TLS ClientHello without terminating TLS (RFC 8446 §4.1.2): the
+/// Reads the server name (SNI, RFC 6066 §3) and whether a mesh ALPN is offered (RFC 7301; Istio's proxies offer
+/// <c>istio</c>, <c>istio-peer-exchange</c>, <c>istio-http/1.1</c>... on mTLS between sidecars, which is how an inbound
+/// side tells mesh mTLS from an application's own TLS) from a TLS ClientHello without terminating TLS (RFC 8446 §4.1.2): the
 /// record header, the handshake header, then the hello's fields skipped by their lengths down to the extensions.
 /// Every length is checked against what is there; a ClientHello split across several records is read from the first
 /// record only (as the server name is in every hello seen in practice, within its first 16 KiB).
@@ -27,9 +29,15 @@ internal static class TlsClientHello
     /// <summary>The most bytes read while looking for the name: one TLS record and its header.</summary>
     public const int MaxBytes = 5 + (1 << 14);
 
-    public static ClientHelloParse TryRead(ReadOnlySpan<byte> data, out string? serverName)
+    /// <summary>The prefix of the ALPN names mesh proxies offer each other (Istio's inbound filter chains match it).</summary>
+    public const string MeshAlpnPrefix = "istio";
+
+    public static ClientHelloParse TryRead(ReadOnlySpan<byte> data, out string? serverName) => TryRead(data, out serverName, out _);
+
+    public static ClientHelloParse TryRead(ReadOnlySpan<byte> data, out string? serverName, out bool meshAlpn)
     {
         serverName = null;
+        meshAlpn = false;
         if (data.Length < 5)
         {
             return data.Length > 0 && data[0] != 22 ? ClientHelloParse.NotTls : ClientHelloParse.Incomplete;
@@ -93,34 +101,66 @@ internal static class TlsClientHello
                 return ClientHelloParse.NotTls;
             }
 
-            if (type != 0)
-            {
-                continue; // not server_name
-            }
-
-            var names = new Reader(body);
-            if (!names.Vector(2, out var list))
+            var fields = new Reader(body);
+            if ((type == ServerNameExtension && !ReadServerName(ref fields, ref serverName))
+                || (type == AlpnExtension && !ReadMeshAlpn(ref fields, ref meshAlpn)))
             {
                 return ClientHelloParse.NotTls;
-            }
-
-            var entries = new Reader(list);
-            while (entries.Remaining > 0)
-            {
-                if (!entries.Byte(out var nameType) || !entries.Vector(2, out var name))
-                {
-                    return ClientHelloParse.NotTls;
-                }
-
-                if (nameType == 0 && name.Length > 0 && Ascii(name))
-                {
-                    serverName = Encoding.ASCII.GetString(name).TrimEnd('.').ToLowerInvariant();
-                    return ClientHelloParse.Complete;
-                }
             }
         }
 
         return ClientHelloParse.Complete;
+    }
+
+    private const int ServerNameExtension = 0;
+    private static ReadOnlySpan<byte> MeshAlpn => "istio"u8; // MeshAlpnPrefix
+    private const int AlpnExtension = 16;
+
+    /// <summary>server_name: a list of (type, name); the first host_name (type 0) of printable ASCII is the name.</summary>
+    private static bool ReadServerName(ref Reader body, ref string? serverName)
+    {
+        if (!body.Vector(2, out var list))
+        {
+            return false;
+        }
+
+        var entries = new Reader(list);
+        while (entries.Remaining > 0)
+        {
+            if (!entries.Byte(out var nameType) || !entries.Vector(2, out var name))
+            {
+                return false;
+            }
+
+            if (nameType == 0 && name.Length > 0 && Ascii(name) && serverName is null)
+            {
+                serverName = Encoding.ASCII.GetString(name).TrimEnd('.').ToLowerInvariant();
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>application_layer_protocol_negotiation: a list of names; whether one starts with <see cref="MeshAlpnPrefix"/>.</summary>
+    private static bool ReadMeshAlpn(ref Reader body, ref bool meshAlpn)
+    {
+        if (!body.Vector(2, out var list))
+        {
+            return false;
+        }
+
+        var names = new Reader(list);
+        while (names.Remaining > 0)
+        {
+            if (!names.Vector(1, out var name))
+            {
+                return false;
+            }
+
+            meshAlpn |= name.StartsWith(MeshAlpn);
+        }
+
+        return true;
     }
 
     private static bool Ascii(ReadOnlySpan<byte> name)

@@ -46,12 +46,23 @@ internal sealed class ClusterTls
     }
 
     /// <summary>
-    /// The connector of a relayed TCP connection when the cluster originates TLS (SIMPLE, MUTUAL): the same origination
-    /// settings and handshake path as HTTP's, sending the rule's <c>sni</c> else <paramref name="host"/>, and no ALPN
-    /// (the bytes are not HTTP). Null when the cluster does not originate TLS.
+    /// The connector of a relayed TCP connection from <paramref name="source"/> to <paramref name="endpoint"/>: when the
+    /// cluster originates TLS (SIMPLE, MUTUAL), the same origination settings and handshake path as HTTP's, sending the
+    /// rule's <c>sni</c> else <paramref name="host"/>, and no ALPN (the bytes are not HTTP); when the attempt speaks mesh
+    /// mTLS (<see cref="UsesMtls"/>: auto mTLS, ISTIO_MUTUAL), the source's mTLS with the mesh's TCP ALPN (the inbound
+    /// relay tells it from the application's own TLS by it); else <paramref name="plain"/>.
     /// </summary>
-    public IUpstreamConnector? ForRelay(string? host) =>
-        _origination is { } origination ? _connectors.Originate(origination, origination.ServerName(host), default, _tcp) : null;
+    public IUpstreamConnector ForRelay(EndpointState endpoint, string? source, string? host, IUpstreamConnector plain)
+    {
+        if (_origination is { } origination)
+        {
+            return _connectors.Originate(origination, origination.ServerName(host), default, _tcp);
+        }
+
+        return UsesMtls(endpoint, source)
+            ? _connectors.For(source ?? string.Empty, _expected, _expectedKey, MeshTls.TcpAlpn, _tcp, _sni)
+            : plain;
+    }
 
     /// <summary>Whether an attempt from <paramref name="source"/> to <paramref name="endpoint"/> speaks mTLS.</summary>
     public bool UsesMtls(EndpointState endpoint, string? source) => _mode switch

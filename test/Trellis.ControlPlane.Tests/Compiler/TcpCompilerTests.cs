@@ -175,6 +175,39 @@ public sealed class TcpCompilerTests
     }
 
     [Fact]
+    public void Compile_WorkloadsWithServiceAccounts_TcpHopsSpeakMeshMtls()
+    {
+        var deployments = string.Join("\n---\n", new[] { ("client-v1", "client"), ("echo-v1", "echo"), ("echo-v2", "echo") }.Select(d => $$$"""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: {{{d.Item1}}}, namespace: default}
+            spec:
+              selector: {matchLabels: {workload: {{{d.Item1}}}}}
+              template:
+                metadata: {labels: {workload: {{{d.Item1}}}}}
+                spec:
+                  serviceAccountName: {{{d.Item2}}}
+                  containers: [{name: app, image: app, command: [app]}]
+            """));
+        var snapshot = Compile(deployments + "\n---\n" + """
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: default, namespace: istio-system}
+            spec: {mtls: {mode: STRICT}}
+            """);
+
+        // The client's TCP listener speaks as its account; the echo instances' relays present theirs, take STRICT, and
+        // are marked as accepting mTLS for auto mTLS (secure naming: the echo account).
+        Assert.Equal("spiffe://cluster.local/ns/default/sa/client", snapshot.Listeners.Single(l => l.Name == "client-1/tcp:default/echo:9000").Identity);
+        var echo = snapshot.Listeners.Single(l => l.Name == "echo-1/inbound");
+        Assert.Equal(("spiffe://cluster.local/ns/default/sa/echo", PeerAuthenticationMode.Strict), (echo.Identity, echo.Mtls));
+        Assert.Null(echo.Tcp!.DestinationPort); // two Service ports reach its one application port: AuthorizationPolicy ports match none
+        var cluster = snapshot.Clusters.Single(c => c.Name == $"outbound|9000||{Echo}");
+        Assert.Equal(["spiffe://cluster.local/ns/default/sa/echo"], cluster.Tls!.PeerIdentities);
+        Assert.All(cluster.Endpoints!, e => Assert.True(e.Mtls));
+    }
+
+    [Fact]
     public void Compile_ReservedPortOfUnknownService_NoListener()
     {
         var snapshot = SnapshotCompiler.Compile(CompilerHarness.Node, CompilerHarness.State([], Client));

@@ -235,14 +235,14 @@ public sealed class TcpProxyTests
     }
 
     [Fact]
-    public async Task Listener_StrictPeerAuthentication_RefusesEveryConnection()
+    public async Task Listener_StrictPeerAuthentication_RefusesCleartext()
     {
         await using var backend = new TcpBackend("a");
         var snapshot = Snapshot(To(("a", 100)), Cluster("a", backend.Port));
         snapshot = snapshot with { Listeners = [snapshot.Listeners[0] with { Kind = ListenerKind.Inbound, Mtls = PeerAuthenticationMode.Strict }] };
         await using var server = await StartAsync(snapshot);
 
-        // The relay speaks no TLS yet: under STRICT it takes nothing rather than cleartext.
+        // Under STRICT only mesh mTLS is taken (TcpMtlsTests): cleartext is closed before the upstream is dialled.
         Assert.Equal("", await ExchangeAsync(server, "hello"));
         Assert.Equal(0, backend.Connections);
     }

@@ -8,7 +8,7 @@ namespace Trellis.Proxy.Tests.Tcp;
 public sealed class TlsClientHelloTests
 {
     /// <summary>The first bytes .NET's own TLS client sends for <paramref name="serverName"/> (a real ClientHello).</summary>
-    private static async Task<byte[]> CaptureAsync(string serverName)
+    private static async Task<byte[]> CaptureAsync(string serverName, params string[] alpn)
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -17,7 +17,11 @@ public sealed class TlsClientHelloTests
         using var server = await listener.AcceptSocketAsync();
         await using var tls = new SslStream(client.GetStream());
         using var abandon = new CancellationTokenSource();
-        var handshake = tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = serverName }, abandon.Token);
+        var handshake = tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = serverName,
+            ApplicationProtocols = alpn.Length == 0 ? null : alpn.Select(p => new SslApplicationProtocol(p)).ToList(),
+        }, abandon.Token);
         var captured = new List<byte>();
         var buffer = new byte[TlsClientHello.MaxBytes];
         while (TlsClientHello.TryRead(captured.ToArray(), out _) == ClientHelloParse.Incomplete)
@@ -46,6 +50,34 @@ public sealed class TlsClientHelloTests
             Assert.Equal(ClientHelloParse.Incomplete, TlsClientHello.TryRead(hello.AsSpan(0, length), out var partial));
             Assert.Null(partial);
         }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(false, "h2", "http/1.1")]
+    [InlineData(true, "istio")]
+    [InlineData(true, "istio-peer-exchange", "istio")]
+    [InlineData(true, "h2", "istio-http/1.1")]
+    public async Task TryRead_RealClientHello_MeshAlpnToldFromTheApplicationsOwn(bool mesh, params string[] alpn)
+    {
+        var hello = await CaptureAsync("db.example.test", alpn);
+
+        Assert.Equal(ClientHelloParse.Complete, TlsClientHello.TryRead(hello, out var name, out var meshAlpn));
+        Assert.Equal("db.example.test", name);
+        Assert.Equal(mesh, meshAlpn);
+    }
+
+    [Fact]
+    public void TryRead_AlpnListLongerThanItsExtension_NotTls()
+    {
+        // record(5) + handshake header(4) + version, random, empty session id, one suite, one compression method, then
+        // extensions: ALPN (16) whose list claims 9 bytes where 6 are.
+        byte[] body = [.. new byte[34], 0, 0, 2, 0x13, 0x01, 1, 0, 0, 10, 0, 16, 0, 6, 0, 9, 5, (byte)'i', (byte)'s', (byte)'t'];
+        byte[] hello = [1, 0, 0, (byte)body.Length, .. body];
+        byte[] record = [22, 3, 1, 0, (byte)hello.Length, .. hello];
+
+        Assert.Equal(ClientHelloParse.NotTls, TlsClientHello.TryRead(record, out _, out var meshAlpn));
+        Assert.False(meshAlpn);
     }
 
     [Theory]

@@ -29,6 +29,14 @@ internal sealed class MeshTls(WorkloadIdentities identities, TimeProvider time, 
     public static readonly SslApplicationProtocol[] Http2Only = [SslApplicationProtocol.Http2];
     public static readonly SslApplicationProtocol[] Http1Only = [SslApplicationProtocol.Http11];
 
+    /// <summary>
+    /// The ALPN of mTLS between TCP relays, Istio's <c>istio</c>: the inbound relay of a workload tells the mesh's mTLS
+    /// (terminated, then relayed in the clear to the workload) from the application's own TLS (relayed as it is) by it.
+    /// </summary>
+    public static readonly SslApplicationProtocol TcpAlpn = new(Tcp.TlsClientHello.MeshAlpnPrefix);
+
+    public static readonly SslApplicationProtocol[] TcpOnly = [TcpAlpn];
+
     /// <summary>A handshake that takes longer than this is abandoned (a client that connects and says nothing).</summary>
     public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
@@ -66,7 +74,10 @@ internal sealed class MeshTls(WorkloadIdentities identities, TimeProvider time, 
     public bool Holds(string? identity) => identity is not null && identities.Get(identity) is not null;
 
     /// <summary>A server's options for one handshake as <paramref name="identity"/>; null when no certificate is held for it.</summary>
-    public SslServerAuthenticationOptions? Server(string identity, HttpProtocols protocols, PeerSlot slot)
+    public SslServerAuthenticationOptions? Server(string identity, HttpProtocols protocols, PeerSlot slot) => Server(identity, Alpn(protocols), slot);
+
+    /// <summary>A server's options for one handshake as <paramref name="identity"/>, offering <paramref name="alpn"/>.</summary>
+    public SslServerAuthenticationOptions? Server(string identity, SslApplicationProtocol[] alpn, PeerSlot slot)
     {
         if (identities.Get(identity) is not { } own || TrustDomain(identity) is not { } trustDomain)
         {
@@ -80,7 +91,7 @@ internal sealed class MeshTls(WorkloadIdentities identities, TimeProvider time, 
             ClientCertificateRequired = true,
             EnabledSslProtocols = SslProtocols.Tls13,
             CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-            ApplicationProtocols = [.. Alpn(protocols)],
+            ApplicationProtocols = [.. alpn],
             RemoteCertificateValidationCallback = (_, certificate, chain, _) =>
             {
                 slot.Verdict = PeerCertificates.Verify(certificate, chain, roots, trustDomain, time.GetUtcNow(), client: true);
