@@ -30,7 +30,10 @@ public sealed class TcpMtlsTests : IDisposable
         var snapshot = Snapshot(To(("inbound", 100)) with { DestinationPort = 5432 }, new ClusterConfig("inbound", [new EndpointConfig("127.0.0.1", backend)]));
         var listener = snapshot.Listeners[0] with
         {
-            Kind = ListenerKind.Inbound, Identity = Db, Mtls = mode, Peer = new WorkloadMetadata("db", "default", new Dictionary<string, string>()),
+            Kind = ListenerKind.Inbound,
+            Identity = Db,
+            Mtls = mode,
+            Peer = new WorkloadMetadata("db", "default", new Dictionary<string, string>()),
             Authorization = authorization,
         };
         var server = await StartAsync(snapshot with { Listeners = [listener] });
