@@ -145,7 +145,6 @@ public static class NotEnforced
         new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.tls.caCrl", "certificate revocation lists are not checked"),
         new(Istio, "DestinationRule", "spec.trafficPolicy.portLevelSettings[*].tls.caCrl", "certificate revocation lists are not checked"),
         new(Istio, "DestinationRule", "spec.subsets[*].trafficPolicy.portLevelSettings[*].tls.caCrl", "certificate revocation lists are not checked"),
-        new(Istio, "Gateway", "spec.servers[*].tls.mode=ISTIO_MUTUAL", "ISTIO_MUTUAL servers are not served yet (the port is skipped)"),
         new(Istio, "Gateway", "spec.servers[*].tls.mode=AUTO_PASSTHROUGH", "AUTO_PASSTHROUGH servers are not served yet (the port is skipped)"),
         new(Istio, "Gateway", "spec.servers[*].tls.serverCertificate", "file-based certificates are not read: use credentialName"),
         new(Istio, "Gateway", "spec.servers[*].tls.credentialNames", "a second certificate per server (RSA beside ECDSA) is not served: use credentialName"),

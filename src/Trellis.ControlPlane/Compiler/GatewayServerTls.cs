@@ -43,6 +43,13 @@ internal static class GatewayServerTls
         };
     }
 
+    /// <summary>
+    /// Whether the port's servers are all <c>tls.mode: ISTIO_MUTUAL</c>: the gateway then takes mesh mTLS only, presenting
+    /// its own workload certificate and asking for a client certificate of the mesh (Istio's east-west gateways).
+    /// </summary>
+    public static bool MeshMutual(IReadOnlyCollection<Server> servers) =>
+        servers.Count > 0 && servers.All(s => s.Tls?.Mode == ServerTlsMode.IstioMutual);
+
     private static ListenerTlsConfig? For(string ns, ServerTlsSettings tls, MeshIndex index)
     {
         if (tls.Mode is not (null or ServerTlsMode.Simple or ServerTlsMode.Mutual) || tls.CredentialName is not { } name

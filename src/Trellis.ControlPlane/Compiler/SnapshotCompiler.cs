@@ -328,6 +328,7 @@ public static class SnapshotCompiler
             var names = byPort.Select(x => $"{x.Gateway.Namespace}/{x.Gateway.Name}").ToHashSet(StringComparer.Ordinal);
             var source = new TrafficSource(proxy.Labels, "", names);
             var listenerName = string.Create(CultureInfo.InvariantCulture, $"gateway/{port}");
+            var unusable = false;
             if (TcpRoutes.GatewayPort(byPort.Select(x => x.Server).ToList()) is (true, var passthrough))
             {
                 // TCP servers (and TLS PASSTHROUGH ones, routed by SNI) relay connections by the bound VirtualServices' tcp/tls rules.
@@ -336,13 +337,14 @@ public static class SnapshotCompiler
                 continue;
             }
 
-            var tls = GatewayServerTls.Port(byPort.Select(x => (x.Gateway.Namespace, x.Server)), index, out var unusable);
+            var meshMutual = GatewayServerTls.MeshMutual(byPort.Select(x => x.Server).ToList());
+            var tls = meshMutual ? null : GatewayServerTls.Port(byPort.Select(x => (x.Gateway.Namespace, x.Server)), index, out unusable);
             if (unusable)
             {
                 continue; // a TLS server whose credential is missing is not served at all, never in cleartext
             }
 
-            var vhosts = AsyncFunctionRoutes.Add(GatewayHosts(index, clusters, source, names, new RouteContext(null, port, tls is not null)), asyncFunctions, clusters);
+            var vhosts = AsyncFunctionRoutes.Add(GatewayHosts(index, clusters, source, names, new RouteContext(null, port, tls is not null || meshMutual)), asyncFunctions, clusters);
             if (byPort.Any(x => x.Server.Tls?.HttpsRedirect == true))
             {
                 // Istio: an HTTP server with httpsRedirect answers every request with a 301 to https.
@@ -350,7 +352,8 @@ public static class SnapshotCompiler
             }
 
             var table = Add(tables, string.Create(CultureInfo.InvariantCulture, $"gateway/{port}"), RateLimits.Routes(vhosts, index, proxy.Labels, ns: null));
-            listeners.Add(new ListenerConfig(listenerName, "127.0.0.1", port, ListenerKind.Gateway, table, Tls: tls, RateLimit: RateLimits.Listener(index, proxy.Labels, ns: null)));
+            listeners.Add(new ListenerConfig(listenerName, "127.0.0.1", port, ListenerKind.Gateway, table, Tls: tls, RateLimit: RateLimits.Listener(index, proxy.Labels, ns: null),
+                Mtls: meshMutual ? PeerAuthenticationMode.Strict : PeerAuthenticationMode.Disable));
         }
 
         return listeners;

@@ -38,8 +38,8 @@ internal sealed class Http1Listener
     {
         Name = name;
         Identity = config.Identity;
-        Mtls = config.Kind == ListenerKind.Inbound && services.Tls is { } tls && config.Identity is { } identity
-            ? new MeshTlsAcceptor(tls, name, identity, config.Mtls, config.Protocols)
+        Mtls = ListenerTransport.MeshTlsFor(config, services.Tls) is { } identity
+            ? new MeshTlsAcceptor(services.Tls!, name, identity, config.Mtls, config.Protocols)
             : null;
         _http2 = http2;
         Capture = config.Capture;

@@ -80,9 +80,16 @@ internal static class ListenerTransport
 #pragma warning restore ASP0000
     });
 
-    /// <summary>The identity a listener may serve mTLS as (its mode, read per connection, may say not to); null for none.</summary>
+    /// <summary>
+    /// The identity a listener may serve mTLS as (its mode, read per connection, may say not to); null for none: a
+    /// workload's inbound listener, and a gateway port of Istio <c>ISTIO_MUTUAL</c> servers (its mode then says STRICT;
+    /// other gateway listeners serve cleartext or their own certificates, and speak mTLS only upstream).
+    /// </summary>
     public static string? MeshTlsFor(ListenerConfig config, Security.Tls.MeshTls? mesh) =>
-        mesh is not null && config.Tls is null && config.Kind == ListenerKind.Inbound ? config.Identity : null;
+        mesh is not null && config.Tls is null
+            && (config.Kind == ListenerKind.Inbound || (config.Kind == ListenerKind.Gateway && config.Mtls != PeerAuthenticationMode.Disable))
+            ? config.Identity
+            : null;
 
     public static KestrelProtocols Map(SnapshotProtocols protocols) => protocols switch
     {

@@ -140,6 +140,28 @@ public sealed class PeerAuthenticationCompilerTests
     }
 
     [Fact]
+    public void Compile_GatewayIstioMutualServers_PortTakesMeshMtlsOnly_MixedWithSimpleNotServed()
+    {
+        var snapshot = Compile(Deployments + """
+
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: east-west, namespace: default}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - {port: {number: 15443, name: tls, protocol: HTTPS}, hosts: ["*.local"], tls: {mode: ISTIO_MUTUAL}}
+              - {port: {number: 8443, name: tls-a, protocol: HTTPS}, hosts: ["a.example"], tls: {mode: ISTIO_MUTUAL}}
+              - {port: {number: 8443, name: tls-b, protocol: HTTPS}, hosts: ["b.example"], tls: {mode: SIMPLE, credentialName: missing}}
+            """, proxy: Gateway);
+
+        var listener = Assert.Single(snapshot.Listeners);
+        Assert.Equal((15443, PeerAuthenticationMode.Strict, null), (listener.Port, listener.Mtls, listener.Tls));
+        Assert.Equal("spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account", listener.Identity);
+    }
+
+    [Fact]
     public void Compile_IstioMutualWithSubjectAltNamesAndSni_ReplaceSecureNaming()
     {
         var snapshot = Compile(Deployments + """

@@ -82,6 +82,31 @@ public sealed class MeshTlsEnginesTests
         Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
     }
 
+    /// <summary>An Istio Gateway port of ISTIO_MUTUAL servers: the gateway takes mesh mTLS only, as its own account.</summary>
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task GatewayIstioMutual_EveryEngine_MeshCertificatesOnly(Engine engine)
+    {
+        using var ca = new MeshCa();
+        using var other = new MeshCa();
+        await using var backend = await Backend();
+        var gatewayIdentity = MeshCa.Id("istio-ingressgateway-service-account", "istio-system");
+        var protocols = engine.IsHttp2() ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2;
+        var snapshot = Server(backend, PeerAuthenticationMode.Strict, protocols);
+        snapshot = snapshot with { Listeners = [snapshot.Listeners[0] with { Kind = ListenerKind.Gateway, Identity = gatewayIdentity }] };
+        await using var gateway = await ProxyHarness.StartAsync(snapshot, Options(engine));
+        ca.Install(gateway.Server, gatewayIdentity);
+
+        using var meshClient = ca.Client(gateway.EndPoint, ca.Issue(Productpage), engine.IsHttp2());
+        using var foreign = ca.Client(gateway.EndPoint, other.Issue(Productpage), engine.IsHttp2());
+        using var anonymous = ca.Client(gateway.EndPoint, null, engine.IsHttp2());
+
+        Assert.Equal((HttpStatusCode.OK, "upstream HTTP/1.1"), await GetAsync(meshClient));
+        await Assert.ThrowsAsync<HttpRequestException>(() => foreign.GetAsync("/"));
+        await Assert.ThrowsAsync<HttpRequestException>(() => anonymous.GetAsync("/"));
+        await Assert.ThrowsAsync<HttpRequestException>(() => gateway.Client.GetAsync("/")); // cleartext
+    }
+
     [Theory]
     [MemberData(nameof(Engines))]
     public async Task ProxyPair_EveryClientEngine_AutoMtlsWithTheWorkloadsIdentity_SecureNaming(Engine engine)
