@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using Trellis.Api.Security;
@@ -84,7 +82,7 @@ public sealed class TcpMtlsTests : IDisposable
 
         Assert.Equal("", await ExchangeAsync(inbound, "hello"));
         Assert.Equal("", await ExchangeAsync(anonymous, "hello"));
-        Assert.Equal("", await ExchangeRawAsync(inbound, await ClientHelloAsync("h2")));
+        Assert.Equal("", await ExchangeRawAsync(inbound, await TlsClientHelloTests.CaptureAsync("db.example", "h2")));
         Assert.Equal(0, backend.Connections);
     }
 
@@ -93,7 +91,7 @@ public sealed class TcpMtlsTests : IDisposable
     {
         await using var backend = new TcpBackend("db");
         await using var inbound = await InboundAsync(backend.Port, PeerAuthenticationMode.Permissive);
-        var hello = await ClientHelloAsync("h2");
+        var hello = await TlsClientHelloTests.CaptureAsync("db.example", "h2");
 
         Assert.Equal("db:hello", await ExchangeAsync(inbound, "hello"));
         Assert.Equal("db:" + Encoding.Latin1.GetString(hello), await ExchangeRawAsync(inbound, hello));
@@ -197,29 +195,5 @@ public sealed class TcpMtlsTests : IDisposable
         {
             return ""; // closed with the bytes unread: a reset
         }
-    }
-
-    /// <summary>The ClientHello .NET's TLS client sends offering <paramref name="alpn"/> (an application's own TLS).</summary>
-    private static async Task<byte[]> ClientHelloAsync(string alpn)
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
-        using var server = await listener.AcceptSocketAsync();
-        await using var tls = new SslStream(client.GetStream());
-        var handshake = tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "db.example", ApplicationProtocols = [new(alpn)] });
-        var captured = new List<byte>();
-        var buffer = new byte[Trellis.Proxy.Tcp.TlsClientHello.MaxBytes];
-        while (Trellis.Proxy.Tcp.TlsClientHello.TryRead(captured.ToArray(), out _) == Trellis.Proxy.Tcp.ClientHelloParse.Incomplete)
-        {
-            var n = await server.ReceiveAsync(buffer, SocketFlags.None);
-            Assert.True(n > 0);
-            captured.AddRange(buffer.AsSpan(0, n).ToArray());
-        }
-
-        server.Close();
-        await Assert.ThrowsAnyAsync<Exception>(() => handshake);
-        return [.. captured];
     }
 }

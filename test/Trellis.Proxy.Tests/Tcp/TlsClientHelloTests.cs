@@ -8,7 +8,7 @@ namespace Trellis.Proxy.Tests.Tcp;
 public sealed class TlsClientHelloTests
 {
     /// <summary>The first bytes .NET's own TLS client sends for <paramref name="serverName"/> (a real ClientHello).</summary>
-    private static async Task<byte[]> CaptureAsync(string serverName, params string[] alpn)
+    internal static async Task<byte[]> CaptureAsync(string serverName, params string[] alpn)
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
