@@ -224,7 +224,10 @@ public sealed class TcpRoutingTests : IAsyncLifetime
         // The 100 counted, and the first ping that found the listener, to either version.
         Assert.Equal(101, Count("v1") + Count("v2"));
         Assert.InRange(Count("v1"), v1, v1 + 1);
-        Assert.Contains("istio_tcp_received_bytes_total{reporter=\"destination\"", metrics, StringComparison.Ordinal);
+        // trellis up is STRICT mesh-wide: every TCP hop into the echo instances was mesh mTLS, terminated by their relays.
+        var inbound = metrics.Split('\n').Where(l => l.StartsWith("istio_tcp_received_bytes_total{reporter=\"destination\"", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(inbound);
+        Assert.All(inbound, l => Assert.Contains("connection_security_policy=\"mutual_tls\"", l, StringComparison.Ordinal));
 
         // Mesh (GAMMA): a TCPRoute whose parent is the Service takes its port in place of the VirtualService: v2 only.
         await _api.ApplyAsync("""
