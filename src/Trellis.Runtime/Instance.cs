@@ -4,7 +4,7 @@ namespace Trellis.Runtime;
 /// One instance: keeps a process running (restart policy Always), probes its readiness and stops it
 /// gracefully. Its loop is
 /// (1) start the process, or record why it could not start;
-/// (2) probe readiness until the process exits;
+/// (2) probe readiness until the process exits, at once when the process notifies READY=1;
 /// (3) kill what the process left in its group;
 /// (4) unless stopping, wait the crash backoff (phase CrashLoopBackOff) and go to 1.
 /// All mutable state is guarded by <see cref="InstanceContext.Gate"/>.
@@ -161,7 +161,9 @@ internal sealed class Instance : IDisposable
         TimeSpan? backoff = null;
         while (true)
         {
-            var (started, failure) = await StartProcessAsync(firstStart: backoff is null);
+            // One notification socket per start (Activation/NotifySocket.cs), closed when the process is gone.
+            using var notify = Activation.NotifySocket.TryOpen();
+            var (started, failure) = await StartProcessAsync(firstStart: backoff is null, notify);
             var startTime = context.Time.GetUtcNow();
             var stopRequested = false;
             lock (context.Gate)
@@ -192,7 +194,7 @@ internal sealed class Instance : IDisposable
                 }
 
                 context.Changed(this);
-                await SuperviseAsync(started);
+                await SuperviseAsync(started, notify?.Ready);
                 ranFor = context.Time.GetUtcNow() - startTime;
             }
             else
@@ -242,10 +244,10 @@ internal sealed class Instance : IDisposable
     }
 
     // Steps 2 and 3 of the loop.
-    private async Task SuperviseAsync(ChildProcess process)
+    private async Task SuperviseAsync(ChildProcess process, Task? notice)
     {
         using var probing = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
-        var probe = ProbeAsync(process, probing.Token);
+        var probe = ProbeAsync(process, notice, probing.Token);
         await process.Exited;
         await probing.CancelAsync();
         await probe;
@@ -265,7 +267,12 @@ internal sealed class Instance : IDisposable
         process.Dispose();
     }
 
-    private async Task ProbeAsync(ChildProcess process, CancellationToken ct)
+    // Probes until cancelled. Between probes it waits the tracker's interval, or, until the first
+    // READY=1 of this start (notice), only until that notification: the probe then runs at once, so a
+    // process that notifies is ready within a probe's round trip of saying so, with no polling delay.
+    // The notification wakes the probe rather than replacing it: the probe (TCP or the workload's own
+    // HTTP check) still decides, and counts the same way.
+    private async Task ProbeAsync(ChildProcess process, Task? notice, CancellationToken ct)
     {
         var probe = Spec.Readiness ?? ProbeSpec.DefaultTcp;
         var tracker = new ProbeTracker(probe);
@@ -307,7 +314,15 @@ internal sealed class Instance : IDisposable
                     context.Changed(this);
                 }
 
-                await Task.Delay(tracker.NextDelay, context.Time, ct);
+                if (notice is null || tracker.Ready)
+                {
+                    notice = null;
+                    await Task.Delay(tracker.NextDelay, context.Time, ct);
+                }
+                else if (await DelayOrNoticeAsync(tracker.NextDelay, notice, ct))
+                {
+                    notice = null; // acted on once: a completed task would otherwise end every later wait at once
+                }
             }
         }
         catch (OperationCanceledException)
@@ -316,9 +331,20 @@ internal sealed class Instance : IDisposable
         }
     }
 
+    /// <summary>Waits <paramref name="delay"/> on the supervisor's clock; true when <paramref name="notice"/> completed first.</summary>
+    private async Task<bool> DelayOrNoticeAsync(TimeSpan delay, Task notice, CancellationToken ct)
+    {
+        using var cut = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var elapsed = Task.Delay(delay, context.Time, cut.Token);
+        var first = await Task.WhenAny(elapsed, notice);
+        await cut.CancelAsync(); // the timer of a delay that lost
+        ct.ThrowIfCancellationRequested();
+        return first == notice;
+    }
+
     // Step 1: the first start may take a pre-warmed pool host (Pool/WarmPool.cs); restarts, and
     // starts that do not qualify or find the pool empty, are plain process starts.
-    private async Task<(ChildProcess? Process, string? Failure)> StartProcessAsync(bool firstStart)
+    private async Task<(ChildProcess? Process, string? Failure)> StartProcessAsync(bool firstStart, Activation.NotifySocket? notify)
     {
         try
         {
@@ -328,7 +354,7 @@ internal sealed class Instance : IDisposable
                 return (null, $"working directory '{workingDirectory}' does not exist");
             }
 
-            var env = BuildEnvironment();
+            var env = BuildEnvironment(notify);
             var path = env.TryGetValue("PATH", out var p) ? p : Environment.GetEnvironmentVariable("PATH");
             var executable = CommandResolver.Resolve(Spec.Command, workingDirectory, path);
             if (executable is null)
@@ -369,9 +395,10 @@ internal sealed class Instance : IDisposable
     /// <summary>
     /// The process inherits the supervisor's environment, then gets, each overriding the previous:
     /// HOSTNAME = instance id (as a pod's hostname is its name), the workload's Env, PORT, and the
-    /// ExtraEnv hook (the agent's word is final, e.g. HTTP_PROXY).
+    /// ExtraEnv hook (the agent's word is final, e.g. HTTP_PROXY). NOTIFY_SOCKET comes with PORT: it names
+    /// this start's notification socket, whatever the workload or the agent's own environment said.
     /// </summary>
-    private Dictionary<string, string> BuildEnvironment()
+    private Dictionary<string, string> BuildEnvironment(Activation.NotifySocket? notify)
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal) { ["HOSTNAME"] = Id };
         foreach (var (key, value) in Spec.Env)
@@ -380,6 +407,10 @@ internal sealed class Instance : IDisposable
         }
 
         env["PORT"] = Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (notify is not null)
+        {
+            env[Activation.NotifySocket.Variable] = notify.Address;
+        }
         if (context.ExtraEnv is { } hook)
         {
             foreach (var (key, value) in hook(Spec, Ports))

@@ -1,6 +1,8 @@
 // Sample functions for Trellis serving, following the Knative runtime contract: listen on $PORT
 // (or on the socket the agent passes, when socket-activated),
-// answer HTTP, finish in-flight requests on SIGTERM (Kestrel's graceful shutdown does).
+// answer HTTP, finish in-flight requests on SIGTERM (Kestrel's graceful shutdown does), and say
+// "READY=1" on $NOTIFY_SOCKET once listening (systemd's sd_notify protocol), so the agent marks the
+// instance ready at that moment instead of at its next readiness probe.
 //   hello  "Hello <TARGET>!" from <K_REVISION>
 //   cpu    CPU-bound: counts primes below ?n= (default 200000)
 //   slow   waits ?ms= milliseconds (default 1000) before answering
@@ -12,6 +14,7 @@
 //             from ?amount=) to $K_SINK, Knative's sink variable, with the extensions of
 //             $K_CE_OVERRIDES (both set by a SinkBinding), and says what the sink answered
 using System.Globalization;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
 var function = args.Length > 0 ? args[0] : "hello";
@@ -31,6 +34,7 @@ if (function == "stubborn")
 }
 
 var app = builder.Build();
+app.Lifetime.ApplicationStarted.Register(ReadinessNotice.Send);
 switch (function)
 {
     case "stubborn":
@@ -127,6 +131,33 @@ static int CountPrimes(int below)
     }
 
     return count;
+}
+
+/// <summary>
+/// systemd's readiness notification (sd_notify(3)): one "READY=1" datagram to the Unix socket named
+/// by NOTIFY_SOCKET ('@' for the abstract namespace). Without the variable it does nothing; a failure
+/// is ignored, because the agent's readiness probe still finds the port.
+/// </summary>
+internal static class ReadinessNotice
+{
+    public static void Send()
+    {
+        var path = Environment.GetEnvironmentVariable("NOTIFY_SOCKET");
+        if (string.IsNullOrEmpty(path))
+        {
+            return;
+        }
+
+        try
+        {
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+            socket.Connect(new UnixDomainSocketEndPoint(path[0] == '@' ? "\0" + path[1..] : path));
+            socket.Send("READY=1"u8);
+        }
+        catch (SocketException)
+        {
+        }
+    }
 }
 
 /// <summary>A host lifetime that swallows SIGTERM (and SIGINT), logging each one, and never stops the host.</summary>

@@ -11,6 +11,10 @@ namespace Trellis.ControlPlane.Push;
 /// instance that just became ready for a request held at zero must not wait for a timer), and the
 /// changes that follow within the interval are published together at its end, so a burst (an
 /// apply of many documents, a node reporting many instances) costs two pushes, not one per change.
+/// An instance that turns ready (<see cref="ServiceRegistry.ReadinessGained"/>) is published at once
+/// even inside an interval, cutting a wait already begun: requests held at zero wait for exactly that
+/// state, and the debounce cost a cold start up to its whole length (a start's "started" report
+/// opens an interval that its "ready" report, 5-20 ms later, used to wait out).
 /// With a <see cref="Jwks.JwksResolver"/> (which it owns), each state carries the JWKS documents fetched so far, and a
 /// newly fetched one is a change.
 /// </summary>
@@ -26,6 +30,7 @@ public sealed partial class MeshStateSource : IAsyncDisposable
     private readonly Task _storeWatch;
     private readonly Task _publisher;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _urgent = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MeshState _current;
     private Uri? _asyncFunctions;
     private readonly string _trustDomain;
@@ -43,6 +48,7 @@ public sealed partial class MeshStateSource : IAsyncDisposable
         _debounce = debounce ?? TimeSpan.FromMilliseconds(20);
         _current = Build(1);
         _registry.Changed += MarkDirty;
+        _registry.ReadinessGained += MarkUrgent;
         if (_jwks is not null)
         {
             _jwks.Changed += MarkDirty; // a fetched JWKS changes the snapshots that inline it
@@ -64,6 +70,7 @@ public sealed partial class MeshStateSource : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _registry.Changed -= MarkDirty;
+        _registry.ReadinessGained -= MarkUrgent;
         if (_jwks is not null)
         {
             _jwks.Changed -= MarkDirty;
@@ -83,6 +90,12 @@ public sealed partial class MeshStateSource : IAsyncDisposable
     }
 
     private void MarkDirty() => _dirty.Release();
+
+    private void MarkUrgent()
+    {
+        Volatile.Read(ref _urgent).TrySetResult();
+        _dirty.Release();
+    }
 
     private async Task FollowStoreAsync(long fromRevision)
     {
@@ -107,10 +120,20 @@ public sealed partial class MeshStateSource : IAsyncDisposable
             while (true)
             {
                 await _dirty.WaitAsync(token);
+                var urgent = Volatile.Read(ref _urgent).Task;
                 var quiet = lastPublished is { } last ? _time.GetElapsedTime(last) : TimeSpan.MaxValue;
-                if (quiet < _debounce)
+                if (quiet < _debounce && !urgent.IsCompleted)
                 {
-                    await Task.Delay(_debounce - quiet, _time, token);
+                    using var cut = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    await Task.WhenAny(Task.Delay(_debounce - quiet, _time, cut.Token), urgent);
+                    await cut.CancelAsync(); // the delay's timer, when the urgent change came first
+                    token.ThrowIfCancellationRequested();
+                }
+
+                if (urgent.IsCompleted)
+                {
+                    // Reset before the build: a readiness gained from here on is in this state or makes the next one urgent.
+                    Interlocked.Exchange(ref _urgent, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
                 }
 
                 while (_dirty.CurrentCount > 0)

@@ -26,21 +26,33 @@ public sealed class ServiceRegistry
     /// <summary>Raised after a change; handlers must be quick (they only signal).</summary>
     public event Action? Changed;
 
+    /// <summary>
+    /// Raised before <see cref="Changed"/> when a report makes an instance ready that was not: the
+    /// change requests held at zero wait for, which should reach proxies without any debounce.
+    /// </summary>
+    public event Action? ReadinessGained;
+
     public IReadOnlyList<WorkloadInstance> Instances =>
         _nodes.Values.SelectMany(n => n.Status.Instances).OrderBy(i => i.Namespace, StringComparer.Ordinal).ThenBy(i => i.Id, StringComparer.Ordinal).ToList();
 
     public void Report(NodeStatus status)
     {
-        bool changed;
+        bool changed, gained;
         lock (_gate)
         {
             var had = _nodes.TryGetValue(status.Node, out var old);
             changed = !had || !SameInstances(old.Status, status);
+            gained = changed && GainsReady(had ? old.Status : null, status);
             _nodes = _nodes.SetItem(status.Node, (status, _time.GetUtcNow()));
             if (changed)
             {
                 Interlocked.Increment(ref _generation);
             }
+        }
+
+        if (gained)
+        {
+            ReadinessGained?.Invoke();
         }
 
         if (changed)
@@ -98,6 +110,9 @@ public sealed class ServiceRegistry
     }
 
     public string? AgentUrlOf(string node) => _nodes.TryGetValue(node, out var n) ? n.Status.AgentUrl : null;
+
+    private static bool GainsReady(NodeStatus? before, NodeStatus after) =>
+        after.Instances.Any(i => i.Ready && !(before?.Instances.Any(o => o.Id == i.Id && o.Ready) ?? false));
 
     private static bool SameInstances(NodeStatus a, NodeStatus b)
     {
