@@ -56,7 +56,7 @@ public sealed class ProxyServer : IAsyncDisposable
         _logger = loggerFactory.CreateLogger<ProxyServer>();
         _accessLog = loggerFactory.CreateLogger("Trellis.Proxy.AccessLog");
         _servingLog = loggerFactory.CreateLogger("Trellis.Proxy.Serving");
-        _activation = new ActivationQueues(_snapshots, _time, RaiseDemand);
+        _activation = new ActivationQueues(_snapshots, _time, RaiseDemand, _servingLog);
         _coldStarts = new ColdStartStats();
         _clients = new UpstreamClients(options);
         var forwardLog = loggerFactory.CreateLogger<HttpForwarder>();

@@ -64,7 +64,8 @@ public static class RoleOptions
             .AddSimpleConsole(o =>
             {
                 o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss ";
+                // Milliseconds: a cold start's stages (demand, scale, spawn, ready, push, release) are milliseconds apart.
+                o.TimestampFormat = "HH:mm:ss.fff ";
             }));
     }
 

@@ -84,7 +84,9 @@ public sealed partial class ServingController : IAsyncDisposable
         }
 
         CollectGarbage(snapshot, services, revisions, ops);
-        foreach (var op in ops)
+        // Deployments first: a scale from zero is what the agent, and the requests the activator holds,
+        // wait for; the status writes of every Service and Revision can follow it. (Stable order otherwise.)
+        foreach (var op in ops.OrderBy(o => o.Key.Kind == "Deployment" ? 0 : 1))
         {
             // One write per object: a conflict on one (a user edit in between) must not block the others.
             var result = await _store.WriteAsync([op], cancellationToken);
@@ -142,6 +144,11 @@ public sealed partial class ServingController : IAsyncDisposable
         if (decision.DesiredScale < 0)
         {
             desired = current?.Replicas ?? valid.InitialScale; // no decision yet: keep the scale, or start at initial-scale
+        }
+
+        if ((current?.Replicas ?? 0) != desired)
+        {
+            LogScaled(_log, Key(revision), current?.Replicas ?? 0, desired, decision.Reason);
         }
 
         // No status: the store keeps the one recorded at write time (the scheduler's placement), not this pass's older copy.
@@ -242,6 +249,9 @@ public sealed partial class ServingController : IAsyncDisposable
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Serving: writing {Key} failed: {Reason}")]
     private static partial void LogWriteFailed(ILogger log, string key, string reason);
+
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Information, Message = "Serving: scaling revision {Revision} from {From} to {To} ({Reason})")]
+    private static partial void LogScaled(ILogger log, string revision, int from, int to, string? reason);
 
     [LoggerMessage(EventId = 2203, Level = LogLevel.Warning, Message = "Serving: {Error}; the default is used")]
     private static partial void LogBadConfig(ILogger log, string error);

@@ -116,15 +116,15 @@ internal sealed class ActivationQueue
         first.Complete(ActivationOutcome.Ready);
     }
 
-    /// <summary>Releases every waiter; called after a snapshot that gives the cluster endpoints is swapped in.</summary>
-    public void ReleaseAll()
+    /// <summary>Releases every waiter; called after a snapshot that gives the cluster endpoints is swapped in. Returns how many.</summary>
+    public int ReleaseAll()
     {
         List<Waiter>? released = null;
         lock (_gate)
         {
             if (_waiters.Count == 0)
             {
-                return;
+                return 0;
             }
 
             released = [.. _waiters];
@@ -136,6 +136,8 @@ internal sealed class ActivationQueue
         {
             waiter.Complete(ActivationOutcome.Ready);
         }
+
+        return released.Count;
     }
 
     private bool TryLeave(Waiter waiter)

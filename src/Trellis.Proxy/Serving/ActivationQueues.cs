@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Trellis.Proxy.Routing;
 
 namespace Trellis.Proxy.Serving;
@@ -13,12 +15,14 @@ internal sealed class ActivationQueues
     private readonly SnapshotHolder _snapshots;
     private readonly TimeProvider _time;
     private readonly Action<string, int> _raiseDemand;
+    private readonly ILogger _log;
 
-    public ActivationQueues(SnapshotHolder snapshots, TimeProvider time, Action<string, int> raiseDemand)
+    public ActivationQueues(SnapshotHolder snapshots, TimeProvider time, Action<string, int> raiseDemand, ILogger? log = null)
     {
         _snapshots = snapshots;
         _time = time;
         _raiseDemand = raiseDemand;
+        _log = log ?? NullLogger.Instance;
     }
 
     public ActivationQueue For(string cluster) =>
@@ -54,9 +58,10 @@ internal sealed class ActivationQueues
                 continue;
             }
 
-            if (cluster.HasRoom())
+            if (cluster.HasRoom() && queue.ReleaseAll() is > 0 and var released)
             {
-                queue.ReleaseAll();
+                // With the demand log (401), the activator's part of a cold start: held → released.
+                Telemetry.ProxyLog.HeldRequestsReleased(_log, name, released);
             }
         }
     }

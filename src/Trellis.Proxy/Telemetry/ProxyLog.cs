@@ -49,6 +49,9 @@ internal static partial class ProxyLog
     [LoggerMessage(EventId = 404, Level = LogLevel.Warning, Message = "Cluster {Cluster}: no endpoint within {Timeout}; answered 503")]
     public static partial void ActivationTimedOut(ILogger logger, string cluster, TimeSpan timeout);
 
+    [LoggerMessage(EventId = 405, Level = LogLevel.Information, Message = "Cluster {Cluster}: {Released} held requests released to its endpoints")]
+    public static partial void HeldRequestsReleased(ILogger logger, string cluster, int released);
+
     [LoggerMessage(EventId = 310, Level = LogLevel.Debug, Message = "Listener {Listener}: HTTP/2 connection from {Client} ended: {Error} ({Reason})")]
     public static partial void Http2ConnectionError(ILogger logger, string listener, string client, string error, string reason);
 

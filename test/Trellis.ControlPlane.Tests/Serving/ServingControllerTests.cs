@@ -74,6 +74,31 @@ public sealed class ServingControllerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reconcile_ScaleChange_DeploymentWrittenBeforeEveryStatus()
+    {
+        await _store.WriteAsync([new PutOperation(TestResources.One(Hello))]);
+        await _controller.ReconcileOnceAsync();
+        var from = _store.Snapshot.Revision;
+
+        // This pass writes the revision's Deployment at its initial scale and the statuses that changed with it.
+        await _controller.ReconcileOnceAsync();
+
+        var kinds = new List<string>();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await foreach (var e in _store.WatchAsync(from, stop.Token))
+        {
+            kinds.Add(e.Object.Resource.Kind);
+            if (e.Revision >= _store.Snapshot.Revision)
+            {
+                break;
+            }
+        }
+
+        Assert.True(kinds.Count > 1, string.Join(", ", kinds));
+        Assert.Equal("Deployment", kinds[0]);
+    }
+
+    [Fact]
     public async Task Reconcile_InstanceReady_ServiceReadyAndGatewayRoutesItsHost()
     {
         await _store.WriteAsync([new PutOperation(TestResources.One(Hello))]);
