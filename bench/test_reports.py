@@ -151,6 +151,42 @@ class ServingReportTests(unittest.TestCase):
         self.assertIn("readiness detection delay: (started → ready) − floor's spawn → listening, paired (n=1) | 10.0 ms |", out)
         self.assertIn("added by Trellis to the AOT function: cold start − floor, paired per trial (n=1) | 30 ms |", out)
 
+    def test_report_LogStages_SideBySideWithTrellisOwnSummedPerTrial(self):
+        stages = {"demand": (1, 2), "scale": (3, 3), "create": (9, 7), "started": (4, 4), "ready": (30, 40), "released": (5, 3)}
+        rows = [("aot_ms", "1 60"), ("aot_ms", "2 70"), ("pool_ms", "1 90")]
+        for name, (t1, t2) in stages.items():
+            rows += [(f"aot_ms_log_{name}", f"1 {t1}"), (f"aot_ms_log_{name}", f"2 {t2}")]
+        rows += [("aot_ms_log_first_byte", "1 8"), ("pool_ms_log_demand", "1 1")]
+        out = self.report(rows)
+        self.assertIn("| stage | Native AOT | pool |", out)  # only the columns measured, in order
+        self.assertIn("| scale decided → instance created (Deployment write, scheduler placement, watch to the agent) (Trellis) | 7.0 | – |", out)
+        self.assertIn("| started → ready (the function's own start; readiness seen on READY=1 or the probe) | 30.0 | – |", out)
+        # Trellis's own per trial: 1+3+9+4+5 = 22 and 2+3+7+4+3 = 19; the pool trial lacks stages, so none.
+        self.assertIn("| **Trellis's own: the (Trellis) stages summed per trial** (target ≤ 10 ms p50) | **19.0** | **–** |", out)
+
+    def test_logMarks_ColdStartLines_StagesInOrderForItsRevisionOnly(self):
+        sys.path.insert(0, os.path.join(HERE, "serving"))
+        sys.path.insert(0, os.path.join(HERE, "proxy"))
+        import coldstart
+        from datetime import datetime
+        lines = [
+            "21:06:11.420 info: Trellis.Proxy.Serving[401] Demand for cluster outbound|80|cold-00001|cold.default.svc.cluster.local: 1 requests waiting for an endpoint\n",
+            "21:06:11.428 info: Trellis.Proxy.Serving[401] Demand for cluster outbound|80|aot-00001|aot.default.svc.cluster.local: 1 requests waiting for an endpoint\n",
+            "21:06:11.431 info: Trellis.ControlPlane.Serving.ServingController[2204] Serving: scaling revision default/aot-00001 from 0 to 1 (Stable)\n",
+            "21:06:11.440 info: Trellis.Runtime.Supervisor[10] Workload default/aot-00001-deployment: creating instance aot-00001-deployment-taidk (revision 8315)\n",
+            "21:06:11.441 info: Trellis.Runtime.Supervisor[1] Instance cold-00001-deployment-zzzzz started: pid 1, port 2, command x\n",
+            "21:06:11.444 info: Trellis.Runtime.Supervisor[1] Instance aot-00001-deployment-taidk started: pid 30763, port 33769, command f\n",
+            "21:06:11.614 info: Trellis.Runtime.Supervisor[4] Instance aot-00001-deployment-taidk is ready\n",
+            "21:06:11.619 info: Trellis.Proxy.Serving[405] Cluster outbound|80|aot-00001|aot.default.svc.cluster.local: 1 held requests released to its endpoints\n",
+        ]
+        sent = datetime(2026, 12, 7, 21, 6, 11, 427000).timestamp()
+        marks = coldstart.log_marks(lines, "aot-00001", sent)
+        steps = [round((marks[n] - p) * 1000) for n, p in zip(
+            ["demand", "scale", "create", "started", "ready", "released"],
+            [sent, marks["demand"], marks["scale"], marks["create"], marks["started"], marks["ready"]])]
+        self.assertEqual([1, 3, 9, 4, 170, 5], steps)
+        self.assertEqual({"demand"}, set(coldstart.log_marks(lines[:3], "cold-00001", sent - 0.01)))  # no scale line for cold
+
     def test_report_LatencyErrors_ShownAndNotMet(self):
         rows = [("direct_p50", "0.5"), ("direct_p99", "1.0"), ("direct_errors", "0"),
                 ("gateway_p50", "0.9"), ("gateway_p99", "1.5"), ("gateway_errors", "12")]

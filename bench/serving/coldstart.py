@@ -4,7 +4,10 @@ the floor (the function started by hand), and the table rows of the stage breakd
 Stages of a cold start (issue 16), all on the machine's wall clock (the API reports the instance's
 times, this client takes its own):
   request sent (the activator holds it) -> instance started (the agent spawned the process, or took a
-  pooled host) -> ready (Pod condition Ready, lastTransitionTime) -> first byte of the answer."""
+  pooled host) -> ready (Pod condition Ready, lastTransitionTime) -> first byte of the answer.
+Finer, from the millisecond timestamps of `trellis up`'s log (one process, one clock with this client):
+  sent -> demand raised -> scale decided -> instance created -> started -> ready -> held request
+  released -> first byte (LOG_STAGES)."""
 import json
 import os
 import re
@@ -13,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from report import percentile  # noqa: E402  (bench/proxy/report.py, on sys.path via serving.py)
 
@@ -53,11 +56,82 @@ def instance_times(api, rev, before):
     return best
 
 
+# The marks of one cold start in `trellis up`'s log, in order; each stage runs from the previous mark
+# (the first from the moment the request was sent) to its own. {rev}: the revision, {id}: the instance.
+LOG_STAGES = [
+    ("demand", r"\[401\] Demand for cluster outbound\|\d+\|{rev}\|",
+     "sent → held, demand raised (gateway's activator)"),
+    ("scale", r"\[2204\] Serving: scaling revision [^/]+/{rev} from 0 to",
+     "demand → scale decided (demand report, autoscaler pass)"),
+    ("create", r"\[10\] Workload [^/]+/{rev}-deployment: creating instance (?P<id>\S+)",
+     "scale decided → instance created (Deployment write, scheduler placement, watch to the agent)"),
+    ("started", r"\[1\] Instance {id} started:",
+     "created → process started (spawn, or a pool host taken)"),
+    ("ready", r"\[4\] Instance {id} is ready",
+     "started → ready (the function's own start; readiness seen on READY=1 or the probe)"),
+    ("released", r"\[405\] Cluster outbound\|\d+\|{rev}\|[^:]*: \d+ held requests released",
+     "ready → held request released (registry report, mesh state, push to the gateway)"),
+]
+# What Trellis itself does; "ready" is the function's start and the last stage (released → first byte:
+# gateway → node proxy → the function's first answer) mostly the function's first request.
+TRELLIS_STAGES = ("demand", "scale", "create", "started", "released")
+LOG_LINE = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) \w+: (.*)$")
+
+
+def log_time(hms, near):
+    """A log line's local HH:MM:SS.fff as epoch seconds, on the day that puts it nearest `near`."""
+    day = datetime.fromtimestamp(near)
+    t = datetime.strptime(hms, "%H:%M:%S.%f").replace(year=day.year, month=day.month, day=day.day)
+    return min(((t + timedelta(days=d)).timestamp() for d in (-1, 0, 1)), key=lambda e: abs(e - near))
+
+
+def log_marks(lines, rev, sent):
+    """{stage: epoch seconds} of the cold start of `rev` whose request was sent at `sent`, from log
+    lines; the first match of each mark at or after the previous one (1 ms of slack for rounding)."""
+    marks, ids, after = {}, {"rev": re.escape(rev), "id": None}, sent - 0.002
+    parsed = [(log_time(m.group(1), sent), m.group(2)) for m in map(LOG_LINE.match, lines) if m]
+    for name, pattern, _ in LOG_STAGES:
+        if "{id}" in pattern and ids["id"] is None:
+            break
+        rx = re.compile(pattern.format(**ids))
+        hit = next(((t, m) for t, text in parsed if t >= after for m in [rx.search(text)] if m), None)
+        if hit is None:
+            break
+        marks[name] = hit[0]
+        after = hit[0] - 0.001
+        if "id" in hit[1].groupdict():
+            ids["id"] = re.escape(hit[1].group("id"))
+    return marks
+
+
+def record_log_stages(a, sent, first):
+    """Appends '<key>_log_<stage>\t<trial> <ms>' per stage found in the log, and the last stage to the first byte."""
+    marks = {}
+    for _ in range(20):  # the console logger writes on its own thread: the last mark may trail the answer
+        try:
+            with open(a.log, errors="replace") as f:
+                marks = log_marks(f.readlines(), a.rev, sent)
+        except OSError:
+            break
+        if "released" in marks:
+            break
+        time.sleep(0.05)
+    with open(a.record, "a") as out:
+        previous = sent
+        for name, _, _ in LOG_STAGES:
+            if name not in marks:
+                break
+            out.write(f"{a.key}_log_{name}\t{a.trial} {(marks[name] - previous) * 1000:.1f}\n")
+            previous = marks[name]
+        if "released" in marks and first is not None:
+            out.write(f"{a.key}_log_first_byte\t{a.trial} {(first - marks['released']) * 1000:.1f}\n")
+
+
 def cmd_cold(a):
     """One request through the gateway on a new connection, as curl sends it. Prints 'status ttfb_ms
     started_ms ready_ms' (the instance's times after the request was sent; '-' when unknown); the
     body goes to --body, and why a request failed to stderr."""
-    status, ttfb, body = "000", None, b""
+    status, ttfb, body, first_at = "000", None, b"", None
     sent = time.time()
     try:
         with socket.create_connection(("127.0.0.1", a.port), timeout=30) as c:
@@ -88,6 +162,7 @@ def cmd_cold(a):
                     body += more
         if data:
             ttfb = (first - sent) * 1000
+            first_at = first
             status = lines[0].split(" ")[1] if lines[0].startswith("HTTP/") else "000"
         else:
             print(f"{a.host}: the connection closed without an answer", file=sys.stderr)
@@ -96,6 +171,8 @@ def cmd_cold(a):
     with open(a.body, "wb") as f:
         f.write(body)
     started, ready = instance_times(a.api, a.rev, time.time()) if ttfb is not None else (None, None)
+    if ttfb is not None and a.log and a.record:
+        record_log_stages(a, sent, first_at)
 
     def rel(t):
         return "-" if t is None else f"{(t - sent) * 1000:.1f}"
@@ -182,3 +259,32 @@ def stage_rows(trials, key, floor_key=None):
             [ready[t] - started[t] - listen[t] for t in ok
              if ready.get(t) is not None and started.get(t) is not None and listen.get(t) is not None], "")
     return rows
+
+
+def log_stage_table(trials, columns):
+    """Cold starts side by side, stage by stage (the log's marks): p50 over each column's trials, and
+    per trial the sum of Trellis's own stages. `columns`: [(header, key)] of what was measured."""
+    columns = [(h, k) for h, k in columns if trials(k + "_log_demand")]
+    if not columns:
+        return []
+    out = ["Cold starts side by side, stage by stage (p50 over the trials, ms; marks from `trellis up`'s log, "
+           "millisecond timestamps on the same clock as the client):", "",
+           "| stage | " + " | ".join(h for h, _ in columns) + " |",
+           "| --- | " + " | ".join("---:" for _ in columns) + " |"]
+
+    def p50(values):
+        v = sorted(x for x in values if x is not None)
+        return f"{percentile(v, 50):.1f}" if v else "–"
+    stages = [(n, label) for n, _, label in LOG_STAGES] + [("first_byte", "released → first byte (gateway → node proxy → the function's first answer)")]
+    for name, label in stages:
+        mark = " (Trellis)" if name in TRELLIS_STAGES else ""
+        out.append(f"| {label}{mark} | " + " | ".join(p50(trials(f"{k}_log_{name}").values()) for _, k in columns) + " |")
+
+    def own(key):
+        per = [trials(f"{key}_log_{n}") for n in TRELLIS_STAGES]
+        return [sum(s[t] for s in per) for t in per[0] if all(s.get(t) is not None for s in per)]
+    out.append("| **Trellis's own: the (Trellis) stages summed per trial** (target ≤ 10 ms p50) | "
+               + " | ".join(f"**{p50(own(k))}**" for _, k in columns) + " |")
+    out.append("| request → first byte (the cold start) | " + " | ".join(p50(trials(k).values()) for _, k in columns) + " |")
+    return out
+

@@ -296,7 +296,8 @@ cold_trial() { # service key trial; sets ms (a figure, or "failed"); records the
   local code ttfb started ready
   wait_zero "$1" 60 "cold starts (trial $3)"
   sleep 0.5   # the agent finishes removing the stopped instance's listeners
-  read -r code ttfb started ready < <($PY cold --api "$API" --rev "$1-00001" --port "$GW" --host "$1.default.example.com" --body "$WORK/body" 2>>"$WORK/cold.err") || code=000
+  read -r code ttfb started ready < <($PY cold --api "$API" --rev "$1-00001" --port "$GW" --host "$1.default.example.com" --body "$WORK/body" \
+    --log "$WORK/up.log" --record "$RESULTS" --key "$2" --trial "$3" 2>>"$WORK/cold.err") || code=000
   if ! { [ "$code" = 200 ] && grep -q "^Hello bench! ($1-00001)" "$WORK/body"; }; then
     log "$1 trial $3 -> $code $(head -c 200 "$WORK/body") $(tail -1 "$WORK/cold.err" 2>/dev/null)"; record "$2" "$3 failed: HTTP $code"; FAILED=1; ms=failed; return 0
   fi

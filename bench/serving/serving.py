@@ -14,7 +14,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proxy"))
 from report import percentile  # noqa: E402  (nearest rank, the same definition as the proxy table)
-from coldstart import cmd_bare_start, cmd_cold, stage_rows  # noqa: E402
+from coldstart import cmd_bare_start, cmd_cold, log_stage_table, stage_rows  # noqa: E402
 
 BEGIN = "<!-- bench:serving:begin -->"
 END = "<!-- bench:serving:end -->"
@@ -349,6 +349,11 @@ def cmd_report(a):
     if ach is not None:
         out.append(f"|   achieved req/s (serving path) | {ach:,.0f} | | {rate} | |")
 
+    # The cold starts by stage, one column each, after the burst rows (below the table).
+    by_stage = log_stage_table(lambda k: trials(data, k), [
+        ("JIT", "cold_ms"), ("JIT socket-activated", "coldsa_ms"), ("ReadyToRun", "r2r_ms"),
+        ("Native AOT", "aot_ms"), ("AOT socket-activated", "aotsa_ms"), ("pool", "pool_ms")])
+
     # Burst
     timeline = read_timeline(a.timeline)
     start_ms = int(one(data, "burst_start_ms", "0"))
@@ -371,6 +376,9 @@ def cmd_report(a):
     out.extend(chart(timeline, start_ms, end_ms, cap))
     out.append("```")
     out.append("")
+    if by_stage:
+        out.extend(by_stage)
+        out.append("")
     with open(a.machine) as f:
         out.append(f.read().rstrip())
     print("\n".join(out))
@@ -409,6 +417,8 @@ def main():
     p.set_defaults(fn=cmd_bare_start)
     p = sub.add_parser("cold"); p.add_argument("--api"); p.add_argument("--rev"); p.add_argument("--port", type=int)
     p.add_argument("--host"); p.add_argument("--body"); p.set_defaults(fn=cmd_cold)
+    p.add_argument("--log", help="trellis up's log: record the stages of the cold start found in it")
+    p.add_argument("--record", help="results file the stages are appended to"); p.add_argument("--key"); p.add_argument("--trial")
     p = sub.add_parser("pct"); p.add_argument("log"); p.add_argument("--expected", type=int, required=True); p.set_defaults(fn=cmd_pct)
     p = sub.add_parser("report"); p.add_argument("--results"); p.add_argument("--timeline"); p.add_argument("--machine")
     p.add_argument("--trials", default="0"); p.add_argument("--reps", default="1"); p.add_argument("--rate", default="1000")
