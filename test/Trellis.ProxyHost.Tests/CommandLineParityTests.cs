@@ -71,9 +71,9 @@ public sealed class CommandLineParityTests : IDisposable
         Assert.Equal(jit.Stdout, aot.Stdout);
     }
 
-    /// <summary>Log lines start with the time of day, which two runs need not share.</summary>
+    /// <summary>Log lines start with the time of day (to the millisecond), which two runs need not share.</summary>
     private static string Untimed(string output) =>
-        System.Text.RegularExpressions.Regex.Replace(output, @"(?m)^\d\d:\d\d:\d\d ", "");
+        System.Text.RegularExpressions.Regex.Replace(output, @"(?m)^\d\d:\d\d:\d\d\.\d{3} ", "");
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

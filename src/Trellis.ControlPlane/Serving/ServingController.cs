@@ -146,13 +146,17 @@ public sealed partial class ServingController : IAsyncDisposable
             desired = current?.Replicas ?? valid.InitialScale; // no decision yet: keep the scale, or start at initial-scale
         }
 
+        // No status: the store keeps the one recorded at write time (the scheduler's placement), not this pass's older copy.
+        var built = RevisionDeployment.Build(revision, desired);
         if ((current?.Replicas ?? 0) != desired)
         {
             LogScaled(_log, Key(revision), current?.Replicas ?? 0, desired, decision.Reason);
+            // A new scale goes out placed, in the same write: agents act on it without waiting for the scheduler's pass.
+            var stored = snapshot.Get(built.Key)?.Resource;
+            built = built with { Status = Scheduling.SchedulerController.Place(snapshot, _registry.NodeStatuses, built with { Status = stored?.Status }) };
         }
 
-        // No status: the store keeps the one recorded at write time (the scheduler's placement), not this pass's older copy.
-        ops.Add(new PutOperation(RevisionDeployment.Build(revision, desired)));
+        ops.Add(new PutOperation(built));
         var condition = readiness.IsReady ? Condition.Ok(ConditionTypes.Ready)
             : readiness.IsFailed ? Condition.Failed(ConditionTypes.Ready, readiness.Reason ?? "Failed", readiness.Message ?? "")
             : Condition.Pending(ConditionTypes.Ready, "Deploying");

@@ -99,6 +99,22 @@ public sealed class ServingControllerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reconcile_ScaleChange_DeploymentWrittenPlacedOnTheNode()
+    {
+        _registry.Report(new NodeStatus("n1", null, []));
+        await _store.WriteAsync([new PutOperation(TestResources.One(Hello))]);
+
+        await _controller.ReconcileOnceAsync();
+        await _controller.ReconcileOnceAsync();
+
+        // No scheduler runs here: the serving controller's own write carries the placement.
+        var deployment = Get("apps", "Deployment", "hello-00001-deployment");
+        Assert.Equal(1, ((DeploymentSpec)deployment.Spec!).Replicas);
+        Assert.Equal(1, Trellis.Api.Registry.Placements.ReplicasOn(deployment, "n1"));
+        Assert.Contains(deployment.Status!["conditions"]!.AsArray(), c => (string?)c!["type"] == "PodScheduled" && (string?)c["status"] == "True");
+    }
+
+    [Fact]
     public async Task Reconcile_InstanceReady_ServiceReadyAndGatewayRoutesItsHost()
     {
         await _store.WriteAsync([new PutOperation(TestResources.One(Hello))]);
