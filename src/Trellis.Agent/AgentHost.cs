@@ -132,7 +132,8 @@ public sealed partial class AgentHost : IAsyncDisposable
         host._certificates = new Identity.CertificateManager(http, options.Node, token, proxy.Identities, TimeProvider.System, log, credential);
         host._certificates.Start();
 
-        var reporter = new RegistryReporter(http, options, () => agentUrl, log) { TcpPorts = tcpPorts };
+        var reporter = new RegistryReporter(http, options, () => agentUrl, log) { TcpPorts = tcpPorts, InboundServing = proxy.IsListening };
+        proxy.SnapshotApplied += reporter.OnProxyApplied;
         host._reporter = reporter;
         var meter = InstanceMeters.Create(options.Meter, out var meterNote);
         LogMeter(log, meter.Kind, meterNote);

@@ -104,6 +104,12 @@ public sealed class ProxyServer : IAsyncDisposable
     /// <summary>Requests currently waiting for an endpoint of activation cluster <paramref name="cluster"/>.</summary>
     public int Waiting(string cluster) => _activation.Waiting(cluster);
 
+    /// <summary>Whether a listener named <paramref name="listenerName"/> of the current snapshot is bound and serving.</summary>
+    public bool IsListening(string listenerName) => Volatile.Read(ref _stats).ContainsKey(listenerName);
+
+    /// <summary>Raised after a snapshot was applied and acknowledged (its listeners serve); handlers should return quickly.</summary>
+    public event Action? SnapshotApplied;
+
     /// <summary>Idle pooled upstream connections to <paramref name="port"/> on 127.0.0.1 (for tests that wait for a connection's return).</summary>
     internal int PooledConnections(int port) => _pool.IdleCount("127.0.0.1", port, Upstream.TcpConnector.Instance);
 
@@ -257,6 +263,7 @@ public sealed class ProxyServer : IAsyncDisposable
             // Only now that the snapshot stays: held requests go to the clusters that have endpoints.
             _activation.OnSnapshotSwapped(next);
             ProxyLog.SnapshotAccepted(_logger, _options.NodeName, snapshot.Version, wanted.Count, snapshot.Clusters.Count);
+            SnapshotApplied?.Invoke();
             return SnapshotApplyResult.Ack;
         }
         finally
