@@ -137,7 +137,7 @@ public static class NotEnforced
         new(Security, "AuthorizationPolicy", "spec.action=AUDIT", "audit records are not written: an AUDIT policy has no effect"),
         new(Security, "AuthorizationPolicy", "spec.targetRef", "policies attached by targetRef are not applied"),
         new(Security, "AuthorizationPolicy", "spec.targetRefs", "policies attached by targetRefs are not applied"),
-        new(Security, "AuthorizationPolicy", "spec.rules[*].when[*].key=connection.sni", "inbound listeners do not terminate TLS yet: there is no server name"),
+        new(Security, "AuthorizationPolicy", "spec.rules[*].when[*].key=connection.sni", "the TLS server name is not evaluated: it matches no value"),
         new(Security, "AuthorizationPolicy", "spec.rules[*].when[*].key=destination.ip", "the destination address is not evaluated: it matches no value"),
         new(Security, "RequestAuthentication", "spec.targetRef", "policies attached by targetRef are not applied"),
         new(Security, "RequestAuthentication", "spec.targetRefs", "policies attached by targetRefs are not applied"),

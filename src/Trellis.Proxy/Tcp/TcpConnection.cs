@@ -62,16 +62,17 @@ internal static class TcpConnection
 
                 var local = (client.LocalEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
                 var remote = (client.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-                if (table.Authorization is not null && table.Authorize(peer, remote) is { Allowed: false } denied)
+                var hop = new TcpHop(listener, "-", table.Identity, peer is not null, services, telemetry, started);
+                if (table.Authorize(peer, remote) is { Allowed: false } denied)
                 {
-                    new TcpHop(listener, "-", table.Identity, peer is not null, services, telemetry, started).Count(null, null, ResponseFlags.UnauthorizedDenied, false);
+                    hop.Count(null, null, ResponseFlags.UnauthorizedDenied, false);
                     TcpLog.Refused(services.Log, listener, "-", $"RBAC: access denied{(denied.Policy is { } policy ? " by " + policy : "")} for {peer?.Principal ?? "a peer without mTLS"}");
                     return;
                 }
 
                 var route = table.Match(local, remote, serverName);
                 var cluster = route?.PickCluster(services.Options.Random);
-                var hop = new TcpHop(listener, route?.Name ?? "-", table.Identity, peer is not null, services, telemetry, started);
+                hop = hop with { Route = route?.Name ?? "-" };
                 if (route is null || cluster is null)
                 {
                     hop.Count(null, null, route is null ? ResponseFlags.NoRouteFound : ResponseFlags.NoHealthyUpstream, false);

@@ -52,11 +52,11 @@ internal static class TcpInboundMtls
 
         // The hello was read off the socket: the handshake reads it again first, then the socket.
         var stream = new SslStream(new PrefixedStream(buffer, hello.Length, new NetworkStream(client, ownsSocket: false)), leaveInnerStreamOpen: false);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        timeout.CancelAfter(MeshTls.HandshakeTimeout);
+        using var timeout = new CancellationTokenSource(MeshTls.HandshakeTimeout, services.Time);
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
         try
         {
-            await stream.AuthenticateAsServerAsync(options, timeout.Token);
+            await stream.AuthenticateAsServerAsync(options, abandon.Token);
             return new InboundAccept(new TlsTransport(stream, client, slot.Verdict.Peer), slot.Verdict.Peer, 0);
         }
         catch (Exception ex) when (ex is OperationCanceledException or SocketException || TlsFailures.IsStreamFailure(ex))

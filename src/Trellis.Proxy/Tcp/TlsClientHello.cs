@@ -113,7 +113,7 @@ internal static class TlsClientHello
     }
 
     private const int ServerNameExtension = 0;
-    private static ReadOnlySpan<byte> MeshAlpn => "istio"u8; // MeshAlpnPrefix
+    private static readonly byte[] MeshAlpn = Encoding.ASCII.GetBytes(MeshAlpnPrefix);
     private const int AlpnExtension = 16;
 
     /// <summary>server_name: a list of (type, name); the first host_name (type 0) of printable ASCII is the name.</summary>
