@@ -14,7 +14,7 @@ namespace Trellis.Api.Snapshots;
 /// passthrough cluster has no destination and the connection is closed.</param>
 /// <param name="DestinationPort">On a workload's inbound relay, the port its connections are for as AuthorizationPolicy's
 /// <c>ports</c> and <c>destination.port</c> see it: the Service port, when the Services selecting the instance give it one
-/// TCP port; null: not one port (those fields then match no value).</param>
+/// TCP port; on a gateway relay, the gateway's port; null: not one port (those fields then match no value).</param>
 public sealed record TcpProxyConfig(IReadOnlyList<TcpRouteConfig> Routes, bool SniPeek = false, OriginalDestinationConfig? Original = null, int? DestinationPort = null)
 {
     /// <summary>How long a listener that reads the server name waits for the ClientHello (Envoy's tls_inspector: 15 s).</summary>

@@ -4,7 +4,8 @@ using Trellis.Api.Snapshots;
 namespace Trellis.ControlPlane.Compiler;
 
 /// <summary>
-/// RequestAuthentications → the <see cref="AuthenticationConfig"/> of a workload's inbound listener. A policy selects a
+/// RequestAuthentications → the <see cref="AuthenticationConfig"/> of a workload's inbound listener (and of a gateway's
+/// listeners, <see cref="GatewayWorkload"/>). A policy selects a
 /// workload as in Istio: one in the root namespace (<c>istio-system</c>) applies mesh-wide, one in the workload's
 /// namespace to all its workloads, a <c>selector</c> narrows either to the workloads whose labels it matches; the JWT
 /// rules of every selecting policy add up (Istio merges them into one list of providers). A rule's keys are its inline

@@ -25,7 +25,7 @@ public static class SnapshotCompiler
         var tables = new Dictionary<string, RouteTableConfig>(StringComparer.Ordinal);
         var listeners = proxy.Role == ProxyRole.Node
             ? NodeListeners(proxy, state, index, clusters, tables)
-            : TelemetryMetadata.WithGatewayPeer([.. GatewayListeners(proxy, index, clusters, tables, state.AsyncFunctions), .. GatewayApi.GatewayApiListeners.Build(index.GatewayApi, clusters, tables)], proxy, index);
+            : GatewayWorkload.Apply([.. GatewayListeners(proxy, index, clusters, tables, state.AsyncFunctions), .. GatewayApi.GatewayApiListeners.Build(index.GatewayApi, clusters, tables)], proxy, index, state);
         var unversioned = new ProxySnapshot("", listeners, tables.Values.OrderBy(t => t.Name, StringComparer.Ordinal).ToList(), clusters.Clusters);
         return unversioned with { Version = Hash(unversioned) };
     }
@@ -333,7 +333,7 @@ public static class SnapshotCompiler
             {
                 // TCP servers (and TLS PASSTHROUGH ones, routed by SNI) relay connections by the bound VirtualServices' tcp/tls rules.
                 listeners.Add(new ListenerConfig(listenerName, "127.0.0.1", port, ListenerKind.Gateway, "",
-                    Tcp: new TcpProxyConfig(TcpRoutes.Gateway(index, clusters, source, port, passthrough), SniPeek: passthrough)));
+                    Tcp: new TcpProxyConfig(TcpRoutes.Gateway(index, clusters, source, port, passthrough), SniPeek: passthrough, DestinationPort: port)));
                 continue;
             }
 

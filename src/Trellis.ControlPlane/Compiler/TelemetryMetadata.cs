@@ -45,22 +45,4 @@ internal static class TelemetryMetadata
         var parts = fqdn.Split('.');
         return new ServiceMetadata(fqdn, parts[0], parts.Length > 1 ? parts[1] : "", port);
     }
-
-    /// <summary>
-    /// Every gateway listener (Istio Gateways and Gateway API Gateways alike) speaks for the gateway proxy, takes the
-    /// Telemetry settings of a workload in the root namespace (where Istio's gateways run) with the gateway's labels, and
-    /// calls upstream as the gateway's identity (<see cref="PeerAuthentications.GatewayIdentity"/>): auto mTLS uses it
-    /// when the gateway holds its certificate.
-    /// </summary>
-    public static List<ListenerConfig> WithGatewayPeer(List<ListenerConfig> listeners, ProxyHello proxy, MeshIndex index)
-    {
-        var gateway = Gateway(proxy);
-        var telemetry = TelemetryPolicies.For(index, Trellis.Api.Networking.MeshConfig.RootNamespace, proxy.Labels, ListenerKind.Gateway);
-        var identity = PeerAuthentications.GatewayIdentity(index);
-        return listeners
-            .Select(l => l.Kind == ListenerKind.Gateway && l.Peer is null ? l with { Peer = gateway } : l)
-            .Select(l => l.Kind == ListenerKind.Gateway && l.Telemetry is null ? l with { Telemetry = telemetry } : l)
-            .Select(l => l.Kind == ListenerKind.Gateway && l.Identity is null ? l with { Identity = identity } : l)
-            .ToList();
-    }
 }

@@ -44,7 +44,7 @@ internal sealed class TcpRouteTable
     /// </summary>
     public PeerAuthenticationMode InboundMtls { get; }
 
-    /// <summary>An inbound relay's AuthorizationPolicies, read as Istio reads them for TCP; null when none selects the workload.</summary>
+    /// <summary>An inbound or gateway relay's AuthorizationPolicies, read as Istio reads them for TCP; null when none selects the workload.</summary>
     public AuthorizationPolicies? Authorization { get; }
 
     /// <summary>
@@ -76,7 +76,7 @@ internal sealed class TcpRouteTable
     {
         var routes = (config.Routes ?? []).Select(r => TcpRoute.Compile(r, clusters)).ToArray();
         var inboundMtls = listener is { Kind: ListenerKind.Inbound } ? listener.Mtls : PeerAuthenticationMode.Disable;
-        var authorization = listener is { Kind: ListenerKind.Inbound, Authorization: { } policies } ? AuthorizationPolicies.CompileForTcp(policies) : null;
+        var authorization = listener is { Kind: ListenerKind.Inbound or ListenerKind.Gateway, Authorization: { } policies } ? AuthorizationPolicies.CompileForTcp(policies) : null;
         return new TcpRouteTable(routes, config.SniPeek || routes.Any(r => r.NeedsSni), config.Original, listener?.Identity, inboundMtls, authorization, config.DestinationPort ?? 0);
     }
 

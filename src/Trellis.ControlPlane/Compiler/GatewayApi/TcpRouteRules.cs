@@ -33,7 +33,7 @@ internal static class TcpRouteRules
             }
 
             var name = string.Create(CultureInfo.InvariantCulture, $"gatewayapi/{gateway.Namespace}/{gateway.Name}/{port.Key}");
-            yield return new ListenerConfig(name, gateway.Address!, port.Key, ListenerKind.Gateway, "", Tcp: new TcpProxyConfig(routes));
+            yield return new ListenerConfig(name, gateway.Address!, port.Key, ListenerKind.Gateway, "", Tcp: new TcpProxyConfig(routes, DestinationPort: port.Key));
         }
     }
 

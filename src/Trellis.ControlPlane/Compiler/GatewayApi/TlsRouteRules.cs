@@ -39,7 +39,7 @@ internal static class TlsRouteRules
 
             var routes = Ordered(candidates);
             var listener = string.Create(CultureInfo.InvariantCulture, $"gatewayapi/{gateway.Namespace}/{gateway.Name}/{port.Key}");
-            yield return new ListenerConfig(listener, gateway.Address!, port.Key, ListenerKind.Gateway, "", Tcp: new TcpProxyConfig(routes, SniPeek: true));
+            yield return new ListenerConfig(listener, gateway.Address!, port.Key, ListenerKind.Gateway, "", Tcp: new TcpProxyConfig(routes, SniPeek: true, DestinationPort: port.Key));
         }
     }
 
