@@ -41,7 +41,9 @@ internal static class AuthorizationFixtures
         }).ToList()),
     ]));
 
-    public static AuthorizationPolicies DenyThenAllow() => AuthorizationPolicies.Compile(new AuthorizationConfig(
+    public static AuthorizationPolicies DenyThenAllow() => AuthorizationPolicies.Compile(new AuthorizationConfig(DenyThenAllowConfig()));
+
+    private static List<AuthorizationPolicyConfig> DenyThenAllowConfig() =>
     [
         new AuthorizationPolicyConfig("default/deny-admin", AuthorizationEffect.Deny, [new Rule { To = [new RuleTo { Operation = new Operation { Paths = ["/admin*"] } }] }]),
         new AuthorizationPolicyConfig("default/allow", AuthorizationEffect.Allow,
@@ -52,6 +54,13 @@ internal static class AuthorizationFixtures
                 When = [new Condition { Key = "request.headers[end-user]", Values = ["jason", "admin*"] }],
             },
         ]),
+    ];
+
+    /// <summary>An AUDIT policy on POSTs beside the deny + allow pair: the decision is theirs, the request is marked.</summary>
+    public static AuthorizationPolicies AuditDenyAllow() => AuthorizationPolicies.Compile(new AuthorizationConfig(
+    [
+        new AuthorizationPolicyConfig("default/audit-posts", AuthorizationEffect.Audit, [new Rule { To = [new RuleTo { Operation = new Operation { Methods = ["POST"] } }] }]),
+        .. DenyThenAllowConfig(),
     ]));
 
     /// <summary>For the allocation budget: each decision must allocate nothing.</summary>
@@ -61,13 +70,16 @@ internal static class AuthorizationFixtures
         var denyAllow = DenyThenAllow();
         var last = Fixtures.Request("reviews:9080", "/api/v19/items");
         var header = Fixtures.Request("reviews:9080", "/reviews/0", ("end-user", "jason"));
+        var audit = AuditDenyAllow();
+        var post = new RouteRequest("POST", "reviews:9080", "/reviews/0", null, new Microsoft.AspNetCore.Http.HeaderDictionary { ["end-user"] = "jason" }, 15001);
         var peer = new RequestIdentity("cluster.local/ns/default/sa/productpage", "127.0.0.1", null);
-        if (!twenty.Decide(last, peer).Allowed || !denyAllow.Decide(header, peer).Allowed)
+        if (!twenty.Decide(last, peer).Allowed || !denyAllow.Decide(header, peer).Allowed || audit.Decide(post, peer) is not { Allowed: true, Audited: true })
         {
             throw new InvalidOperationException("the authorization fixtures no longer allow; the budget would measure the wrong work");
         }
 
         yield return ("authz: 20 rules, last matches", () => twenty.Decide(last, peer));
         yield return ("authz: deny + allow, header when", () => denyAllow.Decide(header, peer));
+        yield return ("authz: audit + deny + allow, audited", () => audit.Decide(post, peer));
     }
 }

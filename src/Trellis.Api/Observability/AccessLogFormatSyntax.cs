@@ -32,6 +32,13 @@ public static class AccessLogFormatSyntax
         "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT", "REQUESTED_SERVER_NAME", "ROUTE_NAME", "TRACE_ID", "UPSTREAM_SERVICE_TIME",
     };
 
+    /// <summary>
+    /// Envoy's <c>%DYNAMIC_METADATA(envoy.common:access_log_hint)%</c>: <c>true</c> for a request an AUDIT
+    /// AuthorizationPolicy matched (Envoy's RBAC filter with action LOG sets it), else <c>-</c>. The one dynamic metadata
+    /// key Trellis writes.
+    /// </summary>
+    public const string AccessLogHint = "DYNAMIC_METADATA(envoy.common:access_log_hint)";
+
     /// <summary>The tokens of <paramref name="format"/>; null and <paramref name="error"/> when an operator is unknown or malformed.</summary>
     public static FormatToken[]? Tokenize(string format, out string? error)
     {
@@ -98,6 +105,11 @@ public static class AccessLogFormatSyntax
             }
 
             return new FormatToken(FormatTokenKind.Field, text, null, 0, text is "RESPONSE_CODE" or "BYTES_RECEIVED" or "BYTES_SENT" or "DURATION");
+        }
+
+        if (text == AccessLogHint)
+        {
+            return new FormatToken(FormatTokenKind.Field, AccessLogHint, null, 0);
         }
 
         var close = text.IndexOf(')', open);

@@ -8,8 +8,8 @@ namespace Trellis.ControlPlane.Compiler;
 /// <see cref="GatewayWorkload"/>). A policy selects a
 /// workload as in Istio: one in the root namespace (<c>istio-system</c>) applies mesh-wide, one in the workload's
 /// namespace to all its workloads; a <c>selector</c> narrows either to the workloads whose labels it matches.
-/// Policies attached by <c>targetRef(s)</c>, and the AUDIT and CUSTOM actions, are stored without behaviour
-/// (reported as not enforced) and never reach a proxy.
+/// Policies attached by <c>targetRef(s)</c>, and the CUSTOM action, are stored without behaviour (reported as not
+/// enforced) and never reach a proxy.
 /// </summary>
 internal static class Authorization
 {
@@ -19,12 +19,19 @@ internal static class Authorization
     public static AuthorizationConfig? Listener(MeshIndex index, IReadOnlyDictionary<string, string> labels, string ns)
     {
         var policies = index.AuthorizationPolicies
-            .Where(p => p.Spec.Action is null or AuthorizationAction.Allow or AuthorizationAction.Deny)
+            .Where(p => p.Spec.Action is null or AuthorizationAction.Allow or AuthorizationAction.Deny or AuthorizationAction.Audit)
             .Where(p => p.Spec.TargetRef is null && p.Spec.TargetRefs.Count == 0)
             .Where(p => p.Namespace == ns || p.Namespace == RootNamespace)
             .Where(p => Labels.Selects(p.Spec.Selector?.MatchLabels ?? new Dictionary<string, string>(), labels))
-            .Select(p => new AuthorizationPolicyConfig($"{p.Namespace}/{p.Name}", p.Spec.Action == AuthorizationAction.Deny ? AuthorizationEffect.Deny : AuthorizationEffect.Allow, p.Spec.Rules))
+            .Select(p => new AuthorizationPolicyConfig($"{p.Namespace}/{p.Name}", Effect(p.Spec.Action), p.Spec.Rules))
             .ToList();
         return policies.Count == 0 ? null : new AuthorizationConfig(policies);
     }
+
+    private static AuthorizationEffect Effect(AuthorizationAction? action) => action switch
+    {
+        AuthorizationAction.Deny => AuthorizationEffect.Deny,
+        AuthorizationAction.Audit => AuthorizationEffect.Audit,
+        _ => AuthorizationEffect.Allow,
+    };
 }

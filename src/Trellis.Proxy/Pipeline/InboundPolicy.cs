@@ -13,9 +13,11 @@ namespace Trellis.Proxy.Pipeline;
 /// <c>403 RBAC: access denied</c> with flag RBAC. The peer's principal is the SPIFFE ID its mTLS certificate proved
 /// (<see cref="IExchange.Peer"/>); a cleartext peer has none, so rules on principals and namespaces never match it. Authentication runs first, as Envoy's JWT filter
 /// before RBAC: the listener's RequestAuthentication (<see cref="JwtStage"/>) refuses an invalid token with 401 and
-/// Envoy's message, and a valid one gives authorization its <c>request.auth.*</c>.
+/// Envoy's message, and a valid one gives authorization its <c>request.auth.*</c>. A request an AUDIT policy matches is
+/// marked (<see cref="Telemetry.ExchangeTelemetry.Audited"/>, written by the access log's
+/// <c>%DYNAMIC_METADATA(envoy.common:access_log_hint)%</c>) and counted (<see cref="AuthorizationStats"/>).
 /// </summary>
-internal sealed class InboundPolicy(SnapshotHolder snapshots, TimeProvider time)
+internal sealed class InboundPolicy(SnapshotHolder snapshots, TimeProvider time, AuthorizationStats stats)
 {
     /// <summary>Istio's body for a request the RBAC filter refuses.</summary>
     public static readonly LocalReply Denied = new(403, Encoding.ASCII.GetBytes("RBAC: access denied"), ResponseFlags.UnauthorizedDenied, ForwardError.None);
@@ -43,7 +45,15 @@ internal sealed class InboundPolicy(SnapshotHolder snapshots, TimeProvider time)
         }
 
         var identity = new RequestIdentity(exchange.Peer?.Principal ?? "", exchange.ClientAddress, user.User);
-        return policies.Decide(exchange.Request, identity).Allowed ? null : Denied;
+        var decision = policies.Decide(exchange.Request, identity);
+        if (decision.Audited)
+        {
+            // AUDIT never changes the decision: the request is marked for the access log and counted, whatever follows.
+            exchange.Telemetry.Audited = true;
+            stats.CountAudited();
+        }
+
+        return decision.Allowed ? null : Denied;
     }
 
     /// <summary>Envoy's answer to a token that fails: 401, its status text as the body, and an RFC 6750 challenge.</summary>

@@ -43,7 +43,7 @@ internal sealed partial class RequestPipeline
         TelemetryStage telemetry, ILogger forwardLog, ILogger servingLog, Mirroring mirroring)
     {
         _snapshots = snapshots;
-        _inbound = new InboundPolicy(snapshots, time);
+        _inbound = new InboundPolicy(snapshots, time, telemetry.AuthorizationStats);
         _options = options;
         _time = time;
         _activation = activation;

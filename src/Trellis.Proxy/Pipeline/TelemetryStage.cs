@@ -29,6 +29,9 @@ internal sealed class TelemetryStage
         _node = node;
     }
 
+    /// <summary>The inbound-policy stage's counters, served with the proxy's metrics.</summary>
+    public Security.AuthorizationStats AuthorizationStats => _telemetry.Authorization;
+
     /// <summary>Whether <see cref="Record"/> does anything: when not, the pipeline skips the wrapper that waits for the outcome.</summary>
     public bool Enabled => _telemetry.Active || _accessLog.IsEnabled(LogLevel.Debug);
 
@@ -83,7 +86,7 @@ internal sealed class TelemetryStage
             _time.GetUtcNow() - elapsed, ProtocolOf(exchange), outcome.Status, outcome.Flags, counted.RequestBytes, counted.ResponseBytes, elapsed, fields,
             UpstreamHost: outcome.Endpoint is { } endpoint ? $"{endpoint.Address}:{endpoint.Port}" : null, UpstreamCluster: outcome.Cluster?.Name, DownstreamLocal: $"{telemetry.Address}:{exchange.Request.LocalPort}",
             DownstreamRemote: exchange.ClientAddress is { Length: > 0 } client ? client : null, Route: match.Route?.Name,
-            TraceId: counted.Trace.IsValid ? counted.Trace.TraceIdText() : null, Details: Details(outcome));
+            TraceId: counted.Trace.IsValid ? counted.Trace.TraceIdText() : null, Details: Details(outcome), Audited: counted.Audited);
         foreach (var log in telemetry.AccessLogs)
         {
             if (log.Filter is null || log.Filter.Matches(entry))

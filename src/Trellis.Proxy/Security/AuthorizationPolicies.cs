@@ -5,8 +5,11 @@ using Trellis.Proxy.Routing;
 
 namespace Trellis.Proxy.Security;
 
-/// <summary>The outcome of authorization: allowed or not, and the policy that decided (null when no policy matched).</summary>
-internal readonly record struct AuthorizationDecision(bool Allowed, string? Policy);
+/// <summary>
+/// The outcome of authorization: allowed or not, the policy that decided (null when no policy matched), and whether an
+/// AUDIT policy matched the request (whatever the decision).
+/// </summary>
+internal readonly record struct AuthorizationDecision(bool Allowed, string? Policy, bool Audited = false);
 
 /// <summary>
 /// The AuthorizationPolicies of one workload, compiled into matchers (Envoy's RBAC filters, one DENY and one ALLOW),
@@ -14,17 +17,20 @@ internal readonly record struct AuthorizationDecision(bool Allowed, string? Poli
 /// with none, the request is allowed. A policy matches when any of its rules does (so an ALLOW policy without rules
 /// allows nothing); a rule matches when any <c>from</c>, any <c>to</c> and every <c>when</c> match (so a rule
 /// <c>{}</c> matches everything). Within a source or operation every field set must match, a field when any of its
-/// values does and none of its <c>not</c> values does.
+/// values does and none of its <c>not</c> values does. AUDIT policies (Envoy's RBAC filter with action LOG) never
+/// change the decision: a request any of them matches is marked audited.
 /// </summary>
 internal sealed class AuthorizationPolicies
 {
     private readonly Policy[] _deny;
     private readonly Policy[] _allow;
+    private readonly Policy[] _audit;
 
-    private AuthorizationPolicies(Policy[] deny, Policy[] allow)
+    private AuthorizationPolicies(Policy[] deny, Policy[] allow, Policy[] audit)
     {
         _deny = deny;
         _allow = allow;
+        _audit = audit;
     }
 
     /// <summary>Whether any rule looks at the end user (then the JWT stage must run first).</summary>
@@ -34,7 +40,8 @@ internal sealed class AuthorizationPolicies
     {
         var deny = config.Policies.Where(p => p.Action == AuthorizationEffect.Deny).Select(Policy.Compile).ToArray();
         var allow = config.Policies.Where(p => p.Action == AuthorizationEffect.Allow).Select(Policy.Compile).ToArray();
-        return new AuthorizationPolicies(deny, allow) { NeedsUser = config.Policies.Any(UsesUser) };
+        var audit = config.Policies.Where(p => p.Action == AuthorizationEffect.Audit).Select(Policy.Compile).ToArray();
+        return new AuthorizationPolicies(deny, allow, audit) { NeedsUser = config.Policies.Any(UsesUser) };
     }
 
     /// <summary>
@@ -42,10 +49,11 @@ internal sealed class AuthorizationPolicies
     /// names an HTTP-only field (<c>hosts</c>, <c>methods</c>, <c>paths</c>, <c>requestPrincipals</c>,
     /// <c>request.*</c> conditions, and their <c>not</c> forms) matches nothing; in a DENY policy those fields are dropped
     /// and the rest of the rule still applies (Istio's "more restrictive" reading: a DENY for GET on port 9000 denies every
-    /// connection to 9000). Both err towards refusing.
+    /// connection to 9000). Both err towards refusing. AUDIT policies are left out: a connection has no access-log entry
+    /// to mark.
     /// </summary>
     public static AuthorizationPolicies CompileForTcp(AuthorizationConfig config) => Compile(new AuthorizationConfig(
-        config.Policies.Select(p => p with
+        config.Policies.Where(p => p.Action != AuthorizationEffect.Audit).Select(p => p with
         {
             Rules = p.Action == AuthorizationEffect.Allow ? p.Rules.Where(r => !HttpOnly(r)).ToList() : p.Rules.Select(WithoutHttpFields).ToList(),
         }).ToList()));
@@ -66,28 +74,34 @@ internal sealed class AuthorizationPolicies
 
     public AuthorizationDecision Decide(in RouteRequest request, in RequestIdentity identity)
     {
-        foreach (var policy in _deny)
+        var audited = _audit.Length > 0 && Any(_audit, request, identity) is not null;
+        if (Any(_deny, request, identity) is { } denied)
         {
-            if (policy.Matches(request, identity))
-            {
-                return new AuthorizationDecision(false, policy.Name);
-            }
+            return new AuthorizationDecision(false, denied, audited);
         }
 
         if (_allow.Length == 0)
         {
-            return new AuthorizationDecision(true, null);
+            return new AuthorizationDecision(true, null, audited);
         }
 
-        foreach (var policy in _allow)
+        return Any(_allow, request, identity) is { } allowed
+            ? new AuthorizationDecision(true, allowed, audited)
+            : new AuthorizationDecision(false, null, audited);
+    }
+
+    /// <summary>The name of the first of <paramref name="policies"/> that matches; null when none does.</summary>
+    private static string? Any(Policy[] policies, in RouteRequest request, in RequestIdentity identity)
+    {
+        foreach (var policy in policies)
         {
             if (policy.Matches(request, identity))
             {
-                return new AuthorizationDecision(true, policy.Name);
+                return policy.Name;
             }
         }
 
-        return new AuthorizationDecision(false, null);
+        return null;
     }
 
     private static bool UsesUser(AuthorizationPolicyConfig policy) => policy.Rules.Any(r =>

@@ -49,6 +49,9 @@ internal sealed class ExchangeTelemetry
     /// <summary>The response's <c>grpc-status</c> when it carried one in its head (a trailers-only answer) or trailers; -1 otherwise.</summary>
     public int GrpcStatus = -1;
 
+    /// <summary>Whether an AUDIT AuthorizationPolicy matched the request (Envoy's <c>envoy.common</c> <c>access_log_hint</c>).</summary>
+    public bool Audited;
+
     /// <summary>Forgets the previous request; the engine calls it before a new one starts.</summary>
     public void Reset()
     {
@@ -65,6 +68,7 @@ internal sealed class ExchangeTelemetry
         RequestBytes = 0;
         ResponseBytes = 0;
         GrpcStatus = -1;
+        Audited = false;
     }
 
     /// <summary>Reads a <c>grpc-status</c> value (ASCII digits) as the engine sees it go by.</summary>

@@ -47,6 +47,9 @@ internal sealed class ProxyTelemetry
     /// <summary>The access-log files of this proxy (one writer per path).</summary>
     public AccessLogs.AccessLogSinks AccessLogs { get; } = new();
 
+    /// <summary>The inbound-policy stage's counters (audited requests).</summary>
+    public Security.AuthorizationStats Authorization { get; } = new();
+
     public TelemetryTables Tables => Volatile.Read(ref _tables);
 
     /// <summary>Whether any listener records anything (metrics, access logs, spans).</summary>
@@ -224,6 +227,7 @@ internal sealed class ProxyTelemetry
         var writer = new PrometheusWriter();
         Metrics.Write(writer);
         AccessLogs.Write(writer);
+        Authorization.Write(writer);
         return writer.ToString();
     }
 }

@@ -29,7 +29,7 @@ public sealed class AuthorizationCompilerTests
     }
 
     [Fact]
-    public void Compile_Scopes_NamespaceAndRootNamespaceApply_OtherNamespacesAndNonEnforcedDoNot()
+    public void Compile_Scopes_NamespaceAndRootNamespaceApply_OtherNamespacesAndNonEnforcedDoNot_AuditKept()
     {
         var snapshot = Compile(string.Join("\n---\n",
             Policy("ns-wide", "default", "  action: DENY\n  rules: [{to: [{operation: {paths: [/admin*]}}]}]"),
@@ -41,7 +41,8 @@ public sealed class AuthorizationCompilerTests
 
         var inbound = snapshot.Listeners.Where(l => l.Kind == ListenerKind.Inbound).ToList();
         Assert.NotEmpty(inbound);
-        Assert.All(inbound, l => Assert.Equal(["default/ns-wide", "istio-system/mesh-wide"], l.Authorization!.Policies.Select(p => p.Name).Order()));
+        Assert.All(inbound, l => Assert.Equal(["default/audit", "default/ns-wide", "istio-system/mesh-wide"], l.Authorization!.Policies.Select(p => p.Name).Order()));
+        Assert.Equal(AuthorizationEffect.Audit, inbound[0].Authorization!.Policies.Single(p => p.Name == "default/audit").Action);
         Assert.All(snapshot.Listeners.Where(l => l.Kind == ListenerKind.Outbound), l => Assert.Null(l.Authorization));
     }
 

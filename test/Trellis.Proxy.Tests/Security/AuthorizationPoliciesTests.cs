@@ -19,7 +19,8 @@ public sealed class AuthorizationPoliciesTests
         var configs = policies.Select(p =>
         {
             var spec = Spec(p.Yaml);
-            return new AuthorizationPolicyConfig(p.Name, spec.Action == AuthorizationAction.Deny ? AuthorizationEffect.Deny : AuthorizationEffect.Allow, spec.Rules);
+            var effect = spec.Action switch { AuthorizationAction.Deny => AuthorizationEffect.Deny, AuthorizationAction.Audit => AuthorizationEffect.Audit, _ => AuthorizationEffect.Allow };
+            return new AuthorizationPolicyConfig(p.Name, effect, spec.Rules);
         }).ToList();
         return AuthorizationPolicies.Compile(new AuthorizationConfig(configs));
     }
@@ -139,5 +140,38 @@ public sealed class AuthorizationPoliciesTests
 
         Assert.True(Decide(policies, new Call(Path: "/api/v19/items")).Allowed);
         Assert.False(Decide(policies, new Call(Path: "/api/v20/items")).Allowed);
+    }
+
+    private const string AuditPosts = "action: AUDIT\nrules: [{to: [{operation: {methods: [POST]}}]}]";
+
+    /// <summary>Istio's AUDIT: the decision is DENY's and ALLOW's alone; a request an AUDIT rule matches is marked.</summary>
+    public static TheoryData<string, string[], Call, (bool Allowed, string? Policy, bool Audited)> AuditCases => new()
+    {
+        { "AUDIT alone, matching: allowed and audited", [AuditPosts], new Call(Method: "POST"), (true, null, true) },
+        { "AUDIT alone, not matching: allowed, not audited", [AuditPosts], new Call(), (true, null, false) },
+        { "AUDIT without rules audits nothing", ["action: AUDIT"], new Call(), (true, null, false) },
+        { "AUDIT {} audits everything", ["action: AUDIT\nrules: [{}]"], new Call(), (true, null, true) },
+        { "an AUDIT policy is not an ALLOW policy", [AuditPosts, "action: ALLOW\nrules: [{to: [{operation: {methods: [GET]}}]}]"], new Call(Method: "POST"), (false, null, true) },
+        { "denied and audited", [AuditPosts, "action: DENY\nrules: [{}]"], new Call(Method: "POST"), (false, "default/p1", true) },
+        { "allowed by ALLOW and audited", [AuditPosts, "action: ALLOW\nrules: [{}]"], new Call(Method: "POST"), (true, "default/p1", true) },
+    };
+
+    [Theory]
+    [MemberData(nameof(AuditCases))]
+    public void Decide_Audit_NeverChangesTheDecision(string scenario, string[] yaml, Call call, (bool Allowed, string? Policy, bool Audited) expected)
+    {
+        var policies = Compile([.. yaml.Select((y, i) => ($"default/p{i}", y))]);
+
+        Assert.True(new AuthorizationDecision(expected.Allowed, expected.Policy, expected.Audited) == Decide(policies, call), $"{scenario}: {Decide(policies, call)}");
+    }
+
+    [Fact]
+    public void CompileForTcp_AuditPolicies_LeftOut()
+    {
+        var config = new AuthorizationConfig([new AuthorizationPolicyConfig("default/audit", AuthorizationEffect.Audit, [new Rule()])]);
+
+        var decision = AuthorizationPolicies.CompileForTcp(config).Decide(new RouteRequest("", "", "", null, new HeaderDictionary(), 9000), new RequestIdentity("", "10.0.0.1", null));
+
+        Assert.Equal(new AuthorizationDecision(true, null, false), decision);
     }
 }

@@ -64,11 +64,21 @@ public sealed class AccessLogFormatTests
         Assert.Equal(["x-envoy-original-path", "user-agent"], format.RequestHeaders);
     }
 
+    [Fact]
+    public void Format_AccessLogHint_TrueForAnAuditedRequestElseDash()
+    {
+        var format = AccessLogFormat.Parse("%RESPONSE_CODE% %DYNAMIC_METADATA(envoy.common:access_log_hint)%", out _)!;
+
+        Assert.Equal("503 true", format.Format(Entry with { Audited = true }));
+        Assert.Equal("503 -", format.Format(Entry));
+    }
+
     [Theory]
     [InlineData("%NOT_AN_OPERATOR%", "unknown command operator %NOT_AN_OPERATOR%")]
     [InlineData("[%START_TIME", "unterminated command operator at position 1")]
     [InlineData("%REQ()%", "empty header name in %REQ()%")]
     [InlineData("%FOO(bar)%", "unknown command operator %FOO(bar)%")]
+    [InlineData("%DYNAMIC_METADATA(envoy.filters.http.rbac:shadow_engine_result)%", "unknown command operator %DYNAMIC_METADATA(envoy.filters.http.rbac:shadow_engine_result)%")]
     [InlineData("%REQ(USER-AGENT)x%", "bad length limit in %REQ(USER-AGENT)x% (expected :N)")]
     public void Parse_BadFormat_PreciseError(string format, string expected)
     {

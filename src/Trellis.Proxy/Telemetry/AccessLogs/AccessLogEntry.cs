@@ -6,7 +6,8 @@ namespace Trellis.Proxy.Telemetry.AccessLogs;
 /// <summary>
 /// What one access-log line can say of a finished request (Envoy's stream info): times, sizes, the answer with its
 /// response flags, who was called, and the request fields the format reads (captured while the head was there; names
-/// in lower case, the pseudo-headers <c>:method</c>, <c>:path</c>, <c>:authority</c> included).
+/// in lower case, the pseudo-headers <c>:method</c>, <c>:path</c>, <c>:authority</c> included); <c>Audited</c>: an AUDIT
+/// AuthorizationPolicy matched the request.
 /// </summary>
 internal sealed record AccessLogEntry(
     DateTimeOffset Start,
@@ -24,7 +25,8 @@ internal sealed record AccessLogEntry(
     string? Route = null,
     string? TraceId = null,
     string? Details = null,
-    IReadOnlyDictionary<string, string>? Response = null) : ILogAttributes
+    IReadOnlyDictionary<string, string>? Response = null,
+    bool Audited = false) : ILogAttributes
 {
     int ILogAttributes.ResponseCode => Status;
 

@@ -146,6 +146,7 @@ internal sealed class AccessLogFormat
             "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT" => WithoutPort(e.DownstreamRemote),
             "ROUTE_NAME" => e.Route,
             "TRACE_ID" => e.TraceId,
+            AccessLogFormatSyntax.AccessLogHint => e.Audited ? "true" : null,
             _ => null,
         },
     };
