@@ -68,8 +68,8 @@ public sealed class ProxyServer : IAsyncDisposable
             new Mirroring(_pool, options, forwardLog));
         var tls = new Security.Tls.MeshTls(Identities, _time, loggerFactory.CreateLogger("Trellis.Proxy.MeshTls"), _snapshots);
         _connectors = new Upstream.MeshConnectors(tls, () => Forwarding.UpstreamClients.CreateHandler(options));
-        _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog, _pipeline) { Tls = tls };
         _tcp = new Tcp.TcpServices(_snapshots, _telemetry, options, _time, loggerFactory.CreateLogger("Trellis.Proxy.Tcp"), tls);
+        _fastPath = new Http1Services(_snapshots, _pool, options, _time, _accessLog, forwardLog, _pipeline) { Tls = tls, Tcp = _tcp };
     }
 
     /// <summary>The proxy's name (<see cref="ProxyServerOptions.NodeName"/>), as the live views name it.</summary>

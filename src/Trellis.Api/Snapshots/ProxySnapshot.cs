@@ -53,6 +53,8 @@ public enum ListenerKind
 /// <param name="Capture">The node's capture listener (Istio's 15001, <c>trellis agent --capture</c>): connections come
 /// redirected by the node's nftables rules; each is sniffed, HTTP served by <paramref name="RouteTable"/> by its Host, and
 /// anything else relayed to its original destination (<c>SO_ORIGINAL_DST</c>). See docs/capture.md.</param>
+/// <param name="Destinations">On an outbound listener, the TCP destinations a client may name: HTTP <c>CONNECT</c> targets
+/// (<c>HTTPS_PROXY</c>) and, on a capture listener, ServiceEntry <c>addresses</c>; null: CONNECT is refused (405).</param>
 public sealed record ListenerConfig(
     string Name,
     string Address,
@@ -74,7 +76,8 @@ public sealed record ListenerConfig(
     PeerAuthenticationMode Mtls = PeerAuthenticationMode.Disable,
     TcpProxyConfig? Tcp = null,
     IReadOnlyList<ServerNameRouteConfig>? ServerNames = null,
-    bool Capture = false);
+    bool Capture = false,
+    TcpDestinationsConfig? Destinations = null);
 
 /// <summary>The routes of the connections whose server name <see cref="Hostname"/> matches (<c>a.example.com</c> or <c>*.example.com</c>).</summary>
 public sealed record ServerNameRouteConfig(string Hostname, string RouteTable);

@@ -39,3 +39,21 @@ public sealed record TcpMatchConfig(IReadOnlyList<string>? DestinationSubnets = 
 /// </summary>
 /// <param name="Host">The entry's host when it names one server (not a wildcard); null: only a server name can say.</param>
 public sealed record OriginalDestinationConfig(string? Host, int Port);
+
+/// <summary>
+/// The TCP destinations an outbound listener reaches when a client names one: an HTTP <c>CONNECT host:port</c> (a workload
+/// whose <c>HTTPS_PROXY</c> is the listener) or, on a capture listener, a captured connection's original address. Each
+/// destination is relayed by its own routes, as the reserved-port listener of the same service port would relay it.
+/// See docs/egress.md.
+/// </summary>
+/// <param name="Destinations">In order; a name or address two of them claim goes to the first.</param>
+/// <param name="Otherwise">The cluster of a destination none of them names: Istio's <c>PassthroughCluster</c> (to the
+/// destination itself) under <c>ALLOW_ANY</c>, its <c>BlackHoleCluster</c> (no endpoints: refused) under <c>REGISTRY_ONLY</c>.</param>
+public sealed record TcpDestinationsConfig(IReadOnlyList<TcpDestinationConfig> Destinations, string Otherwise);
+
+/// <summary>One service port reachable as a TCP destination.</summary>
+/// <param name="Hosts">The names a client may give (exact, or <c>*.suffix</c> for any name below it).</param>
+/// <param name="Port">The service port: a CONNECT target's port, a captured connection's original port.</param>
+/// <param name="Tcp">How its connections are relayed; a passthrough cluster goes to the name (or address) the client gave.</param>
+/// <param name="Addresses">ServiceEntry <c>addresses</c>: IPs and CIDR blocks whose connections on <paramref name="Port"/> are this destination's.</param>
+public sealed record TcpDestinationConfig(IReadOnlyList<string> Hosts, int Port, TcpProxyConfig Tcp, IReadOnlyList<string>? Addresses = null);

@@ -66,7 +66,7 @@ public static class SnapshotCompiler
                 var table = AddShared(tables, "outbound", hosts);
                 listeners.Add(new ListenerConfig($"{instance.Id}/outbound", "127.0.0.1", outbound, ListenerKind.Outbound, table, instance.Id, Peer: TelemetryMetadata.Workload(instance),
                     Telemetry: TelemetryPolicies.For(index, instance.Namespace, instance.Labels, ListenerKind.Outbound),
-                    Identity: PeerAuthentications.IdentityOf(index, instance)));
+                    Identity: PeerAuthentications.IdentityOf(index, instance), Destinations: TcpDestinations.For(index, clusters, source, view)));
                 listeners.AddRange(OutboundTcpListeners(instance, source, index, clusters));
                 listeners.AddRange(OutboundEntryListeners(instance, source, index, clusters, view));
             }
@@ -301,7 +301,8 @@ public static class SnapshotCompiler
         return best;
     }
 
-    private static List<string> Domains(MeshService service, int port, string sourceNamespace, bool firstPort)
+    /// <summary>The names a client in <paramref name="sourceNamespace"/> may call a service by (the short one in its own namespace only).</summary>
+    internal static List<string> Names(MeshService service, string sourceNamespace)
     {
         var names = new List<string> { service.Fqdn, $"{service.Name}.{service.Namespace}", $"{service.Name}.{service.Namespace}.svc" };
         if (service.Namespace == sourceNamespace)
@@ -309,6 +310,12 @@ public static class SnapshotCompiler
             names.Add(service.Name);
         }
 
+        return names;
+    }
+
+    private static List<string> Domains(MeshService service, int port, string sourceNamespace, bool firstPort)
+    {
+        var names = Names(service, sourceNamespace);
         var domains = names.Select(n => string.Create(CultureInfo.InvariantCulture, $"{n}:{port}")).ToList();
         if (firstPort || port == 80)
         {

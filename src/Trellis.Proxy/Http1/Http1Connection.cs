@@ -176,7 +176,7 @@ internal sealed partial class Http1Connection : IFastConnection, IRequestHeaderL
                     _filled += read;
                 }
 
-                var next = parse == HeadParse.Complete ? await HandleAsync() : Next.Handoff;
+                var next = parse == HeadParse.Complete ? await HandleAsync() : parse == HeadParse.Connect ? await TunnelAsync() : Next.Handoff;
                 if (next == Next.Handoff && !_served && _listener.DetectsH2c && Http2Connection.StartsWithPreface(_in.AsSpan(0, _filled)))
                 {
                     // An h2c client with prior knowledge on a listener that also speaks HTTP/1.1, as

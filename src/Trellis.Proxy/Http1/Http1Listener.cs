@@ -78,6 +78,9 @@ internal sealed class Http1Listener
 
     public bool Stopping => Volatile.Read(ref _stopping) != 0;
 
+    /// <summary>Cancelled when the listener stops: the connections it relays as bytes (captured TCP, CONNECT tunnels) end then.</summary>
+    public CancellationToken RelaysStopping => _stopRelays.Token;
+
     /// <summary>An <c>Http1AndHttp2</c> listener: a connection that opens with the h2c preface is served as HTTP/2.</summary>
     public bool DetectsH2c { get; }
 

@@ -37,6 +37,9 @@ internal sealed class Http1Services
 
     public ResponseDate Date { get; } = new();
 
+    /// <summary>The TCP relay's services: a CONNECT tunnel is relayed as any TCP connection (null in some tests: CONNECT is refused).</summary>
+    public Tcp.TcpServices? Tcp { get; init; }
+
     /// <summary>mTLS between proxies (both sides, every engine); null in a proxy built without it (some tests).</summary>
     public Security.Tls.MeshTls? Tls { get; init; }
 }

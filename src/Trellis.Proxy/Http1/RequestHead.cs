@@ -10,6 +10,9 @@ internal enum HeadParse
     Complete,
     /// <summary>Valid or not, not what the fast path handles: Kestrel takes the connection.</summary>
     Unsupported,
+
+    /// <summary>A whole <c>CONNECT</c> head (authority-form target): a tunnel, not an exchange (<see cref="Tcp.ConnectTunnel"/>).</summary>
+    Connect,
 }
 
 /// <summary>
@@ -90,7 +93,8 @@ internal sealed class RequestHead
         var target = afterMethod[..targetEnd];
         if (target[0] != '/' || (!trusted && target.IndexOfAnyExcept(HeadSyntax.Target) >= 0))
         {
-            return HeadParse.Unsupported; // absolute-form, asterisk-form, authority-form, or odd bytes
+            // Only here, off the common path, is CONNECT looked for: an origin-form request never pays for it.
+            return !trusted && space == 7 && line.StartsWith("CONNECT"u8) ? ParseConnect(buffer, lineEnd, targetEnd) : HeadParse.Unsupported;
         }
 
         TargetLength = targetEnd;
@@ -116,6 +120,34 @@ internal sealed class RequestHead
         Length = end;
         return CheckFields(buffer, trusted) ? HeadParse.Complete : HeadParse.Unsupported;
     }
+
+    /// <summary>
+    /// A CONNECT head: the target as it came (<see cref="Target"/>, judged by <see cref="Tcp.ConnectTarget"/>) and the
+    /// fields up to the empty line. RFC 9110 §9.3.6: a CONNECT has no content, so a framing field makes it malformed
+    /// (<see cref="ConnectHasContent"/>).
+    /// </summary>
+    private HeadParse ParseConnect(ReadOnlySpan<byte> buffer, int lineEnd, int targetEnd)
+    {
+        TargetLength = PathLength = targetEnd;
+        var end = Fields.Parse(buffer, lineEnd + 1, trusted: false);
+        if (end <= 0)
+        {
+            return end == 0 ? HeadParse.Incomplete : HeadParse.Unsupported;
+        }
+
+        Length = end;
+        ConnectHasContent = false;
+        foreach (var field in Fields.AsSpan())
+        {
+            ConnectHasContent |= field.Kind == FieldKind.TransferEncoding
+                || (field.Kind == FieldKind.ContentLength && !field.Value(buffer).SequenceEqual("0"u8));
+        }
+
+        return HeadParse.Connect;
+    }
+
+    /// <summary>A CONNECT head carried Content-Length (other than 0) or Transfer-Encoding: refused, 400.</summary>
+    public bool ConnectHasContent { get; private set; }
 
     /// <summary>The method as a string; the common ones are interned.</summary>
     public string Method(ReadOnlySpan<byte> buffer)

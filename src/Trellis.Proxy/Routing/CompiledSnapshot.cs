@@ -59,6 +59,9 @@ internal sealed class CompiledSnapshot
     /// <summary>Only the listeners that relay TCP (<see cref="ListenerConfig.Tcp"/>): their routes.</summary>
     public FrozenDictionary<string, Tcp.TcpRouteTable> TcpByListener { get; init; } = FrozenDictionary<string, Tcp.TcpRouteTable>.Empty;
 
+    /// <summary>Only the outbound listeners with <see cref="ListenerConfig.Destinations"/>: their TCP destinations (CONNECT, capture).</summary>
+    public FrozenDictionary<string, Tcp.TcpDestinationTable> DestinationsByListener { get; init; } = FrozenDictionary<string, Tcp.TcpDestinationTable>.Empty;
+
     /// <summary>Only the listeners that have <see cref="ListenerConfig.Serving"/>.</summary>
     public FrozenDictionary<string, InstanceServing> ServingByListener { get; }
 }

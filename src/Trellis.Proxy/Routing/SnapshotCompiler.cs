@@ -56,12 +56,16 @@ internal static class SnapshotCompiler
         var tcp = (snapshot.Listeners ?? [])
             .Where(l => l.Tcp is not null)
             .ToFrozenDictionary(l => l.Name, l => Tcp.TcpRouteTable.Compile(l.Tcp!, clusters, l), StringComparer.Ordinal);
+        var destinations = (snapshot.Listeners ?? [])
+            .Where(l => l.Destinations is not null)
+            .ToFrozenDictionary(l => l.Name, l => Tcp.TcpDestinationTable.Compile(l.Destinations!, clusters, l), StringComparer.Ordinal);
         var serverNames = (snapshot.Listeners ?? [])
             .Where(l => l.ServerNames is { Count: > 0 } && l.Tcp is null)
             .ToFrozenDictionary(l => l.Name, l => new ServerNameMap<CompiledRouteTable>(l.ServerNames!.Select(n => (n.Hostname, tables[n.RouteTable]))), StringComparer.Ordinal);
         return new CompiledSnapshot(snapshot, byListener, clusters.ToFrozenDictionary(StringComparer.Ordinal), serving, rateLimits)
         {
             TcpByListener = tcp,
+            DestinationsByListener = destinations,
             ServerNameTablesByListener = serverNames,
         };
     }

@@ -310,6 +310,11 @@ internal static class SnapshotValidator
                 errors.Add($"{path}.routeTable: route table '{listener.RouteTable}' not found");
             }
 
+            if (listener.Destinations is { } destinations)
+            {
+                Tcp.TcpValidator.Validate(destinations, clusters, $"{path}.destinations", errors);
+            }
+
             for (var n = 0; n < (listener.ServerNames?.Count ?? 0); n++)
             {
                 var serverName = listener.ServerNames![n];

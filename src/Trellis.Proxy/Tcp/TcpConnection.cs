@@ -63,25 +63,8 @@ internal static class TcpConnection
                 var local = (client.LocalEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
                 var remote = (client.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
                 var hop = new TcpHop(listener, "-", table.Identity, peer is not null, services, telemetry, started);
-                if (table.Authorize(peer, remote) is { Allowed: false } denied)
-                {
-                    hop.Count(null, null, ResponseFlags.UnauthorizedDenied, false);
-                    TcpLog.Refused(services.Log, listener, "-", $"RBAC: access denied{(denied.Policy is { } policy ? " by " + policy : "")} for {peer?.Principal ?? "a peer without mTLS"}");
-                    return;
-                }
-
-                var route = table.Match(local, remote, serverName);
-                var cluster = route?.PickCluster(services.Options.Random);
-                hop = hop with { Route = route?.Name ?? "-" };
-                if (route is null || cluster is null)
-                {
-                    hop.Count(null, null, route is null ? ResponseFlags.NoRouteFound : ResponseFlags.NoHealthyUpstream, false);
-                    TcpLog.Refused(services.Log, listener, hop.Route, route is null ? "no route" : "no cluster");
-                    return;
-                }
-
-                var original = cluster.Config.LoadBalancer == LoadBalancerKind.Passthrough ? table.OriginalDestination(serverName) : null;
-                await ConnectAndRelayAsync(downstream ?? new TcpTransport(client), hop, cluster, original, read.AsMemory(0, unread), stop);
+                await RouteAndRelayAsync(
+                    downstream ?? new TcpTransport(client), table, hop, new TcpArrival(peer, local, remote, serverName, table.OriginalDestination(serverName)), read.AsMemory(0, unread), null, stop);
             }
             finally
             {
@@ -94,9 +77,44 @@ internal static class TcpConnection
         }
     }
 
+    /// <summary>
+    /// Steps (2) to (6) for a connection whose routes are known: AuthorizationPolicy (an inbound relay's), the route, the
+    /// cluster, the endpoint, connect and relay. Shared by every TCP listener and by HTTP CONNECT tunnels
+    /// (<see cref="ConnectTunnel"/>), so a tunnel picks, connects, counts and logs as any relayed connection.
+    /// </summary>
+    /// <param name="established">Called once the upstream is connected, before any byte moves (a CONNECT's 200); false:
+    /// the client is gone and the connection ends. Null: nothing to say.</param>
+    /// <returns>The flag of a connection refused before it was relayed (nothing was sent to the client); none once relayed.</returns>
+    public static async Task<ResponseFlags> RouteAndRelayAsync(
+        IUpstreamTransport client, TcpRouteTable table, TcpHop hop, TcpArrival arrival, ReadOnlyMemory<byte> prefix, Func<ValueTask<bool>>? established, CancellationToken stop)
+    {
+        var services = hop.Services;
+        if (table.Authorize(arrival.Peer, arrival.Remote) is { Allowed: false } denied)
+        {
+            hop.Count(null, null, ResponseFlags.UnauthorizedDenied, false);
+            TcpLog.Refused(services.Log, hop.Listener, "-", $"RBAC: access denied{(denied.Policy is { } policy ? " by " + policy : "")} for {arrival.Peer?.Principal ?? "a peer without mTLS"}");
+            return ResponseFlags.UnauthorizedDenied;
+        }
+
+        var route = table.Match(arrival.Local, arrival.Remote, arrival.ServerName);
+        var cluster = route?.PickCluster(services.Options.Random);
+        hop = hop with { Route = route?.Name ?? "-" };
+        if (route is null || cluster is null)
+        {
+            var flag = route is null ? ResponseFlags.NoRouteFound : ResponseFlags.NoHealthyUpstream;
+            hop.Count(null, null, flag, false);
+            TcpLog.Refused(services.Log, hop.Listener, hop.Route, route is null ? "no route" : "no cluster");
+            return flag;
+        }
+
+        var original = cluster.Config.LoadBalancer == LoadBalancerKind.Passthrough ? arrival.Original : null;
+        return await ConnectAndRelayAsync(client, hop, cluster, original, prefix, established, stop);
+    }
+
     /// <param name="original">For a passthrough cluster, where the client meant to connect (null: nowhere known).</param>
-    private static async Task ConnectAndRelayAsync(
-        IUpstreamTransport client, TcpHop hop, ClusterState cluster, (string Host, int Port)? original, ReadOnlyMemory<byte> prefix, CancellationToken stop)
+    private static async Task<ResponseFlags> ConnectAndRelayAsync(
+        IUpstreamTransport client, TcpHop hop, ClusterState cluster, (string Host, int Port)? original, ReadOnlyMemory<byte> prefix,
+        Func<ValueTask<bool>>? established, CancellationToken stop)
     {
         var services = hop.Services;
         var slots = cluster.ConnectionSlots;
@@ -104,7 +122,7 @@ internal static class TcpConnection
         {
             hop.Count(cluster, null, ResponseFlags.UpstreamOverflow, false);
             TcpLog.Refused(services.Log, hop.Listener, hop.Route, $"{cluster.Name}: tcp.maxConnections ({slots.Max}) reached");
-            return;
+            return ResponseFlags.UpstreamOverflow;
         }
 
         try
@@ -116,13 +134,13 @@ internal static class TcpConnection
             {
                 hop.Count(cluster, null, ResponseFlags.NoHealthyUpstream, false);
                 TcpLog.Refused(services.Log, hop.Listener, hop.Route, $"{cluster.Name}: no healthy upstream");
-                return;
+                return ResponseFlags.NoHealthyUpstream;
             }
 
             endpoint.RequestStarted(); // LEAST_CONN counts connections here as LEAST_REQUEST counts requests
             try
             {
-                await RelayToAsync(client, hop, cluster, endpoint, prefix, stop);
+                return await RelayToAsync(client, hop, cluster, endpoint, prefix, established, stop);
             }
             finally
             {
@@ -135,7 +153,8 @@ internal static class TcpConnection
         }
     }
 
-    private static async Task RelayToAsync(IUpstreamTransport client, TcpHop hop, ClusterState cluster, EndpointState endpoint, ReadOnlyMemory<byte> prefix, CancellationToken stop)
+    private static async Task<ResponseFlags> RelayToAsync(
+        IUpstreamTransport client, TcpHop hop, ClusterState cluster, EndpointState endpoint, ReadOnlyMemory<byte> prefix, Func<ValueTask<bool>>? established, CancellationToken stop)
     {
         // One TLS client path for every mode (ClusterTls): SIMPLE and MUTUAL originate TLS; auto mTLS and ISTIO_MUTUAL speak
         // the mesh's mTLS as the listener's workload; the rest is plain TCP. A cluster that asks for TLS on a proxy
@@ -150,7 +169,7 @@ internal static class TcpConnection
         {
             hop.Count(cluster, endpoint, ResponseFlags.UpstreamConnectionFailure, false);
             TcpLog.ConnectFailed(services.Log, hop.Listener, cluster.Name, upstream, $"{mode}: this proxy has no TLS client");
-            return;
+            return ResponseFlags.UpstreamConnectionFailure;
         }
 
         var pool = cluster.Config.ConnectionPool;
@@ -163,12 +182,18 @@ internal static class TcpConnection
             cluster.Outlier?.Record(endpoint, AttemptOutcome.Failed(AttemptFailure.ConnectFailure));
             hop.Count(cluster, endpoint, ResponseFlags.UpstreamConnectionFailure, false);
             TcpLog.ConnectFailed(services.Log, hop.Listener, cluster.Name, upstream, error?.Message ?? "no transport");
-            return;
+            return ResponseFlags.UpstreamConnectionFailure;
         }
 
         using (transport)
         {
             cluster.Outlier?.Record(endpoint, AttemptOutcome.Response(200));
+            if (established is not null && !await established())
+            {
+                hop.Count(cluster, endpoint, ResponseFlags.DownstreamConnectionTermination, false);
+                return ResponseFlags.None; // the client left before its tunnel opened: nothing more to tell it
+            }
+
             var series = hop.Series(cluster, endpoint, ResponseFlags.None, transport is TlsTransport { Server: not null });
             series?.Open();
             var limits = new TcpRelayLimits(pool?.IdleTimeout ?? TcpServices.DefaultIdleTimeout, pool?.MaxConnectionDuration);
@@ -177,6 +202,8 @@ internal static class TcpConnection
             TcpLog.Closed(services.Log, hop.Listener, hop.Route, cluster.Name, upstream, result.End, result.Received, result.Sent,
                 (long)services.Time.GetElapsedTime(hop.Started).TotalMilliseconds);
         }
+
+        return ResponseFlags.None;
     }
 
     /// <summary>
@@ -190,3 +217,11 @@ internal static class TcpConnection
         return host is null || host.StartsWith('*') || IPAddress.TryParse(host, out _) ? null : host;
     }
 }
+
+/// <summary>What a relayed connection brought with it: who and where from, where to, and which server name it asked for.</summary>
+/// <param name="Peer">The client's mesh mTLS identity (an inbound relay); null for cleartext.</param>
+/// <param name="Local">The address the client connected to (<c>destinationSubnets</c>).</param>
+/// <param name="Remote">The client's address (<c>sourceSubnet</c>, AuthorizationPolicy's <c>ipBlocks</c>).</param>
+/// <param name="ServerName">The TLS server name routes match (<c>sniHosts</c>): the ClientHello's, or a CONNECT target's host.</param>
+/// <param name="Original">Where the client meant to go, for a passthrough cluster; null: nowhere known.</param>
+internal readonly record struct TcpArrival(Security.PeerIdentity? Peer, IPAddress Local, IPAddress Remote, string? ServerName, (string Host, int Port)? Original);

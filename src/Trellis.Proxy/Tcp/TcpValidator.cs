@@ -5,6 +5,49 @@ namespace Trellis.Proxy.Tcp;
 /// <summary>The checks of a listener's <see cref="TcpProxyConfig"/>, every problem with its path (part of the snapshot's validation).</summary>
 internal static class TcpValidator
 {
+    /// <summary>The checks of an outbound listener's <see cref="TcpDestinationsConfig"/>.</summary>
+    public static void Validate(TcpDestinationsConfig destinations, IReadOnlySet<string> clusters, string path, List<string> errors)
+    {
+        if (!clusters.Contains(destinations.Otherwise ?? ""))
+        {
+            errors.Add($"{path}.otherwise: cluster '{destinations.Otherwise}' not found");
+        }
+
+        var list = destinations.Destinations ?? [];
+        for (var d = 0; d < list.Count; d++)
+        {
+            var destination = list[d];
+            var at = $"{path}.destinations[{d}]";
+            if (destination.Port is < 1 or > 65535)
+            {
+                errors.Add($"{at}.port: {destination.Port} is not a port (1-65535)");
+            }
+
+            if ((destination.Hosts ?? []).Any(string.IsNullOrWhiteSpace))
+            {
+                errors.Add($"{at}.hosts: must not hold an empty name");
+            }
+
+            var addresses = destination.Addresses ?? [];
+            for (var a = 0; a < addresses.Count; a++)
+            {
+                if (!TcpSubnets.TryParse(addresses[a], out _))
+                {
+                    errors.Add($"{at}.addresses[{a}]: '{addresses[a]}' is not a CIDR or an IP address");
+                }
+            }
+
+            if (destination.Tcp is null)
+            {
+                errors.Add($"{at}.tcp: required");
+            }
+            else
+            {
+                Validate(destination.Tcp, clusters, $"{at}.tcp", errors);
+            }
+        }
+    }
+
     public static void Validate(TcpProxyConfig tcp, IReadOnlySet<string> clusters, string path, List<string> errors)
     {
         if (tcp.Original is { Port: < 1 or > 65535 } original)

@@ -113,7 +113,8 @@ public sealed class RequestHeadTests
     [InlineData("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")]
     [InlineData("lower-case version", "GET / http/1.1\r\nHost: a\r\n\r\n")]
     [InlineData("absolute-form target", "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n")]
-    [InlineData("authority-form target", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n")]
+    [InlineData("authority-form target of another method", "OPTIONS a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n")]
+    [InlineData("CONNECT in HTTP/1.0", "CONNECT a:443 HTTP/1.0\r\nHost: a:443\r\n\r\n")]
     [InlineData("asterisk-form target", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")]
     [InlineData("'%' in the path", "GET /a%2Fb HTTP/1.1\r\nHost: a\r\n\r\n")]
     [InlineData("dot segment", "GET /a/../b HTTP/1.1\r\nHost: a\r\n\r\n")]
@@ -150,6 +151,29 @@ public sealed class RequestHeadTests
     public void Parse_OutsideTheFastPath_IsUnsupported(string what, string request)
     {
         Assert.True(Parse(request, out _) == HeadParse.Unsupported, what);
+    }
+
+    [Theory]
+    [InlineData("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", "a:443", false)]
+    [InlineData("CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\nProxy-Connection: keep-alive\r\n\r\n", "[::1]:443", false)]
+    [InlineData("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 0\r\n\r\n", "a:443", false)]
+    [InlineData("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 3\r\n\r\n", "a:443", true)]
+    [InlineData("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nTransfer-Encoding: chunked\r\n\r\n", "a:443", true)]
+    public void Parse_ConnectHead_ConnectWithTargetAndLength(string request, string target, bool hasContent)
+    {
+        var head = new RequestHead();
+        var bytes = Encoding.Latin1.GetBytes(request + "tls");
+
+        Assert.Equal(HeadParse.Connect, head.Parse(bytes));
+        Assert.Equal(target, Encoding.ASCII.GetString(head.Target(bytes)));
+        Assert.Equal(request.Length, head.Length);
+        Assert.Equal(hasContent, head.ConnectHasContent);
+    }
+
+    [Fact]
+    public void Parse_ConnectHeadNotYetWhole_Incomplete()
+    {
+        Assert.Equal(HeadParse.Incomplete, new RequestHead().Parse("CONNECT a:443 HTTP/1.1\r\nHost: a"u8));
     }
 
     [Theory]
