@@ -17,25 +17,8 @@ internal sealed partial class Http1Connection
     private async ValueTask<Next> TunnelAsync()
     {
         _waitingForHead = false; // a tunnel may idle far longer than a keep-alive wait: the relay's idle timeout governs it
-        var buffer = _in.AsSpan(0, _filled);
-        var destinations = _services.Snapshots.Current.DestinationsByListener.GetValueOrDefault(_listener.Name);
-        ConnectDecision decision;
-        ConnectTarget target = default;
-        string problem;
-        if (_head.ConnectHasContent)
-        {
-            (decision, problem) = (new ConnectDecision(null, 400, false), "a CONNECT request has no content");
-        }
-        else if (!ConnectTarget.TryParse(_head.Target(buffer), out target, out problem))
-        {
-            decision = new ConnectDecision(null, 400, false);
-        }
-        else
-        {
-            decision = ConnectTunnel.Decide(_services.Tcp is null ? null : destinations, target);
-            problem = "this listener relays no TCP";
-        }
-
+        var destinations = _services.Tcp is null ? null : _services.Snapshots.Current.DestinationsByListener.GetValueOrDefault(_listener.Name);
+        var decision = ConnectTunnel.Judge(_head, _in.AsSpan(0, _filled), destinations, out var target, out var problem);
         if (decision.Routes is null)
         {
             await AnswerConnectAsync(decision.Status, ResponseFlags.None, problem);
@@ -51,34 +34,11 @@ internal sealed partial class Http1Connection
         return Next.Close;
     }
 
-    /// <summary>200 opens the tunnel (no body, no framing: RFC 9110 §9.3.6); anything else refuses it and closes.</summary>
     private async ValueTask<bool> AnswerConnectAsync(int status, ResponseFlags flags, string? problem)
     {
-        _out.Clear();
-        if (status == 200)
-        {
-            _out.Append("HTTP/1.1 200 Connection established\r\n\r\n"u8);
-        }
-        else
-        {
-            var body = System.Text.Encoding.ASCII.GetBytes(problem ?? ConnectTunnel.Reason(status, flags));
-            _out.Append(ResponseDate.StatusLine(status));
-            _out.Append("Content-Type: text/plain\r\nContent-Length: "u8);
-            _out.Append(body.Length);
-            _out.AppendCrLf();
-            _out.Append(_services.Date.HeaderLine(_services.Time.GetUtcNow()));
-            if (flags != ResponseFlags.None)
-            {
-                _out.AppendHeader(ResponseFlagNames.Header, flags.ToShortString());
-            }
-
-            _out.Append("Connection: close\r\n\r\n"u8);
-            _out.Append(body);
-        }
-
         try
         {
-            await _transport.SendAsync(_out.Written, CancellationToken.None);
+            await _transport.SendAsync(ConnectTunnel.Reply(status, flags, problem), CancellationToken.None);
             return true;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)

@@ -42,6 +42,16 @@ internal sealed class ListenerRequestHandler
 
     public async Task HandleAsync(HttpContext context)
     {
+        if (HttpMethods.IsConnect(context.Request.Method))
+        {
+            // Kestrel cannot hand a request's connection over as a tunnel: a CONNECT is tunnelled only as the first
+            // request of a connection (ConnectKestrel, or the fast path), as HTTP clients send it.
+            context.Response.StatusCode = StatusCodes.Status501NotImplemented;
+            context.Response.Headers.Connection = "close";
+            await context.Response.WriteAsync("CONNECT is tunnelled only as the first request of a connection to an outbound listener");
+            return;
+        }
+
         var started = _time.GetTimestamp();
         _stats.Load.RequestStarted(ConcurrencyTracker.ToMicros(_time, started));
 

@@ -22,7 +22,9 @@ internal static class ListenerTransport
     /// <param name="fronted">The fast path owns the socket (it sniffs and handshakes itself) and hands Kestrel connections
     /// already decrypted (an HTTP/2 one to the listener's h2c server).</param>
     /// <param name="log">Where TLS refusals of a gateway's MUTUAL servers are logged.</param>
-    public static void Configure(ListenOptions listen, ListenerConfig config, Security.Tls.MeshTls? mesh = null, bool fronted = false, ILogger? log = null)
+    /// <param name="tcp">The TCP relay's services: with them, an outbound listener Kestrel serves itself tunnels HTTP CONNECT.</param>
+    public static void Configure(
+        ListenOptions listen, ListenerConfig config, Security.Tls.MeshTls? mesh = null, bool fronted = false, ILogger? log = null, Tcp.TcpServices? tcp = null)
     {
         if (config.Tls is { } tls)
         {
@@ -53,6 +55,11 @@ internal static class ListenerTransport
             listen.Protocols = Map(config.Protocols);
             MeshTlsKestrel.Use(listen, mesh!, config.Name, identity, config.Mtls, config.Protocols);
             return;
+        }
+
+        if (!fronted && tcp is not null && config.Kind == ListenerKind.Outbound && !config.Capture)
+        {
+            ConnectKestrel.Use(listen, config.Name, tcp); // the fast path, when it fronts, tunnels CONNECT itself
         }
 
         // Cleartext: Kestrel cannot detect h2c prior knowledge beside HTTP/1.1 on one endpoint, and

@@ -108,7 +108,7 @@ internal sealed class ProxyListener : IAsyncDisposable
         kestrel.Listen(IPAddress.Parse(config.Address), config.Port, l =>
         {
             listen = l;
-            ListenerTransport.Configure(l, config, fastPath?.Tls, fronted, loggerFactory.CreateLogger("Trellis.Proxy.MeshTls"));
+            ListenerTransport.Configure(l, config, fastPath?.Tls, fronted, loggerFactory.CreateLogger("Trellis.Proxy.MeshTls"), fastPath?.Tcp);
         });
 
         // Inline scheduling (on by default, see ProxyServerOptions.InlineScheduling) runs the request

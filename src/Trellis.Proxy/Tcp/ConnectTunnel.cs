@@ -28,6 +28,52 @@ internal readonly record struct ConnectDecision(TcpRouteTable? Routes, int Statu
 /// </summary>
 internal static class ConnectTunnel
 {
+    /// <summary>
+    /// Judges a parsed CONNECT head (<see cref="Http1.HeadParse.Connect"/>): content (400), a malformed target (400, with
+    /// <paramref name="problem"/> saying why), then <see cref="Decide"/>. Both engines call this; neither judges itself.
+    /// </summary>
+    public static ConnectDecision Judge(Http1.RequestHead head, ReadOnlySpan<byte> buffer, TcpDestinationTable? destinations, out ConnectTarget target, out string problem)
+    {
+        if (head.ConnectHasContent)
+        {
+            (target, problem) = (default, "a CONNECT request has no content");
+            return new ConnectDecision(null, 400, false);
+        }
+
+        if (!ConnectTarget.TryParse(head.Target(buffer), out target, out problem))
+        {
+            return new ConnectDecision(null, 400, false);
+        }
+
+        problem = "this listener relays no TCP";
+        return Decide(destinations, target);
+    }
+
+    /// <summary>
+    /// The proxy's answer to a CONNECT: 200 opens the tunnel (no body, no framing: RFC 9110 §9.3.6); any other status
+    /// refuses it with a text body, the response flags, and <c>Connection: close</c>.
+    /// </summary>
+    public static byte[] Reply(int status, ResponseFlags flags, string? problem)
+    {
+        if (status == 200)
+        {
+            return Established.ToArray();
+        }
+
+        var body = problem ?? Reason(status, flags);
+        var head = new System.Text.StringBuilder()
+            .Append(System.Text.Encoding.ASCII.GetString(Http1.ResponseDate.StatusLine(status)))
+            .Append("Content-Type: text/plain\r\nContent-Length: ").Append(body.Length).Append("\r\n");
+        if (flags != ResponseFlags.None)
+        {
+            head.Append(ResponseFlagNames.Header).Append(": ").Append(flags.ToShortString()).Append("\r\n");
+        }
+
+        return System.Text.Encoding.ASCII.GetBytes(head.Append("Connection: close\r\n\r\n").Append(body).ToString());
+    }
+
+    private static ReadOnlySpan<byte> Established => "HTTP/1.1 200 Connection established\r\n\r\n"u8;
+
     public static ConnectDecision Decide(TcpDestinationTable? destinations, in ConnectTarget target)
     {
         if (destinations is null)

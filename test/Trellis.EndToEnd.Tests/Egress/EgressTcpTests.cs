@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Security;
@@ -14,7 +15,8 @@ namespace Trellis.EndToEnd.Tests.Egress;
 /// servers on 127.0.0.3 and 127.0.0.4, passed through unterminated and chosen by the ClientHello's server name, one
 /// of them by a VirtualService <c>tls</c> rule) through the local ports its environment announces
 /// (<c>DB_SERVICE_PORT</c>, <c>APIS_SERVICE_PORT</c>); a DestinationRule's <c>tls.mode: SIMPLE</c> makes the relay
-/// originate TLS to a database on 127.0.0.5. A bad entry is refused at apply and changes nothing.
+/// originate TLS to a database on 127.0.0.5. A bad entry is refused at apply and changes nothing. And <c>HTTPS_PROXY</c>
+/// (HTTP CONNECT) on the outbound listener, under both outbound policies.
 /// </summary>
 public sealed class EgressTcpTests : IAsyncLifetime
 {
@@ -204,6 +206,70 @@ public sealed class EgressTcpTests : IAsyncLifetime
         Assert.Equal("db:again", await TryExchangeAsync(Port("DB_SERVICE_PORT"), "again"));
     }
 
+    /// <summary>
+    /// <c>HTTPS_PROXY</c>: curl, given the workload's outbound listener (its <c>HTTP_PROXY</c>) as its HTTPS proxy, opens
+    /// CONNECT tunnels and speaks TLS end to end: to an "external" HTTPS API a ServiceEntry sends to 127.0.0.2 (STATIC),
+    /// and to an unknown server on 127.0.0.3, passed through under <c>ALLOW_ANY</c> and refused with 502 once the mesh
+    /// configuration says <c>REGISTRY_ONLY</c>, while the entry's host still answers.
+    /// </summary>
+    [Fact]
+    public async Task HttpsProxy_CurlTunnels_EntryHostReachedUnknownHostByPolicy()
+    {
+        var api = Track(new ExternalServer("external-api", IPAddress.Parse("127.0.0.2"), Certificate("api.external.example")));
+        var unknown = Track(new ExternalServer("unknown", IPAddress.Parse("127.0.0.3"), Certificate("unknown.external.example")));
+        await File.WriteAllTextAsync(Path.Combine(_dir, "ca.pem"), _ca.RootPem);
+        var script = Path.Combine(_dir, "client.py");
+        var envFile = Path.Combine(_dir, "env.json");
+        await _api.ApplyAsync($$$"""
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: external-api}
+            spec:
+              hosts: [api.external.example]
+              location: MESH_EXTERNAL
+              ports: [{number: 443, name: https, protocol: HTTPS}]
+              resolution: STATIC
+              endpoints: [{address: {{{api.Address}}}, ports: {https: {{{api.Port}}}}}]
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: client}
+            spec:
+              selector: {matchLabels: {app: client}}
+              template:
+                metadata: {labels: {app: client}}
+                spec:
+                  containers:
+                  - name: client
+                    command: ["python3", "{{{script}}}", "{{{envFile}}}"]
+            """);
+        await Eventually.WaitAsync(() => Task.FromResult(File.Exists(envFile)), TimeSpan.FromSeconds(60), "the client's environment", _up);
+        var proxy = (string)JsonNode.Parse(await File.ReadAllTextAsync(envFile))!["HTTP_PROXY"]!;
+
+        // The entry's host, named in the CONNECT: the proxy relays to its STATIC endpoint; the TLS session is curl's own.
+        var expected = "external-api api.external.example sni=api.external.example client=";
+        await Eventually.WaitAsync(async () => (await CurlAsync(proxy, "https://api.external.example/")).Output == expected,
+            TimeSpan.FromSeconds(30), "api.external.example through HTTPS_PROXY", _up);
+
+        // ALLOW_ANY (the default): an unknown destination is passed through to itself (PassthroughCluster).
+        var passthrough = $"https://{unknown.Address}:{unknown.Port}/";
+        Assert.StartsWith("unknown ", (await CurlAsync(proxy, passthrough, insecure: true)).Output, StringComparison.Ordinal);
+
+        // REGISTRY_ONLY: refused with 502 (BlackHoleCluster); the registry's host still answers.
+        await _api.ApplyAsync("""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: istio, namespace: istio-system}
+            data:
+              mesh: |-
+                outboundTrafficPolicy:
+                  mode: REGISTRY_ONLY
+            """);
+        await Eventually.WaitAsync(async () => (await CurlAsync(proxy, passthrough, insecure: true)).Error.Contains("502", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), "REGISTRY_ONLY refusing the unknown tunnel", _up);
+        Assert.Equal(expected, (await CurlAsync(proxy, "https://api.external.example/")).Output);
+    }
+
     private T Track<T>(T server)
         where T : IAsyncDisposable
     {
@@ -216,6 +282,26 @@ public sealed class EgressTcpTests : IAsyncLifetime
         var certificate = _ca.Issue(name);
         _certificates.Add(certificate);
         return certificate;
+    }
+
+    /// <summary>curl as a workload runs it: HTTPS_PROXY set to the workload's outbound listener, the test CA trusted.</summary>
+    private async Task<(string Output, string Error)> CurlAsync(string proxy, string url, bool insecure = false)
+    {
+        var start = new ProcessStartInfo("curl") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in (string[])["-sS", "--max-time", "10", "--cacert", Path.Combine(_dir, "ca.pem"), .. insecure ? ["-k"] : Array.Empty<string>(), url])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["HTTPS_PROXY"] = proxy;
+        start.Environment["NO_PROXY"] = "";
+        start.Environment.Remove("no_proxy");
+        start.Environment.Remove("https_proxy");
+        using var curl = Process.Start(start)!;
+        var output = curl.StandardOutput.ReadToEndAsync();
+        var error = curl.StandardError.ReadToEndAsync();
+        await curl.WaitForExitAsync();
+        return (await output, await error);
     }
 
     /// <summary>Sends, half-closes and reads the answer; null when the connection fails or is closed with nothing.</summary>

@@ -11,7 +11,8 @@ namespace Trellis.Proxy.Tests.Tcp;
 /// <summary>
 /// HTTP CONNECT on an outbound listener (a workload's <c>HTTPS_PROXY</c>) through a real <see cref="ProxyServer"/>: known
 /// destinations relayed by their routes, unknown ones by the outbound traffic policy, malformed targets refused, and a
-/// real HTTPS client (HttpClient with a proxy) reaching a loopback TLS server under both policies.
+/// real HTTPS client (HttpClient with a proxy) reaching a loopback TLS server under both policies. Each on both engines:
+/// the fast path (<c>fast</c>) and Kestrel serving the listener itself.
 /// </summary>
 public sealed class ConnectTunnelTests
 {
@@ -43,6 +44,8 @@ public sealed class ConnectTunnelTests
                 new ClusterConfig("BlackHoleCluster", []),
             ]);
     }
+
+    private static ProxyServerOptions Engine(bool fast) => new() { FastHttp1 = fast, FastHttp2 = fast };
 
     /// <summary>Sends a CONNECT head, then (once answered 200) <paramref name="payload"/> with a half-close; returns the answer's head and what followed.</summary>
     private static async Task<(string Head, string Body)> TunnelAsync(ProxyServer server, string target, string payload = "hello", string extra = "")
@@ -87,11 +90,13 @@ public sealed class ConnectTunnelTests
         return (head, received.ToString());
     }
 
-    [Fact]
-    public async Task Connect_KnownDestination_200ThenRelayedAndCountedAsTcp()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Connect_KnownDestination_200ThenRelayedAndCountedAsTcp(bool fast)
     {
         await using var db = new TcpBackend("db");
-        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: true, db.Port));
+        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: true, db.Port), Engine(fast));
 
         var (head, rest) = await TunnelAsync(server, "db.example:5432");
 
@@ -102,17 +107,24 @@ public sealed class ConnectTunnelTests
         Assert.Contains("response_flags=\"-\"", opened, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Connect_BytesSentWithTheHead_RelayedFirst()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Connect_BytesSentWithTheHead_RelayedFirst(bool fast)
     {
-        await using var db = new TcpBackend("db");
-        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: true, db.Port));
+        // A server that answers the first bytes it gets (no half-close needed: Kestrel's transport ends a connection at the client's FIN).
+        await using var db = new TcpBackend("db", async (socket, token) =>
+        {
+            var buffer = new byte[64];
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, token);
+            await socket.SendAsync(Encoding.ASCII.GetBytes("db:" + Encoding.ASCII.GetString(buffer, 0, n)), SocketFlags.None, token);
+        });
+        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: true, db.Port), Engine(fast));
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(server.BoundEndpoints[0]);
 
         // A client that does not wait for the 200 (allowed: the proxy must keep what follows the head).
         await socket.SendAsync("CONNECT db.example:5432 HTTP/1.1\r\nHost: db.example:5432\r\n\r\nearly"u8.ToArray(), SocketFlags.None);
-        socket.Shutdown(SocketShutdown.Send);
         var all = new StringBuilder();
         var buffer = new byte[1024];
         while (await socket.ReceiveAsync(buffer, SocketFlags.None) is var n and > 0)
@@ -123,11 +135,13 @@ public sealed class ConnectTunnelTests
         Assert.Equal("HTTP/1.1 200 Connection established\r\n\r\ndb:early", all.ToString());
     }
 
-    [Fact]
-    public async Task Connect_UnknownHostAllowAny_PassedThroughToTheTarget()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Connect_UnknownHostAllowAny_PassedThroughToTheTarget(bool fast)
     {
         await using var other = new TcpBackend("other");
-        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: false, dbPort: 1));
+        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: false, dbPort: 1), Engine(fast));
 
         var (head, rest) = await TunnelAsync(server, $"127.0.0.1:{other.Port}");
 
@@ -135,11 +149,13 @@ public sealed class ConnectTunnelTests
         Assert.Equal("other:hello", rest);
     }
 
-    [Fact]
-    public async Task Connect_UnknownHostRegistryOnly_502BlackHoleAndNothingDialled()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Connect_UnknownHostRegistryOnly_502BlackHoleAndNothingDialled(bool fast)
     {
         await using var other = new TcpBackend("other");
-        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: true, dbPort: 1));
+        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: true, dbPort: 1), Engine(fast));
 
         var (head, rest) = await TunnelAsync(server, $"127.0.0.1:{other.Port}");
 
@@ -155,7 +171,7 @@ public sealed class ConnectTunnelTests
     public async Task Connect_KnownPortOfAnotherNumber_IsUnknown()
     {
         await using var db = new TcpBackend("db");
-        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: true, db.Port));
+        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: true, db.Port), Engine(true));
 
         Assert.StartsWith("HTTP/1.1 502 ", (await TunnelAsync(server, "db.example:5433")).Head, StringComparison.Ordinal);
     }
@@ -164,9 +180,10 @@ public sealed class ConnectTunnelTests
     [InlineData("db.example", "no port")]
     [InlineData("db.example:99999", "port")]
     [InlineData("user@db.example:5432", "host")]
-    public async Task Connect_MalformedTarget_400WithTheReason(string target, string reason)
+    [InlineData("db.example", "no port", false)]
+    public async Task Connect_MalformedTarget_400WithTheReason(string target, string reason, bool fast = true)
     {
-        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: false, dbPort: 1));
+        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: false, dbPort: 1), Engine(fast));
 
         var (head, rest) = await TunnelAsync(server, target);
 
@@ -174,10 +191,12 @@ public sealed class ConnectTunnelTests
         Assert.Contains(reason, rest, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Connect_WithContent_400()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Connect_WithContent_400(bool fast)
     {
-        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: false, dbPort: 1));
+        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: false, dbPort: 1), Engine(fast));
 
         var (head, rest) = await TunnelAsync(server, "db.example:5432", extra: "Content-Length: 5\r\n");
 
@@ -185,8 +204,10 @@ public sealed class ConnectTunnelTests
         Assert.Contains("no content", rest, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Connect_UpstreamRefuses_503UF()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Connect_UpstreamRefuses_503UF(bool fast)
     {
         int closedPort;
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
@@ -195,7 +216,7 @@ public sealed class ConnectTunnelTests
             closedPort = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: true, closedPort));
+        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: true, closedPort), Engine(fast));
 
         var (head, _) = await TunnelAsync(server, "db.example:5432");
 
@@ -203,10 +224,12 @@ public sealed class ConnectTunnelTests
         Assert.Contains("x-trellis-response-flags: UF", head, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Connect_ListenerWithoutDestinations_405()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Connect_ListenerWithoutDestinations_405(bool fast)
     {
-        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: false, dbPort: 1, destinations: false));
+        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: false, dbPort: 1, destinations: false), Engine(fast));
 
         Assert.StartsWith("HTTP/1.1 405 ", (await TunnelAsync(server, "db.example:5432")).Head, StringComparison.Ordinal);
     }
@@ -216,14 +239,16 @@ public sealed class ConnectTunnelTests
     /// end to an "external" server on 127.0.0.2, named by a destination (both policies) or unknown (ALLOW_ANY only).
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task HttpsProxyClient_ExternalTlsServer_ReachedOrRefusedByPolicy(bool registryOnly)
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    public async Task HttpsProxyClient_ExternalTlsServer_ReachedOrRefusedByPolicy(bool registryOnly, bool fast)
     {
         using var certificate = SelfSigned("api.example");
         await using var api = new TlsServer("api", IPAddress.Parse("127.0.0.2"), certificate);
         await using var unknown = new TlsServer("unknown", IPAddress.Loopback, certificate);
-        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly, dbPort: 1, api.Port));
+        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly, dbPort: 1, api.Port), Engine(fast));
         using var client = new HttpClient(new SocketsHttpHandler
         {
             Proxy = new WebProxy($"http://127.0.0.1:{server.BoundEndpoints[0].Port}"),
