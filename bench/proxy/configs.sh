@@ -210,7 +210,7 @@ trellis_proxy() { # label snapshot-file [dll [env words]]
 # The same role as trellis-proxy, the Native AOT executable (its command line is `trellis proxy`'s).
 trellis_aot_proxy() { # label snapshot-file
   # shellcheck disable=SC2086 # the env words are split on purpose
-  start_bg "$1" env $TRELLIS_ENV "$TRELLIS_AOT" --snapshot "$2" --name "$1" --log-level warning
+  start_bg "$1" env $TRELLIS_ENV "${TRELLIS_AOT_EXE:-$TRELLIS_AOT}" --snapshot "$2" --name "$1" --log-level warning
 }
 
 # Telemetry as a mesh has it: each sidecar speaks for a workload (Istio's peer metadata), the inbound one knows its
@@ -237,6 +237,8 @@ start_trellis_pair_base() { start_trellis_pair "$1" "$TRELLIS_BASE_DLL" "${TRELL
 start_trellis_policy_pair() { TRELLIS_POLICY=1 start_trellis_pair "$1"; }
 
 start_trellis_aot_pair() { TRELLIS_LAUNCHER=trellis_aot_proxy start_trellis_pair "$1"; }
+
+start_trellis_aot_pair_base() { TRELLIS_AOT_EXE=$AOT_BASELINE TRELLIS_LAUNCHER=trellis_aot_proxy start_trellis_pair "$1"; }
 
 # The same pair with the Telemetry API's metrics override off on every listener: the telemetry stage does nothing, so
 # trellis-pair against this row is what counting Istio's metrics costs.

@@ -96,6 +96,7 @@ def table(args):
 
     # An A/B run (--baseline) also gets ratios to the baseline build.
     bases = ("nginx-pair", "haproxy-pair") + (("trellis-pair-base",) if "trellis-pair-base" in paths else ())
+    bases += ("trellis-aot-pair-base",) if "trellis-aot-pair-base" in paths else ()
     # The Native AOT rows are read against the JIT build of the same proxy (issue 16).
     # So are the AOT and the policy rows (what configured retries, breakers and outlier detection cost).
     bases += ("trellis-pair",) if ("trellis-aot-pair" in paths or "trellis-policy-pair" in paths or "trellis-pair-mtls" in paths) and "trellis-pair" in paths else ()

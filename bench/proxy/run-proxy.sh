@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BENCH="$ROOT/bench/proxy"
 cd "$ROOT"
 
-QUICK=0 REPS=3 INSTALL=1 BUILD=1 OUT="" ONLY="" BASELINE="" DUR_OVERRIDE="" TRELLIS_ENV="" TRELLIS_BASE_ENV=""
+QUICK=0 REPS=3 INSTALL=1 BUILD=1 OUT="" ONLY="" BASELINE="" AOT_BASELINE="" DUR_OVERRIDE="" TRELLIS_ENV="" TRELLIS_BASE_ENV=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -20,6 +20,8 @@ while [ $# -gt 0 ]; do
     # A/B: another trellis build (its trellis.dll, or the folder holding it) as path trellis-pair-base,
     # measured in the same interleaved rounds as trellis-pair.
     --baseline) BASELINE="$2"; shift ;;
+    # A/B of two Native AOT builds: another trellis-proxy executable as path trellis-aot-pair-base.
+    --aot-baseline) AOT_BASELINE="$2"; shift ;;
     --dur) DUR_OVERRIDE="$2"; shift ;;   # seconds per throughput and fixed-rate run, for development
     # A/B of environment-only runtime knobs: extra VAR=value words for the trellis proxies
     # (--env) and for trellis-pair-base (--base-env; --baseline defaults to the same build then).
@@ -50,6 +52,7 @@ PATHS=(
   "trellis-pair-base|start_trellis_pair_base|trellis-pair with the --baseline build (A/B)"
   "trellis-policy-pair|start_trellis_policy_pair|trellis-pair with retries, circuit breakers and outlier detection configured, none firing"
   "trellis-aot-pair|start_trellis_aot_pair|trellis-pair on trellis-proxy, the Native AOT build (two processes)"
+  "trellis-aot-pair-base|start_trellis_aot_pair_base|trellis-aot-pair with the --aot-baseline executable (A/B)"
   "trellis-pair-no-telemetry|start_trellis_pair_no_telemetry|trellis-pair with metrics off (Telemetry API override): the telemetry stage's cost"
   "trellis-pair-mtls|start_trellis_pair_mtls|trellis-pair with mTLS between the two proxies (TLS 1.3, ECDSA P-256 workload certificates, STRICT)"
   "nginx-pair|start_nginx_pair|client -> nginx -> nginx -> backend"
@@ -103,6 +106,8 @@ if [ -n "$BASELINE" ]; then
   [ -f "$TRELLIS_BASE_DLL" ] || die "--baseline: $TRELLIS_BASE_DLL missing"
 fi
 
+if [ -n "$AOT_BASELINE" ]; then [ -x "$AOT_BASELINE" ] || die "--aot-baseline: $AOT_BASELINE is not an executable"; fi
+
 ulimit -n 65536 2>/dev/null || true
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/trellis-bench.XXXXXX")
 chmod 755 "$WORK"
@@ -131,6 +136,7 @@ selected_paths=()
 for line in "${PATHS[@]}"; do
   name=${line%%|*}
   if [ "$name" = trellis-pair-base ]; then [ -n "$BASELINE" ] && selected_paths+=("$line"); continue; fi
+  if [ "$name" = trellis-aot-pair-base ]; then [ -n "$AOT_BASELINE" ] && selected_paths+=("$line"); continue; fi
   if [ -z "$ONLY" ] || [[ ",$ONLY," == *",$name,"* ]] || [ "$name" = direct ]; then selected_paths+=("$line"); fi
 done
 
@@ -193,7 +199,7 @@ python3 "$BENCH/report.py" "${args[@]}" >"$WORK/table.md"
 cat "$WORK/table.md"
 if [ -n "$OUT" ]; then cp "$WORK/table.md" "$OUT"; fi
 [ "$FAILED" = 0 ] || die "a path stopped working under load or a proxy was gone (see above); docs/benchmarks.md not updated"
-if [ "$QUICK" = 0 ] && [ -z "$ONLY" ] && [ -z "$BASELINE" ] && [ -z "$DUR_OVERRIDE" ] && [ -z "$TRELLIS_ENV" ]; then
+if [ "$QUICK" = 0 ] && [ -z "$ONLY" ] && [ -z "$BASELINE" ] && [ -z "$AOT_BASELINE" ] && [ -z "$DUR_OVERRIDE" ] && [ -z "$TRELLIS_ENV" ]; then
   python3 "$BENCH/report.py" --update-doc "$ROOT/docs/benchmarks.md" --table "$WORK/table.md"
   log "wrote docs/benchmarks.md"
 fi
