@@ -96,7 +96,13 @@ public sealed partial class AgentHost : IAsyncDisposable
     {
         // Every request the agent, its node proxy and its reporters send is signed with the node key (docs/security.md).
         var credential = new Identity.NodeCredential(TimeProvider.System);
-        var http = new HttpClient(new Trellis.Api.Access.CredentialHandler(credential, ReplicaFailoverHandler.Create(options.Servers))) { BaseAddress = options.Servers[0], Timeout = Timeout.InfiniteTimeSpan };
+        if (options.Trust is { } trust)
+        {
+            // A pinned CA is checked before the join token is sent anywhere.
+            await trust.ResolveAsync(options.Servers[0], cancellationToken);
+        }
+
+        var http = new HttpClient(new Trellis.Api.Access.CredentialHandler(credential, ReplicaFailoverHandler.Create(options.Servers, options.Trust))) { BaseAddress = options.Servers[0], Timeout = Timeout.InfiniteTimeSpan };
         var supervisor = new Supervisor(new SupervisorOptions
         {
             DataDirectory = options.DataDirectory,
@@ -121,7 +127,7 @@ public sealed partial class AgentHost : IAsyncDisposable
         }
 
         var push = new PushClient(options.Pushes, new ProxyHello("node/" + options.Node, ProxyRole.Node, options.Node, hello, agentUrl),
-            proxy.ApplyAsync, loggers.CreateLogger<PushClient>(), credential);
+            proxy.ApplyAsync, loggers.CreateLogger<PushClient>(), credential, options.Trust);
 
         var host = new AgentHost(supervisor, proxy, push, logs, http, log) { _node = options.Node, AdminUrl = new Uri(agentUrl), _capture = capture };
         if (capture is not null)
@@ -129,7 +135,7 @@ public sealed partial class AgentHost : IAsyncDisposable
             supervisor.Changed += capture.OnInstancesChanged;
         }
 
-        host._certificates = new Identity.CertificateManager(http, options.Node, token, proxy.Identities, TimeProvider.System, log, credential);
+        host._certificates = new Identity.CertificateManager(http, options.Node, token, proxy.Identities, TimeProvider.System, log, credential) { ControlPlaneTrust = options.Trust };
         host._certificates.Start();
 
         var reporter = new RegistryReporter(http, options, () => agentUrl, log) { TcpPorts = tcpPorts, InboundServing = proxy.IsListening };
@@ -139,7 +145,7 @@ public sealed partial class AgentHost : IAsyncDisposable
         LogMeter(log, meter.Kind, meterNote);
         host._usage = new UsageCollector(meter, () => supervisor.Instances);
         supervisor.Changed += host._usage.OnInstancesChanged;
-        host._serving = new ServingReporter(proxy, options.Servers, reportLoad: true, log, "node/" + options.Node, host._usage, credential);
+        host._serving = new ServingReporter(proxy, options.Servers, reportLoad: true, log, "node/" + options.Node, host._usage, credential, options.Trust);
         supervisor.Changed += reporter.Update;
         var watcher = new ResourceWatcher(http, "/apis/apps/v1/deployments", host.Reconcile, log);
         var services = new ResourceWatcher(http, "/api/v1/services", tcpPorts.OnServices, log);

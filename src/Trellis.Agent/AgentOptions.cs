@@ -77,4 +77,11 @@ public sealed record AgentOptions
     /// workloads reach the mesh through <c>HTTP_PROXY</c> only. Needs root (CAP_NET_ADMIN) and nft. See docs/capture.md.
     /// </summary>
     public int? CapturePort { get; init; }
+
+    /// <summary>
+    /// How an https control plane's certificate is checked (<c>--ca-file</c>, <c>--ca-cert-hash</c>; <c>trellis up</c>
+    /// gives its CA's roots). Once joined, the agent trusts the CA bundle it keeps fetching, so a root rotation moves it
+    /// along. Null: the system's roots (and nothing to check for http).
+    /// </summary>
+    public Trellis.Api.Access.ControlPlaneTrust? Trust { get; init; }
 }

@@ -31,21 +31,21 @@ public sealed partial class ServingReporter : IAsyncDisposable
     /// <param name="reportLoad">True for a node proxy (it holds instances' inbound listeners); a gateway only reports demand.</param>
     /// <param name="name">The proxy's name; with a random suffix per run it names this reporter's metering series.</param>
     /// <param name="usage">A node's instance metering; a gateway has none and reports cold starts only.</param>
-    public ServingReporter(ProxyServer proxy, Uri controlPlane, bool reportLoad, ILogger log, string name = "proxy", UsageCollector? usage = null, Trellis.Api.Access.IRequestCredential? credential = null)
-        : this(proxy, [controlPlane], reportLoad, log, name, usage, credential)
+    public ServingReporter(ProxyServer proxy, Uri controlPlane, bool reportLoad, ILogger log, string name = "proxy", UsageCollector? usage = null, Trellis.Api.Access.IRequestCredential? credential = null, Trellis.Api.Access.ControlPlaneTrust? trust = null)
+        : this(proxy, [controlPlane], reportLoad, log, name, usage, credential, trust)
     {
     }
 
     /// <param name="controlPlanes">Every control-plane replica; reports go to one that answers.</param>
     /// <param name="credential">The reporter's identity: the node's signature, or a proxy token.</param>
-    public ServingReporter(ProxyServer proxy, IReadOnlyList<Uri> controlPlanes, bool reportLoad, ILogger log, string name = "proxy", UsageCollector? usage = null, Trellis.Api.Access.IRequestCredential? credential = null)
+    public ServingReporter(ProxyServer proxy, IReadOnlyList<Uri> controlPlanes, bool reportLoad, ILogger log, string name = "proxy", UsageCollector? usage = null, Trellis.Api.Access.IRequestCredential? credential = null, Trellis.Api.Access.ControlPlaneTrust? trust = null)
     {
         _proxy = proxy;
         _reportLoad = reportLoad;
         _usage = usage;
         _reporter = $"{name}#{Guid.NewGuid().ToString("N")[..12]}";
         _log = log;
-        HttpMessageHandler handler = Replicas.ReplicaFailoverHandler.Create(controlPlanes);
+        HttpMessageHandler handler = Replicas.ReplicaFailoverHandler.Create(controlPlanes, trust);
         if (credential is not null)
         {
             handler = new Trellis.Api.Access.CredentialHandler(credential, handler);

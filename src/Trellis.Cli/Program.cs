@@ -11,7 +11,7 @@ var root = new RootCommand("Trellis: a service mesh and serverless platform in o
     UpRole.Create(),
     ServerRoles.ControlPlane(),
     ServerRoles.Agent(),
-    GatewayRole.Create(Common.Server, Common.Token),
+    GatewayRole.Create(Common.Server, Common.Token, Common.CaFile),
     ApplyVerbs.Apply(),
     GetVerbs.Get(),
     GetVerbs.Describe(),
@@ -31,6 +31,7 @@ var root = new RootCommand("Trellis: a service mesh and serverless platform in o
 };
 root.Options.Add(Common.Server);
 root.Options.Add(Common.Token);
+root.Options.Add(Common.CaFile);
 // The long-running roles shut down in order on SIGINT/SIGTERM themselves (workloads get their grace
 // period); System.CommandLine's own handler would end the process after 2 s, leaving children behind.
 var parse = root.Parse(args);

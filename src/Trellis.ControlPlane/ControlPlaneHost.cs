@@ -76,11 +76,13 @@ public sealed class ControlPlaneHost : IAsyncDisposable
     {
         time ??= TimeProvider.System;
         var identity = options.ReplicaName ?? $"{Environment.MachineName.ToLowerInvariant()}/{Environment.ProcessId}";
+        var scheme = options.Tls ? Uri.UriSchemeHttps : Uri.UriSchemeHttp;
         var advertised = options.AdvertiseUrl?.ToString()
-            ?? (options.ApiEndpoint.Address.Equals(IPAddress.Any) || options.ApiEndpoint.Address.Equals(IPAddress.IPv6Any) || options.ApiEndpoint.Port == 0 ? null : $"http://{options.ApiEndpoint}");
+            ?? (options.ApiEndpoint.Address.Equals(IPAddress.Any) || options.ApiEndpoint.Address.Equals(IPAddress.IPv6Any) || options.ApiEndpoint.Port == 0 ? null : $"{scheme}://{options.ApiEndpoint}");
         var state = await ControlPlaneState.OpenAsync(options, identity, advertised, loggers, time, cancellationToken);
         var registry = state.Registry;
         var ca = OpenCa(options, time, (node, ns, account) => NodeIdentities.Refusal(state.Store.Snapshot, node, ns, account));
+        var tls = options.Tls ? ApiTls.Create(ca, options, time) : null;
         var tokens = options.Tokens ?? Auth.TokenStore.Open(Auth.TokenStore.DirectoryIn(options.DataDirectory), options.TokenAuthFile, time);
         var states = new MeshStateSource(state.Store, registry, loggers.CreateLogger<MeshStateSource>(), jwks: new Jwks.JwksResolver(loggers.CreateLogger<Jwks.JwksResolver>(), time), trustDomain: options.Certificates.TrustDomain);
 
@@ -105,12 +107,22 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         builder.Services.AddSingleton(new RevisionScalers(time));
         builder.Services.AddSingleton<UsageLedger>();
         builder.Services.AddHttpClient("agent");
-        builder.Services.AddHttpClient(LeaderForwarding.ClientName).ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false });
+        // Replicas share the CA, so a follower checks the leader's API certificate with its own roots.
+        builder.Services.AddHttpClient(LeaderForwarding.ClientName).ConfigurePrimaryHttpMessageHandler(() =>
+            Trellis.Api.Access.ControlPlaneTrust.FromRoots(ca.Roots).Apply(new SocketsHttpHandler { UseProxy = false }));
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Listen(options.ApiEndpoint, l => l.Protocols = HttpProtocols.Http1);
-            k.Listen(options.PushEndpoint, l => l.Protocols = HttpProtocols.Http2);
+            k.Listen(options.ApiEndpoint, l =>
+            {
+                l.Protocols = HttpProtocols.Http1;
+                tls?.Serve(l, System.Net.Security.SslApplicationProtocol.Http11);
+            });
+            k.Listen(options.PushEndpoint, l =>
+            {
+                l.Protocols = HttpProtocols.Http2;
+                tls?.Serve(l, System.Net.Security.SslApplicationProtocol.Http2);
+            });
             k.Limits.MaxRequestBodySize = 16 * 1024 * 1024;
         });
 
@@ -147,8 +159,8 @@ public sealed class ControlPlaneHost : IAsyncDisposable
         var events = new Events.EventRecorder(states, app.Services.GetRequiredService<Events.EventLog>());
         var host = new ControlPlaneHost(app, state, states, expiry, serving, gatewayApi, scheduler, eventing, events) { Ca = ca, Tokens = tokens };
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
-        host.ApiUrl = new Uri(Resolve(addresses, options.ApiEndpoint, first: true));
-        host.PushUrl = new Uri(Resolve(addresses, options.PushEndpoint, first: false));
+        host.ApiUrl = new Uri(Resolve(addresses, options.ApiEndpoint, scheme, first: true));
+        host.PushUrl = new Uri(Resolve(addresses, options.PushEndpoint, scheme, first: false));
         state.Start(host.ApiUrl.ToString().TrimEnd('/'));
         return host;
     }
@@ -204,11 +216,11 @@ public sealed class ControlPlaneHost : IAsyncDisposable
     }
 
     /// <summary>Kestrel reports bound addresses in listen order; port 0 endpoints get their real port there.</summary>
-    private static string Resolve(List<string> addresses, IPEndPoint requested, bool first)
+    private static string Resolve(List<string> addresses, IPEndPoint requested, string scheme, bool first)
     {
         if (requested.Port != 0)
         {
-            return $"http://{requested}";
+            return $"{scheme}://{requested}";
         }
 
         return first ? addresses[0] : addresses[^1];

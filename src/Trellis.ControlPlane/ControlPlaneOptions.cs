@@ -70,6 +70,16 @@ public sealed record ControlPlaneOptions
     /// </summary>
     public Auth.TokenStore? Tokens { get; init; }
 
+    /// <summary>
+    /// <c>--api-tls</c>: the API and the push stream serve TLS with a certificate from the mesh CA (<see cref="ApiServer.ApiTls"/>);
+    /// clients verify it with the CA's roots (the CLI context's <c>certificate-authority</c>, an agent's <c>--ca-file</c>
+    /// or <c>--ca-cert-hash</c>). Off: cleartext HTTP, for loopback.
+    /// </summary>
+    public bool Tls { get; init; }
+
+    /// <summary>Extra names for the API's certificate (k3s's <c>--tls-san</c>: a DNS alias, a load balancer's address).</summary>
+    public IReadOnlyList<string> TlsNames { get; init; } = [];
+
     /// <summary>Trust domain, certificate lifetime, renewal point and key type of workload certificates.</summary>
     public Trellis.Api.Identity.CertificatePolicy Certificates { get; init; } = Trellis.Api.Identity.CertificatePolicy.Default;
 }

@@ -10,8 +10,9 @@ ServerRuntime.Apply();
 
 var server = RoleOptions.Server();
 var token = RoleOptions.Token();
-var root = new RootCommand("trellis-proxy: " + GatewayRole.Description) { server, token };
-GatewayRole.Configure(root, server, token);
+var caFile = RoleOptions.CaFile();
+var root = new RootCommand("trellis-proxy: " + GatewayRole.Description) { server, token, caFile };
+GatewayRole.Configure(root, server, token, caFile);
 try
 {
     // As the CLI: the role shuts down in order on SIGINT/SIGTERM itself.

@@ -43,6 +43,9 @@ public sealed partial class CertificateManager : IAsyncDisposable
     private DateTimeOffset _nextBundleCheck;
     private Task _loop = Task.CompletedTask;
 
+    /// <summary>The trust the control plane's https certificate is checked with; kept at the CA's current bundle.</summary>
+    public Trellis.Api.Access.ControlPlaneTrust? ControlPlaneTrust { get; init; }
+
     public CertificateManager(HttpClient http, string node, string joinToken, WorkloadIdentities target, TimeProvider time, ILogger log, NodeCredential? credential = null)
     {
         _credential = credential;
@@ -166,6 +169,14 @@ public sealed partial class CertificateManager : IAsyncDisposable
     {
         var bundle = await _http.GetFromJsonAsync("/ca/v1/bundle", WireJsonContext.Default.TrustBundle, stop) ?? throw new InvalidOperationException("the CA sent no trust bundle");
         _nextBundleCheck = _time.GetUtcNow() + BundleInterval;
+        if (bundle.TrustBundlePem != _bundlePem && ControlPlaneTrust is { } trust)
+        {
+            // Fetched over a connection already checked: the API's certificate is the CA's, so its bundle moves with a rotation.
+            var roots = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+            roots.ImportFromPem(bundle.TrustBundlePem);
+            trust.Adopt(roots);
+        }
+
         if (bundle.TrustBundlePem != _bundlePem && _nodeCertificate is not null)
         {
             _target.SetTrustBundle(bundle.TrustBundlePem);

@@ -24,10 +24,10 @@ public sealed class GatewayCertificates : IAsyncDisposable
     }
 
     /// <summary>Joins the CA of <paramref name="servers"/> as node <see cref="NodeName"/> of <paramref name="gateway"/> and starts renewing.</summary>
-    public static GatewayCertificates Start(IReadOnlyList<Uri> servers, string gateway, string joinToken, ProxyServer proxy, ILogger log)
+    public static GatewayCertificates Start(IReadOnlyList<Uri> servers, string gateway, string joinToken, ProxyServer proxy, ILogger log, Trellis.Api.Access.ControlPlaneTrust? trust = null)
     {
-        var http = new HttpClient(ReplicaFailoverHandler.Create(servers)) { BaseAddress = servers[0], Timeout = Timeout.InfiniteTimeSpan };
-        var manager = new CertificateManager(http, NodeName(gateway), joinToken, proxy.Identities, TimeProvider.System, log);
+        var http = new HttpClient(ReplicaFailoverHandler.Create(servers, trust)) { BaseAddress = servers[0], Timeout = Timeout.InfiniteTimeSpan };
+        var manager = new CertificateManager(http, NodeName(gateway), joinToken, proxy.Identities, TimeProvider.System, log) { ControlPlaneTrust = trust };
         manager.Start();
         return new GatewayCertificates(http, manager);
     }

@@ -26,9 +26,15 @@ public sealed class ReplicaFailoverHandler : DelegatingHandler
     /// <summary>The replica requests go to now.</summary>
     public Uri Current => _replicas[Volatile.Read(ref _current) % _replicas.Length];
 
-    /// <summary>A handler for clients of the control plane: no proxy, and a dead host is given up on in seconds, not the OS's minutes.</summary>
-    public static ReplicaFailoverHandler Create(IReadOnlyList<Uri> replicas) =>
-        new(replicas, Trellis.Proxy.Capture.OwnTraffic.Apply(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(3) }));
+    /// <summary>
+    /// A handler for clients of the control plane: no proxy, a dead host is given up on in seconds, not the OS's minutes,
+    /// and an https API's certificate is checked against <paramref name="trust"/> (the system's roots without it).
+    /// </summary>
+    public static ReplicaFailoverHandler Create(IReadOnlyList<Uri> replicas, Trellis.Api.Access.ControlPlaneTrust? trust = null)
+    {
+        var handler = Trellis.Proxy.Capture.OwnTraffic.Apply(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(3) });
+        return new(replicas, trust?.Apply(handler) ?? handler);
+    }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {

@@ -2,8 +2,11 @@ using YamlDotNet.RepresentationModel;
 
 namespace Trellis.Cli.Client;
 
-/// <summary>One context of the CLI's config: a control plane and the token to call it with (kubeconfig's cluster, user and context in one).</summary>
-public sealed record ClientContext(string Name, string Server, string? Token);
+/// <summary>
+/// One context of the CLI's config: a control plane, the token to call it with, and for an https API the PEM file of
+/// the CA its certificate chains to (kubeconfig's cluster, user and context in one).
+/// </summary>
+public sealed record ClientContext(string Name, string Server, string? Token, string? CertificateAuthority = null);
 
 /// <summary>
 /// The CLI's config file, kubeconfig's idea in a flatter shape: <c>~/.trellis/config</c>, or the file
@@ -14,6 +17,7 @@ public sealed record ClientContext(string Name, string Server, string? Token);
 /// - name: trellis@127.0.0.1:15000
 ///   server: http://127.0.0.1:15000
 ///   token: 0123abcd.…
+///   certificate-authority: /home/me/.trellis/controlplane/ca/root-cert.pem   # https APIs only
 /// </code>
 /// Written owner-only (0600 in a 0700 directory), whole, through a rename; a lock file serializes writers (several
 /// <c>trellis up</c> in parallel tests each add their context).
@@ -73,7 +77,7 @@ public sealed class ClientConfig
                 {
                     if (Scalar(item, "name") is { } name && Scalar(item, "server") is { } server)
                     {
-                        contexts.Add(new ClientContext(name, server, Scalar(item, "token")));
+                        contexts.Add(new ClientContext(name, server, Scalar(item, "token"), Scalar(item, "certificate-authority")));
                     }
                 }
             }
@@ -116,6 +120,11 @@ public sealed class ClientConfig
             if (c.Token is not null)
             {
                 text.Append("  token: ").Append(Quote(c.Token)).Append('\n');
+            }
+
+            if (c.CertificateAuthority is not null)
+            {
+                text.Append("  certificate-authority: ").Append(Quote(c.CertificateAuthority)).Append('\n');
             }
         }
 

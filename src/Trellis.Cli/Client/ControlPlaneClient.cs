@@ -11,15 +11,16 @@ public sealed class ControlPlaneClient : IDisposable
     private readonly Trellis.Agent.Replicas.ReplicaFailoverHandler _replicas;
     private readonly string _servers;
 
-    public ControlPlaneClient(Uri server, string? token)
-        : this([server], token)
+    public ControlPlaneClient(Uri server, string? token, Trellis.Api.Access.ControlPlaneTrust? trust = null)
+        : this([server], token, trust)
     {
     }
 
     /// <param name="token">The bearer token every request carries; null sends none (the API answers 401 but for health).</param>
-    public ControlPlaneClient(IReadOnlyList<Uri> servers, string? token)
+    /// <param name="trust">How an https API's certificate is checked; null: the system's roots.</param>
+    public ControlPlaneClient(IReadOnlyList<Uri> servers, string? token, Trellis.Api.Access.ControlPlaneTrust? trust = null)
     {
-        _replicas = Trellis.Agent.Replicas.ReplicaFailoverHandler.Create(servers);
+        _replicas = Trellis.Agent.Replicas.ReplicaFailoverHandler.Create(servers, trust);
         HttpMessageHandler handler = token is null ? _replicas : new Trellis.Api.Access.CredentialHandler(new Trellis.Api.Access.BearerCredential(token), _replicas);
         _http = new HttpClient(handler) { BaseAddress = servers[0], Timeout = Timeout.InfiniteTimeSpan };
         _servers = string.Join(",", servers.Select(s => s.ToString().TrimEnd('/')));

@@ -14,15 +14,16 @@ public static class AdminContext
     public static string Name(Uri api) => $"trellis@{api.Authority}";
 
     /// <summary>
-    /// Beyond loopback the API still wants a credential on every request, but it is cleartext HTTP: a token (or a node's
-    /// signed request, within its 5 minute window) can be read and replayed by whoever sees the traffic. Said at start.
+    /// Beyond loopback the API still wants a credential on every request, but without <c>--api-tls</c> it is cleartext
+    /// HTTP: a token (or a node's signed request, within its 5 minute window) can be read and replayed by whoever sees
+    /// the traffic. Said at start.
     /// </summary>
-    public static void WarnIfExposed(System.Net.IPEndPoint api)
+    public static void WarnIfExposed(System.Net.IPEndPoint api, bool tls)
     {
-        if (!System.Net.IPAddress.IsLoopback(api.Address))
+        if (!tls && !System.Net.IPAddress.IsLoopback(api.Address))
         {
             Console.Error.WriteLine($"warning: the API listens on {api} in cleartext: every request needs a token or a node identity, "
-                + "but whoever can see the traffic can read and reuse them; keep it on a network you trust (docs/security.md)");
+                + "but whoever can see the traffic can read and reuse them; use --api-tls, or keep it on a network you trust (docs/security.md)");
         }
     }
 
@@ -41,19 +42,20 @@ public static class AdminContext
     }
 
     /// <summary>The URL a client on this machine reaches an API listening on <paramref name="endpoint"/> at (a wildcard is reached on loopback).</summary>
-    public static Uri Url(System.Net.IPEndPoint endpoint)
+    public static Uri Url(System.Net.IPEndPoint endpoint, bool tls = false)
     {
         var address = endpoint.Address.Equals(System.Net.IPAddress.Any) ? System.Net.IPAddress.Loopback
             : endpoint.Address.Equals(System.Net.IPAddress.IPv6Any) ? System.Net.IPAddress.IPv6Loopback : endpoint.Address;
-        return new Uri($"http://{new System.Net.IPEndPoint(address, endpoint.Port)}");
+        return new Uri($"{(tls ? "https" : "http")}://{new System.Net.IPEndPoint(address, endpoint.Port)}");
     }
 
     /// <summary>
     /// The admin token (null when the operator gave static tokens only) after the context for <paramref name="api"/> was
     /// written and announced. The roles call it before the API listens (when its port is known), so that whoever sees
-    /// the API answer finds the context already there.
+    /// the API answer finds the context already there. <paramref name="caFile"/>: for an https API, the root file the
+    /// context verifies it with (it may not exist yet: the CA makes it on first start, before the API listens).
     /// </summary>
-    public static string? Publish(TokenStore tokens, Uri api)
+    public static string? Publish(TokenStore tokens, Uri api, string? caFile = null)
     {
         if (tokens.AdminTokenPath is not { } file || !File.Exists(file))
         {
@@ -65,7 +67,7 @@ public static class AdminContext
         var server = api.ToString().TrimEnd('/');
         try
         {
-            var config = ClientConfig.Save(new ClientContext(Name(api), server, token));
+            var config = ClientConfig.Save(new ClientContext(Name(api), server, token, caFile));
             Console.WriteLine($"Admin token: {file} (owner-only); CLI context {Name(api)} in {config} is current");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)

@@ -25,11 +25,11 @@ public static class GatewayRole
 
     public const string Description = "Run an ingress gateway proxy fed by the control plane, or a static one from --snapshot";
 
-    /// <summary>The CLI's <c>proxy</c> verb; <paramref name="server"/> and <paramref name="token"/> are the CLI's global options.</summary>
-    public static Command Create(Option<string> server, Option<string?> token)
+    /// <summary>The CLI's <c>proxy</c> verb; <paramref name="server"/>, <paramref name="token"/> and <paramref name="caFile"/> are the CLI's global options.</summary>
+    public static Command Create(Option<string> server, Option<string?> token, Option<string?> caFile)
     {
         var command = new Command("proxy", Description);
-        Configure(command, server, token);
+        Configure(command, server, token, caFile);
         return command;
     }
 
@@ -38,7 +38,7 @@ public static class GatewayRole
     /// Fed by the control plane, the proxy needs a token of role proxy named after it (<c>trellis token create
     /// NAME --role proxy</c>): the control plane pushes it only its own snapshot (docs/security.md).
     /// </summary>
-    public static void Configure(Command command, Option<string> server, Option<string?> token)
+    public static void Configure(Command command, Option<string> server, Option<string?> token, Option<string?> caFile)
     {
         var name = new Option<string>("--name") { Description = "Proxy name", DefaultValueFactory = _ => "gateway/" + Environment.MachineName.ToLowerInvariant() };
         var labels = new Option<string[]>("--label", "-l") { Description = "Gateway labels k=v (Gateway selectors match them); default istio=ingressgateway" };
@@ -48,7 +48,8 @@ public static class GatewayRole
         var admin = new Option<string>("--admin-address") { Description = "Loopback address of the admin endpoints (route explain); port 0 picks one", DefaultValueFactory = _ => "127.0.0.1:0" };
         var identityDir = new Option<string?>("--identity-dir") { Description = "A workload certificate for mTLS in Istio's file layout (cert-chain.pem, key.pem, root-cert.pem); with --snapshot" };
         var joinToken = new Option<string?>("--join-token") { Description = "The control plane's join token: the gateway gets its own workload certificate from the CA and calls workloads over mTLS; default TRELLIS_JOIN_TOKEN" };
-        foreach (var option in new Option[] { name, labels, push, snapshot, logLevel, admin, identityDir, joinToken })
+        var caCertHash = RoleOptions.CaCertHash();
+        foreach (var option in new Option[] { name, labels, push, snapshot, logLevel, admin, identityDir, joinToken, caCertHash })
         {
             command.Options.Add(option);
         }
@@ -85,6 +86,13 @@ public static class GatewayRole
                 return ExitCodes.Usage;
             }
 
+            var (trust, trustError) = RoleOptions.TrustOf(parse, caFile, [.. servers, .. pushes], caCertHash);
+            if (trustError is not null)
+            {
+                Console.Error.WriteLine("error: " + trustError);
+                return ExitCodes.Usage;
+            }
+
             if (RoleOptions.TokenOf(parse, token) is not { } proxyToken)
             {
                 Console.Error.WriteLine($"error: a proxy fed by the control plane needs a token of role proxy (--token or TRELLIS_TOKEN): trellis token create {parse.GetValue(name)} --role proxy");
@@ -92,9 +100,14 @@ public static class GatewayRole
             }
 
             var credential = new Trellis.Api.Access.BearerCredential(proxyToken);
+            if (trust is not null)
+            {
+                await trust.ResolveAsync(servers[0], ct); // a pinned CA is checked before the token is sent anywhere
+            }
+
             await using var adminServer = await StartAdminAsync(proxy, RoleOptions.Endpoint(parse.GetValue(admin)!, "--admin-address"), ct);
             await using var gatewayCertificates = (parse.GetValue(joinToken) ?? Environment.GetEnvironmentVariable("TRELLIS_JOIN_TOKEN")) is { Length: > 0 } join
-                ? Trellis.Agent.Identity.GatewayCertificates.Start(servers, parse.GetValue(name)!, join, proxy, loggers.CreateLogger("trellis.proxy"))
+                ? Trellis.Agent.Identity.GatewayCertificates.Start(servers, parse.GetValue(name)!, join, proxy, loggers.CreateLogger("trellis.proxy"), trust)
                 : null;
             var firstApplied = 0;
             async Task<SnapshotApplyResult> ApplyAsync(ProxySnapshot pushed, CancellationToken c)
@@ -113,9 +126,9 @@ public static class GatewayRole
                 return applied;
             }
 
-            await using var client = new PushClient(pushes, Hello(parse.GetValue(name)!, map, adminServer.Url), ApplyAsync, loggers.CreateLogger<PushClient>(), credential);
+            await using var client = new PushClient(pushes, Hello(parse.GetValue(name)!, map, adminServer.Url), ApplyAsync, loggers.CreateLogger<PushClient>(), credential, trust);
             client.Start();
-            await using var demand = new Trellis.Agent.ServingReporter(proxy, servers, reportLoad: false, loggers.CreateLogger("trellis.proxy"), parse.GetValue(name)!, credential: credential);
+            await using var demand = new Trellis.Agent.ServingReporter(proxy, servers, reportLoad: false, loggers.CreateLogger("trellis.proxy"), parse.GetValue(name)!, credential: credential, trust: trust);
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });

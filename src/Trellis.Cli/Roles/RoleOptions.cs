@@ -33,6 +33,54 @@ public static class RoleOptions
         parse.GetValue(token) is { Length: > 0 } given ? given
             : Environment.GetEnvironmentVariable("TRELLIS_TOKEN") is { Length: > 0 } env ? env : null;
 
+    /// <summary><c>--ca-file</c> (env <c>TRELLIS_CA_FILE</c>): the PEM roots an https control plane's certificate must chain to.</summary>
+    public static Option<string?> CaFile() => new("--ca-file")
+    {
+        Description = "PEM file of the CA an https control plane's certificate chains to (env TRELLIS_CA_FILE; client verbs default to the context's certificate-authority)",
+    };
+
+    /// <summary><c>--ca-cert-hash</c> (kubeadm's <c>--discovery-token-ca-cert-hash</c>): pins the CA at join when no CA file is at hand.</summary>
+    public static Option<string?> CaCertHash() => new("--ca-cert-hash")
+    {
+        Description = "sha256:<hex> of the control plane's root public key (trellis ca status prints it): an https control plane is trusted only if its CA bundle has that root",
+    };
+
+    /// <summary>
+    /// How the certificate of an https control plane at <paramref name="servers"/> is checked: the pin (<paramref name="pin"/>,
+    /// agents and proxies) if given; else --ca-file or TRELLIS_CA_FILE; else what <paramref name="fromConfig"/> finds (the
+    /// CLI config's <c>certificate-authority</c>, <c>Verbs.Common.CaFromConfig</c>, which trellis-proxy does not compile);
+    /// else null (the system's roots). Error: why the option or file is unusable.
+    /// </summary>
+    public static (Trellis.Api.Access.ControlPlaneTrust? Trust, string? Error) TrustOf(ParseResult parse, Option<string?> caFile, IReadOnlyList<Uri> servers,
+        Option<string?>? pin = null, Func<IReadOnlyList<Uri>, (string? File, string? Error)>? fromConfig = null)
+    {
+        if (pin is not null && parse.GetValue(pin) is { Length: > 0 } hash)
+        {
+            return Trellis.Api.Access.ControlPlaneTrust.PinProblem(hash) is { } problem ? (null, "--ca-cert-hash: " + problem) : (Trellis.Api.Access.ControlPlaneTrust.Pinned(hash), null);
+        }
+
+        var file = parse.GetValue(caFile) is { Length: > 0 } given ? given
+            : Environment.GetEnvironmentVariable("TRELLIS_CA_FILE") is { Length: > 0 } env ? env
+            : null;
+        if (file is null && fromConfig is not null && servers.Any(s => s.Scheme == Uri.UriSchemeHttps))
+        {
+            (file, var configError) = fromConfig(servers);
+            if (configError is not null)
+            {
+                return (null, configError);
+            }
+        }
+
+        try
+        {
+            return (file is null ? null : Trellis.Api.Access.ControlPlaneTrust.FromFile(file), null);
+        }
+        catch (InvalidDataException e)
+        {
+            return (null, e.Message);
+        }
+    }
+
     public static Option<string> Push() => new("--push") { Description = "Control plane push endpoint (HTTP/2), or a comma-separated list of replicas", DefaultValueFactory = _ => "http://127.0.0.1:15010" };
 
     public static Option<int> PoolSize()

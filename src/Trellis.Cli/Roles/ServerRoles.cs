@@ -28,7 +28,9 @@ public static class ServerRoles
         var trustDomain = new Option<string>("--trust-domain") { DefaultValueFactory = _ => Trellis.Api.Identity.SpiffeId.DefaultTrustDomain, Description = "The SPIFFE trust domain of workload identities" };
         var certLifetime = RoleOptions.CertLifetime();
         var tokenAuthFile = TokenAuthFile();
-        var command = new Command("controlplane", "Run the control plane: API, store, registry, config push, broker ingress, certificate authority") { dataDir, api, push, store, name, advertise, nodeTtl, logLevel, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas, caDir, joinToken, trustDomain, certLifetime, tokenAuthFile };
+        var apiTls = ApiTlsOptions.Tls();
+        var tlsSan = ApiTlsOptions.TlsSan();
+        var command = new Command("controlplane", "Run the control plane: API, store, registry, config push, broker ingress, certificate authority") { dataDir, api, push, store, name, advertise, nodeTtl, logLevel, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas, caDir, joinToken, trustDomain, certLifetime, tokenAuthFile, apiTls, tlsSan };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -60,6 +62,12 @@ public static class ServerRoles
                 return ExitCodes.Usage;
             }
 
+            if (ApiTlsOptions.Problem(parse.GetValue(tlsSan)) is { } sanError)
+            {
+                Console.Error.WriteLine("error: " + sanError);
+                return ExitCodes.Usage;
+            }
+
             if (parse.GetValue(joinToken) is { Length: < 16 })
             {
                 Console.Error.WriteLine("error: --join-token must be at least 16 characters");
@@ -77,14 +85,19 @@ public static class ServerRoles
                 return ExitCodes.Usage;
             }
 
+            var caDirectory = parse.GetValue(caDir) is { } plugged ? Path.GetFullPath(plugged) : null;
+            var tls = parse.GetValue(apiTls);
+            var caFile = tls ? ApiTlsOptions.RootFile(caDirectory ?? Path.Combine(dataDirectory, "ca")) : null;
             if (apiEndpoint.Port != 0)
             {
-                AdminContext.Publish(tokens, AdminContext.Url(apiEndpoint)); // before the API listens (see UpRole)
+                AdminContext.Publish(tokens, AdminContext.Url(apiEndpoint, tls), caFile); // before the API listens (see UpRole)
             }
 
             await using var host = await ControlPlaneHost.StartAsync(new ControlPlaneOptions
             {
-                CaDirectory = parse.GetValue(caDir) is { } plugged ? Path.GetFullPath(plugged) : null,
+                CaDirectory = caDirectory,
+                Tls = tls,
+                TlsNames = parse.GetValue(tlsSan) ?? [],
                 JoinToken = parse.GetValue(joinToken),
                 Certificates = certificates,
                 DataDirectory = dataDirectory,
@@ -99,13 +112,14 @@ public static class ServerRoles
                 Tokens = tokens,
             }, loggers, cancellationToken: ct);
             Console.WriteLine($"Control plane API {host.ApiUrl}, push {host.PushUrl}, store {storeUrl ?? "file"}, replica {host.Leadership.Identity}, broker ingress {host.BrokerIngressUrl}");
-            Console.WriteLine(host.Ca.JoinToken.Path is { } tokenFile ? $"Agents join with: trellis agent --token $(cat {tokenFile})" : "Agents join with the --join-token given");
+            var pin = tls ? " --ca-cert-hash " + Trellis.Api.Access.ControlPlaneTrust.Hash(host.Ca.Roots[0]) : "";
+            Console.WriteLine(host.Ca.JoinToken.Path is { } tokenFile ? $"Agents join with: trellis agent --token $(cat {tokenFile}){pin}" : $"Agents join with the --join-token given{pin}");
             if (apiEndpoint.Port == 0)
             {
-                AdminContext.Publish(tokens, host.ApiUrl);
+                AdminContext.Publish(tokens, host.ApiUrl, caFile);
             }
 
-            AdminContext.WarnIfExposed(apiEndpoint);
+            AdminContext.WarnIfExposed(apiEndpoint, tls);
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));
             return ExitCodes.Ok;
         });
@@ -139,7 +153,8 @@ public static class ServerRoles
                 r.AddError("--capture-port must be 1-65535");
             }
         });
-        var command = new Command("agent", "Run the node agent: workloads as processes, their proxies, registration") { dataDir, node, push, logLevel, poolSize, address, labels, cpu, memory, token, capture, capturePort };
+        var caCertHash = RoleOptions.CaCertHash();
+        var command = new Command("agent", "Run the node agent: workloads as processes, their proxies, registration") { dataDir, node, push, logLevel, poolSize, address, labels, cpu, memory, token, capture, capturePort, caCertHash };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -149,6 +164,13 @@ public static class ServerRoles
             if ((serverError ?? pushError) is { } error)
             {
                 Console.Error.WriteLine("error: " + error);
+                return ExitCodes.Usage;
+            }
+
+            var (trust, trustError) = RoleOptions.TrustOf(parse, Verbs.Common.CaFile, [.. servers, .. pushes], caCertHash, Verbs.Common.CaFromConfig);
+            if (trustError is not null)
+            {
+                Console.Error.WriteLine("error: " + trustError);
                 return ExitCodes.Usage;
             }
 
@@ -194,6 +216,7 @@ public static class ServerRoles
                 PoolSize = parse.GetValue(poolSize),
                 JoinToken = joinWith,
                 CapturePort = parse.GetValue(capture) ? parse.GetValue(capturePort) : null,
+                Trust = trust,
             }, loggers, ct);
             Console.WriteLine($"Agent {parse.GetValue(node)} running");
             await Task.WhenAny(shutdown, Task.Delay(Timeout.Infinite, ct));

@@ -41,7 +41,9 @@ public static class UpRole
         var scrapeInterval = new Option<int>("--prometheus-scrape-interval") { Description = "Its scrape interval in seconds", DefaultValueFactory = _ => 5 };
         var meshMtls = MeshMtlsDefault.Option();
         var certLifetime = RoleOptions.CertLifetime();
-        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, fresh, logLevel, poolSize, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas, prometheus, prometheusAddress, scrapeInterval, meshMtls, certLifetime };
+        var apiTls = ApiTlsOptions.Tls();
+        var tlsSan = ApiTlsOptions.TlsSan();
+        var command = new Command("up", "Run Trellis on this machine: control plane, gateway, agent and proxies in one process") { paths, dataDir, api, push, fresh, logLevel, poolSize, gatewayAddresses, broker, eventingGateway, eventStore, eventStoreReplicas, prometheus, prometheusAddress, scrapeInterval, meshMtls, certLifetime, apiTls, tlsSan };
         command.SetAction(async (parse, ct) =>
         {
             using var loggers = RoleOptions.Loggers(parse.GetValue(logLevel)!);
@@ -64,6 +66,12 @@ public static class UpRole
                 return ExitCodes.Usage;
             }
 
+            if (ApiTlsOptions.Problem(parse.GetValue(tlsSan)) is { } sanError)
+            {
+                Console.Error.WriteLine("error: " + sanError);
+                return ExitCodes.Usage;
+            }
+
             if (parse.GetValue(fresh) && UpState.Clear(data, apiEndpoint) is { } refused)
             {
                 Console.Error.WriteLine("error: " + refused);
@@ -78,7 +86,9 @@ public static class UpRole
                 return ExitCodes.Usage;
             }
 
-            var adminToken = apiEndpoint.Port == 0 ? null : AdminContext.Publish(tokens, AdminContext.Url(apiEndpoint));
+            var tls = parse.GetValue(apiTls);
+            var caFile = tls ? ApiTlsOptions.RootFile(Path.Combine(UpState.StoreDirectory(data), "ca")) : null;
+            var adminToken = apiEndpoint.Port == 0 ? null : AdminContext.Publish(tokens, AdminContext.Url(apiEndpoint, tls), caFile);
             var startedAt = DateTimeOffset.UtcNow;
             ControlPlaneHost started;
             try
@@ -90,6 +100,8 @@ public static class UpRole
                     Certificates = certificates,
                     ApiEndpoint = apiEndpoint,
                     PushEndpoint = pushEndpoint,
+                    Tls = tls,
+                    TlsNames = parse.GetValue(tlsSan) ?? [],
                     GatewayAddresses = GatewayAddressOptions.AddressPool(parse.GetValue(gatewayAddresses)!),
                     Eventing = EventingRoleOptions.Eventing(parse.GetValue(broker)!, parse.GetValue(eventingGateway)!, parse.GetValue(eventStore)!, parse.GetValue(eventStoreReplicas)),
                 }, loggers, cancellationToken: ct);
@@ -103,10 +115,12 @@ public static class UpRole
             await using var controlPlane = started;
             if (apiEndpoint.Port == 0)
             {
-                adminToken = AdminContext.Publish(tokens, controlPlane.ApiUrl);
+                adminToken = AdminContext.Publish(tokens, controlPlane.ApiUrl, caFile);
             }
 
-            AdminContext.WarnIfExposed(apiEndpoint);
+            AdminContext.WarnIfExposed(apiEndpoint, tls);
+            // The gateway, the agent and up's own client check the API's certificate with the CA's roots, as any client would.
+            var trust = tls ? Trellis.Api.Access.ControlPlaneTrust.FromRoots(controlPlane.Ca.Roots) : null;
             if (firstStart)
             {
                 await MeshMtlsDefault.WriteAsync(controlPlane.Store, parse.GetValue(meshMtls), ct);
@@ -119,7 +133,7 @@ public static class UpRole
             // The agent and the gateway join the CA with the token the control plane made in its data directory.
             var joinToken = Trellis.ControlPlane.Ca.JoinToken.Read(controlPlane.Ca.JoinToken.Path!);
             await using var gateway = new ProxyServer(new ProxyServerOptions { NodeName = GatewayName }, loggers);
-            await using var gatewayCertificates = GatewayCertificates.Start([controlPlane.ApiUrl], GatewayName, joinToken, gateway, log);
+            await using var gatewayCertificates = GatewayCertificates.Start([controlPlane.ApiUrl], GatewayName, joinToken, gateway, log, trust);
             ProxySnapshot? lastRejected = null;
             async Task<SnapshotApplyResult> ApplyToGateway(ProxySnapshot snapshot, CancellationToken token)
             {
@@ -134,9 +148,9 @@ public static class UpRole
             }
 
             await using var gatewayAdmin = await GatewayRole.StartAdminAsync(gateway, new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), ct);
-            await using var gatewayPush = new PushClient(controlPlane.PushUrl, GatewayRole.Hello(GatewayName, GatewayRole.DefaultLabels, gatewayAdmin.Url), ApplyToGateway, loggers.CreateLogger<PushClient>(), gatewayCredential);
+            await using var gatewayPush = new PushClient(controlPlane.PushUrl, GatewayRole.Hello(GatewayName, GatewayRole.DefaultLabels, gatewayAdmin.Url), ApplyToGateway, loggers.CreateLogger<PushClient>(), gatewayCredential, trust);
             gatewayPush.Start();
-            await using var gatewayDemand = new ServingReporter(gateway, controlPlane.ApiUrl, reportLoad: false, log, GatewayName, credential: gatewayCredential);
+            await using var gatewayDemand = new ServingReporter(gateway, controlPlane.ApiUrl, reportLoad: false, log, GatewayName, credential: gatewayCredential, trust: trust);
             await using var agent = await AgentHost.StartAsync(new AgentOptions
             {
                 Node = "local",
@@ -145,6 +159,7 @@ public static class UpRole
                 DataDirectory = Path.Combine(data, "agent"),
                 PoolSize = parse.GetValue(poolSize),
                 JoinToken = joinToken,
+                Trust = trust,
             }, loggers, ct);
 
             Console.WriteLine($"Trellis is up. API {controlPlane.ApiUrl}, broker ingress {controlPlane.BrokerIngressUrl} (data in {data})");
@@ -154,7 +169,7 @@ public static class UpRole
             }
 
             // up's own client (applying the files, readiness, Prometheus targets) acts as admin: with static tokens only, it uses none.
-            using var client = new ControlPlaneClient(controlPlane.ApiUrl, adminToken ?? controlPlane.Tokens.CreateProcessToken("up", Trellis.Api.Access.ApiRole.Admin));
+            using var client = new ControlPlaneClient(controlPlane.ApiUrl, adminToken ?? controlPlane.Tokens.CreateProcessToken("up", Trellis.Api.Access.ApiRole.Admin), trust);
             await using var prometheusRunner = prometheusEndpoint is null ? null
                 : await StartPrometheusAsync(data, prometheusEndpoint, TimeSpan.FromSeconds(parse.GetValue(scrapeInterval)), client, controlPlane.ApiUrl, ct);
             if (prometheusEndpoint is not null && prometheusRunner is null)

@@ -12,6 +12,12 @@ public static class Common
     /// <summary><see cref="Roles.RoleOptions.Token"/>, valid on every verb.</summary>
     public static readonly Option<string?> Token = Global(Roles.RoleOptions.Token());
 
+    /// <summary>
+    /// <c>--ca-file</c> (env <c>TRELLIS_CA_FILE</c>): the PEM roots an https API's certificate must chain to; client verbs
+    /// default to the context's <c>certificate-authority</c>, which <c>trellis up --api-tls</c> writes.
+    /// </summary>
+    public static readonly Option<string?> CaFile = Global(Roles.RoleOptions.CaFile());
+
     private static Option<T> Global<T>(Option<T> option)
     {
         option.Recursive = true;
@@ -63,6 +69,27 @@ public static class Common
         return servers.Select(s => config.ForServer(s.ToString())?.Token).FirstOrDefault(t => t is not null) ?? config.Current?.Token;
     }
 
+    /// <summary>The trust for an https API at <paramref name="servers"/> (<see cref="Roles.RoleOptions.TrustOf"/>); a file that cannot be read is an <see cref="InputException"/>.</summary>
+    public static Trellis.Api.Access.ControlPlaneTrust? ResolveTrust(ParseResult parse, IReadOnlyList<Uri> servers)
+    {
+        var (trust, error) = Roles.RoleOptions.TrustOf(parse, CaFile, servers, fromConfig: CaFromConfig);
+        return error is null ? trust : throw new InputException(error);
+    }
+
+    /// <summary>The CLI config's <c>certificate-authority</c> for <paramref name="servers"/>: the context of that server, else the current context's.</summary>
+    public static (string? File, string? Error) CaFromConfig(IReadOnlyList<Uri> servers)
+    {
+        try
+        {
+            var config = ClientConfig.Load();
+            return (servers.Select(s => config.ForServer(s.ToString())?.CertificateAuthority).FirstOrDefault(c => c is not null) ?? config.Current?.CertificateAuthority, null);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            return (null, "the CLI config cannot be read: " + e.Message);
+        }
+    }
+
     public static Option<string> Namespace() => new("--namespace", "-n")
     {
         Description = "Namespace",
@@ -88,7 +115,7 @@ public static class Common
 
         try
         {
-            using var client = new ControlPlaneClient(servers, ResolveToken(parse, servers));
+            using var client = new ControlPlaneClient(servers, ResolveToken(parse, servers), ResolveTrust(parse, servers));
             return await verb(client);
         }
         catch (UnreachableException e)

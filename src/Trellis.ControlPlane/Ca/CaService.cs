@@ -184,7 +184,7 @@ public sealed class CaService(CertificateAuthority authority, JoinToken joinToke
     }
 
     /// <summary>A certificate for an identity the control plane holds itself (<see cref="OwnIdentity"/>); recorded as node <c>controlplane</c>.</summary>
-    public (CertificateResponse? Certificate, int Status, string? Error) IssueOwn(string csrPem, SpiffeId id) => Issue(csrPem, id, OwnNode);
+    public (CertificateResponse? Certificate, int Status, string? Error) IssueOwn(string csrPem, SpiffeId id, ServingNames? serving = null) => Issue(csrPem, id, OwnNode, serving);
 
     /// <summary>The node name the control plane's own certificates are recorded under in <c>trellis ca status</c>.</summary>
     public const string OwnNode = "controlplane";
@@ -207,12 +207,12 @@ public sealed class CaService(CertificateAuthority authority, JoinToken joinToke
         return new CaStatus(policy.TrustDomain, roots, _issued.Values.OrderBy(i => i.Identity, StringComparer.Ordinal).ThenBy(i => i.Node, StringComparer.Ordinal).ToList(), policy.Lifetime, source, dropBy);
     }
 
-    private (CertificateResponse?, int, string?) Issue(string csrPem, SpiffeId id, string node)
+    private (CertificateResponse?, int, string?) Issue(string csrPem, SpiffeId id, string node, ServingNames? serving = null)
     {
         // Read before signing: should a rotation land in between, the certificate is recorded as the old root's, which
         // only delays dropping that root (the safe side).
         var material = authority.Material;
-        var (chain, notAfter, error) = authority.Sign(csrPem, id, policy.Lifetime);
+        var (chain, notAfter, error) = authority.Sign(csrPem, id, policy.Lifetime, serving);
         if (chain is null)
         {
             return (null, 400, error);

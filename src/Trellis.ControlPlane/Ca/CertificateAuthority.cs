@@ -26,9 +26,10 @@ public sealed class CertificateAuthority(CaMaterial material, TimeProvider time)
     /// A certificate for <paramref name="identity"/> over the key of <paramref name="csrPem"/>, valid for
     /// <paramref name="lifetime"/>; the PEM holds the leaf followed by the CA's chain. Refused (null and why) when the
     /// CSR is malformed, its signature does not verify, its key is weaker than P-256 or RSA-2048, or it asks for
-    /// another identity.
+    /// another identity. <paramref name="serving"/> adds the DNS names and addresses a server of the control plane's own
+    /// is reached at (the API's certificate): decided by the control plane, never asked for in a CSR.
     /// </summary>
-    public (string? ChainPem, DateTimeOffset NotAfter, string? Error) Sign(string csrPem, SpiffeId identity, TimeSpan lifetime)
+    public (string? ChainPem, DateTimeOffset NotAfter, string? Error) Sign(string csrPem, SpiffeId identity, TimeSpan lifetime, ServingNames? serving = null)
     {
         var material = _material; // one material for the whole certificate, even if a rotation replaces it meanwhile
         CertificateRequest request;
@@ -59,6 +60,7 @@ public sealed class CertificateAuthority(CaMaterial material, TimeProvider time)
         var leaf = new CertificateRequest(new X500DistinguishedName(""), request.PublicKey, HashAlgorithmName.SHA256);
         var san = new SubjectAlternativeNameBuilder();
         san.AddUri(new Uri(identity.ToString()));
+        serving?.AddTo(san);
         // An empty subject makes the SAN critical (RFC 5280 §4.2.1.6), as Istio's certificates have it.
         leaf.CertificateExtensions.Add(new X509Extension(san.Build().Oid!, san.Build().RawData, critical: true));
         leaf.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));

@@ -8,9 +8,10 @@ namespace Trellis.ControlPlane.Ca;
 /// A workload identity the control plane holds itself, for the calls it makes into the mesh (a Broker delivering to a
 /// Kubernetes Service's instance): issued by its own CA in-process, so the key is made here and no CSR travels; renewed
 /// with a fresh key at the policy's renewal fraction, or at once after a root rotation, when the next handshake asks for it. It shows in
-/// <c>trellis ca status</c> like any workload's certificate (node <c>controlplane</c>).
+/// <c>trellis ca status</c> like any workload's certificate (node <c>controlplane</c>). With <paramref name="serving"/> it is
+/// also a server certificate for those names (the API's and push stream's TLS, <see cref="ApiServer.ApiTls"/>).
 /// </summary>
-public sealed class OwnIdentity(CaService ca, SpiffeId identity, TimeProvider time)
+public sealed class OwnIdentity(CaService ca, SpiffeId identity, TimeProvider time, ServingNames? serving = null)
 {
     private readonly Lock _gate = new();
     private (SslStreamCertificateContext Context, DateTimeOffset RenewAt, string Root)? _current;
@@ -35,7 +36,7 @@ public sealed class OwnIdentity(CaService ca, SpiffeId identity, TimeProvider ti
 
             var root = ca.SigningRoot;
             using var key = WorkloadKey.Create(identity, ca.Policy.KeyAlgorithm);
-            var (issued, _, error) = ca.IssueOwn(key.CsrPem, identity);
+            var (issued, _, error) = ca.IssueOwn(key.CsrPem, identity, serving);
             if (issued is null)
             {
                 return (null, error);

@@ -21,20 +21,23 @@ public sealed partial class PushClient : IAsyncDisposable
     private readonly Trellis.Api.Access.IRequestCredential? _credential;
     private readonly Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> _apply;
     private readonly ILogger _log;
-    private readonly HttpMessageInvoker _http = new(Capture.OwnTraffic.Apply(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) }));
+    private readonly HttpMessageInvoker _http;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _firstSnapshot = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _loop = Task.CompletedTask;
 
-    public PushClient(Uri pushUrl, ProxyHello hello, Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> apply, ILogger<PushClient> log, Trellis.Api.Access.IRequestCredential? credential = null)
-        : this([pushUrl], hello, apply, log, credential)
+    public PushClient(Uri pushUrl, ProxyHello hello, Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> apply, ILogger<PushClient> log, Trellis.Api.Access.IRequestCredential? credential = null, Trellis.Api.Access.ControlPlaneTrust? trust = null)
+        : this([pushUrl], hello, apply, log, credential, trust)
     {
     }
 
     /// <summary>With several control-plane replicas: a broken stream is opened again on the next one.</summary>
     /// <param name="credential">What the stream opens with (a node's signature, a proxy token): the control plane sends a proxy only its own snapshot.</param>
-    public PushClient(IReadOnlyList<Uri> pushUrls, ProxyHello hello, Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> apply, ILogger<PushClient> log, Trellis.Api.Access.IRequestCredential? credential = null)
+    /// <param name="trust">How an https push stream's certificate is checked (the mesh CA's roots); null: the system's roots.</param>
+    public PushClient(IReadOnlyList<Uri> pushUrls, ProxyHello hello, Func<ProxySnapshot, CancellationToken, Task<SnapshotApplyResult>> apply, ILogger<PushClient> log, Trellis.Api.Access.IRequestCredential? credential = null, Trellis.Api.Access.ControlPlaneTrust? trust = null)
     {
+        var handler = Capture.OwnTraffic.Apply(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) });
+        _http = new HttpMessageInvoker(trust?.Apply(handler) ?? handler);
         _credential = credential;
         _pushUrls = pushUrls.Select(u => new Uri(u, "/push/v1/stream")).ToArray();
         _hello = hello;
