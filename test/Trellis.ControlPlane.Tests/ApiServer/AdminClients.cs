@@ -9,7 +9,8 @@ public static class AdminClients
 
     public static HttpClient For(ControlPlaneHost host)
     {
-        var http = new HttpClient { BaseAddress = host.ApiUrl };
+        // The CA's roots: an --api-tls control plane's certificate verifies with them (and http ignores them).
+        var http = new HttpClient(Trellis.Api.Access.ControlPlaneTrust.FromRoots(host.Ca.Roots).Apply(new SocketsHttpHandler())) { BaseAddress = host.ApiUrl };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token(host));
         return http;
     }

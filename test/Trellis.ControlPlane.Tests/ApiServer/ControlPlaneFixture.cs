@@ -24,7 +24,8 @@ public sealed class ControlPlaneFixture : IAsyncDisposable
 
     public string AdminToken { get; }
 
-    public static async Task<ControlPlaneFixture> StartAsync()
+    /// <param name="tls">Serve the API and the push stream over TLS (<c>--api-tls</c>); <see cref="Http"/> trusts the CA's roots.</param>
+    public static async Task<ControlPlaneFixture> StartAsync(bool tls = false)
     {
         var dir = Path.Combine(Path.GetTempPath(), "trellis-cp-" + Guid.NewGuid().ToString("N"));
         var host = await ControlPlaneHost.StartAsync(new ControlPlaneOptions
@@ -32,6 +33,7 @@ public sealed class ControlPlaneFixture : IAsyncDisposable
             DataDirectory = dir,
             ApiEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
             PushEndpoint = new IPEndPoint(IPAddress.Loopback, 0),
+            Tls = tls,
         }, NullLoggerFactory.Instance);
         return new ControlPlaneFixture(dir, host);
     }
