@@ -105,7 +105,10 @@ public sealed record ApiResponse(HttpStatusCode Status, string Text, JsonNode? J
 }
 
 public sealed class UnreachableException(string server, Exception inner)
-    : Exception($"cannot reach the control plane at {server} ({inner.Message}); is `trellis up` running? (use --server or TRELLIS_SERVER)", inner)
+    : Exception(inner is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError }
+        ? $"cannot reach the control plane at {server}: its TLS certificate is not trusted ({inner.InnerException?.Message ?? inner.Message}); "
+            + "give its CA's root-cert.pem with --ca-file, TRELLIS_CA_FILE or the context's certificate-authority"
+        : $"cannot reach the control plane at {server} ({inner.Message}); is `trellis up` running? (use --server or TRELLIS_SERVER)", inner)
 {
     public UnreachableException(Uri server, Exception inner)
         : this(server.ToString(), inner)
