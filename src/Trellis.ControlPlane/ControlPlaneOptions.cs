@@ -9,8 +9,8 @@ public sealed record ControlPlaneOptions
 
     /// <summary>
     /// The HTTP API (kubectl-like paths, apply, registry). Every request but health, the CA's join and bundle, and
-    /// <c>/metrics</c> needs a token or a node identity (docs/security.md). Loopback by default all the same: the API
-    /// is cleartext HTTP, so a token crossing a network can be read on the way.
+    /// <c>/metrics</c> needs a token or a node identity (docs/security.md). Loopback by default all the same: without
+    /// <see cref="Tls"/> the API is cleartext HTTP, so a token crossing a network can be read on the way.
     /// </summary>
     public IPEndPoint ApiEndpoint { get; init; } = new(IPAddress.Loopback, 15000);
 

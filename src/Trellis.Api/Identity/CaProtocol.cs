@@ -50,7 +50,8 @@ public sealed record CaStatus(
     string Source,
     DateTimeOffset? RotationDropBy = null);
 
-public sealed record CaRoot(string Subject, string Fingerprint, DateTimeOffset NotBefore, DateTimeOffset NotAfter, bool Signing);
+/// <param name="KeyPin">What an agent pins this root with (<c>--ca-cert-hash</c>): <see cref="Access.ControlPlaneTrust.Hash"/>.</param>
+public sealed record CaRoot(string Subject, string Fingerprint, DateTimeOffset NotBefore, DateTimeOffset NotAfter, bool Signing, string? KeyPin = null);
 
 public static class CaProtocol
 {

@@ -11,11 +11,11 @@ public static class ServerRoles
     public static Command ControlPlane()
     {
         var dataDir = RoleOptions.DataDir();
-        var api = new Option<string>("--api-address") { DefaultValueFactory = _ => "127.0.0.1:15000", Description = "API address; every request needs a token or a node identity, but the API is cleartext: beyond loopback, put it on a network you trust" };
+        var api = new Option<string>("--api-address") { DefaultValueFactory = _ => "127.0.0.1:15000", Description = "API address; every request needs a token or a node identity; beyond loopback use --api-tls, or put it on a network you trust" };
         var push = new Option<string>("--push-address") { DefaultValueFactory = _ => "127.0.0.1:15010", Description = "Push address (HTTP/2)" };
         var store = new Option<string?>("--store") { Description = "etcd://host:2379[,host:2379...] to keep state in etcd and run as one of several replicas; default: the embedded file store in --data-dir" };
         var name = new Option<string?>("--name") { Description = "This replica's name in leader election (default host/pid)" };
-        var advertise = new Option<string?>("--advertise-url") { Description = "The API URL other replicas reach this one at (default: http://--api-address)" };
+        var advertise = new Option<string?>("--advertise-url") { Description = "The API URL other replicas reach this one at (default: http://--api-address, https:// with --api-tls)" };
         var nodeTtl = new Option<int>("--node-ttl") { DefaultValueFactory = _ => 15, Description = "With etcd: seconds a node stays registered after its last heartbeat" };
         var logLevel = RoleOptions.LogLevel();
         var gatewayAddresses = GatewayAddressOptions.GatewayAddresses();

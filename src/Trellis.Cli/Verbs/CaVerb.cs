@@ -42,6 +42,11 @@ public static class CaVerb
         Console.Write(Table.Render(
             ["ROOT", "FINGERPRINT (SHA-256)", "NOT AFTER", "SIGNING"],
             view.Roots.Select(r => (IReadOnlyList<string>)[r.Subject, r.Fingerprint[..16], Time(r.NotAfter), r.Signing ? "yes" : "no"])));
+        if (view.Roots.FirstOrDefault(r => r.Signing)?.KeyPin is { } pin)
+        {
+            Console.WriteLine($"Agents and proxies pin this CA with: --ca-cert-hash {pin}");
+        }
+
         Console.WriteLine();
         if (view.Workloads.Count == 0)
         {

@@ -202,7 +202,8 @@ public sealed class CaService(CertificateAuthority authority, JoinToken joinToke
             }
         }
 
-        var roots = material.Roots.Select(r => new CaRoot(r.Subject, CaMaterial.Fingerprint(r), r.NotBefore.ToUniversalTime(), r.NotAfter.ToUniversalTime(), ReferenceEquals(r, material.Root))).ToList();
+        var roots = material.Roots.Select(r => new CaRoot(r.Subject, CaMaterial.Fingerprint(r), r.NotBefore.ToUniversalTime(), r.NotAfter.ToUniversalTime(), ReferenceEquals(r, material.Root),
+            Trellis.Api.Access.ControlPlaneTrust.Hash(r))).ToList();
         var dropBy = material.PreviousRoot is null ? (DateTimeOffset?)null : RootRotation.Began(material) + policy.Lifetime;
         return new CaStatus(policy.TrustDomain, roots, _issued.Values.OrderBy(i => i.Identity, StringComparer.Ordinal).ThenBy(i => i.Node, StringComparer.Ordinal).ToList(), policy.Lifetime, source, dropBy);
     }

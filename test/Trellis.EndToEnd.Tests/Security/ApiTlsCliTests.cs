@@ -52,6 +52,8 @@ public sealed partial class ApiTlsCliTests : IAsyncLifetime
         var whoami = await TrellisProcess.RunWithAsync(_env, "auth", "whoami");
         Assert.True(whoami.Exit == 0, whoami.Stderr);
         Assert.Equal("admin (role admin)", whoami.Stdout.Trim());
+        var status = await TrellisProcess.RunWithAsync(_env, "ca", "status");
+        Assert.Contains("--ca-cert-hash " + _pin, status.Stdout, StringComparison.Ordinal);
 
         // Another CA's root given instead: the CLI will not talk to a server it cannot verify (exit 3, unreachable).
         var stranger = Path.Combine(_dir, "stranger.pem");
