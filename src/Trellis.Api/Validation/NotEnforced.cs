@@ -106,7 +106,6 @@ public static class NotEnforced
         new(ResourceKinds.Apps, "Deployment", "spec.template.spec.containers[*].lifecycle", "lifecycle hooks are not run"),
 
         // Issue 11: routing dialects, egress, protocols.
-        new(Istio, "ServiceEntry", "spec.addresses", "addresses are not matched: HTTP is routed by host, TCP and TLS ports by the local port reserved for the entry"),
         new(Istio, "ServiceEntry", "spec.ports[*].protocol=UDP", "UDP is not proxied"),
         new(Istio, "ServiceEntry", "spec.location=MESH_INTERNAL", "MESH_INTERNAL endpoints are reached like external ones: auto mTLS does not target them"),
         new(Istio, "ServiceEntry", "spec.endpoints[*].network", "one network: endpoints of other networks are not reached through gateways"),

@@ -101,7 +101,7 @@ public static class SnapshotCompiler
         var view = OutboundView.For(index, ns, none);
         var table = AddShared(tables, "outbound", RateLimits.Routes(OutboundHosts(source, index, clusters, view), index, none, ns));
         return new ListenerConfig("capture", "127.0.0.1", port, ListenerKind.Outbound, table,
-            Telemetry: TelemetryPolicies.For(index, ns, none, ListenerKind.Outbound), Capture: true);
+            Telemetry: TelemetryPolicies.For(index, ns, none, ListenerKind.Outbound), Capture: true, Destinations: TcpDestinations.For(index, clusters, source, view));
     }
 
     /// <summary>

@@ -81,6 +81,15 @@ internal static class TcpRoutes
         return new TcpProxyConfig(routes, SniPeek: true, Original: new OriginalDestinationConfig(null, port));
     }
 
+    /// <summary>
+    /// A ServiceEntry port reached by one of the entry's <c>addresses</c> (a captured connection's original address, a
+    /// CONNECT to an IP literal): as Istio routes TCP to an entry's address, to its first <paramref name="host"/>, by that
+    /// host's VirtualService <c>tcp</c> rules then its cluster. The address says which entry, so no server name is needed,
+    /// whatever the port's protocol; resolution <c>NONE</c> goes to the address itself.
+    /// </summary>
+    public static TcpProxyConfig EntryAddress(MeshIndex index, ClusterSet clusters, TrafficSource source, EntryHost host, int port) =>
+        new(WithDefault(index, clusters, source, host.Host, port, tls: false, sniHosts: null), Original: new OriginalDestinationConfig(null, port));
+
     /// <summary>The mesh VirtualService's rules for <paramref name="host"/>, then its own cluster for what they leave (limited to <paramref name="sniHosts"/> when given).</summary>
     private static List<TcpRouteConfig> WithDefault(
         MeshIndex index, ClusterSet clusters, TrafficSource source, string host, int port, bool tls, IReadOnlyList<string>? sniHosts)

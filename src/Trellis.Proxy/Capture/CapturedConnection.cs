@@ -76,6 +76,23 @@ internal static partial class CapturedConnection
         }
     }
 
+    /// <summary>
+    /// Step (3) for a connection to a ServiceEntry's <c>addresses</c> on one of its TCP ports: relayed by the entry's routes
+    /// (its cluster's endpoints, balancing, connection pool, metrics) as any TCP listener relays, the original destination
+    /// standing for where a passthrough (resolution <c>NONE</c>) goes.
+    /// </summary>
+    public static async Task RelayToEntryAsync(Socket client, string listener, TcpRouteTable routes, IPEndPoint original, TcpServices tcp, CancellationToken stop)
+    {
+        using (client)
+        {
+            var hop = new TcpHop(listener, "-", routes.Identity, false, tcp, tcp.Telemetry.Listener(listener), tcp.Time.GetTimestamp());
+            var local = (client.LocalEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+            var remote = (client.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+            await TcpConnection.RouteAndRelayAsync(
+                new TcpTransport(client), routes, hop, new TcpArrival(null, local, remote, null, (original.Address.ToString(), original.Port)), ReadOnlyMemory<byte>.Empty, null, stop);
+        }
+    }
+
     /// <summary>Istio's name for the cluster of connections to destinations outside the mesh.</summary>
     private const string Passthrough = "PassthroughCluster";
 

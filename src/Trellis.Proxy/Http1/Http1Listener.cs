@@ -261,6 +261,14 @@ internal sealed class Http1Listener
             return;
         }
 
+        // A ServiceEntry's address on one of its TCP ports is that entry's (Istio's address filter chains); anything else
+        // goes where it was going.
+        if (Services.Tcp is { } tcp && Services.Snapshots.Current.DestinationsByListener.GetValueOrDefault(Name)?.Find(original.Address, original.Port) is { } entry)
+        {
+            await Proxy.Capture.CapturedConnection.RelayToEntryAsync(client, Name, entry, original, tcp, _stopRelays.Token);
+            return;
+        }
+
         await Proxy.Capture.CapturedConnection.RelayAsync(client, Name, original, Services.Time, Services.ForwardLog, _stopRelays.Token);
     }
 

@@ -78,4 +78,30 @@ public sealed class TcpDestinationsCompilerTests
         Assert.Equal(["api.external.example:443 -> outbound|443||api.external.example"], Describe(config));
         Assert.Equal("BlackHoleCluster", config.Otherwise);
     }
+
+    [Fact]
+    public void Compile_EntryAddresses_TheEntrysFirstHostByAddressWithoutServerName()
+    {
+        var config = Compile("""
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: db}
+            spec:
+              hosts: [db1.external.example, db2.external.example]
+              addresses: [10.9.8.0/24, 192.0.2.7]
+              ports: [{number: 5432, name: tcp, protocol: TCP}, {number: 443, name: tls, protocol: TLS}, {number: 80, name: http, protocol: HTTP}]
+              resolution: STATIC
+              endpoints: [{address: 127.0.0.2}]
+            """);
+
+        var byAddress = config.Destinations.Where(d => d.Addresses is { Count: > 0 }).ToList();
+        Assert.Equal([5432, 443], byAddress.Select(d => d.Port));
+        Assert.All(byAddress, d =>
+        {
+            Assert.Empty(d.Hosts);
+            Assert.Equal(["10.9.8.0/24", "192.0.2.7"], d.Addresses!);
+            Assert.Equal([$"outbound|{d.Port}||db1.external.example"], d.Tcp.Routes.SelectMany(r => r.Clusters).Select(c => c.Cluster));
+            Assert.All(d.Tcp.Routes, r => Assert.All(r.Matches, m => Assert.Null(m.SniHosts)));
+        });
+    }
 }

@@ -29,6 +29,7 @@ public sealed class ConnectTunnelTests
             [
                 new TcpDestinationConfig(["db.example"], 5432, TcpProxyTests.To((Db, 100))),
                 new TcpDestinationConfig(["api.example", "*.api.example"], 443, TcpProxyTests.To((Api, 100))),
+                new TcpDestinationConfig([], 5432, TcpProxyTests.To((Db, 100)), ["10.9.8.0/24", "192.0.2.7"]),
             ],
             otherwise);
         return new ProxySnapshot(
@@ -165,6 +166,26 @@ public sealed class ConnectTunnelTests
         Assert.Equal(0, other.Connections);
         var closed = server.PrometheusMetrics().Split('\n').Single(l => l.StartsWith("istio_tcp_connections_closed_total{reporter=\"source\"", StringComparison.Ordinal));
         Assert.Contains("response_flags=\"UH\"", closed, StringComparison.Ordinal);
+    }
+
+    /// <summary>ServiceEntry <c>addresses</c>: a CONNECT to an IP literal in them, on the entry's port, is the entry's, whatever the policy.</summary>
+    [Theory]
+    [InlineData("10.9.8.7:5432", "HTTP/1.1 200 ")]
+    [InlineData("192.0.2.7:5432", "HTTP/1.1 200 ")]
+    [InlineData("10.9.9.7:5432", "HTTP/1.1 502 ")]
+    [InlineData("10.9.8.7:5433", "HTTP/1.1 502 ")]
+    public async Task Connect_IpLiteralInEntryAddresses_RelayedToTheEntry(string target, string status)
+    {
+        await using var db = new TcpBackend("db");
+        await using var server = await TcpProxyTests.StartAsync(Snapshot(registryOnly: true, db.Port), Engine(true));
+
+        var (head, rest) = await TunnelAsync(server, target);
+
+        Assert.StartsWith(status, head, StringComparison.Ordinal);
+        if (status.Contains("200", StringComparison.Ordinal))
+        {
+            Assert.Equal("db:hello", rest);
+        }
     }
 
     [Fact]
