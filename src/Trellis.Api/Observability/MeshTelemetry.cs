@@ -168,6 +168,7 @@ public sealed record MeshTelemetry
                 "envoyFileAccessLog" => FileProvider(name, entry.Children[new YamlScalarNode("envoyFileAccessLog")]),
                 "opentelemetry" => OtelProvider(name, entry.Children[new YamlScalarNode("opentelemetry")]),
                 "prometheus" => (new PrometheusProvider(name), null),
+                "envoyExtAuthzHttp" => Security.ExtAuthzHttpProvider.Parse(name, entry.Children[new YamlScalarNode("envoyExtAuthzHttp")]),
                 var other => (new UnsupportedProvider(name, other), null),
             };
             if (provider is null)

@@ -132,7 +132,6 @@ public static class NotEnforced
         new(GatewayApi, "GRPCRoute", "spec.rules[*].sessionPersistence", "session persistence is not applied"),
 
         // Issue 12: security.
-        new(Security, "AuthorizationPolicy", "spec.action=CUSTOM", "external authorizers (CUSTOM) are not called yet: the policy is ignored"),
         new(Security, "AuthorizationPolicy", "spec.targetRef", "policies attached by targetRef are not applied"),
         new(Security, "AuthorizationPolicy", "spec.targetRefs", "policies attached by targetRefs are not applied"),
         new(Security, "AuthorizationPolicy", "spec.rules[*].when[*].key=connection.sni", "the TLS server name is not evaluated: it matches no value"),

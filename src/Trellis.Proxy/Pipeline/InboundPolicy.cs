@@ -23,15 +23,18 @@ internal sealed class InboundPolicy(SnapshotHolder snapshots, TimeProvider time,
     public static readonly LocalReply Denied = new(403, Encoding.ASCII.GetBytes("RBAC: access denied"), ResponseFlags.UnauthorizedDenied, ForwardError.None);
 
     private readonly JwtStage _jwt = new(snapshots, time);
-    private Compiled _compiled = new(null, FrozenDictionary<string, AuthorizationPolicies>.Empty);
+    private Compiled _compiled = new(null, FrozenDictionary<string, ListenerPolicies>.Empty);
 
     /// <summary>
     /// Null when the request may go on; otherwise the answer that refuses it (e.g. 403 <c>RBAC: access denied</c>).
     /// <paramref name="requestEdits"/>: what a verified token changes in the request sent upstream (the token removed,
     /// Istio's <c>outputPayloadToHeader</c> and <c>outputClaimToHeaders</c>); null when nothing.
     /// </summary>
-    public LocalReply? Check(IExchange exchange, string listener, out HeaderOperations? requestEdits)
+    /// <paramref name="external"/>: set when a CUSTOM policy matched; the caller then awaits <see cref="CheckExternalAsync"/>,
+    /// which asks the authorizer and decides the rest. Listeners without CUSTOM policies never take that step.
+    public LocalReply? Check(IExchange exchange, string listener, out HeaderOperations? requestEdits, out ExternalCheck? external)
     {
+        external = null;
         var user = _jwt.Authenticate(exchange.Request, listener);
         requestEdits = user.RequestEdits;
         if (user.Failure is { } failure)
@@ -39,12 +42,32 @@ internal sealed class InboundPolicy(SnapshotHolder snapshots, TimeProvider time,
             return Unauthenticated(failure);
         }
 
-        if (!For(snapshots.Current).TryGetValue(listener, out var policies))
+        if (!For(snapshots.Current).TryGetValue(listener, out var listenerPolicies))
         {
             return null;
         }
 
         var identity = new RequestIdentity(exchange.Peer?.Principal ?? "", exchange.ClientAddress, user.User);
+        if (listenerPolicies.Authorizer is { } authorizer && listenerPolicies.Policies.MatchesCustom(exchange.Request, identity))
+        {
+            external = new ExternalCheck(authorizer, listenerPolicies.Policies, identity);
+            return null;
+        }
+
+        return Decide(exchange, listenerPolicies.Policies, identity);
+    }
+
+    /// <summary>CUSTOM first: the authorizer's refusal goes back as it came; once it allows, DENY and ALLOW decide.</summary>
+    public async ValueTask<(LocalReply? Refusal, HeaderOperations? RequestEdits)> CheckExternalAsync(IExchange exchange, ExternalCheck check, HeaderOperations? requestEdits)
+    {
+        var (refusal, upstream) = await check.Authorizer.CheckAsync(exchange).ConfigureAwait(false);
+        return refusal is not null
+            ? (refusal, requestEdits)
+            : (Decide(exchange, check.Policies, check.Identity), HeaderOperations.Merge(requestEdits, upstream));
+    }
+
+    private LocalReply? Decide(IExchange exchange, AuthorizationPolicies policies, in RequestIdentity identity)
+    {
         var decision = policies.Decide(exchange.Request, identity);
         if (decision.Audited)
         {
@@ -61,7 +84,7 @@ internal sealed class InboundPolicy(SnapshotHolder snapshots, TimeProvider time,
         401, Encoding.ASCII.GetBytes(failure), ResponseFlags.None, ForwardError.None, Headers: [new("www-authenticate", "Bearer realm=\"trellis\", error=\"invalid_token\"")]);
 
     /// <summary>The compiled policies of every listener of <paramref name="snapshot"/>; compiled on its first request.</summary>
-    private FrozenDictionary<string, AuthorizationPolicies> For(CompiledSnapshot snapshot)
+    private FrozenDictionary<string, ListenerPolicies> For(CompiledSnapshot snapshot)
     {
         var compiled = Volatile.Read(ref _compiled);
         if (ReferenceEquals(compiled.Snapshot, snapshot))
@@ -71,10 +94,18 @@ internal sealed class InboundPolicy(SnapshotHolder snapshots, TimeProvider time,
 
         var byListener = snapshot.Source.Listeners
             .Where(l => l.Authorization is not null)
-            .ToFrozenDictionary(l => l.Name, l => AuthorizationPolicies.Compile(l.Authorization!), StringComparer.Ordinal);
+            .ToFrozenDictionary(
+                l => l.Name,
+                l => new ListenerPolicies(AuthorizationPolicies.Compile(l.Authorization!), l.Authorization!.ExtAuthz is { } ext ? new ExternalAuthorizer(ext, time) : null),
+                StringComparer.Ordinal);
         Volatile.Write(ref _compiled, new Compiled(snapshot, byListener));
         return byListener;
     }
 
-    private sealed record Compiled(CompiledSnapshot? Snapshot, FrozenDictionary<string, AuthorizationPolicies> ByListener);
+    private sealed record Compiled(CompiledSnapshot? Snapshot, FrozenDictionary<string, ListenerPolicies> ByListener);
+
+    private sealed record ListenerPolicies(AuthorizationPolicies Policies, ExternalAuthorizer? Authorizer);
 }
+
+/// <summary>A request a CUSTOM policy matched, waiting for its authorizer (<see cref="InboundPolicy.CheckExternalAsync"/>).</summary>
+internal sealed record ExternalCheck(ExternalAuthorizer Authorizer, AuthorizationPolicies Policies, RequestIdentity Identity);

@@ -104,11 +104,30 @@ internal sealed partial class RequestPipeline
         }
 
         // (2)
-        if (_inbound.Check(exchange, listener, out var requestEdits) is { } refusal)
+        if (_inbound.Check(exchange, listener, out var requestEdits, out var external) is { } refusal)
         {
             return AnswerAsync(exchange, refusal, null);
         }
 
+        return external is not null
+            ? ExternalThenServeAsync(exchange, listener, match, started, external, requestEdits)
+            : ServeAllowedAsync(exchange, listener, match, started, requestEdits);
+    }
+
+    /// <summary>(2) A CUSTOM policy matched: the external authorizer answers first (the only inbound step that waits).</summary>
+    private async ValueTask<ExchangeOutcome> ExternalThenServeAsync(
+        IExchange exchange, string listener, RouteMatch match, long started, ExternalCheck external, HeaderOperations? requestEdits)
+    {
+        var (refusal, edits) = await _inbound.CheckExternalAsync(exchange, external, requestEdits);
+        return refusal is { } answer
+            ? await AnswerAsync(exchange, answer, null)
+            : await ServeAllowedAsync(exchange, listener, match, started, edits);
+    }
+
+    /// <summary>After (2): rate limits, then (3) on.</summary>
+    private ValueTask<ExchangeOutcome> ServeAllowedAsync(IExchange exchange, string listener, RouteMatch match, long started, HeaderOperations? requestEdits)
+    {
+        var route = match.Route!;
         if ((route.RateLimit is not null || _snapshots.Current.RateLimitsByListener.Count != 0) && RateLimit(listener, route) is { } limited)
         {
             return AnswerAsync(exchange, limited, null);

@@ -58,6 +58,9 @@ internal enum ResponseFlags
     /// was larger than the replay bound and streamed. The outcome shown is the first attempt's.
     /// </summary>
     NotReplayable = 1 << 13,
+
+    /// <summary>UAEX: refused by an external authorizer (a CUSTOM AuthorizationPolicy's), or the authorizer failed.</summary>
+    UnauthorizedExternalService = 1 << 14,
 }
 
 internal static class ResponseFlagNames
@@ -81,6 +84,7 @@ internal static class ResponseFlagNames
         (ResponseFlags.DelayInjected, "DI"),
         (ResponseFlags.FaultInjected, "FI"),
         (ResponseFlags.RateLimited, "RL"),
+        (ResponseFlags.UnauthorizedExternalService, "UAEX"),
         (ResponseFlags.UnauthorizedDenied, "RBAC"),
         (ResponseFlags.DownstreamProtocolError, "DPE"),
         (ResponseFlags.NotReplayable, "NRY"),

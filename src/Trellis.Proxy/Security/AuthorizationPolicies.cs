@@ -25,12 +25,14 @@ internal sealed class AuthorizationPolicies
     private readonly Policy[] _deny;
     private readonly Policy[] _allow;
     private readonly Policy[] _audit;
+    private readonly Policy[] _custom;
 
-    private AuthorizationPolicies(Policy[] deny, Policy[] allow, Policy[] audit)
+    private AuthorizationPolicies(Policy[] deny, Policy[] allow, Policy[] audit, Policy[] custom)
     {
         _deny = deny;
         _allow = allow;
         _audit = audit;
+        _custom = custom;
     }
 
     /// <summary>Whether any rule looks at the end user (then the JWT stage must run first).</summary>
@@ -41,7 +43,8 @@ internal sealed class AuthorizationPolicies
         var deny = config.Policies.Where(p => p.Action == AuthorizationEffect.Deny).Select(Policy.Compile).ToArray();
         var allow = config.Policies.Where(p => p.Action == AuthorizationEffect.Allow).Select(Policy.Compile).ToArray();
         var audit = config.Policies.Where(p => p.Action == AuthorizationEffect.Audit).Select(Policy.Compile).ToArray();
-        return new AuthorizationPolicies(deny, allow, audit) { NeedsUser = config.Policies.Any(UsesUser) };
+        var custom = config.Policies.Where(p => p.Action == AuthorizationEffect.Custom).Select(Policy.Compile).ToArray();
+        return new AuthorizationPolicies(deny, allow, audit, custom) { NeedsUser = config.Policies.Any(UsesUser) };
     }
 
     /// <summary>
@@ -49,11 +52,11 @@ internal sealed class AuthorizationPolicies
     /// names an HTTP-only field (<c>hosts</c>, <c>methods</c>, <c>paths</c>, <c>requestPrincipals</c>,
     /// <c>request.*</c> conditions, and their <c>not</c> forms) matches nothing; in a DENY policy those fields are dropped
     /// and the rest of the rule still applies (Istio's "more restrictive" reading: a DENY for GET on port 9000 denies every
-    /// connection to 9000). Both err towards refusing. AUDIT policies are left out: a connection has no access-log entry
-    /// to mark.
+    /// connection to 9000). Both err towards refusing. AUDIT policies are left out (a connection has no access-log entry
+    /// to mark), and so are CUSTOM ones (an HTTP authorizer checks HTTP requests).
     /// </summary>
     public static AuthorizationPolicies CompileForTcp(AuthorizationConfig config) => Compile(new AuthorizationConfig(
-        config.Policies.Where(p => p.Action != AuthorizationEffect.Audit).Select(p => p with
+        config.Policies.Where(p => p.Action is AuthorizationEffect.Allow or AuthorizationEffect.Deny).Select(p => p with
         {
             Rules = p.Action == AuthorizationEffect.Allow ? p.Rules.Where(r => !HttpOnly(r)).ToList() : p.Rules.Select(WithoutHttpFields).ToList(),
         }).ToList()));
@@ -89,6 +92,9 @@ internal sealed class AuthorizationPolicies
             ? new AuthorizationDecision(true, allowed, audited)
             : new AuthorizationDecision(false, null, audited);
     }
+
+    /// <summary>Whether a CUSTOM policy's rules match: then the external authorizer is asked first (Istio's order CUSTOM, DENY, ALLOW).</summary>
+    public bool MatchesCustom(in RouteRequest request, in RequestIdentity identity) => _custom.Length > 0 && Any(_custom, request, identity) is not null;
 
     /// <summary>The name of the first of <paramref name="policies"/> that matches; null when none does.</summary>
     private static string? Any(Policy[] policies, in RouteRequest request, in RequestIdentity identity)

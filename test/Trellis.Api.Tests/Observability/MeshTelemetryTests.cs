@@ -40,6 +40,38 @@ public sealed class MeshTelemetryTests
         Assert.IsType<FileAccessLogProvider>(telemetry.Provider("envoy")); // built in
     }
 
+    [Fact]
+    public void Parse_EnvoyExtAuthzHttp_FieldsAndIstioDefaults()
+    {
+        var (config, error) = MeshConfig.Parse("""
+            extensionProviders:
+            - name: full
+              envoyExtAuthzHttp:
+                service: ext-authz.foo.svc.cluster.local
+                port: "8000"
+                timeout: 250ms
+                pathPrefix: /check/
+                failOpen: true
+                statusOnError: "503"
+                includeRequestHeadersInCheck: [x-ext-authz]
+                includeAdditionalHeadersInCheck: {x-from: trellis}
+                headersToUpstreamOnAllow: [x-ext-authz-check-*]
+                headersToDownstreamOnDeny: [x-ext-authz-check-result]
+            - name: bare
+              envoyExtAuthzHttp: {service: 127.0.0.1, port: 9000}
+            """);
+
+        Assert.Null(error);
+        var full = Assert.IsType<Trellis.Api.Security.ExtAuthzHttpProvider>(config!.Telemetry.Provider("full"));
+        Assert.Equal((8000, TimeSpan.FromMilliseconds(250), "/check", true, 503), (full.Port, full.Timeout, full.PathPrefix, full.FailOpen, full.StatusOnError));
+        Assert.Equal(["x-ext-authz"], full.IncludeRequestHeadersInCheck);
+        Assert.Equal(["x-ext-authz-check-*"], full.HeadersToUpstreamOnAllow);
+        Assert.Equal(["x-ext-authz-check-result"], full.HeadersToDownstreamOnDeny);
+        Assert.Equal("trellis", full.IncludeAdditionalHeadersInCheck["x-from"]);
+        var bare = Assert.IsType<Trellis.Api.Security.ExtAuthzHttpProvider>(config.Telemetry.Provider("bare"));
+        Assert.Equal((TimeSpan.FromMinutes(10), "", false, 403), (bare.Timeout, bare.PathPrefix, bare.FailOpen, bare.StatusOnError));
+    }
+
     [Theory]
     [InlineData("accessLogEncoding: XML", "accessLogEncoding: \"XML\" is not TEXT or JSON")]
     [InlineData("accessLogFormat: '%DURATION'", "accessLogFormat: unterminated command operator")]
@@ -48,6 +80,10 @@ public sealed class MeshTelemetryTests
     [InlineData("extensionProviders: [{name: f, envoyFileAccessLog: {path: /x, logFormat: {text: '%NOPE%'}}}]", "extensionProviders[0].envoyFileAccessLog.logFormat.text: unknown command operator %NOPE%")]
     [InlineData("extensionProviders: [{name: o, opentelemetry: {service: c, port: 70000}}]", "extensionProviders[0].opentelemetry.port: \"70000\" is not a port number")]
     [InlineData("extensionProviders: [{prometheus: {}}]", "extensionProviders[0].name is required")]
+    [InlineData("extensionProviders: [{name: x, envoyExtAuthzHttp: {port: 80}}]", "extensionProviders[0].envoyExtAuthzHttp.service is required")]
+    [InlineData("extensionProviders: [{name: x, envoyExtAuthzHttp: {service: a, port: http}}]", "extensionProviders[0].envoyExtAuthzHttp.port: \"http\" is not a port number")]
+    [InlineData("extensionProviders: [{name: x, envoyExtAuthzHttp: {service: a, port: 80, timeout: soon}}]", "extensionProviders[0].envoyExtAuthzHttp.timeout: \"soon\" is not a positive duration")]
+    [InlineData("extensionProviders: [{name: x, envoyExtAuthzHttp: {service: a, port: 80, includeRequestBodyInCheck: {maxRequestBytes: 10}}}]", "extensionProviders[0].envoyExtAuthzHttp.includeRequestBodyInCheck: not supported")]
     public void Parse_BadValue_ErrorNamesTheKey(string yaml, string expected)
     {
         var (config, error) = MeshConfig.Parse(yaml);

@@ -41,8 +41,11 @@ public sealed class AuthorizationCompilerTests
 
         var inbound = snapshot.Listeners.Where(l => l.Kind == ListenerKind.Inbound).ToList();
         Assert.NotEmpty(inbound);
-        Assert.All(inbound, l => Assert.Equal(["default/audit", "default/ns-wide", "istio-system/mesh-wide"], l.Authorization!.Policies.Select(p => p.Name).Order()));
+        Assert.All(inbound, l => Assert.Equal(["default/audit", "default/custom", "default/ns-wide", "istio-system/mesh-wide"], l.Authorization!.Policies.Select(p => p.Name).Order()));
         Assert.Equal(AuthorizationEffect.Audit, inbound[0].Authorization!.Policies.Single(p => p.Name == "default/audit").Action);
+        // A CUSTOM policy whose provider the mesh config does not declare fails closed, as in Istio.
+        Assert.Equal(AuthorizationEffect.Deny, inbound[0].Authorization!.Policies.Single(p => p.Name == "default/custom").Action);
+        Assert.Null(inbound[0].Authorization!.ExtAuthz);
         Assert.All(snapshot.Listeners.Where(l => l.Kind == ListenerKind.Outbound), l => Assert.Null(l.Authorization));
     }
 
@@ -50,5 +53,44 @@ public sealed class AuthorizationCompilerTests
     public void Compile_NoPolicy_NoAuthorization()
     {
         Assert.Empty(Selected(Compile("")));
+    }
+
+    private const string MeshWithAuthorizer = """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: istio, namespace: istio-system}
+        data:
+          mesh: |
+            extensionProviders:
+            - name: ext-authz
+              envoyExtAuthzHttp:
+                service: ext-authz.foo.svc.cluster.local
+                port: "8000"
+                timeout: 2s
+                pathPrefix: /check
+                statusOnError: "503"
+                includeRequestHeadersInCheck: [x-ext-authz]
+                includeAdditionalHeadersInCheck: {x-from: trellis}
+                headersToUpstreamOnAllow: [x-ext-authz-check-*]
+                headersToDownstreamOnDeny: [x-ext-authz-check-result]
+        """;
+
+    [Fact]
+    public void Compile_CustomWithDeclaredProvider_CustomPolicyAndItsAuthorizer_OtherProviderFailsClosed()
+    {
+        var snapshot = Compile(string.Join("\n---\n",
+            MeshWithAuthorizer,
+            Policy("ext", "default", "  selector: {matchLabels: {app: reviews}}\n  action: CUSTOM\n  provider: {name: ext-authz}\n  rules: [{to: [{operation: {paths: [/headers]}}]}]"),
+            Policy("other", "default", "  selector: {matchLabels: {app: reviews}}\n  action: CUSTOM\n  provider: {name: opa}\n  rules: [{to: [{operation: {paths: [/opa]}}]}]")));
+
+        var authorization = snapshot.Listeners.Single(l => l.Name == "reviews-1/inbound").Authorization!;
+        Assert.Equal([("default/ext", AuthorizationEffect.Custom), ("default/other", AuthorizationEffect.Deny)], authorization.Policies.Select(p => (p.Name, p.Action)).Order());
+        var ext = authorization.ExtAuthz!;
+        Assert.Equal(("ext-authz", "ext-authz.foo.svc.cluster.local", 8000, TimeSpan.FromSeconds(2), "/check", false, 503), (ext.Provider, ext.Service, ext.Port, ext.Timeout, ext.PathPrefix, ext.FailOpen, ext.StatusOnError));
+        Assert.Equal(["x-ext-authz"], ext.IncludeRequestHeadersInCheck);
+        Assert.Equal("trellis", ext.IncludeAdditionalHeadersInCheck["x-from"]);
+        Assert.Equal(["x-ext-authz-check-*"], ext.HeadersToUpstreamOnAllow);
+        Assert.Equal(["x-ext-authz-check-result"], ext.HeadersToDownstreamOnDeny);
+        Assert.Null(snapshot.Listeners.Single(l => l.Name == "productpage-1/inbound").Authorization);
     }
 }
