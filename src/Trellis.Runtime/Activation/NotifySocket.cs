@@ -21,12 +21,12 @@ internal sealed class NotifySocket : IDisposable
     /// <summary>The variable that names the socket to the process.</summary>
     public const string Variable = "NOTIFY_SOCKET";
 
-    private readonly Socket socket;
-    private readonly TaskCompletionSource ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Socket _socket;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private NotifySocket(Socket socket, string address)
     {
-        this.socket = socket;
+        _socket = socket;
         Address = address;
         _ = ReceiveAsync();
     }
@@ -35,7 +35,7 @@ internal sealed class NotifySocket : IDisposable
     public string Address { get; }
 
     /// <summary>Completes on the first datagram that says <c>READY=1</c>; never faults, and stays pending when none comes.</summary>
-    public Task Ready => ready.Task;
+    public Task Ready => _ready.Task;
 
     /// <summary>Binds a fresh socket; null where Unix datagram sockets in the abstract namespace are not available (not Linux).</summary>
     public static NotifySocket? TryOpen()
@@ -71,7 +71,7 @@ internal sealed class NotifySocket : IDisposable
         return false;
     }
 
-    public void Dispose() => socket.Dispose();
+    public void Dispose() => _socket.Dispose();
 
     private async Task ReceiveAsync()
     {
@@ -80,10 +80,10 @@ internal sealed class NotifySocket : IDisposable
         {
             while (true)
             {
-                var received = await socket.ReceiveAsync(buffer, SocketFlags.None);
+                var received = await _socket.ReceiveAsync(buffer, SocketFlags.None);
                 if (SaysReady(buffer.AsSpan(0, received)))
                 {
-                    ready.TrySetResult();
+                    _ready.TrySetResult();
                     return; // one READY=1 per start is all the supervisor acts on
                 }
             }
