@@ -7,33 +7,6 @@ using Trellis.Proxy.Upstream;
 
 namespace Trellis.Proxy.Listeners;
 
-/// <summary>What a connection's first bytes say it speaks (Istio's TLS inspector, reduced to what PERMISSIVE needs).</summary>
-internal static class FirstBytes
-{
-    public enum Kind
-    {
-        /// <summary>Nothing to decide on yet.</summary>
-        NeedMore,
-
-        /// <summary>A TLS record of type handshake (0x16) with major version 3: a ClientHello.</summary>
-        Tls,
-
-        /// <summary>Anything else: cleartext HTTP (a method token, or the h2c preface).</summary>
-        Cleartext,
-    }
-
-    /// <summary>
-    /// 0x16 can start no HTTP/1.1 request (methods are tokens) nor the h2c preface, so the first byte decides; when the
-    /// second is there, it must be 0x03 too.
-    /// </summary>
-    public static Kind Classify(ReadOnlySpan<byte> first) => first.Length switch
-    {
-        0 => Kind.NeedMore,
-        1 => first[0] == 0x16 ? Kind.Tls : Kind.Cleartext,
-        _ => first[0] == 0x16 && first[1] == 0x03 ? Kind.Tls : Kind.Cleartext,
-    };
-}
-
 /// <summary>
 /// The mTLS side of an inbound listener's accept: under PERMISSIVE, peeks at the first bytes and lets cleartext through
 /// (<see cref="SocketClientTransport"/>); under STRICT, closes a cleartext connection with a log line; a TLS one is
@@ -66,13 +39,13 @@ internal sealed class MeshTlsAcceptor(MeshTls tls, string listener, string ident
             return null;
         }
 
-        var kind = FirstBytes.Classify(first.AsSpan(0, peeked));
-        if (kind == FirstBytes.Kind.NeedMore)
+        var tlsFirst = Tcp.TlsClientHello.StartsHandshake(first.AsSpan(0, peeked));
+        if (tlsFirst is null)
         {
             return null; // closed before a byte
         }
 
-        if (kind == FirstBytes.Kind.Cleartext)
+        if (tlsFirst == false)
         {
             if (mode == PeerAuthenticationMode.Strict)
             {

@@ -26,21 +26,21 @@ internal static class MeshTlsKestrel
             var read = await input.ReadAsync(connection.ConnectionClosed);
             var first = read.Buffer.Slice(0, Math.Min(2, read.Buffer.Length)).ToArray();
             input.AdvanceTo(read.Buffer.Start, read.Buffer.Start);
-            var kind = FirstBytes.Classify(first);
+            var tlsFirst = Tcp.TlsClientHello.StartsHandshake(first);
             var mode = tls.ModeOf(listener, initial);
             if (mode == PeerAuthenticationMode.Disable)
             {
                 await afterTls!(connection);
             }
-            else if (kind == FirstBytes.Kind.Tls)
+            else if (tlsFirst == true)
             {
                 await next(connection);
             }
-            else if (kind == FirstBytes.Kind.Cleartext && mode == PeerAuthenticationMode.Permissive)
+            else if (tlsFirst == false && mode == PeerAuthenticationMode.Permissive)
             {
                 await afterTls!(connection);
             }
-            else if (kind == FirstBytes.Kind.Cleartext)
+            else if (tlsFirst == false)
             {
                 MeshTlsLog.CleartextRefused(tls.Log, listener, connection.RemoteEndPoint?.ToString() ?? string.Empty);
             }

@@ -34,19 +34,32 @@ internal static class TlsClientHello
 
     public static ClientHelloParse TryRead(ReadOnlySpan<byte> data, out string? serverName) => TryRead(data, out serverName, out _);
 
+    /// <summary>
+    /// Whether a connection's first bytes can start a ClientHello: a TLS record of type handshake (22) with major version 3.
+    /// The one check of the record header, shared by <see cref="TryRead"/> and by the HTTP listeners' PERMISSIVE sniff
+    /// (mesh mTLS or cleartext), which decides on one or two bytes: 22 starts no HTTP/1.1 method (a token) nor the h2c
+    /// preface. Null: no byte yet.
+    /// </summary>
+    public static bool? StartsHandshake(ReadOnlySpan<byte> first) => first.Length switch
+    {
+        0 => null,
+        1 => first[0] == 22,
+        _ => first[0] == 22 && first[1] == 3,
+    };
+
     public static ClientHelloParse TryRead(ReadOnlySpan<byte> data, out string? serverName, out bool meshAlpn)
     {
         serverName = null;
         meshAlpn = false;
-        if (data.Length < 5)
-        {
-            return data.Length > 0 && data[0] != 22 ? ClientHelloParse.NotTls : ClientHelloParse.Incomplete;
-        }
-
         // TLSPlaintext: type handshake (22), legacy version 3.x, length.
-        if (data[0] != 22 || data[1] != 3)
+        if (StartsHandshake(data) == false)
         {
             return ClientHelloParse.NotTls;
+        }
+
+        if (data.Length < 5)
+        {
+            return ClientHelloParse.Incomplete;
         }
 
         var recordLength = BinaryPrimitives.ReadUInt16BigEndian(data[3..]);

@@ -100,4 +100,24 @@ public sealed class TlsClientHelloTests
     [InlineData("a.example.test", "b.example.test", false)]
     public void SniMatches_IstioHostPatterns(string pattern, string serverName, bool expected) =>
         Assert.Equal(expected, TcpMatch.SniMatches(pattern, serverName));
+
+    /// <summary>The record header check every sniff shares (PERMISSIVE's mTLS-or-cleartext decides on one or two bytes).</summary>
+    [Theory]
+    [InlineData(new byte[] { }, null)]
+    [InlineData(new byte[] { 0x16, 0x03 }, true)]
+    [InlineData(new byte[] { 0x16 }, true)]
+    [InlineData(new byte[] { 0x16, 0x01 }, false)]
+    [InlineData(new byte[] { (byte)'G', (byte)'E' }, false)]
+    [InlineData(new byte[] { (byte)'P', (byte)'R' }, false)] // the h2c preface
+    [InlineData(new byte[] { 0x15, 0x03 }, false)] // a TLS alert is no ClientHello
+    public void StartsHandshake_FirstBytes_TlsClientHelloOrNot(byte[] first, bool? expected)
+    {
+        Assert.Equal(expected, TlsClientHello.StartsHandshake(first));
+    }
+
+    [Fact]
+    public void TryRead_HandshakeTypeWithAnotherVersion_NotTlsAtOnce()
+    {
+        Assert.Equal(ClientHelloParse.NotTls, TlsClientHello.TryRead([0x16, 0x01], out _));
+    }
 }
