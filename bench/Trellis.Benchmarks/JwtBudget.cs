@@ -30,7 +30,9 @@ internal static class JwtBudget
 
     public static void Report(TextWriter output, Action baseline)
     {
-        var (stage, rs256, es256) = Stage();
+        var (stage, rs256, es256) = Stage(cacheCapacity: 0); // every call verifies: the cost of a token not seen before
+        var (cached, cachedRs256, _) = Stage(JwtAuthentication.DefaultCacheCapacity);
+        var cachedRequest = Fixtures.Request("reviews:9080", "/reviews/0", ("authorization", "Bearer " + cachedRs256));
         var rsRequest = Fixtures.Request("reviews:9080", "/reviews/0", ("authorization", "Bearer " + rs256));
         var esRequest = Fixtures.Request("reviews:9080", "/reviews/0", ("authorization", "Bearer " + es256));
         if (stage.Authenticate(rsRequest, "jwt").User is null || stage.Authenticate(esRequest, "jwt").User is null || stage.Authenticate(rsRequest, "jwt-outputs").RequestEdits is null)
@@ -44,6 +46,7 @@ internal static class JwtBudget
             ("jwt: RS256 validated (info)", () => stage.Authenticate(rsRequest, "jwt")),
             ("jwt: ES256 validated (info)", () => stage.Authenticate(esRequest, "jwt")),
             ("jwt: RS256 validated, outputs (info)", () => stage.Authenticate(rsRequest, "jwt-outputs")),
+            ("jwt: RS256 cached (info)", () => cached.Authenticate(cachedRequest, "jwt")),
         })
         {
             var (bytes, micros) = Measure(call);
@@ -55,7 +58,7 @@ internal static class JwtBudget
     /// A JwtStage over a snapshot with listener <c>jwt</c> (one rule, RSA and EC keys), <c>jwt-outputs</c> (the same rule
     /// with outputs) and <c>plain</c> (none); two tokens.
     /// </summary>
-    private static (JwtStage Stage, string Rs256, string Es256) Stage()
+    private static (JwtStage Stage, string Rs256, string Es256) Stage(int cacheCapacity = 0)
     {
         using var rsa = RSA.Create(2048);
         using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -78,7 +81,7 @@ internal static class JwtBudget
         var snapshot = new CompiledSnapshot(new ProxySnapshot("1", listeners, [], []), FrozenDictionary<string, CompiledRouteTable>.Empty, FrozenDictionary<string, Trellis.Proxy.LoadBalancing.ClusterState>.Empty);
         var holder = new SnapshotHolder();
         holder.Swap(snapshot);
-        return (new JwtStage(holder, TimeProvider.System), Token(new SigningCredentials(rsaKey, SecurityAlgorithms.RsaSha256)), Token(new SigningCredentials(ecKey, SecurityAlgorithms.EcdsaSha256)));
+        return (new JwtStage(holder, TimeProvider.System, cacheCapacity), Token(new SigningCredentials(rsaKey, SecurityAlgorithms.RsaSha256)), Token(new SigningCredentials(ecKey, SecurityAlgorithms.EcdsaSha256)));
     }
 
     private static string Token(SigningCredentials credentials) => new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor

@@ -25,8 +25,12 @@ internal sealed class JwtAuthentication
 
     public IReadOnlyList<JwtProvider> Providers => _providers;
 
-    public static JwtAuthentication Compile(AuthenticationConfig config, TimeProvider time) =>
-        new([.. config.Providers.Select(p => JwtProvider.Compile(p, time))]);
+    /// <summary>How many verified tokens each rule remembers (<see cref="JwtProvider.Validate"/>).</summary>
+    public const int DefaultCacheCapacity = 1024;
+
+    /// <param name="cacheCapacity">Verified tokens remembered per rule; 0 turns the cache off (the benchmark's misses).</param>
+    public static JwtAuthentication Compile(AuthenticationConfig config, TimeProvider time, int cacheCapacity = DefaultCacheCapacity) =>
+        new([.. config.Providers.Select(p => JwtProvider.Compile(p, time, cacheCapacity))]);
 
     /// <summary>The request's end user: none (no token anywhere), a verified identity, or the reason its token is refused.</summary>
     public JwtVerdict Authenticate(in RouteRequest request)
@@ -62,9 +66,15 @@ internal sealed class JwtAuthentication
 
         private readonly TimeProvider _time;
 
-        private JwtProvider(JwtProviderConfig config, JwtTokenSources sources, TokenValidationParameters? parameters, TimeProvider time)
+        // Tokens this rule verified, by their exact text. The provider is compiled per snapshot, so new keys or rules
+        // start with an empty cache; only successes are kept, and a hit re-checks the lifetime against the clock.
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Verified> _verified = new(StringComparer.Ordinal);
+        private readonly int _cacheCapacity;
+
+        private JwtProvider(JwtProviderConfig config, JwtTokenSources sources, TokenValidationParameters? parameters, TimeProvider time, int cacheCapacity)
         {
             _time = time;
+            _cacheCapacity = cacheCapacity;
             Config = config;
             Sources = sources;
             _parameters = parameters;
@@ -77,7 +87,7 @@ internal sealed class JwtAuthentication
         /// <summary>What a token this rule verified changes in the request sent upstream.</summary>
         public JwtUpstreamEdits Edits { get; private init; } = null!;
 
-        public static JwtProvider Compile(JwtProviderConfig config, TimeProvider time)
+        public static JwtProvider Compile(JwtProviderConfig config, TimeProvider time, int cacheCapacity = DefaultCacheCapacity)
         {
             var keys = Keys(config.Jwks);
             var parameters = keys is null ? null : new TokenValidationParameters
@@ -99,12 +109,24 @@ internal sealed class JwtAuthentication
                 SaveSigninToken = false,
             };
             var sources = new JwtTokenSources(config);
-            return new JwtProvider(config, sources, parameters, time) { Edits = new JwtUpstreamEdits(config, sources) };
+            return new JwtProvider(config, sources, parameters, time, cacheCapacity) { Edits = new JwtUpstreamEdits(config, sources) };
         }
 
         /// <summary>Checks one token that this rule's sources found (in <paramref name="header"/> when it came from a header).</summary>
         public JwtVerdict Validate(string token, string? header)
         {
+            if (_verified.TryGetValue(token, out var known))
+            {
+                // Verified before under these keys and rules: only the clock can change the verdict.
+                if (Lifetime(known.ValidFrom, known.ValidTo, _time.GetUtcNow().UtcDateTime) is { } expired)
+                {
+                    _verified.TryRemove(token, out _);
+                    return JwtVerdict.Refused(expired);
+                }
+
+                return new JwtVerdict(known.User, null, Edits.For(known.EncodedPayload, known.User.Claims, header));
+            }
+
             if (!Handler.CanReadToken(token))
             {
                 return JwtVerdict.Refused(JwtFailures.BadFormat);
@@ -127,7 +149,7 @@ internal sealed class JwtAuthentication
             }
 
             // Envoy checks the time constraints before it looks for a key: an expired token is "expired" whatever its signature.
-            if (Lifetime(jwt, _time.GetUtcNow().UtcDateTime) is { } lifetime)
+            if (Lifetime(jwt.ValidFrom, jwt.ValidTo, _time.GetUtcNow().UtcDateTime) is { } lifetime)
             {
                 return JwtVerdict.Refused(lifetime);
             }
@@ -146,22 +168,37 @@ internal sealed class JwtAuthentication
             }
 
             var user = Identity(jwt);
+            if (_cacheCapacity > 0)
+            {
+                if (_verified.Count >= _cacheCapacity)
+                {
+                    _verified.Clear(); // bounded: a flood of distinct tokens costs re-verification, never memory
+                }
+
+                _verified[token] = new Verified(user, jwt.EncodedPayload, jwt.ValidFrom, jwt.ValidTo);
+            }
+
             return new JwtVerdict(user, null, Edits.For(jwt.EncodedPayload, user.Claims, header));
         }
+
+        /// <summary>Tokens currently remembered (tests).</summary>
+        internal int Cached => _verified.Count;
+
+        private sealed record Verified(JwtIdentity User, string EncodedPayload, DateTime ValidFrom, DateTime ValidTo);
 
         /// <summary>
         /// Envoy's time constraints with its 60 s of clock skew: <c>exp</c> must not be past, <c>nbf</c> not ahead;
         /// a token without them is not limited by them (Envoy's <c>require_expiration</c> is off in Istio).
         /// </summary>
-        private static string? Lifetime(JsonWebToken jwt, DateTime now)
+        private static string? Lifetime(DateTime validFrom, DateTime validTo, DateTime now)
         {
             // ValidTo and ValidFrom are DateTime.MinValue when the claim is absent.
-            if (jwt.ValidTo != DateTime.MinValue && now > jwt.ValidTo + ClockSkew)
+            if (validTo != DateTime.MinValue && now > validTo + ClockSkew)
             {
                 return JwtFailures.Expired;
             }
 
-            return jwt.ValidFrom != DateTime.MinValue && now + ClockSkew < jwt.ValidFrom ? JwtFailures.NotYetValid : null;
+            return validFrom != DateTime.MinValue && now + ClockSkew < validFrom ? JwtFailures.NotYetValid : null;
         }
 
         private static JwtIdentity Identity(JsonWebToken jwt)

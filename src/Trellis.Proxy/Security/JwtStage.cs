@@ -8,7 +8,7 @@ namespace Trellis.Proxy.Security;
 /// snapshot (<see cref="JwtAuthentication"/>), compiled on the snapshot's first request and kept until the next swap.
 /// A listener without JWT rules costs one dictionary lookup (none when no listener has rules) and allocates nothing.
 /// </summary>
-internal sealed class JwtStage(SnapshotHolder snapshots, TimeProvider time)
+internal sealed class JwtStage(SnapshotHolder snapshots, TimeProvider time, int cacheCapacity = JwtAuthentication.DefaultCacheCapacity)
 {
     private Compiled _compiled = new(null, FrozenDictionary<string, JwtAuthentication>.Empty);
 
@@ -31,7 +31,7 @@ internal sealed class JwtStage(SnapshotHolder snapshots, TimeProvider time)
 
         var byListener = snapshot.Source.Listeners
             .Where(l => l.Authentication is { Providers.Count: > 0 })
-            .ToFrozenDictionary(l => l.Name, l => JwtAuthentication.Compile(l.Authentication!, time), StringComparer.Ordinal);
+            .ToFrozenDictionary(l => l.Name, l => JwtAuthentication.Compile(l.Authentication!, time, cacheCapacity), StringComparer.Ordinal);
         Volatile.Write(ref _compiled, new Compiled(snapshot, byListener));
         return byListener;
     }
