@@ -33,6 +33,17 @@ public sealed record MeshConfig(OutboundMode OutboundTrafficPolicy)
 
     public static readonly MeshConfig Default = new(OutboundMode.AllowAny);
 
+    /// <summary>
+    /// The fields set in this configuration that Trellis keeps but does not act on: their path under the <c>mesh</c>
+    /// value and what is missing, reported as accepted, not enforced (TRL0200) at apply and analyze.
+    /// </summary>
+    public IEnumerable<(string Path, string Reason)> NotEnforced() =>
+        Telemetry.ExtensionProviders
+            .Select((provider, index) => (Provider: provider as Security.ExtAuthzHttpProvider, Index: index))
+            .Where(p => p.Provider is not null)
+            .SelectMany(p => p.Provider!.NotEnforced
+                .Select(field => ($"extensionProviders[{p.Index}].envoyExtAuthzHttp.{field}", Security.ExtAuthzHttpProvider.NotActedOn[field])));
+
     /// <summary>Whether a ConfigMap is the mesh configuration.</summary>
     public static bool IsMeshConfigMap(string ns, string name) => ns == RootNamespace && name == ConfigMapName;
 

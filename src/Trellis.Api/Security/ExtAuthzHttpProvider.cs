@@ -35,12 +35,26 @@ public sealed record ExtAuthzHttpProvider(string Name, string Service, int Port)
     /// <summary>Authorizer response headers sent to the client when it denies.</summary>
     public IReadOnlyList<string> HeadersToDownstreamOnDeny { get; init; } = [];
 
-    /// <summary>The fields Trellis reads; any other field of the entry is refused (so none is silently ignored).</summary>
+    /// <summary>
+    /// Istio's fields of the entry that Trellis keeps but does not act on, each with what is missing: set, they are
+    /// reported at apply and analyze as accepted, not enforced (TRL0200), as every such field is.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> NotActedOn = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["includeRequestBodyInCheck"] = "the check request carries no body",
+        ["headersToDownstreamOnAllow"] = "the authorizer's headers are not added to the response when it allows",
+        ["clearRouteCache"] = "the route is chosen once, before the check",
+    };
+
+    /// <summary>The fields Trellis reads; any other field of the entry, Istio's or not, is refused.</summary>
     private static readonly HashSet<string> Known = new(StringComparer.Ordinal)
     {
         "service", "port", "timeout", "pathPrefix", "failOpen", "statusOnError", "includeRequestHeadersInCheck",
         "includeAdditionalHeadersInCheck", "headersToUpstreamOnAllow", "headersToDownstreamOnDeny",
     };
+
+    /// <summary>The <see cref="NotActedOn"/> fields this entry sets.</summary>
+    public IReadOnlyList<string> NotEnforced { get; init; } = [];
 
     /// <summary>Reads the entry; the error is the field path after <c>envoyExtAuthzHttp</c> and why.</summary>
     public static (Observability.ExtensionProvider? Provider, string? Error) Parse(string name, YamlNode node)
@@ -50,9 +64,14 @@ public sealed record ExtAuthzHttpProvider(string Name, string Service, int Port)
             return (null, " must be a map");
         }
 
+        var notEnforced = new List<string>();
         foreach (var key in map.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? ""))
         {
-            if (!Known.Contains(key))
+            if (NotActedOn.ContainsKey(key))
+            {
+                notEnforced.Add(key);
+            }
+            else if (!Known.Contains(key))
             {
                 return (null, $".{key}: not supported (Trellis reads {string.Join(", ", Known.Order(StringComparer.Ordinal))})");
             }
@@ -130,6 +149,7 @@ public sealed record ExtAuthzHttpProvider(string Name, string Service, int Port)
             IncludeAdditionalHeadersInCheck = additional,
             HeadersToUpstreamOnAllow = Names(map, "headersToUpstreamOnAllow"),
             HeadersToDownstreamOnDeny = Names(map, "headersToDownstreamOnDeny"),
+            NotEnforced = notEnforced,
         }, null);
     }
 

@@ -57,9 +57,16 @@ public static class ResourceValidator
             case Observability.TelemetrySpec s: TelemetryValidator.Validate(s, ctx); break;
             case ConfigMapData s when MeshConfig.IsMeshConfigMap(resource.Key.Namespace, resource.Metadata.Name):
                 // Istio's mesh configuration: a value istiod could not read would leave the mesh on its old settings.
-                if (MeshConfig.Parse(s.Data.GetValueOrDefault(MeshConfig.MeshKey)).Error is { } error)
+                var (meshConfig, error) = MeshConfig.Parse(s.Data.GetValueOrDefault(MeshConfig.MeshKey));
+                if (error is not null)
                 {
                     ctx.Error($"data.{MeshConfig.MeshKey}", error);
+                }
+
+                // Inside the value (a YAML string), so not rows of NotEnforced's table: the same warning, the key's path in the message.
+                foreach (var (path, reason) in meshConfig?.NotEnforced() ?? [])
+                {
+                    ctx.Warning($"data.{MeshConfig.MeshKey}", $"accepted, not enforced: {path}: {reason}", Diagnostics.DiagnosticCodes.AcceptedNotEnforced);
                 }
 
                 break;

@@ -72,6 +72,23 @@ public sealed class MeshTelemetryTests
         Assert.Equal((TimeSpan.FromMinutes(10), "", false, 403), (bare.Timeout, bare.PathPrefix, bare.FailOpen, bare.StatusOnError));
     }
 
+    [Fact]
+    public void Parse_IstiosExtAuthzFieldsWithoutBehaviour_AcceptedAndNamed()
+    {
+        var (config, error) = MeshConfig.Parse("""
+            extensionProviders:
+            - name: plain
+              envoyExtAuthzHttp: {service: a, port: 80}
+            - name: body
+              envoyExtAuthzHttp: {service: a, port: 80, includeRequestBodyInCheck: {maxRequestBytes: 10}, headersToDownstreamOnAllow: [x-a], clearRouteCache: true}
+            """);
+
+        Assert.Null(error);
+        Assert.Equal(
+            ["extensionProviders[1].envoyExtAuthzHttp.includeRequestBodyInCheck", "extensionProviders[1].envoyExtAuthzHttp.headersToDownstreamOnAllow", "extensionProviders[1].envoyExtAuthzHttp.clearRouteCache"],
+            config!.NotEnforced().Select(n => n.Path));
+    }
+
     [Theory]
     [InlineData("accessLogEncoding: XML", "accessLogEncoding: \"XML\" is not TEXT or JSON")]
     [InlineData("accessLogFormat: '%DURATION'", "accessLogFormat: unterminated command operator")]
@@ -83,7 +100,7 @@ public sealed class MeshTelemetryTests
     [InlineData("extensionProviders: [{name: x, envoyExtAuthzHttp: {port: 80}}]", "extensionProviders[0].envoyExtAuthzHttp.service is required")]
     [InlineData("extensionProviders: [{name: x, envoyExtAuthzHttp: {service: a, port: http}}]", "extensionProviders[0].envoyExtAuthzHttp.port: \"http\" is not a port number")]
     [InlineData("extensionProviders: [{name: x, envoyExtAuthzHttp: {service: a, port: 80, timeout: soon}}]", "extensionProviders[0].envoyExtAuthzHttp.timeout: \"soon\" is not a positive duration")]
-    [InlineData("extensionProviders: [{name: x, envoyExtAuthzHttp: {service: a, port: 80, includeRequestBodyInCheck: {maxRequestBytes: 10}}}]", "extensionProviders[0].envoyExtAuthzHttp.includeRequestBodyInCheck: not supported")]
+    [InlineData("extensionProviders: [{name: x, envoyExtAuthzHttp: {service: a, port: 80, includeRequestBody: {maxRequestBytes: 10}}}]", "extensionProviders[0].envoyExtAuthzHttp.includeRequestBody: not supported")]
     public void Parse_BadValue_ErrorNamesTheKey(string yaml, string expected)
     {
         var (config, error) = MeshConfig.Parse(yaml);

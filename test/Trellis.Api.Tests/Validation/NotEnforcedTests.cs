@@ -34,6 +34,26 @@ public sealed class NotEnforcedTests
     }
 
     [Fact]
+    public void Read_MeshConfigExtAuthzFieldWithoutBehaviour_WarnsAndKeepsTheConfigMap()
+    {
+        var result = ResourceReader.Read("""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: istio, namespace: istio-system}
+            data:
+              mesh: |
+                extensionProviders:
+                - name: ext-authz
+                  envoyExtAuthzHttp: {service: 127.0.0.1, port: 9000, includeRequestBodyInCheck: {maxRequestBytes: 1024}}
+            """, "istio.yaml");
+
+        Assert.Single(result.Resources);
+        var warning = Assert.Single(result.Diagnostics);
+        Assert.Equal((DiagnosticCodes.AcceptedNotEnforced, Severity.Warning, "data.mesh"), (warning.Code, warning.Severity, warning.Path));
+        Assert.Equal("accepted, not enforced: extensionProviders[0].envoyExtAuthzHttp.includeRequestBodyInCheck: the check request carries no body", warning.Message);
+    }
+
+    [Fact]
     public void Read_FieldWithoutBehaviour_WarnsAtItsLineAndKeepsTheResource()
     {
         var result = ResourceReader.Read("""
