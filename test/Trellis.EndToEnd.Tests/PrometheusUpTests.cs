@@ -82,7 +82,10 @@ public sealed class PrometheusUpTests : IDisposable
             TimeSpan.FromSeconds(60), "the rate query answers for v1", up);
         Assert.True(rates.Keys.All(v => v is "v1" or "v2"), string.Join(", ", rates));
         rates.TryAdd("v2", 0);
-        Assert.True(rates["v1"] > 4 * rates["v2"], string.Join(", ", rates));
+        // The split itself is checked on the counters above (within 4 sigma). rate() extrapolates each series to the
+        // window's edges by its own first and last samples, so over a young series the ratio of two rates strays far
+        // from 9:1 (a CI run saw v2 at 21 %): here it only has to show v1 carrying most of the traffic.
+        Assert.True(rates["v1"] > rates["v2"], string.Join(", ", rates));
         Assert.True(Directory.EnumerateFileSystemEntries(Path.Combine(data, "prometheus", "data")).Any());
 
         // Prometheus stops with up.
